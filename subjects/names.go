@@ -1,0 +1,65 @@
+package subjects
+
+import (
+	"errors"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ErrInvalidName is wrapped by every name validation error.
+var ErrInvalidName = errors.New("invalid name")
+
+const maxNameLen = 100
+
+// forbiddenInUsername are the characters a username may not contain.
+const forbiddenInUsername = `/\[]:;|=,+*?<>'"`
+
+// ValidUsername checks a user or service-account name: 1–100 characters, no
+// whitespace, no unprintable characters and none of / \ [ ] : ; | = , + * ? < > ' ".
+func ValidUsername(name string) error {
+	if name == "" || utf8.RuneCountInString(name) > maxNameLen {
+		return fmt.Errorf("%w: a username must be 1-%d characters", ErrInvalidName, maxNameLen)
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%w: username %q is not valid UTF-8", ErrInvalidName, name)
+	}
+	for _, r := range name {
+		switch {
+		case unicode.IsSpace(r):
+			return fmt.Errorf("%w: username %q contains whitespace", ErrInvalidName, name)
+		case !unicode.IsPrint(r):
+			return fmt.Errorf("%w: username %q contains an unprintable character", ErrInvalidName, name)
+		case r < utf8.RuneSelf && containsByte(forbiddenInUsername, byte(r)):
+			return fmt.Errorf("%w: username %q contains %q", ErrInvalidName, name, r)
+		}
+	}
+	return nil
+}
+
+// ValidOrgName checks an org or team name: 1–100 of [A-Za-z0-9._-], not
+// starting with . or -.
+func ValidOrgName(name string) error {
+	if name == "" || len(name) > maxNameLen {
+		return fmt.Errorf("%w: org and team names must be 1-%d characters", ErrInvalidName, maxNameLen)
+	}
+	if name[0] == '.' || name[0] == '-' {
+		return fmt.Errorf("%w: %q must not start with . or -", ErrInvalidName, name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: %q has a character outside [A-Za-z0-9._-]", ErrInvalidName, name)
+		}
+	}
+	return nil
+}
+
+func containsByte(s string, b byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return true
+		}
+	}
+	return false
+}

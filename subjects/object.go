@@ -1,0 +1,93 @@
+package subjects
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/grantd/grantd/collections"
+)
+
+// ObjectKind is the kind of a grant object.
+type ObjectKind string
+
+// The grant object kinds.
+const (
+	CollectionObject ObjectKind = "collection"
+	RepositoryObject ObjectKind = "repository"
+	NamespaceObject  ObjectKind = "namespace"
+)
+
+// ErrInvalidObject is wrapped by every object parsing error.
+var ErrInvalidObject = errors.New("invalid object")
+
+// Object is a parsed grant object string.
+type Object struct {
+	Kind ObjectKind
+	// Path is the collection path, "<namespace>/<name>" for a repository, or
+	// the namespace.
+	Path string
+}
+
+// String returns the canonical object string.
+func (o Object) String() string { return string(o.Kind) + ":" + o.Path }
+
+// ParseObject parses and validates a grant object string.
+func ParseObject(in string) (Object, error) {
+	kind, rest, ok := strings.Cut(in, ":")
+	if !ok {
+		return Object{}, fmt.Errorf("%w: %q is not of the form kind:path", ErrInvalidObject, in)
+	}
+	o := Object{Kind: ObjectKind(kind)}
+	var err error
+	switch o.Kind {
+	case CollectionObject:
+		o.Path, err = collections.Parse(rest)
+	case RepositoryObject:
+		o.Path, err = rest, ValidRepository(rest)
+	case NamespaceObject:
+		o.Path, err = rest, ValidNamespace(rest)
+	default:
+		return Object{}, fmt.Errorf("%w: unknown object kind %q", ErrInvalidObject, kind)
+	}
+	if err != nil {
+		return Object{}, fmt.Errorf("%w: %w", ErrInvalidObject, err)
+	}
+	return o, nil
+}
+
+// ValidNamespace checks a registry namespace, which is a user or org name.
+// Namespaces are used in registry scopes and URLs, so the stricter org-name
+// alphabet applies to both.
+func ValidNamespace(ns string) error {
+	if err := ValidOrgName(ns); err != nil {
+		return fmt.Errorf("namespace: %w", err)
+	}
+	return nil
+}
+
+// ValidRepository checks "<namespace>/<name>"; the name follows the
+// distribution spec's path-component grammar in lower case.
+func ValidRepository(full string) error {
+	ns, name, ok := strings.Cut(full, "/")
+	if !ok {
+		return fmt.Errorf("%w: repository %q must be <namespace>/<name>", ErrInvalidName, full)
+	}
+	if err := ValidNamespace(ns); err != nil {
+		return err
+	}
+	return ValidRepositoryName(name)
+}
+
+// repositoryName is the distribution spec's path-component grammar.
+var repositoryName = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
+
+// ValidRepositoryName checks a repository name: lower-case alphanumerics
+// separated by '.', '_', '__' or runs of '-', at most 255 characters.
+func ValidRepositoryName(name string) error {
+	if len(name) > 255 || !repositoryName.MatchString(name) {
+		return fmt.Errorf("%w: repository name %q must be 1-255 lower-case alphanumerics separated by '.', '_', '__' or '-'", ErrInvalidName, name)
+	}
+	return nil
+}
