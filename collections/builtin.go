@@ -13,9 +13,23 @@ func Builtin() []string {
 	return []string{Root, System, Shared, Private, Legacy}
 }
 
-// PrivateOf is the private collection created with each user.
+// PrivateOf is the private collection created with each user. Usernames
+// may hold characters that collection segments may not ('@' in a directory
+// login, for one); each such byte is written as '_' and two hex digits, so
+// "maria@corp" owns "/Shared/Private/maria_40corp". The result may still be
+// longer than a segment may be, which Parse reports.
 func PrivateOf(username string) string {
-	return Private + "/" + username
+	const hex = "0123456789ABCDEF"
+	seg := make([]byte, 0, len(username))
+	for i := 0; i < len(username); i++ {
+		c := username[i]
+		if segmentChar(c) {
+			seg = append(seg, c)
+			continue
+		}
+		seg = append(seg, '_', hex[c>>4], hex[c&0xF])
+	}
+	return Private + "/" + string(seg)
 }
 
 // IsBuiltin reports whether p is a built-in collection, the per-user private

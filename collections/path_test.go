@@ -108,6 +108,12 @@ func TestBuiltinAndPlacement(t *testing.T) {
 	if IsBuiltin("/production") || IsBuiltin("/Shared/Private/bob/x") {
 		t.Error("ordinary collections reported as built in")
 	}
+	if got := PrivateOf("maria@corp"); got != "/Shared/Private/maria_40corp" {
+		t.Errorf("PrivateOf = %q", got)
+	}
+	if _, err := Parse(PrivateOf("üser")); err != nil {
+		t.Errorf("PrivateOf gives an invalid path: %v", err)
+	}
 	if NodeAllowedIn("/production", false) || !NodeAllowedIn("/production", true) || !NodeAllowedIn("/Shared/x", false) {
 		t.Error("node placement rules broken")
 	}

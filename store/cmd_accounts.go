@@ -1,0 +1,188 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/subjects"
+)
+
+// CreateUser creates a user with their private collection and the default
+// grant on it (the settings' default private-collection role).
+type CreateUser struct {
+	User User `json:"user"`
+	// PrivateGrantID is the ID of the default grant on the private collection.
+	PrivateGrantID string `json:"privateGrantID"`
+}
+
+func (CreateUser) kind() commandKind { return kindCreateUser }
+
+func (c CreateUser) apply(tx *writeTxn) error {
+	u := c.User
+	if err := subjects.ValidUsername(u.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := tx.mustNotExist("user", tableUsers, u.Name); err != nil {
+		return err
+	}
+	if err := tx.mustNotExist("org with the same namespace as user", tableOrgs, u.Name); err != nil {
+		return err
+	}
+	private, err := collections.Parse(collections.PrivateOf(u.Name))
+	if err != nil {
+		return fmt.Errorf("%w: username %q cannot name a private collection: %w", ErrInvalid, u.Name, err)
+	}
+	if err := tx.mustNotExist("private collection", tableCollections, private); err != nil {
+		return err
+	}
+	if u.Source == "" {
+		u.Source = SourceLocal
+	}
+	u.DefaultCollection = private
+	u.CreatedAt, u.UpdatedAt = stamp(u.CreatedAt), stamp(u.CreatedAt)
+	if err := tx.Insert(tableUsers, &u); err != nil {
+		return err
+	}
+	coll := &Collection{Path: private, Parent: collections.Private, Builtin: true, CreatedAt: u.CreatedAt}
+	if err := tx.Insert(tableCollections, coll); err != nil {
+		return err
+	}
+	settings, err := tx.settings()
+	if err != nil {
+		return err
+	}
+	g := Grant{ID: c.PrivateGrantID, Subject: "user:" + u.Name, Role: settings.DefaultPrivateRole,
+		Object: "collection:" + private, Scope: ScopeSubtree, CreatedAt: u.CreatedAt, CreatedBy: "system"}
+	return CreateGrant{Grant: g}.apply(tx)
+}
+
+// UpdateUser changes the fields that are set.
+type UpdateUser struct {
+	Name              string    `json:"name"`
+	FullName          *string   `json:"fullName,omitempty"`
+	IsAdmin           *bool     `json:"isAdmin,omitempty"`
+	Active            *bool     `json:"active,omitempty"`
+	PasswordHash      *string   `json:"passwordHash,omitempty"`
+	DefaultCollection *string   `json:"defaultCollection,omitempty"`
+	Time              time.Time `json:"time"`
+}
+
+func (UpdateUser) kind() commandKind { return kindUpdateUser }
+
+func (c UpdateUser) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("user", tableUsers, c.Name)
+	if err != nil {
+		return err
+	}
+	u := *row.(*User)
+	if u.Recovery && (c.IsAdmin != nil && !*c.IsAdmin || c.Active != nil && !*c.Active) {
+		return fmt.Errorf("%w: the recovery admin %q always stays an active system admin", ErrFailedPrecondition, u.Name)
+	}
+	if c.DefaultCollection != nil {
+		if _, err := tx.mustExist("collection", tableCollections, *c.DefaultCollection); err != nil {
+			return err
+		}
+		u.DefaultCollection = *c.DefaultCollection
+	}
+	setIf(&u.FullName, c.FullName)
+	setIf(&u.IsAdmin, c.IsAdmin)
+	setIf(&u.Active, c.Active)
+	setIf(&u.PasswordHash, c.PasswordHash)
+	u.UpdatedAt = stamp(c.Time)
+	return tx.Insert(tableUsers, &u)
+}
+
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// DeleteUser removes a user with their memberships, grants, sessions and
+// tokens, and their private collection when nothing was created below it.
+type DeleteUser struct {
+	Name string `json:"name"`
+}
+
+func (DeleteUser) kind() commandKind { return kindDeleteUser }
+
+func (c DeleteUser) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("user", tableUsers, c.Name)
+	if err != nil {
+		return err
+	}
+	u := row.(*User)
+	if u.Recovery {
+		return fmt.Errorf("%w: the recovery admin %q cannot be deleted", ErrFailedPrecondition, u.Name)
+	}
+	if repos, err := tx.all(tableRepositories, indexNamespace, u.Name); err != nil {
+		return err
+	} else if len(repos) > 0 {
+		return fmt.Errorf("%w: user %q owns %d repositories; delete them first", ErrConflict, u.Name, len(repos))
+	}
+	subject := "user:" + u.Name
+	for _, step := range []struct{ table, index, arg string }{
+		{tableOrgMembers, indexUser, u.Name},
+		{tableTeamMembers, indexUser, u.Name},
+		{tableGrants, indexSubject, subject},
+		{tableSessions, indexUser, u.Name},
+		{tableAPITokens, indexOwner, subject},
+		{tableClientCerts, indexOwner, subject},
+	} {
+		if _, err := tx.deleteAll(step.table, step.index, step.arg); err != nil {
+			return err
+		}
+	}
+	if err := tx.deleteCollectionIfLeaf(collections.PrivateOf(u.Name)); err != nil {
+		return err
+	}
+	return tx.Delete(tableUsers, u)
+}
+
+// CreateServiceAccount creates a non-human account.
+type CreateServiceAccount struct {
+	Account ServiceAccount `json:"account"`
+}
+
+func (CreateServiceAccount) kind() commandKind { return kindCreateServiceAccount }
+
+func (c CreateServiceAccount) apply(tx *writeTxn) error {
+	a := c.Account
+	if err := subjects.ValidUsername(a.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	for _, capability := range a.Capabilities {
+		if capability != CapabilityAuthorize {
+			return fmt.Errorf("%w: unknown capability %q", ErrInvalid, capability)
+		}
+	}
+	if err := tx.mustNotExist("service account", tableServiceAccounts, a.Name); err != nil {
+		return err
+	}
+	a.CreatedAt = stamp(a.CreatedAt)
+	return tx.Insert(tableServiceAccounts, &a)
+}
+
+// DeleteServiceAccount removes a service account with its grants and tokens.
+type DeleteServiceAccount struct {
+	Name string `json:"name"`
+}
+
+func (DeleteServiceAccount) kind() commandKind { return kindDeleteServiceAccount }
+
+func (c DeleteServiceAccount) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("service account", tableServiceAccounts, c.Name)
+	if err != nil {
+		return err
+	}
+	subject := "serviceaccount:" + c.Name
+	for _, t := range []struct{ table, index string }{
+		{tableGrants, indexSubject}, {tableAPITokens, indexOwner}, {tableClientCerts, indexOwner},
+	} {
+		if _, err := tx.deleteAll(t.table, t.index, subject); err != nil {
+			return err
+		}
+	}
+	return tx.Delete(tableServiceAccounts, row)
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/subjects"
+)
+
+// CreateGrant creates a grant after checking that its subject, role and
+// object exist and fit together.
+type CreateGrant struct {
+	Grant Grant `json:"grant"`
+}
+
+func (CreateGrant) kind() commandKind { return kindCreateGrant }
+
+func (c CreateGrant) apply(tx *writeTxn) error {
+	g := c.Grant
+	if g.ID == "" {
+		return fmt.Errorf("%w: grant without an ID", ErrInvalid)
+	}
+	subject, err := subjects.ParseSubject(g.Subject)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	object, err := subjects.ParseObject(g.Object)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if g.Scope == "" {
+		g.Scope = ScopeSubtree
+	}
+	if g.Scope != ScopeSubtree && g.Scope != ScopeExact {
+		return fmt.Errorf("%w: scope %q is neither %s nor %s", ErrInvalid, g.Scope, ScopeSubtree, ScopeExact)
+	}
+	g.Subject, g.Object = subject.String(), object.String()
+	if err := tx.subjectExists(subject); err != nil {
+		return err
+	}
+	row, err := tx.mustExist("role", tableRoles, g.Role)
+	if err != nil {
+		return err
+	}
+	kind := roles.Swarm
+	if object.Kind != subjects.CollectionObject {
+		kind = roles.Repository
+	}
+	if !row.(*Role).AppliesTo(kind) {
+		return fmt.Errorf("%w: role %q has no operation that applies to %s", ErrInvalid, g.Role, g.Object)
+	}
+	if err := tx.objectExists(object); err != nil {
+		return err
+	}
+	if err := tx.checkSharing(subject, object); err != nil {
+		return err
+	}
+	if err := tx.mustNotExist("grant", tableGrants, g.ID); err != nil {
+		return err
+	}
+	if dup, err := tx.First(tableGrants, indexTriple, g.Subject, g.Role, g.Object); err != nil {
+		return err
+	} else if dup != nil {
+		return fmt.Errorf("%w: %s already holds %s on %s (grant %s)", ErrAlreadyExists, g.Subject, g.Role, g.Object, dup.(*Grant).ID)
+	}
+	g.CreatedAt = stamp(g.CreatedAt)
+	return tx.Insert(tableGrants, &g)
+}
+
+// DeleteGrant deletes one grant.
+type DeleteGrant struct {
+	ID string `json:"id"`
+}
+
+func (DeleteGrant) kind() commandKind { return kindDeleteGrant }
+
+func (c DeleteGrant) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("grant", tableGrants, c.ID)
+	if err != nil {
+		return err
+	}
+	return tx.Delete(tableGrants, row)
+}
+
+func (tx *writeTxn) subjectExists(s subjects.Subject) error {
+	var err error
+	switch s.Kind {
+	case subjects.User:
+		_, err = tx.mustExist("user", tableUsers, s.Name)
+	case subjects.ServiceAccount:
+		_, err = tx.mustExist("service account", tableServiceAccounts, s.Name)
+	case subjects.Org:
+		_, err = tx.mustExist("org", tableOrgs, s.Name)
+	case subjects.Team:
+		_, err = tx.mustExist("team", tableTeams, s.Name, s.Team)
+	}
+	return err
+}
+
+func (tx *writeTxn) objectExists(o subjects.Object) error {
+	switch o.Kind {
+	case subjects.CollectionObject:
+		_, err := tx.mustExist("collection", tableCollections, o.Path)
+		return err
+	case subjects.RepositoryObject:
+		ns, name := splitRepository(o.Path)
+		_, err := tx.mustExist("repository", tableRepositories, ns, name)
+		return err
+	default:
+		_, err := tx.namespaceOwner(o.Path)
+		return err
+	}
+}
+
+// namespaceOwner tells whether a registry namespace belongs to a user or an org.
+func (tx *writeTxn) namespaceOwner(ns string) (subjects.Kind, error) {
+	if u, err := tx.get(tableUsers, ns); err != nil || u != nil {
+		return subjects.User, err
+	}
+	if o, err := tx.get(tableOrgs, ns); err != nil || o != nil {
+		return subjects.Org, err
+	}
+	return "", fmt.Errorf("%w: namespace %q is neither a user nor an org", ErrNotFound, ns)
+}
+
+// checkSharing enforces who repositories may be shared with: repositories of
+// a user namespace with individual users only, those of an org namespace
+// with that org's teams only.
+func (tx *writeTxn) checkSharing(s subjects.Subject, o subjects.Object) error {
+	if o.Kind == subjects.CollectionObject {
+		return nil
+	}
+	ns, _ := splitRepository(o.Path)
+	owner, err := tx.namespaceOwner(ns)
+	if err != nil {
+		return err
+	}
+	switch {
+	case owner == subjects.User && s.Kind != subjects.User:
+		return fmt.Errorf("%w: repositories of user namespace %q are shared with individual users only", ErrInvalid, ns)
+	case owner == subjects.Org && (s.Kind != subjects.Team || s.Name != ns):
+		return fmt.Errorf("%w: repositories of org namespace %q are shared with that org's teams only", ErrInvalid, ns)
+	}
+	return nil
+}
+
+// splitRepository splits "<namespace>/<name>"; a bare namespace gives ("ns", "").
+func splitRepository(full string) (string, string) {
+	for i := 0; i < len(full); i++ {
+		if full[i] == '/' {
+			return full[:i], full[i+1:]
+		}
+	}
+	return full, ""
+}

@@ -1,0 +1,193 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/subjects"
+)
+
+// Bootstrap initializes an empty store: the settings, the built-in
+// collections and roles, the default grant of authenticated users on
+// /Shared, and the recovery admin. It fails if the store was bootstrapped.
+type Bootstrap struct {
+	Admin User      `json:"admin"`
+	Time  time.Time `json:"time"`
+	// SharedGrantID and AdminGrantID are the IDs of the default grants.
+	SharedGrantID string `json:"sharedGrantID"`
+	AdminGrantID  string `json:"adminGrantID"`
+}
+
+func (Bootstrap) kind() commandKind { return kindBootstrap }
+
+// metaBootstrapped marks a bootstrapped store.
+const metaBootstrapped = "bootstrapped"
+
+func (c Bootstrap) apply(tx *writeTxn) error {
+	if err := tx.mustNotExist("bootstrap marker", tableMeta, metaBootstrapped); err != nil {
+		return fmt.Errorf("%w: store already bootstrapped", ErrFailedPrecondition)
+	}
+	at := stamp(c.Time)
+	settings := DefaultSettings()
+	if err := tx.Insert(tableSettings, &settings); err != nil {
+		return err
+	}
+	for _, p := range collections.Builtin() {
+		col := &Collection{Path: p, Parent: collections.Parent(p), Builtin: true, CreatedAt: at}
+		if err := tx.Insert(tableCollections, col); err != nil {
+			return err
+		}
+	}
+	for _, r := range roles.Builtins() {
+		if err := tx.Insert(tableRoles, &Role{Role: r, CreatedAt: at}); err != nil {
+			return err
+		}
+	}
+	shared := Grant{ID: c.SharedGrantID, Subject: string(subjects.Authenticated), Role: roles.Scheduler,
+		Object: "collection:" + collections.Shared, Scope: ScopeSubtree, CreatedAt: at, CreatedBy: "system"}
+	if err := (CreateGrant{Grant: shared}).apply(tx); err != nil {
+		return err
+	}
+	admin := c.Admin
+	admin.IsAdmin, admin.Active, admin.Recovery, admin.CreatedAt = true, true, true, at
+	if err := (CreateUser{User: admin, PrivateGrantID: c.AdminGrantID}).apply(tx); err != nil {
+		return err
+	}
+	return tx.Insert(tableMeta, &Meta{Key: metaBootstrapped, Value: at.Format(time.RFC3339)})
+}
+
+// CreateSession records a login session and drops the user's oldest
+// sessions beyond PerUserLimit (0 = unlimited).
+type CreateSession struct {
+	Session      Session `json:"session"`
+	PerUserLimit int     `json:"perUserLimit"`
+}
+
+func (CreateSession) kind() commandKind { return kindCreateSession }
+
+func (c CreateSession) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("user", tableUsers, c.Session.User)
+	if err != nil {
+		return err
+	}
+	if !row.(*User).Active {
+		return fmt.Errorf("%w: user %q is inactive", ErrFailedPrecondition, c.Session.User)
+	}
+	s := c.Session
+	s.CreatedAt, s.ExpiresAt = stamp(s.CreatedAt), stamp(s.ExpiresAt)
+	if err := tx.Insert(tableSessions, &s); err != nil {
+		return err
+	}
+	if c.PerUserLimit <= 0 {
+		return nil
+	}
+	all, err := tx.all(tableSessions, indexUser, s.User)
+	if err != nil {
+		return err
+	}
+	for len(all) > c.PerUserLimit {
+		oldest := 0
+		for i, x := range all {
+			if x.(*Session).CreatedAt.Before(all[oldest].(*Session).CreatedAt) {
+				oldest = i
+			}
+		}
+		if err := tx.Delete(tableSessions, all[oldest]); err != nil {
+			return err
+		}
+		all = append(all[:oldest], all[oldest+1:]...)
+	}
+	return nil
+}
+
+// DeleteSession ends a session.
+type DeleteSession struct {
+	ID string `json:"id"`
+}
+
+func (DeleteSession) kind() commandKind { return kindDeleteSession }
+
+func (c DeleteSession) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("session", tableSessions, c.ID)
+	if err != nil {
+		return err
+	}
+	return tx.Delete(tableSessions, row)
+}
+
+// CreateAPIToken records a token of an existing user or service account.
+type CreateAPIToken struct {
+	Token APIToken `json:"token"`
+}
+
+func (CreateAPIToken) kind() commandKind { return kindCreateAPIToken }
+
+func (c CreateAPIToken) apply(tx *writeTxn) error {
+	t := c.Token
+	owner, err := subjects.ParseSubject(t.Owner)
+	if err != nil || owner.Kind != subjects.User && owner.Kind != subjects.ServiceAccount {
+		return fmt.Errorf("%w: token owner %q must be a user or service account", ErrInvalid, t.Owner)
+	}
+	if err := tx.subjectExists(owner); err != nil {
+		return err
+	}
+	if err := tx.mustNotExist("token", tableAPITokens, t.ID); err != nil {
+		return err
+	}
+	t.CreatedAt = stamp(t.CreatedAt)
+	return tx.Insert(tableAPITokens, &t)
+}
+
+// DeleteAPIToken revokes a token.
+type DeleteAPIToken struct {
+	ID string `json:"id"`
+}
+
+func (DeleteAPIToken) kind() commandKind { return kindDeleteAPIToken }
+
+func (c DeleteAPIToken) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("token", tableAPITokens, c.ID)
+	if err != nil {
+		return err
+	}
+	return tx.Delete(tableAPITokens, row)
+}
+
+// UpdateSettings replaces the server settings after validating them.
+type UpdateSettings struct {
+	Settings Settings `json:"settings"`
+}
+
+func (UpdateSettings) kind() commandKind { return kindUpdateSettings }
+
+func (c UpdateSettings) apply(tx *writeTxn) error {
+	s := c.Settings
+	s.ID = settingsID
+	row, err := tx.mustExist("role", tableRoles, s.DefaultPrivateRole)
+	if err != nil {
+		return err
+	}
+	if !row.(*Role).AppliesTo(roles.Swarm) && s.DefaultPrivateRole != roles.None {
+		return fmt.Errorf("%w: default private-collection role %q has no Swarm operation", ErrInvalid, s.DefaultPrivateRole)
+	}
+	ss := s.Sessions
+	switch {
+	case ss.LifetimeMinutes < 10:
+		return fmt.Errorf("%w: session lifetime must be at least 10 minutes", ErrInvalid)
+	case ss.RenewalThresholdMinutes < 0 || ss.RenewalThresholdMinutes > ss.LifetimeMinutes-5:
+		return fmt.Errorf("%w: renewal threshold must be 0 to lifetime - 5 minutes", ErrInvalid)
+	case ss.PerUserLimit < 0:
+		return fmt.Errorf("%w: per-user session limit must be 0 (unlimited) or more", ErrInvalid)
+	}
+	return tx.Insert(tableSettings, &s)
+}
+
+func (tx *writeTxn) settings() (Settings, error) {
+	row, err := tx.mustExist("settings", tableSettings, settingsID)
+	if err != nil {
+		return Settings{}, err
+	}
+	return *row.(*Settings), nil
+}

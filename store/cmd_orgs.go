@@ -1,0 +1,199 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/grantd/grantd/subjects"
+)
+
+// CreateOrg creates an organization.
+type CreateOrg struct {
+	Org Org `json:"org"`
+}
+
+func (CreateOrg) kind() commandKind { return kindCreateOrg }
+
+func (c CreateOrg) apply(tx *writeTxn) error {
+	o := c.Org
+	if err := subjects.ValidOrgName(o.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := tx.mustNotExist("org", tableOrgs, o.Name); err != nil {
+		return err
+	}
+	if err := tx.mustNotExist("user with the same namespace as org", tableUsers, o.Name); err != nil {
+		return err
+	}
+	o.CreatedAt = stamp(o.CreatedAt)
+	return tx.Insert(tableOrgs, &o)
+}
+
+// DeleteOrg removes an org with its teams, memberships and the grants held
+// by the org and its teams. An org that still owns repositories is kept.
+type DeleteOrg struct {
+	Name string `json:"name"`
+}
+
+func (DeleteOrg) kind() commandKind { return kindDeleteOrg }
+
+func (c DeleteOrg) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("org", tableOrgs, c.Name)
+	if err != nil {
+		return err
+	}
+	if repos, err := tx.all(tableRepositories, indexNamespace, c.Name); err != nil {
+		return err
+	} else if len(repos) > 0 {
+		return fmt.Errorf("%w: org %q owns %d repositories; delete them first", ErrConflict, c.Name, len(repos))
+	}
+	teams, err := tx.all(tableTeams, indexOrg, c.Name)
+	if err != nil {
+		return err
+	}
+	for _, t := range teams {
+		if err := (DeleteTeam{Org: c.Name, Name: t.(*Team).Name}).apply(tx); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.deleteAll(tableOrgMembers, indexOrg, c.Name); err != nil {
+		return err
+	}
+	if _, err := tx.deleteAll(tableGrants, indexSubject, "org:"+c.Name); err != nil {
+		return err
+	}
+	return tx.Delete(tableOrgs, row)
+}
+
+// CreateTeam creates a team inside an existing org.
+type CreateTeam struct {
+	Team Team `json:"team"`
+}
+
+func (CreateTeam) kind() commandKind { return kindCreateTeam }
+
+func (c CreateTeam) apply(tx *writeTxn) error {
+	t := c.Team
+	if err := subjects.ValidOrgName(t.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if _, err := tx.mustExist("org", tableOrgs, t.Org); err != nil {
+		return err
+	}
+	if err := tx.mustNotExist("team", tableTeams, t.Org, t.Name); err != nil {
+		return err
+	}
+	t.CreatedAt = stamp(t.CreatedAt)
+	return tx.Insert(tableTeams, &t)
+}
+
+// DeleteTeam removes a team with its memberships and grants.
+type DeleteTeam struct {
+	Org  string `json:"org"`
+	Name string `json:"name"`
+}
+
+func (DeleteTeam) kind() commandKind { return kindDeleteTeam }
+
+func (c DeleteTeam) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("team", tableTeams, c.Org, c.Name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.deleteAll(tableTeamMembers, indexTeam, c.Org, c.Name); err != nil {
+		return err
+	}
+	if _, err := tx.deleteAll(tableGrants, indexSubject, "team:"+c.Org+"/"+c.Name); err != nil {
+		return err
+	}
+	return tx.Delete(tableTeams, row)
+}
+
+// SetOrgMember adds a user to an org or changes their admin flag.
+type SetOrgMember struct {
+	Member OrgMember `json:"member"`
+}
+
+func (SetOrgMember) kind() commandKind { return kindSetOrgMember }
+
+func (c SetOrgMember) apply(tx *writeTxn) error {
+	m := c.Member
+	if _, err := tx.mustExist("org", tableOrgs, m.Org); err != nil {
+		return err
+	}
+	if _, err := tx.mustExist("user", tableUsers, m.User); err != nil {
+		return err
+	}
+	return tx.Insert(tableOrgMembers, &m)
+}
+
+// RemoveOrgMember removes a user from an org and from all its teams.
+type RemoveOrgMember struct {
+	Org  string `json:"org"`
+	User string `json:"user"`
+}
+
+func (RemoveOrgMember) kind() commandKind { return kindRemoveOrgMember }
+
+func (c RemoveOrgMember) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("org member", tableOrgMembers, c.Org, c.User)
+	if err != nil {
+		return err
+	}
+	teams, err := tx.all(tableTeamMembers, indexUser, c.User)
+	if err != nil {
+		return err
+	}
+	for _, t := range teams {
+		if t.(*TeamMember).Org == c.Org {
+			if err := tx.Delete(tableTeamMembers, t); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Delete(tableOrgMembers, row)
+}
+
+// SetTeamMember adds a user to a team (and so to its org) or changes their
+// team admin flag.
+type SetTeamMember struct {
+	Member TeamMember `json:"member"`
+}
+
+func (SetTeamMember) kind() commandKind { return kindSetTeamMember }
+
+func (c SetTeamMember) apply(tx *writeTxn) error {
+	m := c.Member
+	if _, err := tx.mustExist("team", tableTeams, m.Org, m.Team); err != nil {
+		return err
+	}
+	if _, err := tx.mustExist("user", tableUsers, m.User); err != nil {
+		return err
+	}
+	inOrg, err := tx.get(tableOrgMembers, m.Org, m.User)
+	if err != nil {
+		return err
+	}
+	if inOrg == nil {
+		if err := tx.Insert(tableOrgMembers, &OrgMember{Org: m.Org, User: m.User}); err != nil {
+			return err
+		}
+	}
+	return tx.Insert(tableTeamMembers, &m)
+}
+
+// RemoveTeamMember removes a user from a team; they stay in the org.
+type RemoveTeamMember struct {
+	Org  string `json:"org"`
+	Team string `json:"team"`
+	User string `json:"user"`
+}
+
+func (RemoveTeamMember) kind() commandKind { return kindRemoveTeamMember }
+
+func (c RemoveTeamMember) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("team member", tableTeamMembers, c.Org, c.Team, c.User)
+	if err != nil {
+		return err
+	}
+	return tx.Delete(tableTeamMembers, row)
+}

@@ -1,0 +1,87 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/grantd/grantd/subjects"
+)
+
+// CreateRepository creates a repository in an existing user or org namespace.
+type CreateRepository struct {
+	Repository Repository `json:"repository"`
+}
+
+func (CreateRepository) kind() commandKind { return kindCreateRepository }
+
+func (c CreateRepository) apply(tx *writeTxn) error {
+	r := c.Repository
+	if err := subjects.ValidRepository(r.Namespace + "/" + r.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if r.Visibility == "" {
+		r.Visibility = VisibilityPrivate
+	}
+	if err := validVisibility(r.Visibility); err != nil {
+		return err
+	}
+	if _, err := tx.namespaceOwner(r.Namespace); err != nil {
+		return err
+	}
+	if err := tx.mustNotExist("repository", tableRepositories, r.Namespace, r.Name); err != nil {
+		return err
+	}
+	r.CreatedAt = stamp(r.CreatedAt)
+	return tx.Insert(tableRepositories, &r)
+}
+
+// UpdateRepository changes a repository's visibility or description.
+type UpdateRepository struct {
+	Namespace   string  `json:"namespace"`
+	Name        string  `json:"name"`
+	Visibility  *string `json:"visibility,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+func (UpdateRepository) kind() commandKind { return kindUpdateRepository }
+
+func (c UpdateRepository) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("repository", tableRepositories, c.Namespace, c.Name)
+	if err != nil {
+		return err
+	}
+	r := *row.(*Repository)
+	if c.Visibility != nil {
+		if err := validVisibility(*c.Visibility); err != nil {
+			return err
+		}
+		r.Visibility = *c.Visibility
+	}
+	setIf(&r.Description, c.Description)
+	return tx.Insert(tableRepositories, &r)
+}
+
+// DeleteRepository deletes a repository and the grants on it.
+type DeleteRepository struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+func (DeleteRepository) kind() commandKind { return kindDeleteRepository }
+
+func (c DeleteRepository) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("repository", tableRepositories, c.Namespace, c.Name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.deleteAll(tableGrants, indexObject, "repository:"+c.Namespace+"/"+c.Name); err != nil {
+		return err
+	}
+	return tx.Delete(tableRepositories, row)
+}
+
+func validVisibility(v string) error {
+	if v != VisibilityPrivate && v != VisibilityPublic {
+		return fmt.Errorf("%w: visibility %q is neither %s nor %s", ErrInvalid, v, VisibilityPrivate, VisibilityPublic)
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/grantd/grantd/roles"
+)
+
+// CreateRole creates a custom role; the definition is validated again
+// inside the transaction.
+type CreateRole struct {
+	Role Role `json:"role"`
+}
+
+func (CreateRole) kind() commandKind { return kindCreateRole }
+
+func (c CreateRole) apply(tx *writeTxn) error {
+	valid, err := roles.ValidateCustom(c.Role.ID, c.Role.Permissions)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := tx.mustNotExist("role", tableRoles, valid.ID); err != nil {
+		return err
+	}
+	if c.Role.DisplayName != "" {
+		valid.DisplayName = c.Role.DisplayName
+	}
+	return tx.Insert(tableRoles, &Role{Role: valid, CreatedAt: stamp(c.Role.CreatedAt)})
+}
+
+// DeleteRole deletes a custom role that no grant uses.
+type DeleteRole struct {
+	ID string `json:"id"`
+}
+
+func (DeleteRole) kind() commandKind { return kindDeleteRole }
+
+func (c DeleteRole) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("role", tableRoles, c.ID)
+	if err != nil {
+		return err
+	}
+	if row.(*Role).Builtin {
+		return fmt.Errorf("%w: %q is a built-in role", ErrFailedPrecondition, c.ID)
+	}
+	grants, err := tx.all(tableGrants, indexRole, c.ID)
+	if err != nil {
+		return err
+	}
+	if len(grants) > 0 {
+		ids := make([]string, len(grants))
+		for i, g := range grants {
+			ids[i] = g.(*Grant).ID
+		}
+		return fmt.Errorf("%w: role %q is used by grants %s", ErrConflict, c.ID, strings.Join(ids, ", "))
+	}
+	if s, err := tx.settings(); err != nil {
+		return err
+	} else if s.DefaultPrivateRole == c.ID {
+		return fmt.Errorf("%w: role %q is the default private-collection role", ErrConflict, c.ID)
+	}
+	return tx.Delete(tableRoles, row)
+}

@@ -1,0 +1,275 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Command is one write. Commands are encoded as a type byte followed by the
+// JSON of the command, appended to the raft log, and applied by the FSM in
+// one memdb transaction. A command's apply re-checks every reference inside
+// that transaction and returns a typed error to abort it.
+type Command interface {
+	kind() commandKind
+	apply(tx *writeTxn) error
+}
+
+type commandKind uint8
+
+// Command kinds. The byte values are written to the raft log: never reuse
+// or renumber one.
+const (
+	kindBatch commandKind = iota + 1
+	kindBootstrap
+	kindCreateUser
+	kindUpdateUser
+	kindDeleteUser
+	kindCreateOrg
+	kindDeleteOrg
+	kindCreateTeam
+	kindDeleteTeam
+	kindSetOrgMember
+	kindRemoveOrgMember
+	kindSetTeamMember
+	kindRemoveTeamMember
+	kindCreateServiceAccount
+	kindDeleteServiceAccount
+	kindCreateSession
+	kindDeleteSession
+	kindCreateAPIToken
+	kindDeleteAPIToken
+	kindCreateCollection
+	kindDeleteCollection
+	kindCreateRole
+	kindDeleteRole
+	kindCreateGrant
+	kindDeleteGrant
+	kindCreateRepository
+	kindUpdateRepository
+	kindDeleteRepository
+	kindUpdateSettings
+)
+
+// newCommand returns an empty command of the given kind for decoding.
+func newCommand(k commandKind) (Command, error) {
+	switch k {
+	case kindBatch:
+		return new(Batch), nil
+	case kindBootstrap:
+		return new(Bootstrap), nil
+	case kindCreateUser:
+		return new(CreateUser), nil
+	case kindUpdateUser:
+		return new(UpdateUser), nil
+	case kindDeleteUser:
+		return new(DeleteUser), nil
+	case kindCreateOrg:
+		return new(CreateOrg), nil
+	case kindDeleteOrg:
+		return new(DeleteOrg), nil
+	case kindCreateTeam:
+		return new(CreateTeam), nil
+	case kindDeleteTeam:
+		return new(DeleteTeam), nil
+	case kindSetOrgMember:
+		return new(SetOrgMember), nil
+	case kindRemoveOrgMember:
+		return new(RemoveOrgMember), nil
+	case kindSetTeamMember:
+		return new(SetTeamMember), nil
+	case kindRemoveTeamMember:
+		return new(RemoveTeamMember), nil
+	case kindCreateServiceAccount:
+		return new(CreateServiceAccount), nil
+	case kindDeleteServiceAccount:
+		return new(DeleteServiceAccount), nil
+	case kindCreateSession:
+		return new(CreateSession), nil
+	case kindDeleteSession:
+		return new(DeleteSession), nil
+	case kindCreateAPIToken:
+		return new(CreateAPIToken), nil
+	case kindDeleteAPIToken:
+		return new(DeleteAPIToken), nil
+	case kindCreateCollection:
+		return new(CreateCollection), nil
+	case kindDeleteCollection:
+		return new(DeleteCollection), nil
+	case kindCreateRole:
+		return new(CreateRole), nil
+	case kindDeleteRole:
+		return new(DeleteRole), nil
+	case kindCreateGrant:
+		return new(CreateGrant), nil
+	case kindDeleteGrant:
+		return new(DeleteGrant), nil
+	case kindCreateRepository:
+		return new(CreateRepository), nil
+	case kindUpdateRepository:
+		return new(UpdateRepository), nil
+	case kindDeleteRepository:
+		return new(DeleteRepository), nil
+	case kindUpdateSettings:
+		return new(UpdateSettings), nil
+	}
+	return nil, fmt.Errorf("%w: unknown command kind %d", ErrInvalid, k)
+}
+
+// encodeCommand is the raft log payload of c.
+func encodeCommand(c Command) ([]byte, error) {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode command: %w", err)
+	}
+	return append([]byte{byte(c.kind())}, body...), nil
+}
+
+// decodeCommand reverses encodeCommand.
+func decodeCommand(data []byte) (Command, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: empty command", ErrInvalid)
+	}
+	c, err := newCommand(commandKind(data[0]))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data[1:], c); err != nil {
+		return nil, fmt.Errorf("%w: decode command %d: %v", ErrInvalid, data[0], err)
+	}
+	return c, nil
+}
+
+// Batch applies several commands in one transaction: all or none.
+type Batch struct {
+	Commands []Command `json:"-"`
+}
+
+func (Batch) kind() commandKind { return kindBatch }
+
+func (b Batch) apply(tx *writeTxn) error {
+	for i, c := range b.Commands {
+		if err := c.apply(tx); err != nil {
+			return fmt.Errorf("batch command %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// MarshalJSON encodes each command with its kind byte.
+func (b Batch) MarshalJSON() ([]byte, error) {
+	parts := make([][]byte, len(b.Commands))
+	for i, c := range b.Commands {
+		if _, nested := c.(*Batch); nested {
+			return nil, fmt.Errorf("%w: nested batch", ErrInvalid)
+		}
+		enc, err := encodeCommand(c)
+		if err != nil {
+			return nil, err
+		}
+		parts[i] = enc
+	}
+	return json.Marshal(parts)
+}
+
+// UnmarshalJSON reverses MarshalJSON.
+func (b *Batch) UnmarshalJSON(data []byte) error {
+	var parts [][]byte
+	if err := json.Unmarshal(data, &parts); err != nil {
+		return err
+	}
+	b.Commands = make([]Command, len(parts))
+	for i, p := range parts {
+		c, err := decodeCommand(p)
+		if err != nil {
+			return err
+		}
+		b.Commands[i] = c
+	}
+	return nil
+}
+
+// writeTxn is the memdb write transaction a command applies in, with the
+// raft index and the proposer's clock for the write.
+type writeTxn struct {
+	*memdb.Txn
+	index uint64
+}
+
+// get returns the row with the given id, or nil.
+func (tx *writeTxn) get(table string, id ...any) (any, error) {
+	return tx.First(table, indexID, id...)
+}
+
+// mustExist fails with ErrNotFound when the row is missing.
+func (tx *writeTxn) mustExist(what, table string, id ...any) (any, error) {
+	row, err := tx.get(table, id...)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil {
+		return nil, fmt.Errorf("%w: %s %v", ErrNotFound, what, joinIDs(id))
+	}
+	return row, nil
+}
+
+// mustNotExist fails with ErrAlreadyExists when the row is there.
+func (tx *writeTxn) mustNotExist(what, table string, id ...any) error {
+	row, err := tx.get(table, id...)
+	if err != nil {
+		return err
+	}
+	if row != nil {
+		return fmt.Errorf("%w: %s %v", ErrAlreadyExists, what, joinIDs(id))
+	}
+	return nil
+}
+
+// all collects every row of an index lookup.
+func (tx *writeTxn) all(table, index string, args ...any) ([]any, error) {
+	it, err := tx.Get(table, index, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	for row := it.Next(); row != nil; row = it.Next() {
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// deleteAll removes every row of an index lookup and returns how many.
+func (tx *writeTxn) deleteAll(table, index string, args ...any) (int, error) {
+	return tx.DeleteAll(table, index, args...)
+}
+
+func joinIDs(ids []any) string {
+	if len(ids) == 1 {
+		return fmt.Sprintf("%q", ids[0])
+	}
+	s := ""
+	for i, id := range ids {
+		if i > 0 {
+			s += "/"
+		}
+		s += fmt.Sprint(id)
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// isTyped reports whether err wraps one of the store's typed errors.
+func isTyped(err error) bool {
+	for _, t := range []error{ErrNotFound, ErrAlreadyExists, ErrConflict, ErrFailedPrecondition, ErrInvalid} {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// stamp returns t, or the zero time normalized to UTC; commands carry the
+// proposer's clock so every replica applies the same value.
+func stamp(t time.Time) time.Time { return t.UTC() }

@@ -1,0 +1,223 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	memdb "github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/raft"
+)
+
+// fsm applies raft log entries to the memdb database. Raft calls Apply,
+// Snapshot and Restore from one goroutine; readers run concurrently on
+// memdb's immutable snapshots.
+type fsm struct {
+	db       atomic.Pointer[memdb.MemDB]
+	revision revisionWaiter
+	// observe, when set, sees each committed write before its revision
+	// becomes visible to WaitForRevision.
+	observe func(rev uint64, changes memdb.Changes, restored bool)
+}
+
+func newFSM() (*fsm, error) {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, fmt.Errorf("create memdb: %w", err)
+	}
+	f := &fsm{}
+	f.db.Store(db)
+	f.revision.init()
+	return f, nil
+}
+
+var _ raft.FSM = (*fsm)(nil)
+
+// Apply decodes and applies one command. The result is nil or the error
+// that aborted the command; either way the revision advances, because the
+// log entry was committed.
+func (f *fsm) Apply(l *raft.Log) any {
+	err := f.applyData(l.Index, l.Data)
+	f.revision.advance(l.Index)
+	return err
+}
+
+func (f *fsm) applyData(index uint64, data []byte) (err error) {
+	cmd, err := decodeCommand(data)
+	if err != nil {
+		return err
+	}
+	txn := f.db.Load().Txn(true)
+	txn.TrackChanges()
+	defer txn.Abort()
+	defer func() {
+		// A command that panics is a bug; it must not take the node down or
+		// leave half a write behind, and it fails the same way on every replica.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: command %T panicked: %v", ErrInvalid, cmd, r)
+		}
+	}()
+	if err := cmd.apply(&writeTxn{Txn: txn, index: index}); err != nil {
+		return err
+	}
+	changes := txn.Changes()
+	txn.Commit()
+	if f.observe != nil {
+		f.observe(index, changes, false)
+	}
+	return nil
+}
+
+// Snapshot captures the current state; Persist runs concurrently with
+// further applies on the immutable memdb snapshot.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	return &fsmSnapshot{txn: f.db.Load().Txn(false), index: f.revision.current()}, nil
+}
+
+type snapshotHeader struct {
+	Version  int    `json:"version"`
+	Revision uint64 `json:"revision"`
+}
+
+type snapshotRow struct {
+	Table string          `json:"t"`
+	Row   json.RawMessage `json:"r"`
+}
+
+type fsmSnapshot struct {
+	txn   *memdb.Txn
+	index uint64
+}
+
+// Persist writes the snapshot as JSON lines: a header, then one line per row.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.write(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) write(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	enc := json.NewEncoder(bw)
+	if err := enc.Encode(snapshotHeader{Version: 1, Revision: s.index}); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		it, err := s.txn.Get(t.name, indexID)
+		if err != nil {
+			return err
+		}
+		for row := it.Next(); row != nil; row = it.Next() {
+			body, err := json.Marshal(row)
+			if err != nil {
+				return fmt.Errorf("snapshot %s: %w", t.name, err)
+			}
+			if err := enc.Encode(snapshotRow{Table: t.name, Row: body}); err != nil {
+				return err
+			}
+		}
+	}
+	return bw.Flush()
+}
+
+func (s *fsmSnapshot) Release() {}
+
+// Restore replaces the whole state with a snapshot, atomically: readers see
+// the old database until the new one is complete.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	db, rev, err := readSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	f.db.Store(db)
+	if f.observe != nil {
+		f.observe(rev, nil, true)
+	}
+	f.revision.advance(rev)
+	return nil
+}
+
+func readSnapshot(r io.Reader) (*memdb.MemDB, uint64, error) {
+	newRow := map[string]func() any{}
+	for _, t := range tables {
+		newRow[t.name] = t.newRow
+	}
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, 0, err
+	}
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
+	var hdr snapshotHeader
+	if err := dec.Decode(&hdr); err != nil || hdr.Version != 1 {
+		return nil, 0, fmt.Errorf("snapshot header: version %d: %v", hdr.Version, err)
+	}
+	txn := db.Txn(true)
+	defer txn.Abort()
+	for {
+		var line snapshotRow
+		if err := dec.Decode(&line); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, 0, fmt.Errorf("snapshot row: %w", err)
+		}
+		mk, ok := newRow[line.Table]
+		if !ok {
+			return nil, 0, fmt.Errorf("snapshot names unknown table %q", line.Table)
+		}
+		row := mk()
+		if err := json.Unmarshal(line.Row, row); err != nil {
+			return nil, 0, fmt.Errorf("snapshot %s row: %w", line.Table, err)
+		}
+		if err := txn.Insert(line.Table, row); err != nil {
+			return nil, 0, fmt.Errorf("snapshot %s insert: %w", line.Table, err)
+		}
+	}
+	txn.Commit()
+	return db, hdr.Revision, nil
+}
+
+// revisionWaiter publishes the applied revision and wakes waiters.
+type revisionWaiter struct {
+	mu   sync.Mutex
+	rev  atomic.Uint64
+	wake chan struct{}
+}
+
+func (w *revisionWaiter) init() { w.wake = make(chan struct{}) }
+
+func (w *revisionWaiter) current() uint64 { return w.rev.Load() }
+
+func (w *revisionWaiter) advance(rev uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rev <= w.rev.Load() {
+		return
+	}
+	w.rev.Store(rev)
+	close(w.wake)
+	w.wake = make(chan struct{})
+}
+
+func (w *revisionWaiter) wait(ctx context.Context, rev uint64) error {
+	for {
+		w.mu.Lock()
+		if w.rev.Load() >= rev {
+			w.mu.Unlock()
+			return nil
+		}
+		wake := w.wake
+		w.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for revision %d (at %d): %w", rev, w.rev.Load(), ctx.Err())
+		}
+	}
+}

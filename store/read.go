@@ -1,0 +1,258 @@
+package store
+
+import (
+	"slices"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// ReadTxn is a consistent read-only view of the state at one revision.
+// Getters return nil, nil when an object does not exist, and copies that
+// callers may change freely.
+type ReadTxn struct {
+	txn *memdb.Txn
+	rev uint64
+}
+
+// Revision is the revision this view reflects.
+func (r *ReadTxn) Revision() uint64 { return r.rev }
+
+// deepCopier is implemented by row types that hold slices, maps or pointers.
+type deepCopier interface{ deepCopy() }
+
+func copyRow[T any](row any) *T {
+	v := *row.(*T)
+	if c, ok := any(&v).(deepCopier); ok {
+		c.deepCopy()
+	}
+	return &v
+}
+
+func (r *Role) deepCopy()           { r.Role = r.Role.Clone() }
+func (a *ServiceAccount) deepCopy() { a.Capabilities = slices.Clone(a.Capabilities) }
+func (o *Org) deepCopy()            { o.AdminSync = clonePtr(o.AdminSync) }
+func (t *Team) deepCopy()           { t.LDAPSync = clonePtr(t.LDAPSync) }
+func (c *LDAPConfig) deepCopy()     { c.Config = slices.Clone(c.Config) }
+func (s *SyncReport) deepCopy()     { s.Report = slices.Clone(s.Report) }
+func (e *AuditEvent) deepCopy()     { e.Before, e.After = slices.Clone(e.Before), slices.Clone(e.After) }
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+func first[T any](r *ReadTxn, table string, args ...any) (*T, error) {
+	row, err := r.txn.First(table, indexID, args...)
+	if err != nil || row == nil {
+		return nil, err
+	}
+	return copyRow[T](row), nil
+}
+
+// list returns the rows of an index lookup, at most limit (0 = all).
+func list[T any](r *ReadTxn, table, index string, limit int, args ...any) ([]*T, error) {
+	it, err := r.txn.Get(table, index, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect[T](it, limit), nil
+}
+
+// page returns up to limit rows of the id index strictly after the key
+// after ("" starts at the beginning), in key order.
+func page[T any](r *ReadTxn, table string, after string, limit int) ([]*T, error) {
+	it, err := r.txn.LowerBound(table, indexID, after)
+	if err != nil {
+		return nil, err
+	}
+	var out []*T
+	for row := it.Next(); row != nil && (limit <= 0 || len(out) < limit); row = it.Next() {
+		v := copyRow[T](row)
+		if after != "" && rowKey(v) == after {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func rowKey(v any) string {
+	switch x := v.(type) {
+	case *User:
+		return x.Name
+	case *Org:
+		return x.Name
+	case *ServiceAccount:
+		return x.Name
+	case *Collection:
+		return x.Path
+	case *Grant:
+		return x.ID
+	case *Role:
+		return x.ID
+	}
+	return ""
+}
+
+func collect[T any](it memdb.ResultIterator, limit int) []*T {
+	var out []*T
+	for row := it.Next(); row != nil && (limit <= 0 || len(out) < limit); row = it.Next() {
+		out = append(out, copyRow[T](row))
+	}
+	return out
+}
+
+// Bootstrapped reports whether the store holds a bootstrapped installation.
+func (r *ReadTxn) Bootstrapped() (bool, error) {
+	m, err := first[Meta](r, tableMeta, metaBootstrapped)
+	return m != nil, err
+}
+
+// Settings returns the server settings (nil before bootstrap).
+func (r *ReadTxn) Settings() (*Settings, error) { return first[Settings](r, tableSettings, settingsID) }
+
+// User returns the user with the given name.
+func (r *ReadTxn) User(name string) (*User, error) { return first[User](r, tableUsers, name) }
+
+// Users lists users in name order after the given name.
+func (r *ReadTxn) Users(after string, limit int) ([]*User, error) {
+	return page[User](r, tableUsers, after, limit)
+}
+
+// UsersBySource lists every user of one source (local or ldap).
+func (r *ReadTxn) UsersBySource(source string) ([]*User, error) {
+	return list[User](r, tableUsers, indexSource, 0, source)
+}
+
+// Org returns the org with the given name.
+func (r *ReadTxn) Org(name string) (*Org, error) { return first[Org](r, tableOrgs, name) }
+
+// Orgs lists orgs in name order after the given name.
+func (r *ReadTxn) Orgs(after string, limit int) ([]*Org, error) {
+	return page[Org](r, tableOrgs, after, limit)
+}
+
+// Team returns one team.
+func (r *ReadTxn) Team(org, name string) (*Team, error) { return first[Team](r, tableTeams, org, name) }
+
+// Teams lists the teams of an org.
+func (r *ReadTxn) Teams(org string) ([]*Team, error) { return list[Team](r, tableTeams, indexOrg, 0, org) }
+
+// OrgMember returns one org membership.
+func (r *ReadTxn) OrgMember(org, user string) (*OrgMember, error) {
+	return first[OrgMember](r, tableOrgMembers, org, user)
+}
+
+// OrgMembers lists the members of an org.
+func (r *ReadTxn) OrgMembers(org string) ([]*OrgMember, error) {
+	return list[OrgMember](r, tableOrgMembers, indexOrg, 0, org)
+}
+
+// OrgsOfUser lists a user's org memberships.
+func (r *ReadTxn) OrgsOfUser(user string) ([]*OrgMember, error) {
+	return list[OrgMember](r, tableOrgMembers, indexUser, 0, user)
+}
+
+// TeamMember returns one team membership.
+func (r *ReadTxn) TeamMember(org, team, user string) (*TeamMember, error) {
+	return first[TeamMember](r, tableTeamMembers, org, team, user)
+}
+
+// TeamMembers lists the members of a team.
+func (r *ReadTxn) TeamMembers(org, team string) ([]*TeamMember, error) {
+	return list[TeamMember](r, tableTeamMembers, indexTeam, 0, org, team)
+}
+
+// TeamsOfUser lists a user's team memberships.
+func (r *ReadTxn) TeamsOfUser(user string) ([]*TeamMember, error) {
+	return list[TeamMember](r, tableTeamMembers, indexUser, 0, user)
+}
+
+// ServiceAccount returns one service account.
+func (r *ReadTxn) ServiceAccount(name string) (*ServiceAccount, error) {
+	return first[ServiceAccount](r, tableServiceAccounts, name)
+}
+
+// ServiceAccounts lists service accounts in name order after the given name.
+func (r *ReadTxn) ServiceAccounts(after string, limit int) ([]*ServiceAccount, error) {
+	return page[ServiceAccount](r, tableServiceAccounts, after, limit)
+}
+
+// Session returns the session with the given token hash.
+func (r *ReadTxn) Session(id string) (*Session, error) { return first[Session](r, tableSessions, id) }
+
+// SessionsOfUser lists a user's sessions.
+func (r *ReadTxn) SessionsOfUser(user string) ([]*Session, error) {
+	return list[Session](r, tableSessions, indexUser, 0, user)
+}
+
+// APITokenByHash finds a token by the hash of its secret.
+func (r *ReadTxn) APITokenByHash(hash string) (*APIToken, error) {
+	row, err := r.txn.First(tableAPITokens, indexHash, hash)
+	if err != nil || row == nil {
+		return nil, err
+	}
+	return copyRow[APIToken](row), nil
+}
+
+// APITokens lists the tokens of an owner (a subject string).
+func (r *ReadTxn) APITokens(owner string) ([]*APIToken, error) {
+	return list[APIToken](r, tableAPITokens, indexOwner, 0, owner)
+}
+
+// Collection returns the collection at a path.
+func (r *ReadTxn) Collection(path string) (*Collection, error) {
+	return first[Collection](r, tableCollections, path)
+}
+
+// Children lists the direct children of a collection.
+func (r *ReadTxn) Children(path string) ([]*Collection, error) {
+	return list[Collection](r, tableCollections, indexParent, 0, path)
+}
+
+// Collections lists collections in path order after the given path.
+func (r *ReadTxn) Collections(after string, limit int) ([]*Collection, error) {
+	return page[Collection](r, tableCollections, after, limit)
+}
+
+// Role returns one role.
+func (r *ReadTxn) Role(id string) (*Role, error) { return first[Role](r, tableRoles, id) }
+
+// Roles lists every role.
+func (r *ReadTxn) Roles() ([]*Role, error) { return list[Role](r, tableRoles, indexID, 0) }
+
+// Grant returns one grant.
+func (r *ReadTxn) Grant(id string) (*Grant, error) { return first[Grant](r, tableGrants, id) }
+
+// Grants lists grants in ID order after the given ID.
+func (r *ReadTxn) Grants(after string, limit int) ([]*Grant, error) {
+	return page[Grant](r, tableGrants, after, limit)
+}
+
+// GrantsOfSubject lists the grants held by a subject string.
+func (r *ReadTxn) GrantsOfSubject(subject string) ([]*Grant, error) {
+	return list[Grant](r, tableGrants, indexSubject, 0, subject)
+}
+
+// GrantsOnObject lists the grants on an object string.
+func (r *ReadTxn) GrantsOnObject(object string) ([]*Grant, error) {
+	return list[Grant](r, tableGrants, indexObject, 0, object)
+}
+
+// GrantsOfRole lists the grants that use a role.
+func (r *ReadTxn) GrantsOfRole(role string) ([]*Grant, error) {
+	return list[Grant](r, tableGrants, indexRole, 0, role)
+}
+
+// Repository returns one repository.
+func (r *ReadTxn) Repository(namespace, name string) (*Repository, error) {
+	return first[Repository](r, tableRepositories, namespace, name)
+}
+
+// Repositories lists the repositories of a namespace.
+func (r *ReadTxn) Repositories(namespace string) ([]*Repository, error) {
+	return list[Repository](r, tableRepositories, indexNamespace, 0, namespace)
+}

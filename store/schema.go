@@ -1,0 +1,192 @@
+package store
+
+import (
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Table names.
+const (
+	tableUsers           = "users"
+	tableOrgs            = "orgs"
+	tableTeams           = "teams"
+	tableOrgMembers      = "org_members"
+	tableTeamMembers     = "team_members"
+	tableServiceAccounts = "service_accounts"
+	tableSessions        = "sessions"
+	tableAPITokens       = "api_tokens"
+	tableCollections     = "collections"
+	tableRoles           = "roles"
+	tableGrants          = "grants"
+	tableRepositories    = "repositories"
+	tableSettings        = "settings"
+	tableLDAPConfig      = "ldap_config"
+	tableSyncReports     = "sync_reports"
+	tableClientCerts     = "client_certs"
+	tableKeyMaterial     = "key_material"
+	tableAuditEvents     = "audit_events"
+	tableMeta            = "meta"
+)
+
+// Index names.
+const (
+	indexID        = "id"
+	indexOrg       = "org"
+	indexUser      = "user"
+	indexTeam      = "team"
+	indexHash      = "hash"
+	indexOwner     = "owner"
+	indexParent    = "parent"
+	indexSubject   = "subject"
+	indexObject    = "object"
+	indexRole      = "role"
+	indexTriple    = "triple"
+	indexNamespace = "namespace"
+	indexSource    = "source"
+)
+
+// Singleton row IDs.
+const (
+	settingsID   = "settings"
+	ldapConfigID = "ldap"
+)
+
+// tables lists every table with a constructor of its row type, which the
+// snapshot restore uses to decode rows. The order is the snapshot order.
+var tables = []struct {
+	name   string
+	schema func() *memdb.TableSchema
+	newRow func() any
+}{
+	{tableMeta, metaTable, func() any { return new(Meta) }},
+	{tableSettings, settingsTable, func() any { return new(Settings) }},
+	{tableUsers, usersTable, func() any { return new(User) }},
+	{tableOrgs, orgsTable, func() any { return new(Org) }},
+	{tableTeams, teamsTable, func() any { return new(Team) }},
+	{tableOrgMembers, orgMembersTable, func() any { return new(OrgMember) }},
+	{tableTeamMembers, teamMembersTable, func() any { return new(TeamMember) }},
+	{tableServiceAccounts, serviceAccountsTable, func() any { return new(ServiceAccount) }},
+	{tableSessions, sessionsTable, func() any { return new(Session) }},
+	{tableAPITokens, apiTokensTable, func() any { return new(APIToken) }},
+	{tableCollections, collectionsTable, func() any { return new(Collection) }},
+	{tableRoles, rolesTable, func() any { return new(Role) }},
+	{tableGrants, grantsTable, func() any { return new(Grant) }},
+	{tableRepositories, repositoriesTable, func() any { return new(Repository) }},
+	{tableLDAPConfig, ldapConfigTable, func() any { return new(LDAPConfig) }},
+	{tableSyncReports, syncReportsTable, func() any { return new(SyncReport) }},
+	{tableClientCerts, clientCertsTable, func() any { return new(ClientCert) }},
+	{tableKeyMaterial, keyMaterialTable, func() any { return new(KeyMaterial) }},
+	{tableAuditEvents, auditEventsTable, func() any { return new(AuditEvent) }},
+}
+
+// schema returns the whole database schema.
+func schema() *memdb.DBSchema {
+	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
+	for _, t := range tables {
+		s := t.schema()
+		if s.Name != t.name {
+			panic(fmt.Sprintf("store: table %q declared as %q", s.Name, t.name))
+		}
+		db.Tables[s.Name] = s
+	}
+	return db
+}
+
+func str(field string) memdb.Indexer { return &memdb.StringFieldIndex{Field: field} }
+
+func idIndex(idx memdb.Indexer) *memdb.IndexSchema {
+	return &memdb.IndexSchema{Name: indexID, Unique: true, Indexer: idx}
+}
+
+func index(name string, idx memdb.Indexer) *memdb.IndexSchema {
+	return &memdb.IndexSchema{Name: name, Indexer: idx}
+}
+
+func compound(fields ...string) memdb.Indexer {
+	idx := &memdb.CompoundIndex{}
+	for _, f := range fields {
+		idx.Indexes = append(idx.Indexes, str(f))
+	}
+	return idx
+}
+
+func table(name string, indexes ...*memdb.IndexSchema) *memdb.TableSchema {
+	t := &memdb.TableSchema{Name: name, Indexes: map[string]*memdb.IndexSchema{}}
+	for _, i := range indexes {
+		t.Indexes[i.Name] = i
+	}
+	return t
+}
+
+func metaTable() *memdb.TableSchema     { return table(tableMeta, idIndex(str("Key"))) }
+func settingsTable() *memdb.TableSchema { return table(tableSettings, idIndex(str("ID"))) }
+
+func usersTable() *memdb.TableSchema {
+	return table(tableUsers, idIndex(str("Name")), index(indexSource, str("Source")))
+}
+
+func orgsTable() *memdb.TableSchema { return table(tableOrgs, idIndex(str("Name"))) }
+
+func teamsTable() *memdb.TableSchema {
+	return table(tableTeams, idIndex(compound("Org", "Name")), index(indexOrg, str("Org")))
+}
+
+func orgMembersTable() *memdb.TableSchema {
+	return table(tableOrgMembers, idIndex(compound("Org", "User")),
+		index(indexOrg, str("Org")), index(indexUser, str("User")))
+}
+
+func teamMembersTable() *memdb.TableSchema {
+	return table(tableTeamMembers, idIndex(compound("Org", "Team", "User")),
+		index(indexTeam, compound("Org", "Team")), index(indexOrg, str("Org")), index(indexUser, str("User")))
+}
+
+func serviceAccountsTable() *memdb.TableSchema {
+	return table(tableServiceAccounts, idIndex(str("Name")))
+}
+
+func sessionsTable() *memdb.TableSchema {
+	return table(tableSessions, idIndex(str("ID")), index(indexUser, str("User")))
+}
+
+func apiTokensTable() *memdb.TableSchema {
+	hash := index(indexHash, str("Hash"))
+	hash.Unique = true
+	return table(tableAPITokens, idIndex(str("ID")), hash, index(indexOwner, str("Owner")))
+}
+
+func collectionsTable() *memdb.TableSchema {
+	parent := index(indexParent, str("Parent"))
+	parent.AllowMissing = true // the root has no parent
+	return table(tableCollections, idIndex(str("Path")), parent)
+}
+
+func rolesTable() *memdb.TableSchema { return table(tableRoles, idIndex(str("ID"))) }
+
+func grantsTable() *memdb.TableSchema {
+	triple := index(indexTriple, compound("Subject", "Role", "Object"))
+	triple.Unique = true
+	return table(tableGrants, idIndex(str("ID")), index(indexSubject, str("Subject")),
+		index(indexObject, str("Object")), index(indexRole, str("Role")), triple)
+}
+
+func repositoriesTable() *memdb.TableSchema {
+	return table(tableRepositories, idIndex(compound("Namespace", "Name")), index(indexNamespace, str("Namespace")))
+}
+
+func ldapConfigTable() *memdb.TableSchema { return table(tableLDAPConfig, idIndex(str("ID"))) }
+
+func syncReportsTable() *memdb.TableSchema {
+	return table(tableSyncReports, idIndex(&memdb.UintFieldIndex{Field: "ID"}))
+}
+
+func clientCertsTable() *memdb.TableSchema {
+	return table(tableClientCerts, idIndex(str("Serial")), index(indexOwner, str("Owner")))
+}
+
+func keyMaterialTable() *memdb.TableSchema { return table(tableKeyMaterial, idIndex(str("ID"))) }
+
+func auditEventsTable() *memdb.TableSchema {
+	return table(tableAuditEvents, idIndex(&memdb.UintFieldIndex{Field: "ID"}))
+}

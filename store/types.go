@@ -1,0 +1,229 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/grantd/grantd/roles"
+)
+
+// Account sources.
+const (
+	SourceLocal = "local"
+	SourceLDAP  = "ldap"
+)
+
+// User is a person or system account.
+type User struct {
+	Name     string `json:"name"`
+	FullName string `json:"fullName,omitempty"`
+	// PasswordHash is a PHC-format argon2id hash; empty for LDAP users.
+	PasswordHash string `json:"passwordHash,omitempty"`
+	IsAdmin      bool   `json:"isAdmin"`
+	Active       bool   `json:"active"`
+	// Recovery marks the bootstrap admin, who always stays a system admin.
+	Recovery bool   `json:"recovery,omitempty"`
+	Source   string `json:"source"`
+	LDAPDN   string `json:"ldapDN,omitempty"`
+	// DefaultCollection is where this user's unlabelled creations go.
+	DefaultCollection string    `json:"defaultCollection"`
+	CreatedAt         time.Time `json:"createdAt"`
+	UpdatedAt         time.Time `json:"updatedAt"`
+}
+
+// Org is an organization; it groups teams and owns a registry namespace.
+type Org struct {
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+	// AdminSync, when set, keeps the org's admins in step with the directory.
+	AdminSync *LDAPGroupSync `json:"adminSync,omitempty"`
+}
+
+// Team lives inside exactly one org.
+type Team struct {
+	Org         string    `json:"org"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	// LDAPSync, when set, keeps the team's LDAP members in step with the directory.
+	LDAPSync *LDAPGroupSync `json:"ldapSync,omitempty"`
+}
+
+// LDAPGroupSync selects directory users by group or by search.
+type LDAPGroupSync struct {
+	Enabled            bool   `json:"enabled"`
+	GroupDN            string `json:"groupDN,omitempty"`
+	GroupMemberAttr    string `json:"groupMemberAttr,omitempty"`
+	SearchBaseDN       string `json:"searchBaseDN,omitempty"`
+	SearchScopeSubtree bool   `json:"searchScopeSubtree,omitempty"`
+	SearchFilter       string `json:"searchFilter,omitempty"`
+}
+
+// OrgMember is a user's membership of an org.
+type OrgMember struct {
+	Org     string `json:"org"`
+	User    string `json:"user"`
+	IsAdmin bool   `json:"isAdmin"`
+}
+
+// TeamMember is a user's membership of a team.
+type TeamMember struct {
+	Org     string `json:"org"`
+	Team    string `json:"team"`
+	User    string `json:"user"`
+	IsAdmin bool   `json:"isAdmin"`
+}
+
+// Capabilities a service account may hold.
+const CapabilityAuthorize = "authorize"
+
+// ServiceAccount is a non-human client.
+type ServiceAccount struct {
+	Name         string    `json:"name"`
+	Description  string    `json:"description,omitempty"`
+	Capabilities []string  `json:"capabilities,omitempty"`
+	Active       bool      `json:"active"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// Session is a login session. ID is the SHA-256 of the bearer token; the
+// token itself is never stored.
+type Session struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// APIToken is a named, revocable credential of a user or service account.
+type APIToken struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Owner string `json:"owner"` // a subject string: user:<n> or serviceaccount:<n>
+	// Hash is the SHA-256 of the token secret; the secret is shown once.
+	Hash      string    `json:"hash"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+}
+
+// Collection is a node of the collection tree.
+type Collection struct {
+	Path      string    `json:"path"`
+	Parent    string    `json:"parent,omitempty"` // "" for the root
+	Builtin   bool      `json:"builtin,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Role is a stored role: a built-in one or a custom one.
+type Role struct {
+	roles.Role
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Grant scopes.
+const (
+	ScopeSubtree = "subtree"
+	ScopeExact   = "exact"
+)
+
+// Grant gives Subject the operations of Role on Object.
+type Grant struct {
+	ID      string `json:"id"`
+	Subject string `json:"subject"` // canonical subject string
+	Role    string `json:"role"`
+	Object  string `json:"object"` // canonical object string
+	// Scope is subtree or exact; it only matters for collection objects.
+	Scope     string    `json:"scope"`
+	CreatedAt time.Time `json:"createdAt"`
+	CreatedBy string    `json:"createdBy,omitempty"`
+}
+
+// Repository visibilities.
+const (
+	VisibilityPrivate = "private"
+	VisibilityPublic  = "public"
+)
+
+// Repository is a registry repository <namespace>/<name>.
+type Repository struct {
+	Namespace   string    `json:"namespace"`
+	Name        string    `json:"name"`
+	Visibility  string    `json:"visibility"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// SessionSettings are the session lifetime rules.
+type SessionSettings struct {
+	LifetimeMinutes         int `json:"lifetimeMinutes"`
+	RenewalThresholdMinutes int `json:"renewalThresholdMinutes"`
+	PerUserLimit            int `json:"perUserLimit"`
+}
+
+// Settings are the server-wide settings; there is exactly one row.
+type Settings struct {
+	ID                 string          `json:"id"`
+	DefaultPrivateRole string          `json:"defaultPrivateRole"`
+	Sessions           SessionSettings `json:"sessions"`
+	NodeIsolation      bool            `json:"nodeIsolation"`
+}
+
+// DefaultSettings are the settings of a new installation.
+func DefaultSettings() Settings {
+	return Settings{
+		ID:                 settingsID,
+		DefaultPrivateRole: roles.RestrictedControl,
+		Sessions:           SessionSettings{LifetimeMinutes: 60, RenewalThresholdMinutes: 20, PerUserLimit: 10},
+	}
+}
+
+// LDAPConfig is the directory configuration. Its content is owned by the
+// ldapsync package, which validates it; the store keeps it as one document.
+type LDAPConfig struct {
+	ID     string          `json:"id"`
+	Config json.RawMessage `json:"config"`
+}
+
+// SyncReport is the record of one LDAP sync run.
+type SyncReport struct {
+	ID        uint64          `json:"id"`
+	StartedAt time.Time       `json:"startedAt"`
+	EndedAt   time.Time       `json:"endedAt"`
+	Report    json.RawMessage `json:"report"`
+}
+
+// ClientCert is a certificate grantd's client CA issued in a client bundle.
+type ClientCert struct {
+	Serial    string    `json:"serial"`
+	Owner     string    `json:"owner"` // subject string
+	Label     string    `json:"label,omitempty"`
+	PublicKey string    `json:"publicKey"` // SHA-256 fingerprint of the public key
+	NotBefore time.Time `json:"notBefore"`
+	NotAfter  time.Time `json:"notAfter"`
+	Revoked   bool      `json:"revoked"`
+}
+
+// KeyMaterial is a CA or signing key pair kept in the replicated state.
+type KeyMaterial struct {
+	ID      string `json:"id"`
+	CertPEM string `json:"certPEM"`
+	KeyPEM  string `json:"keyPEM"`
+}
+
+// AuditEvent records one change.
+type AuditEvent struct {
+	ID         uint64          `json:"id"`
+	Time       time.Time       `json:"time"`
+	Actor      string          `json:"actor"`
+	Action     string          `json:"action"`
+	Object     string          `json:"object"`
+	Before     json.RawMessage `json:"before,omitempty"`
+	After      json.RawMessage `json:"after,omitempty"`
+	ClientAddr string          `json:"clientAddr,omitempty"`
+}
+
+// Meta is a key/value row for store-level facts (bootstrap done, ...).
+type Meta struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
