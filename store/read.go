@@ -139,7 +139,9 @@ func (r *ReadTxn) Orgs(after string, limit int) ([]*Org, error) {
 func (r *ReadTxn) Team(org, name string) (*Team, error) { return first[Team](r, tableTeams, org, name) }
 
 // Teams lists the teams of an org.
-func (r *ReadTxn) Teams(org string) ([]*Team, error) { return list[Team](r, tableTeams, indexOrg, 0, org) }
+func (r *ReadTxn) Teams(org string) ([]*Team, error) {
+	return list[Team](r, tableTeams, indexOrg, 0, org)
+}
 
 // OrgMember returns one org membership.
 func (r *ReadTxn) OrgMember(org, user string) (*OrgMember, error) {

@@ -259,20 +259,20 @@ func TestRolesAndGrants(t *testing.T) {
 		c    CreateGrant
 		want error
 	}{
-		{grant("g1", "user:maria", "viewonly", "collection:/prod"), ErrAlreadyExists},             // same ID
-		{grant("g2", "team:web/qa", "developer", "collection:/prod"), ErrAlreadyExists},           // same triple
-		{grant("g3", "user:ghost", "viewonly", "collection:/prod"), ErrNotFound},                  // subject
-		{grant("g4", "team:web/ops", "viewonly", "collection:/prod"), ErrNotFound},                // team
-		{grant("g5", "user:maria", "nope", "collection:/prod"), ErrNotFound},                      // role
-		{grant("g6", "user:maria", "viewonly", "collection:/staging"), ErrNotFound},               // object
-		{grant("g7", "user:maria", "repo-admin", "collection:/prod"), ErrInvalid},                 // kind
-		{grant("g8", "user:maria", "viewonly", "repository:web/app"), ErrInvalid},                 // kind
-		{grant("g9", "user:maria", "repo-read-only", "repository:web/app"), ErrInvalid},           // org repo to a user
-		{grant("g10", "team:web/qa", "repo-read-only", "repository:maria/tool"), ErrInvalid},      // user repo to a team
-		{grant("g11", "user:maria", "viewonly", "collection:/prod/x"), ErrNotFound},               // missing child
-		{grant("g12", "user:ma ria", "viewonly", "collection:/prod"), ErrInvalid},                 // bad subject
+		{grant("g1", "user:maria", "viewonly", "collection:/prod"), ErrAlreadyExists},        // same ID
+		{grant("g2", "team:web/qa", "developer", "collection:/prod"), ErrAlreadyExists},      // same triple
+		{grant("g3", "user:ghost", "viewonly", "collection:/prod"), ErrNotFound},             // subject
+		{grant("g4", "team:web/ops", "viewonly", "collection:/prod"), ErrNotFound},           // team
+		{grant("g5", "user:maria", "nope", "collection:/prod"), ErrNotFound},                 // role
+		{grant("g6", "user:maria", "viewonly", "collection:/staging"), ErrNotFound},          // object
+		{grant("g7", "user:maria", "repo-admin", "collection:/prod"), ErrInvalid},            // kind
+		{grant("g8", "user:maria", "viewonly", "repository:web/app"), ErrInvalid},            // kind
+		{grant("g9", "user:maria", "repo-read-only", "repository:web/app"), ErrInvalid},      // org repo to a user
+		{grant("g10", "team:web/qa", "repo-read-only", "repository:maria/tool"), ErrInvalid}, // user repo to a team
+		{grant("g11", "user:maria", "viewonly", "collection:/prod/x"), ErrNotFound},          // missing child
+		{grant("g12", "user:ma ria", "viewonly", "collection:/prod"), ErrInvalid},            // bad subject
 		{CreateGrant{Grant: Grant{ID: "g13", Subject: "user:maria", Role: "viewonly", Object: "collection:/prod", Scope: "deep"}}, ErrInvalid},
-		{grant("g14", "team:web/qa", "repo-read-only", "repository:web/ghost"), ErrNotFound},      // missing repo
+		{grant("g14", "team:web/qa", "repo-read-only", "repository:web/ghost"), ErrNotFound}, // missing repo
 	}
 	for _, b := range bad {
 		wantErr(t, s, b.c, b.want)
