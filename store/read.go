@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"strings"
 
 	memdb "github.com/hashicorp/go-memdb"
 )
@@ -61,17 +62,21 @@ func list[T any](r *ReadTxn, table, index string, limit int, args ...any) ([]*T,
 	return collect[T](it, limit), nil
 }
 
-// page returns up to limit rows of the id index strictly after the key
-// after ("" starts at the beginning), in key order.
-func page[T any](r *ReadTxn, table string, after string, limit int) ([]*T, error) {
-	it, err := r.txn.LowerBound(table, indexID, after)
+// page returns up to limit rows (0 = all) of the id index whose key starts
+// with prefix and sorts strictly after the key after, in key order.
+func page[T any](r *ReadTxn, table, prefix, after string, limit int) ([]*T, error) {
+	it, err := r.txn.LowerBound(table, indexID, max(prefix, after))
 	if err != nil {
 		return nil, err
 	}
 	var out []*T
 	for row := it.Next(); row != nil && (limit <= 0 || len(out) < limit); row = it.Next() {
 		v := copyRow[T](row)
-		if after != "" && rowKey(v) == after {
+		key := rowKey(v)
+		if !strings.HasPrefix(key, prefix) {
+			break
+		}
+		if after != "" && key == after {
 			continue
 		}
 		out = append(out, v)
@@ -117,9 +122,10 @@ func (r *ReadTxn) Settings() (*Settings, error) { return first[Settings](r, tabl
 // User returns the user with the given name.
 func (r *ReadTxn) User(name string) (*User, error) { return first[User](r, tableUsers, name) }
 
-// Users lists users in name order after the given name.
-func (r *ReadTxn) Users(after string, limit int) ([]*User, error) {
-	return page[User](r, tableUsers, after, limit)
+// Users lists users whose name starts with prefix, in name order after
+// the given name.
+func (r *ReadTxn) Users(prefix, after string, limit int) ([]*User, error) {
+	return page[User](r, tableUsers, prefix, after, limit)
 }
 
 // UsersBySource lists every user of one source (local or ldap).
@@ -132,7 +138,7 @@ func (r *ReadTxn) Org(name string) (*Org, error) { return first[Org](r, tableOrg
 
 // Orgs lists orgs in name order after the given name.
 func (r *ReadTxn) Orgs(after string, limit int) ([]*Org, error) {
-	return page[Org](r, tableOrgs, after, limit)
+	return page[Org](r, tableOrgs, "", after, limit)
 }
 
 // Team returns one team.
@@ -180,7 +186,7 @@ func (r *ReadTxn) ServiceAccount(name string) (*ServiceAccount, error) {
 
 // ServiceAccounts lists service accounts in name order after the given name.
 func (r *ReadTxn) ServiceAccounts(after string, limit int) ([]*ServiceAccount, error) {
-	return page[ServiceAccount](r, tableServiceAccounts, after, limit)
+	return page[ServiceAccount](r, tableServiceAccounts, "", after, limit)
 }
 
 // Session returns the session with the given token hash.
@@ -217,7 +223,7 @@ func (r *ReadTxn) Children(path string) ([]*Collection, error) {
 
 // Collections lists collections in path order after the given path.
 func (r *ReadTxn) Collections(after string, limit int) ([]*Collection, error) {
-	return page[Collection](r, tableCollections, after, limit)
+	return page[Collection](r, tableCollections, "", after, limit)
 }
 
 // Role returns one role.
@@ -231,7 +237,7 @@ func (r *ReadTxn) Grant(id string) (*Grant, error) { return first[Grant](r, tabl
 
 // Grants lists grants in ID order after the given ID.
 func (r *ReadTxn) Grants(after string, limit int) ([]*Grant, error) {
-	return page[Grant](r, tableGrants, after, limit)
+	return page[Grant](r, tableGrants, "", after, limit)
 }
 
 // GrantsOfSubject lists the grants held by a subject string.

@@ -366,7 +366,7 @@ func TestPaging(t *testing.T) {
 	var names []string
 	after := ""
 	for {
-		page, err := s.Read().Users(after, 2)
+		page, err := s.Read().Users("", after, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,6 +380,15 @@ func TestPaging(t *testing.T) {
 	}
 	if fmt.Sprint(names) != "[a admin b c d]" {
 		t.Fatalf("paged users = %v", names)
+	}
+	mustApply(t, s, user("ad"), user("adz"))
+	withPrefix, _ := s.Read().Users("ad", "", 0)
+	if len(withPrefix) != 3 || withPrefix[0].Name != "ad" || withPrefix[2].Name != "adz" {
+		t.Fatalf("prefix ad = %d users", len(withPrefix))
+	}
+	rest, _ := s.Read().Users("ad", "admin", 0)
+	if len(rest) != 1 || rest[0].Name != "adz" {
+		t.Fatalf("prefix ad after admin = %v", rest)
 	}
 }
 
@@ -492,7 +501,7 @@ func TestConcurrentWrites(t *testing.T) {
 		}
 		seen[r] = true
 	}
-	users, _ := s.Read().Users("", 0)
+	users, _ := s.Read().Users("", "", 0)
 	if len(users) != 101 {
 		t.Fatalf("users = %d", len(users))
 	}

@@ -1,0 +1,255 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	v1 "github.com/grantd/grantd/proto/grantd/v1"
+	"github.com/grantd/grantd/store"
+)
+
+// Config is the transport configuration of a Server.
+type Config struct {
+	// Listen is the address serving gRPC and REST.
+	Listen string
+	// Insecure serves plain HTTP (and h2c for gRPC) instead of TLS.
+	Insecure bool
+	// TLS is the serving certificate; ignored when Insecure.
+	TLS TLSFiles
+	// MaxRequestBytes bounds REST request bodies and gRPC messages.
+	MaxRequestBytes int64
+	// ShutdownTimeout bounds the graceful drain on shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// Server serves grantd's API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	metrics *metrics
+	grpc    *grpc.Server
+	handler http.Handler
+	now     func() time.Time
+}
+
+// New builds a server on an open store.
+func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, store: st, metrics: newMetrics(), now: time.Now}
+	s.grpc = grpc.NewServer(
+		grpc.UnaryInterceptor(s.intercept),
+		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
+	)
+	inproc := newInprocConn(s.intercept)
+	s.registerServices(registrar{s.grpc, inproc})
+	gw, err := s.gateway(inproc)
+	if err != nil {
+		return nil, err
+	}
+	s.handler = s.routes(gw)
+	return s, nil
+}
+
+// deps are what service implementations share.
+type deps struct {
+	store   *store.Store
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+}
+
+func (s *Server) registerServices(r grpc.ServiceRegistrar) {
+	d := &deps{store: s.store, log: s.log, metrics: s.metrics, now: s.now}
+	v1.RegisterAuthServiceServer(r, &authService{deps: d})
+	v1.RegisterUserServiceServer(r, &userService{deps: d})
+	v1.RegisterOrgServiceServer(r, &orgService{deps: d})
+	v1.RegisterServiceAccountServiceServer(r, &serviceAccountService{deps: d})
+	v1.RegisterTokenServiceServer(r, &tokenService{deps: d})
+	v1.RegisterCollectionServiceServer(r, &collectionService{deps: d})
+	v1.RegisterRoleServiceServer(r, &roleService{deps: d})
+	v1.RegisterGrantServiceServer(r, &grantService{deps: d})
+	v1.RegisterRepositoryServiceServer(r, &repositoryService{deps: d})
+	v1.RegisterSettingsServiceServer(r, &settingsService{deps: d})
+	// Services whose issues have not landed yet answer Unimplemented.
+	v1.RegisterAuthzServiceServer(r, v1.UnimplementedAuthzServiceServer{})
+	v1.RegisterLDAPServiceServer(r, v1.UnimplementedLDAPServiceServer{})
+	v1.RegisterBundleServiceServer(r, v1.UnimplementedBundleServiceServer{})
+	v1.RegisterAuditServiceServer(r, v1.UnimplementedAuditServiceServer{})
+	v1.RegisterPolicyServiceServer(r, v1.UnimplementedPolicyServiceServer{})
+}
+
+// gateway builds the REST gateway over the in-process connection.
+func (s *Server) gateway(conn grpc.ClientConnInterface) (*runtime.ServeMux, error) {
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			// Emit false, 0 and empty lists: clients read "allowed": false.
+			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithErrorHandler(writeError),
+		runtime.WithRoutingErrorHandler(routingError),
+	)
+	ctx := context.Background()
+	for _, register := range []func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error{
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterAuthzServiceHandlerClient(c, m, v1.NewAuthzServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterAuthServiceHandlerClient(c, m, v1.NewAuthServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterUserServiceHandlerClient(c, m, v1.NewUserServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterOrgServiceHandlerClient(c, m, v1.NewOrgServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterServiceAccountServiceHandlerClient(c, m, v1.NewServiceAccountServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterTokenServiceHandlerClient(c, m, v1.NewTokenServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterCollectionServiceHandlerClient(c, m, v1.NewCollectionServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterRoleServiceHandlerClient(c, m, v1.NewRoleServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterGrantServiceHandlerClient(c, m, v1.NewGrantServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterRepositoryServiceHandlerClient(c, m, v1.NewRepositoryServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterSettingsServiceHandlerClient(c, m, v1.NewSettingsServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterAuditServiceHandlerClient(c, m, v1.NewAuditServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterPolicyServiceHandlerClient(c, m, v1.NewPolicyServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterLDAPServiceHandlerClient(c, m, v1.NewLDAPServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterBundleServiceHandlerClient(c, m, v1.NewBundleServiceClient(cc))
+		},
+	} {
+		if err := register(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("register gateway: %w", err)
+		}
+	}
+	return mux, nil
+}
+
+// routes is the HTTP surface: gRPC by content type, the operational
+// endpoints, and the REST gateway for everything else.
+func (s *Server) routes(gw http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.requireAuth(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	mux.Handle("GET /openapi.json", s.requireAuth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(v1.OpenAPI)
+	})))
+	mux.Handle("/", s.limitBody(gw))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			s.grpc.ServeHTTP(w, r)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), remoteAddrKey{}, tcpAddrString(r.RemoteAddr)))
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !s.store.Ready() {
+		http.Error(w, "store not ready\n", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// requireAuth guards plain HTTP endpoints with the same credentials as the API.
+func (s *Server) requireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			http.Error(w, "authentication required\n", http.StatusUnauthorized)
+			return
+		}
+		if _, err := authenticate(s.store.Read(), strings.TrimSpace(token), s.now()); err != nil {
+			http.Error(w, "authentication required\n", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses request bodies over the configured size.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxRequestBytes {
+			writeHTTPError(w, http.StatusRequestEntityTooLarge, 3, fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxRequestBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Handler is the server's whole HTTP surface (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves on ln until ctx is done, then drains gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.Insecure {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	} else {
+		tc, err := loadTLSConfig(s.cfg.TLS)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = tc
+		ln = tls.NewListener(ln, tc)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	s.grpc.Stop()
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
+	return err
+}

@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/grantd/grantd/store"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	v1 "github.com/grantd/grantd/proto/grantd/v1"
+)
+
+type authService struct {
+	v1.UnimplementedAuthServiceServer
+	*deps
+}
+
+// Login checks local credentials and opens a session. Unknown users,
+// inactive users, users without a local password and wrong passwords all
+// get the same answer after the same amount of work.
+func (s *authService) Login(ctx context.Context, req *v1.LoginRequest) (*v1.LoginResponse, error) {
+	if req.GetUsername() == "" || req.GetPassword() == "" || len(req.GetPassword()) > maxPasswordLen {
+		s.metrics.logins.WithLabelValues("invalid").Inc()
+		return nil, status.Error(codes.Unauthenticated, errBadCredentials.Error())
+	}
+	r := s.store.Read()
+	u, err := r.User(req.GetUsername())
+	if err != nil {
+		return nil, err
+	}
+	if u == nil || u.PasswordHash == "" || !u.Active {
+		checkPassword(dummyHash, req.GetPassword())
+		s.metrics.logins.WithLabelValues("failed").Inc()
+		return nil, status.Error(codes.Unauthenticated, errBadCredentials.Error())
+	}
+	if !checkPassword(u.PasswordHash, req.GetPassword()) {
+		s.metrics.logins.WithLabelValues("failed").Inc()
+		return nil, status.Error(codes.Unauthenticated, errBadCredentials.Error())
+	}
+	token, err := s.openSession(ctx, r, u.Name)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.logins.WithLabelValues("ok").Inc()
+	return &v1.LoginResponse{AuthToken: token}, nil
+}
+
+// openSession stores a new session for user and returns its bearer token.
+func (s *authService) openSession(ctx context.Context, r *store.ReadTxn, user string) (string, error) {
+	settings, err := r.Settings()
+	if err != nil {
+		return "", err
+	}
+	token, err := newSecret(sessionTokenPrefix)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	sess := store.Session{ID: tokenHash(token), User: user, CreatedAt: now,
+		ExpiresAt: now.Add(time.Duration(settings.Sessions.LifetimeMinutes) * time.Minute)}
+	if _, err := s.apply(ctx, store.CreateSession{Session: sess, PerUserLimit: settings.Sessions.PerUserLimit}); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// Logout ends the caller's session; API tokens are revoked, not logged out.
+func (s *authService) Logout(ctx context.Context, _ *v1.LogoutRequest) (*v1.LogoutResponse, error) {
+	p := principalFrom(ctx)
+	if p.SessionID == "" {
+		return nil, status.Error(codes.FailedPrecondition, "the caller authenticated with an API token; revoke it instead")
+	}
+	rev, err := s.apply(ctx, store.DeleteSession{ID: p.SessionID})
+	if err != nil {
+		return nil, err
+	}
+	return &v1.LogoutResponse{Revision: rev}, nil
+}
+
+func (s *authService) WhoAmI(ctx context.Context, _ *v1.WhoAmIRequest) (*v1.WhoAmIResponse, error) {
+	p := principalFrom(ctx)
+	return &v1.WhoAmIResponse{Subject: p.Subject(), IsAdmin: p.IsAdmin, Method: p.Method}, nil
+}
+
+// ListSessions lists the caller's sessions. The ID shown is a prefix of the
+// stored hash: enough to tell sessions apart, useless as a credential.
+func (s *authService) ListSessions(ctx context.Context, _ *v1.ListSessionsRequest) (*v1.ListSessionsResponse, error) {
+	p := principalFrom(ctx)
+	if p.Kind != "user" {
+		return &v1.ListSessionsResponse{}, nil
+	}
+	all, err := s.store.Read().SessionsOfUser(p.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := &v1.ListSessionsResponse{}
+	for _, x := range all {
+		out.Sessions = append(out.Sessions, &v1.Session{Id: x.ID[:12], CreatedAt: ts(x.CreatedAt),
+			ExpiresAt: ts(x.ExpiresAt), Current: x.ID == p.SessionID})
+	}
+	return out, nil
+}

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"sort"
+
+	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
+
+	v1 "github.com/grantd/grantd/proto/grantd/v1"
+)
+
+type grantService struct {
+	v1.UnimplementedGrantServiceServer
+	*deps
+}
+
+func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantRequest) (*v1.CreateGrantResponse, error) {
+	subject, err := subjects.ParseSubject(req.GetSubject())
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	object, err := subjects.ParseObject(req.GetObject())
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	scope := req.GetScope()
+	if scope == "" {
+		scope = store.ScopeSubtree
+	}
+	if scope != store.ScopeSubtree && scope != store.ScopeExact {
+		return nil, invalid("scope must be %s or %s", store.ScopeSubtree, store.ScopeExact)
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	g := store.Grant{ID: id, Subject: subject.String(), Role: req.GetRole(), Object: object.String(),
+		Scope: scope, CreatedAt: s.now(), CreatedBy: principalFrom(ctx).Subject()}
+	rev, err := s.apply(ctx, store.CreateGrant{Grant: g})
+	if err != nil {
+		return nil, err
+	}
+	return &v1.CreateGrantResponse{Grant: grantPB(&g), Revision: rev}, nil
+}
+
+func (s *grantService) GetGrant(_ context.Context, req *v1.GetGrantRequest) (*v1.Grant, error) {
+	g, err := s.store.Read().Grant(req.GetId())
+	if err != nil || g == nil {
+		return nil, orNotFound(err, "grant %q not found", req.GetId())
+	}
+	return grantPB(g), nil
+}
+
+// ListGrants filters by subject, object and role. With expandUser and a
+// user subject, it also lists the grants the user holds through their
+// teams, orgs and the authenticated subject, each with the path to it.
+func (s *grantService) ListGrants(_ context.Context, req *v1.ListGrantsRequest) (*v1.ListGrantsResponse, error) {
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	r := s.store.Read()
+	var candidates []*v1.Grant
+	switch {
+	case req.GetSubject() != "":
+		candidates, err = grantsOfSubject(r, req.GetSubject(), req.GetExpandUser())
+	case req.GetObject() != "":
+		candidates, err = grantsVia(r.GrantsOnObject(req.GetObject()))
+	case req.GetRole() != "":
+		candidates, err = grantsVia(r.GrantsOfRole(req.GetRole()))
+	default:
+		candidates, err = grantsVia(r.Grants(after, size))
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Id < candidates[j].Id })
+	out := &v1.ListGrantsResponse{}
+	for _, g := range candidates {
+		if g.Id <= after || req.GetObject() != "" && g.Object != req.GetObject() || req.GetRole() != "" && g.Role != req.GetRole() {
+			continue
+		}
+		if len(out.Grants) == size {
+			out.NextPageToken = nextPageToken(size, size, out.Grants[size-1].Id)
+			break
+		}
+		out.Grants = append(out.Grants, g)
+	}
+	return out, nil
+}
+
+func grantsVia(gs []*store.Grant, err error) ([]*v1.Grant, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*v1.Grant, len(gs))
+	for i, g := range gs {
+		out[i] = grantPB(g)
+	}
+	return out, nil
+}
+
+// grantsOfSubject lists a subject's own grants and, for an expanded user,
+// those reached through memberships.
+func grantsOfSubject(r *store.ReadTxn, subject string, expand bool) ([]*v1.Grant, error) {
+	parsed, err := subjects.ParseSubject(subject)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	if !expand || parsed.Kind != subjects.User {
+		return grantsVia(r.GrantsOfSubject(parsed.String()))
+	}
+	paths, err := userSubjects(r, parsed.Name)
+	if err != nil {
+		return nil, err
+	}
+	var out []*v1.Grant
+	for _, p := range paths {
+		gs, err := grantsVia(r.GrantsOfSubject(p.subject))
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range gs {
+			g.Via = p.via
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+type subjectPath struct{ subject, via string }
+
+// userSubjects are the subjects a user acts as, each with how the user
+// reaches it.
+func userSubjects(r *store.ReadTxn, user string) ([]subjectPath, error) {
+	self := "user:" + user
+	out := []subjectPath{{self, self}}
+	teams, err := r.TeamsOfUser(user)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range teams {
+		s := "team:" + t.Org + "/" + t.Team
+		out = append(out, subjectPath{s, self + " → " + s})
+	}
+	orgs, err := r.OrgsOfUser(user)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range orgs {
+		s := "org:" + o.Org
+		out = append(out, subjectPath{s, self + " → " + s})
+	}
+	return append(out, subjectPath{"authenticated", self + " → authenticated"}), nil
+}
+
+func (s *grantService) DeleteGrant(ctx context.Context, req *v1.DeleteGrantRequest) (*v1.DeleteGrantResponse, error) {
+	rev, err := s.apply(ctx, store.DeleteGrant{ID: req.GetId()})
+	if err != nil {
+		return nil, err
+	}
+	return &v1.DeleteGrantResponse{Revision: rev}, nil
+}
