@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	v1 "github.com/grantd/grantd/proto/grantd/v1"
+)
+
+func newLoginCommand(g *globals) *cobra.Command {
+	var username string
+	var passwordStdin bool
+	cmd := &cobra.Command{
+		Use:   "login",
+		Short: "Log in to a grantd server and keep the session token",
+		Example: `  grantctl login --server localhost:8443 --ca-cert grantd-data/tls/ca.crt --username admin
+  echo "$PASSWORD" | grantctl login --username ci --password-stdin`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if username == "" {
+				return fmt.Errorf("--username is required")
+			}
+			password, err := readPassword(cmd.InOrStdin(), cmd.ErrOrStderr(), passwordStdin)
+			if err != nil {
+				return err
+			}
+			s, err := g.target()
+			if err != nil {
+				return err
+			}
+			conn, err := dial(s)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			resp, err := v1.NewAuthServiceClient(conn).Login(ctx, &v1.LoginRequest{Username: username, Password: password})
+			if err != nil {
+				return explain(err)
+			}
+			s.Token = resp.GetAuthToken()
+			if err := g.store(s); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Logged in to %s as %s.\n", s.Server, username)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&username, "username", "u", "", "user to log in as")
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+	return cmd
+}
+
+func readPassword(in io.Reader, prompt io.Writer, fromStdin bool) (string, error) {
+	if f, ok := in.(*os.File); ok && !fromStdin && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(prompt, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		return string(b), err
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func newLogoutCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout",
+		Short: "End the session and forget its token",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.target()
+			if err != nil {
+				return err
+			}
+			conn, err := dial(s)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, err := authed(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			if _, err := v1.NewAuthServiceClient(conn).Logout(ctx, &v1.LogoutRequest{}); err != nil {
+				return explain(err)
+			}
+			s.Token = ""
+			return g.store(s)
+		},
+	}
+}
+
+func newWhoAmICommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "whoami",
+		Short: "Show who the saved credentials belong to",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.target()
+			if err != nil {
+				return err
+			}
+			conn, err := dial(s)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, err := authed(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			resp, err := v1.NewAuthServiceClient(conn).WhoAmI(ctx, &v1.WhoAmIRequest{})
+			if err != nil {
+				return explain(err)
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (admin: %v, via %s)\n", resp.GetSubject(), resp.GetIsAdmin(), resp.GetMethod())
+			return nil
+		},
+	}
+}
+
+func printJSON(w io.Writer, m proto.Message) error {
+	b, err := protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var pretty any
+	_ = json.Unmarshal(b, &pretty)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(pretty)
+}
+
+// explain turns a gRPC status into a message for people.
+func explain(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	what, ok := codeWords[st.Code()]
+	if !ok {
+		what = st.Code().String()
+	}
+	return fmt.Errorf("%s: %s", what, st.Message())
+}
+
+var codeWords = map[codes.Code]string{
+	codes.Unauthenticated:    "not authenticated",
+	codes.PermissionDenied:   "permission denied",
+	codes.NotFound:           "not found",
+	codes.AlreadyExists:      "already exists",
+	codes.InvalidArgument:    "invalid input",
+	codes.FailedPrecondition: "not allowed",
+	codes.Aborted:            "conflict",
+	codes.Unavailable:        "server unavailable",
+	codes.Unimplemented:      "not implemented by this server",
+}

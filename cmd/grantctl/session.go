@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+)
+
+// saved is what login keeps between invocations.
+type saved struct {
+	Server string `json:"server"`
+	CACert string `json:"caCert,omitempty"`
+	Token  string `json:"token,omitempty"`
+}
+
+const defaultServer = "localhost:8443"
+
+func (g *globals) configPath() (string, error) {
+	if g.config != "" {
+		return g.config, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no config directory: %w", err)
+	}
+	return filepath.Join(dir, "grantd", "grantctl.json"), nil
+}
+
+func (g *globals) load() (saved, error) {
+	var s saved
+	path, err := g.configPath()
+	if err != nil {
+		return s, err
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// store writes the config with 0600 permissions: it holds a bearer token.
+func (g *globals) store(s saved) error {
+	path, err := g.configPath()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// target merges flags over the saved config.
+func (g *globals) target() (saved, error) {
+	s, err := g.load()
+	if err != nil {
+		return s, err
+	}
+	if g.server != "" && g.server != s.Server {
+		s.Server, s.Token = g.server, ""
+	}
+	if s.Server == "" {
+		s.Server = defaultServer
+	}
+	if g.caCert != "" {
+		abs, err := filepath.Abs(g.caCert)
+		if err != nil {
+			return s, err
+		}
+		s.CACert = abs
+	}
+	return s, nil
+}
+
+// dial opens a TLS gRPC connection to the target server.
+func dial(s saved) (*grpc.ClientConn, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.CACert != "" {
+		pem, err := os.ReadFile(s.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("CA certificate: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no certificate in %s", s.CACert)
+		}
+	}
+	return grpc.NewClient(s.Server, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+}
+
+// authed returns a context carrying the saved token.
+func authed(ctx context.Context, s saved) (context.Context, error) {
+	if s.Token == "" {
+		return nil, errors.New("not logged in to " + s.Server + "; run grantctl login")
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.Token), nil
+}

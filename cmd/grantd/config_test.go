@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "grantd.yaml")
+	yaml := "listen: 127.0.0.1:9000\ndata-dir: /from/file\nlog-level: warn\ntls-san: [a.example, 10.0.0.1]\nshutdown-timeout: 3s\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GRANTD_CONFIG": file, "GRANTD_DATA_DIR": "/from/env", "GRANTD_LOG_LEVEL": "error"}
+	cfg, err := loadConfig([]string{"--log-level", "debug"}, func(k string) string { return env[k] }, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{Listen: "127.0.0.1:9000", DataDir: "/from/env", LogLevel: "debug", ConfigFile: file,
+		TLSSANs: "a.example,10.0.0.1", LogFormat: "json", MaxRequestBytes: 1 << 20, ShutdownTimeout: 3 * time.Second}
+	if cfg != want {
+		t.Fatalf("config = %+v\nwant     %+v", cfg, want)
+	}
+	if got := cfg.sans(); len(got) != 2 || got[1] != "10.0.0.1" {
+		t.Fatalf("sans = %v", got)
+	}
+}
+
+func TestConfigDefaultsAndErrors(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := loadConfig(nil, none, &bytes.Buffer{})
+	if err != nil || cfg.Listen != ":8443" || cfg.DataDir != "./grantd-data" || cfg.Insecure {
+		t.Fatalf("defaults = %+v, %v", cfg, err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(bad, []byte("lisen: x\n"), 0o600)
+	for _, args := range [][]string{
+		{"--log-format", "xml"},
+		{"--tls-cert", "c.pem"},
+		{"--max-request-bytes", "10"},
+		{"--config", bad},
+		{"stray"},
+	} {
+		if _, err := loadConfig(args, none, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	var help bytes.Buffer
+	if _, err := loadConfig([]string{"--help"}, none, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"--listen", "--data-dir", "--insecure", "--config", "GRANTD_ADMIN_PASSWORD", "GRANTD_<FLAG>"} {
+		if !strings.Contains(help.String(), strings.TrimPrefix(want, "-")) {
+			t.Errorf("--help does not document %s", want)
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const adminPassword = "e2e-admin-password"
+
+var grantdBin, grantctlBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "grantd-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	grantdBin, grantctlBin = filepath.Join(dir, "grantd"), filepath.Join(dir, "grantctl")
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/grantd", "../cmd/grantctl")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building grantd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// grantd is one running grantd process.
+type grantd struct {
+	cmd    *exec.Cmd
+	addr   string
+	client *http.Client
+	logs   *syncBuffer
+	exited chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs grantd on dataDir and waits until it serves and is ready.
+func start(t *testing.T, dataDir string, extraArgs ...string) *grantd {
+	t.Helper()
+	args := append([]string{"--data-dir", dataDir, "--listen", "127.0.0.1:0"}, extraArgs...)
+	cmd := exec.Command(grantdBin, args...)
+	cmd.Env = append(os.Environ(), "GRANTD_ADMIN_PASSWORD="+adminPassword)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	g := &grantd{cmd: cmd, logs: &syncBuffer{}, exited: make(chan struct{})}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(g.logs, line)
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "serving" {
+				addrc <- entry.Addr
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(g.exited) }()
+	t.Cleanup(func() { g.kill() })
+	select {
+	case g.addr = <-addrc:
+	case <-g.exited:
+		t.Fatalf("grantd exited before serving:\n%s", g.logs)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("grantd did not serve within 60s:\n%s", g.logs)
+	}
+	g.client = tlsClient(t, filepath.Join(dataDir, "tls", "ca.crt"))
+	g.waitReady(t)
+	return g
+}
+
+func tlsClient(t *testing.T, caFile string) *http.Client {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no CA certificate in", caFile)
+	}
+	return &http.Client{Timeout: 20 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
+}
+
+func (g *grantd) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if code, _, _ := g.call(context.Background(), "GET", "/readyz", "", nil); code == 200 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("grantd never became ready:\n%s", g.logs)
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (g *grantd) kill() {
+	_ = g.cmd.Process.Kill()
+	<-g.exited
+	g.client.CloseIdleConnections()
+}
+
+// call sends one REST request; a transport error is returned, not fatal,
+// because the durability test expects calls to fail when it kills grantd.
+func (g *grantd) call(ctx context.Context, method, path, token string, body any) (int, map[string]any, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "https://"+g.addr+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, err
+	}
+	var out map[string]any
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return resp.StatusCode, nil, fmt.Errorf("decode %s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, out, nil
+}
+
+// must is call for requests that have to succeed with the given status.
+func (g *grantd) must(t *testing.T, want int, method, path, token string, body any) map[string]any {
+	t.Helper()
+	code, out, err := g.call(context.Background(), method, path, token, body)
+	if err != nil || code != want {
+		t.Fatalf("%s %s: %d %v %v, want %d", method, path, code, out, err, want)
+	}
+	return out
+}
+
+func (g *grantd) login(t *testing.T) string {
+	t.Helper()
+	out := g.must(t, 200, "POST", "/auth/login", "", map[string]string{"username": "admin", "password": adminPassword})
+	return out["auth_token"].(string)
+}
