@@ -191,3 +191,5 @@ func (g *grantd) login(t *testing.T) string {
 	out := g.must(t, 200, "POST", "/auth/login", "", map[string]string{"username": "admin", "password": adminPassword})
 	return out["auth_token"].(string)
 }
+
+func newPlainClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }

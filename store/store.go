@@ -47,6 +47,8 @@ type Store struct {
 	raft  *raft.Raft
 	bolt  *raftboltdb.BoltStore
 	trans *raft.InmemTransport
+	// logOut carries raft's log lines into the configured slog logger.
+	logOut *slogWriter
 }
 
 // Open starts the store node. A node without existing state bootstraps a
@@ -80,7 +82,8 @@ func Open(cfg Config) (*Store, error) {
 }
 
 func (s *Store) startRaft() error {
-	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, JSONFormat: true, Output: os.Stderr})
+	s.logOut = newSlogWriter(s.cfg.Logger)
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, JSONFormat: true, Output: s.logOut})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(s.cfg.Dir, 2, logger)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -205,5 +208,6 @@ func (s *Store) Close() error {
 	if cerr := s.bolt.Close(); err == nil {
 		err = cerr
 	}
+	_ = s.logOut.Close()
 	return err
 }

@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestSIGTERMShutsDownCleanly checks the graceful path: SIGTERM drains and
+// exits 0, and the data written before it is there on the next start.
+func TestSIGTERMShutsDownCleanly(t *testing.T) {
+	dir := t.TempDir()
+	g := start(t, dir)
+	token := g.login(t)
+	g.must(t, 200, "POST", "/v1/orgs", token, map[string]any{"name": "acme"})
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("grantd did not stop on SIGTERM:\n%s", g.logs)
+	}
+	if code := g.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, g.logs)
+	}
+	if !strings.Contains(g.logs.String(), `"msg":"stopped"`) {
+		t.Fatalf("no stop log line:\n%s", g.logs)
+	}
+	g = start(t, dir)
+	g.must(t, 200, "GET", "/v1/orgs/acme", g.login(t), nil)
+}
+
+// TestInsecureIsLoudAndTLSIsDefault starts grantd once with --insecure and
+// checks it warns and serves plain HTTP, and that by default it refuses
+// plain HTTP.
+func TestInsecureIsLoudAndTLSIsDefault(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(grantdBin, "--data-dir", dir, "--listen", "127.0.0.1:0", "--insecure")
+	cmd.Env = append(os.Environ(), "GRANTD_ADMIN_PASSWORD="+adminPassword)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	warned, addr := false, ""
+	sc := bufio.NewScanner(stderr)
+	for addr == "" && sc.Scan() {
+		var e struct{ Level, Msg, Addr string }
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		warned = warned || e.Level == "WARN" && strings.Contains(e.Msg, "TLS IS OFF")
+		if e.Msg == "serving" {
+			addr = e.Addr
+		}
+	}
+	if !warned {
+		t.Error("--insecure was not logged as a warning")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tls")); !os.IsNotExist(err) {
+		t.Error("--insecure still created TLS material")
+	}
+	resp, err := newPlainClient().Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("plain HTTP with --insecure: %v", err)
+	}
+	resp.Body.Close()
+
+	g := start(t, t.TempDir())
+	if resp, err := newPlainClient().Get("http://" + g.addr + "/healthz"); err == nil && resp.StatusCode == 200 {
+		t.Fatal("plain HTTP accepted without --insecure")
+	}
+}

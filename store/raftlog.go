@@ -1,0 +1,61 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// slogWriter receives hclog's JSON lines (raft's logger) and re-emits them
+// through slog, so that grantd has one log format.
+type slogWriter struct {
+	log *slog.Logger
+	pw  *io.PipeWriter
+}
+
+func newSlogWriter(log *slog.Logger) *slogWriter {
+	pr, pw := io.Pipe()
+	w := &slogWriter{log: log, pw: pw}
+	go w.pump(pr)
+	return w
+}
+
+func (w *slogWriter) Write(p []byte) (int, error) { return w.pw.Write(p) }
+
+func (w *slogWriter) Close() error { return w.pw.Close() }
+
+func (w *slogWriter) pump(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var entry map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &entry); err != nil {
+			w.log.Warn(sc.Text(), "component", "raft")
+			continue
+		}
+		msg, _ := entry["@message"].(string)
+		level := slogLevel(entry["@level"])
+		attrs := []any{"component", "raft"}
+		for k, v := range entry {
+			if !strings.HasPrefix(k, "@") {
+				attrs = append(attrs, k, v)
+			}
+		}
+		w.log.Log(context.Background(), level, msg, attrs...)
+	}
+}
+
+func slogLevel(v any) slog.Level {
+	switch v {
+	case "error":
+		return slog.LevelError
+	case "warn":
+		return slog.LevelWarn
+	case "debug", "trace":
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
