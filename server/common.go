@@ -57,6 +57,38 @@ func nextPageToken(n, size int, lastKey string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(lastKey))
 }
 
+// pageRequest is what every paged list request carries.
+type pageRequest interface {
+	GetPageSize() int32
+	GetPageToken() string
+}
+
+// listPage reads one page of a key-ordered listing: fetch returns up to size
+// rows after a key, conv turns a row into its API form, and key names it.
+func listPage[T, P any](req pageRequest, fetch func(after string, size int) ([]*T, error),
+	conv func(*T) P, key func(*T) string) (items []P, next string, err error) {
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := fetch(after, size)
+	if err != nil {
+		return nil, "", err
+	}
+	items = make([]P, len(rows))
+	for i, r := range rows {
+		items[i] = conv(r)
+	}
+	if len(rows) > 0 {
+		next = nextPageToken(len(rows), size, key(rows[len(rows)-1]))
+	}
+	return items, next, nil
+}
+
 // newID returns a random 128-bit identifier in hex.
 func newID() (string, error) {
 	b := make([]byte, 16)

@@ -38,26 +38,11 @@ func (s *orgService) GetOrg(_ context.Context, req *v1.GetOrgRequest) (*v1.Org, 
 }
 
 func (s *orgService) ListOrgs(_ context.Context, req *v1.ListOrgsRequest) (*v1.ListOrgsResponse, error) {
-	size, err := pageSize(req.GetPageSize())
+	orgs, next, err := listPage(req, s.store.Read().Orgs, orgPB, func(o *store.Org) string { return o.Name })
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodePageToken(req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	orgs, err := s.store.Read().Orgs(after, size)
-	if err != nil {
-		return nil, err
-	}
-	out := &v1.ListOrgsResponse{}
-	for _, o := range orgs {
-		out.Orgs = append(out.Orgs, orgPB(o))
-	}
-	if len(orgs) > 0 {
-		out.NextPageToken = nextPageToken(len(orgs), size, orgs[len(orgs)-1].Name)
-	}
-	return out, nil
+	return &v1.ListOrgsResponse{Orgs: orgs, NextPageToken: next}, nil
 }
 
 func (s *orgService) DeleteOrg(ctx context.Context, req *v1.DeleteOrgRequest) (*v1.DeleteOrgResponse, error) {

@@ -36,26 +36,12 @@ func (s *serviceAccountService) GetServiceAccount(_ context.Context, req *v1.Get
 }
 
 func (s *serviceAccountService) ListServiceAccounts(_ context.Context, req *v1.ListServiceAccountsRequest) (*v1.ListServiceAccountsResponse, error) {
-	size, err := pageSize(req.GetPageSize())
+	all, next, err := listPage(req, s.store.Read().ServiceAccounts, serviceAccountPB,
+		func(a *store.ServiceAccount) string { return a.Name })
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodePageToken(req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.store.Read().ServiceAccounts(after, size)
-	if err != nil {
-		return nil, err
-	}
-	out := &v1.ListServiceAccountsResponse{}
-	for _, a := range all {
-		out.ServiceAccounts = append(out.ServiceAccounts, serviceAccountPB(a))
-	}
-	if len(all) > 0 {
-		out.NextPageToken = nextPageToken(len(all), size, all[len(all)-1].Name)
-	}
-	return out, nil
+	return &v1.ListServiceAccountsResponse{ServiceAccounts: all, NextPageToken: next}, nil
 }
 
 func (s *serviceAccountService) DeleteServiceAccount(ctx context.Context, req *v1.DeleteServiceAccountRequest) (*v1.DeleteServiceAccountResponse, error) {

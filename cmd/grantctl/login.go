@@ -85,21 +85,17 @@ func newLogoutCommand(g *globals) *cobra.Command {
 		Short: "End the session and forget its token",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.target()
-			if err != nil {
-				return err
-			}
-			conn, err := dial(s)
+			conn, ctx, err := g.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			ctx, err := authed(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
 			if _, err := v1.NewAuthServiceClient(conn).Logout(ctx, &v1.LogoutRequest{}); err != nil {
 				return explain(err)
+			}
+			s, err := g.target()
+			if err != nil {
+				return err
 			}
 			s.Token = ""
 			return g.store(s)
@@ -113,19 +109,11 @@ func newWhoAmICommand(g *globals) *cobra.Command {
 		Short: "Show who the saved credentials belong to",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.target()
-			if err != nil {
-				return err
-			}
-			conn, err := dial(s)
+			conn, ctx, err := g.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			ctx, err := authed(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
 			resp, err := v1.NewAuthServiceClient(conn).WhoAmI(ctx, &v1.WhoAmIRequest{})
 			if err != nil {
 				return explain(err)

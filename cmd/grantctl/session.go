@@ -119,3 +119,20 @@ func authed(ctx context.Context, s saved) (context.Context, error) {
 	}
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.Token), nil
 }
+
+// connect opens an authenticated connection for commands that need a login.
+func (g *globals) connect(ctx context.Context) (*grpc.ClientConn, context.Context, error) {
+	s, err := g.target()
+	if err != nil {
+		return nil, nil, err
+	}
+	actx, err := authed(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := dial(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return conn, actx, nil
+}
