@@ -1,6 +1,5 @@
 // Package policies owns the fixed Rego source of grantd's decisions,
-// embedded into the binary, with its own Rego tests. It imports nothing of
-// grantd's own; authz loads it.
-//
-// The policy arrives with the decision-engine issue.
+// embedded into the binary, with its own Rego tests (*_test.rego, run by
+// `opa test` and by TestRegoTests). It imports nothing of grantd's own;
+// authz loads it.
 package policies

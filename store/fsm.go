@@ -21,7 +21,7 @@ type fsm struct {
 	revision revisionWaiter
 	// observe, when set, sees each committed write before its revision
 	// becomes visible to WaitForRevision.
-	observe func(rev uint64, changes memdb.Changes, restored bool)
+	observe Observer
 }
 
 func newFSM() (*fsm, error) {
@@ -67,7 +67,7 @@ func (f *fsm) applyData(index uint64, data []byte) (err error) {
 	changes := txn.Changes()
 	txn.Commit()
 	if f.observe != nil {
-		f.observe(index, changes, false)
+		f.observe(&ReadTxn{txn: f.db.Load().Txn(false), rev: index}, changesOf(changes))
 	}
 	return nil
 }
@@ -138,7 +138,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.db.Store(db)
 	if f.observe != nil {
-		f.observe(rev, nil, true)
+		f.observe(&ReadTxn{txn: db.Txn(false), rev: rev}, nil)
 	}
 	f.revision.advance(rev)
 	return nil

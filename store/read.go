@@ -264,3 +264,8 @@ func (r *ReadTxn) Repository(namespace, name string) (*Repository, error) {
 func (r *ReadTxn) Repositories(namespace string) ([]*Repository, error) {
 	return list[Repository](r, tableRepositories, indexNamespace, 0, namespace)
 }
+
+// AllRepositories lists every repository.
+func (r *ReadTxn) AllRepositories() ([]*Repository, error) {
+	return list[Repository](r, tableRepositories, indexID, 0)
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	memdb "github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
@@ -28,10 +27,10 @@ type Config struct {
 	SnapshotThreshold uint64
 	// ApplyTimeout bounds a write whose context has no deadline.
 	ApplyTimeout time.Duration
-	// Observe, when set, sees every committed write (and every restore,
-	// with restored set) before its revision becomes visible to readers
-	// that wait for it. It runs on the apply path, so it must be fast.
-	Observe func(rev uint64, changes memdb.Changes, restored bool)
+	// Observe, when set, sees every committed write (and every restore)
+	// before its revision becomes visible to readers that wait for it. It
+	// runs on the apply path, so it must be fast.
+	Observe Observer
 }
 
 // DefaultConfig is a single node storing its data in dir.

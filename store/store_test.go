@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/roles"
-	memdb "github.com/hashicorp/go-memdb"
 	"go.uber.org/goleak"
 )
 
@@ -511,10 +510,13 @@ func TestObserverSeesWritesBeforeReaders(t *testing.T) {
 	var mu sync.Mutex
 	var seen []uint64
 	cfg := DefaultConfig(t.TempDir())
-	cfg.Observe = func(rev uint64, _ memdb.Changes, _ bool) {
+	cfg.Observe = func(state *ReadTxn, changes []Change) {
 		mu.Lock()
-		seen = append(seen, rev)
+		seen = append(seen, state.Revision())
 		mu.Unlock()
+		if u, _ := state.User("admin"); u == nil || len(changes) == 0 {
+			t.Error("observer does not see the committed write")
+		}
 	}
 	s, err := Open(cfg)
 	if err != nil {

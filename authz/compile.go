@@ -1,0 +1,418 @@
+package authz
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/store"
+)
+
+// The compiled state, at data.grantd.state, is laid out so that a decision
+// is a bounded number of keyed lookups (one per ancestor of the target and
+// one per matching grant), never a scan of grants:
+//
+//	p[principal]      {"kind", "name", "active", "admin", "default", "s": set of subjects it acts as}
+//	ops[operation]    {"kind": "swarm"|"repository", "create", "reserved", "options": set}
+//	roles[role]       {operation: set of options}
+//	c[path]           {"up": [parent, ..., "/"]}
+//	gs[path]          {subject: {role: grant ID}}   subtree grants on the collection
+//	ge[path]          {subject: {role: grant ID}}   exact grants on the collection
+//	sched[subject]    {path: grant ID}              grants whose role holds node.schedule
+//	repos["ns/name"]  {"ns", "public"}
+//	ns[namespace]     {"kind": "user"|"org", "admins": set of users}
+//	rg[object]        {subject: {role: grant ID}}   grants on repository:… and namespace:…
+//
+// Every key is a string grantd validated before storing it; keys and values
+// reach Rego as data, never as source, so no name can change the policy.
+
+// Tables of the compiled state.
+const (
+	tPrincipals  = "p"
+	tOps         = "ops"
+	tRoles       = "roles"
+	tCollections = "c"
+	tSubtree     = "gs"
+	tExact       = "ge"
+	tSchedule    = "sched"
+	tRepos       = "repos"
+	tNamespaces  = "ns"
+	tRepoGrants  = "rg"
+)
+
+var allTables = []string{tPrincipals, tOps, tRoles, tCollections, tSubtree, tExact, tSchedule, tRepos, tNamespaces, tRepoGrants}
+
+// key addresses one entry of the compiled state.
+type key struct{ table, name string }
+
+// compiler computes entries of the compiled state from the store.
+type compiler struct{ r Reader }
+
+func str(s string) *ast.Term { return ast.StringTerm(s) }
+
+func stringSet(items ...string) *ast.Term {
+	terms := make([]*ast.Term, len(items))
+	for i, s := range items {
+		terms[i] = str(s)
+	}
+	return ast.SetTerm(terms...)
+}
+
+func obj(items ...[2]*ast.Term) *ast.Term {
+	o := ast.NewObject()
+	for _, it := range items {
+		o.Insert(it[0], it[1])
+	}
+	return ast.NewTerm(o)
+}
+
+func kv(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{str(k), v} }
+
+// entry computes one entry; nil means the entry must not exist.
+func (c compiler) entry(k key) (*ast.Term, error) {
+	switch k.table {
+	case tPrincipals:
+		return c.principal(k.name)
+	case tRoles:
+		return c.role(k.name)
+	case tCollections:
+		return c.collection(k.name)
+	case tSubtree, tExact:
+		return c.collectionGrants(k.name, k.table == tExact)
+	case tSchedule:
+		return c.schedule(k.name)
+	case tRepos:
+		return c.repository(k.name)
+	case tNamespaces:
+		return c.namespace(k.name)
+	case tRepoGrants:
+		return c.repoGrants(k.name)
+	}
+	return nil, fmt.Errorf("authz: no compiled table %q", k.table)
+}
+
+func (c compiler) principal(subject string) (*ast.Term, error) {
+	kind, name, _ := strings.Cut(subject, ":")
+	switch kind {
+	case "user":
+		u, err := c.r.User(name)
+		if err != nil || u == nil {
+			return nil, err
+		}
+		subjects := []string{subject, "authenticated"}
+		teams, err := c.r.TeamsOfUser(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range teams {
+			subjects = append(subjects, "team:"+t.Org+"/"+t.Team)
+		}
+		orgs, err := c.r.OrgsOfUser(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range orgs {
+			subjects = append(subjects, "org:"+o.Org)
+		}
+		return principalTerm("user", name, u.Active, u.IsAdmin, u.DefaultCollection, subjects), nil
+	case "serviceaccount":
+		a, err := c.r.ServiceAccount(name)
+		if err != nil || a == nil {
+			return nil, err
+		}
+		return principalTerm(kind, name, a.Active, false, "", []string{subject, "authenticated"}), nil
+	case "anonymous":
+		return principalTerm("anonymous", "", true, false, "", []string{"anonymous"}), nil
+	}
+	return nil, nil
+}
+
+func principalTerm(kind, name string, active, admin bool, def string, subjects []string) *ast.Term {
+	return obj(kv("kind", str(kind)), kv("name", str(name)), kv("active", ast.BooleanTerm(active)),
+		kv("admin", ast.BooleanTerm(admin)), kv("default", str(def)), kv("s", stringSet(subjects...)))
+}
+
+func (c compiler) role(id string) (*ast.Term, error) {
+	r, err := c.r.Role(id)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return roleTerm(r.Role), nil
+}
+
+func roleTerm(r roles.Role) *ast.Term {
+	o := ast.NewObject()
+	for _, p := range r.Permissions {
+		o.Insert(str(p.Operation), stringSet(p.Options...))
+	}
+	return ast.NewTerm(o)
+}
+
+// opsTerm is the operation catalog, which never changes at run time.
+func opsTerm() *ast.Term {
+	o := ast.NewObject()
+	for _, op := range roles.Catalog() {
+		kind := "swarm"
+		if op.Object == roles.Repository {
+			kind = "repository"
+		}
+		verb := op.ID[strings.IndexByte(op.ID, '.')+1:]
+		o.Insert(str(op.ID), obj(kv("kind", str(kind)), kv("create", ast.BooleanTerm(kind == "swarm" && verb == "create")),
+			kv("reserved", ast.BooleanTerm(op.Reserved)), kv("options", stringSet(op.Options...))))
+	}
+	return ast.NewTerm(o)
+}
+
+func (c compiler) collection(path string) (*ast.Term, error) {
+	col, err := c.r.Collection(path)
+	if err != nil || col == nil {
+		return nil, err
+	}
+	up := collections.Ancestors(path)[1:]
+	terms := make([]*ast.Term, len(up))
+	for i, a := range up {
+		terms[i] = str(a)
+	}
+	return obj(kv("up", ast.ArrayTerm(terms...))), nil
+}
+
+// grantMap is {subject: {role: grant ID}} for a set of grants.
+func grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
+	bySubject := map[string]ast.Object{}
+	var order []string
+	for _, g := range gs {
+		if !keep(g) {
+			continue
+		}
+		m, ok := bySubject[g.Subject]
+		if !ok {
+			m = ast.NewObject()
+			bySubject[g.Subject] = m
+			order = append(order, g.Subject)
+		}
+		m.Insert(str(g.Role), str(g.ID))
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	o := ast.NewObject()
+	for _, s := range order {
+		o.Insert(str(s), ast.NewTerm(bySubject[s]))
+	}
+	return ast.NewTerm(o)
+}
+
+func (c compiler) collectionGrants(path string, exact bool) (*ast.Term, error) {
+	gs, err := c.r.GrantsOnObject("collection:" + path)
+	if err != nil {
+		return nil, err
+	}
+	return grantMap(gs, func(g *store.Grant) bool { return (g.Scope == store.ScopeExact) == exact }), nil
+}
+
+func (c compiler) repoGrants(object string) (*ast.Term, error) {
+	gs, err := c.r.GrantsOnObject(object)
+	if err != nil {
+		return nil, err
+	}
+	return grantMap(gs, func(*store.Grant) bool { return true }), nil
+}
+
+// schedule lists the collections where subject holds node.schedule through
+// a grant of its own.
+func (c compiler) schedule(subject string) (*ast.Term, error) {
+	gs, err := c.r.GrantsOfSubject(subject)
+	if err != nil {
+		return nil, err
+	}
+	o := ast.NewObject()
+	for _, g := range gs {
+		path, ok := strings.CutPrefix(g.Object, "collection:")
+		if !ok {
+			continue
+		}
+		r, err := c.r.Role(g.Role)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && holds(r.Role, "node.schedule") {
+			o.Insert(str(path), str(g.ID))
+		}
+	}
+	if o.Len() == 0 {
+		return nil, nil
+	}
+	return ast.NewTerm(o), nil
+}
+
+func holds(r roles.Role, op string) bool {
+	for _, p := range r.Permissions {
+		if p.Operation == op {
+			return true
+		}
+	}
+	return false
+}
+
+func (c compiler) repository(full string) (*ast.Term, error) {
+	ns, name, _ := strings.Cut(full, "/")
+	r, err := c.r.Repository(ns, name)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return obj(kv("ns", str(ns)), kv("public", ast.BooleanTerm(r.Visibility == store.VisibilityPublic))), nil
+}
+
+func (c compiler) namespace(ns string) (*ast.Term, error) {
+	if u, err := c.r.User(ns); err != nil || u != nil {
+		if err != nil {
+			return nil, err
+		}
+		return obj(kv("kind", str("user")), kv("admins", stringSet())), nil
+	}
+	o, err := c.r.Org(ns)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	members, err := c.r.OrgMembers(ns)
+	if err != nil {
+		return nil, err
+	}
+	var admins []string
+	for _, m := range members {
+		if m.IsAdmin {
+			admins = append(admins, m.User)
+		}
+	}
+	return obj(kv("kind", str("org")), kv("admins", stringSet(admins...))), nil
+}
+
+// affected lists the compiled entries a set of row changes may alter.
+func affected(changes []store.Change) map[key]bool {
+	keys := map[key]bool{}
+	add := func(table, name string) { keys[key{table, name}] = true }
+	for _, ch := range changes {
+		for _, row := range []any{ch.Before, ch.After} {
+			switch x := row.(type) {
+			case *store.User:
+				add(tPrincipals, "user:"+x.Name)
+				add(tNamespaces, x.Name)
+			case *store.ServiceAccount:
+				add(tPrincipals, "serviceaccount:"+x.Name)
+			case *store.Org:
+				add(tNamespaces, x.Name)
+			case *store.OrgMember:
+				add(tPrincipals, "user:"+x.User)
+				add(tNamespaces, x.Org)
+			case *store.TeamMember:
+				add(tPrincipals, "user:"+x.User)
+			case *store.Collection:
+				add(tCollections, x.Path)
+			case *store.Role:
+				add(tRoles, x.ID)
+			case *store.Grant:
+				if path, ok := strings.CutPrefix(x.Object, "collection:"); ok {
+					add(tSubtree, path)
+					add(tExact, path)
+					add(tSchedule, x.Subject)
+				} else {
+					add(tRepoGrants, x.Object)
+				}
+			case *store.Repository:
+				add(tRepos, x.Namespace+"/"+x.Name)
+			}
+		}
+	}
+	return keys
+}
+
+// build compiles the whole state.
+func (c compiler) build() (ast.Object, error) {
+	tables := map[string]ast.Object{}
+	for _, t := range allTables {
+		tables[t] = ast.NewObject()
+	}
+	put := func(k key) error {
+		v, err := c.entry(k)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			tables[k.table].Insert(str(k.name), v)
+		}
+		return nil
+	}
+	tables[tOps] = opsTerm().Value.(ast.Object)
+	var keys []key
+	keys = append(keys, key{tPrincipals, "anonymous"})
+	users, err := c.r.Users("", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		keys = append(keys, key{tPrincipals, "user:" + u.Name}, key{tNamespaces, u.Name})
+	}
+	accounts, err := c.r.ServiceAccounts("", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range accounts {
+		keys = append(keys, key{tPrincipals, "serviceaccount:" + a.Name})
+	}
+	orgs, err := c.r.Orgs("", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range orgs {
+		keys = append(keys, key{tNamespaces, o.Name})
+	}
+	rs, err := c.r.Roles()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		keys = append(keys, key{tRoles, r.ID})
+	}
+	cols, err := c.r.Collections("", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, col := range cols {
+		keys = append(keys, key{tCollections, col.Path})
+	}
+	repos, err := c.r.AllRepositories()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range repos {
+		keys = append(keys, key{tRepos, r.Namespace + "/" + r.Name})
+	}
+	grants, err := c.r.Grants("", 0)
+	if err != nil {
+		return nil, err
+	}
+	for k := range affected(grantChanges(grants)) {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := put(k); err != nil {
+			return nil, err
+		}
+	}
+	state := ast.NewObject()
+	for _, t := range allTables {
+		state.Insert(str(t), ast.NewTerm(tables[t]))
+	}
+	return state, nil
+}
+
+func grantChanges(gs []*store.Grant) []store.Change {
+	out := make([]store.Change, len(gs))
+	for i, g := range gs {
+		out[i] = store.Change{Table: store.TableGrants, After: g}
+	}
+	return out
+}

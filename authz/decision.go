@@ -1,0 +1,225 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Request is one authorization question.
+type Request struct {
+	Subject   string
+	Operation string
+	// Exactly one of Collection, Labels (possibly empty) or Repository
+	// names the resource; HasLabels tells an empty label set from none.
+	Collection string
+	Labels     map[string]string
+	HasLabels  bool
+	Repository string
+	Options    []string
+	Secrets    []string
+}
+
+// Decision is the answer. Denials always carry a reason; any failure to
+// decide is a denial.
+type Decision struct {
+	Allowed bool
+	// Code is the policy's machine-readable outcome, e.g. "granted",
+	// "missing_operation", "unknown_collection", "internal_error".
+	Code   string
+	Reason string
+	// Collection is the collection the request acted on, when resolved.
+	Collection string
+	// Options and Secrets are the ones a denial is about.
+	Options     []string
+	Secrets     []string
+	Schedulable []string
+	Revision    uint64
+}
+
+// Input is the policy input for r, exactly as stock OPA receives it in an
+// exported bundle's evaluation.
+func (r Request) Input() *ast.Term {
+	res := ast.NewObject()
+	switch {
+	case r.Repository != "":
+		res.Insert(str("repository"), str(r.Repository))
+	case r.Collection != "":
+		res.Insert(str("collection"), str(r.Collection))
+	case r.HasLabels || r.Labels != nil:
+		labels := ast.NewObject()
+		for k, v := range r.Labels {
+			labels.Insert(str(k), str(v))
+		}
+		res.Insert(str("labels"), ast.NewTerm(labels))
+	}
+	in := ast.NewObject(
+		ast.Item(str("subject"), str(r.Subject)),
+		ast.Item(str("operation"), str(r.Operation)),
+		ast.Item(str("resource"), ast.NewTerm(res)))
+	if len(r.Options) > 0 {
+		in.Insert(str("options"), stringArray(r.Options))
+	}
+	if len(r.Secrets) > 0 {
+		in.Insert(str("secrets"), stringArray(r.Secrets))
+	}
+	return ast.NewTerm(in)
+}
+
+func stringArray(items []string) *ast.Term {
+	terms := make([]*ast.Term, len(items))
+	for i, s := range items {
+		terms[i] = str(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+// schedulingOps are the operations whose decision says where to schedule.
+var schedulingOps = map[string]bool{"container.create": true, "service.create": true}
+
+// Decide answers a request. It never returns an error: a failure to decide
+// is a denial that says so.
+func (e *Engine) Decide(ctx context.Context, r Request) Decision {
+	start := time.Now()
+	d := e.decide(ctx, r)
+	e.metrics.observe(r, d, time.Since(start))
+	return d
+}
+
+func (e *Engine) decide(ctx context.Context, r Request) Decision {
+	if e.broken.Load() {
+		return failed(errBroken)
+	}
+	query, vars := "decide", []ast.Var{varDecision}
+	if schedulingOps[r.Operation] {
+		query, vars = "schedule", []ast.Var{varDecision, varSchedule}
+	}
+	out, rev, err := e.eval(ctx, query, r.Input(), vars...)
+	if err != nil {
+		e.log.ErrorContext(ctx, "decision failed", "subject", r.Subject, "operation", r.Operation, "err", err)
+		return failed(err)
+	}
+	d, err := decisionFrom(out[0])
+	if err != nil {
+		e.log.ErrorContext(ctx, "malformed decision", "err", err)
+		return failed(err)
+	}
+	d.Revision = rev
+	if len(out) > 1 && out[1] != nil {
+		d.Schedulable = stringsOf(out[1].Value)
+	}
+	d.Reason = reason(r, d)
+	return d
+}
+
+// failed is the fail-closed answer.
+func failed(err error) Decision {
+	return Decision{Code: "internal_error", Reason: "denied: grantd could not decide (" + err.Error() + ")"}
+}
+
+func decisionFrom(t *ast.Term) (Decision, error) {
+	o, ok := t.Value.(ast.Object)
+	if !ok {
+		return Decision{}, fmt.Errorf("decision is %T, not an object", t.Value)
+	}
+	var d Decision
+	allowed, ok := o.Get(str("allowed")).Value.(ast.Boolean)
+	if !ok {
+		return Decision{}, fmt.Errorf("decision has no boolean allowed")
+	}
+	d.Allowed = bool(allowed)
+	d.Code = stringOf(o.Get(str("code")))
+	d.Collection = stringOf(o.Get(str("collection")))
+	if v := o.Get(str("options")); v != nil {
+		d.Options = stringsOf(v.Value)
+	}
+	if v := o.Get(str("secrets")); v != nil {
+		d.Secrets = stringsOf(v.Value)
+	}
+	return d, nil
+}
+
+func stringOf(t *ast.Term) string {
+	if t == nil {
+		return ""
+	}
+	s, _ := t.Value.(ast.String)
+	return string(s)
+}
+
+func stringsOf(v ast.Value) []string {
+	var out []string
+	add := func(t *ast.Term) {
+		if s, ok := t.Value.(ast.String); ok {
+			out = append(out, string(s))
+		}
+	}
+	switch x := v.(type) {
+	case ast.Set:
+		x.Foreach(add)
+	case *ast.Array:
+		x.Foreach(add)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// reason turns a decision code into a sentence for people.
+func reason(r Request, d Decision) string {
+	list := func(xs []string) string { return strings.Join(xs, ", ") }
+	switch d.Code {
+	case "admin":
+		return r.Subject + " is a system admin"
+	case "granted":
+		if d.Collection != "" {
+			return fmt.Sprintf("%s holds %s on %s", r.Subject, r.Operation, d.Collection)
+		}
+		return fmt.Sprintf("%s holds %s on repository %s", r.Subject, r.Operation, r.Repository)
+	case "owner":
+		return fmt.Sprintf("%s owns the namespace of repository %s", r.Subject, r.Repository)
+	case "public":
+		return fmt.Sprintf("repository %s is public", r.Repository)
+	case "malformed_request":
+		return "malformed request: name a subject, an operation and exactly one resource"
+	case "unknown_subject":
+		return fmt.Sprintf("subject %q is not a known user, service account or anonymous", r.Subject)
+	case "inactive_subject":
+		return r.Subject + " is inactive"
+	case "unknown_operation":
+		return fmt.Sprintf("unknown operation %q", r.Operation)
+	case "unknown_option":
+		return fmt.Sprintf("operation %s has no option %s", r.Operation, list(d.Options))
+	case "wrong_resource":
+		if r.Repository != "" {
+			return fmt.Sprintf("operation %s does not apply to repositories", r.Operation)
+		}
+		return fmt.Sprintf("operation %s applies to repositories only", r.Operation)
+	case "unknown_collection":
+		if d.Collection == "" {
+			return fmt.Sprintf("the resource has no access label and %s has no default collection", r.Subject)
+		}
+		return fmt.Sprintf("collection %s does not exist", d.Collection)
+	case "missing_operation":
+		if d.Collection != "" {
+			return fmt.Sprintf("no grant gives %s %s on %s", r.Subject, r.Operation, d.Collection)
+		}
+		return fmt.Sprintf("no grant gives %s %s on repository %s", r.Subject, r.Operation, r.Repository)
+	case "missing_options":
+		return fmt.Sprintf("%s holds %s on %s but not with %s", r.Subject, r.Operation, d.Collection, list(d.Options))
+	case "secret_collection":
+		return fmt.Sprintf("secrets in %s are not in the service's collection %s", list(d.Secrets), d.Collection)
+	case "missing_secret_use":
+		return fmt.Sprintf("%s lacks secret.use on %s", r.Subject, list(d.Secrets))
+	case "malformed_repository":
+		return fmt.Sprintf("repository %q is not <namespace>/<name>", r.Repository)
+	case "unknown_repository":
+		return fmt.Sprintf("repository %s does not exist", r.Repository)
+	case "reserved":
+		return fmt.Sprintf("%s is reserved to the namespace's owner, its org admins and system admins", r.Operation)
+	}
+	return "denied (" + d.Code + ")"
+}

@@ -1,0 +1,256 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/grantd/grantd/policies"
+	"github.com/grantd/grantd/store"
+)
+
+// statePath is where the compiled state sits in OPA's data.
+var statePath = storage.MustParsePath("/grantd/state")
+
+// revisionPath holds the store revision the compiled state reflects.
+var revisionPath = storage.MustParsePath("/grantd/revision")
+
+// Engine decides. It holds the compiled state in OPA's in-memory store and
+// the fixed policy, compiled once; decisions run concurrently, each in its
+// own read transaction, so none ever sees half of a write.
+type Engine struct {
+	log      *slog.Logger
+	opa      storage.Store
+	compiler *ast.Compiler
+	queries  map[string]ast.Body
+	// broken is set when the compiled state could not follow the store;
+	// every decision is then a deny until a rebuild succeeds.
+	broken atomic.Bool
+	// writeMu serializes updates of the compiled state.
+	writeMu sync.Mutex
+	metrics *Metrics
+}
+
+// Query result variables.
+var (
+	varDecision = ast.Var("decision")
+	varSchedule = ast.Var("schedulable")
+	varGrants   = ast.Var("grants")
+)
+
+// New compiles the policy and returns an engine with an empty state; feed
+// it with Observe (as a store observer) or Rebuild.
+func New(log *slog.Logger) (*Engine, error) {
+	mods := map[string]*ast.Module{}
+	for name, src := range policies.Modules() {
+		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return nil, fmt.Errorf("parse policy %s: %w", name, err)
+		}
+		mods[name] = m
+	}
+	c := ast.NewCompiler().WithEnablePrintStatements(false)
+	c.Compile(mods)
+	if c.Failed() {
+		return nil, fmt.Errorf("compile policy: %w", c.Errors)
+	}
+	e := &Engine{log: log, compiler: c, queries: map[string]ast.Body{}, metrics: newMetrics(),
+		opa: inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true), inmem.OptRoundTripOnWrite(false))}
+	for name, q := range map[string]string{
+		"decide":   "decision = data.grantd.authz.decision",
+		"schedule": "decision = data.grantd.authz.decision; schedulable = data.grantd.authz.schedulable",
+		"explain":  "decision = data.grantd.authz.decision; grants = data.grantd.authz.target_grants",
+	} {
+		body, err := c.QueryCompiler().Compile(ast.MustParseBody(q))
+		if err != nil {
+			return nil, fmt.Errorf("compile query %q: %w", q, err)
+		}
+		e.queries[name] = body
+	}
+	empty, err := compiler{r: emptyReader{}}.build()
+	if err != nil {
+		return nil, err
+	}
+	if err := e.replace(context.Background(), empty, 0); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Observe is a store.Observer: it brings the compiled state up to date
+// with one committed write, before the write's revision is visible.
+func (e *Engine) Observe(state *store.ReadTxn, changes []store.Change) {
+	ctx := context.Background()
+	var err error
+	if changes == nil {
+		err = e.Rebuild(ctx, state)
+	} else {
+		err = e.apply(ctx, state, changes)
+	}
+	if err != nil {
+		e.log.Error("compiled policy state could not follow the store; rebuilding", "revision", state.Revision(), "err", err)
+		if err := e.Rebuild(ctx, state); err != nil {
+			e.broken.Store(true)
+			e.metrics.failures.Inc()
+			e.log.Error("rebuilding the compiled policy state failed; denying every decision", "err", err)
+		}
+	}
+}
+
+// Rebuild compiles the whole state from r and swaps it in atomically.
+func (e *Engine) Rebuild(ctx context.Context, r Reader) error {
+	state, err := compiler{r: r}.build()
+	if err != nil {
+		return err
+	}
+	if err := e.replace(ctx, state, r.Revision()); err != nil {
+		return err
+	}
+	e.broken.Store(false)
+	return nil
+}
+
+func (e *Engine) replace(ctx context.Context, state ast.Object, rev uint64) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	return storage.Txn(ctx, e.opa, storage.WriteParams, func(txn storage.Transaction) error {
+		root := ast.NewObject(
+			ast.Item(str("state"), ast.NewTerm(state)),
+			ast.Item(str("revision"), ast.UIntNumberTerm(rev)))
+		return e.opa.Write(ctx, txn, storage.AddOp, storage.MustParsePath("/grantd"), root)
+	})
+}
+
+// apply recomputes the entries a write changed, in one OPA transaction.
+func (e *Engine) apply(ctx context.Context, r Reader, changes []store.Change) error {
+	keys := affected(changes)
+	c := compiler{r: r}
+	values := make(map[key]*ast.Term, len(keys))
+	for k := range keys {
+		v, err := c.entry(k)
+		if err != nil {
+			return err
+		}
+		values[k] = v
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	return storage.Txn(ctx, e.opa, storage.WriteParams, func(txn storage.Transaction) error {
+		for k, v := range values {
+			path := append(append(storage.Path{}, statePath...), k.table, k.name)
+			if v != nil {
+				if err := e.opa.Write(ctx, txn, storage.AddOp, path, v.Value); err != nil {
+					return fmt.Errorf("write %v: %w", path, err)
+				}
+				continue
+			}
+			err := e.opa.Write(ctx, txn, storage.RemoveOp, path, nil)
+			if err != nil && !storage.IsNotFound(err) {
+				return fmt.Errorf("remove %v: %w", path, err)
+			}
+		}
+		return e.opa.Write(ctx, txn, storage.AddOp, revisionPath, ast.UIntNumberTerm(r.Revision()).Value)
+	})
+}
+
+// eval runs one compiled query on input in a read transaction and returns
+// the bindings of vars and the revision the state was at.
+func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, vars ...ast.Var) ([]*ast.Term, uint64, error) {
+	txn, err := e.opa.NewTransaction(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer e.opa.Abort(ctx, txn)
+	rev, err := readRevision(ctx, e.opa, txn)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]*ast.Term, len(vars))
+	found := false
+	err = topdown.NewQuery(e.queries[query]).WithCompiler(e.compiler).WithStore(e.opa).WithTransaction(txn).
+		WithInput(input).WithStrictBuiltinErrors(true).
+		Iter(ctx, func(qr topdown.QueryResult) error {
+			for i, v := range vars {
+				out[i] = qr[v]
+			}
+			found = true
+			return nil
+		})
+	if err != nil {
+		return nil, rev, err
+	}
+	if !found {
+		return nil, rev, errors.New("the policy gave no decision")
+	}
+	return out, rev, nil
+}
+
+func readRevision(ctx context.Context, s storage.Store, txn storage.Transaction) (uint64, error) {
+	v, err := s.Read(ctx, txn, revisionPath)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.(ast.Number)
+	if !ok {
+		return 0, fmt.Errorf("revision is %T", v)
+	}
+	i, ok := n.Int64()
+	if !ok || i < 0 {
+		return 0, fmt.Errorf("revision %v", n)
+	}
+	return uint64(i), nil
+}
+
+// Data returns the compiled state and its revision, as JSON-ready values.
+func (e *Engine) Data(ctx context.Context) (ast.Value, uint64, error) {
+	txn, err := e.opa.NewTransaction(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer e.opa.Abort(ctx, txn)
+	rev, err := readRevision(ctx, e.opa, txn)
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := e.opa.Read(ctx, txn, statePath)
+	if err != nil {
+		return nil, 0, err
+	}
+	// The store's value may change after the transaction; hand out a copy.
+	return ast.NewTerm(v.(ast.Value)).Copy().Value, rev, nil
+}
+
+// emptyReader is a store with nothing in it, for the initial state.
+type emptyReader struct{}
+
+func (emptyReader) Revision() uint64                                     { return 0 }
+func (emptyReader) User(string) (*store.User, error)                     { return nil, nil }
+func (emptyReader) Users(string, string, int) ([]*store.User, error)     { return nil, nil }
+func (emptyReader) TeamsOfUser(string) ([]*store.TeamMember, error)      { return nil, nil }
+func (emptyReader) OrgsOfUser(string) ([]*store.OrgMember, error)        { return nil, nil }
+func (emptyReader) ServiceAccount(string) (*store.ServiceAccount, error) { return nil, nil }
+func (emptyReader) ServiceAccounts(string, int) ([]*store.ServiceAccount, error) {
+	return nil, nil
+}
+func (emptyReader) Org(string) (*store.Org, error)                          { return nil, nil }
+func (emptyReader) Orgs(string, int) ([]*store.Org, error)                  { return nil, nil }
+func (emptyReader) OrgMembers(string) ([]*store.OrgMember, error)           { return nil, nil }
+func (emptyReader) TeamMembers(string, string) ([]*store.TeamMember, error) { return nil, nil }
+func (emptyReader) Collection(string) (*store.Collection, error)            { return nil, nil }
+func (emptyReader) Collections(string, int) ([]*store.Collection, error)    { return nil, nil }
+func (emptyReader) Role(string) (*store.Role, error)                        { return nil, nil }
+func (emptyReader) Roles() ([]*store.Role, error)                           { return nil, nil }
+func (emptyReader) Grant(string) (*store.Grant, error)                      { return nil, nil }
+func (emptyReader) Grants(string, int) ([]*store.Grant, error)              { return nil, nil }
+func (emptyReader) GrantsOnObject(string) ([]*store.Grant, error)           { return nil, nil }
+func (emptyReader) GrantsOfSubject(string) ([]*store.Grant, error)          { return nil, nil }
+func (emptyReader) Repository(string, string) (*store.Repository, error)    { return nil, nil }
+func (emptyReader) AllRepositories() ([]*store.Repository, error)           { return nil, nil }

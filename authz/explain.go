@@ -1,0 +1,175 @@
+package authz
+
+import (
+	"context"
+	"sort"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/grantd/grantd/store"
+)
+
+// Contribution is one grant that applies to a decision.
+type Contribution struct {
+	GrantID string
+	// Subject is the grant's subject; SubjectPath how the principal reaches
+	// it, e.g. "user:maria → team:acme/mobile".
+	Subject     string
+	SubjectPath string
+	Role        string
+	Object      string
+	Scope       string
+}
+
+// Explanation is a decision with the grants behind it.
+type Explanation struct {
+	Decision
+	// Grants are the grants that hold the operation (with the options they
+	// allow), or every applicable grant when none holds it.
+	Grants []Contribution
+	// MissingOperation is set when no grant holds the operation.
+	MissingOperation string
+	MissingOptions   []string
+}
+
+// Explain decides and names the contributing grants or what is missing.
+func (e *Engine) Explain(ctx context.Context, r Request, rs RoleSource) Explanation {
+	if e.broken.Load() {
+		return Explanation{Decision: failed(errBroken)}
+	}
+	out, rev, err := e.eval(ctx, "explain", r.Input(), varDecision, varGrants)
+	if err != nil {
+		return Explanation{Decision: failed(err)}
+	}
+	d, err := decisionFrom(out[0])
+	if err != nil {
+		return Explanation{Decision: failed(err)}
+	}
+	d.Revision = rev
+	d.Reason = reason(r, d)
+	x := Explanation{Decision: d}
+	all := contributions(r.Subject, out[1])
+	for _, c := range all {
+		if holdsOp(rs, c.Role, r.Operation) {
+			x.Grants = append(x.Grants, c)
+		}
+	}
+	switch d.Code {
+	case "missing_operation":
+		x.MissingOperation = r.Operation
+		x.Grants = all
+	case "missing_options":
+		x.MissingOptions = d.Options
+	}
+	return x
+}
+
+// RoleSource looks roles up (the store's read view is one).
+type RoleSource interface {
+	Role(id string) (*store.Role, error)
+}
+
+func holdsOp(rs RoleSource, role, op string) bool {
+	r, err := rs.Role(role)
+	return err == nil && r != nil && holds(r.Role, op)
+}
+
+func contributions(subject string, t *ast.Term) []Contribution {
+	set, ok := t.Value.(ast.Set)
+	if !ok {
+		return nil
+	}
+	var out []Contribution
+	set.Foreach(func(item *ast.Term) {
+		o, ok := item.Value.(ast.Object)
+		if !ok {
+			return
+		}
+		c := Contribution{GrantID: stringOf(o.Get(str("grant"))), Subject: stringOf(o.Get(str("subject"))),
+			Role: stringOf(o.Get(str("role"))), Object: stringOf(o.Get(str("object"))), Scope: stringOf(o.Get(str("scope")))}
+		c.SubjectPath = subject
+		if c.Subject != subject {
+			c.SubjectPath = subject + " → " + c.Subject
+		}
+		out = append(out, c)
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Object != out[j].Object {
+			return len(out[i].Object) > len(out[j].Object) // nearest collection first
+		}
+		return out[i].GrantID < out[j].GrantID
+	})
+	return out
+}
+
+// Permission is one operation a subject may perform, with its options and
+// the grants it comes from.
+type Permission struct {
+	Operation string
+	Options   []string
+	Sources   []Contribution
+}
+
+// Permissions are the effective permissions of a subject at a collection.
+type Permissions struct {
+	Decision    Decision
+	IsAdmin     bool
+	Permissions []Permission
+}
+
+// EffectivePermissions lists what subject may do at collection, and why.
+func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection string, rs RoleSource) Permissions {
+	x := e.Explain(ctx, Request{Subject: subject, Operation: "container.view", Collection: collection}, rs)
+	p := Permissions{Decision: x.Decision, IsAdmin: x.Code == "admin"}
+	switch x.Code {
+	case "admin", "granted", "missing_operation":
+	default:
+		return p // unknown subject or collection: nothing to list
+	}
+	out, rev, err := e.eval(ctx, "explain", Request{Subject: subject, Operation: "container.view", Collection: collection}.Input(), varDecision, varGrants)
+	if err != nil {
+		p.Decision = failed(err)
+		return p
+	}
+	p.Decision.Revision = rev
+	byOp := map[string]*Permission{}
+	for _, c := range contributions(subject, out[1]) {
+		role, err := rs.Role(c.Role)
+		if err != nil || role == nil {
+			continue
+		}
+		for _, perm := range role.Permissions {
+			ep, ok := byOp[perm.Operation]
+			if !ok {
+				ep = &Permission{Operation: perm.Operation}
+				byOp[perm.Operation] = ep
+			}
+			ep.Options = union(ep.Options, perm.Options)
+			ep.Sources = append(ep.Sources, c)
+		}
+	}
+	for _, ep := range byOp {
+		p.Permissions = append(p.Permissions, *ep)
+	}
+	sort.Slice(p.Permissions, func(i, j int) bool { return p.Permissions[i].Operation < p.Permissions[j].Operation })
+	return p
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string{}, a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+var errBroken = errorString("the compiled policy state is out of date")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }

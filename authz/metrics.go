@@ -1,0 +1,50 @@
+package authz
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the decision engine's Prometheus series.
+type Metrics struct {
+	decisions *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	failures  prometheus.Counter
+}
+
+func newMetrics() *Metrics {
+	return &Metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "grantd_decisions_total", Help: "Decisions by resource kind and result (allowed, denied, error).",
+		}, []string{"kind", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "grantd_decision_duration_seconds", Help: "In-process decision latency by resource kind.",
+			Buckets: prometheus.ExponentialBuckets(0.000002, 2, 16),
+		}, []string{"kind"}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grantd_policy_state_failures_total", Help: "Times the compiled policy state could not follow the store.",
+		}),
+	}
+}
+
+// Collectors returns the engine's metrics for registration.
+func (e *Engine) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{e.metrics.decisions, e.metrics.latency, e.metrics.failures}
+}
+
+func (m *Metrics) observe(r Request, d Decision, took time.Duration) {
+	kind := "collection"
+	if r.Repository != "" {
+		kind = "repository"
+	}
+	result := "denied"
+	switch {
+	case d.Allowed:
+		result = "allowed"
+	case d.Code == "internal_error":
+		result = "error"
+	}
+	m.decisions.WithLabelValues(kind, result).Inc()
+	m.latency.WithLabelValues(kind).Observe(took.Seconds())
+}

@@ -1,0 +1,31 @@
+package authz
+
+import "github.com/grantd/grantd/store"
+
+// Reader is the narrow view of the store the decision engine compiles from.
+// It only reads.
+type Reader interface {
+	Revision() uint64
+	User(name string) (*store.User, error)
+	Users(prefix, after string, limit int) ([]*store.User, error)
+	TeamsOfUser(user string) ([]*store.TeamMember, error)
+	OrgsOfUser(user string) ([]*store.OrgMember, error)
+	ServiceAccount(name string) (*store.ServiceAccount, error)
+	ServiceAccounts(after string, limit int) ([]*store.ServiceAccount, error)
+	Org(name string) (*store.Org, error)
+	Orgs(after string, limit int) ([]*store.Org, error)
+	OrgMembers(org string) ([]*store.OrgMember, error)
+	TeamMembers(org, team string) ([]*store.TeamMember, error)
+	Collection(path string) (*store.Collection, error)
+	Collections(after string, limit int) ([]*store.Collection, error)
+	Role(id string) (*store.Role, error)
+	Roles() ([]*store.Role, error)
+	Grant(id string) (*store.Grant, error)
+	Grants(after string, limit int) ([]*store.Grant, error)
+	GrantsOnObject(object string) ([]*store.Grant, error)
+	GrantsOfSubject(subject string) ([]*store.Grant, error)
+	Repository(namespace, name string) (*store.Repository, error)
+	AllRepositories() ([]*store.Repository, error)
+}
+
+var _ Reader = (*store.ReadTxn)(nil)

@@ -1,0 +1,231 @@
+# grantd's decision policy (Rego v1). Fixed: everything that varies is in
+# data.grantd.state, which grantd compiles from its store (see authz/compile.go
+# for the layout). Stock OPA evaluating data.grantd.authz.decision on an
+# exported bundle gives exactly grantd's decisions.
+#
+# A decision is {"allowed": bool, "code": string, ...details}; grantd turns
+# the code and details into the human reason.
+package grantd.authz
+
+st := data.grantd.state
+
+# The acting principal: a user, a service account or anonymous.
+principal := st.p[input.subject]
+
+op := st.ops[input.operation]
+
+default decision := {"allowed": false, "code": "malformed_request"}
+
+decision := {"allowed": false, "code": "unknown_subject"} if {
+	not principal
+} else := {"allowed": false, "code": "inactive_subject"} if {
+	not principal.active
+} else := {"allowed": false, "code": "unknown_operation"} if {
+	not op
+} else := {"allowed": false, "code": "unknown_option", "options": bad_options} if {
+	count(bad_options) > 0
+} else := swarm_decision if {
+	op.kind == "swarm"
+} else := repo_decision
+
+bad_options := {o | some o in input.options; not op.options[o]}
+
+#
+# Swarm resources: collections.
+#
+
+swarm_decision := {"allowed": false, "code": "wrong_resource"} if {
+	input.resource.repository
+} else := {"allowed": false, "code": "unknown_collection", "collection": target} if {
+	not st.c[target]
+} else := {"allowed": true, "code": "admin", "collection": target} if {
+	principal.admin
+} else := {"allowed": false, "code": "missing_operation", "collection": target} if {
+	not holds_operation
+} else := {"allowed": false, "code": "missing_options", "collection": target, "options": missing_options} if {
+	count(missing_options) > 0
+} else := {"allowed": false, "code": "secret_collection", "collection": target, "secrets": foreign_secrets} if {
+	count(foreign_secrets) > 0
+} else := {"allowed": false, "code": "missing_secret_use", "collection": target, "secrets": unusable_secrets} if {
+	count(unusable_secrets) > 0
+} else := {"allowed": true, "code": "granted", "collection": target}
+
+access_label := "com.docker.ucp.access.label"
+
+# target is the collection the request acts on.
+target := input.resource.collection if {
+	input.resource.collection
+} else := input.resource.labels[access_label] if {
+	startswith(input.resource.labels[access_label], "/")
+} else := concat("", ["/Shared/Legacy/", input.resource.labels[access_label]]) if {
+	input.resource.labels[access_label] != ""
+} else := principal.default if {
+	not input.resource.labels[access_label]
+	op.create
+} else := "/" if {
+	not input.resource.labels[access_label]
+	not op.create
+} else := ""
+
+# Roles held at a collection: subtree grants on it and its ancestors, exact
+# grants on it alone, for any of the principal's subjects.
+roles_at(path) := {role |
+	some a in array.concat([path], st.c[path].up)
+	some _, roles in object.filter(st.gs[a], principal.s)
+	some role, _ in roles
+} | {role |
+	some _, roles in object.filter(st.ge[path], principal.s)
+	some role, _ in roles
+}
+
+target_roles := roles_at(target)
+
+holds_operation if {
+	some r in target_roles
+	st.roles[r][input.operation]
+}
+
+granted_options := {o | some r in target_roles; some o in st.roles[r][input.operation]}
+
+missing_options := {o | some o in input.options} - granted_options
+
+# A service and the secrets it uses share a collection, unless the service
+# and all its secrets are unlabeled (their secrets then sit in "/").
+uses_secrets if {
+	input.operation in {"service.create", "service.update"}
+	count(input.secrets) > 0
+}
+
+unlabeled_service if {
+	not input.resource.collection
+	not input.resource.labels[access_label]
+}
+
+foreign_secrets := {s |
+	uses_secrets
+	not unlabeled_service
+	some s in input.secrets
+	s != target
+} | {s |
+	uses_secrets
+	unlabeled_service
+	some s in input.secrets
+	s != "/"
+}
+
+unusable_secrets := {s |
+	uses_secrets
+	some s in input.secrets
+	not can_use_secret(s)
+}
+
+can_use_secret(path) if {
+	some r in roles_at(path)
+	st.roles[r]["secret.use"]
+}
+
+# Where a created container or service may be scheduled: walking up from the
+# target, the highest collection on which the principal holds node.schedule;
+# failing that, the top-most collections where it holds node.schedule at all.
+schedulable := [highest] if {
+	input.operation in {"container.create", "service.create"}
+	chain := array.reverse(array.concat([target], st.c[target].up))
+	highest := [p | some p in chain; can_schedule(p)][0]
+} else := sort(topmost_schedulable) if {
+	input.operation in {"container.create", "service.create"}
+}
+
+can_schedule(path) if {
+	some r in roles_at(path)
+	st.roles[r]["node.schedule"]
+}
+
+schedule_anywhere := {p | some _, paths in object.filter(st.sched, principal.s); some p, _ in paths}
+
+topmost_schedulable := {p |
+	some p in schedule_anywhere
+	not ancestor_schedulable(p)
+}
+
+ancestor_schedulable(p) if {
+	some a in st.c[p].up
+	a in schedule_anywhere
+}
+
+#
+# Registry repositories.
+#
+
+repo_decision := {"allowed": false, "code": "wrong_resource"} if {
+	not input.resource.repository
+} else := {"allowed": false, "code": "malformed_repository"} if {
+	not repo_namespace
+} else := {"allowed": false, "code": "unknown_repository"} if {
+	not repo
+	input.operation != "repository.create"
+} else := {"allowed": true, "code": "admin"} if {
+	principal.admin
+} else := {"allowed": true, "code": "owner"} if {
+	owns_namespace
+} else := {"allowed": false, "code": "reserved"} if {
+	op.reserved
+} else := {"allowed": true, "code": "public"} if {
+	repo.public
+	input.operation in {"repository.view", "repository.pull"}
+} else := {"allowed": true, "code": "granted"} if {
+	some r in repo_roles
+	st.roles[r][input.operation]
+} else := {"allowed": false, "code": "missing_operation"}
+
+repo := st.repos[input.resource.repository]
+
+repo_namespace := ns if {
+	parts := split(input.resource.repository, "/")
+	count(parts) == 2
+	ns := parts[0]
+	parts[1] != ""
+}
+
+# Users own their namespace; org admins own their org's. Owners hold every
+# repository operation there, creation and deletion included.
+owns_namespace if {
+	principal.kind == "user"
+	st.ns[repo_namespace].kind == "user"
+	repo_namespace == principal.name
+}
+
+owns_namespace if {
+	principal.kind == "user"
+	st.ns[repo_namespace].admins[principal.name]
+}
+
+repo_roles := {role |
+	some key in [concat("", ["repository:", input.resource.repository]), concat("", ["namespace:", repo_namespace])]
+	some _, roles in object.filter(st.rg[key], principal.s)
+	some role, _ in roles
+}
+
+#
+# Explanations and audit: every grant that applies to the principal at the
+# target, whatever its role holds.
+#
+
+target_grants contains {"grant": id, "subject": s, "role": role, "object": concat("", ["collection:", a]), "scope": "subtree"} if {
+	op.kind == "swarm"
+	some a in array.concat([target], st.c[target].up)
+	some s, roles in object.filter(st.gs[a], principal.s)
+	some role, id in roles
+}
+
+target_grants contains {"grant": id, "subject": s, "role": role, "object": concat("", ["collection:", target]), "scope": "exact"} if {
+	op.kind == "swarm"
+	some s, roles in object.filter(st.ge[target], principal.s)
+	some role, id in roles
+}
+
+target_grants contains {"grant": id, "subject": s, "role": role, "object": key, "scope": "subtree"} if {
+	op.kind == "repository"
+	some key in [concat("", ["repository:", input.resource.repository]), concat("", ["namespace:", repo_namespace])]
+	some s, roles in object.filter(st.rg[key], principal.s)
+	some role, id in roles
+}

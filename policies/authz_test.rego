@@ -1,0 +1,115 @@
+# Tests of the fixed policy against a small hand-written state, in the style
+# of `opa test`. TestRegoTests runs them with OPA's test runner.
+package grantd.authz_test
+
+import data.grantd.authz
+
+state := {
+	"p": {
+		"user:maria": {"kind": "user", "name": "maria", "active": true, "admin": false, "default": "/Shared/Private/maria", "s": {"user:maria", "team:acme/mobile", "org:acme", "authenticated"}},
+		"user:root": {"kind": "user", "name": "root", "active": true, "admin": true, "default": "/Shared/Private/root", "s": {"user:root", "authenticated"}},
+		"user:gone": {"kind": "user", "name": "gone", "active": false, "admin": true, "default": "/", "s": {"user:gone", "authenticated"}},
+		"user:owner": {"kind": "user", "name": "owner", "active": true, "admin": false, "default": "/", "s": {"user:owner", "org:web", "authenticated"}},
+		"anonymous": {"kind": "anonymous", "name": "", "active": true, "admin": false, "default": "", "s": {"anonymous"}},
+	},
+	"ops": {
+		"container.create": {"kind": "swarm", "create": true, "reserved": false, "options": {"privileged": true, "bridge_networking": true}},
+		"container.exec": {"kind": "swarm", "create": false, "reserved": false, "options": {}},
+		"container.view": {"kind": "swarm", "create": false, "reserved": false, "options": {}},
+		"service.create": {"kind": "swarm", "create": true, "reserved": false, "options": {}},
+		"secret.use": {"kind": "swarm", "create": false, "reserved": false, "options": {}},
+		"node.schedule": {"kind": "swarm", "create": false, "reserved": false, "options": {}},
+		"repository.pull": {"kind": "repository", "create": false, "reserved": false, "options": {}},
+		"repository.push": {"kind": "repository", "create": false, "reserved": false, "options": {}},
+		"repository.delete": {"kind": "repository", "create": false, "reserved": true, "options": {}},
+	},
+	"roles": {
+		"rc": {"container.create": {"bridge_networking"}, "container.view": set(), "service.create": set()},
+		"fc": {"container.create": {"bridge_networking", "privileged"}, "container.exec": set(), "container.view": set(), "secret.use": set()},
+		"sched": {"node.schedule": set()},
+		"ro": {"repository.pull": set()},
+	},
+	"c": {
+		"/": {"up": []},
+		"/prod": {"up": ["/"]},
+		"/prod/mobile": {"up": ["/prod", "/"]},
+		"/Shared": {"up": ["/"]},
+		"/Shared/Private": {"up": ["/Shared", "/"]},
+		"/Shared/Private/maria": {"up": ["/Shared/Private", "/Shared", "/"]},
+	},
+	"gs": {
+		"/prod": {"team:acme/mobile": {"rc": "g1"}},
+		"/Shared": {"authenticated": {"sched": "g2"}},
+		"/Shared/Private/maria": {"user:maria": {"fc": "g3"}},
+	},
+	"ge": {"/prod/mobile": {"org:acme": {"fc": "g4"}}},
+	"sched": {"authenticated": {"/Shared": "g2"}},
+	"repos": {"web/app": {"ns": "web", "public": false}, "web/pub": {"ns": "web", "public": true}},
+	"ns": {"web": {"kind": "org", "admins": {"owner": true}}, "maria": {"kind": "user", "admins": {}}},
+	"rg": {"repository:web/app": {"team:acme/mobile": {"ro": "g5"}}},
+}
+
+decide(req) := d if {
+	d := authz.decision with input as req with data.grantd.state as state
+}
+
+test_inherited_subtree_grant if {
+	decide({"subject": "user:maria", "operation": "container.view", "resource": {"collection": "/prod/mobile"}}).allowed
+}
+
+test_exact_grant_applies_only_at_its_collection if {
+	decide({"subject": "user:maria", "operation": "container.exec", "resource": {"collection": "/prod/mobile"}}).allowed
+	not decide({"subject": "user:maria", "operation": "container.exec", "resource": {"collection": "/prod"}}).allowed
+}
+
+test_options_are_unioned_and_checked if {
+	d := decide({"subject": "user:maria", "operation": "container.create", "options": ["privileged"], "resource": {"collection": "/prod"}})
+	not d.allowed
+	d.code == "missing_options"
+	d.options == {"privileged"}
+	decide({"subject": "user:maria", "operation": "container.create", "options": ["privileged"], "resource": {"collection": "/prod/mobile"}}).allowed
+}
+
+test_unknown_things_deny_with_a_code if {
+	decide({"subject": "user:nobody", "operation": "container.view", "resource": {"collection": "/prod"}}).code == "unknown_subject"
+	decide({"subject": "user:maria", "operation": "container.fly", "resource": {"collection": "/prod"}}).code == "unknown_operation"
+	decide({"subject": "user:maria", "operation": "container.create", "options": ["rocket"], "resource": {"collection": "/prod"}}).code == "unknown_option"
+	decide({"subject": "user:maria", "operation": "container.view", "resource": {"collection": "/nowhere"}}).code == "unknown_collection"
+	decide({"subject": "user:root", "operation": "container.view", "resource": {"collection": "/nowhere"}}).code == "unknown_collection"
+}
+
+test_admins_and_inactive if {
+	decide({"subject": "user:root", "operation": "container.exec", "resource": {"collection": "/prod"}}).allowed
+	decide({"subject": "user:gone", "operation": "container.view", "resource": {"collection": "/prod"}}).code == "inactive_subject"
+}
+
+test_labels if {
+	decide({"subject": "user:maria", "operation": "container.view", "resource": {"labels": {"com.docker.ucp.access.label": "/prod"}}}).allowed
+	decide({"subject": "user:maria", "operation": "container.view", "resource": {"labels": {"com.docker.ucp.access.label": "legacy"}}}).code == "unknown_collection"
+	decide({"subject": "user:maria", "operation": "container.create", "resource": {"labels": {}}}).collection == "/Shared/Private/maria"
+	decide({"subject": "user:maria", "operation": "container.view", "resource": {"labels": {}}}).collection == "/"
+}
+
+test_secrets_share_the_service_collection if {
+	d := decide({"subject": "user:maria", "operation": "service.create", "resource": {"collection": "/prod/mobile"}, "secrets": ["/prod"]})
+	d.code == "secret_collection"
+	e := decide({"subject": "user:maria", "operation": "service.create", "resource": {"collection": "/prod"}, "secrets": ["/prod"]})
+	e.code == "missing_secret_use"
+}
+
+test_schedulable if {
+	authz.schedulable == ["/Shared"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
+		with data.grantd.state as state
+}
+
+test_repositories if {
+	decide({"subject": "user:maria", "operation": "repository.pull", "resource": {"repository": "web/app"}}).allowed
+	not decide({"subject": "user:maria", "operation": "repository.push", "resource": {"repository": "web/app"}}).allowed
+	decide({"subject": "anonymous", "operation": "repository.pull", "resource": {"repository": "web/pub"}}).code == "public"
+	not decide({"subject": "anonymous", "operation": "repository.push", "resource": {"repository": "web/pub"}}).allowed
+	decide({"subject": "user:owner", "operation": "repository.delete", "resource": {"repository": "web/app"}}).code == "owner"
+	decide({"subject": "user:maria", "operation": "repository.delete", "resource": {"repository": "web/app"}}).code == "reserved"
+	decide({"subject": "user:maria", "operation": "repository.pull", "resource": {"repository": "maria/new"}}).code == "unknown_repository"
+	decide({"subject": "user:maria", "operation": "container.view", "resource": {"repository": "web/app"}}).code == "wrong_resource"
+	decide({"subject": "user:maria", "operation": "repository.pull", "resource": {"collection": "/prod"}}).code == "wrong_resource"
+}

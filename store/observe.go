@@ -1,0 +1,38 @@
+package store
+
+import memdb "github.com/hashicorp/go-memdb"
+
+// Observer sees the state after every committed write, with the rows the
+// write changed, before the write's revision becomes visible to readers
+// waiting for it. After a snapshot restore, changes is nil: everything may
+// have changed.
+type Observer func(state *ReadTxn, changes []Change)
+
+// Change is one row a write inserted, updated or deleted. Before is nil
+// for an insert, After for a delete. Rows must not be modified.
+type Change struct {
+	Table  string
+	Before any
+	After  any
+}
+
+// Table names an observer may see in a Change.
+const (
+	TableUsers           = tableUsers
+	TableServiceAccounts = tableServiceAccounts
+	TableOrgs            = tableOrgs
+	TableOrgMembers      = tableOrgMembers
+	TableTeamMembers     = tableTeamMembers
+	TableCollections     = tableCollections
+	TableRoles           = tableRoles
+	TableGrants          = tableGrants
+	TableRepositories    = tableRepositories
+)
+
+func changesOf(cs memdb.Changes) []Change {
+	out := make([]Change, len(cs))
+	for i, c := range cs {
+		out[i] = Change{Table: c.Table, Before: c.Before, After: c.After}
+	}
+	return out
+}
