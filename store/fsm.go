@@ -39,9 +39,13 @@ var _ raft.FSM = (*fsm)(nil)
 
 // Apply decodes and applies one command. The result is nil or the error
 // that aborted the command; either way the revision advances, because the
-// log entry was committed.
+// log entry was committed, and the observer hears of it (with no changes
+// for a refused command).
 func (f *fsm) Apply(l *raft.Log) any {
 	err := f.applyData(l.Index, l.Data)
+	if err != nil && f.observe != nil {
+		f.observe(&ReadTxn{txn: f.db.Load().Txn(false), rev: l.Index}, []Change{})
+	}
 	f.revision.advance(l.Index)
 	return err
 }

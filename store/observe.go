@@ -5,7 +5,8 @@ import memdb "github.com/hashicorp/go-memdb"
 // Observer sees the state after every committed write, with the rows the
 // write changed, before the write's revision becomes visible to readers
 // waiting for it. After a snapshot restore, changes is nil: everything may
-// have changed.
+// have changed; after a refused command it is empty (not nil): the
+// revision advanced and nothing else did.
 type Observer func(state *ReadTxn, changes []Change)
 
 // Change is one row a write inserted, updated or deleted. Before is nil

@@ -1,0 +1,377 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/store"
+)
+
+// gen builds random states through real store commands and draws random
+// queries against them.
+type gen struct {
+	rng   *rand.Rand
+	v     *env
+	users []string
+	sas   []string
+	orgs  []string
+	teams []string // "org/team"
+	paths []string
+	roles []string
+	repos []string // "ns/name"
+}
+
+func testSeed(t *testing.T) uint64 {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("GRANTD_TEST_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (set GRANTD_TEST_SEED to replay)", seed)
+	return seed
+}
+
+func (g *gen) pick(xs []string) string { return xs[g.rng.IntN(len(xs))] }
+
+func (g *gen) chance(p float64) bool { return g.rng.Float64() < p }
+
+// try applies a command and ignores a refusal: random commands may break
+// the store's rules, which is the store's business, not this test's.
+func (g *gen) try(c store.Command) bool { return g.v.apply(c) == nil }
+
+func (g *gen) populate() {
+	for i := range 4 + g.rng.IntN(14) {
+		name := fmt.Sprintf("u%d", i)
+		c := g.v.user(name).(store.CreateUser)
+		c.User.IsAdmin = g.chance(0.1)
+		g.v.must(c)
+		g.users = append(g.users, name)
+	}
+	g.users = append(g.users, "admin")
+	for i := range 3 {
+		name := fmt.Sprintf("sa%d", i)
+		g.v.must(store.CreateServiceAccount{Account: store.ServiceAccount{Name: name, Active: true}})
+		g.sas = append(g.sas, name)
+	}
+	for i := range 1 + g.rng.IntN(4) {
+		org := fmt.Sprintf("o%d", i)
+		g.v.must(store.CreateOrg{Org: store.Org{Name: org}})
+		g.orgs = append(g.orgs, org)
+		for j := range 1 + g.rng.IntN(4) {
+			team := fmt.Sprintf("t%d", j)
+			g.v.must(store.CreateTeam{Team: store.Team{Org: org, Name: team}})
+			g.teams = append(g.teams, org+"/"+team)
+		}
+	}
+	for range len(g.users) * 2 {
+		g.addMembership()
+	}
+	g.paths = []string{"/", "/System", "/Shared", "/Shared/Private", "/Shared/Legacy"}
+	for _, u := range g.users {
+		g.paths = append(g.paths, collections.PrivateOf(u))
+	}
+	for i := range 10 + g.rng.IntN(30) {
+		parent := g.pick(g.paths)
+		if collections.Depth(parent) >= 7 || parent == collections.Private || collections.Parent(parent) == collections.Private {
+			parent = "/"
+		}
+		p := collections.Join(parent, fmt.Sprintf("c%d", i))
+		if g.try(store.CreateCollection{Collection: store.Collection{Path: p}}) {
+			g.paths = append(g.paths, p)
+		}
+	}
+	for _, r := range roles.Builtins() {
+		g.roles = append(g.roles, r.ID)
+	}
+	catalog := roles.Catalog()
+	for i := range 1 + g.rng.IntN(4) {
+		var perms []roles.Permission
+		seen := map[string]bool{}
+		for range 1 + g.rng.IntN(12) {
+			op := catalog[g.rng.IntN(len(catalog))]
+			if op.Reserved || seen[op.ID] {
+				continue
+			}
+			seen[op.ID] = true
+			var opts []string
+			for _, o := range op.Options {
+				if g.chance(0.5) {
+					opts = append(opts, o)
+				}
+			}
+			perms = append(perms, roles.Permission{Operation: op.ID, Options: opts})
+		}
+		id := fmt.Sprintf("custom%d", i)
+		if g.try(g.v.role(id, perms...)) {
+			g.roles = append(g.roles, id)
+		}
+	}
+	owners := append(append([]string{}, g.orgs...), g.users...)
+	for i := range 2 + g.rng.IntN(6) {
+		ns := g.pick(owners)
+		vis := store.VisibilityPrivate
+		if g.chance(0.3) {
+			vis = store.VisibilityPublic
+		}
+		name := fmt.Sprintf("repo%d", i)
+		if g.try(store.CreateRepository{Repository: store.Repository{Namespace: ns, Name: name, Visibility: vis}}) {
+			g.repos = append(g.repos, ns+"/"+name)
+		}
+	}
+	for range 20 + g.rng.IntN(60) {
+		g.addGrant()
+	}
+	for _, u := range g.users {
+		if u != "admin" && g.chance(0.1) {
+			f := false
+			g.v.must(store.UpdateUser{Name: u, Active: &f})
+		}
+	}
+	f := false
+	g.v.must(store.CreateServiceAccount{Account: store.ServiceAccount{Name: "sa-off", Active: false}})
+	g.sas = append(g.sas, "sa-off")
+	_ = f
+}
+
+func (g *gen) addMembership() {
+	if len(g.teams) == 0 {
+		return
+	}
+	team := g.pick(g.teams)
+	org, name := team[:indexByte(team, '/')], team[indexByte(team, '/')+1:]
+	user := g.pick(g.users)
+	if g.chance(0.2) {
+		g.try(store.SetOrgMember{Member: store.OrgMember{Org: org, User: user, IsAdmin: g.chance(0.5)}})
+		return
+	}
+	g.try(store.SetTeamMember{Member: store.TeamMember{Org: org, Team: name, User: user, IsAdmin: g.chance(0.2)}})
+}
+
+func indexByte(s string, b byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return i
+		}
+	}
+	return -1
+}
+
+func (g *gen) subject() string {
+	switch n := g.rng.IntN(10); {
+	case n < 3:
+		return "user:" + g.pick(g.users)
+	case n < 6 && len(g.teams) > 0:
+		return "team:" + g.pick(g.teams)
+	case n < 7 && len(g.orgs) > 0:
+		return "org:" + g.pick(g.orgs)
+	case n < 8:
+		return "serviceaccount:" + g.pick(g.sas)
+	}
+	return "authenticated"
+}
+
+func (g *gen) addGrant() {
+	role := g.pick(g.roles)
+	scope := store.ScopeSubtree
+	if g.chance(0.25) {
+		scope = store.ScopeExact
+	}
+	object := "collection:" + g.pick(g.paths)
+	subject := g.subject()
+	if g.chance(0.3) && len(g.repos) > 0 {
+		repo := g.pick(g.repos)
+		object = "repository:" + repo
+		if g.chance(0.3) {
+			object = "namespace:" + repo[:indexByte(repo, '/')]
+		}
+		role = g.pick([]string{roles.RepoReadOnly, roles.RepoReadWrite, roles.RepoAdmin, role})
+	}
+	g.try(g.v.grant(subject, role, object, scope))
+}
+
+// mutate applies random changes of every kind the compiled state follows.
+func (g *gen) mutate(n int) {
+	r := g.v.st.Read()
+	for range n {
+		switch g.rng.IntN(9) {
+		case 0, 1:
+			g.addGrant()
+		case 2:
+			if all, _ := r.Grants("", 0); len(all) > 0 {
+				g.try(store.DeleteGrant{ID: all[g.rng.IntN(len(all))].ID})
+			}
+		case 3:
+			g.addMembership()
+		case 4:
+			if len(g.teams) > 0 {
+				team := g.pick(g.teams)
+				g.try(store.RemoveTeamMember{Org: team[:indexByte(team, '/')], Team: team[indexByte(team, '/')+1:], User: g.pick(g.users)})
+			}
+		case 5:
+			u := g.pick(g.users)
+			active, admin := g.chance(0.7), g.chance(0.2)
+			g.try(store.UpdateUser{Name: u, Active: &active, IsAdmin: &admin})
+		case 6:
+			g.try(store.DeleteCollection{Path: g.pick(g.paths), Force: true})
+		case 7:
+			if len(g.repos) > 0 {
+				repo := g.pick(g.repos)
+				vis := g.pick([]string{store.VisibilityPublic, store.VisibilityPrivate})
+				g.try(store.UpdateRepository{Namespace: repo[:indexByte(repo, '/')], Name: repo[indexByte(repo, '/')+1:], Visibility: &vis})
+			}
+		case 8:
+			if len(g.teams) > 0 && g.chance(0.3) {
+				team := g.pick(g.teams)
+				g.try(store.DeleteTeam{Org: team[:indexByte(team, '/')], Name: team[indexByte(team, '/')+1:]})
+			}
+		}
+		r = g.v.st.Read()
+	}
+}
+
+func (g *gen) query() Request {
+	catalog := roles.Catalog()
+	var req Request
+	switch n := g.rng.IntN(20); {
+	case n < 13:
+		req.Subject = "user:" + g.pick(g.users)
+	case n < 15:
+		req.Subject = "serviceaccount:" + g.pick(g.sas)
+	case n < 17:
+		req.Subject = "anonymous"
+	case n < 18:
+		req.Subject = "user:ghost"
+	case n < 19:
+		req.Subject = "team:" + g.pick(append(g.teams, "x/y"))
+	default:
+		req.Subject = g.pick([]string{"", "user", "user:", "bogus:x", "authenticated"})
+	}
+	op := catalog[g.rng.IntN(len(catalog))]
+	req.Operation = op.ID
+	if g.chance(0.03) {
+		req.Operation = g.pick([]string{"container.fly", "", "repository"})
+	}
+	wantRepo := op.Object == roles.Repository
+	if g.chance(0.1) {
+		wantRepo = !wantRepo
+	}
+	if wantRepo {
+		switch n := g.rng.IntN(10); {
+		case n < 7 && len(g.repos) > 0:
+			req.Repository = g.pick(g.repos)
+		case n < 9:
+			req.Repository = g.pick(append(g.users, g.orgs...)) + "/newrepo"
+		default:
+			req.Repository = g.pick([]string{"norepo", "a/b/c", "ns/", "/x"})
+		}
+	} else {
+		switch n := g.rng.IntN(10); {
+		case n < 6:
+			req.Collection = g.pick(g.paths)
+		case n < 7:
+			req.Collection = g.pick([]string{"/nowhere", "/Shared/x/y", "relative"})
+		default:
+			req.HasLabels, req.Labels = true, map[string]string{}
+			switch g.rng.IntN(4) {
+			case 0:
+				req.Labels[collections.AccessLabel] = g.pick(g.paths)
+			case 1:
+				req.Labels[collections.AccessLabel] = g.pick([]string{"app", "c1", ""})
+			case 2:
+				req.Labels["other"] = "x"
+			}
+		}
+	}
+	if len(op.Options) > 0 && g.chance(0.4) {
+		for range 1 + g.rng.IntN(2) {
+			req.Options = append(req.Options, g.pick(op.Options))
+		}
+	}
+	if g.chance(0.03) {
+		req.Options = append(req.Options, "warp_drive")
+	}
+	if (op.ID == "service.create" || op.ID == "service.update") && g.chance(0.5) {
+		for range 1 + g.rng.IntN(2) {
+			req.Secrets = append(req.Secrets, g.pick(g.paths))
+		}
+	}
+	return req
+}
+
+// TestDifferential compares the engine with the reference evaluator on
+// random states, through random mutations, on thousands of random queries,
+// and checks that the incrementally compiled state equals a full rebuild.
+func TestDifferential(t *testing.T) {
+	seed := testSeed(t)
+	rounds, queries := 8, 500
+	if testing.Short() {
+		rounds = 3
+	}
+	total, allowed := 0, 0
+	for round := range rounds {
+		v := newEnv(t)
+		g := &gen{rng: rand.New(rand.NewPCG(seed, uint64(round))), v: v}
+		g.populate()
+		for phase := range 3 {
+			r := v.st.Read()
+			for range queries {
+				req := g.query()
+				got := v.e.Decide(context.Background(), req)
+				want := referenceDecide(r, req)
+				total++
+				if got.Allowed {
+					allowed++
+				}
+				if got.Allowed != want {
+					t.Fatalf("round %d phase %d: %+v\nengine: allowed=%v code=%s (%s)\nreference: allowed=%v",
+						round, phase, req, got.Allowed, got.Code, got.Reason, want)
+				}
+				if got.Code == "internal_error" {
+					t.Fatalf("internal error on %+v: %s", req, got.Reason)
+				}
+			}
+			assertCompiledMatchesRebuild(t, v)
+			g.mutate(40)
+		}
+	}
+	t.Logf("%d random decisions agreed with the reference (%d allowed)", total, allowed)
+	if allowed < total/20 || allowed > total*19/20 {
+		t.Fatalf("queries are too one-sided to test anything: %d of %d allowed", allowed, total)
+	}
+}
+
+// assertCompiledMatchesRebuild checks incremental compilation against a
+// compilation from scratch of the same store state.
+func assertCompiledMatchesRebuild(t *testing.T, v *env) {
+	t.Helper()
+	got, rev, err := v.e.Data(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := v.st.Read()
+	if rev != r.Revision() {
+		t.Fatalf("compiled revision %d, store revision %d", rev, r.Revision())
+	}
+	want, err := compiler{r: r}.build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Compare(want) != 0 {
+		for _, table := range allTables {
+			a := got.(ast.Object).Get(str(table))
+			b := want.Get(str(table))
+			if a.Value.Compare(b.Value) != 0 {
+				t.Fatalf("compiled table %s differs from a rebuild:\nincremental %v\nrebuild     %v", table, a, b)
+			}
+		}
+		t.Fatal("compiled state differs from a rebuild")
+	}
+}
