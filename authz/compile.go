@@ -18,6 +18,7 @@ import (
 //	p[principal]      {"kind", "name", "active", "admin", "default", "s": set of subjects it acts as}
 //	ops[operation]    {"kind": "swarm"|"repository", "create", "reserved", "options": set}
 //	roles[role]       {operation: set of options}
+//	(a "set" is an object {item: true}, so that it survives JSON)
 //	c[path]           {"up": [parent, ..., "/"]}
 //	gs[path]          {subject: {role: grant ID}}   subtree grants on the collection
 //	ge[path]          {subject: {role: grant ID}}   exact grants on the collection
@@ -53,12 +54,14 @@ type compiler struct{ r Reader }
 
 func str(s string) *ast.Term { return ast.StringTerm(s) }
 
+// stringSet is a set as an object {item: true}: JSON has no sets, and the
+// exported bundle must mean exactly what the compiled state means.
 func stringSet(items ...string) *ast.Term {
-	terms := make([]*ast.Term, len(items))
-	for i, s := range items {
-		terms[i] = str(s)
+	o := ast.NewObject()
+	for _, s := range items {
+		o.Insert(str(s), ast.InternedTerm(true))
 	}
-	return ast.SetTerm(terms...)
+	return ast.NewTerm(o)
 }
 
 func obj(items ...[2]*ast.Term) *ast.Term {

@@ -4,7 +4,8 @@
 # exported bundle gives exactly grantd's decisions.
 #
 # A decision is {"allowed": bool, "code": string, ...details}; grantd turns
-# the code and details into the human reason.
+# the code and details into the human reason. Sets in the state are objects
+# {item: true}, so the state means the same after a JSON round trip.
 package grantd.authz
 
 st := data.grantd.state
@@ -85,7 +86,7 @@ holds_operation if {
 	st.roles[r][input.operation]
 }
 
-granted_options := {o | some r in target_roles; some o in st.roles[r][input.operation]}
+granted_options := {o | some r in target_roles; some o, _ in st.roles[r][input.operation]}
 
 missing_options := {o | some o in input.options} - granted_options
 

@@ -6,11 +6,11 @@ import data.grantd.authz
 
 state := {
 	"p": {
-		"user:maria": {"kind": "user", "name": "maria", "active": true, "admin": false, "default": "/Shared/Private/maria", "s": {"user:maria", "team:acme/mobile", "org:acme", "authenticated"}},
-		"user:root": {"kind": "user", "name": "root", "active": true, "admin": true, "default": "/Shared/Private/root", "s": {"user:root", "authenticated"}},
-		"user:gone": {"kind": "user", "name": "gone", "active": false, "admin": true, "default": "/", "s": {"user:gone", "authenticated"}},
-		"user:owner": {"kind": "user", "name": "owner", "active": true, "admin": false, "default": "/", "s": {"user:owner", "org:web", "authenticated"}},
-		"anonymous": {"kind": "anonymous", "name": "", "active": true, "admin": false, "default": "", "s": {"anonymous"}},
+		"user:maria": {"kind": "user", "name": "maria", "active": true, "admin": false, "default": "/Shared/Private/maria", "s": {"user:maria": true, "team:acme/mobile": true, "org:acme": true, "authenticated": true}},
+		"user:root": {"kind": "user", "name": "root", "active": true, "admin": true, "default": "/Shared/Private/root", "s": {"user:root": true, "authenticated": true}},
+		"user:gone": {"kind": "user", "name": "gone", "active": false, "admin": true, "default": "/", "s": {"user:gone": true, "authenticated": true}},
+		"user:owner": {"kind": "user", "name": "owner", "active": true, "admin": false, "default": "/", "s": {"user:owner": true, "org:web": true, "authenticated": true}},
+		"anonymous": {"kind": "anonymous", "name": "", "active": true, "admin": false, "default": "", "s": {"anonymous": true}},
 	},
 	"ops": {
 		"container.create": {"kind": "swarm", "create": true, "reserved": false, "options": {"privileged": true, "bridge_networking": true}},
@@ -24,10 +24,10 @@ state := {
 		"repository.delete": {"kind": "repository", "create": false, "reserved": true, "options": {}},
 	},
 	"roles": {
-		"rc": {"container.create": {"bridge_networking"}, "container.view": set(), "service.create": set()},
-		"fc": {"container.create": {"bridge_networking", "privileged"}, "container.exec": set(), "container.view": set(), "secret.use": set()},
-		"sched": {"node.schedule": set()},
-		"ro": {"repository.pull": set()},
+		"rc": {"container.create": {"bridge_networking": true}, "container.view": {}, "service.create": {}},
+		"fc": {"container.create": {"bridge_networking": true, "privileged": true}, "container.exec": {}, "container.view": {}, "secret.use": {}},
+		"sched": {"node.schedule": {}},
+		"ro": {"repository.pull": {}},
 	},
 	"c": {
 		"/": {"up": []},
