@@ -105,6 +105,9 @@ func (e *Engine) Observe(state *store.ReadTxn, changes []store.Change) {
 	}
 }
 
+// Healthy reports whether the compiled state follows the store.
+func (e *Engine) Healthy() bool { return !e.broken.Load() }
+
 // Rebuild compiles the whole state from r and swaps it in atomically.
 func (e *Engine) Rebuild(ctx context.Context, r Reader) error {
 	state, err := compiler{r: r}.build()

@@ -57,3 +57,7 @@ func denied(format string, args ...any) error {
 func notFound(format string, args ...any) error {
 	return status.Errorf(codes.NotFound, format, args...)
 }
+
+func unavailable(format string, args ...any) error {
+	return status.Errorf(codes.Unavailable, format, args...)
+}

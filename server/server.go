@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/grantd/grantd/authz"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 	"github.com/grantd/grantd/store"
 )
@@ -39,15 +40,17 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *store.Store
+	engine  *authz.Engine
 	metrics *metrics
 	grpc    *grpc.Server
 	handler http.Handler
 	now     func() time.Time
 }
 
-// New builds a server on an open store.
-func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, store: st, metrics: newMetrics(), now: time.Now}
+// New builds a server on an open store and the engine that follows it.
+func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, store: st, engine: engine, metrics: newMetrics(), now: time.Now}
+	s.metrics.reg.MustRegister(engine.Collectors()...)
 	s.grpc = grpc.NewServer(
 		grpc.UnaryInterceptor(s.intercept),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
@@ -82,12 +85,12 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterGrantServiceServer(r, &grantService{deps: d})
 	v1.RegisterRepositoryServiceServer(r, &repositoryService{deps: d})
 	v1.RegisterSettingsServiceServer(r, &settingsService{deps: d})
+	v1.RegisterAuthzServiceServer(r, &authzService{deps: d, engine: s.engine})
+	v1.RegisterPolicyServiceServer(r, &policyService{engine: s.engine})
 	// Services whose issues have not landed yet answer Unimplemented.
-	v1.RegisterAuthzServiceServer(r, v1.UnimplementedAuthzServiceServer{})
 	v1.RegisterLDAPServiceServer(r, v1.UnimplementedLDAPServiceServer{})
 	v1.RegisterBundleServiceServer(r, v1.UnimplementedBundleServiceServer{})
 	v1.RegisterAuditServiceServer(r, v1.UnimplementedAuditServiceServer{})
-	v1.RegisterPolicyServiceServer(r, v1.UnimplementedPolicyServiceServer{})
 }
 
 // gateway builds the REST gateway over the in-process connection.
@@ -181,6 +184,10 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !s.store.Ready() {
 		http.Error(w, "store not ready\n", http.StatusServiceUnavailable)
+		return
+	}
+	if !s.engine.Healthy() {
+		http.Error(w, "compiled policy state out of date\n", http.StatusServiceUnavailable)
 		return
 	}
 	_, _ = w.Write([]byte("ok\n"))

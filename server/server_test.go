@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/store"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -42,7 +43,14 @@ type testServer struct {
 func startServer(t *testing.T) *testServer {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(store.DefaultConfig(dir + "/raft"))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	engine, err := authz.New(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := store.DefaultConfig(dir + "/raft")
+	cfg.Observe = engine.Observe
+	st, err := store.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +65,7 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(Config{TLS: files, MaxRequestBytes: 64 << 10, ShutdownTimeout: time.Second}, st, log)
+	srv, err := New(Config{TLS: files, MaxRequestBytes: 64 << 10, ShutdownTimeout: time.Second}, st, engine, log)
 	if err != nil {
 		t.Fatal(err)
 	}

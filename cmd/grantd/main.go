@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/server"
 	"github.com/grantd/grantd/store"
 )
@@ -52,8 +53,15 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	}
 
 	started := time.Now()
+	engine, err := authz.New(log)
+	if err != nil {
+		return err
+	}
 	storeCfg := store.DefaultConfig(filepath.Join(cfg.DataDir, "raft"))
 	storeCfg.Logger = log
+	// The engine follows every write, replayed ones included, before the
+	// write's revision becomes visible.
+	storeCfg.Observe = engine.Observe
 	st, err := store.Open(storeCfg)
 	if err != nil {
 		return err
@@ -80,7 +88,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	log.Info("store ready", "revision", st.Revision(), "elapsed", time.Since(started).String())
 
 	srv, err := server.New(server.Config{Listen: cfg.Listen, Insecure: cfg.Insecure, TLS: tlsFiles,
-		MaxRequestBytes: cfg.MaxRequestBytes, ShutdownTimeout: cfg.ShutdownTimeout}, st, log)
+		MaxRequestBytes: cfg.MaxRequestBytes, ShutdownTimeout: cfg.ShutdownTimeout}, st, engine, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/store"
+
+	v1 "github.com/grantd/grantd/proto/grantd/v1"
+)
+
+type authzService struct {
+	v1.UnimplementedAuthzServiceServer
+	*deps
+	engine *authz.Engine
+}
+
+// Limits of the decision API.
+const (
+	maxBatch = 1000
+	// maxRevisionWait bounds how long a decision waits for minRevision.
+	maxRevisionWait = 5 * time.Second
+)
+
+// mayAsk reports whether the caller may ask about subject: system admins
+// and service accounts holding the authorize capability about anyone,
+// everyone else about themselves.
+func mayAsk(ctx context.Context, subject string) error {
+	p := principalFrom(ctx)
+	if p.IsAdmin || p.Kind == "serviceaccount" && p.HasCapability(store.CapabilityAuthorize) || p.Subject() == subject {
+		return nil
+	}
+	return denied("only system admins and services with the authorize capability may ask about other subjects")
+}
+
+// request translates the wire request; a malformed resource is a denial,
+// not an error, so it comes back as a decision.
+func request(in *v1.AuthorizeRequest) (authz.Request, *authz.Decision) {
+	res := in.GetResource()
+	r := authz.Request{Subject: in.GetSubject(), Operation: in.GetOperation(), Options: in.GetOptions(), Secrets: in.GetSecrets(),
+		Collection: res.GetCollection(), Repository: res.GetRepository(), Labels: res.GetLabels()}
+	set := 0
+	for _, ok := range []bool{r.Collection != "", len(r.Labels) > 0, r.Repository != ""} {
+		if ok {
+			set++
+		}
+	}
+	if set > 1 {
+		return r, &authz.Decision{Code: "malformed_request", Reason: "malformed request: name exactly one of collection, labels or repository"}
+	}
+	// No resource, or empty labels: an unlabeled resource.
+	r.HasLabels = set == 0 || len(r.Labels) > 0
+	return r, nil
+}
+
+// waitFor blocks until the state includes minRevision; it reports a
+// denial when it cannot.
+func (s *authzService) waitFor(ctx context.Context, minRevision uint64) *authz.Decision {
+	if minRevision == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, maxRevisionWait)
+	defer cancel()
+	if err := s.store.WaitForRevision(wctx, minRevision); err != nil {
+		return &authz.Decision{Code: "revision_unavailable", Revision: s.store.Revision(),
+			Reason: fmt.Sprintf("denied: the state has not reached revision %d (it is at %d)", minRevision, s.store.Revision())}
+	}
+	return nil
+}
+
+func (s *authzService) decide(ctx context.Context, in *v1.AuthorizeRequest) (*v1.AuthorizeResponse, error) {
+	if err := mayAsk(ctx, in.GetSubject()); err != nil {
+		return nil, err
+	}
+	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
+		return decisionPB(*d), nil
+	}
+	r, bad := request(in)
+	if bad != nil {
+		bad.Revision = s.store.Revision()
+		return decisionPB(*bad), nil
+	}
+	return decisionPB(s.engine.Decide(ctx, r)), nil
+}
+
+func decisionPB(d authz.Decision) *v1.AuthorizeResponse {
+	return &v1.AuthorizeResponse{Allowed: d.Allowed, Reason: d.Reason, Revision: d.Revision, SchedulableCollections: d.Schedulable}
+}
+
+func (s *authzService) Authorize(ctx context.Context, in *v1.AuthorizeRequest) (*v1.AuthorizeResponse, error) {
+	return s.decide(ctx, in)
+}
+
+func (s *authzService) AuthorizeBatch(ctx context.Context, in *v1.AuthorizeBatchRequest) (*v1.AuthorizeBatchResponse, error) {
+	if len(in.GetRequests()) > maxBatch {
+		return nil, invalid("at most %d requests per batch", maxBatch)
+	}
+	out := &v1.AuthorizeBatchResponse{Decisions: make([]*v1.AuthorizeResponse, len(in.GetRequests()))}
+	for i, r := range in.GetRequests() {
+		d, err := s.decide(ctx, r)
+		if err != nil {
+			return nil, fmt.Errorf("request %d: %w", i, err)
+		}
+		out.Decisions[i] = d
+	}
+	return out, nil
+}
+
+func (s *authzService) Explain(ctx context.Context, in *v1.AuthorizeRequest) (*v1.ExplainResponse, error) {
+	if err := mayAsk(ctx, in.GetSubject()); err != nil {
+		return nil, err
+	}
+	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
+		return &v1.ExplainResponse{Reason: d.Reason, Revision: d.Revision}, nil
+	}
+	r, bad := request(in)
+	if bad != nil {
+		return &v1.ExplainResponse{Reason: bad.Reason, Revision: s.store.Revision()}, nil
+	}
+	x := s.engine.Explain(ctx, r, s.store.Read())
+	out := &v1.ExplainResponse{Allowed: x.Allowed, Reason: x.Reason, Revision: x.Revision,
+		SchedulableCollections: x.Schedulable, MissingOperation: x.MissingOperation, MissingOptions: x.MissingOptions}
+	switch x.Code {
+	case "admin", "owner", "public":
+		out.AllowedBy = x.Code
+	}
+	for _, c := range x.Grants {
+		out.Grants = append(out.Grants, contributionPB(c))
+	}
+	return out, nil
+}
+
+func contributionPB(c authz.Contribution) *v1.Contribution {
+	return &v1.Contribution{GrantId: c.GrantID, SubjectPath: c.SubjectPath, Role: c.Role, Object: c.Object, Scope: c.Scope}
+}
+
+func (s *authzService) GetEffectivePermissions(ctx context.Context, in *v1.GetEffectivePermissionsRequest) (*v1.GetEffectivePermissionsResponse, error) {
+	if err := mayAsk(ctx, in.GetSubject()); err != nil {
+		return nil, err
+	}
+	path, err := collectionPath(in.GetCollection())
+	if err != nil {
+		return nil, err
+	}
+	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
+		return nil, unavailable("%s", d.Reason)
+	}
+	p := s.engine.EffectivePermissions(ctx, in.GetSubject(), path, s.store.Read())
+	switch p.Decision.Code {
+	case "admin", "granted", "missing_operation":
+	case "internal_error":
+		return nil, errors.New(p.Decision.Reason)
+	default:
+		return nil, invalid("%s", p.Decision.Reason)
+	}
+	out := &v1.GetEffectivePermissionsResponse{Subject: in.GetSubject(), Collection: path, Revision: p.Decision.Revision, IsAdmin: p.IsAdmin}
+	for _, perm := range p.Permissions {
+		ep := &v1.EffectivePermission{Operation: perm.Operation, Options: perm.Options}
+		for _, c := range perm.Sources {
+			ep.Sources = append(ep.Sources, contributionPB(c))
+		}
+		out.Permissions = append(out.Permissions, ep)
+	}
+	return out, nil
+}
+
+func (s *authzService) ListAccess(ctx context.Context, in *v1.ListAccessRequest) (*v1.ListAccessResponse, error) {
+	size, err := pageSize(in.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodePageToken(in.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
+		return nil, unavailable("%s", d.Reason)
+	}
+	r := s.store.Read()
+	entries, err := authz.WhoCan(r, in.GetObject(), in.GetOperation(), in.GetOptions())
+	switch {
+	case errors.Is(err, authz.ErrNotFound):
+		return nil, notFound("%v", err)
+	case err != nil:
+		return nil, invalid("%v", err)
+	}
+	out := &v1.ListAccessResponse{Revision: r.Revision()}
+	for _, e := range entries {
+		if e.Subject <= after {
+			continue
+		}
+		if len(out.Entries) == size {
+			out.NextPageToken = nextPageToken(size, size, out.Entries[size-1].User)
+			break
+		}
+		entry := &v1.AccessEntry{User: e.Subject, IsAdmin: e.Via == "admin"}
+		for _, c := range e.Grants {
+			entry.Grants = append(entry.Grants, contributionPB(c))
+		}
+		out.Entries = append(out.Entries, entry)
+	}
+	return out, nil
+}
+
+type policyService struct {
+	v1.UnimplementedPolicyServiceServer
+	engine *authz.Engine
+}
+
+func (s *policyService) ExportPolicy(ctx context.Context, _ *v1.ExportPolicyRequest) (*v1.ExportPolicyResponse, error) {
+	b, rev, err := s.engine.ExportBundle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &v1.ExportPolicyResponse{Bundle: b, Entrypoint: "data." + dotted(authz.Entrypoint), Revision: rev}, nil
+}
+
+func dotted(p string) string {
+	out := []byte(p)
+	for i, c := range out {
+		if c == '/' {
+			out[i] = '.'
+		}
+	}
+	return string(out)
+}
