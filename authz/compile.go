@@ -19,7 +19,7 @@ import (
 //	ops[operation]    {"kind": "swarm"|"repository", "create", "reserved", "options": set}
 //	roles[role]       {operation: set of options}
 //	(a "set" is an object {item: true}, so that it survives JSON)
-//	c[path]           {"up": [parent, ..., "/"]}
+//	c[path]           {"up": [parent, ..., "/"], "chain": [path, parent, ..., "/"]}
 //	gs[path]          {subject: {role: grant ID}}   subtree grants on the collection
 //	ge[path]          {subject: {role: grant ID}}   exact grants on the collection
 //	sched[subject]    {path: grant ID}              grants whose role holds node.schedule
@@ -174,12 +174,12 @@ func (c compiler) collection(path string) (*ast.Term, error) {
 	if err != nil || col == nil {
 		return nil, err
 	}
-	up := collections.Ancestors(path)[1:]
-	terms := make([]*ast.Term, len(up))
-	for i, a := range up {
+	chain := collections.Ancestors(path)
+	terms := make([]*ast.Term, len(chain))
+	for i, a := range chain {
 		terms[i] = str(a)
 	}
-	return obj(kv("up", ast.ArrayTerm(terms...))), nil
+	return obj(kv("up", ast.ArrayTerm(terms[1:]...)), kv("chain", ast.ArrayTerm(terms...))), nil
 }
 
 // grantMap is {subject: {role: grant ID}} for a set of grants.

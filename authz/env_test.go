@@ -25,18 +25,25 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	v := openEnv(t, t.TempDir())
+	t.Cleanup(func() { v.st.Close() })
+	return v
+}
+
+// openEnv opens an env in dir that lives until closed.
+func openEnv(t testing.TB, dir string) *env {
+	t.Helper()
 	e, err := New(quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := store.DefaultConfig(t.TempDir())
+	cfg := store.DefaultConfig(dir)
 	cfg.Logger = quietLog()
 	cfg.Observe = e.Observe
 	st, err := store.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
 	if err := st.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -70,14 +70,22 @@ target := input.resource.collection if {
 
 # Roles held at a collection: subtree grants on it and its ancestors, exact
 # grants on it alone, for any of the principal's subjects.
+#
+# The subjects are intersected with the grants' subjects by one builtin
+# call per collection that has grants, not probed one by one.
 roles_at(path) := {role |
-	some a in array.concat([path], st.c[path].up)
-	some _, roles in object.filter(st.gs[a], principal.s)
-	some role, _ in roles
+	some a in st.c[path].chain
+	grants := st.gs[a]
+	some s in object.keys(grants) & subjects
+	some role, _ in grants[s]
 } | {role |
-	some _, roles in object.filter(st.ge[path], principal.s)
-	some role, _ in roles
+	grants := st.ge[path]
+	some s in object.keys(grants) & subjects
+	some role, _ in grants[s]
 }
+
+# subjects is the principal's subject set, as a Rego set.
+subjects := {s | some s, _ in principal.s}
 
 target_roles := roles_at(target)
 
@@ -128,20 +136,34 @@ can_use_secret(path) if {
 # Where a created container or service may be scheduled: walking up from the
 # target, the highest collection on which the principal holds node.schedule;
 # failing that, the top-most collections where it holds node.schedule at all.
+#
+# A subtree grant holding node.schedule on an ancestor makes that ancestor
+# schedulable itself, so the highest schedulable collection is the highest
+# one of the chain with such a grant (or an exact one) of its own.
 schedulable := [highest] if {
 	input.operation in {"container.create", "service.create"}
-	chain := array.reverse(array.concat([target], st.c[target].up))
-	highest := [p | some p in chain; can_schedule(p)][0]
+	levels := [a | some a in st.c[target].chain; schedules_at(a)]
+	highest := levels[count(levels) - 1]
 } else := sort(topmost_schedulable) if {
 	input.operation in {"container.create", "service.create"}
 }
 
-can_schedule(path) if {
-	some r in roles_at(path)
-	st.roles[r]["node.schedule"]
+schedules_at(a) if {
+	grants := st.gs[a]
+	some s in object.keys(grants) & subjects
+	some role, _ in grants[s]
+	st.roles[role]["node.schedule"]
 }
 
-schedule_anywhere := {p | some _, paths in object.filter(st.sched, principal.s); some p, _ in paths}
+schedules_at(a) if {
+	a == target
+	grants := st.ge[a]
+	some s in object.keys(grants) & subjects
+	some role, _ in grants[s]
+	st.roles[role]["node.schedule"]
+}
+
+schedule_anywhere := {p | some s in subjects; some p, _ in st.sched[s]}
 
 topmost_schedulable := {p |
 	some p in schedule_anywhere
@@ -213,7 +235,7 @@ repo_roles := {role |
 
 target_grants contains {"grant": id, "subject": s, "role": role, "object": concat("", ["collection:", a]), "scope": "subtree"} if {
 	op.kind == "swarm"
-	some a in array.concat([target], st.c[target].up)
+	some a in st.c[target].chain
 	some s, roles in object.filter(st.gs[a], principal.s)
 	some role, id in roles
 }

@@ -30,12 +30,12 @@ state := {
 		"ro": {"repository.pull": {}},
 	},
 	"c": {
-		"/": {"up": []},
-		"/prod": {"up": ["/"]},
-		"/prod/mobile": {"up": ["/prod", "/"]},
-		"/Shared": {"up": ["/"]},
-		"/Shared/Private": {"up": ["/Shared", "/"]},
-		"/Shared/Private/maria": {"up": ["/Shared/Private", "/Shared", "/"]},
+		"/": {"up": [], "chain": ["/"]},
+		"/prod": {"up": ["/"], "chain": ["/prod", "/"]},
+		"/prod/mobile": {"up": ["/prod", "/"], "chain": ["/prod/mobile", "/prod", "/"]},
+		"/Shared": {"up": ["/"], "chain": ["/Shared", "/"]},
+		"/Shared/Private": {"up": ["/Shared", "/"], "chain": ["/Shared/Private", "/Shared", "/"]},
+		"/Shared/Private/maria": {"up": ["/Shared/Private", "/Shared", "/"], "chain": ["/Shared/Private/maria", "/Shared/Private", "/Shared", "/"]},
 	},
 	"gs": {
 		"/prod": {"team:acme/mobile": {"rc": "g1"}},

@@ -1,0 +1,148 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/dataset"
+	"github.com/grantd/grantd/store"
+)
+
+// benchSize is the dataset of the benchmarks: GRANTD_BENCH_SIZE=small or
+// enterprise-large (the default, the targets' reference).
+func benchSize() dataset.Size {
+	if os.Getenv("GRANTD_BENCH_SIZE") == "small" {
+		return dataset.Small
+	}
+	return dataset.EnterpriseLarge
+}
+
+var (
+	benchOnce sync.Once
+	benchEnv  *env
+	benchData *dataset.Dataset
+	benchLoad time.Duration
+	benchHeap uint64
+)
+
+// loadBench builds the dataset once per test binary run.
+func loadBench(b *testing.B) (*env, *dataset.Dataset) { return loadBenchT(b) }
+
+func loadBenchT(b testing.TB) (*env, *dataset.Dataset) {
+	benchOnce.Do(func() {
+		benchData = dataset.Generate(benchSize(), 1)
+		dir, err := os.MkdirTemp("", "grantd-bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The dataset outlives each benchmark; the process exit ends it.
+		benchEnv = openEnv(b, dir)
+		start := time.Now()
+		for _, batch := range benchData.Batches {
+			if _, err := benchEnv.st.Apply(context.Background(), store.Batch{Commands: batch}); err != nil {
+				b.Fatalf("load: %v", err)
+			}
+		}
+		benchLoad = time.Since(start)
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		benchHeap = ms.HeapInuse
+	})
+	if benchEnv == nil {
+		b.Fatal("dataset did not load")
+	}
+	return benchEnv, benchData
+}
+
+func toRequest(q dataset.Query) Request {
+	return Request{Subject: q.Subject, Operation: q.Operation, Collection: q.Collection, Repository: q.Repository, Options: q.Options}
+}
+
+// BenchmarkDecide measures in-process decisions on the reference dataset
+// and reports their latency distribution, the share allowed, the heap
+// held with the dataset loaded, and how long it took to load.
+func BenchmarkDecide(b *testing.B) {
+	v, d := loadBench(b)
+	queries := d.Queries(20000, 7)
+	ctx := context.Background()
+	// Warm up: every code path and the allocator.
+	for _, q := range queries[:2000] {
+		v.e.Decide(ctx, toRequest(q))
+	}
+	lat := make([]time.Duration, 0, b.N)
+	allowed := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		q := queries[i%len(queries)]
+		start := time.Now()
+		dec := v.e.Decide(ctx, toRequest(q))
+		lat = append(lat, time.Since(start))
+		if dec.Allowed {
+			allowed++
+		}
+		if dec.Code == "internal_error" {
+			b.Fatal(dec.Reason)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Nanoseconds()) / 1000 }
+	b.ReportMetric(p(0.50), "p50-µs")
+	b.ReportMetric(p(0.99), "p99-µs")
+	b.ReportMetric(100*float64(allowed)/float64(len(lat)), "allowed-%")
+	b.Logf("%s: %d decisions, p50 %.1fµs p90 %.1fµs p99 %.1fµs, %.0f%% allowed; heap %d MiB with the dataset; load %v",
+		d.Size.Name, len(lat), p(0.5), p(0.9), p(0.99), 100*float64(allowed)/float64(len(lat)), benchHeap>>20, benchLoad.Round(time.Millisecond))
+}
+
+// BenchmarkDecideParallel runs decisions from every core at once.
+func BenchmarkDecideParallel(b *testing.B) {
+	v, d := loadBench(b)
+	queries := d.Queries(20000, 8)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			v.e.Decide(ctx, toRequest(queries[i%len(queries)]))
+			i++
+		}
+	})
+}
+
+// BenchmarkGrantWriteVisible measures a grant write, from submitting it to
+// decisions reflecting it: raft commit with fsync, the store apply and the
+// incremental recompilation all included.
+func BenchmarkGrantWriteVisible(b *testing.B) {
+	v, d := loadBench(b)
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	for i := 0; b.Loop(); i++ {
+		user := d.Users[i%len(d.Users)]
+		col := fmt.Sprintf("/c0/bench%d", i)
+		if _, err := v.st.Apply(ctx, store.CreateCollection{Collection: store.Collection{Path: col}}); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := v.st.Apply(ctx, store.CreateGrant{Grant: store.Grant{ID: fmt.Sprintf("bench%d", i),
+			Subject: "user:" + user, Role: "fullcontrol", Object: "collection:" + col}}); err != nil {
+			b.Fatal(err)
+		}
+		if !v.e.Decide(ctx, Request{Subject: "user:" + user, Operation: "container.exec", Collection: col}).Allowed {
+			b.Fatal("the new grant is not visible after its write returned")
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(p(0.5), "p50-ms")
+	b.ReportMetric(p(0.99), "p99-ms")
+}
