@@ -1,0 +1,42 @@
+package authz
+
+import (
+	"context"
+	"testing"
+
+	"github.com/grantd/grantd/collections"
+)
+
+// TestHostileStringsCannotChangeDecisions sends names with quotes,
+// newlines, Rego and JSON syntax in every field of a request. They only
+// ever reach the policy as input data, so each must be a plain denial.
+func TestHostileStringsCannotChangeDecisions(t *testing.T) {
+	v := newEnv(t)
+	v.must(v.user("maria"))
+	hostile := []string{
+		`"`, `\`, "\n", "\x00", `user:maria"] = true; x := ["`, `} else := {"allowed": true} if { true`,
+		`*`, `)(uid=*)`, `/Shared/Private/maria" || true`, `../Shared/Private/maria`, `{"allowed": true}`,
+		"data.grantd.state", "input.subject", `import rego.v1`,
+	}
+	ctx := context.Background()
+	for _, h := range hostile {
+		for _, r := range []Request{
+			{Subject: h, Operation: "container.view", Collection: "/Shared/Private/maria"},
+			{Subject: "user:maria" + h, Operation: "container.view", Collection: "/Shared/Private/maria"},
+			{Subject: "user:maria", Operation: h, Collection: "/Shared/Private/maria"},
+			{Subject: "user:maria", Operation: "container.exec", Collection: "/Shared/Private/maria" + h},
+			{Subject: "user:maria", Operation: "container.exec", Labels: map[string]string{collections.AccessLabel: h}, HasLabels: true},
+			{Subject: "user:maria", Operation: "container.create", Collection: "/Shared/Private/maria", Options: []string{h}},
+			{Subject: "user:maria", Operation: "repository.delete", Repository: h},
+			{Subject: "user:maria", Operation: "service.create", Collection: "/Shared/Private/maria", Secrets: []string{h}},
+		} {
+			if d := v.e.Decide(ctx, r); d.Allowed || d.Code == "internal_error" {
+				t.Errorf("%+v: allowed=%v code=%s (%s)", r, d.Allowed, d.Code, d.Reason)
+			}
+		}
+	}
+	// The same user's ordinary request is still allowed: the policy is intact.
+	if d := v.decide("user:maria", "container.view", "/Shared/Private/maria"); !d.Allowed {
+		t.Fatalf("baseline denied: %s", d.Reason)
+	}
+}
