@@ -17,8 +17,11 @@ import (
 // benchSize is the dataset of the benchmarks: GRANTD_BENCH_SIZE=small or
 // enterprise-large (the default, the targets' reference).
 func benchSize() dataset.Size {
-	if os.Getenv("GRANTD_BENCH_SIZE") == "small" {
+	switch os.Getenv("GRANTD_BENCH_SIZE") {
+	case "small":
 		return dataset.Small
+	case "medium":
+		return dataset.Medium
 	}
 	return dataset.EnterpriseLarge
 }

@@ -10,15 +10,11 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/grantd/grantd/policies"
 	"github.com/grantd/grantd/store"
 )
-
-// statePath is where the compiled state sits in OPA's data.
-var statePath = storage.MustParsePath("/grantd/state")
 
 // revisionPath holds the store revision the compiled state reflects.
 var revisionPath = storage.MustParsePath("/grantd/revision")
@@ -28,7 +24,7 @@ var revisionPath = storage.MustParsePath("/grantd/revision")
 // own read transaction, so none ever sees half of a write.
 type Engine struct {
 	log      *slog.Logger
-	opa      storage.Store
+	opa      *dataStore
 	compiler *ast.Compiler
 	queries  map[string]ast.Body
 	// broken is set when the compiled state could not follow the store;
@@ -62,8 +58,7 @@ func New(log *slog.Logger) (*Engine, error) {
 	if c.Failed() {
 		return nil, fmt.Errorf("compile policy: %w", c.Errors)
 	}
-	e := &Engine{log: log, compiler: c, queries: map[string]ast.Body{}, metrics: newMetrics(),
-		opa: inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true), inmem.OptRoundTripOnWrite(false))}
+	e := &Engine{log: log, compiler: c, queries: map[string]ast.Body{}, metrics: newMetrics(), opa: &dataStore{}}
 	for name, q := range map[string]string{
 		"decide":   "decision = data.grantd.authz.decision",
 		"schedule": "decision = data.grantd.authz.decision; schedulable = data.grantd.authz.schedulable",
@@ -121,19 +116,16 @@ func (e *Engine) Rebuild(ctx context.Context, r Reader) error {
 	return nil
 }
 
-func (e *Engine) replace(ctx context.Context, state ast.Object, rev uint64) error {
+func (e *Engine) replace(_ context.Context, state ast.Object, rev uint64) error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	return storage.Txn(ctx, e.opa, storage.WriteParams, func(txn storage.Transaction) error {
-		root := ast.NewObject(
-			ast.Item(str("state"), ast.NewTerm(state)),
-			ast.Item(str("revision"), ast.UIntNumberTerm(rev)))
-		return e.opa.Write(ctx, txn, storage.AddOp, storage.MustParsePath("/grantd"), root)
-	})
+	e.opa.cur.Store(newSnapshot(state, rev))
+	return nil
 }
 
-// apply recomputes the entries a write changed, in one OPA transaction.
-func (e *Engine) apply(ctx context.Context, r Reader, changes []store.Change) error {
+// apply recomputes the entries a write changed and publishes them, with
+// the new revision, as one new snapshot.
+func (e *Engine) apply(_ context.Context, r Reader, changes []store.Change) error {
 	keys := affected(changes)
 	c := compiler{r: r}
 	values := make(map[key]*ast.Term, len(keys))
@@ -146,22 +138,8 @@ func (e *Engine) apply(ctx context.Context, r Reader, changes []store.Change) er
 	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	return storage.Txn(ctx, e.opa, storage.WriteParams, func(txn storage.Transaction) error {
-		for k, v := range values {
-			path := append(append(storage.Path{}, statePath...), k.table, k.name)
-			if v != nil {
-				if err := e.opa.Write(ctx, txn, storage.AddOp, path, v.Value); err != nil {
-					return fmt.Errorf("write %v: %w", path, err)
-				}
-				continue
-			}
-			err := e.opa.Write(ctx, txn, storage.RemoveOp, path, nil)
-			if err != nil && !storage.IsNotFound(err) {
-				return fmt.Errorf("remove %v: %w", path, err)
-			}
-		}
-		return e.opa.Write(ctx, txn, storage.AddOp, revisionPath, ast.UIntNumberTerm(r.Revision()).Value)
-	})
+	e.opa.cur.Store(e.opa.cur.Load().with(values, r.Revision()))
+	return nil
 }
 
 // eval runs one compiled query on input in a read transaction and returns
@@ -212,23 +190,10 @@ func readRevision(ctx context.Context, s storage.Store, txn storage.Transaction)
 	return uint64(i), nil
 }
 
-// Data returns the compiled state and its revision, as JSON-ready values.
-func (e *Engine) Data(ctx context.Context) (ast.Value, uint64, error) {
-	txn, err := e.opa.NewTransaction(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer e.opa.Abort(ctx, txn)
-	rev, err := readRevision(ctx, e.opa, txn)
-	if err != nil {
-		return nil, 0, err
-	}
-	v, err := e.opa.Read(ctx, txn, statePath)
-	if err != nil {
-		return nil, 0, err
-	}
-	// The store's value may change after the transaction; hand out a copy.
-	return ast.NewTerm(v.(ast.Value)).Copy().Value, rev, nil
+// Data returns the compiled state and its revision.
+func (e *Engine) Data(context.Context) (ast.Value, uint64, error) {
+	snap := e.opa.cur.Load()
+	return snap.object(), snap.rev, nil
 }
 
 // emptyReader is a store with nothing in it, for the initial state.

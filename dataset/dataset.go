@@ -32,6 +32,10 @@ type Size struct {
 var EnterpriseLarge = Size{Name: "enterprise-large", Users: 50000, Orgs: 500, TeamsPerOrg: 10,
 	Collections: 20000, CustomRoles: 100, Grants: 100000, Repositories: 5000}
 
+// Medium is the same shape at a tenth of the size.
+var Medium = Size{Name: "medium", Users: 5000, Orgs: 50, TeamsPerOrg: 10,
+	Collections: 2000, CustomRoles: 100, Grants: 10000, Repositories: 500}
+
 // Small is the same shape at a fiftieth of the size, for smoke runs.
 var Small = Size{Name: "small", Users: 1000, Orgs: 10, TeamsPerOrg: 10,
 	Collections: 400, CustomRoles: 10, Grants: 2000, Repositories: 100}

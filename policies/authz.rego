@@ -3,17 +3,19 @@
 # for the layout). Stock OPA evaluating data.grantd.authz.decision on an
 # exported bundle gives exactly grantd's decisions.
 #
+# Entries are always addressed whole (data.grantd.state.<table>[key]), never
+# through an alias of data.grantd.state: grantd serves each entry with one
+# lookup, and a whole table only when a rule asks for one.
+#
 # A decision is {"allowed": bool, "code": string, ...details}; grantd turns
 # the code and details into the human reason. Sets in the state are objects
 # {item: true}, so the state means the same after a JSON round trip.
 package grantd.authz
 
-st := data.grantd.state
-
 # The acting principal: a user, a service account or anonymous.
-principal := st.p[input.subject]
+principal := data.grantd.state.p[input.subject]
 
-op := st.ops[input.operation]
+op := data.grantd.state.ops[input.operation]
 
 default decision := {"allowed": false, "code": "malformed_request"}
 
@@ -38,7 +40,7 @@ bad_options := {o | some o in input.options; not op.options[o]}
 swarm_decision := {"allowed": false, "code": "wrong_resource"} if {
 	input.resource.repository
 } else := {"allowed": false, "code": "unknown_collection", "collection": target} if {
-	not st.c[target]
+	not data.grantd.state.c[target]
 } else := {"allowed": true, "code": "admin", "collection": target} if {
 	principal.admin
 } else := {"allowed": false, "code": "missing_operation", "collection": target} if {
@@ -74,12 +76,12 @@ target := input.resource.collection if {
 # The subjects are intersected with the grants' subjects by one builtin
 # call per collection that has grants, not probed one by one.
 roles_at(path) := {role |
-	some a in st.c[path].chain
-	grants := st.gs[a]
+	some a in data.grantd.state.c[path].chain
+	grants := data.grantd.state.gs[a]
 	some s in object.keys(grants) & subjects
 	some role, _ in grants[s]
 } | {role |
-	grants := st.ge[path]
+	grants := data.grantd.state.ge[path]
 	some s in object.keys(grants) & subjects
 	some role, _ in grants[s]
 }
@@ -91,10 +93,10 @@ target_roles := roles_at(target)
 
 holds_operation if {
 	some r in target_roles
-	st.roles[r][input.operation]
+	data.grantd.state.roles[r][input.operation]
 }
 
-granted_options := {o | some r in target_roles; some o, _ in st.roles[r][input.operation]}
+granted_options := {o | some r in target_roles; some o, _ in data.grantd.state.roles[r][input.operation]}
 
 missing_options := {o | some o in input.options} - granted_options
 
@@ -130,7 +132,7 @@ unusable_secrets := {s |
 
 can_use_secret(path) if {
 	some r in roles_at(path)
-	st.roles[r]["secret.use"]
+	data.grantd.state.roles[r]["secret.use"]
 }
 
 # Where a created container or service may be scheduled: walking up from the
@@ -142,28 +144,28 @@ can_use_secret(path) if {
 # one of the chain with such a grant (or an exact one) of its own.
 schedulable := [highest] if {
 	input.operation in {"container.create", "service.create"}
-	levels := [a | some a in st.c[target].chain; schedules_at(a)]
+	levels := [a | some a in data.grantd.state.c[target].chain; schedules_at(a)]
 	highest := levels[count(levels) - 1]
 } else := sort(topmost_schedulable) if {
 	input.operation in {"container.create", "service.create"}
 }
 
 schedules_at(a) if {
-	grants := st.gs[a]
+	grants := data.grantd.state.gs[a]
 	some s in object.keys(grants) & subjects
 	some role, _ in grants[s]
-	st.roles[role]["node.schedule"]
+	data.grantd.state.roles[role]["node.schedule"]
 }
 
 schedules_at(a) if {
 	a == target
-	grants := st.ge[a]
+	grants := data.grantd.state.ge[a]
 	some s in object.keys(grants) & subjects
 	some role, _ in grants[s]
-	st.roles[role]["node.schedule"]
+	data.grantd.state.roles[role]["node.schedule"]
 }
 
-schedule_anywhere := {p | some s in subjects; some p, _ in st.sched[s]}
+schedule_anywhere := {p | some s in subjects; some p, _ in data.grantd.state.sched[s]}
 
 topmost_schedulable := {p |
 	some p in schedule_anywhere
@@ -171,7 +173,7 @@ topmost_schedulable := {p |
 }
 
 ancestor_schedulable(p) if {
-	some a in st.c[p].up
+	some a in data.grantd.state.c[p].up
 	a in schedule_anywhere
 }
 
@@ -197,10 +199,10 @@ repo_decision := {"allowed": false, "code": "wrong_resource"} if {
 	input.operation in {"repository.view", "repository.pull"}
 } else := {"allowed": true, "code": "granted"} if {
 	some r in repo_roles
-	st.roles[r][input.operation]
+	data.grantd.state.roles[r][input.operation]
 } else := {"allowed": false, "code": "missing_operation"}
 
-repo := st.repos[input.resource.repository]
+repo := data.grantd.state.repos[input.resource.repository]
 
 repo_namespace := ns if {
 	parts := split(input.resource.repository, "/")
@@ -213,18 +215,18 @@ repo_namespace := ns if {
 # repository operation there, creation and deletion included.
 owns_namespace if {
 	principal.kind == "user"
-	st.ns[repo_namespace].kind == "user"
+	data.grantd.state.ns[repo_namespace].kind == "user"
 	repo_namespace == principal.name
 }
 
 owns_namespace if {
 	principal.kind == "user"
-	st.ns[repo_namespace].admins[principal.name]
+	data.grantd.state.ns[repo_namespace].admins[principal.name]
 }
 
 repo_roles := {role |
 	some key in [concat("", ["repository:", input.resource.repository]), concat("", ["namespace:", repo_namespace])]
-	some _, roles in object.filter(st.rg[key], principal.s)
+	some _, roles in object.filter(data.grantd.state.rg[key], principal.s)
 	some role, _ in roles
 }
 
@@ -235,20 +237,20 @@ repo_roles := {role |
 
 target_grants contains {"grant": id, "subject": s, "role": role, "object": concat("", ["collection:", a]), "scope": "subtree"} if {
 	op.kind == "swarm"
-	some a in st.c[target].chain
-	some s, roles in object.filter(st.gs[a], principal.s)
+	some a in data.grantd.state.c[target].chain
+	some s, roles in object.filter(data.grantd.state.gs[a], principal.s)
 	some role, id in roles
 }
 
 target_grants contains {"grant": id, "subject": s, "role": role, "object": concat("", ["collection:", target]), "scope": "exact"} if {
 	op.kind == "swarm"
-	some s, roles in object.filter(st.ge[target], principal.s)
+	some s, roles in object.filter(data.grantd.state.ge[target], principal.s)
 	some role, id in roles
 }
 
 target_grants contains {"grant": id, "subject": s, "role": role, "object": key, "scope": "subtree"} if {
 	op.kind == "repository"
 	some key in [concat("", ["repository:", input.resource.repository]), concat("", ["namespace:", repo_namespace])]
-	some s, roles in object.filter(st.rg[key], principal.s)
+	some s, roles in object.filter(data.grantd.state.rg[key], principal.s)
 	some role, id in roles
 }
