@@ -119,19 +119,28 @@ type Permissions struct {
 
 // EffectivePermissions lists what subject may do at collection, and why.
 func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection string, rs RoleSource) Permissions {
-	x := e.Explain(ctx, Request{Subject: subject, Operation: "container.view", Collection: collection}, rs)
-	p := Permissions{Decision: x.Decision, IsAdmin: x.Code == "admin"}
-	switch x.Code {
+	if e.broken.Load() {
+		return Permissions{Decision: failed(errBroken)}
+	}
+	// Any Swarm operation resolves the collection and the grants on it;
+	// the decision part only says whether the subject and collection exist.
+	r := Request{Subject: subject, Operation: "container.view", Collection: collection}
+	out, rev, err := e.eval(ctx, "explain", r.Input(), varDecision, varGrants)
+	if err != nil {
+		return Permissions{Decision: failed(err)}
+	}
+	d, err := decisionFrom(out[0])
+	if err != nil {
+		return Permissions{Decision: failed(err)}
+	}
+	d.Revision = rev
+	d.Reason = reason(r, d)
+	p := Permissions{Decision: d, IsAdmin: d.Code == "admin"}
+	switch d.Code {
 	case "admin", "granted", "missing_operation":
 	default:
 		return p // unknown subject or collection: nothing to list
 	}
-	out, rev, err := e.eval(ctx, "explain", Request{Subject: subject, Operation: "container.view", Collection: collection}.Input(), varDecision, varGrants)
-	if err != nil {
-		p.Decision = failed(err)
-		return p
-	}
-	p.Decision.Revision = rev
 	byOp := map[string]*Permission{}
 	for _, c := range contributions(subject, out[1]) {
 		role, err := rs.Role(c.Role)
