@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,13 @@ func TestQuickStart(t *testing.T) {
 	}
 	if out, err := ctl("", "whoami"); err != nil || !strings.Contains(out, "user:admin (admin: true") {
 		t.Fatalf("grantctl whoami: %v\n%s", err, out)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	if out, err := ctl("", "policy", "export", "-f", bundle); err != nil || !strings.Contains(out, "data.grantd.authz.decision") {
+		t.Fatalf("grantctl policy export: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(bundle); err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("exported bundle is not a gzip archive: %v", err)
 	}
 
 	token := g.login(t)

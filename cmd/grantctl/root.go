@@ -24,6 +24,6 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.caCert, "ca-cert", "", "CA certificate to trust for the server (default: the one saved by login, else the system roots)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.PersistentFlags().StringVar(&g.config, "config", "", "grantctl config file (default: <user config dir>/grantd/grantctl.json)")
-	root.AddCommand(newLoginCommand(g), newLogoutCommand(g), newWhoAmICommand(g))
+	root.AddCommand(newLoginCommand(g), newLogoutCommand(g), newWhoAmICommand(g), newPolicyCommand(g))
 	return root
 }
