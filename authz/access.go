@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -304,7 +305,7 @@ func (w *whoCan) active(principal string) (bool, error) {
 }
 
 // ErrNotFound marks audit queries about objects that do not exist.
-var ErrNotFound = errorString("not found")
+var ErrNotFound = errors.New("not found")
 
 func orMissing(err error, format string, args ...any) error {
 	if err != nil {

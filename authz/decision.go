@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -116,9 +117,14 @@ func (e *Engine) decide(ctx context.Context, r Request) Decision {
 	return d
 }
 
-// failed is the fail-closed answer.
+// failed is the fail-closed answer. The cause goes to the log, never to
+// the caller; only the engine's own out-of-date state is named.
 func failed(err error) Decision {
-	return Decision{Code: "internal_error", Reason: "denied: grantd could not decide (" + err.Error() + ")"}
+	reason := "denied: grantd could not decide; the server log has the cause"
+	if errors.Is(err, errBroken) {
+		reason = "denied: " + errBroken.Error()
+	}
+	return Decision{Code: "internal_error", Reason: reason}
 }
 
 func decisionFrom(t *ast.Term) (Decision, error) {

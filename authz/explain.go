@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"sort"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -39,6 +40,7 @@ func (e *Engine) Explain(ctx context.Context, r Request, rs RoleSource) Explanat
 	}
 	out, rev, err := e.eval(ctx, "explain", r.Input(), varDecision, varGrants)
 	if err != nil {
+		e.log.ErrorContext(ctx, "explanation failed", "subject", r.Subject, "operation", r.Operation, "err", err)
 		return Explanation{Decision: failed(err)}
 	}
 	d, err := decisionFrom(out[0])
@@ -127,6 +129,7 @@ func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection s
 	r := Request{Subject: subject, Operation: "container.view", Collection: collection}
 	out, rev, err := e.eval(ctx, "explain", r.Input(), varDecision, varGrants)
 	if err != nil {
+		e.log.ErrorContext(ctx, "effective permissions failed", "subject", subject, "err", err)
 		return Permissions{Decision: failed(err)}
 	}
 	d, err := decisionFrom(out[0])
@@ -177,8 +180,4 @@ func union(a, b []string) []string {
 	return out
 }
 
-var errBroken = errorString("the compiled policy state is out of date")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+var errBroken = errors.New("the compiled policy state is out of date")

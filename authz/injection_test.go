@@ -2,6 +2,8 @@ package authz
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/grantd/grantd/collections"
@@ -38,5 +40,22 @@ func TestHostileStringsCannotChangeDecisions(t *testing.T) {
 	// The same user's ordinary request is still allowed: the policy is intact.
 	if d := v.decide("user:maria", "container.view", "/Shared/Private/maria"); !d.Allowed {
 		t.Fatalf("baseline denied: %s", d.Reason)
+	}
+}
+
+// TestFailuresDenyWithoutLeakingCauses breaks the engine's state and checks
+// that decisions are denials whose reason names no internal detail.
+func TestFailuresDenyWithoutLeakingCauses(t *testing.T) {
+	v := newEnv(t)
+	v.must(v.user("maria"))
+	v.e.broken.Store(true)
+	d := v.decide("user:maria", "container.view", "/Shared/Private/maria")
+	if d.Allowed || d.Code != "internal_error" || d.Reason != "denied: the compiled policy state is out of date" {
+		t.Fatalf("broken engine: %+v", d)
+	}
+	v.e.broken.Store(false)
+	cause := errors.New("txn 42 at /var/lib/secret failed")
+	if f := failed(cause); f.Allowed || strings.Contains(f.Reason, "secret") || strings.Contains(f.Reason, "42") {
+		t.Fatalf("failure reason leaks its cause: %q", f.Reason)
 	}
 }
