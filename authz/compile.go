@@ -332,6 +332,15 @@ func affected(changes []store.Change) map[key]bool {
 	return keys
 }
 
+// initialState is the compiled form of an empty store: the catalog and
+// the anonymous principal, which exist whatever the store holds.
+func initialState() ast.Object {
+	anonymous, _ := compiler{}.principal("anonymous")
+	return ast.NewObject(
+		ast.Item(str(tOps), opsTerm()),
+		ast.Item(str(tPrincipals), ast.NewTerm(ast.NewObject(ast.Item(str("anonymous"), anonymous)))))
+}
+
 // build compiles the whole state.
 func (c compiler) build() (ast.Object, error) {
 	tables := map[string]ast.Object{}

@@ -9,15 +9,11 @@ import (
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/grantd/grantd/policies"
 	"github.com/grantd/grantd/store"
 )
-
-// revisionPath holds the store revision the compiled state reflects.
-var revisionPath = storage.MustParsePath("/grantd/revision")
 
 // Engine decides. It holds the compiled state in OPA's in-memory store and
 // the fixed policy, compiled once; decisions run concurrently, each in its
@@ -70,13 +66,7 @@ func New(log *slog.Logger) (*Engine, error) {
 		}
 		e.queries[name] = body
 	}
-	empty, err := compiler{r: emptyReader{}}.build()
-	if err != nil {
-		return nil, err
-	}
-	if err := e.replace(context.Background(), empty, 0); err != nil {
-		return nil, err
-	}
+	e.opa.cur.Store(newSnapshot(initialState(), 0))
 	return e, nil
 }
 
@@ -104,22 +94,15 @@ func (e *Engine) Observe(state *store.ReadTxn, changes []store.Change) {
 func (e *Engine) Healthy() bool { return !e.broken.Load() }
 
 // Rebuild compiles the whole state from r and swaps it in atomically.
-func (e *Engine) Rebuild(ctx context.Context, r Reader) error {
+func (e *Engine) Rebuild(_ context.Context, r Reader) error {
 	state, err := compiler{r: r}.build()
 	if err != nil {
 		return err
 	}
-	if err := e.replace(ctx, state, r.Revision()); err != nil {
-		return err
-	}
-	e.broken.Store(false)
-	return nil
-}
-
-func (e *Engine) replace(_ context.Context, state ast.Object, rev uint64) error {
 	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	e.opa.cur.Store(newSnapshot(state, rev))
+	e.opa.cur.Store(newSnapshot(state, r.Revision()))
+	e.writeMu.Unlock()
+	e.broken.Store(false)
 	return nil
 }
 
@@ -150,10 +133,7 @@ func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, vars .
 		return nil, 0, err
 	}
 	defer e.opa.Abort(ctx, txn)
-	rev, err := readRevision(ctx, e.opa, txn)
-	if err != nil {
-		return nil, 0, err
-	}
+	rev := txn.(*readTxn).snap.rev
 	out := make([]*ast.Term, len(vars))
 	found := false
 	err = topdown.NewQuery(e.queries[query]).WithCompiler(e.compiler).WithStore(e.opa).WithTransaction(txn).
@@ -174,51 +154,8 @@ func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, vars .
 	return out, rev, nil
 }
 
-func readRevision(ctx context.Context, s storage.Store, txn storage.Transaction) (uint64, error) {
-	v, err := s.Read(ctx, txn, revisionPath)
-	if err != nil {
-		return 0, err
-	}
-	n, ok := v.(ast.Number)
-	if !ok {
-		return 0, fmt.Errorf("revision is %T", v)
-	}
-	i, ok := n.Int64()
-	if !ok || i < 0 {
-		return 0, fmt.Errorf("revision %v", n)
-	}
-	return uint64(i), nil
-}
-
 // Data returns the compiled state and its revision.
 func (e *Engine) Data(context.Context) (ast.Value, uint64, error) {
 	snap := e.opa.cur.Load()
 	return snap.object(), snap.rev, nil
 }
-
-// emptyReader is a store with nothing in it, for the initial state.
-type emptyReader struct{}
-
-func (emptyReader) Revision() uint64                                     { return 0 }
-func (emptyReader) User(string) (*store.User, error)                     { return nil, nil }
-func (emptyReader) Users(string, string, int) ([]*store.User, error)     { return nil, nil }
-func (emptyReader) TeamsOfUser(string) ([]*store.TeamMember, error)      { return nil, nil }
-func (emptyReader) OrgsOfUser(string) ([]*store.OrgMember, error)        { return nil, nil }
-func (emptyReader) ServiceAccount(string) (*store.ServiceAccount, error) { return nil, nil }
-func (emptyReader) ServiceAccounts(string, int) ([]*store.ServiceAccount, error) {
-	return nil, nil
-}
-func (emptyReader) Org(string) (*store.Org, error)                          { return nil, nil }
-func (emptyReader) Orgs(string, int) ([]*store.Org, error)                  { return nil, nil }
-func (emptyReader) OrgMembers(string) ([]*store.OrgMember, error)           { return nil, nil }
-func (emptyReader) TeamMembers(string, string) ([]*store.TeamMember, error) { return nil, nil }
-func (emptyReader) Collection(string) (*store.Collection, error)            { return nil, nil }
-func (emptyReader) Collections(string, int) ([]*store.Collection, error)    { return nil, nil }
-func (emptyReader) Role(string) (*store.Role, error)                        { return nil, nil }
-func (emptyReader) Roles() ([]*store.Role, error)                           { return nil, nil }
-func (emptyReader) Grant(string) (*store.Grant, error)                      { return nil, nil }
-func (emptyReader) Grants(string, int) ([]*store.Grant, error)              { return nil, nil }
-func (emptyReader) GrantsOnObject(string) ([]*store.Grant, error)           { return nil, nil }
-func (emptyReader) GrantsOfSubject(string) ([]*store.Grant, error)          { return nil, nil }
-func (emptyReader) Repository(string, string) (*store.Repository, error)    { return nil, nil }
-func (emptyReader) AllRepositories() ([]*store.Repository, error)           { return nil, nil }
