@@ -130,7 +130,7 @@ func (c DeleteUser) apply(tx *writeTxn) error {
 		{tableAPITokens, indexOwner, subject},
 		{tableClientCerts, indexOwner, subject},
 	} {
-		if _, err := tx.deleteAll(step.table, step.index, step.arg); err != nil {
+		if _, err := tx.DeleteAll(step.table, step.index, step.arg); err != nil {
 			return err
 		}
 	}
@@ -180,7 +180,7 @@ func (c DeleteServiceAccount) apply(tx *writeTxn) error {
 	for _, t := range []struct{ table, index string }{
 		{tableGrants, indexSubject}, {tableAPITokens, indexOwner}, {tableClientCerts, indexOwner},
 	} {
-		if _, err := tx.deleteAll(t.table, t.index, subject); err != nil {
+		if _, err := tx.DeleteAll(t.table, t.index, subject); err != nil {
 			return err
 		}
 	}

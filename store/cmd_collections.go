@@ -76,7 +76,7 @@ func (tx *writeTxn) deleteCollection(col *Collection, force bool) error {
 		return fmt.Errorf("%w: collection %s is the object of grants %s; delete with force to remove them too",
 			ErrConflict, col.Path, strings.Join(ids, ", "))
 	}
-	if _, err := tx.deleteAll(tableGrants, indexObject, object); err != nil {
+	if _, err := tx.DeleteAll(tableGrants, indexObject, object); err != nil {
 		return err
 	}
 	return tx.Delete(tableCollections, col)

@@ -55,10 +55,10 @@ func (c DeleteOrg) apply(tx *writeTxn) error {
 			return err
 		}
 	}
-	if _, err := tx.deleteAll(tableOrgMembers, indexOrg, c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableOrgMembers, indexOrg, c.Name); err != nil {
 		return err
 	}
-	if _, err := tx.deleteAll(tableGrants, indexSubject, "org:"+c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableGrants, indexSubject, "org:"+c.Name); err != nil {
 		return err
 	}
 	return tx.Delete(tableOrgs, row)
@@ -99,10 +99,10 @@ func (c DeleteTeam) apply(tx *writeTxn) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.deleteAll(tableTeamMembers, indexTeam, c.Org, c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableTeamMembers, indexTeam, c.Org, c.Name); err != nil {
 		return err
 	}
-	if _, err := tx.deleteAll(tableGrants, indexSubject, "team:"+c.Org+"/"+c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableGrants, indexSubject, "team:"+c.Org+"/"+c.Name); err != nil {
 		return err
 	}
 	return tx.Delete(tableTeams, row)

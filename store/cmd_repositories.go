@@ -73,7 +73,7 @@ func (c DeleteRepository) apply(tx *writeTxn) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.deleteAll(tableGrants, indexObject, "repository:"+c.Namespace+"/"+c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableGrants, indexObject, "repository:"+c.Namespace+"/"+c.Name); err != nil {
 		return err
 	}
 	return tx.Delete(tableRepositories, row)

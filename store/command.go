@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -193,10 +192,9 @@ func (b *Batch) UnmarshalJSON(data []byte) error {
 }
 
 // writeTxn is the memdb write transaction a command applies in, with the
-// raft index and the proposer's clock for the write.
+// lookups commands share.
 type writeTxn struct {
 	*memdb.Txn
-	index uint64
 }
 
 // get returns the row with the given id, or nil.
@@ -241,11 +239,6 @@ func (tx *writeTxn) all(table, index string, args ...any) ([]any, error) {
 	return out, nil
 }
 
-// deleteAll removes every row of an index lookup and returns how many.
-func (tx *writeTxn) deleteAll(table, index string, args ...any) (int, error) {
-	return tx.DeleteAll(table, index, args...)
-}
-
 func joinIDs(ids []any) string {
 	if len(ids) == 1 {
 		return fmt.Sprintf("%q", ids[0])
@@ -258,16 +251,6 @@ func joinIDs(ids []any) string {
 		s += fmt.Sprint(id)
 	}
 	return fmt.Sprintf("%q", s)
-}
-
-// isTyped reports whether err wraps one of the store's typed errors.
-func isTyped(err error) bool {
-	for _, t := range []error{ErrNotFound, ErrAlreadyExists, ErrConflict, ErrFailedPrecondition, ErrInvalid} {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }
 
 // stamp returns t, or the zero time normalized to UTC; commands carry the
