@@ -35,9 +35,7 @@ var (
 )
 
 // loadBench builds the dataset once per test binary run.
-func loadBench(b *testing.B) (*env, *dataset.Dataset) { return loadBenchT(b) }
-
-func loadBenchT(b testing.TB) (*env, *dataset.Dataset) {
+func loadBench(b *testing.B) (*env, *dataset.Dataset) {
 	benchOnce.Do(func() {
 		benchData = dataset.Generate(benchSize(), 1)
 		dir, err := os.MkdirTemp("", "grantd-bench")

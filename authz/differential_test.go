@@ -135,10 +135,8 @@ func (g *gen) populate() {
 			g.v.must(store.UpdateUser{Name: u, Active: &f})
 		}
 	}
-	f := false
 	g.v.must(store.CreateServiceAccount{Account: store.ServiceAccount{Name: "sa-off", Active: false}})
 	g.sas = append(g.sas, "sa-off")
-	_ = f
 }
 
 func (g *gen) addMembership() {
