@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/grantd/grantd/collections"
@@ -152,16 +153,52 @@ func (c CreateServiceAccount) apply(tx *writeTxn) error {
 	if err := subjects.ValidUsername(a.Name); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	for _, capability := range a.Capabilities {
-		if capability != CapabilityAuthorize {
-			return fmt.Errorf("%w: unknown capability %q", ErrInvalid, capability)
-		}
+	if err := validCapabilities(a.Capabilities); err != nil {
+		return err
 	}
 	if err := tx.mustNotExist("service account", tableServiceAccounts, a.Name); err != nil {
 		return err
 	}
 	a.CreatedAt = stamp(a.CreatedAt)
 	return tx.Insert(tableServiceAccounts, &a)
+}
+
+// UpdateServiceAccount changes the fields that are set. Deactivating an
+// account stops its tokens and certificates at once (authentication checks
+// the account on every request).
+type UpdateServiceAccount struct {
+	Name         string    `json:"name"`
+	Description  *string   `json:"description,omitempty"`
+	Capabilities *[]string `json:"capabilities,omitempty"`
+	Active       *bool     `json:"active,omitempty"`
+}
+
+func (UpdateServiceAccount) kind() commandKind { return kindUpdateServiceAccount }
+
+func (c UpdateServiceAccount) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("service account", tableServiceAccounts, c.Name)
+	if err != nil {
+		return err
+	}
+	a := *row.(*ServiceAccount)
+	if c.Capabilities != nil {
+		if err := validCapabilities(*c.Capabilities); err != nil {
+			return err
+		}
+		a.Capabilities = slices.Clone(*c.Capabilities)
+	}
+	setIf(&a.Description, c.Description)
+	setIf(&a.Active, c.Active)
+	return tx.Insert(tableServiceAccounts, &a)
+}
+
+func validCapabilities(caps []string) error {
+	for _, capability := range caps {
+		if capability != CapabilityAuthorize {
+			return fmt.Errorf("%w: unknown capability %q", ErrInvalid, capability)
+		}
+	}
+	return nil
 }
 
 // DeleteServiceAccount removes a service account with its grants and tokens.

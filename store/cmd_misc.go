@@ -90,7 +90,7 @@ func (c CreateSession) apply(tx *writeTxn) error {
 	for len(all) > c.PerUserLimit {
 		oldest := 0
 		for i, x := range all {
-			if x.(*Session).CreatedAt.Before(all[oldest].(*Session).CreatedAt) {
+			if lastUse(x.(*Session)).Before(lastUse(all[oldest].(*Session))) {
 				oldest = i
 			}
 		}
@@ -100,6 +100,36 @@ func (c CreateSession) apply(tx *writeTxn) error {
 		all = append(all[:oldest], all[oldest+1:]...)
 	}
 	return nil
+}
+
+func lastUse(s *Session) time.Time {
+	if s.LastUsedAt.After(s.CreatedAt) {
+		return s.LastUsedAt
+	}
+	return s.CreatedAt
+}
+
+// TouchSession records the use of a session and, when ExpiresAt is later
+// than the stored expiry, extends it (renewal).
+type TouchSession struct {
+	ID        string    `json:"id"`
+	UsedAt    time.Time `json:"usedAt"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+}
+
+func (TouchSession) kind() commandKind { return kindTouchSession }
+
+func (c TouchSession) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("session", tableSessions, c.ID)
+	if err != nil {
+		return err
+	}
+	s := *row.(*Session)
+	s.LastUsedAt = stamp(c.UsedAt)
+	if c.ExpiresAt.After(s.ExpiresAt) {
+		s.ExpiresAt = stamp(c.ExpiresAt)
+	}
+	return tx.Insert(tableSessions, &s)
 }
 
 // DeleteSession ends a session.
@@ -180,6 +210,8 @@ func (c UpdateSettings) apply(tx *writeTxn) error {
 		return fmt.Errorf("%w: renewal threshold must be 0 to lifetime - 5 minutes", ErrInvalid)
 	case ss.PerUserLimit < 0:
 		return fmt.Errorf("%w: per-user session limit must be 0 (unlimited) or more", ErrInvalid)
+	case s.AuditRetention != 0 && (s.AuditRetention < 100 || s.AuditRetention > 10_000_000):
+		return fmt.Errorf("%w: audit retention must be 100 to 10,000,000 events", ErrInvalid)
 	}
 	return tx.Insert(tableSettings, &s)
 }

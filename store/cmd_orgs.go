@@ -197,3 +197,22 @@ func (c RemoveTeamMember) apply(tx *writeTxn) error {
 	}
 	return tx.Delete(tableTeamMembers, row)
 }
+
+// UpdateTeam changes a team's description.
+type UpdateTeam struct {
+	Org         string  `json:"org"`
+	Name        string  `json:"name"`
+	Description *string `json:"description,omitempty"`
+}
+
+func (UpdateTeam) kind() commandKind { return kindUpdateTeam }
+
+func (c UpdateTeam) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("team", tableTeams, c.Org, c.Name)
+	if err != nil {
+		return err
+	}
+	t := *row.(*Team)
+	setIf(&t.Description, c.Description)
+	return tx.Insert(tableTeams, &t)
+}

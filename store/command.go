@@ -51,6 +51,10 @@ const (
 	kindUpdateRepository
 	kindDeleteRepository
 	kindUpdateSettings
+	kindUpdateTeam
+	kindUpdateServiceAccount
+	kindTouchSession
+	kindAudited
 )
 
 // newCommand returns an empty command of the given kind for decoding.
@@ -114,6 +118,14 @@ func newCommand(k commandKind) (Command, error) {
 		return new(DeleteRepository), nil
 	case kindUpdateSettings:
 		return new(UpdateSettings), nil
+	case kindUpdateTeam:
+		return new(UpdateTeam), nil
+	case kindUpdateServiceAccount:
+		return new(UpdateServiceAccount), nil
+	case kindTouchSession:
+		return new(TouchSession), nil
+	case kindAudited:
+		return new(Audited), nil
 	}
 	return nil, fmt.Errorf("%w: unknown command kind %d", ErrInvalid, k)
 }

@@ -269,3 +269,31 @@ func (r *ReadTxn) Repositories(namespace string) ([]*Repository, error) {
 func (r *ReadTxn) AllRepositories() ([]*Repository, error) {
 	return list[Repository](r, tableRepositories, indexID, 0)
 }
+
+// AuditEvents lists audit events newest first, starting below the event
+// ID before (0: from the newest), keeping those whose actor equals actor
+// (when set) and whose object starts with objectPrefix (when set).
+func (r *ReadTxn) AuditEvents(actor, objectPrefix string, before uint64, limit int) ([]*AuditEvent, error) {
+	var it memdb.ResultIterator
+	var err error
+	if before == 0 {
+		it, err = r.txn.GetReverse(tableAuditEvents, indexID)
+	} else {
+		it, err = r.txn.ReverseLowerBound(tableAuditEvents, indexID, before-1)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*AuditEvent
+	for row := it.Next(); row != nil && (limit <= 0 || len(out) < limit); row = it.Next() {
+		e := row.(*AuditEvent)
+		if before != 0 && e.ID >= before {
+			continue
+		}
+		if actor != "" && e.Actor != actor || !strings.HasPrefix(e.Object, objectPrefix) {
+			continue
+		}
+		out = append(out, copyRow[AuditEvent](row))
+	}
+	return out, nil
+}

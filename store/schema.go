@@ -1,7 +1,9 @@
 package store
 
 import (
+	"encoding/binary"
 	"fmt"
+	"reflect"
 
 	memdb "github.com/hashicorp/go-memdb"
 )
@@ -178,7 +180,7 @@ func repositoriesTable() *memdb.TableSchema {
 func ldapConfigTable() *memdb.TableSchema { return table(tableLDAPConfig, idIndex(str("ID"))) }
 
 func syncReportsTable() *memdb.TableSchema {
-	return table(tableSyncReports, idIndex(&memdb.UintFieldIndex{Field: "ID"}))
+	return table(tableSyncReports, idIndex(&sequenceIndex{field: "ID"}))
 }
 
 func clientCertsTable() *memdb.TableSchema {
@@ -188,5 +190,29 @@ func clientCertsTable() *memdb.TableSchema {
 func keyMaterialTable() *memdb.TableSchema { return table(tableKeyMaterial, idIndex(str("ID"))) }
 
 func auditEventsTable() *memdb.TableSchema {
-	return table(tableAuditEvents, idIndex(&memdb.UintFieldIndex{Field: "ID"}))
+	return table(tableAuditEvents, idIndex(&sequenceIndex{field: "ID"}))
+}
+
+// sequenceIndex indexes a uint64 field in numeric order. (memdb's
+// UintFieldIndex writes varints, whose byte order is not numeric order, so
+// a range scan over it would not list events oldest to newest.)
+type sequenceIndex struct{ field string }
+
+func (x *sequenceIndex) FromObject(obj any) (bool, []byte, error) {
+	v := reflect.Indirect(reflect.ValueOf(obj)).FieldByName(x.field)
+	if !v.IsValid() || v.Kind() != reflect.Uint64 {
+		return false, nil, fmt.Errorf("field %q is not a uint64", x.field)
+	}
+	return true, binary.BigEndian.AppendUint64(nil, v.Uint()), nil
+}
+
+func (x *sequenceIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("sequence index takes one argument")
+	}
+	v, ok := args[0].(uint64)
+	if !ok {
+		return nil, fmt.Errorf("sequence index argument must be a uint64, not %T", args[0])
+	}
+	return binary.BigEndian.AppendUint64(nil, v), nil
 }

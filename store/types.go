@@ -93,6 +93,9 @@ type Session struct {
 	User      string    `json:"user"`
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// LastUsedAt is when the session was last seen in use (to the minute);
+	// the least recently used session goes first when a user has too many.
+	LastUsedAt time.Time `json:"lastUsedAt,omitzero"`
 }
 
 // APIToken is a named, revocable credential of a user or service account.
@@ -166,6 +169,8 @@ type Settings struct {
 	DefaultPrivateRole string          `json:"defaultPrivateRole"`
 	Sessions           SessionSettings `json:"sessions"`
 	NodeIsolation      bool            `json:"nodeIsolation"`
+	// AuditRetention is how many audit events are kept (0: the default).
+	AuditRetention int `json:"auditRetention,omitempty"`
 }
 
 // DefaultSettings are the settings of a new installation.
@@ -174,6 +179,7 @@ func DefaultSettings() Settings {
 		ID:                 settingsID,
 		DefaultPrivateRole: roles.RestrictedControl,
 		Sessions:           SessionSettings{LifetimeMinutes: 60, RenewalThresholdMinutes: 20, PerUserLimit: 10},
+		AuditRetention:     DefaultAuditRetention,
 	}
 }
 

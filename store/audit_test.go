@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func audited(actor string, c Command) Audited {
+	return Audited{Actor: actor, ClientAddr: "192.0.2.7:5000", Time: t0, Command: c}
+}
+
+func TestAuditRecordsChangesAtomically(t *testing.T) {
+	s := newStore(t)
+	withPassword := user("alice")
+	withPassword.User.PasswordHash = "$argon2id$secret-hash"
+	mustApply(t, s, audited("user:admin", withPassword))
+	name := "Alice A."
+	mustApply(t, s, audited("user:admin", UpdateUser{Name: "alice", FullName: &name, PasswordHash: &withPassword.User.PasswordHash}))
+	// A refused command leaves neither the change nor an event.
+	wantErr(t, s, audited("user:admin", DeleteOrg{Name: "missing"}), ErrNotFound)
+
+	events, err := s.Read().AuditEvents("", "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 {
+		t.Fatalf("events = %d, want 2", len(events))
+	}
+	upd, create := events[0], events[1] // newest first
+	if create.Action != "user.create" || create.Object != "user:alice" || create.Actor != "user:admin" ||
+		create.ClientAddr != "192.0.2.7:5000" || !create.Time.Equal(t0) || create.ID != 1 || upd.ID != 2 {
+		t.Errorf("create event = %+v", create)
+	}
+	if upd.Action != "user.update" || len(upd.Before) == 0 || len(upd.After) == 0 {
+		t.Errorf("update event = %+v", upd)
+	}
+	var before User
+	if err := json.Unmarshal(upd.Before, &before); err != nil || before.Name != "alice" || before.FullName != "" {
+		t.Errorf("before = %s (%v)", upd.Before, err)
+	}
+	for _, e := range events {
+		if strings.Contains(string(e.Before)+string(e.After), "secret-hash") {
+			t.Errorf("event %d carries the password hash: %s %s", e.ID, e.Before, e.After)
+		}
+	}
+	if got, _ := s.Read().AuditEvents("user:nobody", "", 0, 0); len(got) != 0 {
+		t.Errorf("actor filter kept %d events", len(got))
+	}
+	if got, _ := s.Read().AuditEvents("", "user:al", 0, 0); len(got) != 2 {
+		t.Errorf("object prefix filter kept %d events", len(got))
+	}
+	if got, _ := s.Read().AuditEvents("", "", 2, 0); len(got) != 1 || got[0].ID != 1 {
+		t.Errorf("events before 2 = %+v", got)
+	}
+}
+
+func TestAuditRetentionDropsOldest(t *testing.T) {
+	s := newStore(t)
+	set := DefaultSettings()
+	set.AuditRetention = 100
+	mustApply(t, s, UpdateSettings{Settings: set})
+	for i := range 300 { // more than 255, so IDs cross a varint byte boundary
+		mustApply(t, s, audited("user:admin", CreateOrg{Org: Org{Name: fmt.Sprint("org", i)}}))
+	}
+	events, _ := s.Read().AuditEvents("", "", 0, 0)
+	if len(events) != 100 {
+		t.Fatalf("kept %d events, want 100", len(events))
+	}
+	for i, e := range events {
+		if want := uint64(300 - i); e.ID != want {
+			t.Fatalf("event %d has ID %d, want %d (newest first, consecutive)", i, e.ID, want)
+		}
+	}
+	for _, bad := range []int{-1, 99, 10_000_001} {
+		set.AuditRetention = bad
+		if _, err := s.Apply(context.Background(), UpdateSettings{Settings: set}); err == nil {
+			t.Errorf("retention %d accepted", bad)
+		}
+	}
+}
+
+func TestAuditedRejectsNesting(t *testing.T) {
+	s := newStore(t)
+	wantErr(t, s, audited("x", audited("y", CreateOrg{Org: Org{Name: "o"}})), ErrInvalid)
+	enc, err := encodeCommand(audited("user:admin", CreateOrg{Org: Org{Name: "o"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := decodeCommand(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := dec.(*Audited); a.Actor != "user:admin" || a.Command.(*CreateOrg).Org.Name != "o" {
+		t.Fatalf("round trip = %+v", a)
+	}
+}
+
+func TestUpdateTeamAndServiceAccount(t *testing.T) {
+	s := newStore(t)
+	mustApply(t, s, CreateOrg{Org: Org{Name: "acme"}}, CreateTeam{Team: Team{Org: "acme", Name: "web"}},
+		CreateServiceAccount{Account: ServiceAccount{Name: "proxy", Active: true}})
+	d := "front-end people"
+	mustApply(t, s, UpdateTeam{Org: "acme", Name: "web", Description: &d})
+	if tm, _ := s.Read().Team("acme", "web"); tm.Description != d {
+		t.Errorf("team description = %q", tm.Description)
+	}
+	wantErr(t, s, UpdateTeam{Org: "acme", Name: "nope", Description: &d}, ErrNotFound)
+
+	caps, off := []string{CapabilityAuthorize}, false
+	mustApply(t, s, UpdateServiceAccount{Name: "proxy", Capabilities: &caps, Active: &off})
+	if a, _ := s.Read().ServiceAccount("proxy"); a.Active || len(a.Capabilities) != 1 {
+		t.Errorf("service account = %+v", a)
+	}
+	bad := []string{"root"}
+	wantErr(t, s, UpdateServiceAccount{Name: "proxy", Capabilities: &bad}, ErrInvalid)
+	wantErr(t, s, UpdateServiceAccount{Name: "ghost", Active: &off}, ErrNotFound)
+}
+
+func TestSessionTouchRenewsAndOrdersEviction(t *testing.T) {
+	s := newStore(t)
+	mustApply(t, s, user("bob"))
+	for i := range 3 {
+		mustApply(t, s, CreateSession{Session: Session{ID: fmt.Sprint("s", i), User: "bob",
+			CreatedAt: t0.Add(time.Duration(i) * time.Minute), ExpiresAt: t0.Add(time.Hour)}})
+	}
+	// s0 is the oldest but was used last: s1 is now the least recently used.
+	mustApply(t, s, TouchSession{ID: "s0", UsedAt: t0.Add(10 * time.Minute), ExpiresAt: t0.Add(2 * time.Hour)})
+	if got, _ := s.Read().Session("s0"); !got.ExpiresAt.Equal(t0.Add(2*time.Hour)) || !got.LastUsedAt.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("touched session = %+v", got)
+	}
+	// A touch never shortens a session.
+	mustApply(t, s, TouchSession{ID: "s0", UsedAt: t0.Add(11 * time.Minute), ExpiresAt: t0.Add(time.Minute)})
+	if got, _ := s.Read().Session("s0"); !got.ExpiresAt.Equal(t0.Add(2 * time.Hour)) {
+		t.Errorf("touch shortened the session to %v", got.ExpiresAt)
+	}
+	mustApply(t, s, CreateSession{Session: Session{ID: "s3", User: "bob", CreatedAt: t0.Add(12 * time.Minute),
+		ExpiresAt: t0.Add(time.Hour)}, PerUserLimit: 3})
+	if got, _ := s.Read().Session("s1"); got != nil {
+		t.Error("the least recently used session was kept")
+	}
+	if got, _ := s.Read().Session("s0"); got == nil {
+		t.Error("a recently used session was dropped")
+	}
+	wantErr(t, s, TouchSession{ID: "gone", UsedAt: t0}, ErrNotFound)
+}
