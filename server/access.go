@@ -11,8 +11,9 @@ const (
 	// accessPublic methods need no credentials.
 	accessPublic access = iota + 1
 	// accessAuthenticated methods need a principal; the handler checks
-	// whether this principal may act on the objects the request names
-	// (themselves, or anything for a system admin).
+	// whether this principal may act on the objects the request names:
+	// themselves, what they administer as org or team admin (rights.go),
+	// or anything for a system admin.
 	accessAuthenticated
 	// accessAdmin methods are for system admins only.
 	accessAdmin
@@ -21,9 +22,8 @@ const (
 // methodAccess classifies every RPC. A method missing here is refused
 // (fail closed); TestEveryMethodIsClassified keeps the table complete.
 //
-// Org-admin and team-admin rights (managing their own org's teams and
-// members) are not open yet: those methods are admin-only, which is the
-// safe side of the rules in api.md until they are.
+// The LDAP team-sync and org-admin-sync settings stay admin-only until the
+// LDAP issue implements them with their team-admin and org-admin rights.
 var methodAccess = map[string]access{
 	v1.AuthService_Login_FullMethodName:        accessPublic,
 	v1.AuthService_Logout_FullMethodName:       accessAuthenticated,
@@ -47,20 +47,20 @@ var methodAccess = map[string]access{
 	v1.UserService_ListUserMemberships_FullMethodName:  accessAuthenticated,
 
 	v1.OrgService_CreateOrg_FullMethodName:        accessAdmin,
-	v1.OrgService_GetOrg_FullMethodName:           accessAdmin,
-	v1.OrgService_ListOrgs_FullMethodName:         accessAdmin,
+	v1.OrgService_GetOrg_FullMethodName:           accessAuthenticated,
+	v1.OrgService_ListOrgs_FullMethodName:         accessAuthenticated,
 	v1.OrgService_DeleteOrg_FullMethodName:        accessAdmin,
-	v1.OrgService_SetOrgMember_FullMethodName:     accessAdmin,
-	v1.OrgService_RemoveOrgMember_FullMethodName:  accessAdmin,
-	v1.OrgService_ListOrgMembers_FullMethodName:   accessAdmin,
-	v1.OrgService_CreateTeam_FullMethodName:       accessAdmin,
-	v1.OrgService_GetTeam_FullMethodName:          accessAdmin,
-	v1.OrgService_ListTeams_FullMethodName:        accessAdmin,
-	v1.OrgService_UpdateTeam_FullMethodName:       accessAdmin,
-	v1.OrgService_DeleteTeam_FullMethodName:       accessAdmin,
-	v1.OrgService_SetTeamMember_FullMethodName:    accessAdmin,
-	v1.OrgService_RemoveTeamMember_FullMethodName: accessAdmin,
-	v1.OrgService_ListTeamMembers_FullMethodName:  accessAdmin,
+	v1.OrgService_SetOrgMember_FullMethodName:     accessAuthenticated,
+	v1.OrgService_RemoveOrgMember_FullMethodName:  accessAuthenticated,
+	v1.OrgService_ListOrgMembers_FullMethodName:   accessAuthenticated,
+	v1.OrgService_CreateTeam_FullMethodName:       accessAuthenticated,
+	v1.OrgService_GetTeam_FullMethodName:          accessAuthenticated,
+	v1.OrgService_ListTeams_FullMethodName:        accessAuthenticated,
+	v1.OrgService_UpdateTeam_FullMethodName:       accessAuthenticated,
+	v1.OrgService_DeleteTeam_FullMethodName:       accessAuthenticated,
+	v1.OrgService_SetTeamMember_FullMethodName:    accessAuthenticated,
+	v1.OrgService_RemoveTeamMember_FullMethodName: accessAuthenticated,
+	v1.OrgService_ListTeamMembers_FullMethodName:  accessAuthenticated,
 
 	v1.ServiceAccountService_CreateServiceAccount_FullMethodName: accessAdmin,
 	v1.ServiceAccountService_GetServiceAccount_FullMethodName:    accessAdmin,
@@ -84,17 +84,17 @@ var methodAccess = map[string]access{
 	v1.RoleService_ListRoles_FullMethodName:      accessAuthenticated,
 	v1.RoleService_DeleteRole_FullMethodName:     accessAdmin,
 
-	v1.GrantService_CreateGrant_FullMethodName: accessAdmin,
-	v1.GrantService_GetGrant_FullMethodName:    accessAdmin,
-	v1.GrantService_ListGrants_FullMethodName:  accessAdmin,
-	v1.GrantService_DeleteGrant_FullMethodName: accessAdmin,
+	v1.GrantService_CreateGrant_FullMethodName: accessAuthenticated,
+	v1.GrantService_GetGrant_FullMethodName:    accessAuthenticated,
+	v1.GrantService_ListGrants_FullMethodName:  accessAuthenticated,
+	v1.GrantService_DeleteGrant_FullMethodName: accessAuthenticated,
 
-	v1.RepositoryService_CreateRepository_FullMethodName:     accessAdmin,
-	v1.RepositoryService_GetRepository_FullMethodName:        accessAdmin,
-	v1.RepositoryService_ListRepositories_FullMethodName:     accessAdmin,
-	v1.RepositoryService_UpdateRepository_FullMethodName:     accessAdmin,
-	v1.RepositoryService_DeleteRepository_FullMethodName:     accessAdmin,
-	v1.RepositoryService_ListRepositoryAccess_FullMethodName: accessAdmin,
+	v1.RepositoryService_CreateRepository_FullMethodName:     accessAuthenticated,
+	v1.RepositoryService_GetRepository_FullMethodName:        accessAuthenticated,
+	v1.RepositoryService_ListRepositories_FullMethodName:     accessAuthenticated,
+	v1.RepositoryService_UpdateRepository_FullMethodName:     accessAuthenticated,
+	v1.RepositoryService_DeleteRepository_FullMethodName:     accessAuthenticated,
+	v1.RepositoryService_ListRepositoryAccess_FullMethodName: accessAuthenticated,
 
 	v1.SettingsService_GetSettings_FullMethodName:    accessAdmin,
 	v1.SettingsService_UpdateSettings_FullMethodName: accessAdmin,

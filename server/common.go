@@ -8,15 +8,41 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/store"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// apply submits a write and records its latency.
+// apply submits a write and records its latency. Every change but session
+// bookkeeping goes into the audit log, in the same atomic write, and out
+// as a log line.
 func (d *deps) apply(ctx context.Context, cmd store.Command) (uint64, error) {
 	start := time.Now()
-	rev, err := d.store.Apply(ctx, cmd)
+	switch cmd.(type) {
+	case store.CreateSession, store.DeleteSession, store.TouchSession:
+		rev, err := d.store.Apply(ctx, cmd)
+		d.metrics.observeWrite(err, time.Since(start))
+		return rev, err
+	}
+	ev := store.Audited{Actor: "system", ClientAddr: clientAddr(ctx), Time: d.now(), Command: cmd}
+	if p := principalFrom(ctx); p != nil {
+		ev.Actor = p.Subject()
+	}
+	rev, err := d.store.Apply(ctx, ev)
 	d.metrics.observeWrite(err, time.Since(start))
+	if err == nil {
+		action, object := store.Describe(cmd)
+		d.log.InfoContext(ctx, "audit", "actor", ev.Actor, "action", action, "object", object,
+			"client", ev.ClientAddr, "revision", rev)
+	}
 	return rev, err
+}
+
+// clientAddr is the caller's network address, when known.
+func clientAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
 }
 
 // Paging: page_size defaults to 100 and is capped at 1000; page tokens are

@@ -66,6 +66,7 @@ func repositoryPB(r *store.Repository) *v1.Repository {
 
 func settingsPB(s *store.Settings) *v1.Settings {
 	return &v1.Settings{DefaultPrivateRole: s.DefaultPrivateRole, NodeIsolation: s.NodeIsolation,
+		AuditRetention: int32(s.AuditRetention),
 		Sessions: &v1.SessionSettings{
 			LifetimeMinutes:         int32(s.Sessions.LifetimeMinutes),
 			RenewalThresholdMinutes: int32(s.Sessions.RenewalThresholdMinutes),

@@ -40,12 +40,15 @@ func (s *Server) admit(ctx context.Context, method string) (context.Context, err
 	if class == accessPublic {
 		return ctx, nil
 	}
-	p, err := authenticate(s.store.Read(), bearerToken(ctx), s.now())
+	r := s.store.Read()
+	p, err := authenticate(r, bearerToken(ctx), s.now())
 	if err != nil {
 		return ctx, status.Error(codes.Unauthenticated, err.Error())
 	}
 	if class == accessAdmin && !p.IsAdmin {
 		return ctx, status.Error(codes.PermissionDenied, "system admin rights required")
 	}
-	return withPrincipal(ctx, p), nil
+	ctx = withPrincipal(ctx, p)
+	s.deps.touchSession(ctx, r, p)
+	return ctx, nil
 }

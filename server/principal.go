@@ -26,6 +26,8 @@ type Principal struct {
 	// SessionID is the stored ID (token hash) of the caller's session.
 	SessionID    string
 	Capabilities []string
+	// sessionExpires is when the caller's session ends (session callers).
+	sessionExpires time.Time
 }
 
 // Subject is the caller as a subject string.
@@ -109,7 +111,8 @@ func sessionPrincipal(r *store.ReadTxn, token string, now time.Time) (*Principal
 	if err != nil || u == nil || !u.Active {
 		return nil, errUnauthenticated
 	}
-	return &Principal{Kind: "user", Name: u.Name, IsAdmin: u.IsAdmin, Method: "session", SessionID: id}, nil
+	return &Principal{Kind: "user", Name: u.Name, IsAdmin: u.IsAdmin, Method: "session", SessionID: id,
+		sessionExpires: sess.ExpiresAt}, nil
 }
 
 func apiTokenPrincipal(r *store.ReadTxn, token string, now time.Time) (*Principal, error) {

@@ -45,12 +45,16 @@ type Server struct {
 	grpc    *grpc.Server
 	handler http.Handler
 	now     func() time.Time
+	// deps are shared by the services and the interceptor.
+	deps *deps
 }
 
 // New builds a server on an open store and the engine that follows it.
 func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, store: st, engine: engine, metrics: newMetrics(), now: time.Now}
 	s.metrics.reg.MustRegister(engine.Collectors()...)
+	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
+		sessions: newSessionTracker(), logins: newLoginThrottle(func() time.Time { return s.now() })}
 	s.grpc = grpc.NewServer(
 		grpc.UnaryInterceptor(s.intercept),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
@@ -71,10 +75,15 @@ type deps struct {
 	log     *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+	// engine answers repository-right checks of the admin API.
+	engine *authz.Engine
+	// sessions throttles session renewal writes; logins throttles failures.
+	sessions *sessionTracker
+	logins   *loginThrottle
 }
 
 func (s *Server) registerServices(r grpc.ServiceRegistrar) {
-	d := &deps{store: s.store, log: s.log, metrics: s.metrics, now: s.now}
+	d := s.deps
 	v1.RegisterAuthServiceServer(r, &authService{deps: d})
 	v1.RegisterUserServiceServer(r, &userService{deps: d})
 	v1.RegisterOrgServiceServer(r, &orgService{deps: d})
@@ -85,12 +94,12 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterGrantServiceServer(r, &grantService{deps: d})
 	v1.RegisterRepositoryServiceServer(r, &repositoryService{deps: d})
 	v1.RegisterSettingsServiceServer(r, &settingsService{deps: d})
-	v1.RegisterAuthzServiceServer(r, &authzService{deps: d, engine: s.engine})
+	v1.RegisterAuthzServiceServer(r, &authzService{deps: d})
 	v1.RegisterPolicyServiceServer(r, &policyService{engine: s.engine})
 	// Services whose issues have not landed yet answer Unimplemented.
 	v1.RegisterLDAPServiceServer(r, v1.UnimplementedLDAPServiceServer{})
 	v1.RegisterBundleServiceServer(r, v1.UnimplementedBundleServiceServer{})
-	v1.RegisterAuditServiceServer(r, v1.UnimplementedAuditServiceServer{})
+	v1.RegisterAuditServiceServer(r, &auditService{deps: d})
 }
 
 // gateway builds the REST gateway over the in-process connection.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,8 @@ type testServer struct {
 	http *http.Client
 	grpc *grpc.ClientConn
 	st   *store.Store
+	// skew moves the server's clock forward (nanoseconds).
+	skew *atomic.Int64
 }
 
 func startServer(t *testing.T) *testServer {
@@ -69,6 +72,8 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	skew := new(atomic.Int64)
+	srv.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +92,7 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{addr: ln.Addr().String(), st: st, grpc: conn,
+	ts := &testServer{addr: ln.Addr().String(), st: st, grpc: conn, skew: skew,
 		http: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}, Timeout: 10 * time.Second}}
 	t.Cleanup(func() {
 		conn.Close()

@@ -24,6 +24,13 @@ func (s *authService) Login(ctx context.Context, req *v1.LoginRequest) (*v1.Logi
 		s.metrics.logins.WithLabelValues("invalid").Inc()
 		return nil, status.Error(codes.Unauthenticated, errBadCredentials.Error())
 	}
+	addr := clientAddr(ctx)
+	if wait := s.logins.blocked(req.GetUsername(), addr); wait > 0 {
+		s.metrics.logins.WithLabelValues("throttled").Inc()
+		s.log.WarnContext(ctx, "login throttled", "user", req.GetUsername(), "client", addr)
+		return nil, status.Errorf(codes.ResourceExhausted, "too many failed logins; try again in %d seconds",
+			int(wait.Round(time.Second)/time.Second)+1)
+	}
 	r := s.store.Read()
 	u, err := r.User(req.GetUsername())
 	if err != nil {
@@ -31,19 +38,26 @@ func (s *authService) Login(ctx context.Context, req *v1.LoginRequest) (*v1.Logi
 	}
 	if u == nil || u.PasswordHash == "" || !u.Active {
 		checkPassword(dummyHash, req.GetPassword())
-		s.metrics.logins.WithLabelValues("failed").Inc()
-		return nil, status.Error(codes.Unauthenticated, errBadCredentials.Error())
+		return nil, s.loginFailed(ctx, req.GetUsername(), addr)
 	}
 	if !checkPassword(u.PasswordHash, req.GetPassword()) {
-		s.metrics.logins.WithLabelValues("failed").Inc()
-		return nil, status.Error(codes.Unauthenticated, errBadCredentials.Error())
+		return nil, s.loginFailed(ctx, req.GetUsername(), addr)
 	}
 	token, err := s.openSession(ctx, r, u.Name)
 	if err != nil {
 		return nil, err
 	}
+	s.logins.succeeded(u.Name)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	return &v1.LoginResponse{AuthToken: token}, nil
+}
+
+// loginFailed counts a failed login and answers it.
+func (s *authService) loginFailed(ctx context.Context, username, addr string) error {
+	s.logins.failed(username, addr)
+	s.metrics.logins.WithLabelValues("failed").Inc()
+	s.log.InfoContext(ctx, "login failed", "user", username, "client", addr)
+	return status.Error(codes.Unauthenticated, errBadCredentials.Error())
 }
 
 // openSession stores a new session for user and returns its bearer token.

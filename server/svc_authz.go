@@ -15,7 +15,6 @@ import (
 type authzService struct {
 	v1.UnimplementedAuthzServiceServer
 	*deps
-	engine *authz.Engine
 }
 
 // Limits of the decision API.

@@ -31,6 +31,9 @@ func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantReque
 	if scope != store.ScopeSubtree && scope != store.ScopeExact {
 		return nil, invalid("scope must be %s or %s", store.ScopeSubtree, store.ScopeExact)
 	}
+	if err := s.requireGrantRight(ctx, object.String()); err != nil {
+		return nil, err
+	}
 	id, err := newID()
 	if err != nil {
 		return nil, err
@@ -44,7 +47,10 @@ func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantReque
 	return &v1.CreateGrantResponse{Grant: grantPB(&g), Revision: rev}, nil
 }
 
-func (s *grantService) GetGrant(_ context.Context, req *v1.GetGrantRequest) (*v1.Grant, error) {
+func (s *grantService) GetGrant(ctx context.Context, req *v1.GetGrantRequest) (*v1.Grant, error) {
+	if err := s.mayReadGrant(ctx, req.GetId()); err != nil {
+		return nil, err
+	}
 	g, err := s.store.Read().Grant(req.GetId())
 	if err != nil || g == nil {
 		return nil, orNotFound(err, "grant %q not found", req.GetId())
@@ -55,7 +61,10 @@ func (s *grantService) GetGrant(_ context.Context, req *v1.GetGrantRequest) (*v1
 // ListGrants filters by subject, object and role. With expandUser and a
 // user subject, it also lists the grants the user holds through their
 // teams, orgs and the authenticated subject, each with the path to it.
-func (s *grantService) ListGrants(_ context.Context, req *v1.ListGrantsRequest) (*v1.ListGrantsResponse, error) {
+func (s *grantService) ListGrants(ctx context.Context, req *v1.ListGrantsRequest) (*v1.ListGrantsResponse, error) {
+	if err := s.mayListGrants(ctx, req); err != nil {
+		return nil, err
+	}
 	size, err := pageSize(req.GetPageSize())
 	if err != nil {
 		return nil, err
@@ -160,9 +169,53 @@ func userSubjects(r *store.ReadTxn, user string) ([]subjectPath, error) {
 }
 
 func (s *grantService) DeleteGrant(ctx context.Context, req *v1.DeleteGrantRequest) (*v1.DeleteGrantResponse, error) {
+	if p := principalFrom(ctx); !p.IsAdmin {
+		g, err := s.store.Read().Grant(req.GetId())
+		if err != nil || g == nil {
+			return nil, orNotFound(err, "grant %q not found", req.GetId())
+		}
+		if err := s.requireGrantRight(ctx, g.Object); err != nil {
+			return nil, err
+		}
+	}
 	rev, err := s.apply(ctx, store.DeleteGrant{ID: req.GetId()})
 	if err != nil {
 		return nil, err
 	}
 	return &v1.DeleteGrantResponse{Revision: rev}, nil
+}
+
+// mayListGrants lets system admins list anything; everyone else may list
+// their own grants (subject = themselves) and the grants on objects they
+// manage.
+func (s *grantService) mayListGrants(ctx context.Context, req *v1.ListGrantsRequest) error {
+	p := principalFrom(ctx)
+	switch {
+	case p.IsAdmin:
+		return nil
+	case req.GetSubject() != "":
+		if req.GetSubject() == p.Subject() {
+			return nil
+		}
+		return denied("only system admins may list other subjects' grants")
+	case req.GetObject() != "":
+		return s.requireGrantRight(ctx, req.GetObject())
+	}
+	return denied("name subject=%s or an object you manage to list grants", p.Subject())
+}
+
+// mayReadGrant applies the listing rules to one grant.
+func (s *grantService) mayReadGrant(ctx context.Context, id string) error {
+	p := principalFrom(ctx)
+	if p.IsAdmin {
+		return nil
+	}
+	g, err := s.store.Read().Grant(id)
+	if err != nil || g == nil {
+		return orNotFound(err, "grant %q not found", id)
+	}
+	if g.Subject == p.Subject() {
+		return nil
+	}
+	return s.requireGrantRight(ctx, g.Object)
 }

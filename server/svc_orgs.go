@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
@@ -26,7 +28,10 @@ func (s *orgService) CreateOrg(ctx context.Context, req *v1.CreateOrgRequest) (*
 	return &v1.CreateOrgResponse{Org: orgPB(&o), Revision: rev}, nil
 }
 
-func (s *orgService) GetOrg(_ context.Context, req *v1.GetOrgRequest) (*v1.Org, error) {
+func (s *orgService) GetOrg(ctx context.Context, req *v1.GetOrgRequest) (*v1.Org, error) {
+	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
+		return nil, err
+	}
 	o, err := s.store.Read().Org(req.GetOrg())
 	if err != nil {
 		return nil, err
@@ -37,8 +42,15 @@ func (s *orgService) GetOrg(_ context.Context, req *v1.GetOrgRequest) (*v1.Org, 
 	return orgPB(o), nil
 }
 
-func (s *orgService) ListOrgs(_ context.Context, req *v1.ListOrgsRequest) (*v1.ListOrgsResponse, error) {
-	orgs, next, err := listPage(req, s.store.Read().Orgs, orgPB, func(o *store.Org) string { return o.Name })
+// ListOrgs lists every org to system admins, and to anyone else the orgs
+// they administer.
+func (s *orgService) ListOrgs(ctx context.Context, req *v1.ListOrgsRequest) (*v1.ListOrgsResponse, error) {
+	r := s.store.Read()
+	fetch := r.Orgs
+	if p := principalFrom(ctx); !p.IsAdmin {
+		fetch = func(after string, limit int) ([]*store.Org, error) { return administeredOrgs(r, p, after, limit) }
+	}
+	orgs, next, err := listPage(req, fetch, orgPB, func(o *store.Org) string { return o.Name })
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +66,9 @@ func (s *orgService) DeleteOrg(ctx context.Context, req *v1.DeleteOrgRequest) (*
 }
 
 func (s *orgService) SetOrgMember(ctx context.Context, req *v1.SetOrgMemberRequest) (*v1.SetOrgMemberResponse, error) {
+	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
+		return nil, err
+	}
 	m := store.OrgMember{Org: req.GetOrg(), User: req.GetUser(), IsAdmin: req.GetIsAdmin()}
 	rev, err := s.apply(ctx, store.SetOrgMember{Member: m})
 	if err != nil {
@@ -63,6 +78,9 @@ func (s *orgService) SetOrgMember(ctx context.Context, req *v1.SetOrgMemberReque
 }
 
 func (s *orgService) RemoveOrgMember(ctx context.Context, req *v1.RemoveOrgMemberRequest) (*v1.RemoveOrgMemberResponse, error) {
+	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
+		return nil, err
+	}
 	rev, err := s.apply(ctx, store.RemoveOrgMember{Org: req.GetOrg(), User: req.GetUser()})
 	if err != nil {
 		return nil, err
@@ -70,7 +88,10 @@ func (s *orgService) RemoveOrgMember(ctx context.Context, req *v1.RemoveOrgMembe
 	return &v1.RemoveOrgMemberResponse{Revision: rev}, nil
 }
 
-func (s *orgService) ListOrgMembers(_ context.Context, req *v1.ListOrgMembersRequest) (*v1.ListOrgMembersResponse, error) {
+func (s *orgService) ListOrgMembers(ctx context.Context, req *v1.ListOrgMembersRequest) (*v1.ListOrgMembersResponse, error) {
+	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
+		return nil, err
+	}
 	r := s.store.Read()
 	if o, err := r.Org(req.GetOrg()); err != nil || o == nil {
 		return nil, orNotFound(err, "org %q not found", req.GetOrg())
@@ -87,6 +108,9 @@ func (s *orgService) ListOrgMembers(_ context.Context, req *v1.ListOrgMembersReq
 }
 
 func (s *orgService) CreateTeam(ctx context.Context, req *v1.CreateTeamRequest) (*v1.CreateTeamResponse, error) {
+	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
+		return nil, err
+	}
 	if err := subjects.ValidOrgName(req.GetName()); err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -98,7 +122,10 @@ func (s *orgService) CreateTeam(ctx context.Context, req *v1.CreateTeamRequest) 
 	return &v1.CreateTeamResponse{Team: teamPB(&t), Revision: rev}, nil
 }
 
-func (s *orgService) GetTeam(_ context.Context, req *v1.GetTeamRequest) (*v1.Team, error) {
+func (s *orgService) GetTeam(ctx context.Context, req *v1.GetTeamRequest) (*v1.Team, error) {
+	if err := s.requireTeamAdmin(ctx, req.GetOrg(), req.GetTeam()); err != nil {
+		return nil, err
+	}
 	t, err := s.store.Read().Team(req.GetOrg(), req.GetTeam())
 	if err != nil || t == nil {
 		return nil, orNotFound(err, "team %s/%s not found", req.GetOrg(), req.GetTeam())
@@ -106,7 +133,10 @@ func (s *orgService) GetTeam(_ context.Context, req *v1.GetTeamRequest) (*v1.Tea
 	return teamPB(t), nil
 }
 
-func (s *orgService) ListTeams(_ context.Context, req *v1.ListTeamsRequest) (*v1.ListTeamsResponse, error) {
+func (s *orgService) ListTeams(ctx context.Context, req *v1.ListTeamsRequest) (*v1.ListTeamsResponse, error) {
+	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
+		return nil, err
+	}
 	r := s.store.Read()
 	if o, err := r.Org(req.GetOrg()); err != nil || o == nil {
 		return nil, orNotFound(err, "org %q not found", req.GetOrg())
@@ -122,7 +152,25 @@ func (s *orgService) ListTeams(_ context.Context, req *v1.ListTeamsRequest) (*v1
 	return out, nil
 }
 
+func (s *orgService) UpdateTeam(ctx context.Context, req *v1.UpdateTeamRequest) (*v1.UpdateTeamResponse, error) {
+	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
+		return nil, err
+	}
+	rev, err := s.apply(ctx, store.UpdateTeam{Org: req.GetOrg(), Name: req.GetTeam(), Description: req.Description})
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.store.Read().Team(req.GetOrg(), req.GetTeam())
+	if err != nil || t == nil {
+		return nil, orNotFound(err, "team %s/%s was deleted concurrently", req.GetOrg(), req.GetTeam())
+	}
+	return &v1.UpdateTeamResponse{Team: teamPB(t), Revision: rev}, nil
+}
+
 func (s *orgService) DeleteTeam(ctx context.Context, req *v1.DeleteTeamRequest) (*v1.DeleteTeamResponse, error) {
+	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
+		return nil, err
+	}
 	rev, err := s.apply(ctx, store.DeleteTeam{Org: req.GetOrg(), Name: req.GetTeam()})
 	if err != nil {
 		return nil, err
@@ -131,6 +179,9 @@ func (s *orgService) DeleteTeam(ctx context.Context, req *v1.DeleteTeamRequest) 
 }
 
 func (s *orgService) SetTeamMember(ctx context.Context, req *v1.SetTeamMemberRequest) (*v1.SetTeamMemberResponse, error) {
+	if err := s.mayAddTeamMember(ctx, req.GetOrg(), req.GetTeam(), req.GetUser()); err != nil {
+		return nil, err
+	}
 	m := store.TeamMember{Org: req.GetOrg(), Team: req.GetTeam(), User: req.GetUser(), IsAdmin: req.GetIsAdmin()}
 	rev, err := s.apply(ctx, store.SetTeamMember{Member: m})
 	if err != nil {
@@ -140,6 +191,9 @@ func (s *orgService) SetTeamMember(ctx context.Context, req *v1.SetTeamMemberReq
 }
 
 func (s *orgService) RemoveTeamMember(ctx context.Context, req *v1.RemoveTeamMemberRequest) (*v1.RemoveTeamMemberResponse, error) {
+	if err := s.requireTeamAdmin(ctx, req.GetOrg(), req.GetTeam()); err != nil {
+		return nil, err
+	}
 	rev, err := s.apply(ctx, store.RemoveTeamMember{Org: req.GetOrg(), Team: req.GetTeam(), User: req.GetUser()})
 	if err != nil {
 		return nil, err
@@ -147,7 +201,10 @@ func (s *orgService) RemoveTeamMember(ctx context.Context, req *v1.RemoveTeamMem
 	return &v1.RemoveTeamMemberResponse{Revision: rev}, nil
 }
 
-func (s *orgService) ListTeamMembers(_ context.Context, req *v1.ListTeamMembersRequest) (*v1.ListTeamMembersResponse, error) {
+func (s *orgService) ListTeamMembers(ctx context.Context, req *v1.ListTeamMembersRequest) (*v1.ListTeamMembersResponse, error) {
+	if err := s.requireTeamAdmin(ctx, req.GetOrg(), req.GetTeam()); err != nil {
+		return nil, err
+	}
 	r := s.store.Read()
 	if t, err := r.Team(req.GetOrg(), req.GetTeam()); err != nil || t == nil {
 		return nil, orNotFound(err, "team %s/%s not found", req.GetOrg(), req.GetTeam())
@@ -169,4 +226,59 @@ func orNotFound(err error, format string, args ...any) error {
 		return err
 	}
 	return notFound(format, args...)
+}
+
+// administeredOrgs is one page of the orgs p administers, in name order.
+func administeredOrgs(r *store.ReadTxn, p *Principal, after string, limit int) ([]*store.Org, error) {
+	if p.Kind != "user" {
+		return nil, nil
+	}
+	memberships, err := r.OrgsOfUser(p.Name)
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.Org
+	for _, m := range memberships {
+		if !m.IsAdmin || m.Org <= after {
+			continue
+		}
+		o, err := r.Org(m.Org)
+		if err != nil {
+			return nil, err
+		}
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b *store.Org) int { return strings.Compare(a.Name, b.Name) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// mayAddTeamMember lets org admins add anyone to a team (which makes them
+// an org member), and team admins add members of the org only: a team
+// admin cannot bring new people into the org.
+func (s *orgService) mayAddTeamMember(ctx context.Context, org, team, user string) error {
+	r := s.store.Read()
+	p := principalFrom(ctx)
+	if ok, err := isOrgAdmin(r, p, org); ok || err != nil {
+		return err
+	}
+	if err := s.requireTeamAdmin(ctx, org, team); err != nil {
+		return err
+	}
+	if m, err := r.OrgMember(org, user); err != nil || m == nil {
+		return orDenied(err, "team admins may add members of org %q only; ask an org admin to add %q", org, user)
+	}
+	return nil
+}
+
+// orDenied returns err, or a PermissionDenied status when err is nil.
+func orDenied(err error, format string, args ...any) error {
+	if err != nil {
+		return err
+	}
+	return denied(format, args...)
 }

@@ -18,6 +18,9 @@ func (s *repositoryService) CreateRepository(ctx context.Context, req *v1.Create
 	if err := subjects.ValidRepository(req.GetNamespace() + "/" + req.GetName()); err != nil {
 		return nil, invalid("%v", err)
 	}
+	if err := s.requireRepositoryRight(ctx, req.GetNamespace(), "", "repository.create"); err != nil {
+		return nil, err
+	}
 	r := store.Repository{Namespace: req.GetNamespace(), Name: req.GetName(), Visibility: req.GetVisibility(),
 		Description: req.GetDescription(), CreatedAt: s.now()}
 	if r.Visibility == "" {
@@ -30,30 +33,58 @@ func (s *repositoryService) CreateRepository(ctx context.Context, req *v1.Create
 	return &v1.CreateRepositoryResponse{Repository: repositoryPB(&r), Revision: rev}, nil
 }
 
-func (s *repositoryService) GetRepository(_ context.Context, req *v1.GetRepositoryRequest) (*v1.Repository, error) {
+func (s *repositoryService) GetRepository(ctx context.Context, req *v1.GetRepositoryRequest) (*v1.Repository, error) {
 	r, err := s.store.Read().Repository(req.GetNamespace(), req.GetName())
+	if err == nil && r != nil && !s.mayView(ctx, r) {
+		r = nil // what the caller may not see does not exist for them
+	}
 	if err != nil || r == nil {
 		return nil, orNotFound(err, "repository %s/%s not found", req.GetNamespace(), req.GetName())
 	}
 	return repositoryPB(r), nil
 }
 
-func (s *repositoryService) ListRepositories(_ context.Context, req *v1.ListRepositoriesRequest) (*v1.ListRepositoriesResponse, error) {
+// ListRepositories lists the repositories of a namespace, or of every
+// namespace, that the caller may view.
+func (s *repositoryService) ListRepositories(ctx context.Context, req *v1.ListRepositoriesRequest) (*v1.ListRepositoriesResponse, error) {
+	r := s.store.Read()
+	var all []*store.Repository
+	var err error
 	if req.GetNamespace() == "" {
-		return nil, invalid("namespace is required")
+		all, err = r.AllRepositories()
+	} else {
+		all, err = r.Repositories(req.GetNamespace())
 	}
-	all, err := s.store.Read().Repositories(req.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
 	out := &v1.ListRepositoriesResponse{}
-	for _, r := range all {
-		out.Repositories = append(out.Repositories, repositoryPB(r))
+	for _, repo := range all {
+		if s.mayView(ctx, repo) {
+			out.Repositories = append(out.Repositories, repositoryPB(repo))
+		}
 	}
 	return out, nil
 }
 
+// mayView reports whether the caller may see a repository: its namespace's
+// managers, and whoever the engine allows repository.view (everyone, for a
+// public repository).
+func (s *repositoryService) mayView(ctx context.Context, repo *store.Repository) bool {
+	return s.requireRepositoryRight(ctx, repo.Namespace, repo.Name, "repository.view") == nil
+}
+
 func (s *repositoryService) UpdateRepository(ctx context.Context, req *v1.UpdateRepositoryRequest) (*v1.UpdateRepositoryResponse, error) {
+	if req.Visibility != nil {
+		if err := s.requireRepositoryRight(ctx, req.GetNamespace(), req.GetName(), "repository.set_visibility"); err != nil {
+			return nil, err
+		}
+	}
+	if req.Description != nil {
+		if err := s.requireRepositoryRight(ctx, req.GetNamespace(), req.GetName(), "repository.edit"); err != nil {
+			return nil, err
+		}
+	}
 	rev, err := s.apply(ctx, store.UpdateRepository{Namespace: req.GetNamespace(), Name: req.GetName(),
 		Visibility: req.Visibility, Description: req.Description})
 	if err != nil {
@@ -66,7 +97,12 @@ func (s *repositoryService) UpdateRepository(ctx context.Context, req *v1.Update
 	return &v1.UpdateRepositoryResponse{Repository: repositoryPB(r), Revision: rev}, nil
 }
 
+// DeleteRepository is for the namespace's managers: repository.delete is
+// reserved to them and to system admins.
 func (s *repositoryService) DeleteRepository(ctx context.Context, req *v1.DeleteRepositoryRequest) (*v1.DeleteRepositoryResponse, error) {
+	if err := s.requireRepositoryRight(ctx, req.GetNamespace(), "", "repository.delete"); err != nil {
+		return nil, err
+	}
 	rev, err := s.apply(ctx, store.DeleteRepository{Namespace: req.GetNamespace(), Name: req.GetName()})
 	if err != nil {
 		return nil, err
@@ -75,7 +111,10 @@ func (s *repositoryService) DeleteRepository(ctx context.Context, req *v1.Delete
 }
 
 // ListRepositoryAccess lists the grants on the repository and on its namespace.
-func (s *repositoryService) ListRepositoryAccess(_ context.Context, req *v1.ListRepositoryAccessRequest) (*v1.ListRepositoryAccessResponse, error) {
+func (s *repositoryService) ListRepositoryAccess(ctx context.Context, req *v1.ListRepositoryAccessRequest) (*v1.ListRepositoryAccessResponse, error) {
+	if err := s.requireRepositoryRight(ctx, req.GetNamespace(), req.GetName(), "repository.manage_access"); err != nil {
+		return nil, err
+	}
 	r := s.store.Read()
 	if repo, err := r.Repository(req.GetNamespace(), req.GetName()); err != nil || repo == nil {
 		return nil, orNotFound(err, "repository %s/%s not found", req.GetNamespace(), req.GetName())

@@ -44,6 +44,23 @@ func (s *serviceAccountService) ListServiceAccounts(_ context.Context, req *v1.L
 	return &v1.ListServiceAccountsResponse{ServiceAccounts: all, NextPageToken: next}, nil
 }
 
+func (s *serviceAccountService) UpdateServiceAccount(ctx context.Context, req *v1.UpdateServiceAccountRequest) (*v1.UpdateServiceAccountResponse, error) {
+	cmd := store.UpdateServiceAccount{Name: req.GetName(), Description: req.Description, Active: req.Active}
+	if req.GetUpdateCapabilities() {
+		caps := req.GetCapabilities()
+		cmd.Capabilities = &caps
+	}
+	rev, err := s.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.store.Read().ServiceAccount(req.GetName())
+	if err != nil || a == nil {
+		return nil, orNotFound(err, "service account %q was deleted concurrently", req.GetName())
+	}
+	return &v1.UpdateServiceAccountResponse{ServiceAccount: serviceAccountPB(a), Revision: rev}, nil
+}
+
 func (s *serviceAccountService) DeleteServiceAccount(ctx context.Context, req *v1.DeleteServiceAccountRequest) (*v1.DeleteServiceAccountResponse, error) {
 	rev, err := s.apply(ctx, store.DeleteServiceAccount{Name: req.GetName()})
 	if err != nil {

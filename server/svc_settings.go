@@ -27,12 +27,20 @@ func (s *settingsService) UpdateSettings(ctx context.Context, req *v1.UpdateSett
 	if in == nil || in.GetSessions() == nil {
 		return nil, invalid("settings with sessions are required")
 	}
+	current, err := s.store.Read().Settings()
+	if err != nil || current == nil {
+		return nil, orNotFound(err, "settings not initialized")
+	}
 	set := store.Settings{DefaultPrivateRole: in.GetDefaultPrivateRole(), NodeIsolation: in.GetNodeIsolation(),
+		AuditRetention: int(in.GetAuditRetention()),
 		Sessions: store.SessionSettings{
 			LifetimeMinutes:         int(in.GetSessions().GetLifetimeMinutes()),
 			RenewalThresholdMinutes: int(in.GetSessions().GetRenewalThresholdMinutes()),
 			PerUserLimit:            int(in.GetSessions().GetPerUserLimit()),
 		}}
+	if set.AuditRetention == 0 {
+		set.AuditRetention = current.AuditRetention
+	}
 	rev, err := s.apply(ctx, store.UpdateSettings{Settings: set})
 	if err != nil {
 		return nil, err

@@ -149,6 +149,12 @@ func publicUser(u User) User {
 	return u
 }
 
+// Describe names the action and object of a command as the audit log does.
+func Describe(c Command) (action, object string) {
+	action, object, _ = describe(c)
+	return action, object
+}
+
 // describe names what a command does, to whom, and the state it writes,
 // with secrets left out.
 func describe(c Command) (action, object string, after any) {

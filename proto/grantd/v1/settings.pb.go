@@ -91,8 +91,11 @@ type Settings struct {
 	Sessions           *SessionSettings `protobuf:"bytes,2,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	// When on, nodes may be placed outside /Shared and /System.
 	NodeIsolation bool `protobuf:"varint,3,opt,name=node_isolation,json=nodeIsolation,proto3" json:"node_isolation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// How many audit events are kept (100 to 10,000,000; 0 keeps the
+	// current value, which defaults to 100,000).
+	AuditRetention int32 `protobuf:"varint,4,opt,name=audit_retention,json=auditRetention,proto3" json:"audit_retention,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Settings) Reset() {
@@ -144,6 +147,13 @@ func (x *Settings) GetNodeIsolation() bool {
 		return x.NodeIsolation
 	}
 	return false
+}
+
+func (x *Settings) GetAuditRetention() int32 {
+	if x != nil {
+		return x.AuditRetention
+	}
+	return 0
 }
 
 type GetSettingsRequest struct {
@@ -605,11 +615,12 @@ const file_grantd_v1_settings_proto_rawDesc = "" +
 	"\x0fSessionSettings\x12)\n" +
 	"\x10lifetime_minutes\x18\x01 \x01(\x05R\x0flifetimeMinutes\x12:\n" +
 	"\x19renewal_threshold_minutes\x18\x02 \x01(\x05R\x17renewalThresholdMinutes\x12$\n" +
-	"\x0eper_user_limit\x18\x03 \x01(\x05R\fperUserLimit\"\x9b\x01\n" +
+	"\x0eper_user_limit\x18\x03 \x01(\x05R\fperUserLimit\"\xc4\x01\n" +
 	"\bSettings\x120\n" +
 	"\x14default_private_role\x18\x01 \x01(\tR\x12defaultPrivateRole\x126\n" +
 	"\bsessions\x18\x02 \x01(\v2\x1a.grantd.v1.SessionSettingsR\bsessions\x12%\n" +
-	"\x0enode_isolation\x18\x03 \x01(\bR\rnodeIsolation\"\x14\n" +
+	"\x0enode_isolation\x18\x03 \x01(\bR\rnodeIsolation\x12'\n" +
+	"\x0faudit_retention\x18\x04 \x01(\x05R\x0eauditRetention\"\x14\n" +
 	"\x12GetSettingsRequest\"H\n" +
 	"\x15UpdateSettingsRequest\x12/\n" +
 	"\bsettings\x18\x01 \x01(\v2\x13.grantd.v1.SettingsR\bsettings\"e\n" +
