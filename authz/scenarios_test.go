@@ -2,87 +2,27 @@ package authz
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/internal/scenario"
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
 )
-
-// scenarioFile is the acceptance scenario format of testdata/scenarios.
-type scenarioFile struct {
-	Scenarios []struct {
-		Name  string `json:"name"`
-		Setup struct {
-			Users []struct {
-				Name    string `json:"name"`
-				IsAdmin bool   `json:"isAdmin"`
-			} `json:"users"`
-			Orgs []struct {
-				Name    string   `json:"name"`
-				Members []string `json:"members"`
-				Admins  []string `json:"admins"`
-				Teams   []struct {
-					Name    string   `json:"name"`
-					Members []string `json:"members"`
-					Admins  []string `json:"admins"`
-				} `json:"teams"`
-			} `json:"orgs"`
-			Collections []string `json:"collections"`
-			Roles       []struct {
-				Name        string             `json:"name"`
-				Permissions []roles.Permission `json:"permissions"`
-			} `json:"roles"`
-			Repositories []struct {
-				Namespace  string `json:"namespace"`
-				Name       string `json:"name"`
-				Visibility string `json:"visibility"`
-			} `json:"repositories"`
-			Grants []struct {
-				Subject string `json:"subject"`
-				Role    string `json:"role"`
-				Object  string `json:"object"`
-				Scope   string `json:"scope"`
-			} `json:"grants"`
-		} `json:"setup"`
-		Checks []struct {
-			Subject    string            `json:"subject"`
-			Operation  string            `json:"operation"`
-			Collection string            `json:"collection"`
-			Labels     map[string]string `json:"labels"`
-			Repository string            `json:"repository"`
-			Options    []string          `json:"options"`
-			Secrets    []string          `json:"secrets"`
-			Allowed    bool              `json:"allowed"`
-		} `json:"checks"`
-	} `json:"scenarios"`
-}
 
 // TestScenariosInProcess runs every acceptance scenario against a real
 // store and engine, in process. (The end-to-end runner drives the same
 // files through the REST API of a real grantd.)
 func TestScenariosInProcess(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/scenarios/*.yaml")
-	if dir := os.Getenv("GRANTD_SCENARIOS_DIR"); dir != "" {
-		more, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-		files = append(files, more...)
-	}
-	if len(files) == 0 {
-		t.Fatal("no scenario files")
+	files, err := scenario.Files("../testdata/scenarios")
+	if err != nil {
+		t.Fatal(err)
 	}
 	checks := 0
 	for _, f := range files {
-		raw, err := os.ReadFile(f)
+		sf, err := scenario.Load(f)
 		if err != nil {
 			t.Fatal(err)
-		}
-		var sf scenarioFile
-		if err := yaml.UnmarshalStrict(raw, &sf); err != nil {
-			t.Fatalf("%s: %v", f, err)
 		}
 		for _, sc := range sf.Scenarios {
 			t.Run(sc.Name, func(t *testing.T) {
@@ -118,7 +58,11 @@ func TestScenariosInProcess(t *testing.T) {
 					}
 				}
 				for _, r := range s.Roles {
-					cmds = append(cmds, v.role(r.Name, r.Permissions...))
+					var perms []roles.Permission
+					for _, p := range r.Permissions {
+						perms = append(perms, roles.Permission{Operation: p.Operation, Options: p.Options})
+					}
+					cmds = append(cmds, v.role(r.Name, perms...))
 				}
 				for _, r := range s.Repositories {
 					cmds = append(cmds, store.CreateRepository{Repository: store.Repository{Namespace: r.Namespace, Name: r.Name, Visibility: r.Visibility}})

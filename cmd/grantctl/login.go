@@ -66,17 +66,44 @@ func newLoginCommand(g *globals) *cobra.Command {
 }
 
 func readPassword(in io.Reader, prompt io.Writer, fromStdin bool) (string, error) {
-	if f, ok := in.(*os.File); ok && !fromStdin && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(prompt, "Password: ")
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(prompt)
-		return string(b), err
+	if fromStdin {
+		in = onlyReader{in} // never prompt
 	}
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && err != io.EOF {
+	s, err := readSecrets(in, prompt, "Password")
+	if err != nil {
 		return "", err
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return s[0], nil
+}
+
+// onlyReader hides that a reader is a terminal.
+type onlyReader struct{ io.Reader }
+
+// readSecrets prompts for each secret without echo on a terminal, and
+// otherwise reads one line per secret from in.
+func readSecrets(in io.Reader, prompt io.Writer, labels ...string) ([]string, error) {
+	out := make([]string, len(labels))
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		for i, label := range labels {
+			fmt.Fprint(prompt, label+": ")
+			b, err := term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(prompt)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = string(b)
+		}
+		return out, nil
+	}
+	r := bufio.NewReader(in)
+	for i, label := range labels {
+		line, err := r.ReadString('\n')
+		if err != nil && (err != io.EOF || line == "") {
+			return nil, fmt.Errorf("reading %s from standard input: %w", strings.ToLower(label), err)
+		}
+		out[i] = strings.TrimRight(line, "\r\n")
+	}
+	return out, nil
 }
 
 func newLogoutCommand(g *globals) *cobra.Command {

@@ -4,12 +4,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
 
 func main() {
-	if err := newRootCommand().Execute(); err != nil {
+	err := newRootCommand().Execute()
+	switch {
+	case errors.Is(err, errDenied):
+		os.Exit(3) // the decision is printed already
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "grantctl:", err)
 		os.Exit(1)
 	}
