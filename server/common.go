@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/grantd/grantd/store"
@@ -113,6 +115,26 @@ func listPage[T, P any](req pageRequest, fetch func(after string, size int) ([]*
 		next = nextPageToken(len(rows), size, key(rows[len(rows)-1]))
 	}
 	return items, next, nil
+}
+
+// pageOf pages a listing that is read whole (small, per-org lists), in
+// key order.
+func pageOf[T, P any](req pageRequest, rows []*T, conv func(*T) P, key func(*T) string) ([]P, string, error) {
+	rows = slices.Clone(rows)
+	slices.SortFunc(rows, func(a, b *T) int { return strings.Compare(key(a), key(b)) })
+	return listPage(req, func(after string, size int) ([]*T, error) {
+		var out []*T
+		for _, r := range rows {
+			if after != "" && key(r) <= after {
+				continue
+			}
+			if len(out) == size {
+				break
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}, conv, key)
 }
 
 // newID returns a random 128-bit identifier in hex.

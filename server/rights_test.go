@@ -141,3 +141,31 @@ func TestRightsMatrix(t *testing.T) {
 		}
 	}
 }
+
+func TestSmallListingsArePaged(t *testing.T) {
+	ts := startServer(t)
+	admin := ts.login(t, "admin", adminPassword)
+	ts.do(t, "POST", "/v1/orgs", admin, map[string]any{"name": "acme"})
+	for _, team := range []string{"c", "a", "b"} {
+		if code, out := ts.do(t, "POST", "/v1/orgs/acme/teams", admin, map[string]any{"name": team}); code != 200 {
+			t.Fatalf("team %s: %d %v", team, code, out)
+		}
+	}
+	var names []string
+	token := ""
+	for range 4 {
+		code, out := ts.do(t, "GET", "/v1/orgs/acme/teams?pageSize=2&pageToken="+token, admin, nil)
+		if code != 200 {
+			t.Fatalf("list: %d %v", code, out)
+		}
+		for _, x := range out["teams"].([]any) {
+			names = append(names, x.(map[string]any)["name"].(string))
+		}
+		if token, _ = out["nextPageToken"].(string); token == "" {
+			break
+		}
+	}
+	if strings.Join(names, ",") != "a,b,c" {
+		t.Errorf("paged teams = %v, want a,b,c", names)
+	}
+}

@@ -100,11 +100,11 @@ func (s *orgService) ListOrgMembers(ctx context.Context, req *v1.ListOrgMembersR
 	if err != nil {
 		return nil, err
 	}
-	out := &v1.ListOrgMembersResponse{}
-	for _, m := range members {
-		out.Members = append(out.Members, orgMemberPB(m))
+	page, next, err := pageOf(req, members, orgMemberPB, func(m *store.OrgMember) string { return m.User })
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &v1.ListOrgMembersResponse{Members: page, NextPageToken: next}, nil
 }
 
 func (s *orgService) CreateTeam(ctx context.Context, req *v1.CreateTeamRequest) (*v1.CreateTeamResponse, error) {
@@ -145,11 +145,11 @@ func (s *orgService) ListTeams(ctx context.Context, req *v1.ListTeamsRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	out := &v1.ListTeamsResponse{}
-	for _, t := range teams {
-		out.Teams = append(out.Teams, teamPB(t))
+	page, next, err := pageOf(req, teams, teamPB, func(t *store.Team) string { return t.Name })
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &v1.ListTeamsResponse{Teams: page, NextPageToken: next}, nil
 }
 
 func (s *orgService) UpdateTeam(ctx context.Context, req *v1.UpdateTeamRequest) (*v1.UpdateTeamResponse, error) {
@@ -213,11 +213,11 @@ func (s *orgService) ListTeamMembers(ctx context.Context, req *v1.ListTeamMember
 	if err != nil {
 		return nil, err
 	}
-	out := &v1.ListTeamMembersResponse{}
-	for _, m := range members {
-		out.Members = append(out.Members, teamMemberPB(m))
+	page, next, err := pageOf(req, members, teamMemberPB, func(m *store.TeamMember) string { return m.User })
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &v1.ListTeamMembersResponse{Members: page, NextPageToken: next}, nil
 }
 
 // orNotFound returns err, or a NotFound status when err is nil.

@@ -58,13 +58,17 @@ func (s *repositoryService) ListRepositories(ctx context.Context, req *v1.ListRe
 	if err != nil {
 		return nil, err
 	}
-	out := &v1.ListRepositoriesResponse{}
+	var visible []*store.Repository
 	for _, repo := range all {
 		if s.mayView(ctx, repo) {
-			out.Repositories = append(out.Repositories, repositoryPB(repo))
+			visible = append(visible, repo)
 		}
 	}
-	return out, nil
+	page, next, err := pageOf(req, visible, repositoryPB, func(r *store.Repository) string { return r.Namespace + "/" + r.Name })
+	if err != nil {
+		return nil, err
+	}
+	return &v1.ListRepositoriesResponse{Repositories: page, NextPageToken: next}, nil
 }
 
 // mayView reports whether the caller may see a repository: its namespace's
