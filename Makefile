@@ -1,5 +1,8 @@
 # grantd — the two commands of the quick start are `make run` and `make test`.
 GO ?= go
+# How long `make test` fuzzes the REST request decoders (the seed corpus of
+# every fuzz test also runs as part of the ordinary tests).
+FUZZTIME ?= 20s
 
 .PHONY: run test generate build fmt-check
 
@@ -11,6 +14,7 @@ run:
 test: fmt-check
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) ./server
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -11,8 +11,8 @@ import (
 )
 
 // intercept wraps every RPC, over gRPC and REST alike: it recovers panics,
-// authenticates the caller, enforces the method's access class, maps
-// errors, and records metrics.
+// authenticates the caller, enforces the method's access class, validates
+// the names in the request, maps errors, and records metrics.
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
 	defer func() {
@@ -24,6 +24,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	}()
 	ctx, err = s.admit(ctx, info.FullMethod)
 	if err != nil {
+		return nil, err
+	}
+	if err := validateRequest(req); err != nil {
 		return nil, err
 	}
 	resp, err = handler(ctx, req)

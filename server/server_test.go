@@ -41,9 +41,10 @@ type testServer struct {
 	st   *store.Store
 	// skew moves the server's clock forward (nanoseconds).
 	skew *atomic.Int64
+	srv  *Server
 }
 
-func startServer(t *testing.T) *testServer {
+func startServer(t testing.TB) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -92,7 +93,7 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{addr: ln.Addr().String(), st: st, grpc: conn, skew: skew,
+	ts := &testServer{addr: ln.Addr().String(), st: st, grpc: conn, skew: skew, srv: srv,
 		http: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}, Timeout: 10 * time.Second}}
 	t.Cleanup(func() {
 		conn.Close()
@@ -107,7 +108,7 @@ func startServer(t *testing.T) *testServer {
 }
 
 // do sends a REST request and decodes the JSON answer.
-func (ts *testServer) do(t *testing.T, method, path, token string, body any) (int, map[string]any) {
+func (ts *testServer) do(t testing.TB, method, path, token string, body any) (int, map[string]any) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -129,7 +130,7 @@ func (ts *testServer) do(t *testing.T, method, path, token string, body any) (in
 	return resp.StatusCode, out
 }
 
-func (ts *testServer) login(t *testing.T, user, password string) string {
+func (ts *testServer) login(t testing.TB, user, password string) string {
 	t.Helper()
 	code, out := ts.do(t, "POST", "/auth/login", "", map[string]string{"username": user, "password": password})
 	if code != 200 {
