@@ -16,41 +16,35 @@ import (
 // POST /v1/authorize. Each scenario gets a fresh server, because scenarios
 // reuse names with different grants.
 func TestScenariosOverREST(t *testing.T) {
-	files, err := scenario.Files("../testdata/scenarios")
+	all, err := scenario.All("../testdata/scenarios")
 	if err != nil {
 		t.Fatal(err)
 	}
 	checks := 0
-	for _, f := range files {
-		sf, err := scenario.Load(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, sc := range sf.Scenarios {
-			t.Run(sc.Name, func(t *testing.T) {
-				g := start(t, t.TempDir())
-				admin := g.login(t)
-				setUp(t, g, admin, sc.Setup)
-				for i, c := range sc.Checks {
-					resource := map[string]any{}
-					switch {
-					case c.Collection != "":
-						resource["collection"] = c.Collection
-					case c.Labels != nil:
-						resource["labels"] = c.Labels
-					case c.Repository != "":
-						resource["repository"] = c.Repository
-					}
-					body := map[string]any{"subject": c.Subject, "operation": c.Operation, "resource": resource,
-						"options": c.Options, "secrets": c.Secrets}
-					out := g.must(t, 200, "POST", "/v1/authorize", admin, body)
-					if out["allowed"] != c.Allowed {
-						t.Errorf("check %d %+v: allowed=%v (%v), want %v", i, c, out["allowed"], out["reason"], c.Allowed)
-					}
-					checks++
+	for _, sc := range all {
+		t.Run(sc.Name, func(t *testing.T) {
+			g := start(t, t.TempDir())
+			admin := g.login(t)
+			setUp(t, g, admin, sc.Setup)
+			for i, c := range sc.Checks {
+				resource := map[string]any{}
+				switch {
+				case c.Collection != "":
+					resource["collection"] = c.Collection
+				case c.Labels != nil:
+					resource["labels"] = c.Labels
+				case c.Repository != "":
+					resource["repository"] = c.Repository
 				}
-			})
-		}
+				body := map[string]any{"subject": c.Subject, "operation": c.Operation, "resource": resource,
+					"options": c.Options, "secrets": c.Secrets}
+				out := g.must(t, 200, "POST", "/v1/authorize", admin, body)
+				if out["allowed"] != c.Allowed {
+					t.Errorf("check %d %+v: allowed=%v (%v), want %v", i, c, out["allowed"], out["reason"], c.Allowed)
+				}
+				checks++
+			}
+		})
 	}
 	if checks == 0 {
 		t.Fatal("no checks ran")

@@ -117,3 +117,20 @@ func Load(path string) (*File, error) {
 	}
 	return &f, nil
 }
+
+// All loads every scenario of Files(dir), in file order.
+func All(dir string) ([]Scenario, error) {
+	files, err := Files(dir)
+	if err != nil {
+		return nil, err
+	}
+	var all []Scenario
+	for _, path := range files {
+		f, err := Load(path)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, f.Scenarios...)
+	}
+	return all, nil
+}
