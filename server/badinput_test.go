@@ -47,6 +47,8 @@ func TestBadInputIsA400(t *testing.T) {
 		{"GET", "/v1/users?pageToken=%25%25%25", "", "page_token"},
 		{"GET", "/v1/users?pageSize=-1", "", "page_size"},
 		{"GET", "/v1/users?pageSize=lots", "", ""},
+		{"GET", "/v1/users?state=sleeping", "", "state"},
+		{"GET", "/v1/users?source=nis", "", "source"},
 		{"PUT", "/v1/settings", `{"defaultPrivateRole": "restrictedcontrol", "sessions": {"lifetimeMinutes": 5, "renewalThresholdMinutes": 0, "perUserLimit": 1}}`, "lifetime"},
 		{"POST", "/v1/tokens", `{"name": ""}`, "name"},
 		{"POST", "/v1/tokens", `{"name": "ci", "owner": "team:acme/x"}`, "owner"},

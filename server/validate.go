@@ -57,7 +57,18 @@ func validateRequest(req any) error {
 			checks = append(checks, fmt.Errorf("visibility must be public or private, not %q", v))
 		}
 	}
+	oneOf := func(field, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		checks = append(checks, fmt.Errorf("%s must be one of %s, not %q", field, strings.Join(allowed[1:], ", "), v))
+	}
 	switch r := req.(type) {
+	case *v1.ListUsersRequest:
+		oneOf("state", r.GetState(), "", "active", "inactive")
+		oneOf("source", r.GetSource(), "", "local", "ldap")
 	case *v1.CreateUserRequest:
 		user("name", r.GetName())
 	case *v1.GetUserRequest:
