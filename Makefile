@@ -4,17 +4,21 @@ GO ?= go
 # every fuzz test also runs as part of the ordinary tests).
 FUZZTIME ?= 20s
 
-.PHONY: run test generate build fmt-check
+.PHONY: run test test-deps generate build fmt-check
 
 ## run: start grantd on its embedded default (single-node store in ./grantd-data, TLS on :8443)
 run:
 	$(GO) run ./cmd/grantd
 
 ## test: the whole test suite, with everything it needs provisioned
-test: fmt-check
+test: fmt-check test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) ./server
+
+## test-deps: install slapd and ldap-utils (Debian) when missing; the LDAP tests run real slapd servers
+test-deps:
+	@scripts/test-deps.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

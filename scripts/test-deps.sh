@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the test suite runs for real and Go does not provide:
+# OpenLDAP's slapd and the ldap-utils (ldapadd), from Debian's archive.
+# The tests start their own slapd processes on free loopback ports; the
+# package's system service is kept from starting while it installs.
+set -euo pipefail
+if [ -x /usr/sbin/slapd ] && [ -x /usr/sbin/slapadd ] && [ -x /usr/bin/ldapadd ]; then
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "test-deps: installing slapd and ldap-utils" >&2
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod +x "$policy"
+  made_policy=yes
+fi
+trap '[ -n "$made_policy" ] && $sudo rm -f "$policy"' EXIT
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends slapd ldap-utils >/dev/null
