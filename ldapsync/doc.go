@@ -4,6 +4,6 @@
 //
 // It may import store and the domain packages; server calls it.
 //
-// The integration arrives with its own issue; until then the LDAP RPCs
-// answer Unimplemented and login is local only.
+// Built so far: configuration and its validation, server choice, and
+// login by search and bind (Authenticate). Sync runs are not built yet.
 package ldapsync
