@@ -220,6 +220,9 @@ func describe(c Command) (action, object string, after any) {
 		return "repository.delete", "repository:" + c.Namespace + "/" + c.Name, nil
 	case UpdateSettings:
 		return "settings.update", "settings", c.Settings
+	case UpdateLDAPConfig:
+		// The document holds the reader's password: record the change only.
+		return "ldap.config.update", "ldap", nil
 	case Batch:
 		return "batch", "", fmt.Sprintf("%d commands", len(c.Commands))
 	}

@@ -147,3 +147,22 @@ func TestSessionTouchRenewsAndOrdersEviction(t *testing.T) {
 	}
 	wantErr(t, s, TouchSession{ID: "gone", UsedAt: t0}, ErrNotFound)
 }
+
+func TestLDAPConfigIsStoredAndNeverAudited(t *testing.T) {
+	s := newStore(t)
+	doc := []byte(`{"enabled":true,"servers":[{"url":"ldap://x","readerPassword":"reader-secret"}]}`)
+	mustApply(t, s, audited("user:admin", UpdateLDAPConfig{Config: doc}))
+	got, err := s.Read().LDAPConfig()
+	if err != nil || got == nil || string(got.Config) != string(doc) {
+		t.Fatalf("stored config = %+v %v", got, err)
+	}
+	events, _ := s.Read().AuditEvents("", "ldap", 0, 0)
+	if len(events) != 1 || events[0].Action != "ldap.config.update" {
+		t.Fatalf("events = %+v", events)
+	}
+	if strings.Contains(string(events[0].After)+string(events[0].Before), "reader-secret") {
+		t.Error("the audit log carries the reader password")
+	}
+	wantErr(t, s, UpdateLDAPConfig{Config: []byte(`[1]`)}, ErrInvalid)
+	wantErr(t, s, UpdateLDAPConfig{Config: []byte(`{"broken"`)}, ErrInvalid)
+}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/json"
+	"slices"
 	"fmt"
 	"time"
 
@@ -222,4 +224,20 @@ func (tx *writeTxn) settings() (Settings, error) {
 		return Settings{}, err
 	}
 	return *row.(*Settings), nil
+}
+
+// UpdateLDAPConfig replaces the directory configuration. Its content is
+// validated by the ldapsync package before it is proposed; the store keeps
+// it as an opaque JSON document and only checks that it is one.
+type UpdateLDAPConfig struct {
+	Config json.RawMessage `json:"config"`
+}
+
+func (UpdateLDAPConfig) kind() commandKind { return kindUpdateLDAPConfig }
+
+func (c UpdateLDAPConfig) apply(tx *writeTxn) error {
+	if !json.Valid(c.Config) || len(c.Config) == 0 || c.Config[0] != '{' {
+		return fmt.Errorf("%w: the LDAP configuration must be a JSON object", ErrInvalid)
+	}
+	return tx.Insert(tableLDAPConfig, &LDAPConfig{ID: ldapConfigID, Config: slices.Clone(c.Config)})
 }

@@ -55,6 +55,7 @@ const (
 	kindUpdateServiceAccount
 	kindTouchSession
 	kindAudited
+	kindUpdateLDAPConfig
 )
 
 // newCommand returns an empty command of the given kind for decoding.
@@ -126,6 +127,8 @@ func newCommand(k commandKind) (Command, error) {
 		return new(TouchSession), nil
 	case kindAudited:
 		return new(Audited), nil
+	case kindUpdateLDAPConfig:
+		return new(UpdateLDAPConfig), nil
 	}
 	return nil, fmt.Errorf("%w: unknown command kind %d", ErrInvalid, k)
 }
@@ -134,7 +137,7 @@ func newCommand(k commandKind) (Command, error) {
 func encodeCommand(c Command) ([]byte, error) {
 	body, err := json.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("encode command: %w", err)
+		return nil, fmt.Errorf("%w: encode command: %v", ErrInvalid, err)
 	}
 	return append([]byte{byte(c.kind())}, body...), nil
 }

@@ -270,6 +270,11 @@ func (r *ReadTxn) AllRepositories() ([]*Repository, error) {
 	return list[Repository](r, tableRepositories, indexID, 0)
 }
 
+// LDAPConfig returns the stored directory configuration (nil when none).
+func (r *ReadTxn) LDAPConfig() (*LDAPConfig, error) {
+	return first[LDAPConfig](r, tableLDAPConfig, ldapConfigID)
+}
+
 // AuditEvents lists audit events newest first, starting below the event
 // ID before (0: from the newest), keeping those whose actor equals actor
 // (when set) and whose object starts with objectPrefix (when set).
