@@ -97,7 +97,7 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterAuthzServiceServer(r, &authzService{deps: d})
 	v1.RegisterPolicyServiceServer(r, &policyService{engine: s.engine})
 	// Services whose issues have not landed yet answer Unimplemented.
-	v1.RegisterLDAPServiceServer(r, v1.UnimplementedLDAPServiceServer{})
+	v1.RegisterLDAPServiceServer(r, &ldapService{deps: d})
 	v1.RegisterBundleServiceServer(r, v1.UnimplementedBundleServiceServer{})
 	v1.RegisterAuditServiceServer(r, &auditService{deps: d})
 }
