@@ -96,10 +96,11 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterSettingsServiceServer(r, &settingsService{deps: d})
 	v1.RegisterAuthzServiceServer(r, &authzService{deps: d})
 	v1.RegisterPolicyServiceServer(r, &policyService{engine: s.engine})
-	// Services whose issues have not landed yet answer Unimplemented.
-	v1.RegisterLDAPServiceServer(r, &ldapService{deps: d})
-	v1.RegisterBundleServiceServer(r, v1.UnimplementedBundleServiceServer{})
 	v1.RegisterAuditServiceServer(r, &auditService{deps: d})
+	// Partly built: the configuration methods; the rest answer Unimplemented.
+	v1.RegisterLDAPServiceServer(r, &ldapService{deps: d})
+	// Not built yet (client bundles): every method answers Unimplemented.
+	v1.RegisterBundleServiceServer(r, v1.UnimplementedBundleServiceServer{})
 }
 
 // gateway builds the REST gateway over the in-process connection.

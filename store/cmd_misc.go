@@ -2,8 +2,8 @@ package store
 
 import (
 	"encoding/json"
-	"slices"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/grantd/grantd/collections"
