@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,26 +13,20 @@ import (
 func TestQuickStart(t *testing.T) {
 	dir := t.TempDir()
 	g := start(t, dir)
-	cfg := filepath.Join(t.TempDir(), "grantctl.json")
-	ctl := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(grantctlBin, append([]string{"--config", cfg}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	c := newCtl(t)
 	ca := filepath.Join(dir, "tls", "ca.crt")
-	if out, err := ctl("wrong-password\n", "login", "--server", g.addr, "--ca-cert", ca, "-u", "admin", "--password-stdin"); err == nil {
+	if out, code := c.run("wrong-password\n", "login", "--server", g.addr, "--ca-cert", ca, "-u", "admin", "--password-stdin"); code == 0 {
 		t.Fatalf("login with a wrong password succeeded: %s", out)
 	}
-	if out, err := ctl(adminPassword+"\n", "login", "--server", g.addr, "--ca-cert", ca, "-u", "admin", "--password-stdin"); err != nil {
-		t.Fatalf("grantctl login: %v\n%s", err, out)
+	if out, code := c.run(adminPassword+"\n", "login", "--server", g.addr, "--ca-cert", ca, "-u", "admin", "--password-stdin"); code != 0 {
+		t.Fatalf("grantctl login: exit %d\n%s", code, out)
 	}
-	if out, err := ctl("", "whoami"); err != nil || !strings.Contains(out, "user:admin (admin: true") {
-		t.Fatalf("grantctl whoami: %v\n%s", err, out)
+	if out := c.ok("whoami"); !strings.Contains(out, "user:admin (admin: true") {
+		t.Fatalf("grantctl whoami:\n%s", out)
 	}
 	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
-	if out, err := ctl("", "policy", "export", "-f", bundle); err != nil || !strings.Contains(out, "data.grantd.authz.decision") {
-		t.Fatalf("grantctl policy export: %v\n%s", err, out)
+	if out := c.ok("policy", "export", "-f", bundle); !strings.Contains(out, "data.grantd.authz.decision") {
+		t.Fatalf("grantctl policy export:\n%s", out)
 	}
 	if b, err := os.ReadFile(bundle); err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
 		t.Fatalf("exported bundle is not a gzip archive: %v", err)
@@ -52,7 +45,7 @@ func TestQuickStart(t *testing.T) {
 	alice := g.must(t, 200, "POST", "/auth/login", "", map[string]string{"username": "alice", "password": "alice-password"})["auth_token"].(string)
 	g.must(t, 403, "POST", "/v1/collections", alice, map[string]any{"path": "/mine"})
 	// The saved session of the first process is still valid: sessions are replicated state.
-	if out, err := exec.Command(grantctlBin, "--config", cfg, "whoami").CombinedOutput(); err != nil || !strings.Contains(string(out), "user:admin") {
-		t.Fatalf("grantctl whoami after restart: %v\n%s", err, out)
+	if out := c.ok("whoami"); !strings.Contains(out, "user:admin") {
+		t.Fatalf("grantctl whoami after restart:\n%s", out)
 	}
 }

@@ -38,7 +38,7 @@ func (r *resourceFlags) add(cmd *cobra.Command) {
 	f.Uint64Var(&r.minRevision, "min-revision", 0, "wait until the server has applied this revision")
 }
 
-func (r *resourceFlags) request(subject, operation string) (*v1.AuthorizeRequest, error) {
+func (r *resourceFlags) request(subject, operation string) *v1.AuthorizeRequest {
 	req := &v1.AuthorizeRequest{Subject: subject, Operation: operation, Options: r.options, Secrets: r.secrets,
 		MinRevision: r.minRevision, Resource: &v1.Resource{Collection: r.collection, Repository: r.repository}}
 	for _, l := range r.labels {
@@ -51,7 +51,7 @@ func (r *resourceFlags) request(subject, operation string) (*v1.AuthorizeRequest
 		}
 		req.Resource.Labels[k] = v
 	}
-	return req, nil
+	return req
 }
 
 func newCheckCommand(g *globals) *cobra.Command {
@@ -64,12 +64,9 @@ func newCheckCommand(g *globals) *cobra.Command {
 			"  grantctl check user:maria container.view --label /production/mobile\n" +
 			"  grantctl check user:maria repository.pull --repository acme/app",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := res.request(args[0], args[1])
-			if err != nil {
-				return err
-			}
+			req := res.request(args[0], args[1])
 			allowed := false
-			err = run(g, cmd, func(ctx context.Context, c *grpc.ClientConn) (*v1.AuthorizeResponse, error) {
+			err := run(g, cmd, func(ctx context.Context, c *grpc.ClientConn) (*v1.AuthorizeResponse, error) {
 				r, err := v1.NewAuthzServiceClient(c).Authorize(ctx, req)
 				allowed = err == nil && r.GetAllowed()
 				return r, err
@@ -99,10 +96,7 @@ func newExplainCommand(g *globals) *cobra.Command {
 		Args:    cobra.ExactArgs(2),
 		Example: "  grantctl explain user:maria container.exec --collection /production/mobile",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := res.request(args[0], args[1])
-			if err != nil {
-				return err
-			}
+			req := res.request(args[0], args[1])
 			return run(g, cmd, func(ctx context.Context, c *grpc.ClientConn) (*v1.ExplainResponse, error) {
 				return v1.NewAuthzServiceClient(c).Explain(ctx, req)
 			}, func(w io.Writer, r *v1.ExplainResponse) error {

@@ -93,24 +93,20 @@ func cell(v any) string {
 	return fmt.Sprint(v)
 }
 
-// done prints the confirmation of a write with the revision it produced.
-func done(format string, args ...any) func(io.Writer, revisioned) error {
-	return func(w io.Writer, r revisioned) error {
-		fmt.Fprintf(w, format+" (revision %d)\n", append(args, r.GetRevision())...)
-		return nil
-	}
-}
-
 // revisioned is every write response.
 type revisioned interface {
 	proto.Message
 	GetRevision() uint64
 }
 
-// write is run for write calls, whose answer is a confirmation line.
+// write is run for write calls: the answer for people is a confirmation
+// line with the revision the write produced.
 func write[T revisioned](g *globals, cmd *cobra.Command, call func(context.Context, *grpc.ClientConn) (T, error),
 	format string, args ...any) error {
-	return run(g, cmd, call, func(w io.Writer, r T) error { return done(format, args...)(w, r) })
+	return run(g, cmd, call, func(w io.Writer, r T) error {
+		_, err := fmt.Fprintf(w, format+" (revision %d)\n", append(args, r.GetRevision())...)
+		return err
+	})
 }
 
 // splitRepository splits "namespace/name".
