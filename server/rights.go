@@ -88,7 +88,7 @@ func (d *deps) requireRepositoryRight(ctx context.Context, namespace, name, oper
 	if ok {
 		return nil
 	}
-	if name != "" && d.engine != nil {
+	if name != "" {
 		dec := d.engine.Decide(ctx, authz.Request{Subject: p.Subject(), Operation: operation,
 			Repository: namespace + "/" + name})
 		if dec.Allowed {

@@ -26,7 +26,7 @@ func newSessionTracker() *sessionTracker {
 // useRecordInterval is how stale a session's recorded last use may get.
 const useRecordInterval = time.Minute
 
-// touch records a use of the caller's session, renewing it when due.
+// touchSession records a use of the caller's session, renewing it when due.
 func (d *deps) touchSession(ctx context.Context, r *store.ReadTxn, p *Principal) {
 	if p.SessionID == "" {
 		return

@@ -22,7 +22,8 @@ func Person(parent, uid, fullName, password string) string {
 
 // Group is the LDIF of a group cn=<name>: groupOfNames with attr "member",
 // or groupOfUniqueNames with "uniqueMember". Both schemas need at least
-// one member; an empty group gets the manager-less placeholder "".
+// one member, so a group given none gets the empty DN as its only member
+// (what directories do for "empty" groups of these schemas).
 func Group(parent, name, attr string, memberDNs ...string) string {
 	class := "groupOfNames"
 	if attr == "uniqueMember" {
