@@ -2,9 +2,11 @@ package server
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
@@ -53,22 +55,20 @@ func validateRequest(req any) error {
 		}
 	}
 	visibility := func(v string) {
-		if v != "" && v != "public" && v != "private" {
+		if v != "" && v != store.VisibilityPublic && v != store.VisibilityPrivate {
 			checks = append(checks, fmt.Errorf("visibility must be public or private, not %q", v))
 		}
 	}
-	oneOf := func(field, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
+	// oneOfOrEmpty accepts an unset filter or one of its values.
+	oneOfOrEmpty := func(field, v string, allowed ...string) {
+		if v != "" && !slices.Contains(allowed, v) {
+			checks = append(checks, fmt.Errorf("%s must be one of %s, not %q", field, strings.Join(allowed, ", "), v))
 		}
-		checks = append(checks, fmt.Errorf("%s must be one of %s, not %q", field, strings.Join(allowed[1:], ", "), v))
 	}
 	switch r := req.(type) {
 	case *v1.ListUsersRequest:
-		oneOf("state", r.GetState(), "", "active", "inactive")
-		oneOf("source", r.GetSource(), "", "local", "ldap")
+		oneOfOrEmpty("state", r.GetState(), "active", "inactive")
+		oneOfOrEmpty("source", r.GetSource(), store.SourceLocal, store.SourceLDAP)
 	case *v1.CreateUserRequest:
 		user("name", r.GetName())
 	case *v1.GetUserRequest:
