@@ -11,8 +11,8 @@ import (
 
 const people = "ou=people,dc=example,dc=com"
 
-// directory starts a slapd with a few people and both group schemas.
-func directory(t *testing.T, opts ldaptest.Options) *ldaptest.Server {
+// testDirectory starts a slapd with a few people and both group schemas.
+func testDirectory(t *testing.T, opts ldaptest.Options) *ldaptest.Server {
 	t.Helper()
 	ldif := ldaptest.OU("dc=example,dc=com", "people") + ldaptest.OU("dc=example,dc=com", "groups") +
 		ldaptest.Person(people, "alice", "Alice Liddell", "alice-pw") +
@@ -38,7 +38,7 @@ func config(s *ldaptest.Server, sc ...SearchConfig) Config {
 }
 
 func TestLoginBySearchAndBind(t *testing.T) {
-	s := directory(t, ldaptest.Options{})
+	s := testDirectory(t, ldaptest.Options{})
 	c := config(s)
 	ctx := context.Background()
 	got, err := c.Authenticate(ctx, "alice", "alice-pw")
@@ -71,7 +71,7 @@ func TestLoginBySearchAndBind(t *testing.T) {
 }
 
 func TestGroupSelectionBothSchemas(t *testing.T) {
-	s := directory(t, ldaptest.Options{})
+	s := testDirectory(t, ldaptest.Options{})
 	conn, err := connect(context.Background(), config(s).Servers[0])
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestServerChoiceByLongestDomainSuffix(t *testing.T) {
 }
 
 func TestTwoDomainsAndTLS(t *testing.T) {
-	main := directory(t, ldaptest.Options{TLS: true})
+	main := testDirectory(t, ldaptest.Options{TLS: true})
 	sub := ldaptest.Start(t, ldaptest.Options{Suffix: "dc=sub,dc=com", TLS: true,
 		LDIF: ldaptest.OU("dc=sub,dc=com", "people") + ldaptest.Person("ou=people,dc=sub,dc=com", "dave", "Dave Sub", "dave-pw")})
 	c := config(main, SearchConfig{BaseDN: people, UsernameAttr: "uid"},

@@ -21,9 +21,6 @@ const (
 
 // methodAccess classifies every RPC. A method missing here is refused
 // (fail closed); TestEveryMethodIsClassified keeps the table complete.
-//
-// The LDAP team-sync and org-admin-sync settings stay admin-only until the
-// LDAP issue implements them with their team-admin and org-admin rights.
 var methodAccess = map[string]access{
 	v1.AuthService_Login_FullMethodName:        accessPublic,
 	v1.AuthService_Logout_FullMethodName:       accessAuthenticated,
@@ -107,10 +104,10 @@ var methodAccess = map[string]access{
 	v1.LDAPService_StartLDAPSync_FullMethodName:      accessAdmin,
 	v1.LDAPService_GetLDAPSync_FullMethodName:        accessAdmin,
 	v1.LDAPService_ListLDAPSyncs_FullMethodName:      accessAdmin,
-	v1.LDAPService_GetTeamLDAPSync_FullMethodName:    accessAdmin,
-	v1.LDAPService_UpdateTeamLDAPSync_FullMethodName: accessAdmin,
-	v1.LDAPService_GetOrgAdminSync_FullMethodName:    accessAdmin,
-	v1.LDAPService_UpdateOrgAdminSync_FullMethodName: accessAdmin,
+	v1.LDAPService_GetTeamLDAPSync_FullMethodName:    accessAuthenticated,
+	v1.LDAPService_UpdateTeamLDAPSync_FullMethodName: accessAuthenticated,
+	v1.LDAPService_GetOrgAdminSync_FullMethodName:    accessAuthenticated,
+	v1.LDAPService_UpdateOrgAdminSync_FullMethodName: accessAuthenticated,
 
 	v1.BundleService_CreateBundle_FullMethodName:      accessAuthenticated,
 	v1.BundleService_RegisterPublicKey_FullMethodName: accessAuthenticated,

@@ -18,6 +18,15 @@ import (
 // bookkeeping goes into the audit log, in the same atomic write, and out
 // as a log line.
 func (d *deps) apply(ctx context.Context, cmd store.Command) (uint64, error) {
+	actor := "system"
+	if p := principalFrom(ctx); p != nil {
+		actor = p.Subject()
+	}
+	return d.applyAs(ctx, actor, cmd)
+}
+
+// applyAs writes a command audited under the given actor.
+func (d *deps) applyAs(ctx context.Context, actor string, cmd store.Command) (uint64, error) {
 	start := time.Now()
 	switch cmd.(type) {
 	case store.CreateSession, store.DeleteSession, store.TouchSession:
@@ -25,10 +34,7 @@ func (d *deps) apply(ctx context.Context, cmd store.Command) (uint64, error) {
 		d.metrics.observeWrite(err, time.Since(start))
 		return rev, err
 	}
-	ev := store.Audited{Actor: "system", ClientAddr: clientAddr(ctx), Time: d.now(), Command: cmd}
-	if p := principalFrom(ctx); p != nil {
-		ev.Actor = p.Subject()
-	}
+	ev := store.Audited{Actor: actor, ClientAddr: clientAddr(ctx), Time: d.now(), Command: cmd}
 	rev, err := d.store.Apply(ctx, ev)
 	d.metrics.observeWrite(err, time.Since(start))
 	if err == nil {

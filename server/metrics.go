@@ -3,6 +3,7 @@ package server
 import (
 	"time"
 
+	"github.com/grantd/grantd/ldapsync"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc/codes"
@@ -15,6 +16,12 @@ type metrics struct {
 	rpcLatency *prometheus.HistogramVec
 	writes     *prometheus.HistogramVec
 	logins     *prometheus.CounterVec
+	// LDAP sync runs: by state, their duration, what they changed, and
+	// when the last one succeeded.
+	syncRuns        *prometheus.CounterVec
+	syncDuration    prometheus.Histogram
+	syncChanges     *prometheus.CounterVec
+	syncLastSuccess prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -35,6 +42,20 @@ func newMetrics() *metrics {
 			Name: "grantd_logins_total", Help: "Login attempts by result.",
 		}, []string{"result"}),
 	}
+	m.syncRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "grantd_ldap_sync_runs_total", Help: "LDAP sync runs by final state.",
+	}, []string{"state"})
+	m.syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "grantd_ldap_sync_duration_seconds", Help: "Duration of LDAP sync runs.",
+		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
+	})
+	m.syncChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "grantd_ldap_sync_changes_total", Help: "Changes made by LDAP sync runs, by kind.",
+	}, []string{"kind"})
+	m.syncLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "grantd_ldap_sync_last_success_timestamp_seconds", Help: "When the last successful LDAP sync run ended.",
+	})
+	m.reg.MustRegister(m.syncRuns, m.syncDuration, m.syncChanges, m.syncLastSuccess)
 	m.reg.MustRegister(m.rpcs, m.rpcLatency, m.writes, m.logins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -51,4 +72,21 @@ func (m *metrics) observeWrite(err error, d time.Duration) {
 		result = "error"
 	}
 	m.writes.WithLabelValues(result).Observe(d.Seconds())
+}
+
+// observeSync records a finished LDAP sync run.
+func (m *metrics) observeSync(rep ldapsync.Report) {
+	m.syncRuns.WithLabelValues(rep.State).Inc()
+	m.syncDuration.Observe(rep.EndedAt.Sub(rep.StartedAt).Seconds())
+	c := rep.Counts
+	for kind, n := range map[string]int{"created": c.Created, "updated": c.Updated, "deactivated": c.Deactivated,
+		"reactivated": c.Reactivated, "admins_added": c.AdminsAdded, "admins_removed": c.AdminsRemoved,
+		"org_admins_added": c.OrgAdminsAdded, "org_admins_removed": c.OrgAdminsRemoved,
+		"memberships_added": c.MembershipsAdded, "memberships_removed": c.MembershipsRemoved,
+		"skipped_invalid_names": c.SkippedInvalidNames} {
+		m.syncChanges.WithLabelValues(kind).Add(float64(n))
+	}
+	if rep.State == ldapsync.StateSucceeded {
+		m.syncLastSuccess.Set(float64(rep.EndedAt.Unix()))
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/ldapsync"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 	"github.com/grantd/grantd/store"
 )
@@ -55,6 +56,7 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s.metrics.reg.MustRegister(engine.Collectors()...)
 	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
 		sessions: newSessionTracker(), logins: newLoginThrottle(func() time.Time { return s.now() })}
+	s.deps.syncer = ldapsync.NewSyncer(st, log, s.deps.now, s.metrics.observeSync)
 	s.grpc = grpc.NewServer(
 		grpc.UnaryInterceptor(s.intercept),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
@@ -80,6 +82,8 @@ type deps struct {
 	// sessions throttles session renewal writes; logins throttles failures.
 	sessions *sessionTracker
 	logins   *loginThrottle
+	// syncer runs LDAP syncs, one at a time.
+	syncer *ldapsync.Syncer
 }
 
 func (s *Server) registerServices(r grpc.ServiceRegistrar) {
@@ -97,7 +101,6 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterAuthzServiceServer(r, &authzService{deps: d})
 	v1.RegisterPolicyServiceServer(r, &policyService{engine: s.engine})
 	v1.RegisterAuditServiceServer(r, &auditService{deps: d})
-	// Partly built: the configuration methods; the rest answer Unimplemented.
 	v1.RegisterLDAPServiceServer(r, &ldapService{deps: d})
 	// Not built yet (client bundles): every method answers Unimplemented.
 	v1.RegisterBundleServiceServer(r, v1.UnimplementedBundleServiceServer{})

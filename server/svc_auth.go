@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/grantd/grantd/ldapsync"
 	"github.com/grantd/grantd/store"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,9 +18,11 @@ type authService struct {
 	*deps
 }
 
-// Login checks local credentials and opens a session. Unknown users,
-// inactive users, users without a local password and wrong passwords all
-// get the same answer after the same amount of work.
+// Login checks credentials and opens a session. Local users are checked
+// against their password hash; LDAP users, and unknown users while the
+// directory integration is on, by binding to the directory (ldap.md).
+// Unknown users, inactive users and wrong passwords all get the same
+// answer.
 func (s *authService) Login(ctx context.Context, req *v1.LoginRequest) (*v1.LoginResponse, error) {
 	if req.GetUsername() == "" || req.GetPassword() == "" || len(req.GetPassword()) > maxPasswordLen {
 		s.metrics.logins.WithLabelValues("invalid").Inc()
@@ -36,19 +40,82 @@ func (s *authService) Login(ctx context.Context, req *v1.LoginRequest) (*v1.Logi
 	if err != nil {
 		return nil, err
 	}
-	if u == nil || u.PasswordHash == "" || !u.Active {
+	if u == nil || u.Source == store.SourceLDAP {
+		return s.directoryLogin(ctx, r, u, req.GetUsername(), req.GetPassword(), addr)
+	}
+	if u.PasswordHash == "" || !u.Active {
 		checkPassword(dummyHash, req.GetPassword())
 		return nil, s.loginFailed(ctx, req.GetUsername(), addr)
 	}
 	if !checkPassword(u.PasswordHash, req.GetPassword()) {
 		return nil, s.loginFailed(ctx, req.GetUsername(), addr)
 	}
-	token, err := s.openSession(ctx, r, u.Name)
+	return s.loggedIn(ctx, r, u.Name, "ok")
+}
+
+// directoryLogin authenticates an LDAP user, or an unknown one, against the
+// directory, and with JIT provisioning creates the account of a directory
+// user at their first login. Without JIT, accounts come only from sync.
+func (s *authService) directoryLogin(ctx context.Context, r *store.ReadTxn, u *store.User, name, password, addr string) (*v1.LoginResponse, error) {
+	cfg, err := ldapsync.StoredConfig(r)
 	if err != nil {
 		return nil, err
 	}
-	s.logins.succeeded(u.Name)
-	s.metrics.logins.WithLabelValues("ok").Inc()
+	if !cfg.Enabled || u != nil && !u.Active || u == nil && !cfg.JITUserProvisioning {
+		checkPassword(dummyHash, password)
+		return nil, s.loginFailed(ctx, name, addr)
+	}
+	found, err := cfg.Authenticate(ctx, name, password)
+	if errors.Is(err, ldapsync.ErrBadCredentials) {
+		return nil, s.loginFailed(ctx, name, addr)
+	}
+	if err != nil {
+		// Fail closed, and say why without the directory's details.
+		s.metrics.logins.WithLabelValues("directory_unavailable").Inc()
+		s.log.ErrorContext(ctx, "login: directory unavailable", "user", name, "err", err)
+		return nil, status.Error(codes.Unavailable, "the directory cannot be reached; try again later")
+	}
+	if u == nil {
+		if err := s.provision(ctx, found.Entry); err != nil {
+			return nil, err
+		}
+		return s.loggedIn(ctx, s.store.Read(), name, "ok_provisioned")
+	}
+	if u.LDAPDN != found.DN || u.FullName != found.FullName {
+		upd := store.UpdateUser{Name: u.Name, LDAPDN: &found.DN, FullName: &found.FullName, Time: s.now()}
+		if _, err := s.applyAs(ctx, ldapsync.Actor, upd); err != nil {
+			return nil, err
+		}
+	}
+	return s.loggedIn(ctx, r, u.Name, "ok_ldap")
+}
+
+// provision creates the account of a directory user at their first login,
+// with their private collection and its default grant.
+func (s *authService) provision(ctx context.Context, e ldapsync.Entry) error {
+	grantID, err := newID()
+	if err != nil {
+		return err
+	}
+	_, err = s.applyAs(ctx, ldapsync.Actor, store.CreateUser{PrivateGrantID: grantID, User: store.User{
+		Name: e.Username, FullName: e.FullName, Source: store.SourceLDAP, LDAPDN: e.DN, Active: true}})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return nil // a concurrent first login made it
+	}
+	if err == nil {
+		s.log.InfoContext(ctx, "user provisioned from the directory", "user", e.Username)
+	}
+	return err
+}
+
+// loggedIn opens the session of a successful login.
+func (s *authService) loggedIn(ctx context.Context, r *store.ReadTxn, user, result string) (*v1.LoginResponse, error) {
+	token, err := s.openSession(ctx, r, user)
+	if err != nil {
+		return nil, err
+	}
+	s.logins.succeeded(user)
+	s.metrics.logins.WithLabelValues(result).Inc()
 	return &v1.LoginResponse{AuthToken: token}, nil
 }
 

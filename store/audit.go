@@ -223,6 +223,10 @@ func describe(c Command) (action, object string, after any) {
 	case UpdateLDAPConfig:
 		// The document holds the reader's password: record the change only.
 		return "ldap.config.update", "ldap", nil
+	case UpdateOrg:
+		return "org.update", "org:" + c.Name, c
+	case RecordSyncReport:
+		return "ldap.sync.report", fmt.Sprintf("ldap-sync:%d", c.Report.ID), nil
 	case Batch:
 		return "batch", "", fmt.Sprintf("%d commands", len(c.Commands))
 	}
@@ -240,6 +244,8 @@ func beforeOf(tx *writeTxn, c Command) (any, error) {
 		row, err = tx.get(tableUsers, c.Name)
 	case UpdateTeam:
 		row, err = tx.get(tableTeams, c.Org, c.Name)
+	case UpdateOrg:
+		row, err = tx.get(tableOrgs, c.Name)
 	case SetOrgMember:
 		row, err = tx.get(tableOrgMembers, c.Member.Org, c.Member.User)
 	case SetTeamMember:

@@ -66,6 +66,8 @@ type UpdateUser struct {
 	Active            *bool     `json:"active,omitempty"`
 	PasswordHash      *string   `json:"passwordHash,omitempty"`
 	DefaultCollection *string   `json:"defaultCollection,omitempty"`
+	LDAPDN            *string   `json:"ldapDN,omitempty"`
+	GoneFromDirectory *bool     `json:"goneFromDirectory,omitempty"`
 	Time              time.Time `json:"time"`
 }
 
@@ -90,6 +92,8 @@ func (c UpdateUser) apply(tx *writeTxn) error {
 	setIf(&u.IsAdmin, c.IsAdmin)
 	setIf(&u.Active, c.Active)
 	setIf(&u.PasswordHash, c.PasswordHash)
+	setIf(&u.LDAPDN, c.LDAPDN)
+	setIf(&u.GoneFromDirectory, c.GoneFromDirectory)
 	u.UpdatedAt = stamp(c.Time)
 	return tx.Insert(tableUsers, &u)
 }

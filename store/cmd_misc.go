@@ -241,3 +241,34 @@ func (c UpdateLDAPConfig) apply(tx *writeTxn) error {
 	}
 	return tx.Insert(tableLDAPConfig, &LDAPConfig{ID: ldapConfigID, Config: slices.Clone(c.Config)})
 }
+
+// RecordSyncReport stores the report of a sync run and drops the oldest
+// beyond SyncReportsKept. A report with the ID of a stored one replaces it.
+type RecordSyncReport struct {
+	Report SyncReport `json:"report"`
+}
+
+func (RecordSyncReport) kind() commandKind { return kindRecordSyncReport }
+
+func (c RecordSyncReport) apply(tx *writeTxn) error {
+	r := c.Report
+	if r.ID == 0 || !json.Valid(r.Report) {
+		return fmt.Errorf("%w: a sync report needs an ID and a JSON report", ErrInvalid)
+	}
+	r.Report = slices.Clone(r.Report)
+	r.StartedAt, r.EndedAt = stamp(r.StartedAt), stamp(r.EndedAt)
+	r.Revision = tx.index
+	if err := tx.Insert(tableSyncReports, &r); err != nil {
+		return err
+	}
+	all, err := tx.all(tableSyncReports, indexID)
+	if err != nil {
+		return err
+	}
+	for _, old := range all[:max(0, len(all)-SyncReportsKept)] {
+		if err := tx.Delete(tableSyncReports, old); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -108,9 +108,12 @@ func (c DeleteTeam) apply(tx *writeTxn) error {
 	return tx.Delete(tableTeams, row)
 }
 
-// SetOrgMember adds a user to an org or changes their admin flag.
+// SetOrgMember adds a user to an org or changes their admin flag. While
+// the org's admin sync is on, only a sync (BySync) changes the admin flag
+// of an LDAP user.
 type SetOrgMember struct {
 	Member OrgMember `json:"member"`
+	BySync bool      `json:"bySync,omitempty"`
 }
 
 func (SetOrgMember) kind() commandKind { return kindSetOrgMember }
@@ -123,13 +126,25 @@ func (c SetOrgMember) apply(tx *writeTxn) error {
 	if _, err := tx.mustExist("user", tableUsers, m.User); err != nil {
 		return err
 	}
+	if !c.BySync {
+		old, err := tx.get(tableOrgMembers, m.Org, m.User)
+		if err != nil {
+			return err
+		}
+		if old == nil && m.IsAdmin || old != nil && old.(*OrgMember).IsAdmin != m.IsAdmin {
+			if err := tx.refuseOrgAdminChange(m.Org, m.User); err != nil {
+				return err
+			}
+		}
+	}
 	return tx.Insert(tableOrgMembers, &m)
 }
 
 // RemoveOrgMember removes a user from an org and from all its teams.
 type RemoveOrgMember struct {
-	Org  string `json:"org"`
-	User string `json:"user"`
+	Org    string `json:"org"`
+	User   string `json:"user"`
+	BySync bool   `json:"bySync,omitempty"`
 }
 
 func (RemoveOrgMember) kind() commandKind { return kindRemoveOrgMember }
@@ -138,6 +153,11 @@ func (c RemoveOrgMember) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("org member", tableOrgMembers, c.Org, c.User)
 	if err != nil {
 		return err
+	}
+	if !c.BySync && row.(*OrgMember).IsAdmin {
+		if err := tx.refuseOrgAdminChange(c.Org, c.User); err != nil {
+			return err
+		}
 	}
 	teams, err := tx.all(tableTeamMembers, indexUser, c.User)
 	if err != nil {
@@ -154,9 +174,11 @@ func (c RemoveOrgMember) apply(tx *writeTxn) error {
 }
 
 // SetTeamMember adds a user to a team (and so to its org) or changes their
-// team admin flag.
+// team admin flag. While the team's sync is on, only a sync (BySync) adds
+// an LDAP user.
 type SetTeamMember struct {
 	Member TeamMember `json:"member"`
+	BySync bool       `json:"bySync,omitempty"`
 }
 
 func (SetTeamMember) kind() commandKind { return kindSetTeamMember }
@@ -168,6 +190,17 @@ func (c SetTeamMember) apply(tx *writeTxn) error {
 	}
 	if _, err := tx.mustExist("user", tableUsers, m.User); err != nil {
 		return err
+	}
+	if !c.BySync {
+		old, err := tx.get(tableTeamMembers, m.Org, m.Team, m.User)
+		if err != nil {
+			return err
+		}
+		if old == nil {
+			if err := tx.refuseTeamMemberChange(m.Org, m.Team, m.User); err != nil {
+				return err
+			}
+		}
 	}
 	inOrg, err := tx.get(tableOrgMembers, m.Org, m.User)
 	if err != nil {
@@ -183,9 +216,10 @@ func (c SetTeamMember) apply(tx *writeTxn) error {
 
 // RemoveTeamMember removes a user from a team; they stay in the org.
 type RemoveTeamMember struct {
-	Org  string `json:"org"`
-	Team string `json:"team"`
-	User string `json:"user"`
+	Org    string `json:"org"`
+	Team   string `json:"team"`
+	User   string `json:"user"`
+	BySync bool   `json:"bySync,omitempty"`
 }
 
 func (RemoveTeamMember) kind() commandKind { return kindRemoveTeamMember }
@@ -195,14 +229,20 @@ func (c RemoveTeamMember) apply(tx *writeTxn) error {
 	if err != nil {
 		return err
 	}
+	if !c.BySync {
+		if err := tx.refuseTeamMemberChange(c.Org, c.Team, c.User); err != nil {
+			return err
+		}
+	}
 	return tx.Delete(tableTeamMembers, row)
 }
 
-// UpdateTeam changes a team's description.
+// UpdateTeam changes a team's description or directory sync setting.
 type UpdateTeam struct {
-	Org         string  `json:"org"`
-	Name        string  `json:"name"`
-	Description *string `json:"description,omitempty"`
+	Org         string         `json:"org"`
+	Name        string         `json:"name"`
+	Description *string        `json:"description,omitempty"`
+	LDAPSync    *LDAPGroupSync `json:"ldapSync,omitempty"`
 }
 
 func (UpdateTeam) kind() commandKind { return kindUpdateTeam }
@@ -214,5 +254,61 @@ func (c UpdateTeam) apply(tx *writeTxn) error {
 	}
 	t := *row.(*Team)
 	setIf(&t.Description, c.Description)
+	if c.LDAPSync != nil {
+		t.LDAPSync = clonePtr(c.LDAPSync)
+	}
 	return tx.Insert(tableTeams, &t)
+}
+
+// UpdateOrg changes an org's admin sync setting.
+type UpdateOrg struct {
+	Name      string         `json:"name"`
+	AdminSync *LDAPGroupSync `json:"adminSync,omitempty"`
+}
+
+func (UpdateOrg) kind() commandKind { return kindUpdateOrg }
+
+func (c UpdateOrg) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("org", tableOrgs, c.Name)
+	if err != nil {
+		return err
+	}
+	o := *row.(*Org)
+	if c.AdminSync != nil {
+		o.AdminSync = clonePtr(c.AdminSync)
+	}
+	return tx.Insert(tableOrgs, &o)
+}
+
+// refuseTeamMemberChange refuses a change by hand of an LDAP user's
+// membership of a team whose members follow the directory.
+func (tx *writeTxn) refuseTeamMemberChange(org, team, user string) error {
+	t, err := tx.get(tableTeams, org, team)
+	if err != nil || t == nil || t.(*Team).LDAPSync == nil || !t.(*Team).LDAPSync.Enabled {
+		return err
+	}
+	if ldap, err := tx.isLDAPUser(user); err != nil || !ldap {
+		return err
+	}
+	return fmt.Errorf("%w: team %s/%s follows the directory: its LDAP members change only through sync "+
+		"(turn the team's LDAP sync off to manage %q by hand)", ErrConflict, org, team, user)
+}
+
+// refuseOrgAdminChange refuses a change by hand of an LDAP user's org admin
+// flag while the org's admin sync is on.
+func (tx *writeTxn) refuseOrgAdminChange(org, user string) error {
+	o, err := tx.get(tableOrgs, org)
+	if err != nil || o == nil || o.(*Org).AdminSync == nil || !o.(*Org).AdminSync.Enabled {
+		return err
+	}
+	if ldap, err := tx.isLDAPUser(user); err != nil || !ldap {
+		return err
+	}
+	return fmt.Errorf("%w: the admins of org %s follow the directory: an LDAP user's admin flag changes only "+
+		"through sync (turn the org's admin sync off to change %q by hand)", ErrConflict, org, user)
+}
+
+func (tx *writeTxn) isLDAPUser(name string) (bool, error) {
+	u, err := tx.get(tableUsers, name)
+	return err == nil && u != nil && u.(*User).Source == SourceLDAP, err
 }

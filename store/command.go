@@ -56,6 +56,8 @@ const (
 	kindTouchSession
 	kindAudited
 	kindUpdateLDAPConfig
+	kindUpdateOrg
+	kindRecordSyncReport
 )
 
 // newCommand returns an empty command of the given kind for decoding.
@@ -129,6 +131,10 @@ func newCommand(k commandKind) (Command, error) {
 		return new(Audited), nil
 	case kindUpdateLDAPConfig:
 		return new(UpdateLDAPConfig), nil
+	case kindUpdateOrg:
+		return new(UpdateOrg), nil
+	case kindRecordSyncReport:
+		return new(RecordSyncReport), nil
 	}
 	return nil, fmt.Errorf("%w: unknown command kind %d", ErrInvalid, k)
 }
@@ -210,6 +216,8 @@ func (b *Batch) UnmarshalJSON(data []byte) error {
 // lookups commands share.
 type writeTxn struct {
 	*memdb.Txn
+	// index is the raft index of the command: the revision it creates.
+	index uint64
 }
 
 // get returns the row with the given id, or nil.

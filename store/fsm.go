@@ -65,7 +65,7 @@ func (f *fsm) applyData(index uint64, data []byte) (err error) {
 			err = fmt.Errorf("%w: command %T panicked: %v", ErrInvalid, cmd, r)
 		}
 	}()
-	if err := cmd.apply(&writeTxn{Txn: txn}); err != nil {
+	if err := cmd.apply(&writeTxn{Txn: txn, index: index}); err != nil {
 		return err
 	}
 	changes := txn.Changes()

@@ -302,3 +302,35 @@ func (r *ReadTxn) AuditEvents(actor, objectPrefix string, before uint64, limit i
 	}
 	return out, nil
 }
+
+// SyncReports lists the stored sync reports, newest first.
+func (r *ReadTxn) SyncReports() ([]*SyncReport, error) {
+	it, err := r.txn.GetReverse(tableSyncReports, indexID)
+	if err != nil {
+		return nil, err
+	}
+	return collect[SyncReport](it, 0), nil
+}
+
+// SyncReport returns one stored sync report, or nil.
+func (r *ReadTxn) SyncReport(id uint64) (*SyncReport, error) {
+	return first[SyncReport](r, tableSyncReports, id)
+}
+
+// SyncedTeams lists the teams whose LDAP sync is on.
+func (r *ReadTxn) SyncedTeams() ([]*Team, error) {
+	all, err := list[Team](r, tableTeams, indexID, 0)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(t *Team) bool { return t.LDAPSync == nil || !t.LDAPSync.Enabled }), nil
+}
+
+// SyncedOrgs lists the orgs whose admin sync is on.
+func (r *ReadTxn) SyncedOrgs() ([]*Org, error) {
+	all, err := list[Org](r, tableOrgs, indexID, 0)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(o *Org) bool { return o.AdminSync == nil || !o.AdminSync.Enabled }), nil
+}

@@ -146,6 +146,10 @@ func (s *Store) Ready() bool {
 	return leader != "" && s.raft.AppliedIndex() >= s.raft.CommitIndex()
 }
 
+// IsLeader reports whether this node leads the cluster (and so runs the
+// scheduled jobs that must run once).
+func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+
 // Apply submits a command and returns its revision once it is durable and
 // applied. A command rejected by its checks returns their typed error.
 func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {

@@ -25,6 +25,10 @@ type User struct {
 	Recovery bool   `json:"recovery,omitempty"`
 	Source   string `json:"source"`
 	LDAPDN   string `json:"ldapDN,omitempty"`
+	// GoneFromDirectory marks an LDAP user a sync deactivated because the
+	// directory no longer has them; only such users are reactivated by a
+	// later sync that finds them again (an admin's deactivation sticks).
+	GoneFromDirectory bool `json:"goneFromDirectory,omitempty"`
 	// DefaultCollection is where this user's unlabelled creations go.
 	DefaultCollection string    `json:"defaultCollection"`
 	CreatedAt         time.Time `json:"createdAt"`
@@ -190,12 +194,18 @@ type LDAPConfig struct {
 	Config json.RawMessage `json:"config"`
 }
 
-// SyncReport is the record of one LDAP sync run.
+// SyncReportsKept is how many sync reports are kept.
+const SyncReportsKept = 50
+
+// SyncReport is the record of one LDAP sync run. Report is owned by the
+// ldapsync package.
 type SyncReport struct {
-	ID        uint64          `json:"id"`
-	StartedAt time.Time       `json:"startedAt"`
-	EndedAt   time.Time       `json:"endedAt"`
-	Report    json.RawMessage `json:"report"`
+	ID        uint64    `json:"id"`
+	StartedAt time.Time `json:"startedAt"`
+	EndedAt   time.Time `json:"endedAt"`
+	// Revision is the revision the run's write created (set on apply).
+	Revision uint64          `json:"revision"`
+	Report   json.RawMessage `json:"report"`
 }
 
 // ClientCert is a certificate grantd's client CA issued in a client bundle.

@@ -777,6 +777,8 @@ type LDAPSyncCounts struct {
 	MembershipsAdded    int32                  `protobuf:"varint,7,opt,name=memberships_added,json=membershipsAdded,proto3" json:"memberships_added,omitempty"`
 	MembershipsRemoved  int32                  `protobuf:"varint,8,opt,name=memberships_removed,json=membershipsRemoved,proto3" json:"memberships_removed,omitempty"`
 	SkippedInvalidNames int32                  `protobuf:"varint,9,opt,name=skipped_invalid_names,json=skippedInvalidNames,proto3" json:"skipped_invalid_names,omitempty"`
+	OrgAdminsAdded      int32                  `protobuf:"varint,10,opt,name=org_admins_added,json=orgAdminsAdded,proto3" json:"org_admins_added,omitempty"`
+	OrgAdminsRemoved    int32                  `protobuf:"varint,11,opt,name=org_admins_removed,json=orgAdminsRemoved,proto3" json:"org_admins_removed,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -874,16 +876,40 @@ func (x *LDAPSyncCounts) GetSkippedInvalidNames() int32 {
 	return 0
 }
 
+func (x *LDAPSyncCounts) GetOrgAdminsAdded() int32 {
+	if x != nil {
+		return x.OrgAdminsAdded
+	}
+	return 0
+}
+
+func (x *LDAPSyncCounts) GetOrgAdminsRemoved() int32 {
+	if x != nil {
+		return x.OrgAdminsRemoved
+	}
+	return 0
+}
+
 type LDAPSyncRun struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// "running", "succeeded" or "failed".
-	State         string          `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
-	StartedAt     string          `protobuf:"bytes,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
-	EndedAt       string          `protobuf:"bytes,4,opt,name=ended_at,json=endedAt,proto3" json:"ended_at,omitempty"`
-	Counts        *LDAPSyncCounts `protobuf:"bytes,5,opt,name=counts,proto3" json:"counts,omitempty"`
-	Errors        []string        `protobuf:"bytes,6,rep,name=errors,proto3" json:"errors,omitempty"`
-	Revision      uint64          `protobuf:"varint,7,opt,name=revision,proto3" json:"revision,omitempty"`
+	State     string          `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	StartedAt string          `protobuf:"bytes,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	EndedAt   string          `protobuf:"bytes,4,opt,name=ended_at,json=endedAt,proto3" json:"ended_at,omitempty"`
+	Counts    *LDAPSyncCounts `protobuf:"bytes,5,opt,name=counts,proto3" json:"counts,omitempty"`
+	Errors    []string        `protobuf:"bytes,6,rep,name=errors,proto3" json:"errors,omitempty"`
+	// The revision of the run's write (its changes and this report).
+	Revision uint64 `protobuf:"varint,7,opt,name=revision,proto3" json:"revision,omitempty"`
+	// "all", "team:<org>/<team>" or "org:<org>".
+	Scope string `protobuf:"bytes,8,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Who or what started it: "schedule" or the subject who asked.
+	Trigger string `protobuf:"bytes,9,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	Forced  bool   `protobuf:"varint,10,opt,name=forced,proto3" json:"forced,omitempty"`
+	// How many changes the run wrote: 0 over an unchanged directory.
+	Changes int32 `protobuf:"varint,11,opt,name=changes,proto3" json:"changes,omitempty"`
+	// Things worth knowing that did not fail the run (name clashes).
+	Warnings      []string `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -967,6 +993,41 @@ func (x *LDAPSyncRun) GetRevision() uint64 {
 	return 0
 }
 
+func (x *LDAPSyncRun) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *LDAPSyncRun) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+func (x *LDAPSyncRun) GetForced() bool {
+	if x != nil {
+		return x.Forced
+	}
+	return false
+}
+
+func (x *LDAPSyncRun) GetChanges() int32 {
+	if x != nil {
+		return x.Changes
+	}
+	return 0
+}
+
+func (x *LDAPSyncRun) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 type GetLDAPSyncRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1012,7 +1073,9 @@ func (x *GetLDAPSyncRequest) GetId() uint64 {
 }
 
 type ListLDAPSyncsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Up to how many runs, newest first (default and maximum 50).
+	Limit         int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1045,6 +1108,13 @@ func (x *ListLDAPSyncsRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ListLDAPSyncsRequest.ProtoReflect.Descriptor instead.
 func (*ListLDAPSyncsRequest) Descriptor() ([]byte, []int) {
 	return file_grantd_v1_ldap_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListLDAPSyncsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
 }
 
 type ListLDAPSyncsResponse struct {
@@ -1568,7 +1638,7 @@ const file_grantd_v1_ldap_proto_rawDesc = "" +
 	"\tfull_name\x18\a \x01(\tR\bfullName\"@\n" +
 	"\x14StartLDAPSyncRequest\x12\x14\n" +
 	"\x05force\x18\x01 \x01(\bR\x05force\x12\x12\n" +
-	"\x04wait\x18\x02 \x01(\bR\x04wait\"\xe4\x02\n" +
+	"\x04wait\x18\x02 \x01(\bR\x04wait\"\xbc\x03\n" +
 	"\x0eLDAPSyncCounts\x12\x18\n" +
 	"\acreated\x18\x01 \x01(\x05R\acreated\x12\x18\n" +
 	"\aupdated\x18\x02 \x01(\x05R\aupdated\x12 \n" +
@@ -1578,7 +1648,10 @@ const file_grantd_v1_ldap_proto_rawDesc = "" +
 	"\x0eadmins_removed\x18\x06 \x01(\x05R\radminsRemoved\x12+\n" +
 	"\x11memberships_added\x18\a \x01(\x05R\x10membershipsAdded\x12/\n" +
 	"\x13memberships_removed\x18\b \x01(\x05R\x12membershipsRemoved\x122\n" +
-	"\x15skipped_invalid_names\x18\t \x01(\x05R\x13skippedInvalidNames\"\xd4\x01\n" +
+	"\x15skipped_invalid_names\x18\t \x01(\x05R\x13skippedInvalidNames\x12(\n" +
+	"\x10org_admins_added\x18\n" +
+	" \x01(\x05R\x0eorgAdminsAdded\x12,\n" +
+	"\x12org_admins_removed\x18\v \x01(\x05R\x10orgAdminsRemoved\"\xd2\x02\n" +
 	"\vLDAPSyncRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1d\n" +
@@ -1587,10 +1660,17 @@ const file_grantd_v1_ldap_proto_rawDesc = "" +
 	"\bended_at\x18\x04 \x01(\tR\aendedAt\x121\n" +
 	"\x06counts\x18\x05 \x01(\v2\x19.grantd.v1.LDAPSyncCountsR\x06counts\x12\x16\n" +
 	"\x06errors\x18\x06 \x03(\tR\x06errors\x12\x1a\n" +
-	"\brevision\x18\a \x01(\x04R\brevision\"$\n" +
+	"\brevision\x18\a \x01(\x04R\brevision\x12\x14\n" +
+	"\x05scope\x18\b \x01(\tR\x05scope\x12\x18\n" +
+	"\atrigger\x18\t \x01(\tR\atrigger\x12\x16\n" +
+	"\x06forced\x18\n" +
+	" \x01(\bR\x06forced\x12\x18\n" +
+	"\achanges\x18\v \x01(\x05R\achanges\x12\x1a\n" +
+	"\bwarnings\x18\f \x03(\tR\bwarnings\"$\n" +
 	"\x12GetLDAPSyncRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x04R\x02id\"\x16\n" +
-	"\x14ListLDAPSyncsRequest\"C\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\",\n" +
+	"\x14ListLDAPSyncsRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\"C\n" +
 	"\x15ListLDAPSyncsResponse\x12*\n" +
 	"\x04runs\x18\x01 \x03(\v2\x16.grantd.v1.LDAPSyncRunR\x04runs\"\xed\x01\n" +
 	"\rLDAPGroupSync\x12\x18\n" +

@@ -176,11 +176,19 @@ func local_request_LDAPService_GetLDAPSync_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
+var filter_LDAPService_ListLDAPSyncs_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
 func request_LDAPService_ListLDAPSyncs_0(ctx context.Context, marshaler runtime.Marshaler, client LDAPServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq ListLDAPSyncsRequest
 		metadata runtime.ServerMetadata
 	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_LDAPService_ListLDAPSyncs_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
 	}
@@ -193,6 +201,12 @@ func local_request_LDAPService_ListLDAPSyncs_0(ctx context.Context, marshaler ru
 		protoReq ListLDAPSyncsRequest
 		metadata runtime.ServerMetadata
 	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_LDAPService_ListLDAPSyncs_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
 	msg, err := server.ListLDAPSyncs(ctx, &protoReq)
 	return msg, metadata, err
 }
