@@ -108,6 +108,14 @@ func TestRightsMatrix(t *testing.T) {
 		{"read the audit log", "GET", "/v1/audit", nil, "admin"},
 		{"list service accounts", "GET", "/v1/serviceAccounts", nil, "admin"},
 		{"export the policy", "GET", "/v1/policy/bundle", nil, "admin"},
+		{"read a team's LDAP sync", "GET", "/v1/orgs/acme/teams/web/ldapSync", nil, "admin orgadmin teamadmin"},
+		{"set a team's LDAP sync", "PUT", "/v1/orgs/acme/teams/web/ldapSync", map[string]any{"sync": map[string]any{"enabled": false}}, "admin orgadmin teamadmin"},
+		{"read an org's admin sync", "GET", "/v1/orgs/acme/ldapAdminSync", nil, "admin orgadmin"},
+		{"set an org's admin sync", "PUT", "/v1/orgs/acme/ldapAdminSync", map[string]any{"sync": map[string]any{"enabled": false}}, "admin orgadmin"},
+		{"set another org's admin sync", "PUT", "/v1/orgs/beta/ldapAdminSync", map[string]any{"sync": map[string]any{"enabled": false}}, "admin"},
+		{"read the LDAP configuration", "GET", "/v1/ldap/config", nil, "admin"},
+		{"start an LDAP sync", "POST", "/v1/ldap/syncs", map[string]any{}, "admin"},
+		{"list LDAP sync runs", "GET", "/v1/ldap/syncs", nil, "admin"},
 	}
 	for _, row := range rows {
 		for _, a := range actors {

@@ -257,6 +257,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = tc
 		ln = tls.NewListener(ln, tc)
 	}
+	go s.scheduleSyncs(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
