@@ -21,12 +21,18 @@ const callTimeout = 60 * time.Second
 // -o json, else through render as a table or text for people.
 func run[T proto.Message](g *globals, cmd *cobra.Command, call func(context.Context, *grpc.ClientConn) (T, error),
 	render func(io.Writer, T) error) error {
+	return runFor(g, cmd, callTimeout, call, render)
+}
+
+// runFor is run with a longer bound, for calls that wait (a sync run).
+func runFor[T proto.Message](g *globals, cmd *cobra.Command, timeout time.Duration,
+	call func(context.Context, *grpc.ClientConn) (T, error), render func(io.Writer, T) error) error {
 	conn, ctx, err := g.connect(cmd.Context())
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := call(ctx, conn)
 	if err != nil {
