@@ -31,7 +31,7 @@ func TestLDAPWithGrantctl(t *testing.T) {
 		t.Fatalf("login: %d %s", code, out)
 	}
 	cfg, _ := json.Marshal(map[string]any{"enabled": true, "jitUserProvisioning": true, "syncIntervalHours": 1,
-		"servers": []any{map[string]any{"url": d.URL, "readerDN": d.ReaderDN, "readerPassword": d.ReaderPassword}},
+		"servers":           []any{map[string]any{"url": d.URL, "readerDN": d.ReaderDN, "readerPassword": d.ReaderPassword}},
 		"userSearchConfigs": []any{map[string]any{"baseDN": people, "usernameAttr": "uid", "fullNameAttr": "cn"}}})
 	file := filepath.Join(t.TempDir(), "ldap.json")
 	if err := os.WriteFile(file, cfg, 0o600); err != nil {

@@ -79,7 +79,7 @@ func ldapDirectory(t *testing.T) *ldaptest.Server {
 
 func ldapConfigFor(d *ldaptest.Server, jit bool) map[string]any {
 	return map[string]any{"enabled": true, "jitUserProvisioning": jit, "syncIntervalHours": 1, "maxDeactivationPercent": 50,
-		"servers": []any{map[string]any{"url": d.URL, "readerDN": d.ReaderDN, "readerPassword": d.ReaderPassword}},
+		"servers":           []any{map[string]any{"url": d.URL, "readerDN": d.ReaderDN, "readerPassword": d.ReaderPassword}},
 		"userSearchConfigs": []any{map[string]any{"baseDN": ldapPeople, "usernameAttr": "uid", "fullNameAttr": "cn"}}}
 }
 
