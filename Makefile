@@ -15,6 +15,7 @@ test: fmt-check test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) ./server
+	GRANTD_BENCH_LDAP_USERS=500 $(GO) test -run '^$$' -bench 'SyncLargeDirectory|LDAPLogin' -benchtime 2x ./ldapsync
 
 ## test-deps: install slapd and ldap-utils (Debian) when missing; the LDAP tests run real slapd servers
 test-deps:

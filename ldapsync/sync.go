@@ -84,8 +84,9 @@ type Syncer struct {
 	store Store
 	log   *slog.Logger
 	now   func() time.Time
-	// observe is told about every finished run (metrics).
-	observe func(Report)
+	// observe is told about every finished run and how long it took with
+	// its write (metrics).
+	observe func(Report, time.Duration)
 
 	mu      sync.Mutex
 	current *Run
@@ -100,8 +101,8 @@ type Syncer struct {
 }
 
 // NewSyncer returns a syncer over st. observe, when set, sees every
-// finished run.
-func NewSyncer(st Store, log *slog.Logger, now func() time.Time, observe func(Report)) *Syncer {
+// finished run with its duration, the write included.
+func NewSyncer(st Store, log *slog.Logger, now func() time.Time, observe func(Report, time.Duration)) *Syncer {
 	return &Syncer{store: st, log: log, now: now, observe: observe, active: map[uint64]*Run{}}
 }
 
@@ -219,6 +220,8 @@ func (s *Syncer) execute(run *Run) {
 	if len(rep.Errors) > 0 {
 		rep.State = StateFailed
 	}
+	// EndedAt is when the run proposed its write: the report is part of
+	// that write. The duration logged and exported includes the write.
 	rep.EndedAt = s.now().UTC()
 	rev, err := s.write(ctx, rep, changes)
 	if err != nil && len(changes) > 0 {
@@ -235,10 +238,11 @@ func (s *Syncer) execute(run *Run) {
 	run.mu.Lock()
 	run.rep = rep
 	run.mu.Unlock()
+	took := s.now().Sub(rep.StartedAt)
 	s.log.Info("ldap sync", "id", rep.ID, "state", rep.State, "scope", rep.Scope, "trigger", rep.Trigger,
-		"changes", rep.Changes, "errors", len(rep.Errors), "duration", rep.EndedAt.Sub(rep.StartedAt).String())
+		"changes", rep.Changes, "errors", len(rep.Errors), "duration", took.String())
 	if s.observe != nil {
-		s.observe(rep)
+		s.observe(rep, took)
 	}
 }
 

@@ -75,9 +75,9 @@ func (m *metrics) observeWrite(err error, d time.Duration) {
 }
 
 // observeSync records a finished LDAP sync run.
-func (m *metrics) observeSync(rep ldapsync.Report) {
+func (m *metrics) observeSync(rep ldapsync.Report, took time.Duration) {
 	m.syncRuns.WithLabelValues(rep.State).Inc()
-	m.syncDuration.Observe(rep.EndedAt.Sub(rep.StartedAt).Seconds())
+	m.syncDuration.Observe(took.Seconds())
 	c := rep.Counts
 	for kind, n := range map[string]int{"created": c.Created, "updated": c.Updated, "deactivated": c.Deactivated,
 		"reactivated": c.Reactivated, "admins_added": c.AdminsAdded, "admins_removed": c.AdminsRemoved,
