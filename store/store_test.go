@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -563,4 +564,23 @@ func TestCommandEncodingRoundTrip(t *testing.T) {
 	if _, err := decodeCommand(nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("empty: %v", err)
 	}
+}
+
+func TestSyncReportsKeepTheLast50WithTheirRevision(t *testing.T) {
+	s := newStore(t)
+	var last uint64
+	for i := uint64(1); i <= 55; i++ {
+		last = mustApply(t, s, RecordSyncReport{Report: SyncReport{ID: i, Report: json.RawMessage(`{"state":"succeeded"}`)}})
+	}
+	reps, err := s.Read().SyncReports()
+	if err != nil || len(reps) != SyncReportsKept || reps[0].ID != 55 || reps[len(reps)-1].ID != 6 {
+		t.Fatalf("reports: %d (%v), want 55 down to 6", len(reps), err)
+	}
+	if reps[0].Revision != last {
+		t.Errorf("newest report revision %d, want the write's %d", reps[0].Revision, last)
+	}
+	if r, _ := s.Read().SyncReport(3); r != nil {
+		t.Error("an old report was kept")
+	}
+	wantErr(t, s, RecordSyncReport{Report: SyncReport{ID: 0, Report: json.RawMessage(`{}`)}}, ErrInvalid)
 }
