@@ -98,6 +98,9 @@ var methodAccess = map[string]access{
 	v1.AuditService_ListAuditEvents_FullMethodName:   accessAdmin,
 	v1.PolicyService_ExportPolicy_FullMethodName:     accessAdmin,
 
+	v1.RegistryService_GetTokenSigning_FullMethodName:       accessAdmin,
+	v1.RegistryService_RotateTokenSigningKey_FullMethodName: accessAdmin,
+
 	v1.LDAPService_GetLDAPConfig_FullMethodName:      accessAdmin,
 	v1.LDAPService_UpdateLDAPConfig_FullMethodName:   accessAdmin,
 	v1.LDAPService_TestLDAPLogin_FullMethodName:      accessAdmin,

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/ldapsync"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
@@ -34,6 +35,10 @@ type Config struct {
 	MaxRequestBytes int64
 	// ShutdownTimeout bounds the graceful drain on shutdown.
 	ShutdownTimeout time.Duration
+	// Registry configures the registry token service at /auth/token;
+	// TokenAlgorithm is the algorithm of new signing keys (ES256, RS256).
+	Registry       registry.Config
+	TokenAlgorithm string
 }
 
 // Server serves grantd's API.
@@ -45,10 +50,15 @@ type Server struct {
 	metrics *metrics
 	grpc    *grpc.Server
 	handler http.Handler
-	now     func() time.Time
+	// tokens is the registry token service.
+	tokens *registry.Service
+	now    func() time.Time
 	// deps are shared by the services and the interceptor.
 	deps *deps
 }
+
+// DefaultTokenIssuer is the iss claim of registry tokens unless configured.
+const DefaultTokenIssuer = "grantd"
 
 // New builds a server on an open store and the engine that follows it.
 func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*Server, error) {
@@ -57,6 +67,14 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
 		sessions: newSessionTracker(), logins: newLoginThrottle(func() time.Time { return s.now() })}
 	s.deps.syncer = ldapsync.NewSyncer(st, log, s.deps.now, s.metrics.observeSync)
+	if cfg.Registry.Issuer == "" {
+		cfg.Registry.Issuer = DefaultTokenIssuer
+	}
+	if cfg.TokenAlgorithm == "" {
+		cfg.TokenAlgorithm = AlgorithmES256
+	}
+	s.cfg = cfg
+	s.tokens = registry.New(cfg.Registry, registryBackend{s.deps}, (&tokenKeys{store: st}).load, log)
 	s.grpc = grpc.NewServer(
 		grpc.UnaryInterceptor(s.intercept),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
@@ -102,6 +120,7 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterPolicyServiceServer(r, &policyService{engine: s.engine})
 	v1.RegisterAuditServiceServer(r, &auditService{deps: d})
 	v1.RegisterLDAPServiceServer(r, &ldapService{deps: d})
+	v1.RegisterRegistryServiceServer(r, &registryService{deps: d, issuer: s.cfg.Registry.Issuer, algorithm: s.cfg.TokenAlgorithm})
 	// Not built yet (client bundles): every method answers Unimplemented.
 	v1.RegisterBundleServiceServer(r, v1.UnimplementedBundleServiceServer{})
 }
@@ -164,6 +183,9 @@ func (s *Server) gateway(conn grpc.ClientConnInterface) (*runtime.ServeMux, erro
 		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 			return v1.RegisterBundleServiceHandlerClient(c, m, v1.NewBundleServiceClient(cc))
 		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterRegistryServiceHandlerClient(c, m, v1.NewRegistryServiceClient(cc))
+		},
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			return nil, fmt.Errorf("register gateway: %w", err)
@@ -183,6 +205,9 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(v1.OpenAPI)
 	})))
+	// The registry token service (public: it authenticates itself).
+	mux.Handle("GET /auth/token", withClientAddr(s.tokens))
+	mux.Handle("POST /auth/token", s.limitBody(withClientAddr(s.tokens)))
 	mux.Handle("/", s.limitBody(gw))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {

@@ -65,6 +65,9 @@ func startServer(t testing.TB) *testServer {
 	if _, err := Bootstrap(ctx, st, adminPassword, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	if err := EnsureTokenKeys(ctx, st, AlgorithmES256, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	files, err := EnsureTLS(dir, "", "", nil)
 	if err != nil {
 		t.Fatal(err)

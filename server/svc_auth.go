@@ -18,92 +18,102 @@ type authService struct {
 	*deps
 }
 
-// Login checks credentials and opens a session. Local users are checked
-// against their password hash; LDAP users, and unknown users while the
-// directory integration is on, by binding to the directory (ldap.md).
-// Unknown users, inactive users and wrong passwords all get the same
-// answer.
+// Login checks credentials and opens a session.
 func (s *authService) Login(ctx context.Context, req *v1.LoginRequest) (*v1.LoginResponse, error) {
-	if req.GetUsername() == "" || req.GetPassword() == "" || len(req.GetPassword()) > maxPasswordLen {
-		s.metrics.logins.WithLabelValues("invalid").Inc()
-		return nil, status.Error(codes.Unauthenticated, errBadCredentials.Error())
-	}
-	addr := clientAddr(ctx)
-	if wait := s.logins.blocked(req.GetUsername(), addr); wait > 0 {
-		s.metrics.logins.WithLabelValues("throttled").Inc()
-		s.log.WarnContext(ctx, "login throttled", "user", req.GetUsername(), "client", addr)
-		return nil, status.Errorf(codes.ResourceExhausted, "too many failed logins; try again in %d seconds",
-			int(wait.Round(time.Second)/time.Second)+1)
-	}
-	r := s.store.Read()
-	u, err := r.User(req.GetUsername())
+	name, result, err := s.checkPassword(ctx, req.GetUsername(), req.GetPassword())
 	if err != nil {
 		return nil, err
 	}
+	return s.loggedIn(ctx, s.store.Read(), name, result)
+}
+
+// checkPassword verifies a username and password, throttled: local users
+// against their password hash; LDAP users, and unknown users while the
+// directory integration is on, by binding to the directory (ldap.md). With
+// JIT provisioning a directory user's first login creates their account.
+// Unknown users, inactive users and wrong passwords all get the same
+// answer; a directory that cannot be reached is Unavailable (fail closed).
+// It returns the user's name and the login metric's result label.
+func (d *deps) checkPassword(ctx context.Context, username, password string) (string, string, error) {
+	if username == "" || password == "" || len(password) > maxPasswordLen {
+		d.metrics.logins.WithLabelValues("invalid").Inc()
+		return "", "", status.Error(codes.Unauthenticated, errBadCredentials.Error())
+	}
+	addr := clientAddr(ctx)
+	if wait := d.logins.blocked(username, addr); wait > 0 {
+		d.metrics.logins.WithLabelValues("throttled").Inc()
+		d.log.WarnContext(ctx, "login throttled", "user", username, "client", addr)
+		return "", "", status.Errorf(codes.ResourceExhausted, "too many failed logins; try again in %d seconds",
+			int(wait.Round(time.Second)/time.Second)+1)
+	}
+	r := d.store.Read()
+	u, err := r.User(username)
+	if err != nil {
+		return "", "", err
+	}
 	if u == nil || u.Source == store.SourceLDAP {
-		return s.directoryLogin(ctx, r, u, req.GetUsername(), req.GetPassword(), addr)
+		return d.directoryLogin(ctx, r, u, username, password, addr)
 	}
 	if u.PasswordHash == "" || !u.Active {
-		checkPassword(dummyHash, req.GetPassword())
-		return nil, s.loginFailed(ctx, req.GetUsername(), addr)
+		checkPassword(dummyHash, password)
+		return "", "", d.loginFailed(ctx, username, addr)
 	}
-	if !checkPassword(u.PasswordHash, req.GetPassword()) {
-		return nil, s.loginFailed(ctx, req.GetUsername(), addr)
+	if !checkPassword(u.PasswordHash, password) {
+		return "", "", d.loginFailed(ctx, username, addr)
 	}
-	return s.loggedIn(ctx, r, u.Name, "ok")
+	return u.Name, "ok", nil
 }
 
 // directoryLogin authenticates an LDAP user, or an unknown one, against the
-// directory, and with JIT provisioning creates the account of a directory
-// user at their first login. Without JIT, accounts come only from sync.
-func (s *authService) directoryLogin(ctx context.Context, r *store.ReadTxn, u *store.User, name, password, addr string) (*v1.LoginResponse, error) {
+// directory. Without JIT, accounts come only from sync.
+func (d *deps) directoryLogin(ctx context.Context, r *store.ReadTxn, u *store.User, name, password, addr string) (string, string, error) {
 	cfg, err := ldapsync.StoredConfig(r)
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
 	if !cfg.Enabled || u != nil && !u.Active || u == nil && !cfg.JITUserProvisioning {
 		checkPassword(dummyHash, password)
-		return nil, s.loginFailed(ctx, name, addr)
+		return "", "", d.loginFailed(ctx, name, addr)
 	}
 	found, err := cfg.Authenticate(ctx, name, password)
 	if errors.Is(err, ldapsync.ErrBadCredentials) {
-		return nil, s.loginFailed(ctx, name, addr)
+		return "", "", d.loginFailed(ctx, name, addr)
 	}
 	if err != nil {
 		// Fail closed, and say why without the directory's details.
-		s.metrics.logins.WithLabelValues("directory_unavailable").Inc()
-		s.log.ErrorContext(ctx, "login: directory unavailable", "user", name, "err", err)
-		return nil, status.Error(codes.Unavailable, "the directory cannot be reached; try again later")
+		d.metrics.logins.WithLabelValues("directory_unavailable").Inc()
+		d.log.ErrorContext(ctx, "login: directory unavailable", "user", name, "err", err)
+		return "", "", status.Error(codes.Unavailable, "the directory cannot be reached; try again later")
 	}
 	if u == nil {
-		if err := s.provision(ctx, found.Entry); err != nil {
-			return nil, err
+		if err := d.provision(ctx, found.Entry); err != nil {
+			return "", "", err
 		}
-		return s.loggedIn(ctx, s.store.Read(), name, "ok_provisioned")
+		return name, "ok_provisioned", nil
 	}
 	if u.LDAPDN != found.DN || u.FullName != found.FullName {
-		upd := store.UpdateUser{Name: u.Name, LDAPDN: &found.DN, FullName: &found.FullName, Time: s.now()}
-		if _, err := s.applyAs(ctx, ldapsync.Actor, upd); err != nil {
-			return nil, err
+		upd := store.UpdateUser{Name: u.Name, LDAPDN: &found.DN, FullName: &found.FullName, Time: d.now()}
+		if _, err := d.applyAs(ctx, ldapsync.Actor, upd); err != nil {
+			return "", "", err
 		}
 	}
-	return s.loggedIn(ctx, r, u.Name, "ok_ldap")
+	return u.Name, "ok_ldap", nil
 }
 
 // provision creates the account of a directory user at their first login,
 // with their private collection and its default grant.
-func (s *authService) provision(ctx context.Context, e ldapsync.Entry) error {
+func (d *deps) provision(ctx context.Context, e ldapsync.Entry) error {
 	grantID, err := newID()
 	if err != nil {
 		return err
 	}
-	_, err = s.applyAs(ctx, ldapsync.Actor, store.CreateUser{PrivateGrantID: grantID, User: store.User{
+	_, err = d.applyAs(ctx, ldapsync.Actor, store.CreateUser{PrivateGrantID: grantID, User: store.User{
 		Name: e.Username, FullName: e.FullName, Source: store.SourceLDAP, LDAPDN: e.DN, Active: true}})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return nil // a concurrent first login made it
 	}
 	if err == nil {
-		s.log.InfoContext(ctx, "user provisioned from the directory", "user", e.Username)
+		d.log.InfoContext(ctx, "user provisioned from the directory", "user", e.Username)
 	}
 	return err
 }
@@ -120,10 +130,10 @@ func (s *authService) loggedIn(ctx context.Context, r *store.ReadTxn, user, resu
 }
 
 // loginFailed counts a failed login and answers it.
-func (s *authService) loginFailed(ctx context.Context, username, addr string) error {
-	s.logins.failed(username, addr)
-	s.metrics.logins.WithLabelValues("failed").Inc()
-	s.log.InfoContext(ctx, "login failed", "user", username, "client", addr)
+func (d *deps) loginFailed(ctx context.Context, username, addr string) error {
+	d.logins.failed(username, addr)
+	d.metrics.logins.WithLabelValues("failed").Inc()
+	d.log.InfoContext(ctx, "login failed", "user", username, "client", addr)
 	return status.Error(codes.Unauthenticated, errBadCredentials.Error())
 }
 

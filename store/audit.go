@@ -225,6 +225,9 @@ func describe(c Command) (action, object string, after any) {
 		return "ldap.config.update", "ldap", nil
 	case UpdateOrg:
 		return "org.update", "org:" + c.Name, c
+	case PutKeyMaterial:
+		// Never the key itself.
+		return "key.put", "key:" + c.Material.ID, nil
 	case RecordSyncReport:
 		return "ldap.sync.report", fmt.Sprintf("ldap-sync:%d", c.Report.ID), nil
 	case Batch:

@@ -272,3 +272,26 @@ func (c RecordSyncReport) apply(tx *writeTxn) error {
 	}
 	return nil
 }
+
+// PutKeyMaterial stores a key pair (a CA, a signing key), replacing the
+// one with the same ID. Unless Replace is set it refuses to overwrite, so
+// that two nodes creating the same key on first start cannot race.
+type PutKeyMaterial struct {
+	Material KeyMaterial `json:"material"`
+	Replace  bool        `json:"replace,omitempty"`
+}
+
+func (PutKeyMaterial) kind() commandKind { return kindPutKeyMaterial }
+
+func (c PutKeyMaterial) apply(tx *writeTxn) error {
+	m := c.Material
+	if m.ID == "" || m.CertPEM == "" || m.KeyPEM == "" {
+		return fmt.Errorf("%w: key material needs an ID, a certificate and a key", ErrInvalid)
+	}
+	if !c.Replace {
+		if err := tx.mustNotExist("key material", tableKeyMaterial, m.ID); err != nil {
+			return err
+		}
+	}
+	return tx.Insert(tableKeyMaterial, &m)
+}

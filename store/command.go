@@ -58,6 +58,7 @@ const (
 	kindUpdateLDAPConfig
 	kindUpdateOrg
 	kindRecordSyncReport
+	kindPutKeyMaterial
 )
 
 // newCommand returns an empty command of the given kind for decoding.
@@ -135,6 +136,8 @@ func newCommand(k commandKind) (Command, error) {
 		return new(UpdateOrg), nil
 	case kindRecordSyncReport:
 		return new(RecordSyncReport), nil
+	case kindPutKeyMaterial:
+		return new(PutKeyMaterial), nil
 	}
 	return nil, fmt.Errorf("%w: unknown command kind %d", ErrInvalid, k)
 }

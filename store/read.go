@@ -334,3 +334,8 @@ func (r *ReadTxn) SyncedOrgs() ([]*Org, error) {
 	}
 	return slices.DeleteFunc(all, func(o *Org) bool { return o.AdminSync == nil || !o.AdminSync.Enabled }), nil
 }
+
+// KeyMaterial returns a stored key pair, or nil.
+func (r *ReadTxn) KeyMaterial(id string) (*KeyMaterial, error) {
+	return first[KeyMaterial](r, tableKeyMaterial, id)
+}

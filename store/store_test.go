@@ -536,7 +536,7 @@ func TestObserverSeesWritesBeforeReaders(t *testing.T) {
 }
 
 func TestCommandEncodingRoundTrip(t *testing.T) {
-	for k := kindBatch; k <= kindRecordSyncReport; k++ {
+	for k := kindBatch; k <= kindPutKeyMaterial; k++ {
 		c, err := newCommand(k)
 		if err != nil {
 			t.Fatalf("kind %d has no command", k)

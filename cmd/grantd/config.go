@@ -25,6 +25,11 @@ type config struct {
 	LogFormat       string
 	MaxRequestBytes int64
 	ShutdownTimeout time.Duration
+	// The registry token service.
+	RegistryIssuer         string
+	RegistryServices       string
+	RegistryTokenLifetime  time.Duration
+	RegistryTokenAlgorithm string
 }
 
 const envPrefix = "GRANTD_"
@@ -56,6 +61,10 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
 	fs.Int64Var(&c.MaxRequestBytes, "max-request-bytes", 1<<20, "largest request body or gRPC message accepted")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
+	fs.StringVar(&c.RegistryIssuer, "registry-issuer", "grantd", "iss claim of registry tokens (the registry's auth.token.issuer)")
+	fs.StringVar(&c.RegistryServices, "registry-services", "", "comma-separated registry service names tokens are issued for (default: any)")
+	fs.DurationVar(&c.RegistryTokenLifetime, "registry-token-lifetime", 5*time.Minute, "lifetime of registry tokens")
+	fs.StringVar(&c.RegistryTokenAlgorithm, "registry-token-algorithm", "ES256", "signing algorithm of registry tokens: ES256 or RS256")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: grantd [flags]\n\ngrantd is an access-control policy server.\n\nFlags:\n")
 		fs.PrintDefaults()

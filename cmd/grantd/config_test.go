@@ -23,7 +23,8 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{Listen: "127.0.0.1:9000", DataDir: "/from/env", LogLevel: "debug", ConfigFile: file,
-		TLSSANs: "a.example,10.0.0.1", LogFormat: "json", MaxRequestBytes: 1 << 20, ShutdownTimeout: 3 * time.Second}
+		TLSSANs: "a.example,10.0.0.1", LogFormat: "json", MaxRequestBytes: 1 << 20, ShutdownTimeout: 3 * time.Second,
+		RegistryIssuer: "grantd", RegistryTokenLifetime: 5 * time.Minute, RegistryTokenAlgorithm: "ES256"}
 	if cfg != want {
 		t.Fatalf("config = %+v\nwant     %+v", cfg, want)
 	}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/server"
 	"github.com/grantd/grantd/store"
@@ -86,9 +87,32 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\n  grantd created the recovery admin %q with password: %s\n  It is shown only this once.\n\n", server.RecoveryAdmin, generated)
 	}
 	log.Info("store ready", "revision", st.Revision(), "elapsed", time.Since(started).String())
+	if err := server.EnsureTokenKeys(ctx, st, cfg.RegistryTokenAlgorithm, time.Now()); err != nil {
+		return err
+	}
+	rootPEM, err := server.TokenRootPEM(st)
+	if err != nil {
+		return err
+	}
+	// Registries trust this file (auth.token.rootcertbundle).
+	rootFile := filepath.Join(cfg.DataDir, "registry", "token-root.crt")
+	if err := os.MkdirAll(filepath.Dir(rootFile), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(rootFile, []byte(rootPEM), 0o644); err != nil { //nolint:gosec // a public certificate
+		return err
+	}
+	var services []string
+	for _, s := range strings.Split(cfg.RegistryServices, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			services = append(services, s)
+		}
+	}
 
 	srv, err := server.New(server.Config{Listen: cfg.Listen, Insecure: cfg.Insecure, TLS: tlsFiles,
-		MaxRequestBytes: cfg.MaxRequestBytes, ShutdownTimeout: cfg.ShutdownTimeout}, st, engine, log)
+		MaxRequestBytes: cfg.MaxRequestBytes, ShutdownTimeout: cfg.ShutdownTimeout, TokenAlgorithm: cfg.RegistryTokenAlgorithm,
+		Registry: registry.Config{Issuer: cfg.RegistryIssuer, Services: services, Lifetime: cfg.RegistryTokenLifetime}},
+		st, engine, log)
 	if err != nil {
 		return err
 	}
@@ -96,7 +120,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "tls", !cfg.Insecure, "ca", tlsFiles.CA)
+	log.Info("serving", "addr", ln.Addr().String(), "tls", !cfg.Insecure, "ca", tlsFiles.CA, "registry_token_root", rootFile)
 	err = srv.Serve(ctx, ln)
 	log.Info("stopped", "err", err)
 	return err

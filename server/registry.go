@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/grantd/grantd/adapters/registry"
+	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/store"
+)
+
+// registryBackend answers the token service's questions from the state and
+// the decision engine.
+type registryBackend struct{ *deps }
+
+// Authenticate accepts a password (local or directory, throttled like a
+// login) or an API token of the named account.
+func (b registryBackend) Authenticate(ctx context.Context, username, secret, _ string) (registry.Identity, error) {
+	if strings.HasPrefix(secret, apiTokenPrefix) {
+		p, err := apiTokenPrincipal(b.store.Read(), secret, b.now())
+		if err != nil || p.Name != username && p.Subject() != username {
+			return registry.Identity{}, registry.ErrBadCredentials
+		}
+		return registry.Identity{Subject: p.Subject(), Account: username, IsAdmin: p.IsAdmin}, nil
+	}
+	name, _, err := b.checkPassword(ctx, username, secret)
+	if status.Code(err) == codes.Unavailable {
+		return registry.Identity{}, registry.ErrUnavailable
+	}
+	if err != nil {
+		return registry.Identity{}, registry.ErrBadCredentials
+	}
+	u, err := b.store.Read().User(name)
+	if err != nil || u == nil {
+		return registry.Identity{}, registry.ErrBadCredentials
+	}
+	return registry.Identity{Subject: "user:" + u.Name, Account: u.Name, IsAdmin: u.IsAdmin}, nil
+}
+
+// Refresh checks that the account of a refresh token is still active.
+func (b registryBackend) Refresh(_ context.Context, subject string) (registry.Identity, error) {
+	kind, name, _ := strings.Cut(subject, ":")
+	r := b.store.Read()
+	switch kind {
+	case "user":
+		if u, err := r.User(name); err == nil && u != nil && u.Active {
+			return registry.Identity{Subject: subject, Account: name, IsAdmin: u.IsAdmin}, nil
+		}
+	case "serviceaccount":
+		if a, err := r.ServiceAccount(name); err == nil && a != nil && a.Active {
+			return registry.Identity{Subject: subject, Account: name}, nil
+		}
+	}
+	return registry.Identity{}, registry.ErrBadCredentials
+}
+
+// Allowed asks the decision engine.
+func (b registryBackend) Allowed(ctx context.Context, id registry.Identity, operation, repository string) (bool, error) {
+	d := b.engine.Decide(ctx, authz.Request{Subject: id.Subject, Operation: operation, Repository: repository})
+	if d.Code == "internal_error" {
+		return false, errors.New(d.Reason)
+	}
+	return d.Allowed, nil
+}
+
+// CreateForPush creates a missing repository, private, when the caller
+// manages its namespace (their own, an org they administer, or any as a
+// system admin).
+func (b registryBackend) CreateForPush(ctx context.Context, id registry.Identity, repository string) (bool, error) {
+	ns, name, _ := strings.Cut(repository, "/")
+	r := b.store.Read()
+	if repo, err := r.Repository(ns, name); err != nil || repo != nil {
+		return repo != nil, err
+	}
+	kind, who, _ := strings.Cut(id.Subject, ":")
+	ok, err := managesNamespace(r, &Principal{Kind: kind, Name: who, IsAdmin: id.IsAdmin}, ns)
+	if err != nil || !ok {
+		return false, err
+	}
+	_, err = b.applyAs(ctx, id.Subject, store.CreateRepository{Repository: store.Repository{Namespace: ns, Name: name,
+		Visibility: store.VisibilityPrivate, CreatedAt: b.now()}})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return true, nil
+	}
+	return err == nil, err
+}
+
+// withClientAddr gives plain HTTP handlers the caller's address the way
+// gRPC handlers have it (login throttling counts by address).
+func withClientAddr(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if addr, ok := r.Context().Value(remoteAddrKey{}).(net.Addr); ok {
+			r = r.WithContext(peer.NewContext(r.Context(), &peer.Peer{Addr: addr}))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
