@@ -43,11 +43,13 @@ func TestMain(m *testing.M) {
 
 // grantd is one running grantd process.
 type grantd struct {
-	cmd    *exec.Cmd
-	addr   string
-	client *http.Client
-	logs   *syncBuffer
-	exited chan struct{}
+	// dataDir is the --data-dir it runs on.
+	dataDir string
+	cmd     *exec.Cmd
+	addr    string
+	client  *http.Client
+	logs    *syncBuffer
+	exited  chan struct{}
 }
 
 type syncBuffer struct {
@@ -80,7 +82,7 @@ func start(t *testing.T, dataDir string, extraArgs ...string) *grantd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	g := &grantd{cmd: cmd, logs: &syncBuffer{}, exited: make(chan struct{})}
+	g := &grantd{cmd: cmd, logs: &syncBuffer{}, exited: make(chan struct{}), dataDir: dataDir}
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
