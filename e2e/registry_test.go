@@ -337,6 +337,15 @@ func TestRegistryTokens(t *testing.T) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(rootPEM)
+	// The CLI prints the same root for the registry's rootcertbundle.
+	ctl := newCtl(t)
+	if out, code := ctl.run(adminPassword+"\n", "login", "--server", g.addr, "--ca-cert", filepath.Join(g.dataDir, "tls", "ca.crt"),
+		"-u", "admin", "--password-stdin"); code != 0 {
+		t.Fatalf("login: %d %s", code, out)
+	}
+	if out := ctl.ok("registry", "token-signing", "--root-cert"); out != string(rootPEM) {
+		t.Errorf("grantctl registry token-signing --root-cert:\n%s\nwant the file grantd wrote:\n%s", out, rootPEM)
+	}
 	claims, err := tok.Verify(token.VerifyOptions{TrustedIssuers: []string{"grantd"}, AcceptedAudiences: []string{registryService}, Roots: roots})
 	if err != nil {
 		t.Fatalf("verify with the root bundle only: %v", err)
