@@ -244,6 +244,14 @@ func TestRegistryPermissionMatrix(t *testing.T) {
 	for _, s := range steps {
 		expect(t, s.what, s.do(), s.allowed)
 	}
+	// Sharing rules: a user repository is shared with users, never teams.
+	g.must(t, 200, "POST", "/v1/grants", admin, map[string]any{"subject": "user:rita", "role": "repo-read-only", "object": "repository:erin/tool"})
+	expect(t, "a user shared a user repository pulls", e.pull(basic("rita"), "erin/tool:v1"), true)
+	expect(t, "a user shared read-only pushes", e.push(basic("rita"), "erin/tool:v2"), false)
+	if code, out, _ := g.call(context.Background(), "POST", "/v1/grants", admin, map[string]any{"subject": "team:acme/readers",
+		"role": "repo-read-only", "object": "repository:erin/tool"}); code < 400 || code >= 500 {
+		t.Errorf("a team grant on a user repository: %d %v, want refused", code, out)
+	}
 	for _, name := range []string{"acme/erins", "acme/other"} {
 		if code, _, _ := g.call(context.Background(), "GET", "/v1/repositories/"+name, admin, nil); code != 404 {
 			t.Errorf("%s exists after a refused push: %d", name, code)
