@@ -82,13 +82,18 @@ func userFilter(sc SearchConfig, username string) string {
 	}
 	f := "(" + sc.UsernameAttr + "=" + value + ")"
 	if sc.Filter != "" {
-		base := sc.Filter
-		if !strings.HasPrefix(base, "(") {
-			base = "(" + base + ")"
-		}
-		f = "(&" + base + f + ")"
+		f = "(&" + parenthesized(sc.Filter) + f + ")"
 	}
 	return f
+}
+
+// parenthesized is an operator's filter in parentheses: "objectClass=user"
+// and "(objectClass=user)" are both accepted.
+func parenthesized(filter string) string {
+	if strings.HasPrefix(filter, "(") {
+		return filter
+	}
+	return "(" + filter + ")"
 }
 
 func scope(subtree bool) int {

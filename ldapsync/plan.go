@@ -36,6 +36,18 @@ type plan struct {
 	warnings []string
 	// ldapActive is how many LDAP users were active before the run.
 	ldapActive int
+	// maxDeactivationPercent is the configured threshold (0: the default).
+	maxDeactivationPercent int
+}
+
+// overThreshold reports whether the plan deactivates more of the active
+// LDAP users than the threshold allows, and the threshold in percent.
+func (p *plan) overThreshold() (bool, int) {
+	percent := p.maxDeactivationPercent
+	if percent == 0 {
+		percent = DefaultMaxDeactivationPercent
+	}
+	return p.counts.Deactivated > p.ldapActive*percent/100, percent
 }
 
 func (p *plan) warn(format string, args ...any) {
@@ -47,7 +59,7 @@ func (p *plan) warn(format string, args ...any) {
 // makePlan computes a run's changes. With a failed search it deactivates
 // nobody and removes nothing; a scoped run changes only its team or org.
 func makePlan(cfg Config, opts Options, dir *directory, r *store.ReadTxn, now time.Time) (*plan, error) {
-	p := &plan{counts: Counts{SkippedInvalidNames: dir.skipped}}
+	p := &plan{counts: Counts{SkippedInvalidNames: dir.skipped}, maxDeactivationPercent: cfg.MaxDeactivationPercent}
 	ldapUsers, err := r.UsersBySource(store.SourceLDAP)
 	if err != nil {
 		return nil, err

@@ -115,11 +115,9 @@ func (r *reader) searchDNs(g GroupSync) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	filter := g.SearchFilter
-	if filter == "" {
-		filter = "(objectClass=*)"
-	} else if filter[0] != '(' {
-		filter = "(" + filter + ")"
+	filter := "(objectClass=*)"
+	if g.SearchFilter != "" {
+		filter = parenthesized(g.SearchFilter)
 	}
 	entries, err := search(conn, server, ldap.NewSearchRequest(g.SearchBaseDN, scope(g.SearchScopeSubtree),
 		ldap.NeverDerefAliases, 0, 0, false, filter, []string{"1.1"}, nil))

@@ -199,20 +199,14 @@ func (s *Syncer) execute(run *Run) {
 	p, errs := s.prepare(ctx, run.opts)
 	rep := run.Report()
 	rep.Errors = append(rep.Errors, errs...)
-	if p != nil {
-		rep.Counts, rep.Warnings = p.counts, p.warnings
-	}
 	var changes []store.Command
 	if p != nil {
-		changes = p.changes
-		if over := p.counts.Deactivated; over > 0 && !run.opts.Force {
-			limit := maxDeactivation(p.ldapActive, s.threshold())
-			if over > limit {
-				rep.Errors = append(rep.Errors, fmt.Sprintf("the run would deactivate %d of %d active LDAP users, "+
-					"more than the allowed %d%%; nothing was written (run with force to apply it)",
-					over, p.ldapActive, s.threshold()))
-				changes, rep.Counts = nil, Counts{SkippedInvalidNames: p.counts.SkippedInvalidNames}
-			}
+		rep.Counts, rep.Warnings, changes = p.counts, p.warnings, p.changes
+		if over, percent := p.overThreshold(); over && !run.opts.Force {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("the run would deactivate %d of %d active LDAP users, "+
+				"more than the allowed %d%%; nothing was written (run with force to apply it)",
+				p.counts.Deactivated, p.ldapActive, percent))
+			changes, rep.Counts = nil, Counts{SkippedInvalidNames: p.counts.SkippedInvalidNames}
 		}
 	}
 	rep.Changes = len(changes)
@@ -244,18 +238,6 @@ func (s *Syncer) execute(run *Run) {
 	if s.observe != nil {
 		s.observe(rep, took)
 	}
-}
-
-// maxDeactivation is how many of active users percent allows.
-func maxDeactivation(active, percent int) int { return active * percent / 100 }
-
-// threshold is the configured deactivation threshold in percent.
-func (s *Syncer) threshold() int {
-	cfg, err := StoredConfig(s.store.Read())
-	if err != nil || cfg.MaxDeactivationPercent == 0 {
-		return DefaultMaxDeactivationPercent
-	}
-	return cfg.MaxDeactivationPercent
 }
 
 // prepare reads the configuration and the directory and plans the changes.
