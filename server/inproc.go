@@ -49,9 +49,7 @@ func (c *inprocConn) Invoke(ctx context.Context, method string, args, reply any,
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
 	ctx = metadata.NewIncomingContext(ctx, md)
-	if addr, ok := ctx.Value(remoteAddrKey{}).(net.Addr); ok {
-		ctx = peer.NewContext(ctx, &peer.Peer{Addr: addr})
-	}
+	ctx = withHTTPPeer(ctx)
 	stream := &inprocStream{method: method}
 	ctx = grpc.NewContextWithServerTransportStream(ctx, stream)
 	dec := func(in any) error {
@@ -103,6 +101,15 @@ func (s *inprocStream) SetTrailer(md metadata.MD) error {
 
 // remoteAddrKey carries the HTTP client address to inprocConn.
 type remoteAddrKey struct{}
+
+// withHTTPPeer turns the HTTP client address the routes recorded into the
+// gRPC peer that clientAddr reads.
+func withHTTPPeer(ctx context.Context) context.Context {
+	if addr, ok := ctx.Value(remoteAddrKey{}).(net.Addr); ok {
+		return peer.NewContext(ctx, &peer.Peer{Addr: addr})
+	}
+	return ctx
+}
 
 type tcpAddrString string
 

@@ -3,12 +3,10 @@ package server
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/grantd/grantd/adapters/registry"
@@ -22,7 +20,7 @@ type registryBackend struct{ *deps }
 
 // Authenticate accepts a password (local or directory, throttled like a
 // login) or an API token of the named account.
-func (b registryBackend) Authenticate(ctx context.Context, username, secret, _ string) (registry.Identity, error) {
+func (b registryBackend) Authenticate(ctx context.Context, username, secret string) (registry.Identity, error) {
 	if strings.HasPrefix(secret, apiTokenPrefix) {
 		p, err := apiTokenPrincipal(b.store.Read(), secret, b.now())
 		if err != nil || p.Name != username && p.Subject() != username {
@@ -73,32 +71,29 @@ func (b registryBackend) Allowed(ctx context.Context, id registry.Identity, oper
 // CreateForPush creates a missing repository, private, when the caller
 // manages its namespace (their own, an org they administer, or any as a
 // system admin).
-func (b registryBackend) CreateForPush(ctx context.Context, id registry.Identity, repository string) (bool, error) {
+func (b registryBackend) CreateForPush(ctx context.Context, id registry.Identity, repository string) error {
 	ns, name, _ := strings.Cut(repository, "/")
 	r := b.store.Read()
 	if repo, err := r.Repository(ns, name); err != nil || repo != nil {
-		return repo != nil, err
+		return err
 	}
 	kind, who, _ := strings.Cut(id.Subject, ":")
 	ok, err := managesNamespace(r, &Principal{Kind: kind, Name: who, IsAdmin: id.IsAdmin}, ns)
 	if err != nil || !ok {
-		return false, err
+		return err
 	}
 	_, err = b.applyAs(ctx, id.Subject, store.CreateRepository{Repository: store.Repository{Namespace: ns, Name: name,
 		Visibility: store.VisibilityPrivate, CreatedAt: b.now()}})
 	if errors.Is(err, store.ErrAlreadyExists) {
-		return true, nil
+		return nil // a concurrent push made it
 	}
-	return err == nil, err
+	return err
 }
 
 // withClientAddr gives plain HTTP handlers the caller's address the way
 // gRPC handlers have it (login throttling counts by address).
 func withClientAddr(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if addr, ok := r.Context().Value(remoteAddrKey{}).(net.Addr); ok {
-			r = r.WithContext(peer.NewContext(r.Context(), &peer.Peer{Addr: addr}))
-		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(withHTTPPeer(r.Context())))
 	})
 }

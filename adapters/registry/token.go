@@ -40,14 +40,14 @@ var ErrUnavailable = errors.New("credentials cannot be checked now")
 // Backend is what the token service asks grantd.
 type Backend interface {
 	// Authenticate checks a username with a password or an API token.
-	Authenticate(ctx context.Context, username, secret, clientAddr string) (Identity, error)
+	Authenticate(ctx context.Context, username, secret string) (Identity, error)
 	// Refresh re-checks the account a refresh token was issued to.
 	Refresh(ctx context.Context, subject string) (Identity, error)
 	// Allowed decides one operation on a repository <namespace>/<name>.
 	Allowed(ctx context.Context, id Identity, operation, repository string) (bool, error)
 	// CreateForPush creates a missing repository (private) when id may
-	// create in its namespace; it reports whether the repository exists now.
-	CreateForPush(ctx context.Context, id Identity, repository string) (bool, error)
+	// create in its namespace, and does nothing otherwise.
+	CreateForPush(ctx context.Context, id Identity, repository string) error
 }
 
 // Keys are the signing key and its certificate chain (leaf first).
@@ -179,7 +179,7 @@ func (s *Service) issue(w http.ResponseWriter, r *http.Request, req request) {
 			s.fail(w, http.StatusUnauthorized, "UNAUTHORIZED", ErrBadCredentials.Error())
 			return
 		}
-		id, err = s.backend.Authenticate(ctx, req.username, req.secret, r.RemoteAddr)
+		id, err = s.backend.Authenticate(ctx, req.username, req.secret)
 	case "refresh_token":
 		id, err = s.fromRefresh(ctx, keys, req)
 	}
@@ -254,7 +254,7 @@ func (s *Service) repositoryActions(ctx context.Context, id Identity, sc Scope) 
 		asked = repositoryActions
 	}
 	if slices.Contains(asked, ActionPush) && id.Subject != Anonymous.Subject {
-		if _, err := s.backend.CreateForPush(ctx, id, sc.Name); err != nil {
+		if err := s.backend.CreateForPush(ctx, id, sc.Name); err != nil {
 			s.log.WarnContext(ctx, "registry token: create on push", "repository", sc.Name, "err", err)
 		}
 	}
