@@ -1,12 +1,11 @@
 package ldapsync
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
 
+	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/store"
 )
 
@@ -128,7 +127,7 @@ func (p *plan) users(cfg Config, dir *directory, r *store.ReadTxn, ldapUsers []*
 			if cfg.JITUserProvisioning {
 				continue // accounts are made at first login
 			}
-			grantID, err := randomID()
+			grantID, err := randid.New()
 			if err != nil {
 				return err
 			}
@@ -309,14 +308,4 @@ func sortedKeys(m map[TeamKey]map[string]bool) []TeamKey {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out
-}
-
-// randomID is a random 128-bit identifier in hex, for the grants a run
-// creates.
-func randomID() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/store"
 )
 
@@ -36,11 +37,11 @@ func Bootstrap(ctx context.Context, st *store.Store, password string, now time.T
 	if err != nil {
 		return "", err
 	}
-	sharedID, err := newID()
+	sharedID, err := randid.New()
 	if err != nil {
 		return "", err
 	}
-	adminID, err := newID()
+	adminID, err := randid.New()
 	if err != nil {
 		return "", err
 	}

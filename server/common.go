@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -141,15 +139,6 @@ func pageOf[T, P any](req pageRequest, rows []*T, conv func(*T) P, key func(*T) 
 		}
 		return out, nil
 	}, conv, key)
-}
-
-// newID returns a random 128-bit identifier in hex.
-func newID() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
 }
 
 func ts(t time.Time) *timestamppb.Timestamp {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/ldapsync"
 	"github.com/grantd/grantd/store"
 	"google.golang.org/grpc/codes"
@@ -103,7 +104,7 @@ func (d *deps) directoryLogin(ctx context.Context, r *store.ReadTxn, u *store.Us
 // provision creates the account of a directory user at their first login,
 // with their private collection and its default grant.
 func (d *deps) provision(ctx context.Context, e ldapsync.Entry) error {
-	grantID, err := newID()
+	grantID, err := randid.New()
 	if err != nil {
 		return err
 	}

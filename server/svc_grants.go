@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 
+	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 
@@ -34,7 +35,7 @@ func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantReque
 	if err := s.requireGrantRight(ctx, object.String()); err != nil {
 		return nil, err
 	}
-	id, err := newID()
+	id, err := randid.New()
 	if err != nil {
 		return nil, err
 	}

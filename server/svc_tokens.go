@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 
@@ -47,7 +48,7 @@ func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPIToke
 	if err != nil {
 		return nil, err
 	}
-	id, err := newID()
+	id, err := randid.New()
 	if err != nil {
 		return nil, err
 	}

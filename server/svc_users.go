@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 
@@ -31,7 +32,7 @@ func (s *userService) CreateUser(ctx context.Context, req *v1.CreateUserRequest)
 		}
 		u.PasswordHash = hash
 	}
-	grantID, err := newID()
+	grantID, err := randid.New()
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,8 @@ package registry
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/grantd/grantd/internal/randid"
 )
 
 // Identity is who asks for a token. Subject is "anonymous" for callers
@@ -193,8 +193,13 @@ func (s *Service) issue(w http.ResponseWriter, r *http.Request, req request) {
 	}
 	access := s.grant(ctx, id, req.scopes)
 	now := s.now()
+	jti, err := randid.New()
+	if err != nil {
+		s.fail(w, http.StatusInternalServerError, "UNAVAILABLE", "no randomness")
+		return
+	}
 	claims := ClaimSet{Issuer: s.cfg.Issuer, Subject: id.Account, Audience: req.service, IssuedAt: now.Unix(),
-		NotBefore: now.Add(-time.Second).Unix(), Expiry: now.Add(s.cfg.Lifetime).Unix(), ID: randomID(), Access: access}
+		NotBefore: now.Add(-time.Second).Unix(), Expiry: now.Add(s.cfg.Lifetime).Unix(), ID: jti, Access: access}
 	token, err := sign(keys, claims)
 	if err != nil {
 		s.log.ErrorContext(ctx, "registry token: signing", "err", err)
@@ -208,7 +213,7 @@ func (s *Service) issue(w http.ResponseWriter, r *http.Request, req request) {
 	}
 	if req.offline && id.Subject != Anonymous.Subject {
 		refresh := ClaimSet{Issuer: s.cfg.Issuer, Subject: id.Subject, Audience: req.service, IssuedAt: now.Unix(),
-			NotBefore: now.Unix(), Expiry: now.Add(s.cfg.RefreshLifetime).Unix(), ID: randomID(), Refresh: true}
+			NotBefore: now.Unix(), Expiry: now.Add(s.cfg.RefreshLifetime).Unix(), ID: "r" + jti, Refresh: true}
 		if out["refresh_token"], err = sign(keys, refresh); err != nil {
 			s.fail(w, http.StatusInternalServerError, "UNAVAILABLE", "signing failed")
 			return
@@ -328,10 +333,4 @@ func accessString(access []*Access) string {
 		parts[i] = a.Type + ":" + a.Name + ":" + strings.Join(a.Actions, ",")
 	}
 	return strings.Join(parts, " ")
-}
-
-func randomID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
