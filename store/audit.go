@@ -228,6 +228,12 @@ func describe(c Command) (action, object string, after any) {
 	case PutKeyMaterial:
 		// Never the key itself.
 		return "key.put", "key:" + c.Material.ID, nil
+	case IssueClientCert:
+		return "bundle.create", "bundle:" + c.Cert.Serial, c.Cert
+	case UpdateClientCert:
+		return "bundle.update", "bundle:" + c.Serial, c
+	case RevokeClientCert:
+		return "bundle.revoke", "bundle:" + c.Serial, nil
 	case RecordSyncReport:
 		return "ldap.sync.report", fmt.Sprintf("ldap-sync:%d", c.Report.ID), nil
 	case Batch:
@@ -265,6 +271,10 @@ func beforeOf(tx *writeTxn, c Command) (any, error) {
 		row, err = tx.get(tableAPITokens, c.ID)
 	case UpdateSettings:
 		row, err = tx.get(tableSettings, settingsID)
+	case UpdateClientCert:
+		row, err = tx.get(tableClientCerts, c.Serial)
+	case RevokeClientCert:
+		row, err = tx.get(tableClientCerts, c.Serial)
 	}
 	if err != nil || row == nil {
 		return nil, err

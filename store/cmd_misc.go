@@ -295,3 +295,66 @@ func (c PutKeyMaterial) apply(tx *writeTxn) error {
 	}
 	return tx.Insert(tableKeyMaterial, &m)
 }
+
+// IssueClientCert records a certificate the client CA issued to an
+// existing user or service account.
+type IssueClientCert struct {
+	Cert ClientCert `json:"cert"`
+}
+
+func (IssueClientCert) kind() commandKind { return kindIssueClientCert }
+
+func (c IssueClientCert) apply(tx *writeTxn) error {
+	cert := c.Cert
+	owner, err := subjects.ParseSubject(cert.Owner)
+	if err != nil || owner.Kind != subjects.User && owner.Kind != subjects.ServiceAccount {
+		return fmt.Errorf("%w: certificate owner %q must be a user or service account", ErrInvalid, cert.Owner)
+	}
+	if cert.Serial == "" || cert.PublicKey == "" || !cert.NotBefore.Before(cert.NotAfter) {
+		return fmt.Errorf("%w: a certificate needs a serial, a public key and a validity period", ErrInvalid)
+	}
+	if err := tx.subjectExists(owner); err != nil {
+		return err
+	}
+	if err := tx.mustNotExist("certificate", tableClientCerts, cert.Serial); err != nil {
+		return err
+	}
+	cert.NotBefore, cert.NotAfter, cert.Revoked = stamp(cert.NotBefore), stamp(cert.NotAfter), false
+	return tx.Insert(tableClientCerts, &cert)
+}
+
+// UpdateClientCert changes a certificate's label.
+type UpdateClientCert struct {
+	Serial string `json:"serial"`
+	Label  string `json:"label"`
+}
+
+func (UpdateClientCert) kind() commandKind { return kindUpdateClientCert }
+
+func (c UpdateClientCert) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("certificate", tableClientCerts, c.Serial)
+	if err != nil {
+		return err
+	}
+	cert := *row.(*ClientCert)
+	cert.Label = c.Label
+	return tx.Insert(tableClientCerts, &cert)
+}
+
+// RevokeClientCert revokes a certificate for good; revoking it again is
+// not an error.
+type RevokeClientCert struct {
+	Serial string `json:"serial"`
+}
+
+func (RevokeClientCert) kind() commandKind { return kindRevokeClientCert }
+
+func (c RevokeClientCert) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("certificate", tableClientCerts, c.Serial)
+	if err != nil {
+		return err
+	}
+	cert := *row.(*ClientCert)
+	cert.Revoked = true
+	return tx.Insert(tableClientCerts, &cert)
+}

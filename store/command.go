@@ -59,6 +59,9 @@ const (
 	kindUpdateOrg
 	kindRecordSyncReport
 	kindPutKeyMaterial
+	kindIssueClientCert
+	kindUpdateClientCert
+	kindRevokeClientCert
 )
 
 // newCommand returns an empty command of the given kind for decoding.
@@ -138,6 +141,12 @@ func newCommand(k commandKind) (Command, error) {
 		return new(RecordSyncReport), nil
 	case kindPutKeyMaterial:
 		return new(PutKeyMaterial), nil
+	case kindIssueClientCert:
+		return new(IssueClientCert), nil
+	case kindUpdateClientCert:
+		return new(UpdateClientCert), nil
+	case kindRevokeClientCert:
+		return new(RevokeClientCert), nil
 	}
 	return nil, fmt.Errorf("%w: unknown command kind %d", ErrInvalid, k)
 }

@@ -339,3 +339,17 @@ func (r *ReadTxn) SyncedOrgs() ([]*Org, error) {
 func (r *ReadTxn) KeyMaterial(id string) (*KeyMaterial, error) {
 	return first[KeyMaterial](r, tableKeyMaterial, id)
 }
+
+// ClientCert returns an issued client certificate by serial, or nil.
+func (r *ReadTxn) ClientCert(serial string) (*ClientCert, error) {
+	return first[ClientCert](r, tableClientCerts, serial)
+}
+
+// ClientCerts lists the client certificates of an owner (a subject
+// string), or every one when owner is empty.
+func (r *ReadTxn) ClientCerts(owner string) ([]*ClientCert, error) {
+	if owner == "" {
+		return list[ClientCert](r, tableClientCerts, indexID, 0)
+	}
+	return list[ClientCert](r, tableClientCerts, indexOwner, 0, owner)
+}
