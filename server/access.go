@@ -117,4 +117,5 @@ var methodAccess = map[string]access{
 	v1.BundleService_ListBundles_FullMethodName:       accessAuthenticated,
 	v1.BundleService_UpdateBundle_FullMethodName:      accessAuthenticated,
 	v1.BundleService_RevokeBundle_FullMethodName:      accessAuthenticated,
+	v1.BundleService_GetClientCA_FullMethodName:       accessAuthenticated,
 }

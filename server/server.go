@@ -39,6 +39,8 @@ type Config struct {
 	// TokenAlgorithm is the algorithm of new signing keys (ES256, RS256).
 	Registry       registry.Config
 	TokenAlgorithm string
+	// Bundles configures client bundles.
+	Bundles BundleConfig
 }
 
 // Server serves grantd's API.
@@ -65,10 +67,20 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s := &Server{cfg: cfg, log: log, store: st, engine: engine, metrics: newMetrics(), now: time.Now}
 	s.metrics.reg.MustRegister(engine.Collectors()...)
 	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
-		sessions: newSessionTracker(), logins: newLoginThrottle(func() time.Time { return s.now() })}
+		sessions: newSessionTracker(), logins: newLoginThrottle(func() time.Time { return s.now() }),
+		clientCA: &clientCA{store: st}}
 	s.deps.syncer = ldapsync.NewSyncer(st, log, s.deps.now, s.metrics.observeSync)
 	if cfg.Registry.Issuer == "" {
 		cfg.Registry.Issuer = DefaultTokenIssuer
+	}
+	if cfg.Bundles.Validity <= 0 {
+		cfg.Bundles.Validity = DefaultBundleValidity
+	}
+	if cfg.Bundles.DockerHost == "" {
+		cfg.Bundles.DockerHost = "tcp://localhost:2376"
+	}
+	if err := validDockerHost(cfg.Bundles.DockerHost); err != nil {
+		return nil, err
 	}
 	if cfg.TokenAlgorithm == "" {
 		cfg.TokenAlgorithm = AlgorithmES256
@@ -102,6 +114,8 @@ type deps struct {
 	logins   *loginThrottle
 	// syncer runs LDAP syncs, one at a time.
 	syncer *ldapsync.Syncer
+	// clientCA issues and checks client bundle certificates.
+	clientCA *clientCA
 }
 
 func (s *Server) registerServices(r grpc.ServiceRegistrar) {
@@ -121,8 +135,7 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterAuditServiceServer(r, &auditService{deps: d})
 	v1.RegisterLDAPServiceServer(r, &ldapService{deps: d})
 	v1.RegisterRegistryServiceServer(r, &registryService{deps: d, issuer: s.cfg.Registry.Issuer, algorithm: s.cfg.TokenAlgorithm})
-	// Not built yet (client bundles): every method answers Unimplemented.
-	v1.RegisterBundleServiceServer(r, v1.UnimplementedBundleServiceServer{})
+	v1.RegisterBundleServiceServer(r, &bundleService{deps: d, ca: d.clientCA, cfg: s.cfg.Bundles})
 }
 
 // gateway builds the REST gateway over the in-process connection.

@@ -141,6 +141,10 @@ func validateRequest(req any) error {
 		}
 	case *v1.RevokeAPITokenRequest:
 		id("id", r.GetId())
+	case *v1.UpdateBundleRequest:
+		id("serial", r.GetSerial())
+	case *v1.RevokeBundleRequest:
+		id("serial", r.GetSerial())
 	case *v1.CreateRoleRequest:
 		role(r.GetName())
 	case *v1.GetRoleRequest:

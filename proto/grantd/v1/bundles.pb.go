@@ -654,6 +654,95 @@ func (x *RevokeBundleResponse) GetRevision() uint64 {
 	return 0
 }
 
+type GetClientCARequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClientCARequest) Reset() {
+	*x = GetClientCARequest{}
+	mi := &file_grantd_v1_bundles_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClientCARequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClientCARequest) ProtoMessage() {}
+
+func (x *GetClientCARequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grantd_v1_bundles_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClientCARequest.ProtoReflect.Descriptor instead.
+func (*GetClientCARequest) Descriptor() ([]byte, []int) {
+	return file_grantd_v1_bundles_proto_rawDescGZIP(), []int{11}
+}
+
+type ClientCA struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client CA certificate (PEM).
+	CaPem         string `protobuf:"bytes,1,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
+	NotAfter      string `protobuf:"bytes,2,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientCA) Reset() {
+	*x = ClientCA{}
+	mi := &file_grantd_v1_bundles_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientCA) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientCA) ProtoMessage() {}
+
+func (x *ClientCA) ProtoReflect() protoreflect.Message {
+	mi := &file_grantd_v1_bundles_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientCA.ProtoReflect.Descriptor instead.
+func (*ClientCA) Descriptor() ([]byte, []int) {
+	return file_grantd_v1_bundles_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ClientCA) GetCaPem() string {
+	if x != nil {
+		return x.CaPem
+	}
+	return ""
+}
+
+func (x *ClientCA) GetNotAfter() string {
+	if x != nil {
+		return x.NotAfter
+	}
+	return ""
+}
+
 var File_grantd_v1_bundles_proto protoreflect.FileDescriptor
 
 const file_grantd_v1_bundles_proto_rawDesc = "" +
@@ -699,13 +788,18 @@ const file_grantd_v1_bundles_proto_rawDesc = "" +
 	"\x13RevokeBundleRequest\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\"2\n" +
 	"\x14RevokeBundleResponse\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x04R\brevision2\xb0\x03\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\"\x14\n" +
+	"\x12GetClientCARequest\">\n" +
+	"\bClientCA\x12\x15\n" +
+	"\x06ca_pem\x18\x01 \x01(\tR\x05caPem\x12\x1b\n" +
+	"\tnot_after\x18\x02 \x01(\tR\bnotAfter2\xf3\x03\n" +
 	"\rBundleService\x12O\n" +
 	"\fCreateBundle\x12\x1e.grantd.v1.CreateBundleRequest\x1a\x1f.grantd.v1.CreateBundleResponse\x12^\n" +
 	"\x11RegisterPublicKey\x12#.grantd.v1.RegisterPublicKeyRequest\x1a$.grantd.v1.RegisterPublicKeyResponse\x12L\n" +
 	"\vListBundles\x12\x1d.grantd.v1.ListBundlesRequest\x1a\x1e.grantd.v1.ListBundlesResponse\x12O\n" +
 	"\fUpdateBundle\x12\x1e.grantd.v1.UpdateBundleRequest\x1a\x1f.grantd.v1.UpdateBundleResponse\x12O\n" +
-	"\fRevokeBundle\x12\x1e.grantd.v1.RevokeBundleRequest\x1a\x1f.grantd.v1.RevokeBundleResponseB3Z1github.com/grantd/grantd/proto/grantd/v1;grantdv1b\x06proto3"
+	"\fRevokeBundle\x12\x1e.grantd.v1.RevokeBundleRequest\x1a\x1f.grantd.v1.RevokeBundleResponse\x12A\n" +
+	"\vGetClientCA\x12\x1d.grantd.v1.GetClientCARequest\x1a\x13.grantd.v1.ClientCAB3Z1github.com/grantd/grantd/proto/grantd/v1;grantdv1b\x06proto3"
 
 var (
 	file_grantd_v1_bundles_proto_rawDescOnce sync.Once
@@ -719,7 +813,7 @@ func file_grantd_v1_bundles_proto_rawDescGZIP() []byte {
 	return file_grantd_v1_bundles_proto_rawDescData
 }
 
-var file_grantd_v1_bundles_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_grantd_v1_bundles_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_grantd_v1_bundles_proto_goTypes = []any{
 	(*Bundle)(nil),                    // 0: grantd.v1.Bundle
 	(*CreateBundleRequest)(nil),       // 1: grantd.v1.CreateBundleRequest
@@ -732,11 +826,13 @@ var file_grantd_v1_bundles_proto_goTypes = []any{
 	(*UpdateBundleResponse)(nil),      // 8: grantd.v1.UpdateBundleResponse
 	(*RevokeBundleRequest)(nil),       // 9: grantd.v1.RevokeBundleRequest
 	(*RevokeBundleResponse)(nil),      // 10: grantd.v1.RevokeBundleResponse
-	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
+	(*GetClientCARequest)(nil),        // 11: grantd.v1.GetClientCARequest
+	(*ClientCA)(nil),                  // 12: grantd.v1.ClientCA
+	(*timestamppb.Timestamp)(nil),     // 13: google.protobuf.Timestamp
 }
 var file_grantd_v1_bundles_proto_depIdxs = []int32{
-	11, // 0: grantd.v1.Bundle.not_before:type_name -> google.protobuf.Timestamp
-	11, // 1: grantd.v1.Bundle.not_after:type_name -> google.protobuf.Timestamp
+	13, // 0: grantd.v1.Bundle.not_before:type_name -> google.protobuf.Timestamp
+	13, // 1: grantd.v1.Bundle.not_after:type_name -> google.protobuf.Timestamp
 	0,  // 2: grantd.v1.CreateBundleResponse.bundle:type_name -> grantd.v1.Bundle
 	0,  // 3: grantd.v1.RegisterPublicKeyResponse.bundle:type_name -> grantd.v1.Bundle
 	0,  // 4: grantd.v1.ListBundlesResponse.bundles:type_name -> grantd.v1.Bundle
@@ -746,13 +842,15 @@ var file_grantd_v1_bundles_proto_depIdxs = []int32{
 	5,  // 8: grantd.v1.BundleService.ListBundles:input_type -> grantd.v1.ListBundlesRequest
 	7,  // 9: grantd.v1.BundleService.UpdateBundle:input_type -> grantd.v1.UpdateBundleRequest
 	9,  // 10: grantd.v1.BundleService.RevokeBundle:input_type -> grantd.v1.RevokeBundleRequest
-	2,  // 11: grantd.v1.BundleService.CreateBundle:output_type -> grantd.v1.CreateBundleResponse
-	4,  // 12: grantd.v1.BundleService.RegisterPublicKey:output_type -> grantd.v1.RegisterPublicKeyResponse
-	6,  // 13: grantd.v1.BundleService.ListBundles:output_type -> grantd.v1.ListBundlesResponse
-	8,  // 14: grantd.v1.BundleService.UpdateBundle:output_type -> grantd.v1.UpdateBundleResponse
-	10, // 15: grantd.v1.BundleService.RevokeBundle:output_type -> grantd.v1.RevokeBundleResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
+	11, // 11: grantd.v1.BundleService.GetClientCA:input_type -> grantd.v1.GetClientCARequest
+	2,  // 12: grantd.v1.BundleService.CreateBundle:output_type -> grantd.v1.CreateBundleResponse
+	4,  // 13: grantd.v1.BundleService.RegisterPublicKey:output_type -> grantd.v1.RegisterPublicKeyResponse
+	6,  // 14: grantd.v1.BundleService.ListBundles:output_type -> grantd.v1.ListBundlesResponse
+	8,  // 15: grantd.v1.BundleService.UpdateBundle:output_type -> grantd.v1.UpdateBundleResponse
+	10, // 16: grantd.v1.BundleService.RevokeBundle:output_type -> grantd.v1.RevokeBundleResponse
+	12, // 17: grantd.v1.BundleService.GetClientCA:output_type -> grantd.v1.ClientCA
+	12, // [12:18] is the sub-list for method output_type
+	6,  // [6:12] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
@@ -769,7 +867,7 @@ func file_grantd_v1_bundles_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grantd_v1_bundles_proto_rawDesc), len(file_grantd_v1_bundles_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -208,6 +208,27 @@ func local_request_BundleService_RevokeBundle_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
+func request_BundleService_GetClientCA_0(ctx context.Context, marshaler runtime.Marshaler, client BundleServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetClientCARequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetClientCA(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_BundleService_GetClientCA_0(ctx context.Context, marshaler runtime.Marshaler, server BundleServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetClientCARequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.GetClientCA(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterBundleServiceHandlerServer registers the http handlers for service BundleService to "mux".
 // UnaryRPC     :call BundleServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -313,6 +334,26 @@ func RegisterBundleServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 			return
 		}
 		forward_BundleService_RevokeBundle_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_BundleService_GetClientCA_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/grantd.v1.BundleService/GetClientCA", runtime.WithHTTPPathPattern("/v1/bundles/ca"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_BundleService_GetClientCA_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_BundleService_GetClientCA_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -439,6 +480,23 @@ func RegisterBundleServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_BundleService_RevokeBundle_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_BundleService_GetClientCA_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/grantd.v1.BundleService/GetClientCA", runtime.WithHTTPPathPattern("/v1/bundles/ca"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_BundleService_GetClientCA_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_BundleService_GetClientCA_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -448,6 +506,7 @@ var (
 	pattern_BundleService_ListBundles_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "bundles"}, ""))
 	pattern_BundleService_UpdateBundle_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "bundles", "serial"}, ""))
 	pattern_BundleService_RevokeBundle_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "bundles", "serial"}, ""))
+	pattern_BundleService_GetClientCA_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "bundles", "ca"}, ""))
 )
 
 var (
@@ -456,4 +515,5 @@ var (
 	forward_BundleService_ListBundles_0       = runtime.ForwardResponseMessage
 	forward_BundleService_UpdateBundle_0      = runtime.ForwardResponseMessage
 	forward_BundleService_RevokeBundle_0      = runtime.ForwardResponseMessage
+	forward_BundleService_GetClientCA_0       = runtime.ForwardResponseMessage
 )

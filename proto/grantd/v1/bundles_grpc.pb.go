@@ -24,6 +24,7 @@ const (
 	BundleService_ListBundles_FullMethodName       = "/grantd.v1.BundleService/ListBundles"
 	BundleService_UpdateBundle_FullMethodName      = "/grantd.v1.BundleService/UpdateBundle"
 	BundleService_RevokeBundle_FullMethodName      = "/grantd.v1.BundleService/RevokeBundle"
+	BundleService_GetClientCA_FullMethodName       = "/grantd.v1.BundleService/GetClientCA"
 )
 
 // BundleServiceClient is the client API for BundleService service.
@@ -39,6 +40,9 @@ type BundleServiceClient interface {
 	ListBundles(ctx context.Context, in *ListBundlesRequest, opts ...grpc.CallOption) (*ListBundlesResponse, error)
 	UpdateBundle(ctx context.Context, in *UpdateBundleRequest, opts ...grpc.CallOption) (*UpdateBundleResponse, error)
 	RevokeBundle(ctx context.Context, in *RevokeBundleRequest, opts ...grpc.CallOption) (*RevokeBundleResponse, error)
+	// GetClientCA returns the client CA certificate, which Docker daemons
+	// trust for client certificates (dockerd --tlscacert).
+	GetClientCA(ctx context.Context, in *GetClientCARequest, opts ...grpc.CallOption) (*ClientCA, error)
 }
 
 type bundleServiceClient struct {
@@ -99,6 +103,16 @@ func (c *bundleServiceClient) RevokeBundle(ctx context.Context, in *RevokeBundle
 	return out, nil
 }
 
+func (c *bundleServiceClient) GetClientCA(ctx context.Context, in *GetClientCARequest, opts ...grpc.CallOption) (*ClientCA, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClientCA)
+	err := c.cc.Invoke(ctx, BundleService_GetClientCA_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BundleServiceServer is the server API for BundleService service.
 // All implementations must embed UnimplementedBundleServiceServer
 // for forward compatibility.
@@ -112,6 +126,9 @@ type BundleServiceServer interface {
 	ListBundles(context.Context, *ListBundlesRequest) (*ListBundlesResponse, error)
 	UpdateBundle(context.Context, *UpdateBundleRequest) (*UpdateBundleResponse, error)
 	RevokeBundle(context.Context, *RevokeBundleRequest) (*RevokeBundleResponse, error)
+	// GetClientCA returns the client CA certificate, which Docker daemons
+	// trust for client certificates (dockerd --tlscacert).
+	GetClientCA(context.Context, *GetClientCARequest) (*ClientCA, error)
 	mustEmbedUnimplementedBundleServiceServer()
 }
 
@@ -136,6 +153,9 @@ func (UnimplementedBundleServiceServer) UpdateBundle(context.Context, *UpdateBun
 }
 func (UnimplementedBundleServiceServer) RevokeBundle(context.Context, *RevokeBundleRequest) (*RevokeBundleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeBundle not implemented")
+}
+func (UnimplementedBundleServiceServer) GetClientCA(context.Context, *GetClientCARequest) (*ClientCA, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetClientCA not implemented")
 }
 func (UnimplementedBundleServiceServer) mustEmbedUnimplementedBundleServiceServer() {}
 func (UnimplementedBundleServiceServer) testEmbeddedByValue()                       {}
@@ -248,6 +268,24 @@ func _BundleService_RevokeBundle_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BundleService_GetClientCA_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetClientCARequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BundleServiceServer).GetClientCA(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BundleService_GetClientCA_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BundleServiceServer).GetClientCA(ctx, req.(*GetClientCARequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BundleService_ServiceDesc is the grpc.ServiceDesc for BundleService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -274,6 +312,10 @@ var BundleService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeBundle",
 			Handler:    _BundleService_RevokeBundle_Handler,
+		},
+		{
+			MethodName: "GetClientCA",
+			Handler:    _BundleService_GetClientCA_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,319 @@
+package server
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grantd/grantd/store"
+)
+
+// The client CA signs the certificates of client bundles. Docker daemons
+// trust it for client certificates (dockerd --tlscacert), and the engine
+// plugin accepts only certificates it issued and recorded. It lives in the
+// replicated state like the registry token keys, so every node of a
+// cluster issues and checks the same certificates.
+const (
+	clientCAID       = "client-ca"
+	clientCAValidity = 20 * 365 * 24 * time.Hour
+)
+
+// EnsureClientCA creates the client CA on first start, or installs the
+// operator's own CA from certFile and keyFile (both or neither) when it
+// differs from the stored one.
+func EnsureClientCA(ctx context.Context, st *store.Store, certFile, keyFile string, now time.Time) error {
+	if (certFile == "") != (keyFile == "") {
+		return errors.New("client CA: give both the certificate and the key, or neither")
+	}
+	row, err := st.Read().KeyMaterial(clientCAID)
+	if err != nil {
+		return err
+	}
+	if certFile != "" {
+		m, err := operatorCA(certFile, keyFile)
+		if err != nil {
+			return err
+		}
+		if row != nil && row.CertPEM == m.CertPEM && row.KeyPEM == m.KeyPEM {
+			return nil
+		}
+		_, err = st.Apply(ctx, store.Audited{Actor: "system", Time: now, Command: store.PutKeyMaterial{Material: m, Replace: true}})
+		return err
+	}
+	if row != nil {
+		return nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{SerialNumber: randomSerial(), Subject: pkix.Name{CommonName: "grantd client CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(clientCAValidity), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return err
+	}
+	m, err := keyMaterial(clientCAID, der, key)
+	if err != nil {
+		return err
+	}
+	_, err = st.Apply(ctx, store.Audited{Actor: "system", Time: now, Command: store.PutKeyMaterial{Material: m}})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return nil // another node created it first
+	}
+	return err
+}
+
+// operatorCA reads an operator's CA certificate and key (PKCS#8, PKCS#1 or
+// SEC 1 PEM).
+func operatorCA(certFile, keyFile string) (store.KeyMaterial, error) {
+	certPEM, err := os.ReadFile(certFile) //nolint:gosec // an operator-given path
+	if err != nil {
+		return store.KeyMaterial{}, fmt.Errorf("client CA: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile) //nolint:gosec // an operator-given path
+	if err != nil {
+		return store.KeyMaterial{}, fmt.Errorf("client CA: %w", err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return store.KeyMaterial{}, errors.New("client CA: certificate or key is not PEM")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return store.KeyMaterial{}, fmt.Errorf("client CA: %w", err)
+	}
+	if !cert.IsCA {
+		return store.KeyMaterial{}, errors.New("client CA: the certificate is not a CA")
+	}
+	var key any
+	switch kb.Type {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(kb.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(kb.Bytes)
+	default:
+		key, err = x509.ParsePKCS8PrivateKey(kb.Bytes)
+	}
+	if err != nil {
+		return store.KeyMaterial{}, fmt.Errorf("client CA key: %w", err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok || !publicKeysEqual(signer.Public(), cert.PublicKey) {
+		return store.KeyMaterial{}, errors.New("client CA: the key does not belong to the certificate")
+	}
+	return keyMaterial(clientCAID, cert.Raw, signer)
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && ea.Equal(b)
+}
+
+// ClientCAPEM is the client CA certificate, for dockerd --tlscacert.
+func ClientCAPEM(st *store.Store) (string, error) {
+	row, err := st.Read().KeyMaterial(clientCAID)
+	if err != nil || row == nil {
+		return "", fmt.Errorf("client CA missing: %v", err)
+	}
+	return row.CertPEM, nil
+}
+
+// clientCA is the parsed client CA, parsed again only when it changes.
+type clientCA struct {
+	store *store.Store
+	mu    sync.Mutex
+	pem   string
+	cert  *x509.Certificate
+	key   crypto.Signer
+}
+
+func (c *clientCA) load() (*x509.Certificate, crypto.Signer, error) {
+	row, err := c.store.Read().KeyMaterial(clientCAID)
+	if err != nil || row == nil {
+		return nil, nil, fmt.Errorf("client CA missing: %v", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cert == nil || c.pem != row.CertPEM {
+		if c.cert, c.key, err = parseKeyPair(row); err != nil {
+			c.cert = nil
+			return nil, nil, err
+		}
+		c.pem = row.CertPEM
+	}
+	return c.cert, c.key, nil
+}
+
+// issue certifies pub for the account name (the CN) for validity.
+func (c *clientCA) issue(name string, pub crypto.PublicKey, now time.Time, validity time.Duration) (*x509.Certificate, error) {
+	ca, caKey, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	notAfter := now.Add(validity)
+	if notAfter.After(ca.NotAfter) {
+		notAfter = ca.NotAfter
+	}
+	tmpl := &x509.Certificate{SerialNumber: randomSerial(), Subject: pkix.Name{CommonName: name},
+		NotBefore: now.Add(-5 * time.Minute), NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
+
+// certSerial is how a certificate's serial is written in the state and API.
+func certSerial(cert *x509.Certificate) string { return hex.EncodeToString(cert.SerialNumber.Bytes()) }
+
+// keyFingerprint is the SHA-256 of a certificate's public key (its
+// SubjectPublicKeyInfo), hex.
+func keyFingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:])
+}
+
+// clientPublicKey reads a user's own key: a PEM public key, or a PEM
+// certificate request whose signature proves they hold the private key.
+// Only key types Docker clients use are accepted.
+func clientPublicKey(text string) (crypto.PublicKey, error) {
+	block, _ := pem.Decode([]byte(text))
+	if block == nil {
+		return nil, errors.New("pem: not a PEM public key or certificate request")
+	}
+	var pub crypto.PublicKey
+	switch block.Type {
+	case "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST":
+		csr, err := x509.ParseCertificateRequest(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("pem: %v", err)
+		}
+		if err := csr.CheckSignature(); err != nil {
+			return nil, fmt.Errorf("pem: the certificate request's signature does not verify: %v", err)
+		}
+		pub = csr.PublicKey
+	case "PUBLIC KEY":
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("pem: %v", err)
+		}
+		pub = k
+	default:
+		return nil, fmt.Errorf("pem: a %q block; want PUBLIC KEY or CERTIFICATE REQUEST", block.Type)
+	}
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() && k.Curve != elliptic.P521() {
+			return nil, errors.New("pem: ECDSA keys must be on P-256, P-384 or P-521")
+		}
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return nil, errors.New("pem: RSA keys must have at least 2048 bits")
+		}
+	case ed25519.PublicKey:
+	default:
+		return nil, fmt.Errorf("pem: unsupported key type %T", pub)
+	}
+	return pub, nil
+}
+
+// BundleConfig is what goes into client bundles besides the certificate.
+type BundleConfig struct {
+	// DockerHost is DOCKER_HOST in env.sh and env.ps1, e.g.
+	// tcp://manager.example.com:2376.
+	DockerHost string
+	// DockerCAPEM is ca.pem: the CA that signed the daemons' server
+	// certificates. Empty means the client CA itself.
+	DockerCAPEM string
+	// Validity is both the default and the longest validity of a
+	// certificate.
+	Validity time.Duration
+}
+
+// DefaultBundleValidity is how long bundle certificates last unless
+// configured or asked for less.
+const DefaultBundleValidity = 365 * 24 * time.Hour
+
+// validDockerHost keeps DOCKER_HOST to characters that need no quoting in
+// either shell.
+func validDockerHost(h string) error {
+	if !strings.HasPrefix(h, "tcp://") && !strings.HasPrefix(h, "unix://") && !strings.HasPrefix(h, "ssh://") {
+		return fmt.Errorf("docker host %q: want tcp://, unix:// or ssh://", h)
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":/.-_@[]", r)) {
+			return fmt.Errorf("docker host %q: character %q not allowed", h, r)
+		}
+	}
+	return nil
+}
+
+// bundleZip is the client bundle: key.pem, cert.pem, ca.pem, env.sh and
+// env.ps1. The env scripts point the Docker CLI at the bundle's own
+// directory, so they work wherever the zip is unpacked.
+func bundleZip(cfg BundleConfig, key crypto.Signer, cert *x509.Certificate, caPEM string) ([]byte, error) {
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DockerCAPEM != "" {
+		caPEM = cfg.DockerCAPEM
+	}
+	files := []struct {
+		name string
+		mode os.FileMode
+		body string
+	}{
+		{"key.pem", 0o600, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))},
+		{"cert.pem", 0o644, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))},
+		{"ca.pem", 0o644, caPEM},
+		{"env.sh", 0o644, "# Docker client bundle of " + cert.Subject.CommonName + " issued by grantd.\n" +
+			"# Run from the directory this file is in:  eval \"$(<env.sh)\"\n" +
+			"export DOCKER_HOST='" + cfg.DockerHost + "'\n" +
+			"export DOCKER_TLS_VERIFY=1\n" +
+			"export DOCKER_CERT_PATH=\"$(pwd)\"\n"},
+		{"env.ps1", 0o644, "# Docker client bundle of " + cert.Subject.CommonName + " issued by grantd.\r\n" +
+			"# Run from anywhere:  . .\\env.ps1\r\n" +
+			"$env:DOCKER_HOST = '" + cfg.DockerHost + "'\r\n" +
+			"$env:DOCKER_TLS_VERIFY = '1'\r\n" +
+			"$env:DOCKER_CERT_PATH = $PSScriptRoot\r\n"},
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range files {
+		h := &zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: cert.NotBefore}
+		h.SetMode(f.mode)
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write([]byte(f.body)); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
