@@ -22,6 +22,9 @@ type metrics struct {
 	syncDuration    prometheus.Histogram
 	syncChanges     *prometheus.CounterVec
 	syncLastSuccess prometheus.Gauge
+	// Engine plugin decisions: by operation and result, and their latency.
+	engineDecisions *prometheus.CounterVec
+	engineLatency   *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -56,6 +59,14 @@ func newMetrics() *metrics {
 		Name: "grantd_ldap_sync_last_success_timestamp_seconds", Help: "When the last successful LDAP sync run ended.",
 	})
 	m.reg.MustRegister(m.syncRuns, m.syncDuration, m.syncChanges, m.syncLastSuccess)
+	m.engineDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "grantd_engine_plugin_decisions_total", Help: "Docker engine plugin decisions by operation and result.",
+	}, []string{"operation", "result"})
+	m.engineLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "grantd_engine_plugin_decision_duration_seconds", Help: "Latency of Docker engine plugin decisions (object lookups included), by result.",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2.5, 14),
+	}, []string{"result"})
+	m.reg.MustRegister(m.engineDecisions, m.engineLatency)
 	m.reg.MustRegister(m.rpcs, m.rpcLatency, m.writes, m.logins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -89,4 +100,14 @@ func (m *metrics) observeSync(rep ldapsync.Report, took time.Duration) {
 	if rep.State == ldapsync.StateSucceeded {
 		m.syncLastSuccess.Set(float64(rep.EndedAt.Unix()))
 	}
+}
+
+// observeEngine records one engine plugin decision.
+func (m *metrics) observeEngine(operation string, allowed bool, took time.Duration) {
+	result := "denied"
+	if allowed {
+		result = "allowed"
+	}
+	m.engineDecisions.WithLabelValues(operation, result).Inc()
+	m.engineLatency.WithLabelValues(result).Observe(took.Seconds())
 }

@@ -68,6 +68,9 @@ func startServer(t testing.TB) *testServer {
 	if err := EnsureTokenKeys(ctx, st, AlgorithmES256, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	if err := EnsureClientCA(ctx, st, "", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	files, err := EnsureTLS(dir, "", "", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -209,3 +209,28 @@ func loadTLSConfig(files TLSFiles) (*tls.Config, error) {
 		NextProtos:   []string{"h2", "http/1.1"},
 	}, nil
 }
+
+// ClientTLSConfig is a TLS client configuration trusting caFile (the
+// system roots when empty) and presenting certFile/keyFile when given.
+func ClientTLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pemBytes, err := os.ReadFile(caFile) //nolint:gosec // an operator-given path
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("%s: no certificate", caFile)
+		}
+		tc.RootCAs = pool
+	}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc, nil
+}

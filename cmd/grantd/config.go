@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/grantd/grantd/server"
 )
 
 // config is everything grantd can be told at start-up.
@@ -30,6 +33,23 @@ type config struct {
 	RegistryServices       string
 	RegistryTokenLifetime  time.Duration
 	RegistryTokenAlgorithm string
+	// Client bundles.
+	ClientCACert     string
+	ClientCAKey      string
+	BundleDockerHost string
+	BundleDockerCA   string
+	BundleValidity   time.Duration
+	// The Docker engine authorization plugin.
+	EnginePlugin           bool
+	EnginePluginSocket     string
+	EnginePluginTCP        string
+	EnginePluginSpec       string
+	EngineAPI              string
+	EngineAPICA            string
+	EngineAPICert          string
+	EngineAPIKey           string
+	EngineLookupCache      time.Duration
+	EngineAllowLocalSocket bool
 }
 
 const envPrefix = "GRANTD_"
@@ -65,6 +85,21 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.RegistryServices, "registry-services", "", "comma-separated registry service names tokens are issued for (default: any)")
 	fs.DurationVar(&c.RegistryTokenLifetime, "registry-token-lifetime", 5*time.Minute, "lifetime of registry tokens")
 	fs.StringVar(&c.RegistryTokenAlgorithm, "registry-token-algorithm", "ES256", "signing algorithm of registry tokens: ES256 or RS256")
+	fs.StringVar(&c.ClientCACert, "client-ca-cert", "", "the operator's own client CA certificate (PEM); default: one grantd creates")
+	fs.StringVar(&c.ClientCAKey, "client-ca-key", "", "key of --client-ca-cert (PEM)")
+	fs.StringVar(&c.BundleDockerHost, "bundle-docker-host", "", "DOCKER_HOST written into client bundles (default tcp://<this host>:2376)")
+	fs.StringVar(&c.BundleDockerCA, "bundle-docker-ca", "", "CA of the daemons' server certificates, ca.pem of client bundles (default: the client CA)")
+	fs.DurationVar(&c.BundleValidity, "bundle-validity", 365*24*time.Hour, "validity of client bundle certificates: the default and the longest allowed")
+	fs.BoolVar(&c.EnginePlugin, "engine-plugin", false, "serve the Docker engine authorization plugin (docker.authz/1.0)")
+	fs.StringVar(&c.EnginePluginSocket, "engine-plugin-socket", "/run/docker/plugins/grantd.sock", "unix socket of the engine plugin (the daemon finds it by this name)")
+	fs.StringVar(&c.EnginePluginTCP, "engine-plugin-tcp", "", "also serve the engine plugin over TLS on this address (daemons on other hosts)")
+	fs.StringVar(&c.EnginePluginSpec, "engine-plugin-spec", "", "where to write the plugin spec file for --engine-plugin-tcp (default <data-dir>/engine/grantd.json)")
+	fs.StringVar(&c.EngineAPI, "engine-api", "unix:///var/run/docker.sock", "engine API the plugin looks objects' labels up through")
+	fs.StringVar(&c.EngineAPICA, "engine-api-ca", "", "CA of a tcp:// --engine-api (PEM)")
+	fs.StringVar(&c.EngineAPICert, "engine-api-cert", "", "client certificate for a tcp:// --engine-api (PEM)")
+	fs.StringVar(&c.EngineAPIKey, "engine-api-key", "", "key of --engine-api-cert (PEM)")
+	fs.DurationVar(&c.EngineLookupCache, "engine-lookup-cache", 2*time.Second, "how long the plugin reuses an object lookup")
+	fs.BoolVar(&c.EngineAllowLocalSocket, "engine-allow-local-socket", false, "let requests without a client certificate (the daemon's local socket) through the plugin")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: grantd [flags]\n\ngrantd is an access-control policy server.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -148,6 +183,15 @@ func (c config) validate() error {
 	if c.MaxRequestBytes < 1024 {
 		errs = append(errs, errors.New("--max-request-bytes must be at least 1024"))
 	}
+	if (c.ClientCACert == "") != (c.ClientCAKey == "") {
+		errs = append(errs, errors.New("--client-ca-cert and --client-ca-key go together"))
+	}
+	if (c.EngineAPICert == "") != (c.EngineAPIKey == "") {
+		errs = append(errs, errors.New("--engine-api-cert and --engine-api-key go together"))
+	}
+	if c.BundleValidity < time.Hour {
+		errs = append(errs, errors.New("--bundle-validity must be at least 1h"))
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
@@ -172,4 +216,24 @@ func (c config) sans() []string {
 		}
 	}
 	return out
+}
+
+// bundleConfig is what client bundles carry besides the certificate.
+func (c config) bundleConfig() (server.BundleConfig, error) {
+	b := server.BundleConfig{DockerHost: c.BundleDockerHost, Validity: c.BundleValidity}
+	if b.DockerHost == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return b, err
+		}
+		b.DockerHost = "tcp://" + net.JoinHostPort(host, "2376")
+	}
+	if c.BundleDockerCA != "" {
+		pem, err := os.ReadFile(c.BundleDockerCA)
+		if err != nil {
+			return b, fmt.Errorf("--bundle-docker-ca: %w", err)
+		}
+		b.DockerCAPEM = string(pem)
+	}
+	return b, nil
 }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -102,6 +103,25 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err := os.WriteFile(rootFile, []byte(rootPEM), 0o644); err != nil { //nolint:gosec // a public certificate
 		return err
 	}
+	if err := server.EnsureClientCA(ctx, st, cfg.ClientCACert, cfg.ClientCAKey, time.Now()); err != nil {
+		return err
+	}
+	caPEM, err := server.ClientCAPEM(st)
+	if err != nil {
+		return err
+	}
+	// Docker daemons trust this file for client certificates (--tlscacert).
+	clientCAFile := filepath.Join(cfg.DataDir, "engine", "client-ca.pem")
+	if err := os.MkdirAll(filepath.Dir(clientCAFile), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(clientCAFile, []byte(caPEM), 0o644); err != nil { //nolint:gosec // a public certificate
+		return err
+	}
+	bundles, err := cfg.bundleConfig()
+	if err != nil {
+		return err
+	}
 	var services []string
 	for _, s := range strings.Split(cfg.RegistryServices, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -111,7 +131,8 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 
 	srv, err := server.New(server.Config{Listen: cfg.Listen, Insecure: cfg.Insecure, TLS: tlsFiles,
 		MaxRequestBytes: cfg.MaxRequestBytes, ShutdownTimeout: cfg.ShutdownTimeout, TokenAlgorithm: cfg.RegistryTokenAlgorithm,
-		Registry: registry.Config{Issuer: cfg.RegistryIssuer, Services: services, Lifetime: cfg.RegistryTokenLifetime}},
+		Registry: registry.Config{Issuer: cfg.RegistryIssuer, Services: services, Lifetime: cfg.RegistryTokenLifetime},
+		Bundles:  bundles},
 		st, engine, log)
 	if err != nil {
 		return err
@@ -120,10 +141,129 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "tls", !cfg.Insecure, "ca", tlsFiles.CA, "registry_token_root", rootFile)
-	err = srv.Serve(ctx, ln)
+	log.Info("serving", "addr", ln.Addr().String(), "tls", !cfg.Insecure, "ca", tlsFiles.CA, "registry_token_root", rootFile,
+		"client_ca", clientCAFile)
+	ctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	running := 1
+	go func() { errc <- srv.Serve(ctx, ln) }()
+	if cfg.EnginePlugin {
+		n, err := startEnginePlugin(ctx, cfg, srv, tlsFiles, log, errc)
+		running += n
+		if err != nil {
+			cancel()
+			for range running - n {
+				<-errc
+			}
+			return err
+		}
+	}
+	// The first server to stop stops the others.
+	err = <-errc
+	cancel()
+	for range running - 1 {
+		if e := <-errc; err == nil {
+			err = e
+		}
+	}
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// startEnginePlugin serves the engine plugin on its unix socket and, when
+// configured, over TLS TCP with a spec file for remote daemons. It
+// returns how many servers it started; each reports to errc.
+func startEnginePlugin(ctx context.Context, cfg config, srv *server.Server, tlsFiles server.TLSFiles, log *slog.Logger, errc chan<- error) (int, error) {
+	engineCfg := server.EngineConfig{API: cfg.EngineAPI, CacheTTL: cfg.EngineLookupCache, AllowLocalSocket: cfg.EngineAllowLocalSocket}
+	if strings.HasPrefix(cfg.EngineAPI, "tcp://") && (cfg.EngineAPICA != "" || cfg.EngineAPICert != "") {
+		tc, err := server.ClientTLSConfig(cfg.EngineAPICA, cfg.EngineAPICert, cfg.EngineAPIKey)
+		if err != nil {
+			return 0, fmt.Errorf("--engine-api TLS: %w", err)
+		}
+		engineCfg.TLS = tc
+	}
+	h, err := srv.EnginePlugin(engineCfg)
+	if err != nil {
+		return 0, err
+	}
+	sock := cfg.EnginePluginSocket
+	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
+		return 0, fmt.Errorf("engine plugin socket: %w", err)
+	}
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("engine plugin socket: %w", err)
+	}
+	uln, err := net.Listen("unix", sock)
+	if err != nil {
+		return 0, fmt.Errorf("engine plugin socket: %w", err)
+	}
+	// Only root and the socket's group reach the plugin.
+	if err := os.Chmod(sock, 0o660); err != nil {
+		_ = uln.Close()
+		return 0, err
+	}
+	if cfg.EngineAllowLocalSocket {
+		log.Warn("engine plugin lets requests without a client certificate through (--engine-allow-local-socket)")
+	}
+	log.Info("engine plugin serving", "socket", sock, "engine_api", cfg.EngineAPI)
+	go func() { errc <- srv.ServeEnginePlugin(ctx, uln, h) }()
+	if cfg.EnginePluginTCP == "" {
+		return 1, nil
+	}
+	if cfg.Insecure {
+		return 1, errors.New("--engine-plugin-tcp needs TLS; it cannot run with --insecure")
+	}
+	tln, err := net.Listen("tcp", cfg.EnginePluginTCP)
+	if err != nil {
+		return 1, fmt.Errorf("engine plugin TCP: %w", err)
+	}
+	spec := cfg.EnginePluginSpec
+	if spec == "" {
+		spec = filepath.Join(cfg.DataDir, "engine", "grantd.json")
+	}
+	if err := writePluginSpec(spec, tln.Addr().String(), cfg.EnginePluginTCP); err != nil {
+		_ = tln.Close()
+		return 1, err
+	}
+	log.Info("engine plugin serving over TLS", "addr", tln.Addr().String(), "spec", spec, "server_ca", tlsFiles.CA)
+	go func() { errc <- srv.ServeEnginePluginTLS(ctx, tln, h) }()
+	return 2, nil
+}
+
+// Where the spec file tells a daemon to find the TLS material on its own
+// host (README: "Enable the plugin on a daemon").
+const (
+	daemonPluginCA   = "/etc/docker/plugins/grantd/ca.pem"
+	daemonPluginCert = "/etc/docker/plugins/grantd/cert.pem"
+	daemonPluginKey  = "/etc/docker/plugins/grantd/key.pem"
+)
+
+// writePluginSpec writes the docker plugin spec file (.json) for daemons
+// that reach the plugin over TLS TCP.
+func writePluginSpec(path, listening, configured string) error {
+	host, port, err := net.SplitHostPort(configured)
+	if err != nil {
+		return fmt.Errorf("--engine-plugin-tcp: %w", err)
+	}
+	if _, p, err := net.SplitHostPort(listening); err == nil {
+		port = p
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if host, err = os.Hostname(); err != nil {
+			return err
+		}
+	}
+	spec := map[string]any{"Name": "grantd", "Addr": "tcp://" + net.JoinHostPort(host, port),
+		"TLSConfig": map[string]any{"InsecureSkipVerify": false, "CAFile": daemonPluginCA, "CertFile": daemonPluginCert, "KeyFile": daemonPluginKey}}
+	b, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644) //nolint:gosec // no secret in it
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {

@@ -1,0 +1,177 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/adapters/engine"
+	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/store"
+)
+
+// EngineConfig configures the Docker engine authorization plugin.
+type EngineConfig struct {
+	// API is the engine API the resolver looks objects up through
+	// (unix:///var/run/docker.sock, tcp://host:2376); TLS, when not nil,
+	// is the client configuration for a tcp:// API.
+	API string
+	TLS *tls.Config
+	// CacheTTL is how long an object lookup is reused.
+	CacheTTL time.Duration
+	// AllowLocalSocket lets requests without a client certificate through.
+	AllowLocalSocket bool
+}
+
+// engineBackend answers the plugin's questions from the state and the
+// decision engine.
+type engineBackend struct {
+	*deps
+}
+
+// errCert is the reason a client certificate is refused; the plugin puts
+// it in its denial.
+func errCert(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+var _ engine.Backend = engineBackend{}
+
+// Identify accepts a certificate grantd's client CA issued and recorded,
+// unrevoked and within its validity, of an active account named by the CN.
+func (b engineBackend) Identify(_ context.Context, user string, cert *x509.Certificate) (engine.Identity, error) {
+	p, err := b.identifyCert(user, cert)
+	if err != nil {
+		return engine.Identity{}, err
+	}
+	return engine.Identity{Subject: p.Subject(), IsAdmin: p.IsAdmin}, nil
+}
+
+// identifyCert is the account of a client certificate (see Identify).
+func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, error) {
+	ca, _, err := d.clientCA.load()
+	if err != nil {
+		return nil, err
+	}
+	if err := cert.CheckSignatureFrom(ca); err != nil {
+		return nil, errCert("certificate of %q not issued by grantd's client CA", user)
+	}
+	r := d.store.Read()
+	row, err := r.ClientCert(certSerial(cert))
+	if err != nil {
+		return nil, err
+	}
+	if row == nil || row.PublicKey != keyFingerprint(cert) {
+		return nil, errCert("certificate of %q is not one grantd issued", user)
+	}
+	if row.Revoked {
+		return nil, errCert("certificate %s of %q is revoked", row.Serial, user)
+	}
+	now := d.now()
+	if now.Before(row.NotBefore) || now.After(row.NotAfter) || now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return nil, errCert("certificate %s of %q is expired or not yet valid", row.Serial, user)
+	}
+	kind, name, _ := strings.Cut(row.Owner, ":")
+	if name != cert.Subject.CommonName || name != user {
+		return nil, errCert("certificate %s does not belong to %q", row.Serial, user)
+	}
+	switch kind {
+	case "user":
+		u, err := r.User(name)
+		if err != nil {
+			return nil, err
+		}
+		if u == nil || !u.Active {
+			return nil, errCert("account %q is inactive or gone", user)
+		}
+		return &Principal{Kind: kind, Name: name, IsAdmin: u.IsAdmin, Method: "certificate"}, nil
+	case "serviceaccount":
+		a, err := r.ServiceAccount(name)
+		if err != nil {
+			return nil, err
+		}
+		if a == nil || !a.Active {
+			return nil, errCert("service account %q is inactive or gone", user)
+		}
+		return &Principal{Kind: kind, Name: name, Capabilities: a.Capabilities, Method: "certificate"}, nil
+	}
+	return nil, errCert("certificate %s has no account", row.Serial)
+}
+
+// Decide asks the decision engine.
+func (b engineBackend) Decide(ctx context.Context, r authz.Request) authz.Decision {
+	return b.engine.Decide(ctx, r)
+}
+
+// EnginePlugin is the engine authorization plugin's HTTP handler, for the
+// unix socket. The resolver's secret is new on every start.
+func (s *Server) EnginePlugin(cfg EngineConfig) (http.Handler, error) {
+	secret, err := newSecret("grantd-lookup-")
+	if err != nil {
+		return nil, err
+	}
+	var resolver *engine.Resolver
+	if cfg.API != "" {
+		if resolver, err = engine.NewResolver(cfg.API, cfg.TLS, secret, cfg.CacheTTL); err != nil {
+			return nil, err
+		}
+	}
+	return engine.New(engine.Config{AllowLocalSocket: cfg.AllowLocalSocket, Observe: s.metrics.observeEngine},
+		engineBackend{s.deps}, resolver, s.log), nil
+}
+
+// ServeEnginePlugin serves the plugin on ln (a unix socket) until ctx is done.
+func (s *Server) ServeEnginePlugin(ctx context.Context, ln net.Listener, h http.Handler) error {
+	return serveUntil(ctx, ln, h, s)
+}
+
+// ServeEnginePluginTLS serves the plugin over TLS TCP. The daemon must
+// present a client certificate of grantd's client CA belonging to an
+// active service account with the "authorize" capability, since anyone
+// reaching the port could otherwise ask about any certificate.
+func (s *Server) ServeEnginePluginTLS(ctx context.Context, ln net.Listener, h http.Handler) error {
+	tc, err := loadTLSConfig(s.cfg.TLS)
+	if err != nil {
+		return err
+	}
+	tc = tc.Clone()
+	tc.NextProtos = []string{"http/1.1"}
+	tc.ClientAuth = tls.RequireAnyClientCert
+	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+			http.Error(w, "client certificate required", http.StatusUnauthorized)
+			return
+		}
+		c := r.TLS.PeerCertificates[0]
+		p, err := s.deps.identifyCert(c.Subject.CommonName, c)
+		if err != nil || p.Kind != "serviceaccount" || !p.HasCapability(store.CapabilityAuthorize) {
+			s.log.Warn("engine plugin caller refused", "cn", c.Subject.CommonName, "err", err)
+			http.Error(w, "the daemon's certificate must belong to a service account with the authorize capability", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	return serveUntil(ctx, tls.NewListener(ln, tc), guarded, s)
+}
+
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, s *Server) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
+	return err
+}
