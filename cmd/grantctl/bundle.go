@@ -22,14 +22,14 @@ func newBundleCommand(g *globals) *cobra.Command {
 		}
 		return t.flush()
 	}
-	// writeFile writes a file that must not exist yet: a bundle holds a
-	// private key, so nothing is overwritten by accident.
-	writeFile := func(path string, data []byte, mode os.FileMode) error {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-		if err != nil {
-			return err
-		}
-		_, err = f.Write(data)
+	// createFile makes a file that must not exist yet, before the server
+	// is asked: a bundle holds a private key, so nothing is overwritten by
+	// accident, and no certificate is issued that could not be saved.
+	createFile := func(path string, mode os.FileMode) (*os.File, error) {
+		return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	}
+	writeTo := func(f *os.File, data []byte) error {
+		_, err := f.Write(data)
 		return errors.Join(err, f.Close())
 	}
 
@@ -43,10 +43,22 @@ func newBundleCommand(g *globals) *cobra.Command {
 			if out == "" {
 				return errors.New("-o FILE is required: where to write the bundle zip")
 			}
+			f, err := createFile(out, 0o600)
+			if err != nil {
+				return err
+			}
+			ok := false
+			defer func() {
+				if !ok {
+					_ = f.Close()
+					_ = os.Remove(out)
+				}
+			}()
 			return run(g, cmd, func(ctx context.Context, c *grpc.ClientConn) (*v1.CreateBundleResponse, error) {
 				return v1.NewBundleServiceClient(c).CreateBundle(ctx, &v1.CreateBundleRequest{Owner: owner, Label: label, ValidityDays: days})
 			}, func(w io.Writer, r *v1.CreateBundleResponse) error {
-				if err := writeFile(out, r.GetZip(), 0o600); err != nil {
+				ok = true
+				if err := writeTo(f, r.GetZip()); err != nil {
 					return err
 				}
 				fmt.Fprintf(w, "Wrote %s (key.pem, cert.pem, ca.pem, env.sh, env.ps1)\n", out)
@@ -70,15 +82,29 @@ func newBundleCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var f *os.File
+			if certOut != "" {
+				if f, err = createFile(certOut, 0o644); err != nil {
+					return err
+				}
+				defer func() {
+					if f != nil {
+						_ = f.Close()
+						_ = os.Remove(certOut)
+					}
+				}()
+			}
 			return run(g, cmd, func(ctx context.Context, c *grpc.ClientConn) (*v1.RegisterPublicKeyResponse, error) {
 				return v1.NewBundleServiceClient(c).RegisterPublicKey(ctx, &v1.RegisterPublicKeyRequest{Owner: owner, Label: label,
 					Pem: string(pemText), ValidityDays: days})
 			}, func(w io.Writer, r *v1.RegisterPublicKeyResponse) error {
-				if certOut == "" {
+				if f == nil {
 					_, err := fmt.Fprint(w, r.GetCertificatePem())
 					return err
 				}
-				if err := writeFile(certOut, []byte(r.GetCertificatePem()), 0o644); err != nil {
+				err := writeTo(f, []byte(r.GetCertificatePem()))
+				f = nil
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(w, "Wrote %s\n", certOut)

@@ -254,7 +254,7 @@ func writePluginSpec(path, listening, configured string) error {
 			return err
 		}
 	}
-	spec := map[string]any{"Name": "grantd", "Addr": "tcp://" + net.JoinHostPort(host, port),
+	spec := map[string]any{"Name": "grantd", "Addr": "https://" + net.JoinHostPort(host, port),
 		"TLSConfig": map[string]any{"InsecureSkipVerify": false, "CAFile": daemonPluginCA, "CertFile": daemonPluginCert, "KeyFile": daemonPluginKey}}
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {

@@ -1,0 +1,649 @@
+package e2e
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/authorization"
+	"github.com/docker/docker/pkg/plugins"
+	"github.com/docker/go-connections/tlsconfig"
+)
+
+// engineEnv is a real grantd serving the engine plugin, and a daemon made
+// of the Docker engine's own authorization middleware
+// (github.com/docker/docker/pkg/authorization), which discovers the plugin
+// by name under /run/docker/plugins exactly as dockerd does, wrapped
+// around an in-memory stand-in for the engine's handlers. Clients are the
+// Docker Go client with the bundles grantd issues.
+type engineEnv struct {
+	t       *testing.T
+	g       *grantd
+	admin   string
+	dir     string
+	daemon  string // host:port of the daemon's TLS endpoint
+	engine  *fakeEngine
+	plugin  string // plugin name
+	rogueCA *x509.Certificate
+	rogueK  *ecdsa.PrivateKey
+}
+
+func startEngineEnv(t *testing.T) *engineEnv {
+	t.Helper()
+	dir := t.TempDir()
+	e := &engineEnv{t: t, dir: dir, engine: newFakeEngine()}
+	// The daemon's server certificate comes from its own CA, which bundles
+	// carry as ca.pem (--bundle-docker-ca).
+	daemonCA, daemonCAKey := newCA(t, "daemon CA")
+	writePEM(t, filepath.Join(dir, "daemon-ca.pem"), "CERTIFICATE", daemonCA.Raw)
+	serverCert := issue(t, daemonCA, daemonCAKey, "localhost", nil)
+	// A second CA the daemon also trusts: grantd must refuse its
+	// certificates even though the TLS handshake accepts them.
+	e.rogueCA, e.rogueK = newCA(t, "rogue CA")
+
+	daemonLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(daemonLn.Addr().String())
+	e.daemon = "localhost:" + port
+	engineSock := filepath.Join(dir, "engine.sock")
+
+	// The plugin socket lives where dockerd looks for plugins by name.
+	var nb [6]byte
+	_, _ = rand.Read(nb[:])
+	e.plugin = fmt.Sprintf("grantd-e2e-%x", nb)
+	pluginSock := filepath.Join("/run/docker/plugins", e.plugin+".sock")
+	t.Cleanup(func() { _ = os.Remove(pluginSock) })
+
+	e.g = start(t, filepath.Join(dir, "data"), "--engine-plugin", "--engine-plugin-socket", pluginSock,
+		"--engine-api", "unix://"+engineSock, "--engine-lookup-cache", "200ms",
+		"--engine-plugin-tcp", "127.0.0.1:0", "--engine-plugin-spec", filepath.Join(dir, "grantd.json"),
+		"--bundle-docker-host", "tcp://"+e.daemon, "--bundle-docker-ca", filepath.Join(dir, "daemon-ca.pem"))
+	e.admin = e.g.login(t)
+
+	// The daemon: client certificates from grantd's client CA (the file
+	// grantd writes for dockerd --tlscacert) or the rogue CA.
+	clientCAs := x509.NewCertPool()
+	caPEM, err := os.ReadFile(filepath.Join(dir, "data", "engine", "client-ca.pem"))
+	if err != nil || !clientCAs.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("grantd's client CA file: %v", err)
+	}
+	clientCAs.AddCert(e.rogueCA)
+	mw := authorization.NewMiddleware([]string{e.plugin}, nil)
+	handler := daemonHandler(mw, e.engine)
+	tlsLn := tls.NewListener(daemonLn, &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientCAs: clientCAs,
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(tlsLn) }()
+	// The daemon's local socket, through which the plugin's resolver
+	// inspects objects: also behind the middleware, as in dockerd.
+	unixLn, err := net.Listen("unix", engineSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = local.Serve(unixLn) }()
+	t.Cleanup(func() { _ = srv.Close(); _ = local.Close() })
+	return e
+}
+
+// daemonHandler is what dockerd does around each API handler: the
+// authorization middleware, then the handler; a plugin denial becomes a
+// 403 with the plugin's message.
+func daemonHandler(mw *authorization.Middleware, engine http.Handler) http.Handler {
+	wrapped := mw.WrapHandler(func(_ context.Context, w http.ResponseWriter, r *http.Request, _ map[string]string) error {
+		engine.ServeHTTP(w, r)
+		return nil
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := wrapped(r.Context(), w, r, nil); err != nil {
+			status := http.StatusInternalServerError
+			var forbidden interface{ Forbidden() }
+			if errors.As(err, &forbidden) {
+				status = http.StatusForbidden
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"message": err.Error()})
+		}
+	})
+}
+
+// fakeEngine stands in for the engine's handlers: it records created
+// objects with their labels and answers inspects the way dockerd does.
+type fakeEngine struct {
+	mu      sync.Mutex
+	n       int
+	objects map[string]map[string]any // kind/id -> inspect output
+	execs   map[string]string         // exec ID -> container ID
+}
+
+func newFakeEngine() *fakeEngine {
+	return &fakeEngine{objects: map[string]map[string]any{}, execs: map[string]string{}}
+}
+
+var apiVersion = regexp.MustCompile(`^/v[0-9.]+`)
+
+func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := apiVersion.ReplaceAllString(r.URL.Path, "")
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	reply := func(code int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Api-Version", "1.51")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	newID := func() string { f.n++; return fmt.Sprintf("%064x", f.n) }
+	var body map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	labels := func() any {
+		if l, ok := body["Labels"]; ok {
+			return l
+		}
+		return map[string]any{}
+	}
+	switch {
+	case p == "/_ping":
+		w.Header().Set("Api-Version", "1.51")
+		_, _ = w.Write([]byte("OK"))
+	case r.Method == "POST" && p == "/containers/create":
+		id := newID()
+		f.objects["containers/"+id] = map[string]any{"Id": id, "Config": map[string]any{"Labels": labels()}}
+		reply(201, map[string]any{"Id": id, "Warnings": []string{}})
+	case r.Method == "POST" && len(parts) == 3 && parts[0] == "containers" && parts[2] == "exec":
+		id := newID()
+		f.execs[id] = parts[1]
+		reply(201, map[string]any{"Id": id})
+	case r.Method == "GET" && len(parts) == 3 && parts[0] == "exec" && parts[2] == "json":
+		c, ok := f.execs[parts[1]]
+		if !ok {
+			reply(404, map[string]string{"message": "no such exec instance"})
+			return
+		}
+		reply(200, map[string]any{"ID": parts[1], "ContainerID": c})
+	case r.Method == "POST" && (p == "/secrets/create" || p == "/services/create"):
+		id := newID()
+		kind := strings.TrimSuffix(parts[0], "/create")
+		f.objects[kind+"/"+id] = map[string]any{"ID": id, "Spec": map[string]any{"Labels": labels(), "Name": body["Name"]}}
+		reply(201, map[string]any{"ID": id})
+	case r.Method == "GET" && len(parts) >= 2 && (parts[0] == "containers" || parts[0] == "secrets" || parts[0] == "services"):
+		if parts[1] == "broken" {
+			reply(500, map[string]string{"message": "engine failure"})
+			return
+		}
+		if parts[0] == "containers" && parts[1] == "json" {
+			reply(200, []any{})
+			return
+		}
+		obj, ok := f.objects[parts[0]+"/"+parts[1]]
+		if !ok {
+			reply(404, map[string]string{"message": "No such object: " + parts[1]})
+			return
+		}
+		reply(200, obj)
+	default:
+		reply(200, map[string]any{})
+	}
+}
+
+// bundleUser is an account with the files of one of its bundles.
+type bundleUser struct {
+	name, token string
+	dir         string // key.pem, cert.pem, ca.pem
+	serial      string
+	docker      *client.Client
+}
+
+// user creates a user, logs them in and fetches a bundle over REST.
+func (e *engineEnv) user(name string) *bundleUser {
+	e.t.Helper()
+	e.g.must(e.t, 200, "POST", "/v1/users", e.admin, map[string]any{"name": name, "password": name + "-password-1"})
+	out := e.g.must(e.t, 200, "POST", "/auth/login", "", map[string]string{"username": name, "password": name + "-password-1"})
+	u := &bundleUser{name: name, token: out["auth_token"].(string)}
+	e.bundle(u, u.token, "")
+	return u
+}
+
+// bundle creates a bundle with token (for owner, or the caller) and
+// unpacks it for u.
+func (e *engineEnv) bundle(u *bundleUser, token, owner string) {
+	e.t.Helper()
+	out := e.g.must(e.t, 200, "POST", "/v1/bundles", token, map[string]any{"owner": owner, "label": "e2e"})
+	raw, err := base64.StdEncoding.DecodeString(out["zip"].(string))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u.serial = out["bundle"].(map[string]any)["serial"].(string)
+	u.dir = filepath.Join(e.dir, "bundles", u.serial)
+	unzip(e.t, raw, u.dir)
+	u.docker = e.dockerClient(u.dir)
+}
+
+func (e *engineEnv) dockerClient(dir string) *client.Client {
+	e.t.Helper()
+	c, err := client.NewClientWithOpts(client.WithHost("tcp://"+e.daemon), client.WithVersion("1.51"),
+		client.WithTLSClientConfig(filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func unzip(t *testing.T, raw []byte, dir string) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		_ = rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(names, ",") != "key.pem,cert.pem,ca.pem,env.sh,env.ps1" {
+		t.Fatalf("bundle files %v", names)
+	}
+}
+
+// expect checks an engine call's outcome: allowed, or denied by grantd
+// with a message containing reason.
+func expectEngine(t *testing.T, what string, err error, allowed bool, reason string) {
+	t.Helper()
+	switch {
+	case allowed && err != nil:
+		t.Errorf("%s: denied, want allowed: %v", what, err)
+	case !allowed && err == nil:
+		t.Errorf("%s: allowed, want denied", what)
+	case !allowed && !strings.Contains(err.Error(), "authorization denied by plugin") && !strings.Contains(err.Error(), "grantd"):
+		t.Errorf("%s: failed but not by the plugin: %v", what, err)
+	case !allowed && !strings.Contains(err.Error(), reason):
+		t.Errorf("%s: denial %q does not say %q", what, err, reason)
+	}
+}
+
+// TestEnginePluginOptionMatrix: the daemon middleware, pointed at grantd,
+// allows and denies exactly per the grants across the option matrix.
+func TestEnginePluginOptionMatrix(t *testing.T) {
+	e := startEngineEnv(t)
+	for _, p := range []string{"/prod", "/other"} {
+		e.g.must(t, 200, "POST", "/v1/collections", e.admin, map[string]any{"path": p})
+	}
+	rc, fc := e.user("rc"), e.user("fc")
+	e.g.must(t, 200, "POST", "/v1/grants", e.admin, map[string]any{"subject": "user:rc", "role": "restrictedcontrol", "object": "collection:/prod"})
+	e.g.must(t, 200, "POST", "/v1/grants", e.admin, map[string]any{"subject": "user:fc", "role": "fullcontrol", "object": "collection:/prod"})
+	ctx := context.Background()
+	prod := map[string]string{"com.docker.ucp.access.label": "/prod"}
+
+	type hostCfg = container.HostConfig
+	matrix := []struct {
+		name string
+		host hostCfg
+		// option is the option a restricted-control user lacks (empty: allowed).
+		option string
+	}{
+		{"plain", hostCfg{}, ""},
+		{"bridge network", hostCfg{NetworkMode: "bridge"}, ""},
+		{"privileged", hostCfg{Privileged: true}, "privileged"},
+		{"host bind mount", hostCfg{Binds: []string{"/etc:/host-etc:ro"}}, "host_bind_mounts"},
+		{"bind mount (Mounts)", hostCfg{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/", Target: "/host"}}}, "host_bind_mounts"},
+		{"named volume", hostCfg{Binds: []string{"data:/data"}}, ""},
+		{"added capabilities", hostCfg{CapAdd: []string{"SYS_ADMIN"}}, "kernel_capabilities"},
+		{"host network", hostCfg{NetworkMode: "host"}, "host_networking"},
+		{"host IPC", hostCfg{IpcMode: "host"}, "ipc_mode"},
+		{"host PID", hostCfg{PidMode: "host"}, "pid_mode"},
+		{"host user namespace", hostCfg{UsernsMode: "host"}, "userns_mode"},
+	}
+	for _, m := range matrix {
+		host := m.host
+		_, err := rc.docker.ContainerCreate(ctx, &container.Config{Image: "alpine", Labels: prod}, &host, nil, nil, "")
+		expectEngine(t, "restricted control: "+m.name, err, m.option == "", m.option)
+		host = m.host
+		_, err = fc.docker.ContainerCreate(ctx, &container.Config{Image: "alpine", Labels: prod}, &host, nil, nil, "")
+		expectEngine(t, "full control: "+m.name, err, true, "")
+	}
+
+	// Exec: refused to restricted control, allowed to full control; the
+	// exec start is decided on the exec's container, looked up through
+	// the engine API.
+	own, err := rc.docker.ContainerCreate(ctx, &container.Config{Image: "alpine", Labels: prod}, &container.HostConfig{}, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rc.docker.ContainerExecCreate(ctx, own.ID, container.ExecOptions{Cmd: []string{"sh"}})
+	expectEngine(t, "restricted control: exec", err, false, "container.exec")
+	ex, err := fc.docker.ContainerExecCreate(ctx, own.ID, container.ExecOptions{Cmd: []string{"sh"}})
+	expectEngine(t, "full control: exec create", err, true, "")
+	if err == nil {
+		err = fc.docker.ContainerExecStart(ctx, ex.ID, container.ExecStartOptions{Detach: true})
+		expectEngine(t, "full control: exec start", err, true, "")
+		err = rc.docker.ContainerExecStart(ctx, ex.ID, container.ExecStartOptions{Detach: true})
+		expectEngine(t, "restricted control: exec start of another's exec", err, false, "container.exec")
+	}
+	// Existing objects: their collection comes from their labels.
+	_, err = rc.docker.ContainerInspect(ctx, own.ID)
+	expectEngine(t, "restricted control: inspect own container", err, true, "")
+	other, err := fc.docker.ContainerCreate(ctx, &container.Config{Image: "alpine", Labels: map[string]string{"com.docker.ucp.access.label": "/other"}}, &container.HostConfig{}, nil, nil, "")
+	expectEngine(t, "full control on /prod: create in /other", err, false, "/other")
+	adminBundle := &bundleUser{name: "admin"}
+	e.bundle(adminBundle, e.admin, "")
+	other, err = adminBundle.docker.ContainerCreate(ctx, &container.Config{Image: "alpine", Labels: map[string]string{"com.docker.ucp.access.label": "/other"}}, &container.HostConfig{Privileged: true}, nil, nil, "")
+	expectEngine(t, "admin: privileged container in /other", err, true, "")
+	_, err = fc.docker.ContainerInspect(ctx, other.ID)
+	expectEngine(t, "full control on /prod: inspect a container in /other", err, false, "/other")
+	err = fc.docker.ContainerStart(ctx, other.ID, container.StartOptions{})
+	expectEngine(t, "full control on /prod: start a container in /other", err, false, "container.start")
+	// An unlabelled create goes to the creator's private collection.
+	_, err = rc.docker.ContainerCreate(ctx, &container.Config{Image: "alpine"}, &container.HostConfig{}, nil, nil, "")
+	expectEngine(t, "restricted control: unlabelled create (private collection)", err, true, "")
+
+	// Services and secrets.
+	secProd, err := fc.docker.SecretCreate(ctx, swarm.SecretSpec{Annotations: swarm.Annotations{Name: "db", Labels: prod}, Data: []byte("x")})
+	expectEngine(t, "full control: secret in /prod", err, true, "")
+	secOther, err := adminBundle.docker.SecretCreate(ctx, swarm.SecretSpec{Annotations: swarm.Annotations{Name: "other",
+		Labels: map[string]string{"com.docker.ucp.access.label": "/other"}}, Data: []byte("x")})
+	expectEngine(t, "admin: secret in /other", err, true, "")
+	service := func(secretID string, nets ...string) swarm.ServiceSpec {
+		s := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "web", Labels: prod},
+			TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "nginx",
+				Secrets: []*swarm.SecretReference{{SecretID: secretID, SecretName: "s"}}}}}
+		for _, n := range nets {
+			s.TaskTemplate.Networks = append(s.TaskTemplate.Networks, swarm.NetworkAttachmentConfig{Target: n})
+		}
+		return s
+	}
+	_, err = fc.docker.ServiceCreate(ctx, service(secProd.ID), swarm.ServiceCreateOptions{})
+	expectEngine(t, "full control: service with a secret of its collection", err, true, "")
+	_, err = fc.docker.ServiceCreate(ctx, service(secOther.ID), swarm.ServiceCreateOptions{})
+	expectEngine(t, "full control: service with a secret of another collection", err, false, "service.create")
+	_, err = rc.docker.ServiceCreate(ctx, service(secProd.ID, "host"), swarm.ServiceCreateOptions{})
+	expectEngine(t, "restricted control: service on the host network", err, false, "host_networking")
+	_, err = rc.docker.ServiceCreate(ctx, service(secProd.ID, "bridge"), swarm.ServiceCreateOptions{})
+	expectEngine(t, "restricted control: service on the bridge", err, true, "")
+
+	// Lists cannot be filtered by the protocol: they need view on /.
+	_, err = fc.docker.ContainerList(ctx, container.ListOptions{})
+	expectEngine(t, "full control on /prod: list containers", err, false, "cannot filter")
+	_, err = adminBundle.docker.ContainerList(ctx, container.ListOptions{})
+	expectEngine(t, "admin: list containers", err, true, "")
+	// Admin-only calls.
+	_, err = fc.docker.SwarmInspect(ctx)
+	expectEngine(t, "full control: swarm inspect (join tokens)", err, false, "system admins only")
+	_, err = adminBundle.docker.SwarmInspect(ctx)
+	expectEngine(t, "admin: swarm inspect", err, true, "")
+
+	// Objects that cannot be resolved are denied with the reason.
+	_, err = fc.docker.ContainerInspect(ctx, "nosuchcontainer")
+	expectEngine(t, "unknown container", err, false, "no such object")
+	_, err = fc.docker.ContainerInspect(ctx, "broken")
+	expectEngine(t, "engine lookup failure", err, false, "cannot be resolved")
+
+	// The decision latency is in the metrics.
+	req, _ := http.NewRequest("GET", "https://"+e.g.addr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	resp, err := e.g.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, want := range []string{`grantd_engine_plugin_decision_duration_seconds_count{result="allowed"}`,
+		`grantd_engine_plugin_decisions_total{operation="container.create",result="denied"}`} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestEnginePluginIdentity: revoked bundles, inactive accounts, foreign
+// certificates and requests without a certificate are denied with a
+// reason; the grantctl bundle commands work end to end.
+func TestEnginePluginIdentity(t *testing.T) {
+	e := startEngineEnv(t)
+	ctx := context.Background()
+	u := e.user("dev")
+	_, err := u.docker.Ping(ctx)
+	expectEngine(t, "ping with a valid bundle", err, true, "")
+
+	// grantctl: create a bundle, list it, label it, revoke it.
+	c := newCtl(t)
+	if out, code := c.run("dev-password-1\n", "login", "--server", e.g.addr, "--ca-cert", filepath.Join(e.g.dataDir, "tls", "ca.crt"), "-u", "dev", "--password-stdin"); code != 0 {
+		t.Fatalf("login: %d %s", code, out)
+	}
+	zipPath := filepath.Join(e.dir, "dev-bundle.zip")
+	c.ok("bundle", "create", "-o", zipPath, "--label", "laptop")
+	if out, code := c.run("", "bundle", "create", "-o", zipPath); code == 0 {
+		t.Errorf("bundle create over an existing file succeeded: %s", out)
+	}
+	raw, err := os.ReadFile(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := &bundleUser{name: "dev", dir: filepath.Join(e.dir, "dev-cli")}
+	unzip(t, raw, cli.dir)
+	env, _ := os.ReadFile(filepath.Join(cli.dir, "env.sh"))
+	if !strings.Contains(string(env), "export DOCKER_HOST='tcp://"+e.daemon+"'") || !strings.Contains(string(env), "DOCKER_TLS_VERIFY=1") {
+		t.Errorf("env.sh:\n%s", env)
+	}
+	cli.docker = e.dockerClient(cli.dir)
+	_, err = cli.docker.Ping(ctx)
+	expectEngine(t, "ping with the grantctl bundle", err, true, "")
+	var listed []struct{ Serial, Label string }
+	var list struct {
+		Bundles []struct{ Serial, Label string }
+	}
+	if err := json.Unmarshal([]byte(c.ok("bundle", "list", "-o", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	listed = list.Bundles
+	if len(listed) != 2 {
+		t.Fatalf("bundle list: %+v", listed)
+	}
+	var cliSerial string
+	for _, b := range listed {
+		if b.Label == "laptop" {
+			cliSerial = b.Serial
+		}
+	}
+	if cliSerial == "" {
+		t.Fatalf("no bundle labelled laptop: %+v", listed)
+	}
+	c.ok("bundle", "label", cliSerial, "old-laptop")
+	if !strings.Contains(c.ok("bundle", "list"), "old-laptop") {
+		t.Error("relabelled bundle not listed with its new label")
+	}
+	if out, code := c.run("", "bundle", "list", "--all"); code == 0 {
+		t.Errorf("a user listed every account's bundles: %s", out)
+	}
+	c.ok("bundle", "revoke", cliSerial)
+	_, err = cli.docker.Ping(ctx)
+	expectEngine(t, "revoked bundle", err, false, "revoked")
+	_, err = u.docker.Ping(ctx)
+	expectEngine(t, "the user's other bundle still works", err, true, "")
+	caOut := c.ok("bundle", "ca")
+	fileCA, _ := os.ReadFile(filepath.Join(e.g.dataDir, "engine", "client-ca.pem"))
+	if caOut != string(fileCA) {
+		t.Error("grantctl bundle ca differs from the client CA file")
+	}
+
+	// Another user cannot revoke or see someone else's bundle.
+	other := e.user("other")
+	e.g.must(t, 404, "DELETE", "/v1/bundles/"+u.serial, other.token, nil)
+	e.g.must(t, 403, "GET", "/v1/bundles?owner=user:dev", other.token, nil)
+
+	// An inactive account is refused at once.
+	e.g.must(t, 200, "PATCH", "/v1/users/other", e.admin, map[string]any{"active": false})
+	_, err = other.docker.Ping(ctx)
+	expectEngine(t, "inactive account", err, false, "inactive")
+
+	// Certificates the daemon accepts but grantd did not issue.
+	for _, cn := range []string{"dev", "nobody"} {
+		dir := filepath.Join(e.dir, "rogue-"+cn)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der := issueDER(t, e.rogueCA, e.rogueK, cn, key)
+		writePEM(t, filepath.Join(dir, "cert.pem"), "CERTIFICATE", der)
+		kb, _ := x509.MarshalPKCS8PrivateKey(key)
+		writePEM(t, filepath.Join(dir, "key.pem"), "PRIVATE KEY", kb)
+		ca, _ := os.ReadFile(filepath.Join(u.dir, "ca.pem"))
+		_ = os.WriteFile(filepath.Join(dir, "ca.pem"), ca, 0o600)
+		_, err := e.dockerClient(dir).Ping(ctx)
+		expectEngine(t, "certificate of another CA with CN "+cn, err, false, "not issued by grantd")
+	}
+
+	// A service account bundle made by an admin; the TLS TCP plugin
+	// endpoint admits only daemons with the authorize capability.
+	e.g.must(t, 200, "POST", "/v1/serviceAccounts", e.admin, map[string]any{"name": "node1", "capabilities": []string{"authorize"}})
+	node := &bundleUser{name: "node1"}
+	e.bundle(node, e.admin, "serviceaccount:node1")
+	e.g.must(t, 403, "POST", "/v1/bundles", u.token, map[string]any{"owner": "serviceaccount:node1"})
+	var spec struct {
+		Addr      string
+		TLSConfig struct{ CAFile, CertFile, KeyFile string }
+	}
+	specRaw, err := os.ReadFile(filepath.Join(e.dir, "grantd.json"))
+	if err != nil || json.Unmarshal(specRaw, &spec) != nil || !strings.HasPrefix(spec.Addr, "https://") {
+		t.Fatalf("plugin spec file: %s %v", specRaw, err)
+	}
+	call := func(dir string, req authorization.Request) (authorization.Response, error) {
+		pc, err := plugins.NewClient(spec.Addr, &tlsconfig.Options{
+			CAFile: filepath.Join(e.g.dataDir, "tls", "ca.crt"), CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")})
+		if err != nil {
+			return authorization.Response{}, err
+		}
+		var m struct{ Implements []string }
+		if err := pc.Call("Plugin.Activate", nil, &m); err != nil {
+			return authorization.Response{}, err
+		}
+		if len(m.Implements) != 1 || m.Implements[0] != "authz" {
+			t.Errorf("Plugin.Activate: %+v", m)
+		}
+		var res authorization.Response
+		err = pc.Call(authorization.AuthZApiRequest, &req, &res)
+		return res, err
+	}
+	devCert := readCert(t, filepath.Join(u.dir, "cert.pem"))
+	pcert := authorization.PeerCertificate(*devCert)
+	res, err := call(node.dir, authorization.Request{User: "dev", UserAuthNMethod: "TLS", RequestMethod: "GET", RequestURI: "/v1.51/version",
+		RequestPeerCertificates: []*authorization.PeerCertificate{&pcert}})
+	if err != nil || !res.Allow {
+		t.Errorf("TLS TCP plugin, daemon with the authorize capability: %+v %v", res, err)
+	}
+	// The CN and the user the daemon names must agree.
+	res, err = call(node.dir, authorization.Request{User: "admin", UserAuthNMethod: "TLS", RequestMethod: "GET", RequestURI: "/version",
+		RequestPeerCertificates: []*authorization.PeerCertificate{&pcert}})
+	if err != nil || res.Allow || !strings.Contains(res.Msg, "CN") {
+		t.Errorf("user not matching the certificate: %+v %v", res, err)
+	}
+	// No certificate: the daemon's local socket, off by default.
+	res, err = call(node.dir, authorization.Request{RequestMethod: "GET", RequestURI: "/version"})
+	if err != nil || res.Allow || !strings.Contains(res.Msg, "local socket") {
+		t.Errorf("request without a certificate: %+v %v", res, err)
+	}
+	if _, err := call(u.dir, authorization.Request{RequestMethod: "GET", RequestURI: "/version"}); err == nil {
+		t.Error("the TLS TCP plugin endpoint served a user's certificate")
+	}
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newCA(t *testing.T, cn string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c, key
+}
+
+func issueDER(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, key *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		DNSNames: []string{cn}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, _ any) tls.Certificate {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der := issueDER(t, ca, caKey, cn, key)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
