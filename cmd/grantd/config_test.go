@@ -24,7 +24,9 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	want := config{Listen: "127.0.0.1:9000", DataDir: "/from/env", LogLevel: "debug", ConfigFile: file,
 		TLSSANs: "a.example,10.0.0.1", LogFormat: "json", MaxRequestBytes: 1 << 20, ShutdownTimeout: 3 * time.Second,
-		RegistryIssuer: "grantd", RegistryTokenLifetime: 5 * time.Minute, RegistryTokenAlgorithm: "ES256"}
+		RegistryIssuer: "grantd", RegistryTokenLifetime: 5 * time.Minute, RegistryTokenAlgorithm: "ES256",
+		BundleValidity: 365 * 24 * time.Hour, EnginePluginSocket: "/run/docker/plugins/grantd.sock",
+		EngineAPI: "unix:///var/run/docker.sock", EngineLookupCache: 2 * time.Second}
 	if cfg != want {
 		t.Fatalf("config = %+v\nwant     %+v", cfg, want)
 	}
@@ -44,6 +46,9 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--log-format", "xml"},
 		{"--tls-cert", "c.pem"},
+		{"--client-ca-cert", "ca.pem"},
+		{"--engine-api-key", "k.pem"},
+		{"--bundle-validity", "1m"},
 		{"--max-request-bytes", "10"},
 		{"--config", bad},
 		{"stray"},
