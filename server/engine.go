@@ -53,11 +53,7 @@ func (b engineBackend) Identify(_ context.Context, user string, cert *x509.Certi
 
 // identifyCert is the account of a client certificate (see Identify).
 func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, error) {
-	ca, _, err := d.clientCA.load()
-	if err != nil {
-		return nil, err
-	}
-	if err := cert.CheckSignatureFrom(ca); err != nil {
+	if err := d.clientCA.verify(cert); err != nil {
 		return nil, errCert("certificate of %q not issued by grantd's client CA", user)
 	}
 	r := d.store.Read()
