@@ -291,9 +291,9 @@ type BundleConfig struct {
 // configured or asked for less.
 const DefaultBundleValidity = 365 * 24 * time.Hour
 
-// validDockerHost keeps DOCKER_HOST to characters that need no quoting in
+// ValidDockerHost keeps DOCKER_HOST to characters that need no quoting in
 // either shell.
-func validDockerHost(h string) error {
+func ValidDockerHost(h string) error {
 	if !strings.HasPrefix(h, "tcp://") && !strings.HasPrefix(h, "unix://") && !strings.HasPrefix(h, "ssh://") {
 		return fmt.Errorf("docker host %q: want tcp://, unix:// or ssh://", h)
 	}

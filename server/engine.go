@@ -111,6 +111,9 @@ func (s *Server) EnginePlugin(cfg EngineConfig) (http.Handler, error) {
 		return nil, err
 	}
 	var resolver *engine.Resolver
+	if strings.HasPrefix(cfg.API, "tcp://") && cfg.TLS == nil {
+		s.log.Warn("the engine API is plain TCP: object lookups and the plugin's lookup secret cross the network in clear text; give --engine-api-ca/-cert/-key")
+	}
 	if cfg.API != "" {
 		if resolver, err = engine.NewResolver(cfg.API, cfg.TLS, secret, cfg.CacheTTL); err != nil {
 			return nil, err

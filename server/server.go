@@ -79,7 +79,7 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	if cfg.Bundles.DockerHost == "" {
 		cfg.Bundles.DockerHost = "tcp://localhost:2376"
 	}
-	if err := validDockerHost(cfg.Bundles.DockerHost); err != nil {
+	if err := ValidDockerHost(cfg.Bundles.DockerHost); err != nil {
 		return nil, err
 	}
 	if cfg.TokenAlgorithm == "" {

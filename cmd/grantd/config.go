@@ -222,11 +222,11 @@ func (c config) sans() []string {
 func (c config) bundleConfig() (server.BundleConfig, error) {
 	b := server.BundleConfig{DockerHost: c.BundleDockerHost, Validity: c.BundleValidity}
 	if b.DockerHost == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return b, err
+		// This host's name, when it is one a shell needs no quoting for.
+		b.DockerHost = "tcp://localhost:2376"
+		if host, err := os.Hostname(); err == nil && server.ValidDockerHost("tcp://"+net.JoinHostPort(host, "2376")) == nil {
+			b.DockerHost = "tcp://" + net.JoinHostPort(host, "2376")
 		}
-		b.DockerHost = "tcp://" + net.JoinHostPort(host, "2376")
 	}
 	if c.BundleDockerCA != "" {
 		pem, err := os.ReadFile(c.BundleDockerCA)
