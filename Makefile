@@ -1,7 +1,8 @@
 # grantd — the two commands of the quick start are `make run` and `make test`.
 GO ?= go
-# How long `make test` fuzzes the REST request decoders (the seed corpus of
-# every fuzz test also runs as part of the ordinary tests).
+# How long `make test` fuzzes the REST request decoders and the engine
+# plugin's request handling, each (the seed corpus of every fuzz test also
+# runs as part of the ordinary tests).
 FUZZTIME ?= 20s
 
 .PHONY: run test test-deps generate build fmt-check
@@ -15,6 +16,7 @@ test: fmt-check test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzPluginRequest$$' -fuzztime $(FUZZTIME) ./adapters/engine
 	GRANTD_BENCH_LDAP_USERS=500 $(GO) test -run '^$$' -bench 'SyncLargeDirectory|LDAPLogin' -benchtime 2x ./ldapsync
 
 ## test-deps: install slapd and ldap-utils (Debian) when missing; the LDAP tests run real slapd servers
