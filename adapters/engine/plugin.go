@@ -356,33 +356,42 @@ func (p *Plugin) fromBody(ctx context.Context, rt *route, main *authz.Request, b
 		if err := json.Unmarshal(body, &b); err != nil {
 			return nil, bad(err)
 		}
-		if cs := b.TaskTemplate.ContainerSpec; cs != nil && len(cs.CapabilityAdd) > 0 {
-			// No service option covers added capabilities.
-			main.Options = append(main.Options, optKernelCaps)
-		}
 		setLabels(b.Labels)
-		main.Options = append(main.Options, b.options()...)
-		nets, err := p.networkOptions(ctx, b.networkTargets())
-		if err != nil {
+		if err := p.serviceOptions(ctx, main, b); err != nil {
 			return nil, err
-		}
-		main.Options = append(main.Options, nets...)
-		for _, ref := range b.secretRefs() {
-			obj, err := p.object(ctx, secret, ref)
-			if err != nil {
-				return nil, err
-			}
-			path, err := collections.ForResource(obj.Labels, false, "")
-			if err != nil {
-				return nil, deny("secret %s: %v", ref, err)
-			}
-			main.Secrets = append(main.Secrets, path)
 		}
 		if !creating {
 			return moved(main, b.Labels), nil
 		}
 	}
 	return nil, nil
+}
+
+// serviceOptions fills a service create or update's options and the
+// collections of the secrets it uses.
+func (p *Plugin) serviceOptions(ctx context.Context, main *authz.Request, b serviceSpecBody) error {
+	if cs := b.TaskTemplate.ContainerSpec; cs != nil && len(cs.CapabilityAdd) > 0 {
+		// No service option covers added capabilities.
+		main.Options = append(main.Options, optKernelCaps)
+	}
+	main.Options = append(main.Options, b.options()...)
+	nets, err := p.networkOptions(ctx, b.networkTargets())
+	if err != nil {
+		return err
+	}
+	main.Options = append(main.Options, nets...)
+	for _, ref := range b.secretRefs() {
+		obj, err := p.object(ctx, secret, ref)
+		if err != nil {
+			return err
+		}
+		path, err := collections.ForResource(obj.Labels, false, "")
+		if err != nil {
+			return deny("secret %s: %v", ref, err)
+		}
+		main.Secrets = append(main.Secrets, path)
+	}
+	return nil
 }
 
 // moved is the further question of an update that changes the object's
