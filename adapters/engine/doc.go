@@ -6,4 +6,5 @@
 // object's labels looked up through the engine API — into authz requests,
 // and identifies the caller by the client certificate the daemon verified.
 // It decides nothing itself and never reads the store: its Backend does.
+// It imports authz (the request type) and collections, nothing else of ours.
 package engine
