@@ -20,7 +20,7 @@ import (
 
 // bundleCert creates a bundle over REST and returns its certificate and
 // files.
-func bundleCert(t *testing.T, ts *testServer, token string, body map[string]any) (*x509.Certificate, map[string]string) {
+func bundleCert(t testing.TB, ts *testServer, token string, body map[string]any) (*x509.Certificate, map[string]string) {
 	t.Helper()
 	code, out := ts.do(t, "POST", "/v1/bundles", token, body)
 	if code != 200 {
@@ -44,7 +44,7 @@ func bundleCert(t *testing.T, ts *testServer, token string, body map[string]any)
 	return parsePEMCert(t, files["cert.pem"]), files
 }
 
-func parsePEMCert(t *testing.T, text string) *x509.Certificate {
+func parsePEMCert(t testing.TB, text string) *x509.Certificate {
 	t.Helper()
 	blk, _ := pem.Decode([]byte(text))
 	if blk == nil {

@@ -5,13 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -35,7 +33,7 @@ func BenchmarkEnginePlugin(b *testing.B) {
 	must(admin, "POST", "/v1/collections", map[string]any{"path": "/prod"})
 	must(admin, "POST", "/v1/grants", map[string]any{"subject": "user:dev", "role": "restrictedcontrol", "object": "collection:/prod"})
 	dev := ts.login(b, "dev", "dev-password-1")
-	cert, _ := bundleCert(&testing.T{}, ts, dev, map[string]any{})
+	cert, _ := bundleCert(b, ts, dev, map[string]any{})
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 
 	dir := b.TempDir()
@@ -77,55 +75,21 @@ func BenchmarkEnginePlugin(b *testing.B) {
 			"RequestUri": c.uri, "RequestBody": c.body, "RequestHeaders": map[string]string{"Content-Type": "application/json"},
 			"RequestPeerCertificates": [][]byte{certPEM}})
 		b.Run(c.name, func(b *testing.B) {
-			const callers = 8
-			var lat []time.Duration
-			var mu sync.Mutex
-			var next atomic.Int64
-			n := int64(b.N)
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for range callers {
-				wg.Go(func() {
-					var mine []time.Duration
-					for next.Add(1) <= n {
-						t0 := time.Now()
-						resp, err := client.Post("http://plugin/AuthZPlugin.AuthZReq", "application/json", bytes.NewReader(payload))
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						var res struct {
-							Allow bool
-							Msg   string
-						}
-						err = json.NewDecoder(resp.Body).Decode(&res)
-						resp.Body.Close()
-						mine = append(mine, time.Since(t0))
-						if err != nil || !res.Allow {
-							b.Errorf("decision: %+v %v", res, err)
-							return
-						}
-					}
-					mu.Lock()
-					lat = append(lat, mine...)
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if len(lat) == 0 {
-				return
-			}
-			slices.Sort(lat)
-			p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
-			rate := float64(len(lat)) / elapsed.Seconds()
-			b.ReportMetric(rate, "decisions/s")
-			b.ReportMetric(p(0.5), "p50-ms")
-			b.ReportMetric(p(0.99), "p99-ms")
-			b.Logf("%s: %d decisions by %d callers in %v: %.0f/s, p50 %.2f ms, p90 %.2f ms, p99 %.2f ms",
-				c.name, len(lat), callers, elapsed.Round(time.Millisecond), rate, p(0.5), p(0.9), p(0.99))
+			runLoad(b, c.name, "decisions/s", 8, func() error {
+				resp, err := client.Post("http://plugin/AuthZPlugin.AuthZReq", "application/json", bytes.NewReader(payload))
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				var res struct {
+					Allow bool
+					Msg   string
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || !res.Allow {
+					return fmt.Errorf("decision: %+v %v", res, err)
+				}
+				return nil
+			})
 		})
 	}
 }

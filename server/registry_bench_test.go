@@ -1,14 +1,11 @@
 package server
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // BenchmarkRegistryToken measures the registry token service through its
@@ -37,53 +34,20 @@ func BenchmarkRegistryToken(b *testing.B) {
 	target := "https://" + ts.addr + "/auth/token?" + q.Encode()
 	for _, c := range []struct{ name, password string }{{"api-token", secret}, {"password", "ci-password"}} {
 		b.Run(c.name, func(b *testing.B) {
-			const callers = 8
-			var lat []time.Duration
-			var mu sync.Mutex
-			var next atomic.Int64
-			n := int64(b.N)
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for range callers {
-				wg.Go(func() {
-					var mine []time.Duration
-					for next.Add(1) <= n {
-						req, _ := http.NewRequest("GET", target, nil)
-						req.SetBasicAuth("ci", c.password)
-						t0 := time.Now()
-						resp, err := ts.http.Do(req)
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						_, _ = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						mine = append(mine, time.Since(t0))
-						if resp.StatusCode != 200 {
-							b.Errorf("token: %d", resp.StatusCode)
-							return
-						}
-					}
-					mu.Lock()
-					lat = append(lat, mine...)
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if len(lat) == 0 {
-				return
-			}
-			slices.Sort(lat)
-			p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
-			rate := float64(len(lat)) / elapsed.Seconds()
-			b.ReportMetric(rate, "tokens/s")
-			b.ReportMetric(p(0.5), "p50-ms")
-			b.ReportMetric(p(0.99), "p99-ms")
-			b.Logf("%s: %d tokens by %d callers in %v: %.0f tokens/s, p50 %.2f ms, p90 %.2f ms, p99 %.2f ms",
-				c.name, len(lat), callers, elapsed.Round(time.Millisecond), rate, p(0.5), p(0.9), p(0.99))
+			runLoad(b, c.name, "tokens/s", 8, func() error {
+				req, _ := http.NewRequest("GET", target, nil)
+				req.SetBasicAuth("ci", c.password)
+				resp, err := ts.http.Do(req)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					return fmt.Errorf("token: %d", resp.StatusCode)
+				}
+				return nil
+			})
 		})
 	}
 }
