@@ -57,7 +57,7 @@ func startEngineEnv(t *testing.T) *engineEnv {
 	// carry as ca.pem (--bundle-docker-ca).
 	daemonCA, daemonCAKey := newCA(t, "daemon CA")
 	writePEM(t, filepath.Join(dir, "daemon-ca.pem"), "CERTIFICATE", daemonCA.Raw)
-	serverCert := issue(t, daemonCA, daemonCAKey, "localhost", nil)
+	serverCert := issue(t, daemonCA, daemonCAKey, "localhost")
 	// A second CA the daemon also trusts: grantd must refuse its
 	// certificates even though the TLS handshake accepts them.
 	e.rogueCA, e.rogueK = newCA(t, "rogue CA")
@@ -344,7 +344,7 @@ func issueDER(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn st
 	return der
 }
 
-func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, _ any) tls.Certificate {
+func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string) tls.Certificate {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der := issueDER(t, ca, caKey, cn, key)

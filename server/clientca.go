@@ -60,18 +60,7 @@ func EnsureClientCA(ctx context.Context, st *store.Store, certFile, keyFile stri
 	if row != nil {
 		return nil
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{SerialNumber: randomSerial(), Subject: pkix.Name{CommonName: "grantd client CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(clientCAValidity), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return err
-	}
-	m, err := keyMaterial(clientCAID, der, key)
+	m, err := newRootCA(clientCAID, "grantd client CA", now, clientCAValidity)
 	if err != nil {
 		return err
 	}

@@ -109,18 +109,23 @@ func rotateTokenKey(ctx context.Context, st *store.Store, algorithm string, now 
 }
 
 func newTokenRoot(now time.Time) (store.KeyMaterial, error) {
+	return newRootCA(tokenRootID, "grantd registry token root", now, tokenRootValidity)
+}
+
+// newRootCA is a self-signed P-256 CA kept in the state as id.
+func newRootCA(id, name string, now time.Time, validity time.Duration) (store.KeyMaterial, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return store.KeyMaterial{}, err
 	}
-	tmpl := &x509.Certificate{SerialNumber: randomSerial(), Subject: pkix.Name{CommonName: "grantd registry token root"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(tokenRootValidity), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	tmpl := &x509.Certificate{SerialNumber: randomSerial(), Subject: pkix.Name{CommonName: name},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(validity), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return store.KeyMaterial{}, err
 	}
-	return keyMaterial(tokenRootID, der, key)
+	return keyMaterial(id, der, key)
 }
 
 func keyMaterial(id string, der []byte, key crypto.Signer) (store.KeyMaterial, error) {
