@@ -141,6 +141,9 @@ type clientCA struct {
 	verified map[[32]byte]bool
 }
 
+// errNotIssued is a certificate the client CA did not sign.
+var errNotIssued = errors.New("not issued by grantd's client CA")
+
 // maxVerified bounds the verified-signature cache; when full it starts over.
 const maxVerified = 10000
 
@@ -157,8 +160,8 @@ func (c *clientCA) verify(cert *x509.Certificate) error {
 	if ok {
 		return nil
 	}
-	if err := cert.CheckSignatureFrom(ca); err != nil {
-		return err
+	if cert.CheckSignatureFrom(ca) != nil {
+		return errNotIssued
 	}
 	c.mu.Lock()
 	if c.cert == ca {

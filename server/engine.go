@@ -35,10 +35,6 @@ type engineBackend struct {
 	*deps
 }
 
-// errCert is the reason a client certificate is refused; the plugin puts
-// it in its denial.
-func errCert(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
 var _ engine.Backend = engineBackend{}
 
 // Identify accepts a certificate grantd's client CA issued and recorded,
@@ -53,8 +49,10 @@ func (b engineBackend) Identify(_ context.Context, user string, cert *x509.Certi
 
 // identifyCert is the account of a client certificate (see Identify).
 func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, error) {
-	if err := d.clientCA.verify(cert); err != nil {
-		return nil, errCert("certificate of %q not issued by grantd's client CA", user)
+	if err := d.clientCA.verify(cert); errors.Is(err, errNotIssued) {
+		return nil, fmt.Errorf("certificate of %q %w", user, err)
+	} else if err != nil {
+		return nil, err
 	}
 	r := d.store.Read()
 	row, err := r.ClientCert(certSerial(cert))
@@ -62,18 +60,18 @@ func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, er
 		return nil, err
 	}
 	if row == nil || row.PublicKey != keyFingerprint(cert) {
-		return nil, errCert("certificate of %q is not one grantd issued", user)
+		return nil, fmt.Errorf("certificate of %q is not one grantd issued", user)
 	}
 	if row.Revoked {
-		return nil, errCert("certificate %s of %q is revoked", row.Serial, user)
+		return nil, fmt.Errorf("certificate %s of %q is revoked", row.Serial, user)
 	}
 	now := d.now()
 	if now.Before(row.NotBefore) || now.After(row.NotAfter) || now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return nil, errCert("certificate %s of %q is expired or not yet valid", row.Serial, user)
+		return nil, fmt.Errorf("certificate %s of %q is expired or not yet valid", row.Serial, user)
 	}
 	kind, name, _ := strings.Cut(row.Owner, ":")
 	if name != cert.Subject.CommonName || name != user {
-		return nil, errCert("certificate %s does not belong to %q", row.Serial, user)
+		return nil, fmt.Errorf("certificate %s does not belong to %q", row.Serial, user)
 	}
 	switch kind {
 	case "user":
@@ -82,7 +80,7 @@ func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, er
 			return nil, err
 		}
 		if u == nil || !u.Active {
-			return nil, errCert("account %q is inactive or gone", user)
+			return nil, fmt.Errorf("account %q is inactive or gone", user)
 		}
 		return &Principal{Kind: kind, Name: name, IsAdmin: u.IsAdmin, Method: "certificate"}, nil
 	case "serviceaccount":
@@ -91,11 +89,11 @@ func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, er
 			return nil, err
 		}
 		if a == nil || !a.Active {
-			return nil, errCert("service account %q is inactive or gone", user)
+			return nil, fmt.Errorf("service account %q is inactive or gone", user)
 		}
 		return &Principal{Kind: kind, Name: name, Capabilities: a.Capabilities, Method: "certificate"}, nil
 	}
-	return nil, errCert("certificate %s has no account", row.Serial)
+	return nil, fmt.Errorf("certificate %s has no account", row.Serial)
 }
 
 // Decide asks the decision engine.
@@ -125,7 +123,7 @@ func (s *Server) EnginePlugin(cfg EngineConfig) (http.Handler, error) {
 
 // ServeEnginePlugin serves the plugin on ln (a unix socket) until ctx is done.
 func (s *Server) ServeEnginePlugin(ctx context.Context, ln net.Listener, h http.Handler) error {
-	return serveUntil(ctx, ln, h, s)
+	return s.serveUntil(ctx, pluginServer(h), ln)
 }
 
 // ServeEnginePluginTLS serves the plugin over TLS TCP. The daemon must
@@ -154,23 +152,9 @@ func (s *Server) ServeEnginePluginTLS(ctx context.Context, ln net.Listener, h ht
 		}
 		h.ServeHTTP(w, r)
 	})
-	return serveUntil(ctx, tls.NewListener(ln, tc), guarded, s)
+	return s.serveUntil(ctx, pluginServer(guarded), tls.NewListener(ln, tc))
 }
 
-func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, s *Server) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
-	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
-		err = serveErr
-	}
-	return err
+func pluginServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 }

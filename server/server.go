@@ -296,6 +296,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, tc)
 	}
 	go s.scheduleSyncs(ctx)
+	err := s.serveUntil(ctx, srv, ln)
+	s.grpc.Stop()
+	return err
+}
+
+// serveUntil serves srv on ln until ctx is done, then drains it within
+// the shutdown timeout.
+func (s *Server) serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -306,7 +314,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
-	s.grpc.Stop()
 	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
 		err = serveErr
 	}
