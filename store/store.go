@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 )
 
 // Config configures a store node.
@@ -68,8 +69,13 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	f.observe = cfg.Observe
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
-	if err != nil {
+	// Another process holding the log (a running grantd, say) makes the
+	// open fail after a moment instead of waiting for ever.
+	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: 2 * time.Second}})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("open raft log: %s is in use by another process", cfg.Dir)
+	} else if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
 	s := &Store{cfg: cfg, fsm: f, bolt: bolt}

@@ -26,6 +26,12 @@ import (
 )
 
 func main() {
+	run := run
+	if len(os.Args) > 1 && os.Args[1] == "restore" {
+		run = func(args []string, _ func(string) string, stderr io.Writer) error {
+			return runRestore(args[1:], os.Stdout, stderr)
+		}
+	}
 	if err := run(os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)

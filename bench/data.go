@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/dataset"
+	"github.com/grantd/grantd/server"
+	"github.com/grantd/grantd/store"
+)
+
+// installation is a generated dataset: its snapshot file (what grantd
+// restores), the same state compiled by an in-process decision engine,
+// and the same state flattened for the peers.
+type installation struct {
+	size     dataset.Size
+	data     *dataset.Dataset
+	snapshot string
+	password string
+	// generate, compile: how long building the state and compiling it took.
+	generate, compile time.Duration
+	engine            *authz.Engine
+	queries           []dataset.Query
+	peer              *peerData
+}
+
+// peerData is the state as the peers see it: the collection part of the
+// model (the peers answer collection questions only), in the JSON the
+// OpenFGA peer reads.
+type peerData struct {
+	// Roles maps a role to the operations it holds (options aside: the
+	// drawn questions use none).
+	Roles map[string][]string `json:"roles"`
+	// Parents maps each collection to its parent ("" for the root).
+	Parents map[string]string `json:"parents"`
+	// Members maps a user subject to the team and org subjects it acts as.
+	Members map[string][]string `json:"members"`
+	Grants  []peerGrant         `json:"grants"`
+	Queries []peerQuery         `json:"queries"`
+}
+
+type peerGrant struct {
+	Subject    string `json:"subject"`
+	Role       string `json:"role"`
+	Collection string `json:"collection"`
+	Exact      bool   `json:"exact,omitempty"`
+}
+
+type peerQuery struct {
+	Subject    string `json:"subject"`
+	Operation  string `json:"operation"`
+	Collection string `json:"collection"`
+}
+
+// build generates the dataset of size into a store in dir (written
+// through raft like any other writes, in the dataset's batches), writes
+// its snapshot, draws nq questions, compiles the state with the decision
+// engine and, for peers, flattens it for the peers.
+func build(ctx context.Context, size dataset.Size, dir string, nq int, peers bool) (*installation, error) {
+	in := &installation{size: size}
+	start := time.Now()
+	in.data = dataset.Generate(size, 1)
+	in.queries = in.data.Queries(nq, 7)
+	pw := make([]byte, 24)
+	if _, err := rand.Read(pw); err != nil {
+		return nil, err
+	}
+	in.password = base64.RawURLEncoding.EncodeToString(pw)
+	cfg := store.DefaultConfig(filepath.Join(dir, "generate"))
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	st, err := store.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if err := st.WaitReady(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := server.Bootstrap(ctx, st, in.password, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		return nil, err
+	}
+	for _, batch := range in.data.Batches {
+		if _, err := st.Apply(ctx, store.Batch{Commands: batch}); err != nil {
+			return nil, fmt.Errorf("load the dataset: %w", err)
+		}
+	}
+	in.snapshot = filepath.Join(dir, size.Name+".snapshot.jsonl")
+	f, err := os.Create(in.snapshot)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.WriteSnapshot(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	in.generate = time.Since(start)
+
+	start = time.Now()
+	if in.engine, err = authz.New(slog.New(slog.DiscardHandler)); err != nil {
+		return nil, err
+	}
+	if err := in.engine.Rebuild(ctx, st.Read()); err != nil {
+		return nil, err
+	}
+	in.compile = time.Since(start)
+	if peers {
+		if in.peer, err = flatten(st.Read(), in.queries); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// flatten reads the collection model out of the store for the peers.
+func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerData, error) {
+	p := &peerData{Roles: map[string][]string{}, Parents: map[string]string{}, Members: map[string][]string{}}
+	rs, err := r.Roles()
+	if err != nil {
+		return nil, err
+	}
+	for _, role := range rs {
+		for _, perm := range role.Permissions {
+			p.Roles[role.ID] = append(p.Roles[role.ID], perm.Operation)
+		}
+	}
+	cols, err := r.Collections("", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cols {
+		p.Parents[c.Path] = c.Parent
+	}
+	grants, err := r.Grants("", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range grants {
+		if path, ok := strings.CutPrefix(g.Object, "collection:"); ok {
+			p.Grants = append(p.Grants, peerGrant{Subject: g.Subject, Role: g.Role, Collection: path, Exact: g.Scope == store.ScopeExact})
+		}
+	}
+	users, err := r.Users("", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		var subs []string
+		teams, err := r.TeamsOfUser(u.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range teams {
+			subs = append(subs, "team:"+t.Org+"/"+t.Team)
+		}
+		orgs, err := r.OrgsOfUser(u.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range orgs {
+			subs = append(subs, "org:"+o.Org)
+		}
+		p.Members["user:"+u.Name] = subs
+	}
+	for _, q := range queries {
+		if q.Collection != "" && len(q.Options) == 0 {
+			p.Queries = append(p.Queries, peerQuery{Subject: q.Subject, Operation: q.Operation, Collection: q.Collection})
+		}
+	}
+	return p, nil
+}

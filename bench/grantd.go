@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	v1 "github.com/grantd/grantd/proto/grantd/v1"
+)
+
+// process is a real grantd serving the restored dataset.
+type process struct {
+	cmd     *exec.Cmd
+	addr    string
+	exited  chan struct{}
+	logs    bytes.Buffer
+	token   string
+	conn    *grpc.ClientConn
+	http    *http.Client
+	startup time.Duration
+}
+
+// buildGrantd compiles the server into dir.
+func buildGrantd(dir string) (string, error) {
+	bin := filepath.Join(dir, "grantd")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/grantd")
+	cmd.Dir = moduleRoot()
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return bin, cmd.Run()
+}
+
+// moduleRoot is the product's module directory (the parent of bench/).
+func moduleRoot() string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return ".."
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// restore runs `grantd restore` and returns how long it took.
+func restore(bin, dataDir, snapshot string) (time.Duration, error) {
+	start := time.Now()
+	out, err := exec.Command(bin, "restore", "--data-dir", dataDir, snapshot).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("grantd restore: %v: %s", err, out)
+	}
+	return time.Since(start), nil
+}
+
+// startGrantd starts the server on the data directory and waits until it
+// answers an Authorize call: start-up is measured to that first decision.
+func startGrantd(ctx context.Context, bin, dataDir, password string) (*process, error) {
+	p := &process{exited: make(chan struct{})}
+	start := time.Now()
+	p.cmd = exec.Command(bin, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "info")
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &entry) == nil && entry.Msg == "serving" {
+				addrc <- entry.Addr
+			}
+			if p.logs.Len() < 1<<20 {
+				p.logs.Write(sc.Bytes())
+				p.logs.WriteByte('\n')
+			}
+		}
+	}()
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	select {
+	case p.addr = <-addrc:
+	case <-p.exited:
+		return nil, fmt.Errorf("grantd exited before serving:\n%s", p.logs.String())
+	case <-time.After(5 * time.Minute):
+		p.stop()
+		return nil, fmt.Errorf("grantd did not serve within 5 minutes")
+	}
+	pem, err := os.ReadFile(filepath.Join(dataDir, "tls", "ca.crt"))
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tlsCfg := &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	p.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg,
+		MaxIdleConnsPerHost: 256, ForceAttemptHTTP2: false}}
+	if p.conn, err = grpc.NewClient(p.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg))); err != nil {
+		p.stop()
+		return nil, err
+	}
+	for {
+		resp, err := v1.NewAuthServiceClient(p.conn).Login(ctx, &v1.LoginRequest{Username: "admin", Password: password})
+		if err == nil {
+			p.token = resp.GetAuthToken()
+			_, err = v1.NewAuthzServiceClient(p.conn).Authorize(p.auth(ctx), &v1.AuthorizeRequest{Subject: "user:admin",
+				Operation: "container.view", Resource: &v1.Resource{Collection: "/"}})
+			if err == nil {
+				break
+			}
+		}
+		if time.Since(start) > 5*time.Minute {
+			p.stop()
+			return nil, fmt.Errorf("grantd did not decide within 5 minutes: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.startup = time.Since(start)
+	return p, nil
+}
+
+// auth adds the admin session to an outgoing call.
+func (p *process) auth(ctx context.Context) context.Context {
+	return grpcBearer(ctx, p.token)
+}
+
+func (p *process) stop() {
+	if p.conn != nil {
+		p.conn.Close()
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// memory reads the server's resident set size and its peak from /proc.
+func (p *process) memory() (rss, peak uint64) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		field := func(name string) (uint64, bool) {
+			rest, ok := strings.CutPrefix(line, name+":")
+			if !ok {
+				return 0, false
+			}
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10, err == nil
+		}
+		if v, ok := field("VmRSS"); ok {
+			rss = v
+		}
+		if v, ok := field("VmHWM"); ok {
+			peak = v
+		}
+	}
+	return rss, peak
+}
+
+// rest posts JSON to the REST gateway with the admin session.
+func (p *process) rest(ctx context.Context, path string, body, out any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+p.addr+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, data)
+	}
+	return json.Unmarshal(data, out)
+}

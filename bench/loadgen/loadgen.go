@@ -1,0 +1,105 @@
+// Package loadgen drives a decision function from concurrent callers for
+// a bounded time and reports throughput and the latency distribution. It
+// uses the standard library only, so the peers' separate bench modules
+// measure with exactly the same loop as grantd's.
+package loadgen
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Result is one measured load step.
+type Result struct {
+	System    string  `json:"system"`
+	Interface string  `json:"interface"`
+	Callers   int     `json:"callers"`
+	Decisions int     `json:"decisions"`
+	Calls     int     `json:"calls"`
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"perSecond"`
+	// Call latency in milliseconds.
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	// Errors counts failed calls; FirstError is the first one's message.
+	Errors     int    `json:"errors"`
+	FirstError string `json:"firstError,omitempty"`
+	// Answers holds, per question, 1 allow, 0 deny, -1 not asked in the
+	// first pass over the questions.
+	Answers []int8 `json:"answers,omitempty"`
+}
+
+// Caller asks about queries[i:i+n] (n is the batch size, 1 without
+// batching) and writes each answer to allowed.
+type Caller func(ctx context.Context, i int, allowed []bool) error
+
+// Measure runs callers goroutines for about d, each taking the next
+// question in turn, and records each call's latency. The first pass over
+// the questions also records every answer, for the agreement check. nq
+// must be a multiple of batch.
+func Measure(ctx context.Context, system, iface string, callers, batch, nq int, d time.Duration, call Caller) Result {
+	res := Result{System: system, Interface: iface, Callers: callers, Answers: make([]int8, nq)}
+	for i := range res.Answers {
+		res.Answers[i] = -1
+	}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	// Calls get ctx itself, not a deadline: a call in flight when the step
+	// ends completes and counts, rather than failing on a cut-off deadline.
+	start := time.Now()
+	end := start.Add(d)
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			var mine []time.Duration
+			errs, first := 0, ""
+			allowed := make([]bool, batch)
+			for ctx.Err() == nil && time.Now().Before(end) {
+				k := int(next.Add(int64(batch))) - batch
+				i := k % nq // nq is a multiple of batch
+				t0 := time.Now()
+				err := call(ctx, i, allowed)
+				mine = append(mine, time.Since(t0))
+				if err != nil {
+					errs++
+					if first == "" {
+						first = err.Error()
+					}
+					continue
+				}
+				if k < nq { // the first pass: each index once
+					for j, a := range allowed {
+						res.Answers[i+j] = 0
+						if a {
+							res.Answers[i+j] = 1
+						}
+					}
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			res.Errors += errs
+			if res.FirstError == "" {
+				res.FirstError = first
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	res.Seconds = elapsed.Seconds()
+	res.Calls = len(lat)
+	res.Decisions = len(lat) * batch
+	res.PerSecond = float64(res.Decisions) / elapsed.Seconds()
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Nanoseconds()) / 1e6 }
+		res.P50, res.P95, res.P99 = p(0.50), p(0.95), p(0.99)
+	}
+	return res
+}

@@ -1,0 +1,334 @@
+// Command bench measures grantd the way a buyer would: the reference
+// dataset restored into a real grantd, a load of Authorize calls over
+// gRPC, batched gRPC and REST from concurrent callers, write-to-visible
+// latency, start-up time and resident memory; and, side by side on one
+// dataset with the same questions, grantd's decision engine against a
+// naive OPA policy and OpenFGA with its in-memory datastore. It writes a
+// Markdown report with a PNG plot of latency against concurrency.
+//
+//	go run ./bench                      # enterprise-large, the report in bench-report/
+//	go run ./bench -size small -peer-size small -duration 1s   # the CI smoke size
+//	go run ./bench gen -size medium -o medium.jsonl             # just the snapshot
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/bench/loadgen"
+	"github.com/grantd/grantd/dataset"
+)
+
+var sizes = map[string]dataset.Size{"small": dataset.Small, "medium": dataset.Medium, "enterprise-large": dataset.EnterpriseLarge}
+
+type options struct {
+	size, peerSize dataset.Size
+	out            string
+	duration       time.Duration
+	callers        []int
+	peerCallers    []int
+	queries        int
+	peers          bool
+	grantd         string
+	log            func(format string, args ...any)
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "gen" {
+		if err := gen(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench gen:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	o, err := parse(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	rep, err := run(context.Background(), o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("report: %s\n", filepath.Join(o.out, "report.md"))
+	if rep.disagreements() > 0 {
+		fmt.Fprintln(os.Stderr, "bench: the systems disagree on some answers; see the report")
+		os.Exit(1)
+	}
+}
+
+func parseSize(name string) (dataset.Size, error) {
+	s, ok := sizes[name]
+	if !ok {
+		return s, fmt.Errorf("unknown size %q (small, medium, enterprise-large)", name)
+	}
+	return s, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad caller count %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parse(args []string) (options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	size := fs.String("size", "enterprise-large", "dataset restored into grantd: small, medium or enterprise-large")
+	peerSize := fs.String("peer-size", "medium", "dataset of the side-by-side comparison with the peers")
+	out := fs.String("out", "bench-report", "directory for report.md, latency.png, results.json and the profile")
+	dur := fs.Duration("duration", 4*time.Second, "length of each load step")
+	callers := fs.String("callers", "1,4,16,64", "concurrent callers of the load steps against the server")
+	peerCallers := fs.String("peer-callers", "1,2,8", "concurrent callers of the in-process comparison")
+	queries := fs.Int("queries", 20000, "questions drawn from the dataset (a multiple of 100)")
+	peers := fs.Bool("peers", true, "run the side-by-side comparison with naive OPA and OpenFGA")
+	bin := fs.String("grantd", "", "grantd binary to measure (default: built from this checkout)")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	o := options{out: *out, duration: *dur, queries: *queries - *queries%100, peers: *peers, grantd: *bin,
+		log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }}
+	var err error
+	if o.size, err = parseSize(*size); err != nil {
+		return o, err
+	}
+	if o.peerSize, err = parseSize(*peerSize); err != nil {
+		return o, err
+	}
+	if o.callers, err = parseInts(*callers); err != nil {
+		return o, err
+	}
+	if o.peerCallers, err = parseInts(*peerCallers); err != nil {
+		return o, err
+	}
+	if o.queries < 100 {
+		return o, fmt.Errorf("-queries must be at least 100")
+	}
+	return o, nil
+}
+
+// gen writes the snapshot of a dataset, for `grantd restore`.
+func gen(args []string) error {
+	fs := flag.NewFlagSet("bench gen", flag.ContinueOnError)
+	size := fs.String("size", "enterprise-large", "small, medium or enterprise-large")
+	out := fs.String("o", "", "snapshot file to write")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := parseSize(*size)
+	if err != nil || *out == "" {
+		return fmt.Errorf("usage: bench gen -size SIZE -o FILE (%v)", err)
+	}
+	dir, err := os.MkdirTemp("", "grantd-bench-gen")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	in, err := build(context.Background(), s, dir, 0, false)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(in.snapshot, *out); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s (%s); the admin password is %s\n", *out, s.Name, in.password)
+	return nil
+}
+
+// run measures everything and writes the report.
+func run(ctx context.Context, o options) (*report, error) {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp("", "grantd-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	rep := &report{opts: o, started: time.Now()}
+
+	o.log("generating %s", o.size.Name)
+	main, err := build(ctx, o.size, filepath.Join(work, "main"), o.queries, false)
+	if err != nil {
+		return nil, err
+	}
+	qs := main.queries
+	rep.size, rep.generate, rep.compile = o.size, main.generate, main.compile
+	if st, err := os.Stat(main.snapshot); err == nil {
+		rep.snapshotBytes = st.Size()
+	}
+
+	// In-process decisions: the authz package alone, one caller (the
+	// latency target) and one per core, under a CPU profile.
+	o.log("in-process decisions")
+	prof, err := os.Create(filepath.Join(o.out, "engine.cpu.pprof"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(prof); err != nil {
+		return nil, err
+	}
+	for _, c := range []int{1, runtime.NumCPU()} {
+		rep.inProcess = append(rep.inProcess, loadgen.Measure(ctx, "grantd", "in-process", c, 1, len(qs), o.duration, engineCaller(main.engine, qs)))
+	}
+	pprof.StopCPUProfile()
+	prof.Close()
+	rep.profileTop = pprofTop(filepath.Join(o.out, "engine.cpu.pprof"))
+	main.engine = nil
+	runtime.GC()
+
+	if err := serverSteps(ctx, o, work, main, qs, rep); err != nil {
+		return nil, err
+	}
+
+	if o.peers {
+		if err := peerSteps(ctx, o, work, rep); err != nil {
+			return nil, err
+		}
+	}
+	return rep, rep.write(o.out)
+}
+
+// serverSteps restores the dataset into a real grantd and loads it.
+func serverSteps(ctx context.Context, o options, work string, in *installation, qs []dataset.Query, rep *report) error {
+	bin := o.grantd
+	if bin == "" {
+		o.log("building grantd")
+		var err error
+		if bin, err = buildGrantd(work); err != nil {
+			return fmt.Errorf("build grantd: %w", err)
+		}
+	}
+	dataDir := filepath.Join(work, "grantd-data")
+	var err error
+	o.log("restoring the snapshot")
+	if rep.restore, err = restore(bin, dataDir, in.snapshot); err != nil {
+		return err
+	}
+	o.log("starting grantd")
+	p, err := startGrantd(ctx, bin, dataDir, in.password)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	rep.startup = p.startup
+	rep.rssIdle, _ = p.memory()
+
+	for _, c := range o.callers {
+		o.log("gRPC Authorize, %d callers", c)
+		rep.server = append(rep.server, loadgen.Measure(ctx, "grantd", "gRPC", c, 1, len(qs), o.duration, grpcCaller(p, qs)))
+	}
+	for _, c := range []int{4, 16} {
+		o.log("gRPC AuthorizeBatch, %d callers", c)
+		rep.server = append(rep.server, loadgen.Measure(ctx, "grantd", "gRPC batch of 100", c, 100, len(qs), o.duration, batchCaller(p, qs, 100)))
+	}
+	for _, c := range o.callers {
+		o.log("REST authorize, %d callers", c)
+		rep.server = append(rep.server, loadgen.Measure(ctx, "grantd", "REST", c, 1, len(qs), o.duration, restCaller(p, qs)))
+	}
+	o.log("write-to-visible")
+	if rep.visible, err = writeToVisible(ctx, p, in.data.Users, 200); err != nil {
+		return err
+	}
+	rep.rssLoaded, rep.rssPeak = p.memory()
+	return nil
+}
+
+// peerSteps answers the same collection questions with grantd's engine,
+// naive OPA and OpenFGA on the peer dataset, in process, one after the
+// other.
+func peerSteps(ctx context.Context, o options, work string, rep *report) error {
+	o.log("generating %s for the peers", o.peerSize.Name)
+	in, err := build(ctx, o.peerSize, filepath.Join(work, "peers"), o.queries, true)
+	if err != nil {
+		return err
+	}
+	pd := in.peer
+	pd.Queries = pd.Queries[:len(pd.Queries)-len(pd.Queries)%100]
+	rep.peerSize, rep.peerQueries = o.peerSize, len(pd.Queries)
+	pqs := make([]dataset.Query, len(pd.Queries))
+	for i, q := range pd.Queries {
+		pqs[i] = dataset.Query{Subject: q.Subject, Operation: q.Operation, Collection: q.Collection}
+	}
+	for _, c := range o.peerCallers {
+		o.log("peers: grantd, %d callers", c)
+		rep.peers = append(rep.peers, loadgen.Measure(ctx, "grantd", "in-process", c, 1, len(pqs), o.duration, engineCaller(in.engine, pqs)))
+	}
+	in.engine = nil
+	naive, err := naiveOPA(ctx, pd)
+	if err != nil {
+		return err
+	}
+	for _, c := range o.peerCallers {
+		o.log("peers: naive OPA, %d callers", c)
+		rep.peers = append(rep.peers, loadgen.Measure(ctx, "naive OPA", "in-process", c, 1, len(pqs), o.duration, naive))
+	}
+	naive = nil
+	runtime.GC()
+
+	o.log("peers: OpenFGA (building its module)")
+	fga, err := runOpenFGA(ctx, o, work, pd)
+	if err != nil {
+		return err
+	}
+	rep.fgaLoad, rep.fgaTuples, rep.fgaHeap = fga.LoadSeconds, fga.Tuples, fga.HeapBytes
+	rep.peers = append(rep.peers, fga.Results...)
+	return nil
+}
+
+type fgaOutput struct {
+	Tuples      int              `json:"tuples"`
+	LoadSeconds float64          `json:"loadSeconds"`
+	HeapBytes   uint64           `json:"heapBytes"`
+	Results     []loadgen.Result `json:"results"`
+}
+
+// runOpenFGA runs the OpenFGA peer module with the peer data.
+func runOpenFGA(ctx context.Context, o options, work string, pd *peerData) (*fgaOutput, error) {
+	in, out := filepath.Join(work, "openfga-in.json"), filepath.Join(work, "openfga-out.json")
+	body, err := json.Marshal(map[string]any{"data": pd, "callers": o.peerCallers, "seconds": o.duration.Seconds()})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(in, body, 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, "go", "run", ".", "-in", in, "-out", out)
+	cmd.Dir = filepath.Join(moduleRoot(), "bench", "openfga")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("OpenFGA peer: %w", err)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	var res fgaOutput
+	return &res, json.Unmarshal(raw, &res)
+}
+
+// pprofTop is the profile's top functions by flat time, as go tool pprof
+// prints them.
+func pprofTop(path string) string {
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", path).Output()
+	if err != nil {
+		return "(go tool pprof failed: " + err.Error() + ")"
+	}
+	return string(out)
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grantd/grantd/bench/loadgen"
+	"github.com/grantd/grantd/dataset"
+)
+
+// report collects one run's measurements.
+type report struct {
+	opts                     options
+	started                  time.Time
+	size, peerSize           dataset.Size
+	snapshotBytes            int64
+	generate, compile        time.Duration
+	restore, startup         time.Duration
+	rssIdle, rssLoaded       uint64
+	rssPeak                  uint64
+	inProcess, server, peers []loadgen.Result
+	visible                  []time.Duration
+	peerQueries, fgaTuples   int
+	fgaLoad                  float64
+	fgaHeap                  uint64
+	profileTop               string
+	agreement                []agreement
+}
+
+// agreement compares one system's answers with a reference's.
+type agreement struct {
+	system, reference string
+	compared, differ  int
+}
+
+func compare(name, refName string, ref, other []loadgen.Result) agreement {
+	a := agreement{system: name, reference: refName}
+	answers := func(rs []loadgen.Result) []int8 {
+		var out []int8
+		for _, r := range rs {
+			if out == nil {
+				out = slices.Clone(r.Answers)
+			}
+			for i, v := range r.Answers {
+				if v >= 0 && i < len(out) {
+					out[i] = v
+				}
+			}
+		}
+		return out
+	}
+	want, got := answers(ref), answers(other)
+	for i := range min(len(want), len(got)) {
+		if want[i] >= 0 && got[i] >= 0 {
+			a.compared++
+			if want[i] != got[i] {
+				a.differ++
+			}
+		}
+	}
+	return a
+}
+
+func pick(rs []loadgen.Result, system, iface string) []loadgen.Result {
+	var out []loadgen.Result
+	for _, r := range rs {
+		if r.System == system && (iface == "" || r.Interface == iface) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (r *report) disagreements() int {
+	n := 0
+	for _, a := range r.agreement {
+		n += a.differ
+	}
+	return n
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[int(q*float64(len(s)-1))]
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
+}
+
+// best is the highest throughput among rs, and the step it came from.
+func best(rs []loadgen.Result) loadgen.Result {
+	var b loadgen.Result
+	for _, r := range rs {
+		if r.PerSecond > b.PerSecond {
+			b = r
+		}
+	}
+	return b
+}
+
+func atCallers(rs []loadgen.Result, c int) (loadgen.Result, bool) {
+	for _, r := range rs {
+		if r.Callers == c {
+			return r, true
+		}
+	}
+	if len(rs) == 0 {
+		return loadgen.Result{}, false
+	}
+	return rs[len(rs)-1], false
+}
+
+func cpuModel() string {
+	raw, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
+
+func resultTable(b *strings.Builder, rs []loadgen.Result) {
+	b.WriteString("| system | interface | callers | decisions/s | p50 ms | p95 ms | p99 ms | decisions | errors |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rs {
+		fmt.Fprintf(b, "| %s | %s | %d | %.0f | %.3f | %.3f | %.3f | %d | %d |\n", r.System, r.Interface, r.Callers, r.PerSecond, r.P50, r.P95, r.P99, r.Decisions, r.Errors)
+	}
+	for _, r := range rs {
+		if r.FirstError != "" {
+			fmt.Fprintf(b, "\nFirst error of %s %s with %d callers: `%s`\n", r.System, r.Interface, r.Callers, r.FirstError)
+		}
+	}
+}
+
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f×", a/b)
+}
+
+// write renders report.md, latency.png and results.json into dir.
+func (r *report) write(dir string) error {
+	engine := r.inProcess
+	for _, iface := range []string{"gRPC", "gRPC batch of 100", "REST"} {
+		r.agreement = append(r.agreement, compare("grantd "+iface, "grantd in-process", engine, pick(r.server, "grantd", iface)))
+	}
+	if len(r.peers) > 0 {
+		ref := pick(r.peers, "grantd", "")
+		for _, sys := range []string{"naive OPA", "OpenFGA"} {
+			r.agreement = append(r.agreement, compare(sys, "grantd", ref, pick(r.peers, sys, "")))
+		}
+	}
+
+	var b strings.Builder
+	o := r.opts
+	fmt.Fprintf(&b, "# grantd benchmark report\n\n%s on %d × %s, %s, %s. Produced by `go run ./bench %s` in %v.\n\n",
+		r.started.UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH,
+		strings.Join(os.Args[1:], " "), time.Since(r.started).Round(time.Second))
+	s := r.size
+	fmt.Fprintf(&b, "Dataset **%s**: %d users, %d orgs × %d teams, %d collections, %d custom roles, %d grants (plus one private grant per user), %d repositories; snapshot %.0f MiB, generated through raft in %v, compiled by the decision engine in %v. %d questions drawn from it (deep collections and users in many teams over-represented); each load step runs %v.\n\n",
+		s.Name, s.Users, s.Orgs, s.TeamsPerOrg, s.Collections, s.CustomRoles, s.Grants, s.Repositories,
+		float64(r.snapshotBytes)/(1<<20), r.generate.Round(time.Millisecond), r.compile.Round(time.Millisecond), o.queries, o.duration)
+
+	b.WriteString("## Targets (`../shared/spec/targets.md`)\n\n| measure | target | measured | |\n|---|---|---|---|\n")
+	if one, ok := atCallers(engine, 1); ok {
+		fmt.Fprintf(&b, "| in-process decision, 1 caller | p50 ≤ 10 µs, p99 ≤ 50 µs | p50 %.1f µs, p99 %.1f µs | %s |\n", one.P50*1000, one.P99*1000, verdict(one.P50 <= 0.010 && one.P99 <= 0.050))
+	}
+	grpc := pick(r.server, "grantd", "gRPC")
+	if g, ok := atCallers(grpc, 64); len(grpc) > 0 {
+		fmt.Fprintf(&b, "| gRPC Authorize, %d callers | ≥ 25,000/s, p99 ≤ 5 ms | %.0f/s, p99 %.2f ms | %s |\n", g.Callers, g.PerSecond, g.P99, verdict(ok && g.PerSecond >= 25000 && g.P99 <= 5))
+	}
+	if bb := best(pick(r.server, "grantd", "gRPC batch of 100")); bb.Calls > 0 {
+		fmt.Fprintf(&b, "| gRPC AuthorizeBatch (100 per call), best | ≥ 200,000/s | %.0f/s (%d callers) | %s |\n", bb.PerSecond, bb.Callers, verdict(bb.PerSecond >= 200000))
+	}
+	if rb := best(pick(r.server, "grantd", "REST")); rb.Calls > 0 {
+		fmt.Fprintf(&b, "| REST authorize, best | ≥ 10,000/s | %.0f/s (%d callers) | %s |\n", rb.PerSecond, rb.Callers, verdict(rb.PerSecond >= 10000))
+	}
+	if len(r.visible) > 0 {
+		p99 := percentile(r.visible, 0.99)
+		fmt.Fprintf(&b, "| grant write until decisions reflect it (fsync included), %d writes | p99 ≤ 50 ms | p50 %.2f ms, p99 %.2f ms | %s |\n", len(r.visible), ms(percentile(r.visible, 0.5)), ms(p99), verdict(p99 <= 50*time.Millisecond))
+	}
+	if r.startup > 0 {
+		fmt.Fprintf(&b, "| start-up: restore the dataset and serve decisions | ≤ 5 s | %.2f s (restore of the snapshot into an empty data directory before it: %.2f s) | %s |\n", r.startup.Seconds(), r.restore.Seconds(), verdict(r.startup <= 5*time.Second))
+		fmt.Fprintf(&b, "| resident memory with the dataset loaded | ≤ 1 GiB | %s after start, %s after the load, peak %s | %s |\n", mib(r.rssIdle), mib(r.rssLoaded), mib(r.rssPeak), verdict(r.rssPeak <= 1<<30))
+	}
+	if s.Name != dataset.EnterpriseLarge.Name {
+		b.WriteString("\nThe targets are set for enterprise-large; this run used a smaller dataset, so the verdicts are indicative only.\n")
+	}
+
+	b.WriteString("\n## The server under load\n\nA real `grantd` binary (TLS, an admin session as the caller) restored from the snapshot; the load generator runs in this process over loopback, so it shares the 2 cores with the server.\n\n")
+	resultTable(&b, r.server)
+	b.WriteString("\n## In-process decisions (authz package)\n\n")
+	resultTable(&b, engine)
+
+	if len(r.peers) > 0 {
+		ps := r.peerSize
+		fmt.Fprintf(&b, "\n## Side by side: grantd, naive OPA, OpenFGA\n\nSame run, dataset **%s** (%d users, %d collections, %d grants), the same %d collection questions (the drawn questions without the repository ones, which neither peer models), each system in process with the same load loop:\n\n",
+			ps.Name, ps.Users, ps.Collections, ps.Grants, r.peerQueries)
+		b.WriteString("- **grantd**: the authz package, its compiled Rego policy evaluated by OPA over grantd's compiled state.\n")
+		b.WriteString("- **naive OPA**: OPA's `rego` package and in-memory store with a policy that iterates every grant for each question (`bench/naive.go`).\n")
+		fmt.Fprintf(&b, "- **OpenFGA** %s: its in-memory datastore, driven as a library (`bench/openfga`, its own Go module), on an equivalent model: per role a subtree relation inherited from the parent collection and an exact one, per operation the union of the roles holding it; %d tuples, loaded in %.1f s, heap %s after loading.\n\n",
+			"v1.22.1", r.fgaTuples, r.fgaLoad, mib(r.fgaHeap))
+		resultTable(&b, r.peers)
+		b.WriteString("\nRatios (grantd's figure against the peer's: throughput grantd/peer, latency peer/grantd; above 1× grantd is ahead):\n\n| callers | vs naive OPA: decisions/s | p50 | p99 | vs OpenFGA: decisions/s | p50 | p99 |\n|---|---|---|---|---|---|---|\n")
+		g := pick(r.peers, "grantd", "")
+		for _, gr := range g {
+			n, _ := atCallers(pick(r.peers, "naive OPA", ""), gr.Callers)
+			f, _ := atCallers(pick(r.peers, "OpenFGA", ""), gr.Callers)
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s |\n", gr.Callers, ratio(gr.PerSecond, n.PerSecond), ratio(n.P50, gr.P50), ratio(n.P99, gr.P99),
+				ratio(gr.PerSecond, f.PerSecond), ratio(f.P50, gr.P50), ratio(f.P99, gr.P99))
+		}
+	}
+
+	b.WriteString("\n## Agreement\n\nEvery answer given in the first pass over the questions, compared with the reference's answer to the same question:\n\n| system | reference | answers compared | different |\n|---|---|---|---|\n")
+	for _, a := range r.agreement {
+		fmt.Fprintf(&b, "| %s | %s | %d | %d |\n", a.system, a.reference, a.compared, a.differ)
+	}
+	b.WriteString("\n## Latency against concurrency\n\n![p50 and p99 latency against concurrent callers](latency.png)\n")
+	b.WriteString("\n## Where the time goes\n\nCPU profile of the in-process decision steps (`engine.cpu.pprof` beside this report; `go tool pprof -top` of it):\n\n```\n")
+	b.WriteString(strings.TrimSpace(r.profileTop))
+	b.WriteString("\n```\n")
+
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	if err := r.plot(filepath.Join(dir, "latency.png")); err != nil {
+		return err
+	}
+	all := slices.Concat(r.inProcess, r.server, r.peers)
+	for i := range all {
+		all[i].Answers = nil
+	}
+	raw, err := json.MarshalIndent(map[string]any{"results": all, "visibleMs": func() []float64 {
+		out := make([]float64, len(r.visible))
+		for i, d := range r.visible {
+			out[i] = ms(d)
+		}
+		return out
+	}()}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "results.json"), raw, 0o644)
+}
+
+func (r *report) plot(path string) error {
+	line := func(name string, c color.RGBA, rs []loadgen.Result, p99 bool) series {
+		s := series{name: name, color: c}
+		for _, x := range rs {
+			v := x.P50
+			if p99 {
+				v = x.P99
+			}
+			s.points = append(s.points, [2]float64{float64(x.Callers), v})
+		}
+		return s
+	}
+	lines := []series{
+		line("grantd gRPC p50", color.RGBA{31, 119, 180, 255}, pick(r.server, "grantd", "gRPC"), false),
+		line("grantd gRPC p99", color.RGBA{158, 202, 225, 255}, pick(r.server, "grantd", "gRPC"), true),
+		line("grantd REST p50", color.RGBA{44, 160, 44, 255}, pick(r.server, "grantd", "REST"), false),
+	}
+	if len(r.peers) > 0 {
+		lines = append(lines,
+			line("grantd in-proc p50 *", color.RGBA{0, 0, 0, 255}, pick(r.peers, "grantd", ""), false),
+			line("naive OPA p50 *", color.RGBA{214, 39, 40, 255}, pick(r.peers, "naive OPA", ""), false),
+			line("OpenFGA p50 *", color.RGBA{255, 127, 14, 255}, pick(r.peers, "OpenFGA", ""), false))
+	}
+	title := fmt.Sprintf("Decision latency against concurrency: server on %s", r.size.Name)
+	if len(r.peers) > 0 {
+		title += fmt.Sprintf("; * side by side in process on %s", r.peerSize.Name)
+	}
+	return plotLatency(path, title, lines)
+}

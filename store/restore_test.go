@@ -1,0 +1,67 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestRestore: a snapshot of one store replaces the state of another, keeps
+// revisions rising, survives a restart, and a broken snapshot changes nothing.
+func TestRestore(t *testing.T) {
+	src := newStore(t)
+	mustApply(t, src, user("alice"), user("bob"))
+	var snap bytes.Buffer
+	if err := src.WriteSnapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	dst := openStore(t, dir)
+	mustApply(t, dst, Bootstrap{Admin: User{Name: "admin", PasswordHash: "other"}, Time: t0,
+		SharedGrantID: "x-shared", AdminGrantID: "x-admin"}, user("carol"))
+	before := dst.Revision()
+
+	if err := dst.Restore(strings.NewReader(`{"version":1,"revision":3}` + "\n" + `{"t":"nope","r":{}}` + "\n")); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("broken snapshot: %v, want ErrInvalid", err)
+	}
+	if u, _ := dst.Read().User("carol"); u == nil || dst.Revision() != before {
+		t.Fatal("a refused snapshot changed the state")
+	}
+
+	if err := dst.Restore(bytes.NewReader(snap.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	restored := dst.Revision()
+	if restored <= before {
+		t.Fatalf("revision went from %d to %d; it must keep rising", before, restored)
+	}
+	if u, _ := dst.Read().User("carol"); u != nil {
+		t.Fatal("carol survived a restore that does not hold her")
+	}
+	if u, _ := dst.Read().User("alice"); u == nil {
+		t.Fatal("alice was not restored")
+	}
+	next := mustApply(t, dst, user("dave"))
+	if next <= restored {
+		t.Fatalf("write after restore at revision %d, not after %d", next, restored)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	dst = openStore(t, dir)
+	defer dst.Close()
+	for _, name := range []string{"alice", "bob", "dave"} {
+		if u, _ := dst.Read().User(name); u == nil {
+			t.Fatalf("%s is gone after a restart", name)
+		}
+	}
+	if dst.Revision() != next {
+		t.Fatalf("revision %d after restart, want %d", dst.Revision(), next)
+	}
+	if s, _ := dst.Read().User("admin"); s == nil || s.PasswordHash != "h" {
+		t.Fatal("the restored admin is not the snapshot's")
+	}
+}
