@@ -95,11 +95,19 @@ func (e *Engine) decide(ctx context.Context, r Request) Decision {
 	if e.broken.Load() {
 		return failed(errBroken)
 	}
+	var ck string
+	var snap *snapshot
+	if e.cache != nil {
+		ck, snap = cacheKey(r), e.opa.cur.Load()
+		if d, ok := e.cache.get(snap, ck); ok {
+			return d
+		}
+	}
 	query, vars := "decide", []ast.Var{varDecision}
 	if schedulingOps[r.Operation] {
 		query, vars = "schedule", []ast.Var{varDecision, varSchedule}
 	}
-	out, rev, err := e.eval(ctx, query, r.Input(), vars...)
+	out, evalSnap, err := e.eval(ctx, query, r.Input(), vars...)
 	if err != nil {
 		e.log.ErrorContext(ctx, "decision failed", "subject", r.Subject, "operation", r.Operation, "err", err)
 		return failed(err)
@@ -109,11 +117,14 @@ func (e *Engine) decide(ctx context.Context, r Request) Decision {
 		e.log.ErrorContext(ctx, "malformed decision", "err", err)
 		return failed(err)
 	}
-	d.Revision = rev
+	d.Revision = evalSnap.rev
 	if len(out) > 1 && out[1] != nil {
 		d.Schedulable = stringsOf(out[1].Value)
 	}
 	d.Reason = reason(r, d)
+	if e.cache != nil {
+		e.cache.put(evalSnap, ck, d)
+	}
 	return d
 }
 

@@ -29,6 +29,8 @@ type Engine struct {
 	// writeMu serializes updates of the compiled state.
 	writeMu sync.Mutex
 	metrics *Metrics
+	// cache, when set, answers repeated questions on the current snapshot.
+	cache *decisionCache
 }
 
 // Query result variables.
@@ -68,6 +70,20 @@ func New(log *slog.Logger) (*Engine, error) {
 	}
 	e.opa.cur.Store(newSnapshot(initialState(), 0))
 	return e, nil
+}
+
+// DefaultDecisionCache is the number of decisions an engine remembers
+// unless told otherwise.
+const DefaultDecisionCache = 100000
+
+// SetDecisionCache makes the engine remember up to entries decisions of
+// the current state version (0: none). Call it before the first decision.
+func (e *Engine) SetDecisionCache(entries int) {
+	if entries <= 0 {
+		e.cache = nil
+		return
+	}
+	e.cache = newDecisionCache(entries)
 }
 
 // Observe is a store.Observer: it brings the compiled state up to date
@@ -126,14 +142,14 @@ func (e *Engine) apply(_ context.Context, r Reader, changes []store.Change) erro
 }
 
 // eval runs one compiled query on input in a read transaction and returns
-// the bindings of vars and the revision the state was at.
-func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, vars ...ast.Var) ([]*ast.Term, uint64, error) {
+// the bindings of vars and the snapshot of the state it read.
+func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, vars ...ast.Var) ([]*ast.Term, *snapshot, error) {
 	txn, err := e.opa.NewTransaction(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	defer e.opa.Abort(ctx, txn)
-	rev := txn.(*readTxn).snap.rev
+	snap := txn.(*readTxn).snap
 	out := make([]*ast.Term, len(vars))
 	found := false
 	err = topdown.NewQuery(e.queries[query]).WithCompiler(e.compiler).WithStore(e.opa).WithTransaction(txn).
@@ -146,12 +162,12 @@ func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, vars .
 			return nil
 		})
 	if err != nil {
-		return nil, rev, err
+		return nil, snap, err
 	}
 	if !found {
-		return nil, rev, errors.New("the policy gave no decision")
+		return nil, snap, errors.New("the policy gave no decision")
 	}
-	return out, rev, nil
+	return out, snap, nil
 }
 
 // Data returns the compiled state and its revision.

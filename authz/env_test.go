@@ -37,6 +37,9 @@ func openEnv(t testing.TB, dir string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As the server runs it: every test also checks that the decision
+	// cache never answers differently from the policy.
+	e.SetDecisionCache(DefaultDecisionCache)
 	cfg := store.DefaultConfig(dir)
 	cfg.Logger = quietLog()
 	cfg.Observe = e.Observe

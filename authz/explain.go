@@ -38,7 +38,7 @@ func (e *Engine) Explain(ctx context.Context, r Request, rs RoleSource) Explanat
 	if e.broken.Load() {
 		return Explanation{Decision: failed(errBroken)}
 	}
-	out, rev, err := e.eval(ctx, "explain", r.Input(), varDecision, varGrants)
+	out, snap, err := e.eval(ctx, "explain", r.Input(), varDecision, varGrants)
 	if err != nil {
 		e.log.ErrorContext(ctx, "explanation failed", "subject", r.Subject, "operation", r.Operation, "err", err)
 		return Explanation{Decision: failed(err)}
@@ -47,7 +47,7 @@ func (e *Engine) Explain(ctx context.Context, r Request, rs RoleSource) Explanat
 	if err != nil {
 		return Explanation{Decision: failed(err)}
 	}
-	d.Revision = rev
+	d.Revision = snap.rev
 	d.Reason = reason(r, d)
 	x := Explanation{Decision: d}
 	all := contributions(r.Subject, out[1])
@@ -127,7 +127,7 @@ func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection s
 	// Any Swarm operation resolves the collection and the grants on it;
 	// the decision part only says whether the subject and collection exist.
 	r := Request{Subject: subject, Operation: "container.view", Collection: collection}
-	out, rev, err := e.eval(ctx, "explain", r.Input(), varDecision, varGrants)
+	out, snap, err := e.eval(ctx, "explain", r.Input(), varDecision, varGrants)
 	if err != nil {
 		e.log.ErrorContext(ctx, "effective permissions failed", "subject", subject, "err", err)
 		return Permissions{Decision: failed(err)}
@@ -136,7 +136,7 @@ func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection s
 	if err != nil {
 		return Permissions{Decision: failed(err)}
 	}
-	d.Revision = rev
+	d.Revision = snap.rev
 	d.Reason = reason(r, d)
 	p := Permissions{Decision: d, IsAdmin: d.Code == "admin"}
 	switch d.Code {

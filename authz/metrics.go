@@ -30,7 +30,11 @@ func newMetrics() *Metrics {
 
 // Collectors returns the engine's metrics for registration.
 func (e *Engine) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{e.metrics.decisions, e.metrics.latency, e.metrics.failures}
+	cs := []prometheus.Collector{e.metrics.decisions, e.metrics.latency, e.metrics.failures}
+	if e.cache != nil {
+		cs = append(cs, e.cache.hits, e.cache.misses)
+	}
+	return cs
 }
 
 func (m *Metrics) observe(r Request, d Decision, took time.Duration) {

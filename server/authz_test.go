@@ -97,6 +97,24 @@ func TestAuthorizeContract(t *testing.T) {
 	if len(ds) != 2 || ds[0].(map[string]any)["allowed"] != true || ds[1].(map[string]any)["allowed"] != false {
 		t.Errorf("batch decisions = %v", ds)
 	}
+	// A batch large enough to be decided on several cores keeps its order.
+	var many []any
+	for i := range 101 {
+		if i%3 == 0 {
+			many = append(many, self)
+		} else {
+			many = append(many, map[string]any{"subject": "user:paolo", "operation": "container.view", "resource": map[string]any{"collection": "/production"}})
+		}
+	}
+	code, out = ts.do(t, "POST", "/v1/authorize:batch", admin, map[string]any{"requests": many})
+	if code != 200 || len(out["decisions"].([]any)) != len(many) {
+		t.Fatalf("batch of %d: %d %v", len(many), code, out)
+	}
+	for i, d := range out["decisions"].([]any) {
+		if allowed := d.(map[string]any)["allowed"] == true; allowed != (i%3 == 0) {
+			t.Fatalf("batch decision %d is allowed=%v, out of order", i, allowed)
+		}
+	}
 	// Explain names the grant and the path to it.
 	code, out = ts.do(t, "POST", "/v1/explain", admin, self)
 	if code != 200 || out["allowed"] != true {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/authz"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/grantd/grantd/server"
@@ -49,6 +51,7 @@ type config struct {
 	EngineAPICert          string
 	EngineAPIKey           string
 	EngineLookupCache      time.Duration
+	DecisionCache          int
 	EngineAllowLocalSocket bool
 }
 
@@ -78,6 +81,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.TLSKey, "tls-key", "", "key of --tls-cert (PEM)")
 	fs.StringVar(&c.TLSSANs, "tls-san", "", "comma-separated extra host names and IPs for the generated certificate")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&c.DecisionCache, "decision-cache", authz.DefaultDecisionCache, "decisions remembered for the current state version; every write starts afresh (0: off)")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
 	fs.Int64Var(&c.MaxRequestBytes, "max-request-bytes", 1<<20, "largest request body or gRPC message accepted")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
@@ -199,6 +203,9 @@ func (c config) validate() error {
 	case "json", "text":
 	default:
 		errs = append(errs, fmt.Errorf("--log-format %q is neither json nor text", c.LogFormat))
+	}
+	if c.DecisionCache < 0 {
+		errs = append(errs, errors.New("--decision-cache must not be negative"))
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":

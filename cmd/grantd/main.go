@@ -65,6 +65,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	engine.SetDecisionCache(cfg.DecisionCache)
 	storeCfg := store.DefaultConfig(filepath.Join(cfg.DataDir, "raft"))
 	storeCfg.Logger = log
 	// The engine follows every write, replayed ones included, before the

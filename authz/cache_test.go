@@ -1,0 +1,97 @@
+package authz
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/store"
+)
+
+// TestDecisionCacheFollowsWrites: a repeated question is answered from the
+// cache, and the first decision after any write sees that write.
+func TestDecisionCacheFollowsWrites(t *testing.T) {
+	v := newEnv(t)
+	v.must(v.user("ann"), store.CreateCollection{Collection: store.Collection{Path: "/prod", Parent: "/"}})
+	hits := func() float64 { return testutil.ToFloat64(v.e.cache.hits) }
+
+	if d := v.decide("user:ann", "container.exec", "/prod"); d.Allowed || d.Code != "missing_operation" {
+		t.Fatalf("before the grant: %+v", d)
+	}
+	before := hits()
+	if d := v.decide("user:ann", "container.exec", "/prod"); d.Allowed || hits() != before+1 {
+		t.Fatalf("the repeated question was not answered from the cache (hits %v → %v): %+v", before, hits(), d)
+	}
+
+	grant := v.id()
+	v.must(store.CreateGrant{Grant: store.Grant{ID: grant, Subject: "user:ann", Role: roles.FullControl, Object: "collection:/prod"}})
+	if d := v.decide("user:ann", "container.exec", "/prod"); !d.Allowed {
+		t.Fatalf("the first decision after the grant did not see it: %+v", d)
+	}
+	if d := v.decide("user:ann", "container.exec", "/prod"); !d.Allowed {
+		t.Fatalf("cached after the grant: %+v", d)
+	}
+	v.must(store.DeleteGrant{ID: grant})
+	if d := v.decide("user:ann", "container.exec", "/prod"); d.Allowed {
+		t.Fatalf("the first decision after the revocation still allows: %+v", d)
+	}
+
+	// A broken engine denies even what it remembers allowing.
+	v.must(store.CreateGrant{Grant: store.Grant{ID: v.id(), Subject: "user:ann", Role: roles.FullControl, Object: "collection:/prod"}})
+	if d := v.decide("user:ann", "container.exec", "/prod"); !d.Allowed {
+		t.Fatalf("regranted: %+v", d)
+	}
+	v.e.broken.Store(true)
+	if d := v.decide("user:ann", "container.exec", "/prod"); d.Allowed || d.Code != "internal_error" {
+		t.Fatalf("a broken engine answered from its cache: %+v", d)
+	}
+	v.e.broken.Store(false)
+
+	// Callers own what they get: changing a returned slice does not
+	// change the next answer.
+	d := v.e.Decide(context.Background(), Request{Subject: "user:ann", Operation: "container.create", Collection: "/prod"})
+	again := v.e.Decide(context.Background(), Request{Subject: "user:ann", Operation: "container.create", Collection: "/prod"})
+	if len(d.Schedulable) == 0 || len(again.Schedulable) == 0 {
+		t.Fatalf("no schedulable collections: %+v", d)
+	}
+	again.Schedulable[0] = "/elsewhere"
+	if third := v.e.Decide(context.Background(), Request{Subject: "user:ann", Operation: "container.create", Collection: "/prod"}); third.Schedulable[0] != d.Schedulable[0] {
+		t.Fatalf("a caller's change reached the cache: %v", third.Schedulable)
+	}
+}
+
+// TestCacheKeyTellsRequestsApart: requests that differ anywhere the
+// policy looks get different keys.
+func TestCacheKeyTellsRequestsApart(t *testing.T) {
+	reqs := []Request{
+		{Subject: "user:a", Operation: "bc", Collection: "/x"},
+		{Subject: "user:ab", Operation: "c", Collection: "/x"},
+		{Subject: "user:a", Operation: "bc", Repository: "/x"},
+		{Subject: "user:a", Operation: "bc"},
+		{Subject: "user:a", Operation: "bc", HasLabels: true},
+		{Subject: "user:a", Operation: "bc", Labels: map[string]string{"k": "v"}},
+		{Subject: "user:a", Operation: "bc", Labels: map[string]string{"k": "", "v": ""}},
+		{Subject: "user:a", Operation: "bc", Labels: map[string]string{"kv": ""}},
+		{Subject: "user:a", Operation: "bc", Collection: "/x", Options: []string{"privileged"}},
+		{Subject: "user:a", Operation: "bc", Collection: "/x", Secrets: []string{"privileged"}},
+		{Subject: "user:a", Operation: "bc", Collection: "/x", Options: []string{"a", "b"}},
+		{Subject: "user:a", Operation: "bc", Collection: "/x", Options: []string{"a:b"}},
+		{Subject: "user:a", Operation: "bc", Collection: "/x", Options: []string{"a"}, Secrets: []string{"b"}},
+	}
+	seen := map[string]int{}
+	for i, r := range reqs {
+		k := cacheKey(r)
+		if j, dup := seen[k]; dup {
+			t.Errorf("requests %d and %d share the key %q", j, i, k)
+		}
+		seen[k] = i
+	}
+	same := cacheKey(Request{Subject: "s", Operation: "o", Labels: map[string]string{"a": "1", "b": "2"}})
+	for range 20 { // map order must not matter
+		if cacheKey(Request{Subject: "s", Operation: "o", Labels: map[string]string{"b": "2", "a": "1"}}) != same {
+			t.Fatal("the same labels gave different keys")
+		}
+	}
+}
