@@ -65,10 +65,10 @@ func restore(bin, dataDir, snapshot string) (time.Duration, error) {
 
 // startGrantd starts the server on the data directory and waits until it
 // answers an Authorize call: start-up is measured to that first decision.
-func startGrantd(ctx context.Context, bin, dataDir, password string) (*process, error) {
+func startGrantd(ctx context.Context, bin, dataDir, password string, flags ...string) (*process, error) {
 	p := &process{exited: make(chan struct{})}
 	start := time.Now()
-	p.cmd = exec.Command(bin, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "info")
+	p.cmd = exec.Command(bin, append([]string{"--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "info"}, flags...)...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -142,9 +142,34 @@ func (p *process) auth(ctx context.Context) context.Context {
 func (p *process) stop() {
 	if p.conn != nil {
 		p.conn.Close()
+		p.conn = nil
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.exited
+}
+
+// cacheCounts reads the decision cache's hits and misses from /metrics.
+func (p *process) cacheCounts(ctx context.Context) (hits, misses float64) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+p.addr+"/metrics", nil)
+	if err != nil {
+		return 0, 0
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "grantd_decision_cache_hits_total "); ok {
+			hits, _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "grantd_decision_cache_misses_total "); ok {
+			misses, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return hits, misses
 }
 
 // memory reads the server's resident set size and its peak from /proc.

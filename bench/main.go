@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/bench/loadgen"
 	"github.com/grantd/grantd/dataset"
 )
@@ -175,7 +176,9 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 
 	// In-process decisions: the authz package alone, one caller (the
-	// latency target) and one per core, under a CPU profile.
+	// latency target) and one per core, under a CPU profile: first the
+	// policy evaluated for every question, then the decision cache the
+	// server runs with, warmed by one pass over the questions.
 	o.log("in-process decisions")
 	prof, err := os.Create(filepath.Join(o.out, "engine.cpu.pprof"))
 	if err != nil {
@@ -190,6 +193,12 @@ func run(ctx context.Context, o options) (*report, error) {
 	pprof.StopCPUProfile()
 	prof.Close()
 	rep.profileTop = pprofTop(filepath.Join(o.out, "engine.cpu.pprof"))
+	main.engine.SetDecisionCache(authz.DefaultDecisionCache)
+	warm := loadgen.Measure(ctx, "grantd", "warm-up", runtime.NumCPU(), 1, len(qs), time.Hour, engineCaller(main.engine, qs), loadgen.OnePass())
+	rep.warmup = warm.Seconds
+	for _, c := range []int{1, runtime.NumCPU()} {
+		rep.inProcess = append(rep.inProcess, loadgen.Measure(ctx, "grantd", "in-process, cache", c, 1, len(qs), o.duration, engineCaller(main.engine, qs)))
+	}
 	main.engine = nil
 	runtime.GC()
 
@@ -226,9 +235,11 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 	if err != nil {
 		return err
 	}
-	defer p.stop()
+	defer func() { p.stop() }()
 	rep.startup = p.startup
 	rep.rssIdle, _ = p.memory()
+	o.log("warming the decision cache: one batched pass over the questions")
+	rep.serverWarmup = loadgen.Measure(ctx, "grantd", "warm-up", 4, 100, len(qs), time.Hour, batchCaller(p, qs, 100), loadgen.OnePass()).Seconds
 
 	for _, c := range o.callers {
 		o.log("gRPC Authorize, %d callers", c)
@@ -247,6 +258,20 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 		return err
 	}
 	rep.rssLoaded, rep.rssPeak = p.memory()
+	rep.cacheHits, rep.cacheMisses = p.cacheCounts(ctx)
+	p.stop()
+
+	o.log("restarting grantd with --decision-cache 0")
+	p, err = startGrantd(ctx, bin, dataDir, in.password, "--decision-cache", "0")
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	rep.startupAgain = p.startup
+	for _, c := range o.callers {
+		o.log("gRPC Authorize without the decision cache, %d callers", c)
+		rep.server = append(rep.server, loadgen.Measure(ctx, "grantd", "gRPC, cache off", c, 1, len(qs), o.duration, grpcCaller(p, qs)))
+	}
 	return nil
 }
 

@@ -31,6 +31,9 @@ type report struct {
 	fgaLoad                  float64
 	fgaHeap                  uint64
 	profileTop               string
+	warmup, serverWarmup     float64
+	startupAgain             time.Duration
+	cacheHits, cacheMisses   float64
 	agreement                []agreement
 }
 
@@ -182,8 +185,11 @@ func (r *report) write(dir string) error {
 		float64(r.snapshotBytes)/(1<<20), r.generate.Round(time.Millisecond), r.compile.Round(time.Millisecond), o.queries, o.duration)
 
 	b.WriteString("## Targets (`../shared/spec/targets.md`)\n\n| measure | target | measured | |\n|---|---|---|---|\n")
-	if one, ok := atCallers(engine, 1); ok {
-		fmt.Fprintf(&b, "| in-process decision, 1 caller | p50 ≤ 10 µs, p99 ≤ 50 µs | p50 %.1f µs, p99 %.1f µs | %s |\n", one.P50*1000, one.P99*1000, verdict(one.P50 <= 0.010 && one.P99 <= 0.050))
+	if one, ok := atCallers(pick(engine, "grantd", "in-process"), 1); ok {
+		fmt.Fprintf(&b, "| in-process decision, 1 caller, policy evaluated | p50 ≤ 10 µs, p99 ≤ 50 µs | p50 %.1f µs, p99 %.1f µs | %s |\n", one.P50*1000, one.P99*1000, verdict(one.P50 <= 0.010 && one.P99 <= 0.050))
+	}
+	if one, ok := atCallers(pick(engine, "grantd", "in-process, cache"), 1); ok {
+		fmt.Fprintf(&b, "| in-process decision, 1 caller, warm decision cache | p50 ≤ 10 µs, p99 ≤ 50 µs | p50 %.1f µs, p99 %.1f µs | %s |\n", one.P50*1000, one.P99*1000, verdict(one.P50 <= 0.010 && one.P99 <= 0.050))
 	}
 	grpc := pick(r.server, "grantd", "gRPC")
 	if g, ok := atCallers(grpc, 64); len(grpc) > 0 {
@@ -203,13 +209,17 @@ func (r *report) write(dir string) error {
 		fmt.Fprintf(&b, "| start-up: restore the dataset and serve decisions | ≤ 5 s | %.2f s (restore of the snapshot into an empty data directory before it: %.2f s) | %s |\n", r.startup.Seconds(), r.restore.Seconds(), verdict(r.startup <= 5*time.Second))
 		fmt.Fprintf(&b, "| resident memory with the dataset loaded | ≤ 1 GiB | %s after start, %s after the load, peak %s | %s |\n", mib(r.rssIdle), mib(r.rssLoaded), mib(r.rssPeak), verdict(r.rssPeak <= 1<<30))
 	}
+	if r.cacheHits+r.cacheMisses > 0 {
+		fmt.Fprintf(&b, "\nThe server ran with its default decision cache (`--decision-cache`), warmed by one batched pass over the questions (%.1f s) before the load steps: %.0f hits, %.0f misses (%.1f %% hits) over the run. The rows *gRPC, cache off* are the same server restarted with `--decision-cache 0` (it served decisions again %.2f s after start), every decision evaluated by the policy. In process, the warm cache took %.1f s to fill.\n",
+			r.serverWarmup, r.cacheHits, r.cacheMisses, 100*r.cacheHits/(r.cacheHits+r.cacheMisses), r.startupAgain.Seconds(), r.warmup)
+	}
 	if s.Name != dataset.EnterpriseLarge.Name {
 		b.WriteString("\nThe targets are set for enterprise-large; this run used a smaller dataset, so the verdicts are indicative only.\n")
 	}
 
 	b.WriteString("\n## The server under load\n\nA real `grantd` binary (TLS, an admin session as the caller) restored from the snapshot; the load generator runs in this process over loopback, so it shares the 2 cores with the server.\n\n")
 	resultTable(&b, r.server)
-	b.WriteString("\n## In-process decisions (authz package)\n\n")
+	b.WriteString("\n## In-process decisions (authz package)\n\nThe policy evaluated for every question (*in-process*), then with the decision cache warmed by one pass over the questions (*in-process, cache*).\n\n")
 	resultTable(&b, engine)
 
 	if len(r.peers) > 0 {
@@ -279,6 +289,7 @@ func (r *report) plot(path string) error {
 		line("grantd gRPC p50", color.RGBA{31, 119, 180, 255}, pick(r.server, "grantd", "gRPC"), false),
 		line("grantd gRPC p99", color.RGBA{158, 202, 225, 255}, pick(r.server, "grantd", "gRPC"), true),
 		line("grantd REST p50", color.RGBA{44, 160, 44, 255}, pick(r.server, "grantd", "REST"), false),
+		line("gRPC cache off p50", color.RGBA{148, 103, 189, 255}, pick(r.server, "grantd", "gRPC, cache off"), false),
 	}
 	if len(r.peers) > 0 {
 		lines = append(lines,

@@ -33,6 +33,14 @@ type Result struct {
 	Answers []int8 `json:"answers,omitempty"`
 }
 
+// Option changes how Measure runs.
+type Option func(*settings)
+
+type settings struct{ onePass bool }
+
+// OnePass stops once every question was asked once (or at the deadline).
+func OnePass() Option { return func(s *settings) { s.onePass = true } }
+
 // Caller asks about queries[i:i+n] (n is the batch size, 1 without
 // batching) and writes each answer to allowed.
 type Caller func(ctx context.Context, i int, allowed []bool) error
@@ -41,7 +49,11 @@ type Caller func(ctx context.Context, i int, allowed []bool) error
 // question in turn, and records each call's latency. The first pass over
 // the questions also records every answer, for the agreement check. nq
 // must be a multiple of batch.
-func Measure(ctx context.Context, system, iface string, callers, batch, nq int, d time.Duration, call Caller) Result {
+func Measure(ctx context.Context, system, iface string, callers, batch, nq int, d time.Duration, call Caller, opts ...Option) Result {
+	var set settings
+	for _, o := range opts {
+		o(&set)
+	}
 	res := Result{System: system, Interface: iface, Callers: callers, Answers: make([]int8, nq)}
 	for i := range res.Answers {
 		res.Answers[i] = -1
@@ -61,6 +73,9 @@ func Measure(ctx context.Context, system, iface string, callers, batch, nq int, 
 			allowed := make([]bool, batch)
 			for ctx.Err() == nil && time.Now().Before(end) {
 				k := int(next.Add(int64(batch))) - batch
+				if set.onePass && k >= nq {
+					break
+				}
 				i := k % nq // nq is a multiple of batch
 				t0 := time.Now()
 				err := call(ctx, i, allowed)

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/dataset"
+)
+
+// TestSmoke runs the whole benchmark at the small size with short steps:
+// a real grantd restored from the snapshot, every load step, both peers
+// (OpenFGA from its own module), and the report. It asserts what must
+// hold whatever the machine's speed: every step decided without errors,
+// every system agrees with grantd on every answer compared, and the
+// report and plot are written. It asserts no timings.
+func TestSmoke(t *testing.T) {
+	dir := t.TempDir()
+	o := options{size: dataset.Small, peerSize: dataset.Small, out: dir, duration: 300 * time.Millisecond,
+		callers: []int{1, 8}, peerCallers: []int{1, 2}, queries: 2000, peers: true, log: t.Logf}
+	rep, err := run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	systems := map[string]bool{}
+	for _, r := range append(append(rep.inProcess, rep.server...), rep.peers...) {
+		systems[r.System+" "+r.Interface] = true
+		if r.Errors > 0 || r.Decisions == 0 {
+			t.Errorf("%s %s with %d callers: %d decisions, %d errors (%s)", r.System, r.Interface, r.Callers, r.Decisions, r.Errors, r.FirstError)
+		}
+	}
+	for _, want := range []string{"grantd in-process", "grantd in-process, cache", "grantd gRPC", "grantd gRPC batch of 100",
+		"grantd REST", "grantd gRPC, cache off", "naive OPA in-process", "OpenFGA in-process"} {
+		if !systems[want] {
+			t.Errorf("no measurement of %s", want)
+		}
+	}
+	if len(rep.agreement) != 5 {
+		t.Fatalf("%d agreement rows, want 5", len(rep.agreement))
+	}
+	for _, a := range rep.agreement {
+		if a.compared == 0 || a.differ != 0 {
+			t.Errorf("%s against %s: %d answers compared, %d different", a.system, a.reference, a.compared, a.differ)
+		}
+	}
+	if len(rep.visible) != 200 || rep.startup <= 0 || rep.rssPeak == 0 {
+		t.Errorf("write-to-visible samples %d, start-up %v, peak RSS %d", len(rep.visible), rep.startup, rep.rssPeak)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Targets", "## Side by side", "naive OPA", "OpenFGA", "![", "## Where the time goes"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "latency.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil || img.Bounds().Dx() < 400 {
+		t.Fatalf("latency.png: %v", err)
+	}
+}
