@@ -65,3 +65,14 @@ func TestRestore(t *testing.T) {
 		t.Fatal("the restored admin is not the snapshot's")
 	}
 }
+
+// TestOpenInUse: a data directory held by another store (a running grantd,
+// or a restore) fails to open with a clear error instead of waiting.
+func TestOpenInUse(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	if _, err := Open(DefaultConfig(dir)); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open of %s: %v, want an in-use error", dir, err)
+	}
+}
