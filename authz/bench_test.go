@@ -44,6 +44,9 @@ func loadBench(b *testing.B) (*env, *dataset.Dataset) {
 		}
 		// The dataset outlives each benchmark; the process exit ends it.
 		benchEnv = openEnv(b, dir)
+		// These benchmarks measure the policy: every decision evaluates it.
+		// (go run ./bench measures the decision cache separately.)
+		benchEnv.e.SetDecisionCache(0)
 		start := time.Now()
 		for _, batch := range benchData.Batches {
 			if _, err := benchEnv.st.Apply(context.Background(), store.Batch{Commands: batch}); err != nil {
