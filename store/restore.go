@@ -30,12 +30,14 @@ func (s *Store) Restore(r io.Reader) error {
 	}
 	// raft restores at one past its last index.
 	rev := s.raft.LastIndex() + 1
-	nl := bytes.IndexByte(data, '\n')
 	hdr, err := json.Marshal(snapshotHeader{Version: 1, Revision: rev})
 	if err != nil {
 		return err
 	}
-	body := append(hdr, data[nl:]...)
+	body := append(hdr, '\n')
+	if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
+		body = append(body, data[nl+1:]...)
+	}
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(body))}
 	if err := s.raft.Restore(meta, bytes.NewReader(body), 5*time.Minute); err != nil {
 		return fmt.Errorf("restore: %w", err)

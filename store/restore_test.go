@@ -30,6 +30,19 @@ func TestRestore(t *testing.T) {
 		t.Fatal("a refused snapshot changed the state")
 	}
 
+	// A snapshot of nothing but its header, without a final newline, is
+	// a valid (empty) state.
+	if err := dst.Restore(strings.NewReader(`{"version":1,"revision":3}`)); err != nil {
+		t.Fatalf("header-only snapshot: %v", err)
+	}
+	if u, _ := dst.Read().User("carol"); u != nil {
+		t.Fatal("the empty snapshot did not replace the state")
+	}
+	if dst.Revision() <= before {
+		t.Fatalf("revision %d after the empty restore, not after %d", dst.Revision(), before)
+	}
+	before = dst.Revision()
+
 	if err := dst.Restore(bytes.NewReader(snap.Bytes())); err != nil {
 		t.Fatal(err)
 	}
