@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -28,11 +29,33 @@ type process struct {
 	cmd     *exec.Cmd
 	addr    string
 	exited  chan struct{}
-	logs    bytes.Buffer
+	logs    logBuffer
 	token   string
 	conn    *grpc.ClientConn
 	http    *http.Client
 	startup time.Duration
+}
+
+// logBuffer keeps the first MiB of the server's log lines, written by the
+// reading goroutine and read when the server fails to start.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) add(line []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() < 1<<20 {
+		l.b.Write(line)
+		l.b.WriteByte('\n')
+	}
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // buildGrantd compiles the server into dir.
@@ -85,10 +108,7 @@ func startGrantd(ctx context.Context, bin, dataDir, password string, flags ...st
 			if json.Unmarshal(sc.Bytes(), &entry) == nil && entry.Msg == "serving" {
 				addrc <- entry.Addr
 			}
-			if p.logs.Len() < 1<<20 {
-				p.logs.Write(sc.Bytes())
-				p.logs.WriteByte('\n')
-			}
+			p.logs.add(sc.Bytes())
 		}
 	}()
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
