@@ -26,13 +26,13 @@ import (
 )
 
 func main() {
-	run := run
+	var err error
 	if len(os.Args) > 1 && os.Args[1] == "restore" {
-		run = func(args []string, _ func(string) string, stderr io.Writer) error {
-			return runRestore(args[1:], os.Stdout, stderr)
-		}
+		err = runRestore(os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		err = run(os.Args[1:], os.Getenv, os.Stderr)
 	}
-	if err := run(os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
