@@ -14,10 +14,12 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/internal/connmux"
 	"github.com/grantd/grantd/ldapsync"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 	"github.com/grantd/grantd/store"
@@ -59,6 +61,13 @@ type Server struct {
 	deps *deps
 }
 
+// headerTimeout bounds a new connection's TLS handshake and first request;
+// idleTimeout closes connections that carry no request for that long.
+const (
+	headerTimeout = 10 * time.Second
+	idleTimeout   = 2 * time.Minute
+)
+
 // DefaultTokenIssuer is the iss claim of registry tokens unless configured.
 const DefaultTokenIssuer = "grantd"
 
@@ -90,6 +99,7 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s.grpc = grpc.NewServer(
 		grpc.UnaryInterceptor(s.intercept),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idleTimeout}),
 	)
 	inproc := newInprocConn(s.intercept)
 	s.registerServices(registrar{s.grpc, inproc})
@@ -207,8 +217,9 @@ func (s *Server) gateway(conn grpc.ClientConnInterface) (*runtime.ServeMux, erro
 	return mux, nil
 }
 
-// routes is the HTTP surface: gRPC by content type, the operational
-// endpoints, and the REST gateway for everything else.
+// routes is the HTTP surface: the operational endpoints, the registry
+// token service and the REST gateway for everything else (gRPC reaches
+// its own server through the connection mux).
 func (s *Server) routes(gw http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -223,10 +234,6 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.Handle("POST /auth/token", s.limitBody(withClientAddr(s.tokens)))
 	mux.Handle("/", s.limitBody(gw))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
-			s.grpc.ServeHTTP(w, r)
-			return
-		}
 		r = r.WithContext(context.WithValue(r.Context(), remoteAddrKey{}, tcpAddrString(r.RemoteAddr)))
 		mux.ServeHTTP(w, r)
 	})
@@ -272,33 +279,59 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// Handler is the server's whole HTTP surface (for tests and embedding).
-func (s *Server) Handler() http.Handler { return s.handler }
-
-// Serve serves on ln until ctx is done, then drains gracefully.
+// Serve serves gRPC and REST on ln until ctx is done, then drains both
+// gracefully. The connections are split by their first request
+// (internal/connmux) so that gRPC is served by grpc-go's own transport.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	if s.cfg.Insecure {
-		srv.Protocols = new(http.Protocols)
-		srv.Protocols.SetHTTP1(true)
-		srv.Protocols.SetUnencryptedHTTP2(true)
-	} else {
-		tc, err := loadTLSConfig(s.cfg.TLS)
-		if err != nil {
+	var tc *tls.Config
+	if !s.cfg.Insecure {
+		var err error
+		if tc, err = loadTLSConfig(s.cfg.TLS); err != nil {
 			return err
 		}
-		srv.TLSConfig = tc
-		ln = tls.NewListener(ln, tc)
 	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: headerTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// HTTP/2 reaches this server already decrypted by the mux.
+		Protocols: new(http.Protocols),
+	}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	mux := connmux.New(ln, tc, headerTimeout)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go s.scheduleSyncs(ctx)
-	err := s.serveUntil(ctx, srv, ln)
-	s.grpc.Stop()
+	go func() { _ = mux.Serve(); cancel() }()
+	go func() { _ = s.grpc.Serve(mux.GRPC()) }()
+	grpcDrained := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		s.drainGRPC()
+		close(grpcDrained)
+	}()
+	// Until both servers have closed their side, new connections are
+	// accepted and closed by the mux.
+	err := s.serveUntil(ctx, srv, mux.HTTP())
+	cancel()
+	<-grpcDrained
+	_ = mux.Close()
 	return err
+}
+
+// drainGRPC lets running calls finish within the shutdown timeout, then
+// stops the gRPC server.
+func (s *Server) drainGRPC() {
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.cfg.ShutdownTimeout):
+		s.grpc.Stop()
+		<-done
+	}
 }
 
 // serveUntil serves srv on ln until ctx is done, then drains it within
