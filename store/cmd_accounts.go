@@ -121,7 +121,7 @@ func (c DeleteUser) apply(tx *writeTxn) error {
 	if u.Recovery {
 		return fmt.Errorf("%w: the recovery admin %q cannot be deleted", ErrFailedPrecondition, u.Name)
 	}
-	if repos, err := tx.all(tableRepositories, indexNamespace, u.Name); err != nil {
+	if repos, err := tx.all(tableRepositories, indexIDPrefix, leading(u.Name)...); err != nil {
 		return err
 	} else if len(repos) > 0 {
 		return fmt.Errorf("%w: user %q owns %d repositories; delete them first", ErrConflict, u.Name, len(repos))

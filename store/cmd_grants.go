@@ -58,13 +58,28 @@ func (c CreateGrant) apply(tx *writeTxn) error {
 	if err := tx.mustNotExist("grant", tableGrants, g.ID); err != nil {
 		return err
 	}
-	if dup, err := tx.First(tableGrants, indexTriple, g.Subject, g.Role, g.Object); err != nil {
+	if dup, err := tx.sameGrant(g); err != nil {
 		return err
 	} else if dup != nil {
-		return fmt.Errorf("%w: %s already holds %s on %s (grant %s)", ErrAlreadyExists, g.Subject, g.Role, g.Object, dup.(*Grant).ID)
+		return fmt.Errorf("%w: %s already holds %s on %s (grant %s)", ErrAlreadyExists, g.Subject, g.Role, g.Object, dup.ID)
 	}
 	g.CreatedAt = stamp(g.CreatedAt)
 	return tx.Insert(tableGrants, &g)
+}
+
+// sameGrant returns the grant of g's subject, role and object, if any
+// (among the subject's grants, which are few).
+func (tx *writeTxn) sameGrant(g Grant) (*Grant, error) {
+	it, err := tx.Get(tableGrants, indexSubject, g.Subject)
+	if err != nil {
+		return nil, err
+	}
+	for row := it.Next(); row != nil; row = it.Next() {
+		if h := row.(*Grant); h.Role == g.Role && h.Object == g.Object {
+			return h, nil
+		}
+	}
+	return nil, nil
 }
 
 // DeleteGrant deletes one grant.

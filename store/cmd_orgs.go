@@ -41,12 +41,12 @@ func (c DeleteOrg) apply(tx *writeTxn) error {
 	if err != nil {
 		return err
 	}
-	if repos, err := tx.all(tableRepositories, indexNamespace, c.Name); err != nil {
+	if repos, err := tx.all(tableRepositories, indexIDPrefix, leading(c.Name)...); err != nil {
 		return err
 	} else if len(repos) > 0 {
 		return fmt.Errorf("%w: org %q owns %d repositories; delete them first", ErrConflict, c.Name, len(repos))
 	}
-	teams, err := tx.all(tableTeams, indexOrg, c.Name)
+	teams, err := tx.all(tableTeams, indexIDPrefix, leading(c.Name)...)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (c DeleteOrg) apply(tx *writeTxn) error {
 			return err
 		}
 	}
-	if _, err := tx.DeleteAll(tableOrgMembers, indexOrg, c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableOrgMembers, indexIDPrefix, leading(c.Name)...); err != nil {
 		return err
 	}
 	if _, err := tx.DeleteAll(tableGrants, indexSubject, "org:"+c.Name); err != nil {
@@ -99,7 +99,7 @@ func (c DeleteTeam) apply(tx *writeTxn) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.DeleteAll(tableTeamMembers, indexTeam, c.Org, c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableTeamMembers, indexIDPrefix, leading(c.Org, c.Name)...); err != nil {
 		return err
 	}
 	if _, err := tx.DeleteAll(tableGrants, indexSubject, "team:"+c.Org+"/"+c.Name); err != nil {

@@ -146,7 +146,7 @@ func (r *ReadTxn) Team(org, name string) (*Team, error) { return first[Team](r, 
 
 // Teams lists the teams of an org.
 func (r *ReadTxn) Teams(org string) ([]*Team, error) {
-	return list[Team](r, tableTeams, indexOrg, 0, org)
+	return list[Team](r, tableTeams, indexIDPrefix, 0, leading(org)...)
 }
 
 // OrgMember returns one org membership.
@@ -156,7 +156,7 @@ func (r *ReadTxn) OrgMember(org, user string) (*OrgMember, error) {
 
 // OrgMembers lists the members of an org.
 func (r *ReadTxn) OrgMembers(org string) ([]*OrgMember, error) {
-	return list[OrgMember](r, tableOrgMembers, indexOrg, 0, org)
+	return list[OrgMember](r, tableOrgMembers, indexIDPrefix, 0, leading(org)...)
 }
 
 // OrgsOfUser lists a user's org memberships.
@@ -171,7 +171,7 @@ func (r *ReadTxn) TeamMember(org, team, user string) (*TeamMember, error) {
 
 // TeamMembers lists the members of a team.
 func (r *ReadTxn) TeamMembers(org, team string) ([]*TeamMember, error) {
-	return list[TeamMember](r, tableTeamMembers, indexTeam, 0, org, team)
+	return list[TeamMember](r, tableTeamMembers, indexIDPrefix, 0, leading(org, team)...)
 }
 
 // TeamsOfUser lists a user's team memberships.
@@ -262,7 +262,7 @@ func (r *ReadTxn) Repository(namespace, name string) (*Repository, error) {
 
 // Repositories lists the repositories of a namespace.
 func (r *ReadTxn) Repositories(namespace string) ([]*Repository, error) {
-	return list[Repository](r, tableRepositories, indexNamespace, 0, namespace)
+	return list[Repository](r, tableRepositories, indexIDPrefix, 0, leading(namespace)...)
 }
 
 // AllRepositories lists every repository.

@@ -33,20 +33,27 @@ const (
 
 // Index names.
 const (
-	indexID        = "id"
-	indexOrg       = "org"
-	indexUser      = "user"
-	indexTeam      = "team"
-	indexHash      = "hash"
-	indexOwner     = "owner"
-	indexParent    = "parent"
-	indexSubject   = "subject"
-	indexObject    = "object"
-	indexRole      = "role"
-	indexTriple    = "triple"
-	indexNamespace = "namespace"
-	indexSource    = "source"
+	indexID      = "id"
+	indexUser    = "user"
+	indexHash    = "hash"
+	indexOwner   = "owner"
+	indexParent  = "parent"
+	indexSubject = "subject"
+	indexObject  = "object"
+	indexRole    = "role"
+	indexSource  = "source"
 )
+
+// indexIDPrefix queries a compound id index by its leading fields (the
+// teams of an org, the members of a team) with the arguments of leading.
+// Every index is a radix tree that start-up rebuilds and memory holds, so
+// rows are not indexed a second time by what their id already sorts by.
+const indexIDPrefix = indexID + "_prefix"
+
+// leading makes the arguments of an indexIDPrefix query matching each
+// field exactly: memdb matches the last argument as a string prefix, so an
+// empty one ends the list ("acme" must not match "acme2").
+func leading(fields ...any) []any { return append(fields, "") }
 
 // Singleton row IDs.
 const (
@@ -131,17 +138,15 @@ func usersTable() *memdb.TableSchema {
 func orgsTable() *memdb.TableSchema { return table(tableOrgs, idIndex(str("Name"))) }
 
 func teamsTable() *memdb.TableSchema {
-	return table(tableTeams, idIndex(compound("Org", "Name")), index(indexOrg, str("Org")))
+	return table(tableTeams, idIndex(compound("Org", "Name")))
 }
 
 func orgMembersTable() *memdb.TableSchema {
-	return table(tableOrgMembers, idIndex(compound("Org", "User")),
-		index(indexOrg, str("Org")), index(indexUser, str("User")))
+	return table(tableOrgMembers, idIndex(compound("Org", "User")), index(indexUser, str("User")))
 }
 
 func teamMembersTable() *memdb.TableSchema {
-	return table(tableTeamMembers, idIndex(compound("Org", "Team", "User")),
-		index(indexTeam, compound("Org", "Team")), index(indexOrg, str("Org")), index(indexUser, str("User")))
+	return table(tableTeamMembers, idIndex(compound("Org", "Team", "User")), index(indexUser, str("User")))
 }
 
 func serviceAccountsTable() *memdb.TableSchema {
@@ -167,14 +172,12 @@ func collectionsTable() *memdb.TableSchema {
 func rolesTable() *memdb.TableSchema { return table(tableRoles, idIndex(str("ID"))) }
 
 func grantsTable() *memdb.TableSchema {
-	triple := index(indexTriple, compound("Subject", "Role", "Object"))
-	triple.Unique = true
 	return table(tableGrants, idIndex(str("ID")), index(indexSubject, str("Subject")),
-		index(indexObject, str("Object")), index(indexRole, str("Role")), triple)
+		index(indexObject, str("Object")), index(indexRole, str("Role")))
 }
 
 func repositoriesTable() *memdb.TableSchema {
-	return table(tableRepositories, idIndex(compound("Namespace", "Name")), index(indexNamespace, str("Namespace")))
+	return table(tableRepositories, idIndex(compound("Namespace", "Name")))
 }
 
 func ldapConfigTable() *memdb.TableSchema { return table(tableLDAPConfig, idIndex(str("ID"))) }
