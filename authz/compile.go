@@ -1,8 +1,11 @@
 package authz
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -347,16 +350,6 @@ func (c compiler) build() (ast.Object, error) {
 	for _, t := range allTables {
 		tables[t] = ast.NewObject()
 	}
-	put := func(k key) error {
-		v, err := c.entry(k)
-		if err != nil {
-			return err
-		}
-		if v != nil {
-			tables[k.table].Insert(str(k.name), v)
-		}
-		return nil
-	}
 	tables[tOps] = opsTerm().Value.(ast.Object)
 	var keys []key
 	keys = append(keys, key{tPrincipals, "anonymous"})
@@ -409,9 +402,13 @@ func (c compiler) build() (ast.Object, error) {
 	for k := range affected(grantChanges(grants)) {
 		keys = append(keys, k)
 	}
-	for _, k := range keys {
-		if err := put(k); err != nil {
-			return nil, err
+	values, err := c.entries(keys)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		if values[i] != nil {
+			tables[k.table].Insert(str(k.name), values[i])
 		}
 	}
 	state := ast.NewObject()
@@ -419,6 +416,25 @@ func (c compiler) build() (ast.Object, error) {
 		state.Insert(str(t), ast.NewTerm(tables[t]))
 	}
 	return state, nil
+}
+
+// entries compiles the entries of keys on every core (the Reader is only
+// read, and store read transactions may be read concurrently); values[i]
+// is keys[i]'s entry, nil when it has none.
+func (c compiler) entries(keys []key) ([]*ast.Term, error) {
+	values := make([]*ast.Term, len(keys))
+	workers := runtime.GOMAXPROCS(0)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(keys) && errs[w] == nil; i += workers {
+				values[i], errs[w] = c.entry(keys[i])
+			}
+		})
+	}
+	wg.Wait()
+	return values, errors.Join(errs...)
 }
 
 func grantChanges(gs []*store.Grant) []store.Change {

@@ -162,29 +162,72 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, uint64, error) {
 	if err := dec.Decode(&hdr); err != nil || hdr.Version != 1 {
 		return nil, 0, fmt.Errorf("snapshot header: version %d: %v", hdr.Version, err)
 	}
+	// Decoding overlaps the index inserts, which take most of the time.
+	batches := make(chan []tableRow, 4)
+	stop := make(chan struct{})
+	defer close(stop)
+	decodeErr := make(chan error, 1)
+	go func() { decodeErr <- decodeRows(dec, newRow, batches, stop) }()
 	txn := db.Txn(true)
 	defer txn.Abort()
+	for batch := range batches {
+		for _, r := range batch {
+			if err := txn.Insert(r.table, r.row); err != nil {
+				return nil, 0, fmt.Errorf("snapshot %s insert: %w", r.table, err)
+			}
+		}
+	}
+	if err := <-decodeErr; err != nil {
+		return nil, 0, err
+	}
+	txn.Commit()
+	return db, hdr.Revision, nil
+}
+
+// tableRow is one decoded snapshot row.
+type tableRow struct {
+	table string
+	row   any
+}
+
+// decodeRows decodes the snapshot's rows into batches until the end of
+// the stream, an error, or stop; it closes out either way.
+func decodeRows(dec *json.Decoder, newRow map[string]func() any, out chan<- []tableRow, stop <-chan struct{}) error {
+	defer close(out)
+	const batchSize = 512
+	batch := make([]tableRow, 0, batchSize)
+	send := func() bool {
+		select {
+		case out <- batch:
+			batch = make([]tableRow, 0, batchSize)
+			return true
+		case <-stop:
+			return false
+		}
+	}
 	for {
 		var line snapshotRow
 		if err := dec.Decode(&line); err == io.EOF {
 			break
 		} else if err != nil {
-			return nil, 0, fmt.Errorf("snapshot row: %w", err)
+			return fmt.Errorf("snapshot row: %w", err)
 		}
 		mk, ok := newRow[line.Table]
 		if !ok {
-			return nil, 0, fmt.Errorf("snapshot names unknown table %q", line.Table)
+			return fmt.Errorf("snapshot names unknown table %q", line.Table)
 		}
 		row := mk()
 		if err := json.Unmarshal(line.Row, row); err != nil {
-			return nil, 0, fmt.Errorf("snapshot %s row: %w", line.Table, err)
+			return fmt.Errorf("snapshot %s row: %w", line.Table, err)
 		}
-		if err := txn.Insert(line.Table, row); err != nil {
-			return nil, 0, fmt.Errorf("snapshot %s insert: %w", line.Table, err)
+		if batch = append(batch, tableRow{line.Table, row}); len(batch) == batchSize && !send() {
+			return nil
 		}
 	}
-	txn.Commit()
-	return db, hdr.Revision, nil
+	if len(batch) > 0 {
+		send()
+	}
+	return nil
 }
 
 // revisionWaiter publishes the applied revision and wakes waiters.
