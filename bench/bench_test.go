@@ -50,11 +50,14 @@ func TestSmoke(t *testing.T) {
 	if len(rep.visible) != 200 || rep.startup <= 0 || rep.rssPeak == 0 {
 		t.Errorf("write-to-visible samples %d, start-up %v, peak RSS %d", len(rep.visible), rep.startup, rep.rssPeak)
 	}
+	if sp := rep.startupProfile; sp == nil || sp.heap == 0 || !strings.Contains(sp.cpuTop, "store.Open") || !strings.Contains(sp.heapTop, "inuse_space") {
+		t.Errorf("start-up profile: %+v", sp)
+	}
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Targets", "## Side by side", "naive OPA", "OpenFGA", "![", "## Where the time goes"} {
+	for _, want := range []string{"## Targets", "## Side by side", "naive OPA", "OpenFGA", "![", "## Where the time goes", "Start-up, profiled"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -230,6 +230,10 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 	if rep.restore, err = restore(bin, dataDir, in.snapshot); err != nil {
 		return err
 	}
+	o.log("profiling a start-up on the restored data in process")
+	if rep.startupProfile, err = profileStartup(ctx, dataDir, o.out); err != nil {
+		return fmt.Errorf("start-up profile: %w", err)
+	}
 	o.log("starting grantd")
 	p, err := startGrantd(ctx, bin, dataDir, in.password)
 	if err != nil {
@@ -351,9 +355,5 @@ func runOpenFGA(ctx context.Context, o options, work string, pd *peerData) (*fga
 // pprofTop is the profile's top functions by flat time, as go tool pprof
 // prints them.
 func pprofTop(path string) string {
-	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", path).Output()
-	if err != nil {
-		return "(go tool pprof failed: " + err.Error() + ")"
-	}
-	return string(out)
+	return pprofRun("-top", "-nodecount=25", path)
 }

@@ -31,6 +31,7 @@ type report struct {
 	fgaLoad                  float64
 	fgaHeap                  uint64
 	profileTop               string
+	startupProfile           *startupProfile
 	warmup, serverWarmup     float64
 	startupAgain             time.Duration
 	cacheHits, cacheMisses   float64
@@ -249,6 +250,10 @@ func (r *report) write(dir string) error {
 	b.WriteString("\n## Where the time goes\n\nCPU profile of the in-process decision steps (`engine.cpu.pprof` beside this report; `go tool pprof -top` of it):\n\n```\n")
 	b.WriteString(strings.TrimSpace(r.profileTop))
 	b.WriteString("\n```\n")
+	if sp := r.startupProfile; sp != nil {
+		fmt.Fprintf(&b, "\nStart-up, profiled in process on the restored data directory before grantd started on it (the store replayed from its raft snapshot and the policy state compiled, as grantd does): %.2f s, %s of heap in use with the state loaded. CPU (`%s`, `go tool pprof -top -cum`):\n\n```\n%s\n```\n\nHeap in use (`%s`):\n\n```\n%s\n```\n",
+			sp.elapsed.Seconds(), mib(sp.heap), filepath.Base(sp.cpuFile), strings.TrimSpace(sp.cpuTop), filepath.Base(sp.heapFile), strings.TrimSpace(sp.heapTop))
+	}
 
 	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(b.String()), 0o644); err != nil {
 		return err
