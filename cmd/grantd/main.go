@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -95,6 +96,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\n  grantd created the recovery admin %q with password: %s\n  It is shown only this once.\n\n", server.RecoveryAdmin, generated)
 	}
 	log.Info("store ready", "revision", st.Revision(), "elapsed", time.Since(started).String())
+	// Loading a large state leaves its transient garbage (decoded rows,
+	// superseded index nodes) mapped; give it back to the OS now rather
+	// than whenever the scavenger gets to it.
+	debug.FreeOSMemory()
 	if err := server.EnsureTokenKeys(ctx, st, cfg.RegistryTokenAlgorithm, time.Now()); err != nil {
 		return err
 	}
