@@ -134,7 +134,7 @@ func (m *Mux) route(raw net.Conn) {
 		return
 	}
 	_ = raw.SetDeadline(time.Time{})
-	c := &replayConn{Conn: conn, pending: s.read, dropAck: s.http2 && !s.acked}
+	c := &replayConn{Conn: conn, pending: s.read, dropAck: s.dropAck}
 	if s.grpc {
 		m.grpc.deliver(c)
 		return

@@ -45,12 +45,11 @@ type sniffed struct {
 	// read is every byte read, to be replayed to the server (minus the
 	// client's acknowledgement of emptySettings).
 	read []byte
-	// http2 is true when the connection opened with the HTTP/2 preface;
-	// grpc when its first request has a gRPC content type.
-	http2, grpc bool
-	// acked is true when the acknowledgement was already dropped (or
-	// need not be looked for any more).
-	acked bool
+	// grpc is true when the first request has a gRPC content type.
+	grpc bool
+	// dropAck is true while the client's acknowledgement of emptySettings
+	// is still to be dropped from what follows read.
+	dropAck bool
 }
 
 // sniff reads the start of a connection: anything but the HTTP/2 preface
@@ -71,7 +70,7 @@ func sniff(rw io.ReadWriter) (sniffed, error) {
 			return s, err
 		}
 	}
-	s.read, s.http2 = buf, true
+	s.read, s.dropAck = buf, true
 	if _, err := rw.Write(emptySettings); err != nil {
 		return s, err
 	}
@@ -93,14 +92,14 @@ func (s *sniffed) readHeaders(r io.Reader) (bool, error) {
 		if payload == nil {
 			// The rest of this frame is still unread: the stream is no
 			// longer at a frame boundary, so stop looking for the ack.
-			s.read, s.acked = append(s.read, hdr...), true
+			s.read, s.dropAck = append(s.read, hdr...), false
 			return false, nil
 		}
-		typ, flags := hdr[3], hdr[4]
-		if typ == frameSettings && flags&flagAck != 0 && len(payload) == 0 && !s.acked {
-			s.acked = true
+		if s.dropAck && isSettingsAck(hdr, payload) {
+			s.dropAck = false
 			continue
 		}
+		typ, flags := hdr[3], hdr[4]
 		s.read = append(append(s.read, hdr...), payload...)
 		switch {
 		case typ == frameHeaders:
@@ -140,6 +139,10 @@ func readFrame(r io.Reader) (hdr, payload []byte, err error) {
 		return nil, nil, err
 	}
 	return hdr, payload, nil
+}
+
+func isSettingsAck(hdr, payload []byte) bool {
+	return hdr[3] == frameSettings && hdr[4]&flagAck != 0 && len(payload) == 0
 }
 
 // headerFragment strips a HEADERS frame's padding and priority fields.
@@ -210,7 +213,7 @@ func (c *replayConn) Read(p []byte) (int, error) {
 			// Too long for this point of the connection: pass it on
 			// and stop looking; the server refuses the frame.
 			c.dropAck, c.out = false, hdr
-		case hdr[3] == frameSettings && hdr[4]&flagAck != 0 && len(payload) == 0:
+		case isSettingsAck(hdr, payload):
 			c.dropAck = false
 		default:
 			c.out = append(hdr, payload...)
