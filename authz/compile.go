@@ -53,16 +53,40 @@ var allTables = []string{tPrincipals, tOps, tRoles, tCollections, tSubtree, tExa
 type key struct{ table, name string }
 
 // compiler computes entries of the compiled state from the store.
-type compiler struct{ r Reader }
+type compiler struct {
+	r Reader
+	// t shares string terms among the entries this compiler builds.
+	t terms
+}
 
 func str(s string) *ast.Term { return ast.StringTerm(s) }
 
+// terms hands out one *ast.Term per distinct string, so that the names an
+// entry repeats (subjects, roles, ancestor paths, object keys) are stored
+// once per compile rather than once per entry: with enterprise-large that
+// is most of the compiled state's strings. The state is read-only, so
+// entries can share terms, as OPA shares its own interned ones. A nil
+// terms shares nothing.
+type terms map[string]*ast.Term
+
+func (t terms) str(s string) *ast.Term {
+	if t == nil {
+		return ast.StringTerm(s)
+	}
+	x, ok := t[s]
+	if !ok {
+		x = ast.StringTerm(s)
+		t[s] = x
+	}
+	return x
+}
+
 // stringSet is a set as an object {item: true}: JSON has no sets, and the
 // exported bundle must mean exactly what the compiled state means.
-func stringSet(items ...string) *ast.Term {
+func (t terms) stringSet(items ...string) *ast.Term {
 	o := ast.NewObject()
 	for _, s := range items {
-		o.Insert(str(s), ast.InternedTerm(true))
+		o.Insert(t.str(s), ast.InternedTerm(true))
 	}
 	return ast.NewTerm(o)
 }
@@ -75,7 +99,7 @@ func obj(items ...[2]*ast.Term) *ast.Term {
 	return ast.NewTerm(o)
 }
 
-func kv(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{str(k), v} }
+func (t terms) kv(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{t.str(k), v} }
 
 // entry computes one entry; nil means the entry must not exist.
 func (c compiler) entry(k key) (*ast.Term, error) {
@@ -123,22 +147,22 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 		for _, o := range orgs {
 			subjects = append(subjects, "org:"+o.Org)
 		}
-		return principalTerm("user", name, u.Active, u.IsAdmin, u.DefaultCollection, subjects), nil
+		return c.t.principal("user", name, u.Active, u.IsAdmin, u.DefaultCollection, subjects), nil
 	case "serviceaccount":
 		a, err := c.r.ServiceAccount(name)
 		if err != nil || a == nil {
 			return nil, err
 		}
-		return principalTerm(kind, name, a.Active, false, "", []string{subject, "authenticated"}), nil
+		return c.t.principal(kind, name, a.Active, false, "", []string{subject, "authenticated"}), nil
 	case "anonymous":
-		return principalTerm("anonymous", "", true, false, "", []string{"anonymous"}), nil
+		return c.t.principal("anonymous", "", true, false, "", []string{"anonymous"}), nil
 	}
 	return nil, nil
 }
 
-func principalTerm(kind, name string, active, admin bool, def string, subjects []string) *ast.Term {
-	return obj(kv("kind", str(kind)), kv("name", str(name)), kv("active", ast.BooleanTerm(active)),
-		kv("admin", ast.BooleanTerm(admin)), kv("default", str(def)), kv("s", stringSet(subjects...)))
+func (t terms) principal(kind, name string, active, admin bool, def string, subjects []string) *ast.Term {
+	return obj(t.kv("kind", t.str(kind)), t.kv("name", t.str(name)), t.kv("active", ast.InternedTerm(active)),
+		t.kv("admin", ast.InternedTerm(admin)), t.kv("default", t.str(def)), t.kv("s", t.stringSet(subjects...)))
 }
 
 func (c compiler) role(id string) (*ast.Term, error) {
@@ -146,19 +170,20 @@ func (c compiler) role(id string) (*ast.Term, error) {
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return roleTerm(r.Role), nil
+	return c.t.role(r.Role), nil
 }
 
-func roleTerm(r roles.Role) *ast.Term {
+func (t terms) role(r roles.Role) *ast.Term {
 	o := ast.NewObject()
 	for _, p := range r.Permissions {
-		o.Insert(str(p.Operation), stringSet(p.Options...))
+		o.Insert(t.str(p.Operation), t.stringSet(p.Options...))
 	}
 	return ast.NewTerm(o)
 }
 
 // opsTerm is the operation catalog, which never changes at run time.
 func opsTerm() *ast.Term {
+	var t terms
 	o := ast.NewObject()
 	for _, op := range roles.Catalog() {
 		kind := "swarm"
@@ -166,8 +191,8 @@ func opsTerm() *ast.Term {
 			kind = "repository"
 		}
 		verb := op.ID[strings.IndexByte(op.ID, '.')+1:]
-		o.Insert(str(op.ID), obj(kv("kind", str(kind)), kv("create", ast.BooleanTerm(kind == "swarm" && verb == "create")),
-			kv("reserved", ast.BooleanTerm(op.Reserved)), kv("options", stringSet(op.Options...))))
+		o.Insert(str(op.ID), obj(t.kv("kind", str(kind)), t.kv("create", ast.BooleanTerm(kind == "swarm" && verb == "create")),
+			t.kv("reserved", ast.BooleanTerm(op.Reserved)), t.kv("options", t.stringSet(op.Options...))))
 	}
 	return ast.NewTerm(o)
 }
@@ -178,15 +203,15 @@ func (c compiler) collection(path string) (*ast.Term, error) {
 		return nil, err
 	}
 	chain := collections.Ancestors(path)
-	terms := make([]*ast.Term, len(chain))
+	paths := make([]*ast.Term, len(chain))
 	for i, a := range chain {
-		terms[i] = str(a)
+		paths[i] = c.t.str(a)
 	}
-	return obj(kv("up", ast.ArrayTerm(terms[1:]...)), kv("chain", ast.ArrayTerm(terms...))), nil
+	return obj(c.t.kv("up", ast.ArrayTerm(paths[1:]...)), c.t.kv("chain", ast.ArrayTerm(paths...))), nil
 }
 
 // grantMap is {subject: {role: grant ID}} for a set of grants.
-func grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
+func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
 	bySubject := map[string]ast.Object{}
 	var order []string
 	for _, g := range gs {
@@ -199,14 +224,14 @@ func grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
 			bySubject[g.Subject] = m
 			order = append(order, g.Subject)
 		}
-		m.Insert(str(g.Role), str(g.ID))
+		m.Insert(t.str(g.Role), str(g.ID))
 	}
 	if len(order) == 0 {
 		return nil
 	}
 	o := ast.NewObject()
 	for _, s := range order {
-		o.Insert(str(s), ast.NewTerm(bySubject[s]))
+		o.Insert(t.str(s), ast.NewTerm(bySubject[s]))
 	}
 	return ast.NewTerm(o)
 }
@@ -216,7 +241,7 @@ func (c compiler) collectionGrants(path string, exact bool) (*ast.Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	return grantMap(gs, func(g *store.Grant) bool { return (g.Scope == store.ScopeExact) == exact }), nil
+	return c.t.grantMap(gs, func(g *store.Grant) bool { return (g.Scope == store.ScopeExact) == exact }), nil
 }
 
 func (c compiler) repoGrants(object string) (*ast.Term, error) {
@@ -224,7 +249,7 @@ func (c compiler) repoGrants(object string) (*ast.Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	return grantMap(gs, func(*store.Grant) bool { return true }), nil
+	return c.t.grantMap(gs, func(*store.Grant) bool { return true }), nil
 }
 
 // schedule lists the collections where subject holds node.schedule through
@@ -245,7 +270,7 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 			return nil, err
 		}
 		if r != nil && holds(r.Role, "node.schedule") {
-			o.Insert(str(path), str(g.ID))
+			o.Insert(c.t.str(path), str(g.ID))
 		}
 	}
 	if o.Len() == 0 {
@@ -269,7 +294,7 @@ func (c compiler) repository(full string) (*ast.Term, error) {
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return obj(kv("ns", str(ns)), kv("public", ast.BooleanTerm(r.Visibility == store.VisibilityPublic))), nil
+	return obj(c.t.kv("ns", c.t.str(ns)), c.t.kv("public", ast.InternedTerm(r.Visibility == store.VisibilityPublic))), nil
 }
 
 func (c compiler) namespace(ns string) (*ast.Term, error) {
@@ -277,7 +302,7 @@ func (c compiler) namespace(ns string) (*ast.Term, error) {
 		if err != nil {
 			return nil, err
 		}
-		return obj(kv("kind", str("user")), kv("admins", stringSet())), nil
+		return obj(c.t.kv("kind", c.t.str("user")), c.t.kv("admins", c.t.stringSet())), nil
 	}
 	o, err := c.r.Org(ns)
 	if err != nil || o == nil {
@@ -293,7 +318,7 @@ func (c compiler) namespace(ns string) (*ast.Term, error) {
 			admins = append(admins, m.User)
 		}
 	}
-	return obj(kv("kind", str("org")), kv("admins", stringSet(admins...))), nil
+	return obj(c.t.kv("kind", c.t.str("org")), c.t.kv("admins", c.t.stringSet(admins...))), nil
 }
 
 // affected lists the compiled entries a set of row changes may alter.
@@ -337,20 +362,16 @@ func affected(changes []store.Change) map[key]bool {
 
 // initialState is the compiled form of an empty store: the catalog and
 // the anonymous principal, which exist whatever the store holds.
-func initialState() ast.Object {
+func initialState() *snapshot {
+	b := newSnapshotBuilder()
+	b.setObject(tOps, opsTerm().Value.(ast.Object))
 	anonymous, _ := compiler{}.principal("anonymous")
-	return ast.NewObject(
-		ast.Item(str(tOps), opsTerm()),
-		ast.Item(str(tPrincipals), ast.NewTerm(ast.NewObject(ast.Item(str("anonymous"), anonymous)))))
+	b.set(key{tPrincipals, "anonymous"}, anonymous)
+	return b.snapshot(0)
 }
 
-// build compiles the whole state.
-func (c compiler) build() (ast.Object, error) {
-	tables := map[string]ast.Object{}
-	for _, t := range allTables {
-		tables[t] = ast.NewObject()
-	}
-	tables[tOps] = opsTerm().Value.(ast.Object)
+// build compiles the whole state, as of revision rev.
+func (c compiler) build(rev uint64) (*snapshot, error) {
 	var keys []key
 	keys = append(keys, key{tPrincipals, "anonymous"})
 	users, err := c.r.Users("", "", 0)
@@ -406,16 +427,14 @@ func (c compiler) build() (ast.Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	b := newSnapshotBuilder()
+	b.setObject(tOps, opsTerm().Value.(ast.Object))
 	for i, k := range keys {
 		if values[i] != nil {
-			tables[k.table].Insert(str(k.name), values[i])
+			b.set(k, values[i])
 		}
 	}
-	state := ast.NewObject()
-	for _, t := range allTables {
-		state.Insert(str(t), ast.NewTerm(tables[t]))
-	}
-	return state, nil
+	return b.snapshot(rev), nil
 }
 
 // entries compiles the entries of keys on every core (the Reader is only
@@ -428,6 +447,7 @@ func (c compiler) entries(keys []key) ([]*ast.Term, error) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			c := compiler{r: c.r, t: terms{}}
 			for i := w; i < len(keys) && errs[w] == nil; i += workers {
 				values[i], errs[w] = c.entry(keys[i])
 			}

@@ -3,21 +3,29 @@ package authz
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync/atomic"
 
-	iradix "github.com/hashicorp/go-immutable-radix"
+	"github.com/benbjohnson/immutable"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
 )
 
 // snapshot is one immutable version of the compiled state: a persistent
-// radix tree per table, keyed by entry name, holding *ast.Term values.
+// B+tree per table, keyed by entry name, holding *ast.Term values.
 // A new version shares every unchanged node with the previous one, so an
 // update costs O(changed keys × log n), not a copy of a table.
+//
+// (A B+tree rather than a radix tree: its leaves hold 32 entries side by
+// side, where go-immutable-radix spends two nodes and two channels on each
+// entry; with enterprise-large that was 122 MiB of the heap. See
+// docs/performance.md.)
 type snapshot struct {
 	rev    uint64
-	tables map[string]*iradix.Tree
+	tables map[string]*table
 }
+
+type table = immutable.SortedMap[string, *ast.Term]
 
 // dataStore serves the compiled state to OPA as a read-only storage.Store.
 // Each transaction pins the snapshot current when it began, so a decision
@@ -40,41 +48,41 @@ func (t *readTxn) ID() uint64 { return t.id }
 
 var errReadOnly = errors.New("the compiled policy state is read-only to OPA")
 
-func newSnapshot(state ast.Object, rev uint64) *snapshot {
-	s := &snapshot{rev: rev, tables: map[string]*iradix.Tree{}}
+// snapshotBuilder collects a whole version of the state, table by table.
+type snapshotBuilder map[string]*immutable.SortedMapBuilder[string, *ast.Term]
+
+func newSnapshotBuilder() snapshotBuilder {
+	b := snapshotBuilder{}
 	for _, t := range allTables {
-		txn := iradix.New().Txn()
-		if v := state.Get(str(t)); v != nil {
-			v.Value.(ast.Object).Foreach(func(k, val *ast.Term) {
-				txn.Insert([]byte(k.Value.(ast.String)), val)
-			})
-		}
-		s.tables[t] = txn.Commit()
+		b[t] = immutable.NewSortedMapBuilder[string, *ast.Term](nil)
+	}
+	return b
+}
+
+func (b snapshotBuilder) set(k key, v *ast.Term) { b[k.table].Set(k.name, v) }
+
+// setObject sets every entry of an object of entries.
+func (b snapshotBuilder) setObject(table string, o ast.Object) {
+	o.Foreach(func(k, v *ast.Term) { b.set(key{table, string(k.Value.(ast.String))}, v) })
+}
+
+func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
+	s := &snapshot{rev: rev, tables: make(map[string]*table, len(b))}
+	for t, tb := range b {
+		s.tables[t] = tb.Map()
 	}
 	return s
 }
 
 // with returns a new snapshot with the given entries set (nil removes).
 func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
-	next := &snapshot{rev: rev, tables: make(map[string]*iradix.Tree, len(s.tables))}
-	txns := map[string]*iradix.Txn{}
+	next := &snapshot{rev: rev, tables: maps.Clone(s.tables)}
 	for k, v := range values {
-		txn, ok := txns[k.table]
-		if !ok {
-			txn = s.tables[k.table].Txn()
-			txns[k.table] = txn
-		}
 		if v == nil {
-			txn.Delete([]byte(k.name))
+			next.tables[k.table] = next.tables[k.table].Delete(k.name)
 		} else {
-			txn.Insert([]byte(k.name), v)
+			next.tables[k.table] = next.tables[k.table].Set(k.name, v)
 		}
-	}
-	for t, tree := range s.tables {
-		if txn, ok := txns[t]; ok {
-			tree = txn.Commit()
-		}
-		next.tables[t] = tree
 	}
 	return next
 }
@@ -84,12 +92,7 @@ func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
 func (s *snapshot) object() ast.Object {
 	state := ast.NewObject()
 	for _, t := range allTables {
-		table := ast.NewObject()
-		s.tables[t].Root().Walk(func(k []byte, v any) bool {
-			table.Insert(str(string(k)), v.(*ast.Term))
-			return false
-		})
-		state.Insert(str(t), ast.NewTerm(table))
+		state.Insert(str(t), ast.NewTerm(tableObject(s.tables[t])))
 	}
 	return state
 }
@@ -130,14 +133,9 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 		return nil, notFound(path)
 	}
 	if len(path) == 3 {
-		table := ast.NewObject()
-		tree.Root().Walk(func(k []byte, v any) bool {
-			table.Insert(str(string(k)), v.(*ast.Term))
-			return false
-		})
-		return table, nil
+		return tableObject(tree), nil
 	}
-	v, ok := tree.Get([]byte(path[3]))
+	v, ok := tree.Get(path[3])
 	if !ok {
 		return nil, notFound(path)
 	}
@@ -145,11 +143,21 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 	for i, p := range path[4:] {
 		rest[i] = str(p)
 	}
-	found, err := v.(*ast.Term).Value.Find(rest)
+	found, err := v.Value.Find(rest)
 	if err != nil {
 		return nil, notFound(path)
 	}
 	return found, nil
+}
+
+// tableObject materializes one table.
+func tableObject(t *table) ast.Object {
+	o := ast.NewObject()
+	for it := t.Iterator(); !it.Done(); {
+		k, v, _ := it.Next()
+		o.Insert(str(k), v)
+	}
+	return o
 }
 
 func grantdObject(s *snapshot) ast.Object {

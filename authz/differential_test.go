@@ -358,10 +358,11 @@ func assertCompiledMatchesRebuild(t *testing.T, v *env) {
 	if rev != r.Revision() {
 		t.Fatalf("compiled revision %d, store revision %d", rev, r.Revision())
 	}
-	want, err := compiler{r: r}.build()
+	built, err := compiler{r: r}.build(r.Revision())
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := built.object()
 	if got.Compare(want) != 0 {
 		for _, table := range allTables {
 			a := got.(ast.Object).Get(str(table))

@@ -68,7 +68,7 @@ func New(log *slog.Logger) (*Engine, error) {
 		}
 		e.queries[name] = body
 	}
-	e.opa.cur.Store(newSnapshot(initialState(), 0))
+	e.opa.cur.Store(initialState())
 	return e, nil
 }
 
@@ -111,12 +111,12 @@ func (e *Engine) Healthy() bool { return !e.broken.Load() }
 
 // Rebuild compiles the whole state from r and swaps it in atomically.
 func (e *Engine) Rebuild(_ context.Context, r Reader) error {
-	state, err := compiler{r: r}.build()
+	state, err := compiler{r: r}.build(r.Revision())
 	if err != nil {
 		return err
 	}
 	e.writeMu.Lock()
-	e.opa.cur.Store(newSnapshot(state, r.Revision()))
+	e.opa.cur.Store(state)
 	e.writeMu.Unlock()
 	e.broken.Store(false)
 	return nil
@@ -126,7 +126,7 @@ func (e *Engine) Rebuild(_ context.Context, r Reader) error {
 // the new revision, as one new snapshot.
 func (e *Engine) apply(_ context.Context, r Reader, changes []store.Change) error {
 	keys := affected(changes)
-	c := compiler{r: r}
+	c := compiler{r: r, t: terms{}}
 	values := make(map[key]*ast.Term, len(keys))
 	for k := range keys {
 		v, err := c.entry(k)
