@@ -82,7 +82,8 @@ func (s *grantService) ListGrants(ctx context.Context, req *v1.ListGrantsRequest
 	case req.GetObject() != "":
 		candidates, err = grantsVia(r.GrantsOnObject(req.GetObject()))
 	case req.GetRole() != "":
-		candidates, err = grantsVia(r.GrantsOfRole(req.GetRole()))
+		// One more than a page tells whether another page follows.
+		candidates, err = grantsVia(r.GrantsOfRole(req.GetRole(), after, size+1))
 	default:
 		candidates, err = grantsVia(r.Grants(after, size))
 	}

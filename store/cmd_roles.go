@@ -44,15 +44,18 @@ func (c DeleteRole) apply(tx *writeTxn) error {
 	if row.(*Role).Builtin {
 		return fmt.Errorf("%w: %q is a built-in role", ErrFailedPrecondition, c.ID)
 	}
-	grants, err := tx.all(tableGrants, indexRole, c.ID)
+	// A scan: grants are not indexed by role (see schema.go).
+	it, err := tx.Get(tableGrants, indexID)
 	if err != nil {
 		return err
 	}
-	if len(grants) > 0 {
-		ids := make([]string, len(grants))
-		for i, g := range grants {
-			ids[i] = g.(*Grant).ID
+	var ids []string
+	for row := it.Next(); row != nil; row = it.Next() {
+		if g := row.(*Grant); g.Role == c.ID {
+			ids = append(ids, g.ID)
 		}
+	}
+	if len(ids) > 0 {
 		return fmt.Errorf("%w: role %q is used by grants %s", ErrConflict, c.ID, strings.Join(ids, ", "))
 	}
 	if s, err := tx.settings(); err != nil {

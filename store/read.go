@@ -102,6 +102,22 @@ func rowKey(v any) string {
 	return ""
 }
 
+// scan returns up to limit rows (0 = all) of a table that keep accepts,
+// in id order after the key after, copying only those.
+func scan[T any](r *ReadTxn, table, after string, limit int, keep func(*T) bool) ([]*T, error) {
+	it, err := r.txn.LowerBound(table, indexID, after)
+	if err != nil {
+		return nil, err
+	}
+	var out []*T
+	for row := it.Next(); row != nil && (limit <= 0 || len(out) < limit); row = it.Next() {
+		if v := row.(*T); keep(v) && (after == "" || rowKey(v) != after) {
+			out = append(out, copyRow[T](row))
+		}
+	}
+	return out, nil
+}
+
 func collect[T any](it memdb.ResultIterator, limit int) []*T {
 	var out []*T
 	for row := it.Next(); row != nil && (limit <= 0 || len(out) < limit); row = it.Next() {
@@ -128,9 +144,10 @@ func (r *ReadTxn) Users(prefix, after string, limit int) ([]*User, error) {
 	return page[User](r, tableUsers, prefix, after, limit)
 }
 
-// UsersBySource lists every user of one source (local or ldap).
+// UsersBySource lists every user of one source (local or ldap), in name
+// order. It scans the users (no index: an LDAP sync is its only reader).
 func (r *ReadTxn) UsersBySource(source string) ([]*User, error) {
-	return list[User](r, tableUsers, indexSource, 0, source)
+	return scan(r, tableUsers, "", 0, func(u *User) bool { return u.Source == source })
 }
 
 // Org returns the org with the given name.
@@ -250,9 +267,11 @@ func (r *ReadTxn) GrantsOnObject(object string) ([]*Grant, error) {
 	return list[Grant](r, tableGrants, indexObject, 0, object)
 }
 
-// GrantsOfRole lists the grants that use a role.
-func (r *ReadTxn) GrantsOfRole(role string) ([]*Grant, error) {
-	return list[Grant](r, tableGrants, indexRole, 0, role)
+// GrantsOfRole lists up to limit (0: all) grants that use a role, in ID
+// order after the ID after. It scans the grants (no index: role deletion
+// and the role filter of ListGrants are its only readers).
+func (r *ReadTxn) GrantsOfRole(role, after string, limit int) ([]*Grant, error) {
+	return scan(r, tableGrants, after, limit, func(g *Grant) bool { return g.Role == role })
 }
 
 // Repository returns one repository.

@@ -40,9 +40,15 @@ const (
 	indexParent  = "parent"
 	indexSubject = "subject"
 	indexObject  = "object"
-	indexRole    = "role"
-	indexSource  = "source"
 )
+
+// Rows are indexed only by what a frequent read looks them up by: every
+// index is a radix tree that start-up rebuilds and memory holds (with
+// enterprise-large, each index entry costs about 400 bytes and a fraction
+// of start-up). Grants by role (role deletion, the role filter of
+// ListGrants) and users by source (an LDAP sync) are scans of their
+// table instead: rare administrative reads, tens of milliseconds with
+// enterprise-large. See docs/decisions.md, "State".
 
 // indexIDPrefix queries a compound id index by its leading fields (the
 // teams of an org, the members of a team) with the arguments of leading.
@@ -132,7 +138,7 @@ func metaTable() *memdb.TableSchema     { return table(tableMeta, idIndex(str("K
 func settingsTable() *memdb.TableSchema { return table(tableSettings, idIndex(str("ID"))) }
 
 func usersTable() *memdb.TableSchema {
-	return table(tableUsers, idIndex(str("Name")), index(indexSource, str("Source")))
+	return table(tableUsers, idIndex(str("Name")))
 }
 
 func orgsTable() *memdb.TableSchema { return table(tableOrgs, idIndex(str("Name"))) }
@@ -172,8 +178,7 @@ func collectionsTable() *memdb.TableSchema {
 func rolesTable() *memdb.TableSchema { return table(tableRoles, idIndex(str("ID"))) }
 
 func grantsTable() *memdb.TableSchema {
-	return table(tableGrants, idIndex(str("ID")), index(indexSubject, str("Subject")),
-		index(indexObject, str("Object")), index(indexRole, str("Role")))
+	return table(tableGrants, idIndex(str("ID")), index(indexSubject, str("Subject")), index(indexObject, str("Object")))
 }
 
 func repositoriesTable() *memdb.TableSchema {
