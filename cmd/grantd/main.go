@@ -96,10 +96,6 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\n  grantd created the recovery admin %q with password: %s\n  It is shown only this once.\n\n", server.RecoveryAdmin, generated)
 	}
 	log.Info("store ready", "revision", st.Revision(), "elapsed", time.Since(started).String())
-	// Loading a large state leaves its transient garbage (decoded rows,
-	// superseded index nodes) mapped; give it back to the OS now rather
-	// than whenever the scavenger gets to it.
-	debug.FreeOSMemory()
 	if err := server.EnsureTokenKeys(ctx, st, cfg.RegistryTokenAlgorithm, time.Now()); err != nil {
 		return err
 	}
@@ -160,6 +156,12 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	errc := make(chan error, 3)
 	running := 1
 	go func() { errc <- srv.Serve(ctx, ln) }()
+	// Loading a large state leaves its transient garbage (decoded rows,
+	// superseded index nodes) mapped; give it back to the OS now rather
+	// than whenever the scavenger gets to it. Not before serving: the
+	// collection this forces takes seconds with a large state, and
+	// decisions need not wait for it.
+	go debug.FreeOSMemory()
 	if cfg.EnginePlugin {
 		n, err := startEnginePlugin(ctx, cfg, srv, tlsFiles, log, errc)
 		running += n
