@@ -34,6 +34,9 @@ type process struct {
 	conn    *grpc.ClientConn
 	http    *http.Client
 	startup time.Duration
+	// settled is closed when grantd logs that it returned its start-up
+	// garbage to the OS.
+	settled chan struct{}
 }
 
 // logBuffer keeps the first MiB of the server's log lines, written by the
@@ -89,7 +92,7 @@ func restore(bin, dataDir, snapshot string) (time.Duration, error) {
 // startGrantd starts the server on the data directory and waits until it
 // answers an Authorize call: start-up is measured to that first decision.
 func startGrantd(ctx context.Context, bin, dataDir, password string, flags ...string) (*process, error) {
-	p := &process{exited: make(chan struct{})}
+	p := &process{exited: make(chan struct{}), settled: make(chan struct{})}
 	start := time.Now()
 	p.cmd = exec.Command(bin, append([]string{"--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "info"}, flags...)...)
 	stderr, err := p.cmd.StderrPipe()
@@ -105,8 +108,13 @@ func startGrantd(ctx context.Context, bin, dataDir, password string, flags ...st
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			var entry struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &entry) == nil && entry.Msg == "serving" {
-				addrc <- entry.Addr
+			if json.Unmarshal(sc.Bytes(), &entry) == nil {
+				switch entry.Msg {
+				case "serving":
+					addrc <- entry.Addr
+				case "start-up memory returned to the OS": // cmd/grantd's memoryReturned
+					close(p.settled)
+				}
 			}
 			p.logs.add(sc.Bytes())
 		}
@@ -152,6 +160,19 @@ func startGrantd(ctx context.Context, bin, dataDir, password string, flags ...st
 	}
 	p.startup = time.Since(start)
 	return p, nil
+}
+
+// settledMemory is the resident memory once grantd has returned its
+// start-up garbage to the OS, or after wait for a grantd that does not
+// say so (settled false).
+func (p *process) settledMemory(wait time.Duration) (rss uint64, settled bool) {
+	select {
+	case <-p.settled:
+		settled = true
+	case <-time.After(wait):
+	}
+	rss, _ = p.memory()
+	return rss, settled
 }
 
 // auth adds the admin session to an outgoing call.

@@ -241,7 +241,7 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 	}
 	defer func() { p.stop() }()
 	rep.startup = p.startup
-	rep.rssIdle, _ = p.memory()
+	rep.rssIdle, rep.rssSettled = p.settledMemory(time.Minute)
 	o.log("warming the decision cache: one batched pass over the questions")
 	rep.serverWarmup = loadgen.Measure(ctx, "grantd", "warm-up", 4, 100, len(qs), time.Hour, batchCaller(p, qs, 100), loadgen.OnePass()).Seconds
 

@@ -161,7 +161,11 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	// than whenever the scavenger gets to it. Not before serving: the
 	// collection this forces takes seconds with a large state, and
 	// decisions need not wait for it.
-	go debug.FreeOSMemory()
+	go func() {
+		start := time.Now()
+		debug.FreeOSMemory()
+		log.Info(memoryReturned, "elapsed", time.Since(start).String())
+	}()
 	if cfg.EnginePlugin {
 		n, err := startEnginePlugin(ctx, cfg, srv, tlsFiles, log, errc)
 		running += n
@@ -184,6 +188,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	log.Info("stopped", "err", err)
 	return err
 }
+
+// memoryReturned is logged once the start-up garbage is back with the OS:
+// from then on, resident memory is what the loaded state holds.
+const memoryReturned = "start-up memory returned to the OS"
 
 // startEnginePlugin serves the engine plugin on its unix socket and, when
 // configured, over TLS TCP with a spec file for remote daemons. It
