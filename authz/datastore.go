@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strings"
 	"sync/atomic"
 
 	"github.com/benbjohnson/immutable"
@@ -26,6 +27,13 @@ type snapshot struct {
 }
 
 type table = immutable.SortedMap[string, *ast.Term]
+
+// byteOrder orders a table's keys. (The library's default comparer boxes
+// both keys into interfaces on every comparison: an allocation per step
+// of every lookup.)
+type byteOrder struct{}
+
+func (byteOrder) Compare(a, b string) int { return strings.Compare(a, b) }
 
 // dataStore serves the compiled state to OPA as a read-only storage.Store.
 // Each transaction pins the snapshot current when it began, so a decision
@@ -54,7 +62,7 @@ type snapshotBuilder map[string]*immutable.SortedMapBuilder[string, *ast.Term]
 func newSnapshotBuilder() snapshotBuilder {
 	b := snapshotBuilder{}
 	for _, t := range allTables {
-		b[t] = immutable.NewSortedMapBuilder[string, *ast.Term](nil)
+		b[t] = immutable.NewSortedMapBuilder[string, *ast.Term](byteOrder{})
 	}
 	return b
 }
