@@ -2,7 +2,9 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +24,17 @@ type fsm struct {
 	// observe, when set, sees each committed write before its revision
 	// becomes visible to WaitForRevision.
 	observe Observer
+	// prepared is the state Store.Restore built while checking the
+	// snapshot it hands raft, so that raft's restore of those same bytes
+	// does not build it a second time.
+	prepared atomic.Pointer[preparedState]
+}
+
+// preparedState is a state built from a snapshot, known by the snapshot's
+// SHA-256.
+type preparedState struct {
+	sum [sha256.Size]byte
+	db  *memdb.MemDB
 }
 
 func newFSM() (*fsm, error) {
@@ -136,7 +149,7 @@ func (s *fsmSnapshot) Release() {}
 // the old database until the new one is complete.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	db, rev, err := readSnapshot(rc)
+	db, rev, err := f.restoredState(rc)
 	if err != nil {
 		return err
 	}
@@ -146,6 +159,28 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.revision.advance(rev)
 	return nil
+}
+
+// restoredState is the state a snapshot holds: the prepared one when the
+// snapshot is the very one it was built from, else decoded from r.
+func (f *fsm) restoredState(r io.Reader) (*memdb.MemDB, uint64, error) {
+	p := f.prepared.Swap(nil)
+	if p == nil {
+		return readSnapshot(r)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	if sha256.Sum256(data) != p.sum {
+		return readSnapshot(bytes.NewReader(data))
+	}
+	var hdr snapshotHeader
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	if err := json.Unmarshal(line, &hdr); err != nil {
+		return nil, 0, fmt.Errorf("snapshot header: %w", err)
+	}
+	return p.db, hdr.Revision, nil
 }
 
 func readSnapshot(r io.Reader) (*memdb.MemDB, uint64, error) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -87,5 +88,50 @@ func TestOpenInUse(t *testing.T) {
 	defer s.Close()
 	if _, err := Open(DefaultConfig(dir)); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second open of %s: %v, want an in-use error", dir, err)
+	}
+}
+
+// Raft's restore of the snapshot Store.Restore checked takes the state
+// built while checking it; any other snapshot is decoded.
+func TestRestoreTakesPreparedState(t *testing.T) {
+	src := newStore(t)
+	mustApply(t, src, user("alice"))
+	var snap bytes.Buffer
+	if err := src.WriteSnapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	body := snap.Bytes()
+	f, err := newFSM()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	built, _, err := readSnapshot(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.prepared.Store(&preparedState{sum: sha256.Sum256(body), db: built})
+	db, rev, err := f.restoredState(bytes.NewReader(body))
+	if err != nil || db != built || rev != src.Revision() {
+		t.Fatalf("same snapshot: prepared state taken %v, revision %d (want %d), %v", db == built, rev, src.Revision(), err)
+	}
+	if f.prepared.Load() != nil {
+		t.Error("a prepared state was kept after use")
+	}
+
+	// Another snapshot (here: one more user) is decoded, not replaced by
+	// the prepared state.
+	f.prepared.Store(&preparedState{sum: sha256.Sum256(body), db: built})
+	mustApply(t, src, user("bob"))
+	snap.Reset()
+	if err := src.WriteSnapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	db, _, err = f.restoredState(bytes.NewReader(snap.Bytes()))
+	if err != nil || db == built {
+		t.Fatalf("other snapshot: prepared state taken %v, %v", db == built, err)
+	}
+	if u, _ := (&ReadTxn{txn: db.Txn(false)}).User("bob"); u == nil {
+		t.Error("the decoded snapshot lacks bob")
 	}
 }
