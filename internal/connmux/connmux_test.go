@@ -179,15 +179,7 @@ func TestSplitPlain(t *testing.T) {
 // its first byte, without waiting for more (the timeout here is long).
 func TestShortHTTP1Request(t *testing.T) {
 	ts := startServer(t, false, time.Minute)
-	c, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "GET / HTTP/1.0\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, ts.addr, "GET / HTTP/1.0\r\n\r\n")
 	b, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatal(err)
@@ -201,15 +193,7 @@ func TestShortHTTP1Request(t *testing.T) {
 // get one from the mux.
 func TestSettingsSentBeforeFirstRequest(t *testing.T) {
 	ts := startServer(t, false, time.Minute)
-	c, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, preface+"\x00\x00\x00\x04\x00\x00\x00\x00\x00"); err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, ts.addr, preface+"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
 	hdr, payload, err := readFrame(c)
 	if err != nil {
 		t.Fatal(err)
@@ -224,30 +208,35 @@ func TestSettingsSentBeforeFirstRequest(t *testing.T) {
 func TestSilentAndBadConnectionsClosed(t *testing.T) {
 	for _, useTLS := range []bool{false, true} {
 		ts := startServer(t, useTLS, 200*time.Millisecond)
-		c, err := net.Dial("tcp", ts.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dialRaw(t, ts.addr, "")
 		if _, err := io.ReadAll(c); err != nil {
 			t.Fatalf("tls=%t: silent connection not closed by the mux: %v", useTLS, err)
 		}
-		_ = c.Close()
 	}
 	ts := startServer(t, true, time.Minute)
-	c, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, ts.addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	b, err := io.ReadAll(c)
 	if err != nil || !strings.HasPrefix(string(b), "HTTP/1.0 400 Bad Request") || strings.Contains(string(b), "tls=") {
 		t.Fatalf("plain request on the TLS port: %q, %v", b, err)
 	}
+}
+
+// dialRaw opens a plain TCP connection to the mux with a 10 s deadline
+// and writes first on it (nothing if empty); the test's end closes it.
+func dialRaw(t *testing.T, addr, first string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if first != "" {
+		if _, err := io.WriteString(c, first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
 }
 
 func TestCloseEndsAccept(t *testing.T) {
