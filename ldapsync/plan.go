@@ -22,6 +22,9 @@ type Counts struct {
 	MembershipsAdded    int `json:"membershipsAdded"`
 	MembershipsRemoved  int `json:"membershipsRemoved"`
 	SkippedInvalidNames int `json:"skippedInvalidNames"`
+	// SkippedNotOrgMembers counts users a team sync set by a team admin
+	// did not add because they are not members of the team's org.
+	SkippedNotOrgMembers int `json:"skippedNotOrgMembers"`
 }
 
 // maxWarnings bounds the warnings a report keeps.
@@ -223,8 +226,18 @@ func (p *plan) teams(opts Options, dir *directory, r *store.ReadTxn, accounts ma
 				have[m.User] = true
 			}
 		}
+		mayAdd, err := p.teamEntrants(r, key)
+		if err != nil {
+			return err
+		}
 		for _, name := range sortedSet(want) {
 			if accounts[name] && !have[name] {
+				if !mayAdd(name) {
+					p.counts.SkippedNotOrgMembers++
+					p.warn("team %s: %q is not a member of org %s, and the team's sync was set by a team admin, who cannot bring people into the org",
+						key, name, key.Org)
+					continue
+				}
 				p.changes = append(p.changes, store.SetTeamMember{BySync: true,
 					Member: store.TeamMember{Org: key.Org, Team: key.Team, User: name}})
 				p.counts.MembershipsAdded++
@@ -241,6 +254,27 @@ func (p *plan) teams(opts Options, dir *directory, r *store.ReadTxn, accounts ma
 		}
 	}
 	return nil
+}
+
+// teamEntrants tells who a team's sync may add: anyone, or, for a sync
+// saved by a plain team admin, only members of the team's org.
+func (p *plan) teamEntrants(r *store.ReadTxn, key TeamKey) (func(string) bool, error) {
+	team, err := r.Team(key.Org, key.Team)
+	if err != nil {
+		return nil, err
+	}
+	if team == nil || team.LDAPSync == nil || !team.LDAPSync.OrgMembersOnly {
+		return func(string) bool { return true }, nil
+	}
+	members, err := r.OrgMembers(key.Org)
+	if err != nil {
+		return nil, err
+	}
+	in := make(map[string]bool, len(members))
+	for _, m := range members {
+		in[m.User] = true
+	}
+	return func(name string) bool { return in[name] }, nil
 }
 
 // orgAdmins is step 4: the LDAP admins of each org with admin sync follow

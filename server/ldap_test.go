@@ -252,17 +252,38 @@ func TestTeamSyncSettingsAndManualChanges(t *testing.T) {
 	ts.do(t, "POST", "/v1/orgs/eng/teams", admin, map[string]any{"name": "devs"})
 	ts.do(t, "PUT", "/v1/orgs/eng/teams/devs/members/lead", admin, map[string]any{"isAdmin": true})
 	lead := ts.login(t, "lead", "lead-password")
-	// The team admin turns sync on and runs it at once.
-	code, out := ts.do(t, "PUT", "/v1/orgs/eng/teams/devs/ldapSync", lead, map[string]any{"syncNow": true,
-		"sync": map[string]any{"enabled": true, "groupDN": "cn=devs,ou=groups,dc=example,dc=com"}})
-	if code != 200 || out["sync"].(map[string]any)["groupMemberAttr"] != "member" {
+	// alice is in the org already; bob is not.
+	if code, out := ts.do(t, "PUT", "/v1/orgs/eng/members/alice", admin, map[string]any{"isAdmin": false}); code != 200 {
+		t.Fatalf("alice into eng: %d %v", code, out)
+	}
+	members := func() string {
+		t.Helper()
+		_, out := ts.do(t, "GET", "/v1/orgs/eng/teams/devs/members", admin, nil)
+		raw, _ := json.Marshal(out)
+		return string(raw)
+	}
+	// The team admin turns sync on and runs it at once: the group's members
+	// who are in the org join the team; bob, who is not, stays out.
+	syncSetting := map[string]any{"syncNow": true,
+		"sync": map[string]any{"enabled": true, "groupDN": "cn=devs,ou=groups,dc=example,dc=com"}}
+	code, out := ts.do(t, "PUT", "/v1/orgs/eng/teams/devs/ldapSync", lead, syncSetting)
+	if code != 200 || out["sync"].(map[string]any)["groupMemberAttr"] != "member" || out["sync"].(map[string]any)["orgMembersOnly"] != true {
 		t.Fatalf("team sync setting: %d %v", code, out)
 	}
-	code, out = ts.do(t, "GET", "/v1/orgs/eng/teams/devs/members", admin, nil)
-	raw, _ := json.Marshal(out)
+	if got := members(); !strings.Contains(got, `"alice"`) || strings.Contains(got, `"bob"`) {
+		t.Errorf("a team admin's sync: devs members %s, want alice and not bob", got)
+	}
+	if _, out := ts.do(t, "GET", "/v1/orgs/eng/members", admin, nil); strings.Contains(fmt.Sprint(out), "bob") {
+		t.Errorf("a team admin's sync brought bob into the org: %v", out)
+	}
+	// The same setting saved by a system admin may bring people into the org.
+	code, out = ts.do(t, "PUT", "/v1/orgs/eng/teams/devs/ldapSync", admin, syncSetting)
+	if code != 200 || out["sync"].(map[string]any)["orgMembersOnly"] != false {
+		t.Fatalf("admin's team sync setting: %d %v", code, out)
+	}
 	for _, want := range []string{`"alice"`, `"bob"`, `"lead"`} {
-		if !strings.Contains(string(raw), want) {
-			t.Errorf("devs members lack %s: %s", want, raw)
+		if got := members(); !strings.Contains(got, want) {
+			t.Errorf("devs members lack %s: %s", want, got)
 		}
 	}
 	// An LDAP user cannot be added or removed by hand while sync is on.

@@ -68,7 +68,7 @@ func (s *bundleService) certify(ctx context.Context, owner, label string, days i
 }
 
 func (s *bundleService) CreateBundle(ctx context.Context, req *v1.CreateBundleRequest) (*v1.CreateBundleResponse, error) {
-	owner, err := tokenOwner(ctx, req.GetOwner())
+	owner, err := newCredentialOwner(ctx, req.GetOwner())
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (s *bundleService) CreateBundle(ctx context.Context, req *v1.CreateBundleRe
 }
 
 func (s *bundleService) RegisterPublicKey(ctx context.Context, req *v1.RegisterPublicKeyRequest) (*v1.RegisterPublicKeyResponse, error) {
-	owner, err := tokenOwner(ctx, req.GetOwner())
+	owner, err := newCredentialOwner(ctx, req.GetOwner())
 	if err != nil {
 		return nil, err
 	}

@@ -167,7 +167,10 @@ func (s *ldapService) GetTeamLDAPSync(ctx context.Context, req *v1.GetTeamLDAPSy
 }
 
 // UpdateTeamLDAPSync sets a team's sync (team admins may) and, with
-// syncNow, runs a sync of that team's members right away.
+// syncNow, runs a sync of that team's members right away. A team admin
+// may not bring people into the org by hand, so neither may their sync:
+// a setting saved by a team admin who is not an org or system admin adds
+// only existing org members (docs/decisions.md).
 func (s *ldapService) UpdateTeamLDAPSync(ctx context.Context, req *v1.UpdateTeamLDAPSyncRequest) (*v1.UpdateTeamLDAPSyncResponse, error) {
 	if err := s.requireTeamAdmin(ctx, req.GetOrg(), req.GetTeam()); err != nil {
 		return nil, err
@@ -176,6 +179,11 @@ func (s *ldapService) UpdateTeamLDAPSync(ctx context.Context, req *v1.UpdateTeam
 	if err != nil {
 		return nil, err
 	}
+	orgAdmin, err := isOrgAdmin(s.store.Read(), principalFrom(ctx), req.GetOrg())
+	if err != nil {
+		return nil, err
+	}
+	g.OrgMembersOnly = !orgAdmin
 	rev, err := s.apply(ctx, store.UpdateTeam{Org: req.GetOrg(), Name: req.GetTeam(), LDAPSync: &g})
 	if err != nil {
 		return nil, err
@@ -244,7 +252,8 @@ func groupSyncPB(g *store.LDAPGroupSync) *v1.LDAPGroupSync {
 		return &v1.LDAPGroupSync{}
 	}
 	return &v1.LDAPGroupSync{Enabled: g.Enabled, GroupDn: g.GroupDN, GroupMemberAttr: g.GroupMemberAttr,
-		SearchBaseDn: g.SearchBaseDN, SearchScopeSubtree: g.SearchScopeSubtree, SearchFilter: g.SearchFilter}
+		SearchBaseDn: g.SearchBaseDN, SearchScopeSubtree: g.SearchScopeSubtree, SearchFilter: g.SearchFilter,
+		OrgMembersOnly: g.OrgMembersOnly}
 }
 
 // groupSyncFromPB validates a team or org sync setting: group mode when it
@@ -273,7 +282,7 @@ func syncRunPB(r ldapsync.Report) *v1.LDAPSyncRun {
 			Reactivated: int32(c.Reactivated), AdminsAdded: int32(c.AdminsAdded), AdminsRemoved: int32(c.AdminsRemoved),
 			OrgAdminsAdded: int32(c.OrgAdminsAdded), OrgAdminsRemoved: int32(c.OrgAdminsRemoved),
 			MembershipsAdded: int32(c.MembershipsAdded), MembershipsRemoved: int32(c.MembershipsRemoved),
-			SkippedInvalidNames: int32(c.SkippedInvalidNames)}}
+			SkippedInvalidNames: int32(c.SkippedInvalidNames), SkippedNotOrgMembers: int32(c.SkippedNotOrgMembers)}}
 	return out
 }
 

@@ -34,14 +34,25 @@ func (s *repositoryService) CreateRepository(ctx context.Context, req *v1.Create
 }
 
 func (s *repositoryService) GetRepository(ctx context.Context, req *v1.GetRepositoryRequest) (*v1.Repository, error) {
-	r, err := s.store.Read().Repository(req.GetNamespace(), req.GetName())
-	if err == nil && r != nil && !s.mayView(ctx, r) {
-		r = nil // what the caller may not see does not exist for them
-	}
-	if err != nil || r == nil {
-		return nil, orNotFound(err, "repository %s/%s not found", req.GetNamespace(), req.GetName())
+	r, err := s.visibleRepository(ctx, s.store.Read(), req.GetNamespace(), req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	return repositoryPB(r), nil
+}
+
+// visibleRepository reads a repository the caller may view. One the
+// caller may not see does not exist for them: both are the same 404, so
+// no call reveals which private repositories exist.
+func (s *repositoryService) visibleRepository(ctx context.Context, r *store.ReadTxn, namespace, name string) (*store.Repository, error) {
+	repo, err := r.Repository(namespace, name)
+	if err == nil && repo != nil && !s.mayView(ctx, repo) {
+		repo = nil
+	}
+	if err != nil || repo == nil {
+		return nil, orNotFound(err, "repository %s/%s not found", namespace, name)
+	}
+	return repo, nil
 }
 
 // ListRepositories lists the repositories of a namespace, or of every
@@ -78,7 +89,15 @@ func (s *repositoryService) mayView(ctx context.Context, repo *store.Repository)
 	return s.requireRepositoryRight(ctx, repo.Namespace, repo.Name, "repository.view") == nil
 }
 
+// UpdateRepository changes visibility or description. It answers like
+// GetRepository for a repository the caller may not see, and an update
+// that changes nothing writes nothing: it answers the repository as it is.
 func (s *repositoryService) UpdateRepository(ctx context.Context, req *v1.UpdateRepositoryRequest) (*v1.UpdateRepositoryResponse, error) {
+	read := s.store.Read()
+	current, err := s.visibleRepository(ctx, read, req.GetNamespace(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
 	if req.Visibility != nil {
 		if err := s.requireRepositoryRight(ctx, req.GetNamespace(), req.GetName(), "repository.set_visibility"); err != nil {
 			return nil, err
@@ -88,6 +107,10 @@ func (s *repositoryService) UpdateRepository(ctx context.Context, req *v1.Update
 		if err := s.requireRepositoryRight(ctx, req.GetNamespace(), req.GetName(), "repository.edit"); err != nil {
 			return nil, err
 		}
+	}
+	if (req.Visibility == nil || *req.Visibility == current.Visibility) &&
+		(req.Description == nil || *req.Description == current.Description) {
+		return &v1.UpdateRepositoryResponse{Repository: repositoryPB(current), Revision: read.Revision()}, nil
 	}
 	rev, err := s.apply(ctx, store.UpdateRepository{Namespace: req.GetNamespace(), Name: req.GetName(),
 		Visibility: req.Visibility, Description: req.Description})

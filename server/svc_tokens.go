@@ -16,8 +16,8 @@ type tokenService struct {
 	*deps
 }
 
-// owner resolves the owner a token request names: the caller by default;
-// only system admins may name another account.
+// tokenOwner resolves the owner a token or bundle request names: the
+// caller by default; only system admins may name another account.
 func tokenOwner(ctx context.Context, owner string) (string, error) {
 	p := principalFrom(ctx)
 	if owner == "" || owner == p.Subject() {
@@ -33,8 +33,23 @@ func tokenOwner(ctx context.Context, owner string) (string, error) {
 	return s.String(), nil
 }
 
+// newCredentialOwner resolves the owner of a credential to create (an API
+// token or a client bundle). Users make their own; a service account's
+// credentials are made by system admins only, so that a leaked token
+// cannot mint a longer-lived credential that survives its revocation.
+func newCredentialOwner(ctx context.Context, owner string) (string, error) {
+	owner, err := tokenOwner(ctx, owner)
+	if err != nil {
+		return "", err
+	}
+	if p := principalFrom(ctx); !p.IsAdmin && p.Kind != "user" {
+		return "", denied("only system admins create credentials for service accounts")
+	}
+	return owner, nil
+}
+
 func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPITokenRequest) (*v1.CreateAPITokenResponse, error) {
-	owner, err := tokenOwner(ctx, req.GetOwner())
+	owner, err := newCredentialOwner(ctx, req.GetOwner())
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,10 @@ type LDAPGroupSync struct {
 	SearchBaseDN       string `json:"searchBaseDN,omitempty"`
 	SearchScopeSubtree bool   `json:"searchScopeSubtree,omitempty"`
 	SearchFilter       string `json:"searchFilter,omitempty"`
+	// OrgMembersOnly marks a team sync saved by a team admin who
+	// administers neither the org nor grantd: it adds only users who are
+	// already members of the org, so it cannot bring anyone into the org.
+	OrgMembersOnly bool `json:"orgMembersOnly,omitempty"`
 }
 
 // OrgMember is a user's membership of an org.

@@ -143,6 +143,7 @@ func printRun(w io.Writer, r *v1.LDAPSyncRun) error {
 		{"org admins added", c.GetOrgAdminsAdded()}, {"org admins removed", c.GetOrgAdminsRemoved()},
 		{"team memberships added", c.GetMembershipsAdded()}, {"team memberships removed", c.GetMembershipsRemoved()},
 		{"invalid names skipped", c.GetSkippedInvalidNames()},
+		{"not in the org, skipped", c.GetSkippedNotOrgMembers()},
 	} {
 		t.row(row.name, strconv.Itoa(int(row.n)))
 	}

@@ -779,8 +779,11 @@ type LDAPSyncCounts struct {
 	SkippedInvalidNames int32                  `protobuf:"varint,9,opt,name=skipped_invalid_names,json=skippedInvalidNames,proto3" json:"skipped_invalid_names,omitempty"`
 	OrgAdminsAdded      int32                  `protobuf:"varint,10,opt,name=org_admins_added,json=orgAdminsAdded,proto3" json:"org_admins_added,omitempty"`
 	OrgAdminsRemoved    int32                  `protobuf:"varint,11,opt,name=org_admins_removed,json=orgAdminsRemoved,proto3" json:"org_admins_removed,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Users a team sync saved by a plain team admin left out because they
+	// are not members of the team's org.
+	SkippedNotOrgMembers int32 `protobuf:"varint,12,opt,name=skipped_not_org_members,json=skippedNotOrgMembers,proto3" json:"skipped_not_org_members,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *LDAPSyncCounts) Reset() {
@@ -886,6 +889,13 @@ func (x *LDAPSyncCounts) GetOrgAdminsAdded() int32 {
 func (x *LDAPSyncCounts) GetOrgAdminsRemoved() int32 {
 	if x != nil {
 		return x.OrgAdminsRemoved
+	}
+	return 0
+}
+
+func (x *LDAPSyncCounts) GetSkippedNotOrgMembers() int32 {
+	if x != nil {
+		return x.SkippedNotOrgMembers
 	}
 	return 0
 }
@@ -1169,8 +1179,13 @@ type LDAPGroupSync struct {
 	SearchBaseDn       string                 `protobuf:"bytes,4,opt,name=search_base_dn,json=searchBaseDN,proto3" json:"search_base_dn,omitempty"`
 	SearchScopeSubtree bool                   `protobuf:"varint,5,opt,name=search_scope_subtree,json=searchScopeSubtree,proto3" json:"search_scope_subtree,omitempty"`
 	SearchFilter       string                 `protobuf:"bytes,6,opt,name=search_filter,json=searchFilter,proto3" json:"search_filter,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Output only, for team syncs: true when the setting was last saved by
+	// a team admin who administers neither the org nor grantd. Such a sync
+	// adds only users who are already members of the team's org; it never
+	// brings anyone into the org.
+	OrgMembersOnly bool `protobuf:"varint,7,opt,name=org_members_only,json=orgMembersOnly,proto3" json:"org_members_only,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *LDAPGroupSync) Reset() {
@@ -1243,6 +1258,13 @@ func (x *LDAPGroupSync) GetSearchFilter() string {
 		return x.SearchFilter
 	}
 	return ""
+}
+
+func (x *LDAPGroupSync) GetOrgMembersOnly() bool {
+	if x != nil {
+		return x.OrgMembersOnly
+	}
+	return false
 }
 
 type GetTeamLDAPSyncRequest struct {
@@ -1638,7 +1660,7 @@ const file_grantd_v1_ldap_proto_rawDesc = "" +
 	"\tfull_name\x18\a \x01(\tR\bfullName\"@\n" +
 	"\x14StartLDAPSyncRequest\x12\x14\n" +
 	"\x05force\x18\x01 \x01(\bR\x05force\x12\x12\n" +
-	"\x04wait\x18\x02 \x01(\bR\x04wait\"\xbc\x03\n" +
+	"\x04wait\x18\x02 \x01(\bR\x04wait\"\xf3\x03\n" +
 	"\x0eLDAPSyncCounts\x12\x18\n" +
 	"\acreated\x18\x01 \x01(\x05R\acreated\x12\x18\n" +
 	"\aupdated\x18\x02 \x01(\x05R\aupdated\x12 \n" +
@@ -1651,7 +1673,8 @@ const file_grantd_v1_ldap_proto_rawDesc = "" +
 	"\x15skipped_invalid_names\x18\t \x01(\x05R\x13skippedInvalidNames\x12(\n" +
 	"\x10org_admins_added\x18\n" +
 	" \x01(\x05R\x0eorgAdminsAdded\x12,\n" +
-	"\x12org_admins_removed\x18\v \x01(\x05R\x10orgAdminsRemoved\"\xd2\x02\n" +
+	"\x12org_admins_removed\x18\v \x01(\x05R\x10orgAdminsRemoved\x125\n" +
+	"\x17skipped_not_org_members\x18\f \x01(\x05R\x14skippedNotOrgMembers\"\xd2\x02\n" +
 	"\vLDAPSyncRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1d\n" +
@@ -1672,14 +1695,15 @@ const file_grantd_v1_ldap_proto_rawDesc = "" +
 	"\x14ListLDAPSyncsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\"C\n" +
 	"\x15ListLDAPSyncsResponse\x12*\n" +
-	"\x04runs\x18\x01 \x03(\v2\x16.grantd.v1.LDAPSyncRunR\x04runs\"\xed\x01\n" +
+	"\x04runs\x18\x01 \x03(\v2\x16.grantd.v1.LDAPSyncRunR\x04runs\"\x97\x02\n" +
 	"\rLDAPGroupSync\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x19\n" +
 	"\bgroup_dn\x18\x02 \x01(\tR\agroupDN\x12*\n" +
 	"\x11group_member_attr\x18\x03 \x01(\tR\x0fgroupMemberAttr\x12$\n" +
 	"\x0esearch_base_dn\x18\x04 \x01(\tR\fsearchBaseDN\x120\n" +
 	"\x14search_scope_subtree\x18\x05 \x01(\bR\x12searchScopeSubtree\x12#\n" +
-	"\rsearch_filter\x18\x06 \x01(\tR\fsearchFilter\">\n" +
+	"\rsearch_filter\x18\x06 \x01(\tR\fsearchFilter\x12(\n" +
+	"\x10org_members_only\x18\a \x01(\bR\x0eorgMembersOnly\">\n" +
 	"\x16GetTeamLDAPSyncRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x12\n" +
 	"\x04team\x18\x02 \x01(\tR\x04team\"\x8a\x01\n" +

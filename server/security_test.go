@@ -1,0 +1,154 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/grantd/grantd/ldapsync/ldaptest"
+)
+
+// The security regression suite: one test per reproduction of the security
+// review (issue 17), each against a real server over REST, each failing on
+// the code the review attacked. Names start with TestSecurity so that
+// `go test -run TestSecurity ./...` runs the whole suite.
+
+// mustDo is ts.do that fails the test unless the answer is 200.
+func (ts *testServer) mustDo(t *testing.T, method, path, token string, body any) map[string]any {
+	t.Helper()
+	code, out := ts.do(t, method, path, token, body)
+	if code != 200 {
+		t.Fatalf("%s %s: %d %v", method, path, code, out)
+	}
+	return out
+}
+
+// newUser creates a local user as the admin and logs them in.
+func (ts *testServer) newUser(t *testing.T, admin, name string) string {
+	t.Helper()
+	ts.mustDo(t, "POST", "/v1/users", admin, map[string]any{"name": name, "password": name + "-password"})
+	return ts.login(t, name, name+"-password")
+}
+
+// Reproduction 1: a team admin sets a team sync with a search filter that
+// selects directory users outside the org, with syncNow. They must not
+// become members of the team nor of the org; the same setting saved by
+// an org admin may bring them in.
+func TestSecurityTeamAdminSyncCannotBringStrangersIntoTheOrg(t *testing.T) {
+	d := ldaptest.Start(t, ldaptest.Options{
+		LDIF: ldaptest.OU("dc=example,dc=com", "people") +
+			ldaptest.Person(ldapPeople, "mallory1", "Mallory One", "m1-pw") +
+			ldaptest.Person(ldapPeople, "mallory2", "Mallory Two", "m2-pw") +
+			ldaptest.Person(ldapPeople, "webdev", "Web Developer", "wd-pw"),
+	})
+	ts := startServer(t)
+	admin := ts.login(t, "admin", adminPassword)
+	ts.configureLDAP(t, admin, ldapConfigFor(d, false))
+	ts.syncNow(t, admin, false) // creates mallory1, mallory2 and webdev
+	ts.mustDo(t, "POST", "/v1/orgs", admin, map[string]any{"name": "acme"})
+	ts.mustDo(t, "POST", "/v1/orgs/acme/teams", admin, map[string]any{"name": "web"})
+	ts.mustDo(t, "PUT", "/v1/orgs/acme/members/webdev", admin, map[string]any{"isAdmin": false})
+	lead := ts.newUser(t, admin, "lead")
+	ts.mustDo(t, "PUT", "/v1/orgs/acme/teams/web/members/lead", admin, map[string]any{"isAdmin": true})
+	orgAdmin := ts.newUser(t, admin, "boss")
+	ts.mustDo(t, "PUT", "/v1/orgs/acme/members/boss", admin, map[string]any{"isAdmin": true})
+
+	setting := map[string]any{"syncNow": true, "sync": map[string]any{"enabled": true,
+		"searchBaseDN": ldapPeople, "searchFilter": "(|(uid=mallory*)(uid=webdev))"}}
+	out := ts.mustDo(t, "PUT", "/v1/orgs/acme/teams/web/ldapSync", lead, setting)
+	if out["sync"].(map[string]any)["orgMembersOnly"] != true {
+		t.Errorf("a team admin's setting is not marked org-members-only: %v", out)
+	}
+	orgMembers := fmt.Sprint(ts.mustDo(t, "GET", "/v1/orgs/acme/members", admin, nil))
+	teamMembers := fmt.Sprint(ts.mustDo(t, "GET", "/v1/orgs/acme/teams/web/members", admin, nil))
+	if strings.Contains(orgMembers, "mallory") || strings.Contains(teamMembers, "mallory") {
+		t.Fatalf("a team admin's sync brought strangers in:\norg %s\nteam %s", orgMembers, teamMembers)
+	}
+	if !strings.Contains(teamMembers, "webdev") {
+		t.Errorf("the org member the filter selects was not added: %s", teamMembers)
+	}
+	runs := fmt.Sprint(ts.mustDo(t, "GET", "/v1/ldap/syncs", admin, nil))
+	if !strings.Contains(runs, "skippedNotOrgMembers:2") {
+		t.Errorf("the run does not count the two users it left out: %s", runs)
+	}
+	// The legitimate path: an org admin saves the same setting.
+	out = ts.mustDo(t, "PUT", "/v1/orgs/acme/teams/web/ldapSync", orgAdmin, setting)
+	if out["sync"].(map[string]any)["orgMembersOnly"] != false {
+		t.Errorf("an org admin's setting is marked org-members-only: %v", out)
+	}
+	orgMembers = fmt.Sprint(ts.mustDo(t, "GET", "/v1/orgs/acme/members", admin, nil))
+	if !strings.Contains(orgMembers, "mallory1") || !strings.Contains(orgMembers, "mallory2") {
+		t.Errorf("an org admin's sync did not add the selected users: %s", orgMembers)
+	}
+}
+
+// Reproduction 2: PATCH on another user's private repository with an empty
+// body answered 200, wrote an audit event and bumped the revision. It must
+// answer like GET (404) and write nothing; an empty PATCH on a repository
+// the caller may see writes nothing either.
+func TestSecurityRepositoryPatchIsNoExistenceOracle(t *testing.T) {
+	ts := startServer(t)
+	admin := ts.login(t, "admin", adminPassword)
+	alice := ts.newUser(t, admin, "alice")
+	mallory := ts.newUser(t, admin, "mallory")
+	ts.mustDo(t, "POST", "/v1/repositories", alice, map[string]any{"namespace": "alice", "name": "secret"})
+	ts.mustDo(t, "POST", "/v1/repositories", alice, map[string]any{"namespace": "alice", "name": "open", "visibility": "public"})
+	// A session's first use is recorded (a write of its own); make it now.
+	ts.mustDo(t, "GET", "/v1/sessions", mallory, nil)
+	revision := func() uint64 { return ts.st.Revision() }
+	audit := func() int {
+		out := ts.mustDo(t, "GET", "/v1/audit?pageSize=1000", admin, nil)
+		return len(out["events"].([]any))
+	}
+	before, events := revision(), audit()
+	for _, body := range []map[string]any{{}, {"description": "pwned"}, {"visibility": "public"}} {
+		for _, name := range []string{"secret", "does-not-exist"} {
+			getCode, getOut := ts.do(t, "GET", "/v1/repositories/alice/"+name, mallory, nil)
+			code, out := ts.do(t, "PATCH", "/v1/repositories/alice/"+name, mallory, body)
+			if code != 404 || getCode != 404 || fmt.Sprint(out) != fmt.Sprint(getOut) {
+				t.Errorf("PATCH %v on alice/%s: %d %v; GET: %d %v — want the same 404", body, name, code, out, getCode, getOut)
+			}
+		}
+	}
+	// An empty PATCH on a repository mallory may see answers it as it is.
+	code, out := ts.do(t, "PATCH", "/v1/repositories/alice/open", mallory, map[string]any{})
+	if code != 200 || out["repository"].(map[string]any)["visibility"] != "public" {
+		t.Errorf("empty PATCH on a visible repository: %d %v", code, out)
+	}
+	if code, _ := ts.do(t, "PATCH", "/v1/repositories/alice/open", mallory, map[string]any{"description": "x"}); code != 403 {
+		t.Errorf("editing a visible repository without the right: %d, want 403", code)
+	}
+	if got := revision(); got != before {
+		t.Errorf("refused and empty PATCHes moved the revision from %d to %d", before, got)
+	}
+	if got := audit(); got != events {
+		t.Errorf("refused and empty PATCHes wrote %d audit events", got-events)
+	}
+}
+
+// Reproduction 3: with a service account's API token, POST /v1/bundles
+// issued a year-long certificate for the account that outlived the
+// token. Service accounts' credentials are made by system admins only.
+func TestSecurityServiceAccountsCannotMintTheirOwnCredentials(t *testing.T) {
+	ts := startServer(t)
+	admin := ts.login(t, "admin", adminPassword)
+	ts.mustDo(t, "POST", "/v1/serviceAccounts", admin, map[string]any{"name": "ci", "capabilities": []string{"authorize"}})
+	token := ts.mustDo(t, "POST", "/v1/tokens", admin, map[string]any{"owner": "serviceaccount:ci", "name": "deploy"})["secret"].(string)
+	for _, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/v1/bundles", map[string]any{}},
+		{"/v1/bundles", map[string]any{"owner": "serviceaccount:ci"}},
+		{"/v1/tokens", map[string]any{"name": "another"}},
+	} {
+		if code, out := ts.do(t, "POST", c.path, token, c.body); code != 403 {
+			t.Errorf("service account POST %s %v: %d %v, want 403", c.path, c.body, code, out)
+		}
+	}
+	if out := ts.mustDo(t, "GET", "/v1/bundles?owner=serviceaccount:ci", admin, nil); len(out["bundles"].([]any)) != 0 {
+		t.Errorf("a bundle was issued: %v", out)
+	}
+	// The legitimate path: a system admin makes the account's bundle.
+	ts.mustDo(t, "POST", "/v1/bundles", admin, map[string]any{"owner": "serviceaccount:ci", "label": "runner"})
+}
