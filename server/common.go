@@ -121,6 +121,37 @@ func listPage[T, P any](req pageRequest, fetch func(after string, size int) ([]*
 	return items, next, nil
 }
 
+// filteredPage reads one page of a key-ordered listing that a filter
+// thins out: it reads batches of rows after the page token until size
+// rows have passed the filter or the rows run out. The next-page token
+// is the key of the last row on a full page, never of a row read past
+// it, so no row is skipped between pages.
+func filteredPage[T any](after string, size int, fetch func(after string, n int) ([]*T, error),
+	keep func(*T) bool, key func(*T) string) (page []*T, next string, err error) {
+	for len(page) < size {
+		batch, err := fetch(after, size)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, row := range batch {
+			if len(page) == size {
+				break
+			}
+			after = key(row)
+			if keep(row) {
+				page = append(page, row)
+			}
+		}
+		if len(batch) < size {
+			break
+		}
+	}
+	if len(page) == size {
+		next = nextPageToken(size, size, key(page[size-1]))
+	}
+	return page, next, nil
+}
+
 // pageOf pages a listing that is read whole (small, per-org lists), in
 // key order.
 func pageOf[T, P any](req pageRequest, rows []*T, conv func(*T) P, key func(*T) string) ([]P, string, error) {

@@ -123,6 +123,10 @@ func TestDirectoryLoginWithJIT(t *testing.T) {
 	if code != 200 || out["source"] != "ldap" || out["fullName"] != "Alice Liddell" || out["active"] != true {
 		t.Errorf("alice provisioned: %d %v", code, out)
 	}
+	// Provisioned at first login, so created then (issue 17, item 8).
+	if created, err := time.Parse(time.RFC3339Nano, fmt.Sprint(out["createdAt"])); err != nil || time.Since(created) > time.Minute {
+		t.Errorf("alice's createdAt: %v (%v)", out["createdAt"], err)
+	}
 	code, out = ts.do(t, "GET", "/v1/grants?subject=user:alice", admin, nil)
 	if raw, _ := json.Marshal(out); code != 200 || !strings.Contains(string(raw), "collection:/Shared/Private/alice") {
 		t.Errorf("alice's private grant: %d %s", code, raw)

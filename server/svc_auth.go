@@ -109,7 +109,7 @@ func (d *deps) provision(ctx context.Context, e ldapsync.Entry) error {
 		return err
 	}
 	_, err = d.applyAs(ctx, ldapsync.Actor, store.CreateUser{PrivateGrantID: grantID, User: store.User{
-		Name: e.Username, FullName: e.FullName, Source: store.SourceLDAP, LDAPDN: e.DN, Active: true}})
+		Name: e.Username, FullName: e.FullName, Source: store.SourceLDAP, LDAPDN: e.DN, Active: true, CreatedAt: d.now()}})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return nil // a concurrent first login made it
 	}

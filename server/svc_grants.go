@@ -85,7 +85,7 @@ func (s *grantService) ListGrants(ctx context.Context, req *v1.ListGrantsRequest
 		// One more than a page tells whether another page follows.
 		candidates, err = grantsVia(r.GrantsOfRole(req.GetRole(), after, size+1))
 	default:
-		candidates, err = grantsVia(r.Grants(after, size))
+		candidates, err = grantsVia(r.Grants(after, size+1))
 	}
 	if err != nil {
 		return nil, err

@@ -76,30 +76,16 @@ func (s *userService) ListUsers(_ context.Context, req *v1.ListUsersRequest) (*v
 		return nil, invalid("state must be active, inactive or empty")
 	}
 	r := s.store.Read()
-	out := &v1.ListUsersResponse{}
-	last := ""
-	// Filters may skip rows, so read batches until the page is full.
-	for len(out.Users) < size {
-		batch, err := r.Users(req.GetPrefix(), after, size)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range batch {
-			after = u.Name
-			if !matchUser(u, req) {
-				continue
-			}
-			out.Users = append(out.Users, userPB(u))
-			last = u.Name
-			if len(out.Users) == size {
-				break
-			}
-		}
-		if len(batch) < size {
-			return out, nil
-		}
+	users, next, err := filteredPage(after, size, func(after string, n int) ([]*store.User, error) {
+		return r.Users(req.GetPrefix(), after, n)
+	}, func(u *store.User) bool { return matchUser(u, req) }, func(u *store.User) string { return u.Name })
+	if err != nil {
+		return nil, err
 	}
-	out.NextPageToken = nextPageToken(len(out.Users), size, last)
+	out := &v1.ListUsersResponse{NextPageToken: next}
+	for _, u := range users {
+		out.Users = append(out.Users, userPB(u))
+	}
 	return out, nil
 }
 
