@@ -140,9 +140,24 @@ func (sc SearchConfig) entry(e *ldap.Entry) (out Entry, ok, invalid bool) {
 	}
 	out = Entry{DN: e.DN, Username: name}
 	if sc.FullNameAttr != "" {
-		out.FullName = e.GetAttributeValue(sc.FullNameAttr)
+		out.FullName = clipRunes(e.GetAttributeValue(sc.FullNameAttr), MaxFullName)
 	}
 	return out, true, false
+}
+
+// MaxFullName is the longest full name grantd keeps, as the API allows;
+// a longer one from the directory is cut to it (a full name is display
+// text, not an identifier: cutting it changes no decision).
+const MaxFullName = 200
+
+func clipRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 // groupMembers reads the member DNs of a group, lower-cased for comparison.

@@ -26,6 +26,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, err
 	}
+	if err := checkBounds(info.FullMethod, req); err != nil {
+		return nil, err
+	}
 	if err := validateRequest(req); err != nil {
 		return nil, err
 	}

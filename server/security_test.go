@@ -152,3 +152,51 @@ func TestSecurityServiceAccountsCannotMintTheirOwnCredentials(t *testing.T) {
 	// The legitimate path: a system admin makes the account's bundle.
 	ts.mustDo(t, "POST", "/v1/bundles", admin, map[string]any{"owner": "serviceaccount:ci", "label": "runner"})
 }
+
+// Reproduction 4: a plain user stored 1 MB repository descriptions, kept
+// in the state and again in the audit log. Every free-text field has a
+// maximum length, enforced with a 400 that names the field; what is
+// accepted is kept in the audit log only as a bounded excerpt.
+func TestSecurityTextFieldsAreBounded(t *testing.T) {
+	ts := startServer(t)
+	admin := ts.login(t, "admin", adminPassword)
+	alice := ts.newUser(t, admin, "alice")
+	ts.mustDo(t, "POST", "/v1/orgs", admin, map[string]any{"name": "acme"})
+	ts.mustDo(t, "POST", "/v1/serviceAccounts", admin, map[string]any{"name": "ci"})
+	long := func(n int) string { return strings.Repeat("x", n) }
+	for _, c := range []struct {
+		token, method, path string
+		body                map[string]any
+		field               string
+	}{
+		{alice, "POST", "/v1/repositories", map[string]any{"namespace": "alice", "name": "big", "description": long(40_000)}, "description"},
+		{alice, "POST", "/v1/repositories", map[string]any{"namespace": "alice", "name": "big", "description": long(1001)}, "description"},
+		{admin, "POST", "/v1/users", map[string]any{"name": "bob", "fullName": long(201), "password": "bob-password"}, "fullName"},
+		{admin, "PATCH", "/v1/users/alice", map[string]any{"fullName": long(201)}, "fullName"},
+		{admin, "POST", "/v1/orgs/acme/teams", map[string]any{"name": "web", "description": long(1001)}, "description"},
+		{admin, "PATCH", "/v1/serviceAccounts/ci", map[string]any{"description": long(1001)}, "description"},
+		{admin, "POST", "/v1/roles", map[string]any{"name": "dev", "displayName": long(201),
+			"permissions": []any{map[string]any{"operation": "container.view"}}}, "displayName"},
+		{alice, "POST", "/v1/bundles", map[string]any{"label": long(101)}, "label"},
+		{alice, "POST", "/v1/tokens", map[string]any{"name": long(201)}, "name"},
+		{admin, "PUT", "/v1/ldap/config", map[string]any{"enabled": false,
+			"userSearchConfigs": []any{map[string]any{"baseDN": "dc=x", "usernameAttr": "uid", "filter": long(4097)}}}, "userSearchConfigs[0].filter"},
+		{admin, "GET", "/v1/users?pageToken=" + long(600), nil, "pageToken"},
+	} {
+		code, out := ts.do(t, c.method, c.path, c.token, c.body)
+		if code != 400 || !strings.Contains(fmt.Sprint(out["message"]), c.field) {
+			t.Errorf("%s %s with a long %s: %d %v, want 400 naming it", c.method, c.path, c.field, code, clip(fmt.Sprint(out), 200))
+		}
+	}
+	// Every problem at once.
+	code, out := ts.do(t, "POST", "/v1/users", admin, map[string]any{"name": "bob", "fullName": long(300), "password": long(2000)})
+	if msg := fmt.Sprint(out["message"]); code != 400 || !strings.Contains(msg, "fullName") || !strings.Contains(msg, "password") {
+		t.Errorf("two long fields: %d %v", code, msg)
+	}
+	// At the limit is accepted, and the audit log keeps an excerpt.
+	ts.mustDo(t, "POST", "/v1/repositories", alice, map[string]any{"namespace": "alice", "name": "ok", "description": long(1000)})
+	events := ts.mustDo(t, "GET", "/v1/audit?actor=user:alice&pageSize=1", admin, nil)["events"].([]any)
+	if after := events[0].(map[string]any)["after"].(string); len(after) > 600 || !strings.Contains(after, "more bytes") {
+		t.Errorf("audit keeps %d bytes of the new repository: %s", len(after), clip(after, 100))
+	}
+}

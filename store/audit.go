@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultAuditRetention is how many audit events are kept when the
@@ -90,11 +92,52 @@ func (tx *writeTxn) appendAudit(ev AuditEvent) error {
 	return nil
 }
 
+// AuditExcerpt bounds every string the audit log keeps of an object: a
+// longer one is kept as its first AuditExcerpt bytes and a note of how
+// many were left out. However large a description or a certificate, an
+// event stays small, and the retention count bounds the log's memory.
+const AuditExcerpt = 256
+
 func auditJSON(v any) (json.RawMessage, error) {
 	if v == nil {
 		return nil, nil
 	}
-	return json.Marshal(v)
+	raw, err := json.Marshal(v)
+	if err != nil || len(raw) <= AuditExcerpt {
+		return raw, err // too short to hold a string over the limit
+	}
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // numbers stay as written
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	return json.Marshal(excerpt(doc))
+}
+
+// excerpt shortens every string in a decoded JSON document to AuditExcerpt
+// bytes (on a character boundary).
+func excerpt(v any) any {
+	switch x := v.(type) {
+	case string:
+		if len(x) <= AuditExcerpt {
+			return x
+		}
+		cut := AuditExcerpt
+		for cut > 0 && !utf8.RuneStart(x[cut]) {
+			cut--
+		}
+		return fmt.Sprintf("%s…[%d more bytes]", x[:cut], len(x)-cut)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = excerpt(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = excerpt(e)
+		}
+	}
+	return v
 }
 
 // MarshalJSON encodes the wrapped command with its kind byte.

@@ -166,3 +166,36 @@ func TestLDAPConfigIsStoredAndNeverAudited(t *testing.T) {
 	wantErr(t, s, UpdateLDAPConfig{Config: []byte(`[1]`)}, ErrInvalid)
 	wantErr(t, s, UpdateLDAPConfig{Config: []byte(`{"broken"`)}, ErrInvalid)
 }
+
+// A long field is kept in the audit log as a bounded excerpt (issue 17,
+// item 4): the object keeps its full value, the event a prefix.
+func TestAuditKeepsExcerptsOfLongFields(t *testing.T) {
+	s := newStore(t)
+	mustApply(t, s, audited("user:admin", user("alice")))
+	long := strings.Repeat("é", 5000) // two bytes each: the cut must not split one
+	mustApply(t, s, audited("user:alice", UpdateUser{Name: "alice", FullName: &long}))
+	u, err := s.Read().User("alice")
+	if err != nil || u.FullName != long {
+		t.Fatalf("the user lost their full name: %v", err)
+	}
+	events, err := s.Read().AuditEvents("user:alice", "", 0, 0)
+	if err != nil || len(events) != 1 {
+		t.Fatalf("events: %v %v", events, err)
+	}
+	var after map[string]any
+	if err := json.Unmarshal(events[0].After, &after); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := after["fullName"].(string)
+	if len(events[0].After) > 2*AuditExcerpt+200 || !strings.HasPrefix(got, strings.Repeat("é", AuditExcerpt/2)) ||
+		!strings.HasSuffix(got, "…[9744 more bytes]") {
+		t.Errorf("audit after: %d bytes, fullName %q", len(events[0].After), clipForTest(got))
+	}
+}
+
+func clipForTest(s string) string {
+	if len(s) > 80 {
+		return s[:40] + "…" + s[len(s)-40:]
+	}
+	return s
+}
