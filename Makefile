@@ -5,14 +5,15 @@ GO ?= go
 # runs as part of the ordinary tests).
 FUZZTIME ?= 20s
 
-.PHONY: run test test-deps generate build fmt-check
+.PHONY: run test test-deps generate build fmt-check tracked-check
 
-## run: start grantd on its embedded default (single-node store in ./grantd-data, TLS on :8443)
-run:
-	$(GO) run ./cmd/grantd
+## run: start grantd on its embedded default (single-node store in ./grantd-data, TLS on :8443).
+## The binary replaces the recipe's shell, so SIGTERM and Ctrl-C reach grantd itself.
+run: build
+	exec bin/grantd
 
 ## test: the whole test suite, with everything it needs provisioned
-test: fmt-check test-deps
+test: fmt-check tracked-check test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) ./server
@@ -22,6 +23,10 @@ test: fmt-check test-deps
 ## test-deps: install slapd and ldap-utils (Debian) when missing; the LDAP tests run real slapd servers
 test-deps:
 	@scripts/test-deps.sh
+
+## tracked-check: nothing built (binaries, large outputs) is tracked by git
+tracked-check:
+	@scripts/check-tracked.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

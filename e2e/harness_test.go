@@ -72,9 +72,15 @@ func (s *syncBuffer) String() string {
 // start runs grantd on dataDir and waits until it serves and is ready.
 func start(t *testing.T, dataDir string, extraArgs ...string) *grantd {
 	t.Helper()
+	return startWithEnv(t, dataDir, "GRANTD_ADMIN_PASSWORD="+adminPassword, extraArgs...)
+}
+
+// startWithEnv is start with one more environment variable (NAME=value).
+func startWithEnv(t *testing.T, dataDir, env string, extraArgs ...string) *grantd {
+	t.Helper()
 	args := append([]string{"--data-dir", dataDir, "--listen", "127.0.0.1:0"}, extraArgs...)
 	cmd := exec.Command(grantdBin, args...)
-	cmd.Env = append(os.Environ(), "GRANTD_ADMIN_PASSWORD="+adminPassword)
+	cmd.Env = append(os.Environ(), env)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

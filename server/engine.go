@@ -156,5 +156,5 @@ func (s *Server) ServeEnginePluginTLS(ctx context.Context, ln net.Listener, h ht
 }
 
 func pluginServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout, IdleTimeout: idleTimeout}
+	return &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout, ReadTimeout: DefaultReadTimeout, IdleTimeout: idleTimeout}
 }

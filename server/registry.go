@@ -29,8 +29,11 @@ func (b registryBackend) Authenticate(ctx context.Context, username, secret stri
 		return registry.Identity{Subject: p.Subject(), Account: username, IsAdmin: p.IsAdmin}, nil
 	}
 	name, _, err := b.checkPassword(ctx, username, secret)
-	if status.Code(err) == codes.Unavailable {
+	switch status.Code(err) {
+	case codes.Unavailable:
 		return registry.Identity{}, registry.ErrUnavailable
+	case codes.ResourceExhausted:
+		return registry.Identity{}, registry.ErrThrottled
 	}
 	if err != nil {
 		return registry.Identity{}, registry.ErrBadCredentials

@@ -1,9 +1,15 @@
 package server
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grantd/grantd/ldapsync/ldaptest"
 )
@@ -198,5 +204,185 @@ func TestSecurityTextFieldsAreBounded(t *testing.T) {
 	events := ts.mustDo(t, "GET", "/v1/audit?actor=user:alice&pageSize=1", admin, nil)["events"].([]any)
 	if after := events[0].(map[string]any)["after"].(string); len(after) > 600 || !strings.Contains(after, "more bytes") {
 		t.Errorf("audit keeps %d bytes of the new repository: %s", len(after), clip(after, 100))
+	}
+}
+
+// Reproduction 6a: minRevision waited its bound once per batch item, so a
+// batch of 1,000 unreachable revisions held a worker for most of an hour.
+// The bound is one deadline per call.
+func TestSecurityBatchWaitsForARevisionOncePerCall(t *testing.T) {
+	ts := startServer(t)
+	ts.srv.deps.maxRevisionWait = 500 * time.Millisecond
+	admin := ts.login(t, "admin", adminPassword)
+	future := fmt.Sprint(ts.st.Revision() + 1_000_000)
+	reqs := make([]any, 300) // as many as the test server's body limit holds
+	for i := range reqs {
+		reqs[i] = map[string]any{"subject": "user:admin", "operation": "container.view", "minRevision": future}
+	}
+	start := time.Now()
+	out := ts.mustDo(t, "POST", "/v1/authorize:batch", admin, map[string]any{"requests": reqs})
+	elapsed := time.Since(start)
+	for i, d := range out["decisions"].([]any) {
+		if d.(map[string]any)["allowed"] != false {
+			t.Fatalf("decision %d allowed without its revision: %v", i, d)
+		}
+	}
+	// Per item, the batch would wait 300 × 500 ms / GOMAXPROCS: over a minute.
+	if elapsed > 20*time.Second {
+		t.Errorf("a batch of %d unreachable revisions took %v; the bound is one wait per call", len(reqs), elapsed)
+	}
+}
+
+// Reproduction 6b: a request body sent slowly held its connection for
+// minutes. Reading a whole request has a deadline.
+func TestSecuritySlowBodiesAreCutOff(t *testing.T) {
+	ts := startServer(t)
+	conn, err := tls.Dial("tcp", ts.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}) //nolint:gosec // a test of the server, not of its certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	start := time.Now()
+	// One byte a second; the server must give up on the request.
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	limit := ts.srv.cfg.ReadTimeout + 15*time.Second
+	for time.Since(start) < limit {
+		<-ticker.C
+		if _, err := conn.Write([]byte(" ")); err != nil {
+			return // the server closed the connection
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		if n, err := conn.Read(make([]byte, 512)); n > 0 || err != nil && !isTimeout(err) {
+			return // the server answered or closed
+		}
+	}
+	t.Errorf("a trickled body held the connection for %v", time.Since(start))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Reproduction 6c: durations overflowed silently: a session lifetime of
+// 153,722,868 minutes made every new session expire at once, ttlHours
+// 2,562,048 gave a token an expiry in 1734. Both are 400s now.
+func TestSecurityDurationsHaveUpperBounds(t *testing.T) {
+	ts := startServer(t)
+	admin := ts.login(t, "admin", adminPassword)
+	settings := ts.mustDo(t, "GET", "/v1/settings", admin, nil)
+	sessions := settings["sessions"].(map[string]any)
+	sessions["lifetimeMinutes"] = 153722868
+	if code, out := ts.do(t, "PUT", "/v1/settings", admin, map[string]any{"settings": settings}); code != 400 {
+		t.Errorf("lifetimeMinutes 153722868: %d %v, want 400", code, out)
+	}
+	if code, out := ts.do(t, "POST", "/v1/tokens", admin, map[string]any{"name": "t", "ttlHours": 2562048}); code != 400 {
+		t.Errorf("ttlHours 2562048: %d %v, want 400", code, out)
+	}
+	out := ts.mustDo(t, "POST", "/v1/tokens", admin, map[string]any{"name": "t", "ttlHours": maxTokenTTLHours})
+	expires, err := time.Parse(time.RFC3339Nano, fmt.Sprint(out["token"].(map[string]any)["expiresAt"]))
+	if err != nil || expires.Before(time.Now().AddDate(9, 0, 0)) {
+		t.Errorf("the longest token lifetime expires at %v (%v)", expires, err)
+	}
+	ts.login(t, "admin", adminPassword) // sessions still work
+}
+
+// Reproduction 6d: deleting a user left their private collection behind
+// and their name could never be used again (409); and "col_40x" and
+// "col@x" mapped to the same private collection.
+func TestSecurityUserDeletionAndPrivateCollections(t *testing.T) {
+	ts := startServer(t)
+	admin := ts.login(t, "admin", adminPassword)
+	ts.newUser(t, admin, "maria")
+	ts.mustDo(t, "POST", "/v1/collections", admin, map[string]any{"path": "/Shared/Private/maria/app"})
+	code, out := ts.do(t, "DELETE", "/v1/users/maria", admin, nil)
+	if code != 409 || !strings.Contains(fmt.Sprint(out["message"]), "/Shared/Private/maria/app") {
+		t.Errorf("deleting a user whose private collection has children: %d %v, want 409 with the reason", code, out)
+	}
+	ts.mustDo(t, "DELETE", "/v1/collections/Shared/Private/maria/app", admin, nil)
+	ts.mustDo(t, "DELETE", "/v1/users/maria", admin, nil)
+	if code, _ := ts.do(t, "GET", "/v1/collections/Shared/Private/maria", admin, nil); code != 404 {
+		t.Errorf("the private collection outlived its user: %d", code)
+	}
+	ts.newUser(t, admin, "maria") // the name is free again
+	for _, name := range []string{"col@x", "col_40x"} {
+		ts.mustDo(t, "POST", "/v1/users", admin, map[string]any{"name": name, "password": "some-password"})
+	}
+	for name, path := range map[string]string{"col@x": "/Shared/Private/col_40x", "col_40x": "/Shared/Private/col_5F40x"} {
+		out := ts.mustDo(t, "GET", "/v1/grants?subject=user:"+url.QueryEscape(name), admin, nil)
+		if !strings.Contains(fmt.Sprint(out), "collection:"+path+" ") {
+			t.Errorf("%s's grants: %v, want one on %s", name, out, path)
+		}
+	}
+}
+
+// Reproduction 6e: TLS 1.2 offered CBC-SHA1 suites. Only AEAD suites are
+// offered.
+func TestSecurityTLSOffersAEADSuitesOnly(t *testing.T) {
+	ts := startServer(t)
+	dial := func(suites ...uint16) error {
+		c, err := tls.Dial("tcp", ts.addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: suites}) //nolint:gosec // a test of the server's suites
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for _, s := range tls.CipherSuites() {
+		if strings.Contains(s.Name, "CBC") {
+			if err := dial(s.ID); err == nil {
+				t.Errorf("the server accepted %s", s.Name)
+			}
+		}
+	}
+	for _, s := range tls.InsecureCipherSuites() {
+		if err := dial(s.ID); err == nil {
+			t.Errorf("the server accepted %s", s.Name)
+		}
+	}
+	if err := dial(tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); err != nil {
+		t.Errorf("an AEAD suite was refused: %v", err)
+	}
+}
+
+// Reproduction 5, over the wire: another loopback address (127.0.0.2)
+// fails the admin's password fifty times; the admin logs in from
+// 127.0.0.1 at once. And reproduction 6f: a throttled registry login
+// answers 429, as the login endpoint does, not 401.
+func TestSecurityFailuresElsewhereDoNotLockOutTheAdmin(t *testing.T) {
+	ts := startServer(t)
+	attacker := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: ts.http.Transport.(*http.Transport).TLSClientConfig,
+		DialContext:     (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}}
+	login := func(c *http.Client, password string) int {
+		body := strings.NewReader(fmt.Sprintf(`{"username":"admin","password":%q}`, password))
+		resp, err := c.Post("https://"+ts.addr+"/auth/login", "application/json", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	codes := map[int]int{}
+	for range 50 {
+		codes[login(attacker, "guess")]++
+	}
+	if codes[429] == 0 {
+		t.Errorf("fifty failures from one address were never throttled: %v", codes)
+	}
+	if code := login(ts.http, adminPassword); code != 200 {
+		t.Errorf("the admin from 127.0.0.1 after another address's failures: %d, want 200", code)
+	}
+	// The registry's token endpoint, throttled, says so.
+	req, _ := http.NewRequest("GET", "https://"+ts.addr+"/auth/token?service=registry", nil)
+	req.SetBasicAuth("admin", "guess")
+	resp, err := attacker.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 {
+		t.Errorf("a throttled registry login: %d, want 429", resp.StatusCode)
 	}
 }

@@ -43,6 +43,9 @@ type Config struct {
 	TokenAlgorithm string
 	// Bundles configures client bundles.
 	Bundles BundleConfig
+	// ReadTimeout bounds reading a REST request, body included
+	// (DefaultReadTimeout when zero).
+	ReadTimeout time.Duration
 }
 
 // Server serves grantd's API.
@@ -68,6 +71,10 @@ const (
 	idleTimeout   = 2 * time.Minute
 )
 
+// DefaultReadTimeout bounds reading one whole HTTP request, body included:
+// a client that trickles a body cannot hold a connection for minutes.
+const DefaultReadTimeout = 30 * time.Second
+
 // DefaultTokenIssuer is the iss claim of registry tokens unless configured.
 const DefaultTokenIssuer = "grantd"
 
@@ -90,6 +97,9 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	}
 	if err := ValidDockerHost(cfg.Bundles.DockerHost); err != nil {
 		return nil, err
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
 	}
 	if cfg.TokenAlgorithm == "" {
 		cfg.TokenAlgorithm = AlgorithmES256
@@ -126,6 +136,9 @@ type deps struct {
 	syncer *ldapsync.Syncer
 	// clientCA issues and checks client bundle certificates.
 	clientCA *clientCA
+	// maxRevisionWait, when set, replaces the default bound of a call's
+	// minRevision wait (tests shorten it).
+	maxRevisionWait time.Duration
 }
 
 func (s *Server) registerServices(r grpc.ServiceRegistrar) {
@@ -293,6 +306,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: headerTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		// HTTP/2 reaches this server already decrypted by the mux.

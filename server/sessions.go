@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"sync"
 	"time"
 
@@ -65,88 +64,4 @@ func (d *deps) touchSession(ctx context.Context, r *store.ReadTxn, p *Principal)
 	if _, err := d.apply(ctx, store.TouchSession{ID: p.SessionID, UsedAt: now, ExpiresAt: renewTo}); err != nil {
 		d.log.WarnContext(ctx, "recording session use failed", "err", err)
 	}
-}
-
-// Throttling of failed logins (api.md): per account and per client
-// address, a fixed window of loginWindow; once the failures in the window
-// reach the limit, further attempts are refused until it ends, whatever
-// the password. Unknown accounts count like known ones, so the answer
-// tells nothing about which names exist.
-const (
-	loginWindow        = 15 * time.Minute
-	maxFailuresAccount = 5
-	maxFailuresAddress = 30
-	maxThrottleKeys    = 100_000
-	throttleAccountKey = "account:"
-	throttleAddressKey = "address:"
-)
-
-type loginThrottle struct {
-	now func() time.Time
-	mu  sync.Mutex
-	// failures by key: the start of the current window and its count.
-	failures map[string]*failureWindow
-}
-
-type failureWindow struct {
-	start time.Time
-	count int
-}
-
-func newLoginThrottle(now func() time.Time) *loginThrottle {
-	return &loginThrottle{now: now, failures: map[string]*failureWindow{}}
-}
-
-func throttleKeys(username, addr string) (account, address string) {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		addr = host
-	}
-	return throttleAccountKey + username, throttleAddressKey + addr
-}
-
-// blocked reports how long attempts for this account or address are
-// refused (0: not refused).
-func (l *loginThrottle) blocked(username, addr string) time.Duration {
-	account, address := throttleKeys(username, addr)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	var wait time.Duration
-	for key, limit := range map[string]int{account: maxFailuresAccount, address: maxFailuresAddress} {
-		if w := l.failures[key]; w != nil && now.Sub(w.start) < loginWindow && w.count >= limit {
-			wait = max(wait, w.start.Add(loginWindow).Sub(now))
-		}
-	}
-	return wait
-}
-
-// failed counts a failed attempt.
-func (l *loginThrottle) failed(username, addr string) {
-	account, address := throttleKeys(username, addr)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.failures) > maxThrottleKeys {
-		for k, w := range l.failures {
-			if now.Sub(w.start) >= loginWindow {
-				delete(l.failures, k)
-			}
-		}
-	}
-	for _, key := range []string{account, address} {
-		w := l.failures[key]
-		if w == nil || now.Sub(w.start) >= loginWindow {
-			w = &failureWindow{start: now}
-			l.failures[key] = w
-		}
-		w.count++
-	}
-}
-
-// succeeded clears the account's failures (not the address's).
-func (l *loginThrottle) succeeded(username string) {
-	account, _ := throttleKeys(username, "")
-	l.mu.Lock()
-	delete(l.failures, account)
-	l.mu.Unlock()
 }

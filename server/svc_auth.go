@@ -47,6 +47,15 @@ func (d *deps) checkPassword(ctx context.Context, username, password string) (st
 		return "", "", status.Errorf(codes.ResourceExhausted, "too many failed logins; try again in %d seconds",
 			int(wait.Round(time.Second)/time.Second)+1)
 	}
+	name, result, err := d.verifyPassword(ctx, username, password, addr)
+	if err == nil {
+		d.logins.succeeded(username, addr)
+	}
+	return name, result, err
+}
+
+// verifyPassword checks the credentials of a login that is not throttled.
+func (d *deps) verifyPassword(ctx context.Context, username, password, addr string) (string, string, error) {
 	r := d.store.Read()
 	u, err := r.User(username)
 	if err != nil {
@@ -125,7 +134,6 @@ func (s *authService) loggedIn(ctx context.Context, r *store.ReadTxn, user, resu
 	if err != nil {
 		return nil, err
 	}
-	s.logins.succeeded(user)
 	s.metrics.logins.WithLabelValues(result).Inc()
 	return &v1.LoginResponse{AuthToken: token}, nil
 }

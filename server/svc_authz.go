@@ -57,13 +57,33 @@ func request(in *v1.AuthorizeRequest) (authz.Request, *authz.Decision) {
 	return r, nil
 }
 
-// waitFor blocks until the state includes minRevision; it reports a
-// denial when it cannot.
+// revisionDeadlineKey carries one call's deadline for minRevision waits,
+// so that a batch waits at most maxRevisionWait in all, not per request.
+type revisionDeadlineKey struct{}
+
+// withRevisionDeadline starts the call's minRevision deadline.
+func (s *authzService) withRevisionDeadline(ctx context.Context) context.Context {
+	return context.WithValue(ctx, revisionDeadlineKey{}, s.now().Add(s.revisionWait()))
+}
+
+func (s *authzService) revisionWait() time.Duration {
+	if s.maxRevisionWait > 0 {
+		return s.maxRevisionWait
+	}
+	return maxRevisionWait
+}
+
+// waitFor blocks until the state includes minRevision, until the call's
+// deadline at most; it reports a denial when it cannot.
 func (s *authzService) waitFor(ctx context.Context, minRevision uint64) *authz.Decision {
 	if minRevision == 0 {
 		return nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, maxRevisionWait)
+	deadline, ok := ctx.Value(revisionDeadlineKey{}).(time.Time)
+	if !ok {
+		deadline = s.now().Add(s.revisionWait())
+	}
+	wctx, cancel := context.WithTimeout(ctx, deadline.Sub(s.now()))
 	defer cancel()
 	if err := s.store.WaitForRevision(wctx, minRevision); err != nil {
 		return &authz.Decision{Code: "revision_unavailable", Revision: s.store.Revision(),
@@ -100,6 +120,7 @@ func (s *authzService) AuthorizeBatch(ctx context.Context, in *v1.AuthorizeBatch
 		return nil, invalid("at most %d requests per batch", maxBatch)
 	}
 	reqs := in.GetRequests()
+	ctx = s.withRevisionDeadline(ctx)
 	out := &v1.AuthorizeBatchResponse{Decisions: make([]*v1.AuthorizeResponse, len(reqs))}
 	// The requests are independent: a batch is decided on every core, in
 	// strides, and the answers keep the requests' order.

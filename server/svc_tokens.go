@@ -53,12 +53,7 @@ func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPIToke
 	if err != nil {
 		return nil, err
 	}
-	if req.GetName() == "" || len(req.GetName()) > 100 {
-		return nil, invalid("a token needs a name of 1-100 characters")
-	}
-	if req.GetTtlHours() < 0 {
-		return nil, invalid("ttl_hours must not be negative")
-	}
+	// The name and ttlHours were checked with the request (validate.go).
 	secret, err := newSecret(apiTokenPrefix)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,9 @@ import (
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 )
 
+// maxTokenTTLHours is the longest API token lifetime: ten years.
+const maxTokenTTLHours = 10 * 365 * 24
+
 // validateRequest checks the names a request carries before its handler
 // runs, so malformed input is a 400 saying what is wrong, never a 404 for
 // a name that could not exist nor anything reaching the store. Handlers
@@ -136,8 +139,8 @@ func validateRequest(req any) error {
 		if r.GetName() == "" || len(r.GetName()) > 100 {
 			checks = append(checks, fmt.Errorf("name: 1 to 100 characters"))
 		}
-		if r.GetTtlHours() < 0 {
-			checks = append(checks, fmt.Errorf("ttlHours must not be negative"))
+		if r.GetTtlHours() < 0 || r.GetTtlHours() > maxTokenTTLHours {
+			checks = append(checks, fmt.Errorf("ttlHours must be 0 (no expiry) to %d (ten years)", maxTokenTTLHours))
 		}
 	case *v1.RevokeAPITokenRequest:
 		id("id", r.GetId())

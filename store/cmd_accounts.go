@@ -68,7 +68,10 @@ type UpdateUser struct {
 	DefaultCollection *string   `json:"defaultCollection,omitempty"`
 	LDAPDN            *string   `json:"ldapDN,omitempty"`
 	GoneFromDirectory *bool     `json:"goneFromDirectory,omitempty"`
-	Time              time.Time `json:"time"`
+	// EndSessions deletes the user's sessions in the same write (a
+	// password reset by the operator).
+	EndSessions bool      `json:"endSessions,omitempty"`
+	Time        time.Time `json:"time"`
 }
 
 func (UpdateUser) kind() commandKind { return kindUpdateUser }
@@ -95,6 +98,11 @@ func (c UpdateUser) apply(tx *writeTxn) error {
 	setIf(&u.LDAPDN, c.LDAPDN)
 	setIf(&u.GoneFromDirectory, c.GoneFromDirectory)
 	u.UpdatedAt = stamp(c.Time)
+	if c.EndSessions {
+		if _, err := tx.DeleteAll(tableSessions, indexUser, u.Name); err != nil {
+			return err
+		}
+	}
 	return tx.Insert(tableUsers, &u)
 }
 
@@ -104,8 +112,10 @@ func setIf[T any](dst *T, src *T) {
 	}
 }
 
-// DeleteUser removes a user with their memberships, grants, sessions and
-// tokens, and their private collection when nothing was created below it.
+// DeleteUser removes a user with their memberships, grants, sessions,
+// tokens and private collection (and the grants on it). A user whose
+// private collection has children is refused with the reason, so that a
+// deletion never leaves a collection behind that blocks the name's reuse.
 type DeleteUser struct {
 	Name string `json:"name"`
 }
@@ -126,6 +136,13 @@ func (c DeleteUser) apply(tx *writeTxn) error {
 	} else if len(repos) > 0 {
 		return fmt.Errorf("%w: user %q owns %d repositories; delete them first", ErrConflict, u.Name, len(repos))
 	}
+	private := collections.PrivateOf(u.Name)
+	if child, err := tx.First(tableCollections, indexParent, private); err != nil {
+		return err
+	} else if child != nil {
+		return fmt.Errorf("%w: user %q's private collection %s has child collections (%s); delete them first",
+			ErrConflict, u.Name, private, child.(*Collection).Path)
+	}
 	subject := "user:" + u.Name
 	for _, step := range []struct{ table, index, arg string }{
 		{tableOrgMembers, indexUser, u.Name},
@@ -139,7 +156,7 @@ func (c DeleteUser) apply(tx *writeTxn) error {
 			return err
 		}
 	}
-	if err := tx.deleteCollectionIfLeaf(collections.PrivateOf(u.Name)); err != nil {
+	if err := tx.deleteCollectionIfLeaf(private); err != nil {
 		return err
 	}
 	return tx.Delete(tableUsers, u)

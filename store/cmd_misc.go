@@ -206,17 +206,21 @@ func (c UpdateSettings) apply(tx *writeTxn) error {
 	}
 	ss := s.Sessions
 	switch {
-	case ss.LifetimeMinutes < 10:
-		return fmt.Errorf("%w: session lifetime must be at least 10 minutes", ErrInvalid)
+	case ss.LifetimeMinutes < 10 || ss.LifetimeMinutes > MaxSessionLifetimeMinutes:
+		return fmt.Errorf("%w: session lifetime must be 10 to %d minutes (one year)", ErrInvalid, MaxSessionLifetimeMinutes)
 	case ss.RenewalThresholdMinutes < 0 || ss.RenewalThresholdMinutes > ss.LifetimeMinutes-5:
 		return fmt.Errorf("%w: renewal threshold must be 0 to lifetime - 5 minutes", ErrInvalid)
-	case ss.PerUserLimit < 0:
-		return fmt.Errorf("%w: per-user session limit must be 0 (unlimited) or more", ErrInvalid)
+	case ss.PerUserLimit < 0 || ss.PerUserLimit > 100_000:
+		return fmt.Errorf("%w: per-user session limit must be 0 (unlimited) to 100,000", ErrInvalid)
 	case s.AuditRetention != 0 && (s.AuditRetention < 100 || s.AuditRetention > 10_000_000):
 		return fmt.Errorf("%w: audit retention must be 100 to 10,000,000 events", ErrInvalid)
 	}
 	return tx.Insert(tableSettings, &s)
 }
+
+// MaxSessionLifetimeMinutes is the longest session lifetime (one year):
+// long enough for any policy, far from overflowing a time.Duration.
+const MaxSessionLifetimeMinutes = 365 * 24 * 60
 
 func (tx *writeTxn) settings() (Settings, error) {
 	row, err := tx.mustExist("settings", tableSettings, settingsID)

@@ -37,6 +37,10 @@ var ErrBadCredentials = errors.New("invalid username, password or token")
 // ErrUnavailable is a failure to check credentials (a directory down).
 var ErrUnavailable = errors.New("credentials cannot be checked now")
 
+// ErrThrottled is a login refused because of too many recent failures;
+// the caller should wait (429, like the login endpoint).
+var ErrThrottled = errors.New("too many failed logins; try again later")
+
 // Backend is what the token service asks grantd.
 type Backend interface {
 	// Authenticate checks a username with a password or an API token.
@@ -186,6 +190,9 @@ func (s *Service) issue(w http.ResponseWriter, r *http.Request, req request) {
 	switch {
 	case errors.Is(err, ErrUnavailable):
 		s.fail(w, http.StatusServiceUnavailable, "UNAVAILABLE", err.Error())
+		return
+	case errors.Is(err, ErrThrottled):
+		s.fail(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", err.Error())
 		return
 	case err != nil:
 		s.fail(w, http.StatusUnauthorized, "UNAUTHORIZED", ErrBadCredentials.Error())

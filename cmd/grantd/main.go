@@ -28,9 +28,12 @@ import (
 
 func main() {
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "restore" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "restore":
 		err = runRestore(os.Args[2:], os.Stdout, os.Stderr)
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "admin":
+		err = runAdmin(os.Args[2:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	default:
 		err = run(os.Args[1:], os.Getenv, os.Stderr)
 	}
 	if err != nil {
@@ -54,6 +57,14 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	// Take the port before anything else: a port in use must stop grantd
+	// before a first start creates the recovery admin and prints its
+	// password, not after.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set --listen or GRANTD_LISTEN to use another address)", cfg.Listen, err)
+	}
+	defer ln.Close()
 	var tlsFiles server.TLSFiles
 	if cfg.Insecure {
 		log.Warn("TLS IS OFF: --insecure serves plain HTTP; credentials and decisions cross the network in clear text. Never use this in production.")
@@ -87,7 +98,12 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		return err
 	}
 	generated, err := server.Bootstrap(ctx, st, getenv("GRANTD_ADMIN_PASSWORD"), time.Now())
-	if err != nil {
+	if errors.Is(err, server.ErrBootstrapped) {
+		if getenv("GRANTD_ADMIN_PASSWORD") != "" {
+			log.Warn("GRANTD_ADMIN_PASSWORD is ignored: the recovery admin exists already; " +
+				"to set its password, stop grantd and run `grantd admin reset-password`")
+		}
+	} else if err != nil {
 		return err
 	}
 	if generated != "" {
@@ -142,10 +158,6 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		Registry: registry.Config{Issuer: cfg.RegistryIssuer, Services: services, Lifetime: cfg.RegistryTokenLifetime},
 		Bundles:  bundles},
 		st, engine, log)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
