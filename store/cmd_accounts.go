@@ -60,14 +60,14 @@ func (c CreateUser) apply(tx *writeTxn) error {
 
 // UpdateUser changes the fields that are set.
 type UpdateUser struct {
-	Name              string    `json:"name"`
-	FullName          *string   `json:"fullName,omitempty"`
-	IsAdmin           *bool     `json:"isAdmin,omitempty"`
-	Active            *bool     `json:"active,omitempty"`
-	PasswordHash      *string   `json:"passwordHash,omitempty"`
-	DefaultCollection *string   `json:"defaultCollection,omitempty"`
-	LDAPDN            *string   `json:"ldapDN,omitempty"`
-	GoneFromDirectory *bool     `json:"goneFromDirectory,omitempty"`
+	Name              string  `json:"name"`
+	FullName          *string `json:"fullName,omitempty"`
+	IsAdmin           *bool   `json:"isAdmin,omitempty"`
+	Active            *bool   `json:"active,omitempty"`
+	PasswordHash      *string `json:"passwordHash,omitempty"`
+	DefaultCollection *string `json:"defaultCollection,omitempty"`
+	LDAPDN            *string `json:"ldapDN,omitempty"`
+	GoneFromDirectory *bool   `json:"goneFromDirectory,omitempty"`
 	// EndSessions deletes the user's sessions in the same write (a
 	// password reset by the operator).
 	EndSessions bool      `json:"endSessions,omitempty"`
