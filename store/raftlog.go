@@ -14,11 +14,21 @@ import (
 type slogWriter struct {
 	log *slog.Logger
 	pw  *io.PipeWriter
+	// singleNode: raft's election warnings are the normal start of a
+	// one-node cluster, not a problem, and are logged as information.
+	singleNode bool
 }
 
-func newSlogWriter(log *slog.Logger) *slogWriter {
+// singleNodeRoutine are raft warnings that every start of a single node
+// logs: it waits one heartbeat timeout for a leader that cannot exist,
+// then elects itself.
+var singleNodeRoutine = map[string]bool{
+	"heartbeat timeout reached, starting election": true,
+}
+
+func newSlogWriter(log *slog.Logger, singleNode bool) *slogWriter {
 	pr, pw := io.Pipe()
-	w := &slogWriter{log: log, pw: pw}
+	w := &slogWriter{log: log, pw: pw, singleNode: singleNode}
 	go w.pump(pr)
 	return w
 }
@@ -38,6 +48,9 @@ func (w *slogWriter) pump(r io.Reader) {
 		}
 		msg, _ := entry["@message"].(string)
 		level := slogLevel(entry["@level"])
+		if w.singleNode && singleNodeRoutine[msg] {
+			level = slog.LevelInfo
+		}
 		attrs := []any{"component", "raft"}
 		for k, v := range entry {
 			if !strings.HasPrefix(k, "@") {

@@ -87,7 +87,8 @@ func Open(cfg Config) (*Store, error) {
 }
 
 func (s *Store) startRaft() error {
-	s.logOut = newSlogWriter(s.cfg.Logger)
+	// Every store is one node today (an in-memory transport).
+	s.logOut = newSlogWriter(s.cfg.Logger, true)
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, JSONFormat: true, Output: s.logOut})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(s.cfg.Dir, 2, logger)
 	if err != nil {
