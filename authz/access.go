@@ -38,7 +38,7 @@ var _ AccessReader = (*store.ReadTxn)(nil)
 func WhoCan(r AccessReader, object, operation string, options []string) ([]AccessEntry, error) {
 	op, ok := roles.Lookup(operation)
 	if !ok {
-		return nil, fmt.Errorf("unknown operation %q", operation)
+		return nil, errors.New(roles.UnknownOperation(operation))
 	}
 	for _, o := range options {
 		if !op.HasOption(o) {

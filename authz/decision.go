@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/grantd/grantd/roles"
 )
 
 // Request is one authorization question.
@@ -207,7 +209,7 @@ func reason(r Request, d Decision) string {
 	case "inactive_subject":
 		return r.Subject + " is inactive"
 	case "unknown_operation":
-		return fmt.Sprintf("unknown operation %q", r.Operation)
+		return roles.UnknownOperation(r.Operation)
 	case "unknown_option":
 		return fmt.Sprintf("operation %s has no option %s", r.Operation, list(d.Options))
 	case "wrong_resource":

@@ -158,3 +158,55 @@ func TestGrantctlWalkthrough(t *testing.T) {
 		t.Error("no audit log lines in grantd's log")
 	}
 }
+
+// TestGrantctlErrorsReadWell: one clean message per error, without a
+// repeated prefix or a gRPC code name; "did you mean" for subcommands,
+// roles and operations; a hint for an untrusted server certificate; and
+// a non-zero exit for an unknown subcommand (issue 17, item 14).
+func TestGrantctlErrorsReadWell(t *testing.T) {
+	dir := t.TempDir()
+	g := start(t, dir)
+	ca := filepath.Join(dir, "tls", "ca.crt")
+	// Without --ca-cert the server's certificate is not trusted.
+	stranger := newCtl(t)
+	out, code := stranger.run(adminPassword+"\n", "login", "--server", g.addr, "-u", "admin", "--password-stdin")
+	if code != 1 || !strings.Contains(out, "--ca-cert") {
+		t.Errorf("login to an untrusted certificate: exit %d\n%s", code, out)
+	}
+	admin := newCtl(t)
+	if out, code := admin.run(adminPassword+"\n", "login", "--server", g.addr, "--ca-cert", ca, "-u", "admin", "--password-stdin"); code != 0 {
+		t.Fatalf("login: %d %s", code, out)
+	}
+	admin.ok("orgs", "create", "acme")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"grants", "creat", "x", "y", "z"}, `unknown command "creat" for "grantctl grants"; did you mean "create"?`},
+		{[]string{"userz", "list"}, `did you mean "users"?`},
+		{[]string{"grants", "create", "user:admin", "viewonlyy", "collection:/"}, `not found: role "viewonlyy" not found; did you mean "viewonly"?`},
+		{[]string{"grants", "create", "user:admin", "View Only", "collection:/"}, `"View Only" is the display name of role "viewonly"`},
+		{[]string{"roles", "create", "dev", "--permission", "container.lgos"}, `unknown operation "container.lgos" (did you mean "container.logs"?)`},
+		{[]string{"orgs", "create", "acme"}, `already exists: org "acme"`},
+		{[]string{"collections", "delete", "/Shared"}, "not allowed: "},
+	} {
+		out, code := admin.run("", c.args...)
+		if code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("grantctl %s: exit %d, want non-zero and %q:\n%s", strings.Join(c.args, " "), code, c.want, out)
+		}
+		for _, bad := range []string{"not found: not found", "already exists: already exists", "conflict: conflict",
+			"failed precondition", "ResourceExhausted", "InvalidArgument", "NotFound"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("grantctl %s says %q:\n%s", strings.Join(c.args, " "), bad, out)
+			}
+		}
+	}
+	// A throttled login reads as what it is.
+	for range 8 {
+		stranger.run("wrong-password\n", "login", "--server", g.addr, "--ca-cert", ca, "-u", "nobody", "--password-stdin")
+	}
+	out, _ = stranger.run("wrong-password\n", "login", "--server", g.addr, "--ca-cert", ca, "-u", "nobody", "--password-stdin")
+	if !strings.Contains(out, "grantctl: too many failed logins") {
+		t.Errorf("a throttled login:\n%s", out)
+	}
+}

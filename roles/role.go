@@ -65,7 +65,7 @@ func ValidateCustom(id string, perms []Permission) (Role, error) {
 		op, ok := Lookup(p.Operation)
 		switch {
 		case !ok:
-			problems = append(problems, fmt.Sprintf("unknown operation %q", p.Operation))
+			problems = append(problems, UnknownOperation(p.Operation))
 			continue
 		case op.Reserved:
 			problems = append(problems, fmt.Sprintf("operation %q is reserved to owners and admins and cannot be put in a role", p.Operation))

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/grantd/grantd/internal/randid"
+	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 
@@ -35,6 +36,9 @@ func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantReque
 	if err := s.requireGrantRight(ctx, object.String()); err != nil {
 		return nil, err
 	}
+	if err := s.roleExists(req.GetRole()); err != nil {
+		return nil, err
+	}
 	id, err := randid.New()
 	if err != nil {
 		return nil, err
@@ -46,6 +50,26 @@ func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantReque
 		return nil, err
 	}
 	return &v1.CreateGrantResponse{Grant: grantPB(&g), Revision: rev}, nil
+}
+
+// roleExists answers a grant on a missing role with the nearest role's
+// name; the store checks the role again inside its transaction.
+func (s *grantService) roleExists(id string) error {
+	all, err := s.store.Read().Roles()
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(all))
+	for i, r := range all {
+		if r.ID == id {
+			return nil
+		}
+		ids[i] = r.ID
+	}
+	if near := roles.Closest(id, ids); near != "" {
+		return notFound("role %q not found; did you mean %q? (`grantctl roles list` lists them)", id, near)
+	}
+	return notFound("role %q not found (`grantctl roles list` lists them)", id)
 }
 
 func (s *grantService) GetGrant(ctx context.Context, req *v1.GetGrantRequest) (*v1.Grant, error) {

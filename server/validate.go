@@ -44,6 +44,9 @@ func validateRequest(req any) error {
 	}
 	role := func(v string) {
 		if err := roles.ValidID(v); err != nil {
+			if r, ok := roles.ByDisplayName(v); ok {
+				err = fmt.Errorf("%q is the display name of role %q; roles are named by ID (`grantctl roles list`)", v, r.ID)
+			}
 			checks = append(checks, fmt.Errorf("role: %w", err))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -166,20 +167,46 @@ func printJSON(w io.Writer, m proto.Message) error {
 	return enc.Encode(pretty)
 }
 
-// explain turns a gRPC status into a message for people.
+// explain turns a gRPC status into one clean message for people: a word
+// for the code, then the server's message without a repeat of that word
+// (the server's typed errors start with their own), and a hint where the
+// next step is not obvious.
 func explain(err error) error {
 	st, ok := status.FromError(err)
 	if !ok {
 		return err
 	}
+	msg := st.Message()
+	for _, prefix := range serverPrefixes {
+		msg = strings.TrimPrefix(msg, prefix+": ")
+	}
 	what, ok := codeWords[st.Code()]
 	if !ok {
-		what = st.Code().String()
+		what = "error"
 	}
-	return fmt.Errorf("%s: %s", what, st.Message())
+	untrusted := strings.Contains(msg, "x509:")
+	if untrusted {
+		what = "cannot verify the server's certificate"
+	}
+	out := what + ": " + msg
+	if what == "" {
+		out = msg
+	}
+	if untrusted {
+		out += "\nhint: grantctl does not trust the server's certificate; pass --ca-cert with grantd's CA " +
+			"(grantd-data/tls/ca.crt in the server's data directory), once: `grantctl login --ca-cert FILE` remembers it"
+	}
+	return errors.New(out)
 }
 
+// serverPrefixes are the words the server's typed errors begin with.
+var serverPrefixes = []string{"not found", "already exists", "conflict", "failed precondition", "invalid"}
+
 var codeWords = map[codes.Code]string{
+	codes.ResourceExhausted:  "", // the message says it: too many failed logins
+	codes.DeadlineExceeded:   "timed out",
+	codes.Internal:           "server error",
+	codes.Canceled:           "canceled",
 	codes.Unauthenticated:    "not authenticated",
 	codes.PermissionDenied:   "permission denied",
 	codes.NotFound:           "not found",

@@ -15,7 +15,7 @@ func main() {
 	case errors.Is(err, errDenied):
 		os.Exit(3) // the decision is printed already
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "grantctl:", err)
+		fmt.Fprintln(os.Stderr, "grantctl:", explain(err))
 		os.Exit(1)
 	}
 }
