@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -46,13 +47,20 @@ type options struct {
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "gen" {
-		if err := gen(os.Args[2:]); err != nil {
+		err := gen(os.Args[2:])
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench gen:", err)
 			os.Exit(1)
 		}
 		return
 	}
 	o, err := parse(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return // the usage is printed
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
@@ -100,6 +108,19 @@ func parse(args []string) (options, error) {
 	queries := fs.Int("queries", 20000, "questions drawn from the dataset (a multiple of 100)")
 	peers := fs.Bool("peers", true, "run the side-by-side comparison with naive OPA and OpenFGA")
 	bin := fs.String("grantd", "", "grantd binary to measure (default: built from this checkout)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: go run ./bench [flags]
+       go run ./bench gen -size SIZE -o FILE
+
+The first form restores a reference dataset into a real grantd, measures it
+(gRPC, batched gRPC and REST from many callers, write-to-visible, start-up,
+memory) and the peers side by side, and writes a report. The second writes
+a dataset's snapshot for `+"`grantd restore`"+` (go run ./bench gen -h).
+
+Flags of the first form:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -129,6 +150,10 @@ func gen(args []string) error {
 	fs := flag.NewFlagSet("bench gen", flag.ContinueOnError)
 	size := fs.String("size", "enterprise-large", "small, medium or enterprise-large")
 	out := fs.String("o", "", "snapshot file to write")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: go run ./bench gen -size SIZE -o FILE\n\nWrites the snapshot of a reference dataset, for `grantd restore`.")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
