@@ -14,6 +14,8 @@ import (
 type slogWriter struct {
 	log *slog.Logger
 	pw  *io.PipeWriter
+	// done is closed when every line written has been logged.
+	done chan struct{}
 	// singleNode: raft's election warnings are the normal start of a
 	// one-node cluster, not a problem, and are logged as information.
 	singleNode bool
@@ -28,14 +30,22 @@ var singleNodeRoutine = map[string]bool{
 
 func newSlogWriter(log *slog.Logger, singleNode bool) *slogWriter {
 	pr, pw := io.Pipe()
-	w := &slogWriter{log: log, pw: pw, singleNode: singleNode}
-	go w.pump(pr)
+	w := &slogWriter{log: log, pw: pw, singleNode: singleNode, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.pump(pr)
+	}()
 	return w
 }
 
 func (w *slogWriter) Write(p []byte) (int, error) { return w.pw.Write(p) }
 
-func (w *slogWriter) Close() error { return w.pw.Close() }
+// Close ends the writer once every line written has been logged.
+func (w *slogWriter) Close() error {
+	err := w.pw.Close()
+	<-w.done
+	return err
+}
 
 func (w *slogWriter) pump(r io.Reader) {
 	sc := bufio.NewScanner(r)
