@@ -145,7 +145,9 @@ func (g *grantd) waitReady(t *testing.T) {
 func (g *grantd) kill() {
 	_ = g.cmd.Process.Kill()
 	<-g.exited
-	g.client.CloseIdleConnections()
+	if g.client != nil { // nil when grantd never served
+		g.client.CloseIdleConnections()
+	}
 }
 
 // call sends one REST request; a transport error is returned, not fatal,

@@ -196,8 +196,8 @@ func (c config) validate() error {
 	if c.BundleValidity < time.Hour || c.BundleValidity > 10*365*24*time.Hour {
 		errs = append(errs, errors.New("--bundle-validity must be 1h to 87600h (ten years)"))
 	}
-	if c.RegistryTokenLifetime < time.Minute || c.RegistryTokenLifetime > 24*time.Hour {
-		errs = append(errs, errors.New("--registry-token-lifetime must be 1m to 24h"))
+	if c.RegistryTokenLifetime < time.Second || c.RegistryTokenLifetime > 24*time.Hour {
+		errs = append(errs, errors.New("--registry-token-lifetime must be 1s to 24h"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
