@@ -94,9 +94,14 @@ func TestEnginePluginOptionMatrix(t *testing.T) {
 	expectEngine(t, "full control on /prod: inspect a container in /other", err, false, "/other")
 	err = fc.docker.ContainerStart(ctx, other.ID, container.StartOptions{})
 	expectEngine(t, "full control on /prod: start a container in /other", err, false, "container.start")
-	// An unlabelled create goes to the creator's private collection.
+	// Behind the plugin alone, an unlabelled create is decided on /, where
+	// the object would really live (no label is written into it), and the
+	// refusal says which label to add or to use the proxy.
 	_, err = rc.docker.ContainerCreate(ctx, &container.Config{Image: "alpine"}, &container.HostConfig{}, nil, nil, "")
-	expectEngine(t, "restricted control: unlabelled create (private collection)", err, true, "")
+	expectEngine(t, "restricted control: unlabelled create behind the plugin", err, false, "go through grantd's engine proxy")
+	_, err = rc.docker.ContainerCreate(ctx, &container.Config{Image: "alpine",
+		Labels: map[string]string{"com.docker.ucp.access.label": "/Shared/Private/rc"}}, &container.HostConfig{}, nil, nil, "")
+	expectEngine(t, "restricted control: create labelled with the private collection", err, true, "")
 
 	// Services and secrets.
 	secProd, err := fc.docker.SecretCreate(ctx, swarm.SecretSpec{Annotations: swarm.Annotations{Name: "db", Labels: prod}, Data: []byte("x")})

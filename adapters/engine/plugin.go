@@ -178,30 +178,63 @@ func (p *Plugin) authorize(ctx context.Context, req *Request) (string, error) {
 		}
 		return op, nil
 	}
-	asks, err := p.questions(ctx, req, rt, vars, u.Query())
+	_, err = p.decideCall(ctx, *id, rt, vars, u.Query(), req.RequestBody, false)
+	return op, err
+}
+
+// answer is one question of a call with its decision.
+type answer struct {
+	ask authz.Request
+	dec authz.Decision
+}
+
+// decideCall asks every question an identified caller's call on a
+// decided route raises; all must be allowed. It is the one decision path
+// of the plugin and the proxy. stamps says whether the caller will write
+// the access label into an unlabelled create (the proxy does): if not
+// (the plugin alone), an unlabelled create is decided on "/", where the
+// object will really live.
+func (p *Plugin) decideCall(ctx context.Context, id Identity, rt *route, vars map[string]string, q url.Values,
+	body []byte, stamps bool) ([]answer, error) {
+	asks, err := p.questions(ctx, rt, vars, q, body)
 	if err != nil {
-		return op, err
+		return nil, err
 	}
+	unlabelled := rt.target == fromBody && asks[0].Labels[collections.AccessLabel] == ""
+	if unlabelled && !stamps {
+		asks[0].Labels, asks[0].HasLabels, asks[0].Collection = nil, false, collections.Root
+	}
+	out := make([]answer, 0, len(asks))
 	for _, a := range asks {
 		a.Subject = id.Subject
 		d := p.backend.Decide(ctx, a)
+		out = append(out, answer{ask: a, dec: d})
 		if d.Allowed {
 			continue
 		}
 		if d.Code == "internal_error" {
-			return op, errors.New(d.Reason)
+			return out, errors.New(d.Reason)
 		}
-		where := d.Collection
-		if where == "" {
-			where = a.Collection
-		}
-		msg := fmt.Sprintf("%s denied on %s: %s", a.Operation, where, d.Reason)
-		if rt.list && d.Code == "missing_operation" {
-			msg += " (list calls need the view operation on / because the plugin protocol cannot filter a list)"
-		}
-		return op, denial{msg}
+		return out, denial{denialMessage(rt, a, d, unlabelled && !stamps)}
 	}
-	return op, nil
+	return out, nil
+}
+
+// denialMessage names the operation, the collection and what is missing.
+func denialMessage(rt *route, a authz.Request, d authz.Decision, unlabelledCreate bool) string {
+	where := d.Collection
+	if where == "" {
+		where = a.Collection
+	}
+	msg := fmt.Sprintf("%s denied on %s: %s", a.Operation, where, d.Reason)
+	switch {
+	case rt.list && d.Code == "missing_operation":
+		msg += " (list calls need the view operation on / because the plugin protocol cannot filter a list; grantd's engine proxy filters lists)"
+	case unlabelledCreate:
+		msg += fmt.Sprintf(" (an object created without the %s label lives in /; add the label with a collection you may create in, or go through grantd's engine proxy, which writes your default collection into it)",
+			collections.AccessLabel)
+	}
+	return msg
 }
 
 // ownLookup reports whether req is one of the resolver's own inspect calls.
@@ -251,7 +284,7 @@ func (p *Plugin) identify(ctx context.Context, req *Request) (*Identity, error) 
 
 // questions are the authorization requests one engine request needs, all
 // of which must be allowed.
-func (p *Plugin) questions(ctx context.Context, req *Request, rt *route, vars map[string]string, q url.Values) ([]authz.Request, error) {
+func (p *Plugin) questions(ctx context.Context, rt *route, vars map[string]string, q url.Values, body []byte) ([]authz.Request, error) {
 	main := authz.Request{Operation: rt.op}
 	var extra []authz.Request
 	switch rt.target {
@@ -281,10 +314,10 @@ func (p *Plugin) questions(ctx context.Context, req *Request, rt *route, vars ma
 		extra = append(extra, authz.Request{Operation: rt.also, Labels: obj.Labels, HasLabels: true})
 	}
 	if rt.body != noBody {
-		if len(req.RequestBody) == 0 {
+		if len(body) == 0 {
 			return nil, deny("the request body is not visible to the plugin (send it as application/json, under 1 MiB)")
 		}
-		more, err := p.fromBody(ctx, rt, &main, req.RequestBody)
+		more, err := p.fromBody(ctx, rt, &main, body)
 		if err != nil {
 			return nil, err
 		}

@@ -53,6 +53,9 @@ type config struct {
 	EngineLookupCache      time.Duration
 	DecisionCache          int
 	EngineAllowLocalSocket bool
+	// The engine API proxy.
+	EngineProxyListen  string
+	EngineProxyEngines string
 }
 
 const envPrefix = "GRANTD_"
@@ -91,8 +94,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.RegistryTokenAlgorithm, "registry-token-algorithm", "ES256", "signing algorithm of registry tokens: ES256 or RS256")
 	fs.StringVar(&c.ClientCACert, "client-ca-cert", "", "the operator's own client CA certificate (PEM); default: one grantd creates")
 	fs.StringVar(&c.ClientCAKey, "client-ca-key", "", "key of --client-ca-cert (PEM)")
-	fs.StringVar(&c.BundleDockerHost, "bundle-docker-host", "", "DOCKER_HOST written into client bundles (default tcp://<this host>:2376)")
-	fs.StringVar(&c.BundleDockerCA, "bundle-docker-ca", "", "CA of the daemons' server certificates, ca.pem of client bundles (default: the client CA)")
+	fs.StringVar(&c.BundleDockerHost, "bundle-docker-host", "", "DOCKER_HOST written into client bundles (default: the engine proxy when it runs, else tcp://<this host>:2376)")
+	fs.StringVar(&c.BundleDockerCA, "bundle-docker-ca", "", "CA of the daemons' server certificates, ca.pem of client bundles (default: grantd's TLS CA with the engine proxy, else the client CA)")
 	fs.DurationVar(&c.BundleValidity, "bundle-validity", 365*24*time.Hour, "validity of client bundle certificates: the default and the longest allowed")
 	fs.BoolVar(&c.EnginePlugin, "engine-plugin", false, "serve the Docker engine authorization plugin (docker.authz/1.0)")
 	fs.StringVar(&c.EnginePluginSocket, "engine-plugin-socket", "/run/docker/plugins/grantd.sock", "unix socket of the engine plugin (the daemon finds it by this name)")
@@ -104,6 +107,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.EngineAPIKey, "engine-api-key", "", "key of --engine-api-cert (PEM)")
 	fs.DurationVar(&c.EngineLookupCache, "engine-lookup-cache", 2*time.Second, "how long the plugin reuses an object lookup")
 	fs.BoolVar(&c.EngineAllowLocalSocket, "engine-allow-local-socket", false, "let requests without a client certificate (the daemon's local socket) through the plugin")
+	fs.StringVar(&c.EngineProxyListen, "engine-proxy-listen", "", "serve the engine API proxy (mTLS with bundle certificates) on this address, e.g. :2376; bundles then point at it")
+	fs.StringVar(&c.EngineProxyEngines, "engine-proxy-engines", "", "comma-separated engine endpoints the proxy forwards to, tried in order (default: --engine-api)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: grantd [flags]\n\ngrantd is an access-control policy server.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -229,8 +234,20 @@ func (c config) sans() []string {
 }
 
 // bundleConfig is what client bundles carry besides the certificate.
-func (c config) bundleConfig() (server.BundleConfig, error) {
+// With the engine proxy on, bundles point at it (proxyAddr is where it
+// listens) and trust grantd's own TLS CA (serverCA).
+func (c config) bundleConfig(proxyAddr, serverCA string) (server.BundleConfig, error) {
 	b := server.BundleConfig{DockerHost: c.BundleDockerHost, Validity: c.BundleValidity}
+	if b.DockerHost == "" && proxyAddr != "" {
+		b.DockerHost = "tcp://" + proxyHost(proxyAddr)
+	}
+	if c.BundleDockerCA == "" && proxyAddr != "" && serverCA != "" {
+		pem, err := os.ReadFile(serverCA)
+		if err != nil {
+			return b, fmt.Errorf("grantd's TLS CA for bundles: %w", err)
+		}
+		b.DockerCAPEM = string(pem)
+	}
 	if b.DockerHost == "" {
 		// This host's name, when it is one a shell needs no quoting for.
 		b.DockerHost = "tcp://localhost:2376"
@@ -246,4 +263,23 @@ func (c config) bundleConfig() (server.BundleConfig, error) {
 		b.DockerCAPEM = string(pem)
 	}
 	return b, nil
+}
+
+// proxyHost is the host:port clients reach the proxy at: its listening
+// address, with this host's name (or localhost) for a wildcard host.
+func proxyHost(listening string) string {
+	host, port, err := net.SplitHostPort(listening)
+	if err != nil {
+		return listening
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+		if h, err := os.Hostname(); err == nil && server.ValidDockerHost("tcp://"+net.JoinHostPort(h, port)) == nil {
+			host = h
+		}
+	}
+	if host == "127.0.0.1" || host == "::1" {
+		host = "localhost" // the name grantd's generated certificate carries
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -65,6 +65,16 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w (set --listen or GRANTD_LISTEN to use another address)", cfg.Listen, err)
 	}
 	defer ln.Close()
+	var proxyLn net.Listener
+	if cfg.EngineProxyListen != "" {
+		if cfg.Insecure {
+			return errors.New("--engine-proxy-listen needs TLS; it cannot run with --insecure")
+		}
+		if proxyLn, err = net.Listen("tcp", cfg.EngineProxyListen); err != nil {
+			return fmt.Errorf("engine proxy: listen on %s: %w", cfg.EngineProxyListen, err)
+		}
+		defer proxyLn.Close()
+	}
 	var tlsFiles server.TLSFiles
 	if cfg.Insecure {
 		log.Warn("TLS IS OFF: --insecure serves plain HTTP; credentials and decisions cross the network in clear text. Never use this in production.")
@@ -142,7 +152,11 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err := os.WriteFile(clientCAFile, []byte(caPEM), 0o644); err != nil { //nolint:gosec // a public certificate
 		return err
 	}
-	bundles, err := cfg.bundleConfig()
+	proxyAddr := ""
+	if proxyLn != nil {
+		proxyAddr = proxyLn.Addr().String()
+	}
+	bundles, err := cfg.bundleConfig(proxyAddr, tlsFiles.CA)
 	if err != nil {
 		return err
 	}
@@ -178,6 +192,16 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		debug.FreeOSMemory()
 		log.Info(memoryReturned, "elapsed", time.Since(start).String())
 	}()
+	if proxyLn != nil {
+		if err := startEngineProxy(ctx, cfg, srv, proxyLn, log, errc); err != nil {
+			cancel()
+			for range running {
+				<-errc
+			}
+			return err
+		}
+		running++
+	}
 	if cfg.EnginePlugin {
 		n, err := startEnginePlugin(ctx, cfg, srv, tlsFiles, log, errc)
 		running += n
@@ -263,6 +287,33 @@ func startEnginePlugin(ctx context.Context, cfg config, srv *server.Server, tlsF
 	log.Info("engine plugin serving over TLS", "addr", tln.Addr().String(), "spec", spec, "server_ca", tlsFiles.CA)
 	go func() { errc <- srv.ServeEnginePluginTLS(ctx, tln, h) }()
 	return 2, nil
+}
+
+// startEngineProxy serves the engine API proxy on ln; it reports to errc.
+func startEngineProxy(ctx context.Context, cfg config, srv *server.Server, ln net.Listener, log *slog.Logger, errc chan<- error) error {
+	pc := server.EngineProxyConfig{EngineConfig: server.EngineConfig{API: cfg.EngineAPI, CacheTTL: cfg.EngineLookupCache}}
+	for _, e := range strings.Split(cfg.EngineProxyEngines, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			pc.Engines = append(pc.Engines, e)
+		}
+	}
+	if len(pc.Engines) == 0 {
+		pc.Engines = []string{cfg.EngineAPI}
+	}
+	if cfg.EngineAPICA != "" || cfg.EngineAPICert != "" {
+		tc, err := server.ClientTLSConfig(cfg.EngineAPICA, cfg.EngineAPICert, cfg.EngineAPIKey)
+		if err != nil {
+			return fmt.Errorf("--engine-api TLS: %w", err)
+		}
+		pc.TLS = tc
+	}
+	h, err := srv.EngineProxy(pc)
+	if err != nil {
+		return err
+	}
+	log.Info("engine proxy serving", "addr", ln.Addr().String(), "engines", strings.Join(pc.Engines, ","))
+	go func() { errc <- srv.ServeEngineProxy(ctx, ln, h) }()
+	return nil
 }
 
 // Where the spec file tells a daemon to find the TLS material on its own
