@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if dockerdInst != nil {
+		dockerdInst.stop()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

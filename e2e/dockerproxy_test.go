@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// proxyEnv is a grantd serving the engine API proxy in front of the
+// package's real dockerd.
+type proxyEnv struct {
+	t     *testing.T
+	g     *grantd
+	admin string
+	d     *realDockerd
+}
+
+func startProxyEnv(t *testing.T, engine string) *proxyEnv {
+	t.Helper()
+	d := sharedDockerd(t)
+	if engine == "" {
+		engine = "unix://" + d.sock
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	g := start(t, filepath.Join(dir, "data"), "--engine-proxy-listen", addr, "--engine-api", engine,
+		"--engine-lookup-cache", "100ms")
+	return &proxyEnv{t: t, g: g, admin: g.login(t), d: d}
+}
+
+// user creates an account (a system admin with admin) and returns the
+// docker CLI configured with a bundle of theirs.
+func (e *proxyEnv) user(name string, admin bool) (*dockerUser, string) {
+	e.t.Helper()
+	e.g.must(e.t, 200, "POST", "/v1/users", e.admin, map[string]any{"name": name, "password": name + "-password-1", "isAdmin": admin})
+	token := e.g.must(e.t, 200, "POST", "/auth/login", "", map[string]string{"username": name, "password": name + "-password-1"})["auth_token"].(string)
+	out := e.g.must(e.t, 200, "POST", "/v1/bundles", token, map[string]any{"label": "e2e"})
+	raw, err := base64.StdEncoding.DecodeString(out["zip"].(string))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return bundleCLI(e.t, raw), out["bundle"].(map[string]any)["serial"].(string)
+}
+
+// TestDockerCLIThroughTheProxy is a restricted user's real docker session
+// through grantd's engine proxy, against a real dockerd, with the bundles
+// grantd issues: lists show exactly what each caller may view, unlabelled
+// objects are usable by their creator afterwards, streams and attach work,
+// options are refused by name, and revoked or inactive callers and a
+// missing engine are refused with the reason (issue 18).
+func TestDockerCLIThroughTheProxy(t *testing.T) {
+	e := startProxyEnv(t, "")
+	e.g.must(t, 200, "POST", "/v1/collections", e.admin, map[string]any{"path": "/prod"})
+	e.g.must(t, 200, "POST", "/v1/collections", e.admin, map[string]any{"path": "/other"})
+	maria, _ := e.user("maria", false)
+	e.g.must(t, 200, "POST", "/v1/grants", e.admin, map[string]any{"subject": "user:maria", "role": "restrictedcontrol", "object": "collection:/prod"})
+	paolo, paoloSerial := e.user("paolo", false)
+	boss, _ := e.user("boss", true)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	name := func(s string) string { return s + "-" + suffix }
+	defer func() { _, _ = e.d.docker("rm", "-f", name("m-prod"), name("m-priv"), name("b-other")) }()
+
+	// An admin's container in /other, which maria and paolo may not see.
+	boss.ok("run", "-d", "--name", name("b-other"), "--label", "com.docker.ucp.access.label=/other", testImage, "sleep")
+
+	// maria: run with attach (hijacked), detached with logs, unlabelled
+	// objects that stay hers, options refused by name.
+	if out := maria.ok("run", "--rm", "-i", testImage); !strings.Contains(out, "hello from grantd's test image") {
+		t.Errorf("docker run --rm -i: %s", out)
+	}
+	maria.ok("run", "-d", "--name", name("m-prod"), "--label", "com.docker.ucp.access.label=/prod", testImage, "sleep")
+	maria.ok("create", "--name", name("m-priv"), testImage) // unlabelled: her private collection
+	if out := maria.ok("inspect", "--format", "{{index .Config.Labels \"com.docker.ucp.access.label\"}}", name("m-priv")); strings.TrimSpace(out) != "/Shared/Private/maria" {
+		t.Errorf("the unlabelled container's label: %q", out)
+	}
+	maria.ok("start", name("m-priv"))
+	maria.ok("volume", "create", name("vol"))
+	if out := maria.ok("volume", "inspect", "--format", "{{index .Labels \"com.docker.ucp.access.label\"}}", name("vol")); strings.TrimSpace(out) != "/Shared/Private/maria" {
+		t.Errorf("the unlabelled volume's label: %q", out)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	if out := maria.ok("logs", name("m-prod")); !strings.Contains(out, "tick 1") {
+		t.Errorf("docker logs: %s", out)
+	}
+	maria.refused([]string{"container.exec", "/prod"}, "exec", name("m-prod"), "/hello")
+	maria.refused([]string{"privileged"}, "run", "--rm", "--privileged", "--label", "com.docker.ucp.access.label=/prod", testImage)
+	maria.refused([]string{"host_bind_mounts"}, "run", "--rm", "-v", "/etc:/host", "--label", "com.docker.ucp.access.label=/prod", testImage)
+	maria.refused([]string{"kernel_capabilities"}, "run", "--rm", "--cap-add", "NET_ADMIN", "--label", "com.docker.ucp.access.label=/prod", testImage)
+	maria.refused([]string{"container.create", "/other"}, "create", "--label", "com.docker.ucp.access.label=/other", testImage)
+	maria.refused([]string{"/other"}, "inspect", name("b-other"))
+
+	// Lists: exactly what each caller may view.
+	ps := func(u *dockerUser) string { return u.ok("ps", "-a", "--format", "{{.Names}}") }
+	if got := ps(maria); !strings.Contains(got, name("m-prod")) || !strings.Contains(got, name("m-priv")) || strings.Contains(got, name("b-other")) {
+		t.Errorf("maria's docker ps -a:\n%s", got)
+	}
+	if got := ps(paolo); strings.TrimSpace(got) != "" {
+		t.Errorf("paolo, who holds no grant, sees containers:\n%s", got)
+	}
+	if got := ps(boss); !strings.Contains(got, name("b-other")) || !strings.Contains(got, name("m-prod")) {
+		t.Errorf("the admin's docker ps -a:\n%s", got)
+	}
+	if got := maria.ok("volume", "ls", "-q"); !strings.Contains(got, name("vol")) {
+		t.Errorf("maria's volume ls:\n%s", got)
+	}
+	if got := paolo.ok("volume", "ls", "-q"); strings.TrimSpace(got) != "" {
+		t.Errorf("paolo's volume ls:\n%s", got)
+	}
+	if got := paolo.ok("images", "-q"); strings.TrimSpace(got) != "" {
+		t.Errorf("paolo's images (image.view on / is not his):\n%s", got)
+	}
+
+	// Events: only what the caller may view.
+	since := time.Now().Add(-5 * time.Minute).Unix()
+	until := time.Now().Add(time.Second).Unix()
+	events := func(u *dockerUser) string {
+		return u.ok("events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--format", "{{.Type}} {{.Actor.Attributes.name}}")
+	}
+	if got := events(maria); !strings.Contains(got, name("m-prod")) || strings.Contains(got, name("b-other")) {
+		t.Errorf("maria's events:\n%s", got)
+	}
+	if got := events(paolo); strings.Contains(got, name("m-prod")) || strings.Contains(got, name("b-other")) {
+		t.Errorf("paolo's events:\n%s", got)
+	}
+
+	// Her objects stay usable: stop, remove.
+	maria.ok("rm", "-f", name("m-prod"), name("m-priv"))
+	maria.ok("volume", "rm", name("vol"))
+
+	// A revoked bundle and an inactive account are refused.
+	e.g.must(t, 200, "DELETE", "/v1/bundles/"+paoloSerial, e.admin, nil)
+	paolo.refused([]string{"revoked"}, "ps")
+	e.g.must(t, 200, "PATCH", "/v1/users/maria", e.admin, map[string]any{"active": false})
+	maria.refused([]string{"inactive"}, "ps")
+}
+
+// TestProxyRefusesWhenTheEngineIsDown: an engine that cannot be reached is
+// a refusal with the reason, never a pass.
+func TestProxyRefusesWhenTheEngineIsDown(t *testing.T) {
+	e := startProxyEnv(t, "unix://"+filepath.Join(t.TempDir(), "no-engine.sock"))
+	e.g.must(t, 200, "POST", "/v1/collections", e.admin, map[string]any{"path": "/prod"})
+	u, _ := e.user("maria", false)
+	e.g.must(t, 200, "POST", "/v1/grants", e.admin, map[string]any{"subject": "user:maria", "role": "restrictedcontrol", "object": "collection:/prod"})
+	out, code := u.run("", "ps")
+	if code == 0 || !strings.Contains(out, "cannot be reached") {
+		t.Errorf("docker ps with the engine down: exit %d\n%s", code, out)
+	}
+	out, code = u.run("", "inspect", "anything")
+	if code == 0 || !strings.Contains(out, "grantd") {
+		t.Errorf("docker inspect with the engine down: exit %d\n%s", code, out)
+	}
+}
