@@ -132,6 +132,45 @@ func TestDockerCLIThroughTheProxy(t *testing.T) {
 		t.Errorf("paolo's events:\n%s", got)
 	}
 
+	// Streams and archives: stats, cp out of the container, export.
+	if out := maria.ok("stats", "--no-stream", "--format", "{{.Name}}", name("m-prod")); !strings.Contains(out, name("m-prod")) {
+		t.Errorf("docker stats: %s", out)
+	}
+	cpDir := t.TempDir()
+	maria.ok("cp", name("m-prod")+":/hello", filepath.Join(cpDir, "hello"))
+	maria.ok("export", "-o", filepath.Join(cpDir, "fs.tar"), name("m-prod"))
+
+	// Swarm: a secret and a service that uses it by name, both unlabelled
+	// (so both in her private collection); the CLI looks the secret up by
+	// listing secrets, and lists the service's tasks.
+	if out, err := e.d.docker("swarm", "init", "--advertise-addr", "127.0.0.1"); err != nil && !strings.Contains(out, "already part of a swarm") {
+		t.Fatalf("swarm init: %v %s", err, out)
+	}
+	if out, code := maria.run("s3cret", "secret", "create", name("sec"), "-"); code != 0 {
+		t.Fatalf("secret create: %s", out)
+	}
+	maria.ok("service", "create", "--detach", "--name", name("svc"), "--secret", name("sec"), testImage, "sleep")
+	defer func() { _, _ = e.d.docker("service", "rm", name("svc")) }()
+	running := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !running; time.Sleep(300 * time.Millisecond) {
+		running = strings.Contains(maria.ok("service", "ps", "--format", "{{.CurrentState}}", name("svc")), "Running")
+	}
+	if !running {
+		t.Errorf("the service's task never ran: %s", maria.ok("service", "ps", "--no-trunc", name("svc")))
+	}
+	if got := paolo.ok("service", "ls", "-q"); strings.TrimSpace(got) != "" {
+		t.Errorf("paolo's service ls:\n%s", got)
+	}
+	if got := paolo.ok("secret", "ls", "-q"); strings.TrimSpace(got) != "" {
+		t.Errorf("paolo's secret ls:\n%s", got)
+	}
+	maria.ok("service", "rm", name("svc"))
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if _, code := maria.run("", "secret", "rm", name("sec")); code == 0 {
+			break // the secret is free once the service's task is gone
+		}
+	}
+
 	// Her objects stay usable: stop, remove.
 	maria.ok("rm", "-f", name("m-prod"), name("m-priv"))
 	maria.ok("volume", "rm", name("vol"))

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -201,8 +202,22 @@ func (p *Plugin) decideCall(ctx context.Context, id Identity, rt *route, vars ma
 		return nil, err
 	}
 	unlabelled := rt.target == fromBody && asks[0].Labels[collections.AccessLabel] == ""
-	if unlabelled && !stamps {
+	switch {
+	case unlabelled && !stamps:
 		asks[0].Labels, asks[0].HasLabels, asks[0].Collection = nil, false, collections.Root
+	case unlabelled:
+		// The object will carry the creator's default collection as its
+		// label: decide it so (a service's secrets must be in the same
+		// collection as the service, labelled like it).
+		where := p.backend.Decide(ctx, authz.Request{Subject: id.Subject, Operation: asks[0].Operation, Labels: map[string]string{}, HasLabels: true})
+		if where.Collection != "" {
+			labels := maps.Clone(asks[0].Labels)
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[collections.AccessLabel] = where.Collection
+			asks[0].Labels, unlabelled = labels, false
+		}
 	}
 	out := make([]answer, 0, len(asks))
 	for _, a := range asks {

@@ -206,8 +206,8 @@ func (px *Proxy) serve(w http.ResponseWriter, r *http.Request) (string, error) {
 	if err != nil {
 		return rt.op, err
 	}
-	if rt.target == fromBody && answers[0].ask.Labels[collections.AccessLabel] == "" {
-		if body, err = stampLabel(rt.body, body, answers[0].dec.Collection); err != nil {
+	if rt.target == fromBody && !bodyLabelled(body) {
+		if body, err = stampLabel(rt.body, body, answers[0].ask.Labels[collections.AccessLabel]); err != nil {
 			return rt.op, err
 		}
 		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
