@@ -174,8 +174,8 @@ func TestProxyFiltersLists(t *testing.T) {
 	lists := map[string]string{
 		"/v1.41/containers/json": `[{"Id":"a","Names":["/mine"],"Labels":` + label("/prod") + `},{"Id":"b","Names":["/theirs"],"Labels":` + label("/other") +
 			`},{"Id":"c","Names":["/unlabelled"],"Labels":{}}]`,
-		"/v1.41/volumes":  `{"Volumes":[{"Name":"mine","Labels":` + label("/prod") + `},{"Name":"theirs","Labels":null}],"Warnings":null}`,
-		"/v1.41/services": `[{"ID":"s1","Spec":{"Name":"mine","Labels":` + label("/prod") + `}},{"ID":"s2","Spec":{"Name":"theirs"}}]`,
+		"/v1.41/volumes":     `{"Volumes":[{"Name":"mine","Labels":` + label("/prod") + `},{"Name":"theirs","Labels":null}],"Warnings":null}`,
+		"/v1.41/services":    `[{"ID":"s1","Spec":{"Name":"mine","Labels":` + label("/prod") + `}},{"ID":"s2","Spec":{"Name":"theirs"}}]`,
 		"/v1.41/images/json": `[{"Id":"sha256:1"}]`,
 	}
 	px, _ := newTestProxy(t, collectionBackend{allowed: map[string]bool{"/prod": true}}, lists)
