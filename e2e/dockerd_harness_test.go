@@ -185,22 +185,34 @@ func bundleCLI(t *testing.T, zip []byte) *dockerUser {
 // and the exit code.
 func (u *dockerUser) run(stdin string, args ...string) (string, int) {
 	u.t.Helper()
+	return u.runWith(stdin, dockerCLI, args...)
+}
+
+// runProgram runs another program (script, timeout) in the bundle's
+// environment.
+func (u *dockerUser) runProgram(program string, args ...string) (string, int) {
+	u.t.Helper()
+	return u.runWith("", program, args...)
+}
+
+func (u *dockerUser) runWith(stdin, program string, args ...string) (string, int) {
+	u.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, dockerCLI, args...)
+	cmd := exec.CommandContext(ctx, program, args...)
 	cmd.Env = u.env
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		u.t.Fatalf("docker %s: timed out\n%s", strings.Join(args, " "), out.String())
+		u.t.Fatalf("%s %s: timed out\n%s", program, strings.Join(args, " "), out.String())
 	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		u.t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+		u.t.Fatalf("%s %s: %v", program, strings.Join(args, " "), err)
 	}
 	return out.String(), code
 }

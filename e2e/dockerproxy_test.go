@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -197,4 +198,71 @@ func TestProxyRefusesWhenTheEngineIsDown(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "grantd") {
 		t.Errorf("docker inspect with the engine down: exit %d\n%s", code, out)
 	}
+}
+
+// TestDockerCLIStreamsThroughTheProxy: what the CLI does on hijacked and
+// streamed connections works through the proxy — exec and run with a
+// terminal (stdin, tty and resize; the terminal is script(1)'s), logs -f,
+// cp in both directions, build with its context upload, save and load,
+// and a pull whose registry answer is the engine's own, not grantd's.
+func TestDockerCLIStreamsThroughTheProxy(t *testing.T) {
+	e := startProxyEnv(t, "")
+	e.g.must(t, 200, "POST", "/v1/collections", e.admin, map[string]any{"path": "/prod"})
+	fc, _ := e.user("fc", false)
+	e.g.must(t, 200, "POST", "/v1/grants", e.admin, map[string]any{"subject": "user:fc", "role": "fullcontrol", "object": "collection:/prod"})
+	boss, _ := e.user("boss", true)
+	c := "fc-" + fmt.Sprint(time.Now().UnixNano())
+	defer func() { _, _ = e.d.docker("rm", "-f", c) }()
+	fc.ok("run", "-d", "--name", c, "--label", "com.docker.ucp.access.label=/prod", testImage, "sleep")
+
+	withTTY := func(u *dockerUser, cmdline string) string {
+		t.Helper()
+		out, code := u.runProgram("script", "-qec", dockerCLI+" "+cmdline, "/dev/null")
+		if code != 0 {
+			t.Errorf("%s with a terminal: exit %d\n%s", cmdline, code, out)
+		}
+		return out
+	}
+	if out := withTTY(fc, "exec -it "+c+" /hello"); !strings.Contains(out, "hello from grantd's test image") {
+		t.Errorf("docker exec -it: %q", out)
+	}
+	if out := withTTY(fc, "run --rm -it --label com.docker.ucp.access.label=/prod "+testImage); !strings.Contains(out, "hello from grantd's test image") {
+		t.Errorf("docker run -it: %q", out)
+	}
+	if out, _ := fc.runProgram("timeout", "3", dockerCLI, "logs", "-f", c); !strings.Contains(out, "tick 2") {
+		t.Errorf("docker logs -f: %q", out)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fc.ok("cp", filepath.Join(dir, "in.txt"), c+":/in.txt")
+	fc.ok("cp", c+":/in.txt", filepath.Join(dir, "back.txt"))
+	if b, err := os.ReadFile(filepath.Join(dir, "back.txt")); err != nil || string(b) != "from the host\n" {
+		t.Errorf("docker cp round trip: %q %v", b, err)
+	}
+
+	// The admin builds (the context goes up through the proxy), saves and loads.
+	ctxDir := filepath.Join(dir, "build")
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM "+testImage+"\nLABEL built=through-grantd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := c + "-built"
+	defer func() { _, _ = e.d.docker("rmi", "-f", tag) }()
+	boss.env = append(boss.env, "DOCKER_BUILDKIT=0")
+	boss.ok("build", "-q", "-t", tag, ctxDir)
+	boss.ok("save", "-o", filepath.Join(dir, "img.tar"), tag)
+	boss.ok("rmi", tag)
+	if out := boss.ok("load", "-i", filepath.Join(dir, "img.tar")); !strings.Contains(out, tag) {
+		t.Errorf("docker load: %s", out)
+	}
+	out, code := boss.run("", "pull", "127.0.0.1:1/nothing:1")
+	if code == 0 || strings.Contains(out, "grantd") || !strings.Contains(out, "127.0.0.1:1") {
+		t.Errorf("a pull from an unreachable registry should fail in the engine, not in grantd: exit %d\n%s", code, out)
+	}
+	// fc may not build: image.build is decided on /.
+	fc.refused([]string{"image.build"}, "build", "-q", ctxDir)
 }
