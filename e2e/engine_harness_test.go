@@ -254,7 +254,7 @@ func (e *engineEnv) dockerClient(dir string) *client.Client {
 	return c
 }
 
-func unzip(t *testing.T, raw []byte, dir string) {
+func unzip(t testing.TB, raw []byte, dir string) {
 	t.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil {

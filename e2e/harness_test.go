@@ -73,13 +73,13 @@ func (s *syncBuffer) String() string {
 }
 
 // start runs grantd on dataDir and waits until it serves and is ready.
-func start(t *testing.T, dataDir string, extraArgs ...string) *grantd {
+func start(t testing.TB, dataDir string, extraArgs ...string) *grantd {
 	t.Helper()
 	return startWithEnv(t, dataDir, "GRANTD_ADMIN_PASSWORD="+adminPassword, extraArgs...)
 }
 
 // startWithEnv is start with one more environment variable (NAME=value).
-func startWithEnv(t *testing.T, dataDir, env string, extraArgs ...string) *grantd {
+func startWithEnv(t testing.TB, dataDir, env string, extraArgs ...string) *grantd {
 	t.Helper()
 	args := append([]string{"--data-dir", dataDir, "--listen", "127.0.0.1:0"}, extraArgs...)
 	cmd := exec.Command(grantdBin, args...)
@@ -119,7 +119,7 @@ func startWithEnv(t *testing.T, dataDir, env string, extraArgs ...string) *grant
 	return g
 }
 
-func tlsClient(t *testing.T, caFile string) *http.Client {
+func tlsClient(t testing.TB, caFile string) *http.Client {
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func tlsClient(t *testing.T, caFile string) *http.Client {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
 }
 
-func (g *grantd) waitReady(t *testing.T) {
+func (g *grantd) waitReady(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -190,7 +190,7 @@ func (g *grantd) call(ctx context.Context, method, path, token string, body any)
 }
 
 // must is call for requests that have to succeed with the given status.
-func (g *grantd) must(t *testing.T, want int, method, path, token string, body any) map[string]any {
+func (g *grantd) must(t testing.TB, want int, method, path, token string, body any) map[string]any {
 	t.Helper()
 	code, out, err := g.call(context.Background(), method, path, token, body)
 	if err != nil || code != want {
@@ -199,7 +199,7 @@ func (g *grantd) must(t *testing.T, want int, method, path, token string, body a
 	return out
 }
 
-func (g *grantd) login(t *testing.T) string {
+func (g *grantd) login(t testing.TB) string {
 	t.Helper()
 	out := g.must(t, 200, "POST", "/auth/login", "", map[string]string{"username": "admin", "password": adminPassword})
 	return out["auth_token"].(string)
