@@ -45,7 +45,7 @@ func BenchmarkEngineProxy(b *testing.B) {
 	}
 	defer direct.ContainerRemove(ctx, probe.ID, container.RemoveOptions{Force: true}) //nolint:errcheck // clean-up
 	const calls = 300
-	var inspectD, inspectP, createD, createP []time.Duration
+	var inspectD, inspectP, createD, createP, volD, volP []time.Duration
 	for i := 0; i < calls; i++ {
 		for _, c := range []struct {
 			cl  *client.Client
@@ -70,6 +70,20 @@ func BenchmarkEngineProxy(b *testing.B) {
 			}
 			*c.out = append(*c.out, time.Since(start))
 			if err := direct.ContainerRemove(ctx, made.ID, container.RemoveOptions{Force: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, c := range []struct {
+			cl  *client.Client
+			out *[]time.Duration
+		}{{direct, &volD}, {proxied, &volP}} {
+			start := time.Now()
+			v, err := c.cl.VolumeCreate(ctx, volume.CreateOptions{Labels: labels})
+			if err != nil {
+				b.Fatal(err)
+			}
+			*c.out = append(*c.out, time.Since(start))
+			if err := direct.VolumeRemove(ctx, v.Name, true); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -136,7 +150,7 @@ func BenchmarkEngineProxy(b *testing.B) {
 		name string
 		d, p []time.Duration
 	}{
-		{"container inspect", inspectD, inspectP}, {"container create", createD, createP},
+		{"container inspect", inspectD, inspectP}, {"container create", createD, createP}, {"volume create", volD, volP},
 		{"list 1,000 containers (filtered to 500)", listCD, listCP}, {"list 1,000 volumes (filtered to 500)", listVD, listVP},
 	} {
 		dp50, pp50 := pct(r.d, 50), pct(r.p, 50)
