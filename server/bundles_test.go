@@ -74,7 +74,7 @@ func TestClientBundles(t *testing.T) {
 	if cert.Subject.CommonName != "dev" || len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth {
 		t.Errorf("certificate CN %q, usages %v", cert.Subject.CommonName, cert.ExtKeyUsage)
 	}
-	if d := cert.NotAfter.Sub(time.Now()); d < 29*24*time.Hour || d > 31*24*time.Hour {
+	if d := time.Until(cert.NotAfter); d < 29*24*time.Hour || d > 31*24*time.Hour {
 		t.Errorf("validity %v, want 30 days", d)
 	}
 	if files["ca.pem"] != caOut["caPem"] || !strings.Contains(files["env.sh"], "DOCKER_CERT_PATH") ||
