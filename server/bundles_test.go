@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"github.com/grantd/grantd/pki"
 	"io"
 	"strings"
 	"testing"
@@ -137,7 +138,7 @@ func TestClientBundles(t *testing.T) {
 	}
 
 	// Listing, labelling, revoking; others' bundles are not found.
-	serial := certSerial(cert)
+	serial := pki.CertSerial(cert)
 	_, list := ts.do(t, "GET", "/v1/bundles", dev, nil)
 	if n := len(list["bundles"].([]any)); n != 3 {
 		t.Errorf("dev lists %d bundles, want 3", n)

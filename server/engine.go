@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/grantd/grantd/pki"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,17 +51,17 @@ func (b engineBackend) Identify(_ context.Context, user string, cert *x509.Certi
 
 // identifyCert is the account of a client certificate (see Identify).
 func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, error) {
-	if err := d.clientCA.verify(cert); errors.Is(err, errNotIssued) {
+	if err := d.clientCA.Verify(cert); errors.Is(err, pki.ErrNotIssued) {
 		return nil, fmt.Errorf("certificate of %q %w", user, err)
 	} else if err != nil {
 		return nil, err
 	}
 	r := d.store.Read()
-	row, err := r.ClientCert(certSerial(cert))
+	row, err := r.ClientCert(pki.CertSerial(cert))
 	if err != nil {
 		return nil, err
 	}
-	if row == nil || row.PublicKey != keyFingerprint(cert) {
+	if row == nil || row.PublicKey != pki.KeyFingerprint(cert) {
 		return nil, fmt.Errorf("certificate of %q is not one grantd issued", user)
 	}
 	if row.Revoked {
@@ -132,7 +133,7 @@ func (s *Server) ServeEnginePlugin(ctx context.Context, ln net.Listener, h http.
 // active service account with the "authorize" capability, since anyone
 // reaching the port could otherwise ask about any certificate.
 func (s *Server) ServeEnginePluginTLS(ctx context.Context, ln net.Listener, h http.Handler) error {
-	tc, err := loadTLSConfig(s.cfg.TLS)
+	tc, err := pki.ServerTLSConfig(s.cfg.TLS)
 	if err != nil {
 		return err
 	}
@@ -192,11 +193,11 @@ func (s *Server) EngineProxy(cfg EngineProxyConfig) (http.Handler, error) {
 // account). There is no read timeout: attach, exec, builds and event
 // streams run as long as the caller keeps them.
 func (s *Server) ServeEngineProxy(ctx context.Context, ln net.Listener, h http.Handler) error {
-	tc, err := loadTLSConfig(s.cfg.TLS)
+	tc, err := pki.ServerTLSConfig(s.cfg.TLS)
 	if err != nil {
 		return err
 	}
-	caPEM, err := ClientCAPEM(s.store)
+	caPEM, err := pki.ClientCAPEM(s.store)
 	if err != nil {
 		return err
 	}

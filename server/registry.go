@@ -9,8 +9,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/pki"
 	"github.com/grantd/grantd/store"
 )
 
@@ -99,4 +102,15 @@ func withClientAddr(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(withHTTPPeer(r.Context())))
 	})
+}
+
+// registryKeys hands the token service the signing keys in its own terms.
+func registryKeys(keys *pki.TokenKeys) func() (*registry.Keys, error) {
+	return func() (*registry.Keys, error) {
+		k, err := keys.Load()
+		if err != nil {
+			return nil, err
+		}
+		return &registry.Keys{Key: k.Key, Algorithm: jose.SignatureAlgorithm(k.Algorithm), Chain: k.Chain, Roots: k.Roots}, nil
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/grantd/grantd/pki"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,7 +33,7 @@ type Config struct {
 	// Insecure serves plain HTTP (and h2c for gRPC) instead of TLS.
 	Insecure bool
 	// TLS is the serving certificate; ignored when Insecure.
-	TLS TLSFiles
+	TLS pki.TLSFiles
 	// MaxRequestBytes bounds REST request bodies and gRPC messages.
 	MaxRequestBytes int64
 	// ShutdownTimeout bounds the graceful drain on shutdown.
@@ -84,7 +85,7 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s.metrics.reg.MustRegister(engine.Collectors()...)
 	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
 		sessions: newSessionTracker(), logins: newLoginThrottle(func() time.Time { return s.now() }),
-		clientCA: &clientCA{store: st}}
+		clientCA: pki.NewClientCA(st)}
 	s.deps.syncer = ldapsync.NewSyncer(st, log, s.deps.now, s.metrics.observeSync)
 	if cfg.Registry.Issuer == "" {
 		cfg.Registry.Issuer = DefaultTokenIssuer
@@ -102,10 +103,10 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 		cfg.ReadTimeout = DefaultReadTimeout
 	}
 	if cfg.TokenAlgorithm == "" {
-		cfg.TokenAlgorithm = AlgorithmES256
+		cfg.TokenAlgorithm = pki.AlgorithmES256
 	}
 	s.cfg = cfg
-	s.tokens = registry.New(cfg.Registry, registryBackend{s.deps}, (&tokenKeys{store: st}).load, log)
+	s.tokens = registry.New(cfg.Registry, registryBackend{s.deps}, registryKeys(pki.NewTokenKeys(st)), log)
 	s.grpc = grpc.NewServer(
 		grpc.UnaryInterceptor(s.intercept),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
@@ -135,7 +136,7 @@ type deps struct {
 	// syncer runs LDAP syncs, one at a time.
 	syncer *ldapsync.Syncer
 	// clientCA issues and checks client bundle certificates.
-	clientCA *clientCA
+	clientCA *pki.ClientCA
 	// maxRevisionWait, when set, replaces the default bound of a call's
 	// minRevision wait (tests shorten it).
 	maxRevisionWait time.Duration
@@ -299,7 +300,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var tc *tls.Config
 	if !s.cfg.Insecure {
 		var err error
-		if tc, err = loadTLSConfig(s.cfg.TLS); err != nil {
+		if tc, err = pki.ServerTLSConfig(s.cfg.TLS); err != nil {
 			return err
 		}
 	}

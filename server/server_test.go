@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"github.com/grantd/grantd/pki"
 	"io"
 	"log/slog"
 	"net"
@@ -67,13 +68,13 @@ func startServer(t testing.TB) *testServer {
 	if _, err := Bootstrap(ctx, st, adminPassword, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureTokenKeys(ctx, st, AlgorithmES256, time.Now()); err != nil {
+	if err := pki.EnsureTokenKeys(ctx, st, pki.AlgorithmES256, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureClientCA(ctx, st, "", "", time.Now()); err != nil {
+	if err := pki.EnsureClientCA(ctx, st, "", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	files, err := EnsureTLS(dir, "", "", nil)
+	files, err := pki.EnsureTLS(dir, "", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

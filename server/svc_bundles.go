@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"github.com/grantd/grantd/pki"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ import (
 type bundleService struct {
 	v1.UnimplementedBundleServiceServer
 	*deps
-	ca  *clientCA
+	ca  *pki.ClientCA
 	cfg BundleConfig
 }
 
@@ -54,11 +55,11 @@ func (s *bundleService) certify(ctx context.Context, owner, label string, days i
 	}
 	_, name, _ := strings.Cut(owner, ":")
 	now := s.now()
-	cert, err := s.ca.issue(name, pub, now, validity)
+	cert, err := s.ca.Issue(name, pub, now, validity)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	row := store.ClientCert{Serial: certSerial(cert), Owner: owner, Label: label, PublicKey: keyFingerprint(cert),
+	row := store.ClientCert{Serial: pki.CertSerial(cert), Owner: owner, Label: label, PublicKey: pki.KeyFingerprint(cert),
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}
 	rev, err := s.apply(ctx, store.IssueClientCert{Cert: row})
 	if err != nil {
@@ -80,7 +81,7 @@ func (s *bundleService) CreateBundle(ctx context.Context, req *v1.CreateBundleRe
 	if err != nil {
 		return nil, err
 	}
-	caPEM, err := ClientCAPEM(s.store)
+	caPEM, err := pki.ClientCAPEM(s.store)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func (s *bundleService) RegisterPublicKey(ctx context.Context, req *v1.RegisterP
 	if err != nil {
 		return nil, err
 	}
-	pub, err := clientPublicKey(req.GetPem())
+	pub, err := pki.ParsePublicKey(req.GetPem())
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -106,7 +107,7 @@ func (s *bundleService) RegisterPublicKey(ctx context.Context, req *v1.RegisterP
 	}
 	caPEM := s.cfg.DockerCAPEM
 	if caPEM == "" {
-		if caPEM, err = ClientCAPEM(s.store); err != nil {
+		if caPEM, err = pki.ClientCAPEM(s.store); err != nil {
 			return nil, err
 		}
 	}
@@ -185,7 +186,7 @@ func (s *bundleService) RevokeBundle(ctx context.Context, req *v1.RevokeBundleRe
 }
 
 func (s *bundleService) GetClientCA(context.Context, *v1.GetClientCARequest) (*v1.ClientCA, error) {
-	ca, _, err := s.ca.load()
+	ca, err := s.ca.Certificate()
 	if err != nil {
 		return nil, unavailable("the client CA is not created yet")
 	}

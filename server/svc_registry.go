@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/grantd/grantd/pki"
 	"time"
 
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
@@ -23,10 +24,10 @@ func (s *registryService) RotateTokenSigningKey(ctx context.Context, req *v1.Rot
 	if alg == "" {
 		alg = s.algorithm
 	}
-	if alg != AlgorithmES256 && alg != AlgorithmRS256 {
+	if alg != pki.AlgorithmES256 && alg != pki.AlgorithmRS256 {
 		return nil, invalid("algorithm must be ES256 or RS256")
 	}
-	rev, err := rotateTokenKey(ctx, s.store, alg, s.now(), principalFrom(ctx).Subject())
+	rev, err := pki.RotateTokenKey(ctx, s.store, alg, s.now(), principalFrom(ctx).Subject())
 	if err != nil {
 		return nil, err
 	}
@@ -38,22 +39,13 @@ func (s *registryService) RotateTokenSigningKey(ctx context.Context, req *v1.Rot
 }
 
 func (s *registryService) signing() (*v1.TokenSigning, error) {
-	r := s.store.Read()
-	root, err := r.KeyMaterial(tokenRootID)
+	k, err := pki.TokenSigningOf(s.store)
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := r.KeyMaterial(tokenSigningID)
-	if err != nil {
-		return nil, err
-	}
-	if root == nil || leaf == nil {
+	if k == nil {
 		return nil, unavailable("the registry token keys are not created yet")
 	}
-	cert, _, err := parseKeyPair(leaf)
-	if err != nil {
-		return nil, err
-	}
-	return &v1.TokenSigning{RootCertPem: root.CertPEM, SigningCertPem: leaf.CertPEM, Algorithm: tokenAlgorithm(cert),
-		SigningNotAfter: cert.NotAfter.UTC().Format(time.RFC3339), Issuer: s.issuer}, nil
+	return &v1.TokenSigning{RootCertPem: k.RootPEM, SigningCertPem: k.SigningPEM, Algorithm: k.Algorithm,
+		SigningNotAfter: k.SigningNotAfter.UTC().Format(time.RFC3339), Issuer: s.issuer}, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/pki"
 	"github.com/grantd/grantd/server"
 	"github.com/grantd/grantd/store"
 )
@@ -75,10 +76,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		}
 		defer proxyLn.Close()
 	}
-	var tlsFiles server.TLSFiles
+	var tlsFiles pki.TLSFiles
 	if cfg.Insecure {
 		log.Warn("TLS IS OFF: --insecure serves plain HTTP; credentials and decisions cross the network in clear text. Never use this in production.")
-	} else if tlsFiles, err = server.EnsureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, cfg.sans()); err != nil {
+	} else if tlsFiles, err = pki.EnsureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, cfg.sans()); err != nil {
 		return fmt.Errorf("TLS: %w", err)
 	}
 
@@ -122,10 +123,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\n  grantd created the recovery admin %q with password: %s\n  It is shown only this once.\n\n", server.RecoveryAdmin, generated)
 	}
 	log.Info("store ready", "revision", st.Revision(), "elapsed", time.Since(started).String())
-	if err := server.EnsureTokenKeys(ctx, st, cfg.RegistryTokenAlgorithm, time.Now()); err != nil {
+	if err := pki.EnsureTokenKeys(ctx, st, cfg.RegistryTokenAlgorithm, time.Now()); err != nil {
 		return err
 	}
-	rootPEM, err := server.TokenRootPEM(st)
+	rootPEM, err := pki.TokenRootPEM(st)
 	if err != nil {
 		return err
 	}
@@ -137,10 +138,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err := os.WriteFile(rootFile, []byte(rootPEM), 0o644); err != nil { //nolint:gosec // a public certificate
 		return err
 	}
-	if err := server.EnsureClientCA(ctx, st, cfg.ClientCACert, cfg.ClientCAKey, time.Now()); err != nil {
+	if err := pki.EnsureClientCA(ctx, st, cfg.ClientCACert, cfg.ClientCAKey, time.Now()); err != nil {
 		return err
 	}
-	caPEM, err := server.ClientCAPEM(st)
+	caPEM, err := pki.ClientCAPEM(st)
 	if err != nil {
 		return err
 	}
@@ -232,10 +233,10 @@ const memoryReturned = "start-up memory returned to the OS"
 // startEnginePlugin serves the engine plugin on its unix socket and, when
 // configured, over TLS TCP with a spec file for remote daemons. It
 // returns how many servers it started; each reports to errc.
-func startEnginePlugin(ctx context.Context, cfg config, srv *server.Server, tlsFiles server.TLSFiles, log *slog.Logger, errc chan<- error) (int, error) {
+func startEnginePlugin(ctx context.Context, cfg config, srv *server.Server, tlsFiles pki.TLSFiles, log *slog.Logger, errc chan<- error) (int, error) {
 	engineCfg := server.EngineConfig{API: cfg.EngineAPI, CacheTTL: cfg.EngineLookupCache, AllowLocalSocket: cfg.EngineAllowLocalSocket}
 	if strings.HasPrefix(cfg.EngineAPI, "tcp://") && (cfg.EngineAPICA != "" || cfg.EngineAPICert != "") {
-		tc, err := server.ClientTLSConfig(cfg.EngineAPICA, cfg.EngineAPICert, cfg.EngineAPIKey)
+		tc, err := pki.ClientTLSConfig(cfg.EngineAPICA, cfg.EngineAPICert, cfg.EngineAPIKey)
 		if err != nil {
 			return 0, fmt.Errorf("--engine-api TLS: %w", err)
 		}
@@ -301,7 +302,7 @@ func startEngineProxy(ctx context.Context, cfg config, srv *server.Server, ln ne
 		pc.Engines = []string{cfg.EngineAPI}
 	}
 	if cfg.EngineAPICA != "" || cfg.EngineAPICert != "" {
-		tc, err := server.ClientTLSConfig(cfg.EngineAPICA, cfg.EngineAPICert, cfg.EngineAPIKey)
+		tc, err := pki.ClientTLSConfig(cfg.EngineAPICA, cfg.EngineAPICert, cfg.EngineAPIKey)
 		if err != nil {
 			return fmt.Errorf("--engine-api TLS: %w", err)
 		}

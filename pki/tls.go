@@ -1,4 +1,4 @@
-package server
+package pki
 
 import (
 	"crypto/ecdsa"
@@ -197,8 +197,9 @@ func randomSerial() *big.Int {
 	return n
 }
 
-// loadTLSConfig builds the serving TLS configuration (TLS 1.2+, h2 first).
-func loadTLSConfig(files TLSFiles) (*tls.Config, error) {
+// ServerTLSConfig builds the serving TLS configuration (TLS 1.2+, AEAD
+// suites only, h2 first).
+func ServerTLSConfig(files TLSFiles) (*tls.Config, error) {
 	pair, err := tls.LoadX509KeyPair(files.Cert, files.Key)
 	if err != nil {
 		return nil, fmt.Errorf("load TLS key pair: %w", err)

@@ -1,8 +1,6 @@
-package server
+package pki
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -18,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -118,6 +115,9 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return ok && ea.Equal(b)
 }
 
+// NewClientCA reads the client CA from st.
+func NewClientCA(st *store.Store) *ClientCA { return &ClientCA{store: st} }
+
 // ClientCAPEM is the client CA certificate, for dockerd --tlscacert.
 func ClientCAPEM(st *store.Store) (string, error) {
 	row, err := st.Read().KeyMaterial(clientCAID)
@@ -127,8 +127,9 @@ func ClientCAPEM(st *store.Store) (string, error) {
 	return row.CertPEM, nil
 }
 
-// clientCA is the parsed client CA, parsed again only when it changes.
-type clientCA struct {
+// ClientCA is the client CA of the state, parsed again only when it
+// changes. The zero value is not usable: make it with NewClientCA.
+type ClientCA struct {
 	store *store.Store
 	mu    sync.Mutex
 	pem   string
@@ -141,14 +142,14 @@ type clientCA struct {
 	verified map[[32]byte]bool
 }
 
-// errNotIssued is a certificate the client CA did not sign.
-var errNotIssued = errors.New("not issued by grantd's client CA")
+// ErrNotIssued is a certificate the client CA did not sign.
+var ErrNotIssued = errors.New("not issued by grantd's client CA")
 
 // maxVerified bounds the verified-signature cache; when full it starts over.
 const maxVerified = 10000
 
-// verify checks that cert is signed by the client CA.
-func (c *clientCA) verify(cert *x509.Certificate) error {
+// Verify checks that cert is signed by the client CA (ErrNotIssued if not).
+func (c *ClientCA) Verify(cert *x509.Certificate) error {
 	ca, _, err := c.load()
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func (c *clientCA) verify(cert *x509.Certificate) error {
 		return nil
 	}
 	if cert.CheckSignatureFrom(ca) != nil {
-		return errNotIssued
+		return ErrNotIssued
 	}
 	c.mu.Lock()
 	if c.cert == ca {
@@ -174,7 +175,7 @@ func (c *clientCA) verify(cert *x509.Certificate) error {
 	return nil
 }
 
-func (c *clientCA) load() (*x509.Certificate, crypto.Signer, error) {
+func (c *ClientCA) load() (*x509.Certificate, crypto.Signer, error) {
 	row, err := c.store.Read().KeyMaterial(clientCAID)
 	if err != nil || row == nil {
 		return nil, nil, fmt.Errorf("client CA missing: %v", err)
@@ -192,8 +193,8 @@ func (c *clientCA) load() (*x509.Certificate, crypto.Signer, error) {
 	return c.cert, c.key, nil
 }
 
-// issue certifies pub for the account name (the CN) for validity.
-func (c *clientCA) issue(name string, pub crypto.PublicKey, now time.Time, validity time.Duration) (*x509.Certificate, error) {
+// Issue certifies pub for the account name (the CN) for validity.
+func (c *ClientCA) Issue(name string, pub crypto.PublicKey, now time.Time, validity time.Duration) (*x509.Certificate, error) {
 	ca, caKey, err := c.load()
 	if err != nil {
 		return nil, err
@@ -212,20 +213,20 @@ func (c *clientCA) issue(name string, pub crypto.PublicKey, now time.Time, valid
 	return x509.ParseCertificate(der)
 }
 
-// certSerial is how a certificate's serial is written in the state and API.
-func certSerial(cert *x509.Certificate) string { return hex.EncodeToString(cert.SerialNumber.Bytes()) }
+// CertSerial is how a certificate's serial is written in the state and API.
+func CertSerial(cert *x509.Certificate) string { return hex.EncodeToString(cert.SerialNumber.Bytes()) }
 
-// keyFingerprint is the SHA-256 of a certificate's public key (its
+// KeyFingerprint is the SHA-256 of a certificate's public key (its
 // SubjectPublicKeyInfo), hex.
-func keyFingerprint(cert *x509.Certificate) string {
+func KeyFingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 	return hex.EncodeToString(sum[:])
 }
 
-// clientPublicKey reads a user's own key: a PEM public key, or a PEM
+// ParsePublicKey reads a user's own key: a PEM public key, or a PEM
 // certificate request whose signature proves they hold the private key.
 // Only key types Docker clients use are accepted.
-func clientPublicKey(text string) (crypto.PublicKey, error) {
+func ParsePublicKey(text string) (crypto.PublicKey, error) {
 	block, _ := pem.Decode([]byte(text))
 	if block == nil {
 		return nil, errors.New("pem: not a PEM public key or certificate request")
@@ -266,82 +267,8 @@ func clientPublicKey(text string) (crypto.PublicKey, error) {
 	return pub, nil
 }
 
-// BundleConfig is what goes into client bundles besides the certificate.
-type BundleConfig struct {
-	// DockerHost is DOCKER_HOST in env.sh and env.ps1, e.g.
-	// tcp://manager.example.com:2376.
-	DockerHost string
-	// DockerCAPEM is ca.pem: the CA that signed the daemons' server
-	// certificates. Empty means the client CA itself.
-	DockerCAPEM string
-	// Validity is both the default and the longest validity of a
-	// certificate.
-	Validity time.Duration
-}
-
-// DefaultBundleValidity is how long bundle certificates last unless
-// configured or asked for less.
-const DefaultBundleValidity = 365 * 24 * time.Hour
-
-// ValidDockerHost keeps DOCKER_HOST to characters that need no quoting in
-// either shell.
-func ValidDockerHost(h string) error {
-	if !strings.HasPrefix(h, "tcp://") && !strings.HasPrefix(h, "unix://") && !strings.HasPrefix(h, "ssh://") {
-		return fmt.Errorf("docker host %q: want tcp://, unix:// or ssh://", h)
-	}
-	for _, r := range h {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":/.-_@[]", r)) {
-			return fmt.Errorf("docker host %q: character %q not allowed", h, r)
-		}
-	}
-	return nil
-}
-
-// bundleZip is the client bundle: key.pem, cert.pem, ca.pem, env.sh and
-// env.ps1. The env scripts point the Docker CLI at the bundle's own
-// directory, so they work wherever the zip is unpacked.
-func bundleZip(cfg BundleConfig, key crypto.Signer, cert *x509.Certificate, caPEM string) ([]byte, error) {
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.DockerCAPEM != "" {
-		caPEM = cfg.DockerCAPEM
-	}
-	files := []struct {
-		name string
-		mode os.FileMode
-		body string
-	}{
-		{"key.pem", 0o600, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))},
-		{"cert.pem", 0o644, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))},
-		{"ca.pem", 0o644, caPEM},
-		{"env.sh", 0o644, "# Docker client bundle of " + cert.Subject.CommonName + " issued by grantd.\n" +
-			"# Run from the directory this file is in:  eval \"$(<env.sh)\"\n" +
-			"export DOCKER_HOST='" + cfg.DockerHost + "'\n" +
-			"export DOCKER_TLS_VERIFY=1\n" +
-			"export DOCKER_CERT_PATH=\"$(pwd)\"\n"},
-		{"env.ps1", 0o644, "# Docker client bundle of " + cert.Subject.CommonName + " issued by grantd.\r\n" +
-			"# Run from anywhere:  . .\\env.ps1\r\n" +
-			"$env:DOCKER_HOST = '" + cfg.DockerHost + "'\r\n" +
-			"$env:DOCKER_TLS_VERIFY = '1'\r\n" +
-			"$env:DOCKER_CERT_PATH = $PSScriptRoot\r\n"},
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		h := &zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: cert.NotBefore}
-		h.SetMode(f.mode)
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write([]byte(f.body)); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+// Certificate is the client CA's certificate.
+func (c *ClientCA) Certificate() (*x509.Certificate, error) {
+	cert, _, err := c.load()
+	return cert, err
 }

@@ -1,4 +1,4 @@
-package server
+package pki
 
 import (
 	"context"
@@ -15,9 +15,6 @@ import (
 	"sync"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-
-	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/store"
 )
 
@@ -71,13 +68,13 @@ func EnsureTokenKeys(ctx context.Context, st *store.Store, algorithm string, now
 			return nil
 		}
 	}
-	_, err = rotateTokenKey(ctx, st, algorithm, now, "system")
+	_, err = RotateTokenKey(ctx, st, algorithm, now, "system")
 	return err
 }
 
-// rotateTokenKey replaces the signing key with a new one of algorithm,
+// RotateTokenKey replaces the signing key with a new one of algorithm,
 // certified by the root.
-func rotateTokenKey(ctx context.Context, st *store.Store, algorithm string, now time.Time, actor string) (uint64, error) {
+func RotateTokenKey(ctx context.Context, st *store.Store, algorithm string, now time.Time, actor string) (uint64, error) {
 	row, err := st.Read().KeyMaterial(tokenRootID)
 	if err != nil || row == nil {
 		return 0, fmt.Errorf("registry token root missing: %v", err)
@@ -165,15 +162,29 @@ func tokenAlgorithm(cert *x509.Certificate) string {
 	return AlgorithmES256
 }
 
-// tokenKeys loads the signing keys from the state, parsed once per key.
-type tokenKeys struct {
+// SigningKeys are the registry token signing key, its algorithm (a JOSE
+// name: ES256 or RS256), its certificate chain leaf first, and the root
+// registries trust.
+type SigningKeys struct {
+	Key       crypto.Signer
+	Algorithm string
+	Chain     [][]byte
+	Roots     *x509.CertPool
+}
+
+// TokenKeys loads the signing keys from the state, parsed once per key.
+type TokenKeys struct {
 	store *store.Store
 	mu    sync.Mutex
 	pem   string
-	keys  *registry.Keys
+	keys  *SigningKeys
 }
 
-func (t *tokenKeys) load() (*registry.Keys, error) {
+// NewTokenKeys reads the registry token keys from st.
+func NewTokenKeys(st *store.Store) *TokenKeys { return &TokenKeys{store: st} }
+
+// Load returns the current signing keys.
+func (t *TokenKeys) Load() (*SigningKeys, error) {
 	r := t.store.Read()
 	leafRow, err := r.KeyMaterial(tokenSigningID)
 	if err != nil || leafRow == nil {
@@ -196,13 +207,9 @@ func (t *tokenKeys) load() (*registry.Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	alg := jose.ES256
-	if tokenAlgorithm(leaf) == AlgorithmRS256 {
-		alg = jose.RS256
-	}
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
-	t.keys = &registry.Keys{Key: key, Algorithm: alg, Chain: [][]byte{leaf.Raw, root.Raw}, Roots: roots}
+	t.keys = &SigningKeys{Key: key, Algorithm: tokenAlgorithm(leaf), Chain: [][]byte{leaf.Raw, root.Raw}, Roots: roots}
 	t.pem = leafRow.CertPEM
 	return t.keys, nil
 }
@@ -214,4 +221,31 @@ func TokenRootPEM(st *store.Store) (string, error) {
 		return "", fmt.Errorf("registry token root missing: %v", err)
 	}
 	return row.CertPEM, nil
+}
+
+// TokenSigning describes the registry token keys for operators.
+type TokenSigning struct {
+	RootPEM, SigningPEM string
+	Algorithm           string
+	SigningNotAfter     time.Time
+}
+
+// TokenSigningOf reads the registry token keys' description; nil when
+// they are not created yet.
+func TokenSigningOf(st *store.Store) (*TokenSigning, error) {
+	r := st.Read()
+	root, err := r.KeyMaterial(tokenRootID)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := r.KeyMaterial(tokenSigningID)
+	if err != nil || root == nil || leaf == nil {
+		return nil, err
+	}
+	cert, _, err := parseKeyPair(leaf)
+	if err != nil {
+		return nil, err
+	}
+	return &TokenSigning{RootPEM: root.CertPEM, SigningPEM: leaf.CertPEM, Algorithm: tokenAlgorithm(cert),
+		SigningNotAfter: cert.NotAfter}, nil
 }
