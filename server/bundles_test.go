@@ -12,11 +12,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
-	"github.com/grantd/grantd/pki"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grantd/grantd/pki"
 )
 
 // bundleCert creates a bundle over REST and returns its certificate and
@@ -63,7 +64,7 @@ func TestClientBundles(t *testing.T) {
 	admin := ts.login(t, "admin", adminPassword)
 	ts.do(t, "POST", "/v1/users", admin, map[string]any{"name": "dev", "password": "dev-password-1"})
 	dev := ts.login(t, "dev", "dev-password-1")
-	backend := engineBackend{ts.srv.deps}
+	backend := dockerBackend{ts.srv.deps}
 	ctx := context.Background()
 
 	cert, files := bundleCert(t, ts, dev, map[string]any{"label": "laptop", "validityDays": 30})

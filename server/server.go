@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/grantd/grantd/pki"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/internal/connmux"
 	"github.com/grantd/grantd/ldapsync"
+	"github.com/grantd/grantd/pki"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 	"github.com/grantd/grantd/store"
 )

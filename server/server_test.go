@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"github.com/grantd/grantd/pki"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/pki"
 	"github.com/grantd/grantd/store"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"

@@ -8,10 +8,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
-	"github.com/grantd/grantd/pki"
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/pki"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 	"github.com/grantd/grantd/store"
 )

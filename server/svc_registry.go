@@ -2,9 +2,9 @@ package server
 
 import (
 	"context"
-	"github.com/grantd/grantd/pki"
 	"time"
 
+	"github.com/grantd/grantd/pki"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 )
 

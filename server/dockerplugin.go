@@ -6,8 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/grantd/grantd/pki"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/grantd/grantd/adapters/engine"
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/pki"
 	"github.com/grantd/grantd/store"
 )
 
@@ -31,17 +30,17 @@ type EngineConfig struct {
 	AllowLocalSocket bool
 }
 
-// engineBackend answers the plugin's questions from the state and the
+// dockerBackend answers the plugin's questions from the state and the
 // decision engine.
-type engineBackend struct {
+type dockerBackend struct {
 	*deps
 }
 
-var _ engine.Backend = engineBackend{}
+var _ engine.Backend = dockerBackend{}
 
 // Identify accepts a certificate grantd's client CA issued and recorded,
 // unrevoked and within its validity, of an active account named by the CN.
-func (b engineBackend) Identify(_ context.Context, user string, cert *x509.Certificate) (engine.Identity, error) {
+func (b dockerBackend) Identify(_ context.Context, user string, cert *x509.Certificate) (engine.Identity, error) {
 	p, err := b.identifyCert(user, cert)
 	if err != nil {
 		return engine.Identity{}, err
@@ -99,7 +98,7 @@ func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, er
 }
 
 // Decide asks the decision engine.
-func (b engineBackend) Decide(ctx context.Context, r authz.Request) authz.Decision {
+func (b dockerBackend) Decide(ctx context.Context, r authz.Request) authz.Decision {
 	return b.engine.Decide(ctx, r)
 }
 
@@ -120,7 +119,7 @@ func (s *Server) EnginePlugin(cfg EngineConfig) (http.Handler, error) {
 		}
 	}
 	return engine.New(engine.Config{AllowLocalSocket: cfg.AllowLocalSocket, Observe: s.metrics.observeEngine},
-		engineBackend{s.deps}, resolver, s.log), nil
+		dockerBackend{s.deps}, resolver, s.log), nil
 }
 
 // ServeEnginePlugin serves the plugin on ln (a unix socket) until ctx is done.
@@ -159,57 +158,4 @@ func (s *Server) ServeEnginePluginTLS(ctx context.Context, ln net.Listener, h ht
 
 func pluginServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout, ReadTimeout: DefaultReadTimeout, IdleTimeout: idleTimeout}
-}
-
-// EngineProxyConfig configures the engine API proxy.
-type EngineProxyConfig struct {
-	EngineConfig
-	// Engines are the endpoints the proxy forwards to, tried in order
-	// (default: API).
-	Engines []string
-}
-
-// EngineProxy is the engine API proxy's handler: the endpoint client
-// bundles point at. It shares the plugin's decision path and resolver.
-func (s *Server) EngineProxy(cfg EngineProxyConfig) (http.Handler, error) {
-	if len(cfg.Engines) == 0 {
-		cfg.Engines = []string{cfg.API}
-	}
-	secret, err := newSecret("grantd-lookup-")
-	if err != nil {
-		return nil, err
-	}
-	resolver, err := engine.NewResolver(cfg.Engines[0], cfg.TLS, secret, cfg.CacheTTL)
-	if err != nil {
-		return nil, err
-	}
-	return engine.NewProxy(engine.ProxyConfig{Engines: cfg.Engines, TLS: cfg.TLS, Observe: s.metrics.observeEngine},
-		engineBackend{s.deps}, resolver, s.log)
-}
-
-// ServeEngineProxy serves the proxy over TLS on ln until ctx is done.
-// Callers must present a client certificate of grantd's client CA (the
-// handler then checks it is one grantd issued, unrevoked, of an active
-// account). There is no read timeout: attach, exec, builds and event
-// streams run as long as the caller keeps them.
-func (s *Server) ServeEngineProxy(ctx context.Context, ln net.Listener, h http.Handler) error {
-	tc, err := pki.ServerTLSConfig(s.cfg.TLS)
-	if err != nil {
-		return err
-	}
-	caPEM, err := pki.ClientCAPEM(s.store)
-	if err != nil {
-		return err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(caPEM)) {
-		return errors.New("engine proxy: no client CA certificate")
-	}
-	tc = tc.Clone()
-	tc.NextProtos = []string{"http/1.1"} // attach and exec hijack HTTP/1.1 connections
-	tc.ClientAuth = tls.RequireAndVerifyClientCert
-	tc.ClientCAs = pool
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout, IdleTimeout: idleTimeout,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
-	return s.serveUntil(ctx, srv, tls.NewListener(ln, tc))
 }
