@@ -31,9 +31,8 @@ type Request struct {
 // decide is a denial.
 type Decision struct {
 	Allowed bool
-	// Code is the policy's machine-readable outcome, e.g. "granted",
-	// "missing_operation", "unknown_collection", "internal_error".
-	Code   string
+	// Code is the machine-readable outcome (code.go).
+	Code   Code
 	Reason string
 	// Collection is the collection the request acted on, when resolved.
 	Collection string
@@ -137,7 +136,7 @@ func failed(err error) Decision {
 	if errors.Is(err, errBroken) {
 		reason = "denied: " + errBroken.Error()
 	}
-	return Decision{Code: "internal_error", Reason: reason}
+	return Decision{Code: CodeInternalError, Reason: reason}
 }
 
 func decisionFrom(t *ast.Term) (Decision, error) {
@@ -151,7 +150,7 @@ func decisionFrom(t *ast.Term) (Decision, error) {
 		return Decision{}, fmt.Errorf("decision has no boolean allowed")
 	}
 	d.Allowed = bool(allowed)
-	d.Code = stringOf(o.Get(str("code")))
+	d.Code = Code(stringOf(o.Get(str("code"))))
 	d.Collection = stringOf(o.Get(str("collection")))
 	if v := o.Get(str("options")); v != nil {
 		d.Options = stringsOf(v.Value)
@@ -191,54 +190,54 @@ func stringsOf(v ast.Value) []string {
 func reason(r Request, d Decision) string {
 	list := func(xs []string) string { return strings.Join(xs, ", ") }
 	switch d.Code {
-	case "admin":
+	case CodeAdmin:
 		return r.Subject + " is a system admin"
-	case "granted":
+	case CodeGranted:
 		if d.Collection != "" {
 			return fmt.Sprintf("%s holds %s on %s", r.Subject, r.Operation, d.Collection)
 		}
 		return fmt.Sprintf("%s holds %s on repository %s", r.Subject, r.Operation, r.Repository)
-	case "owner":
+	case CodeOwner:
 		return fmt.Sprintf("%s owns the namespace of repository %s", r.Subject, r.Repository)
-	case "public":
+	case CodePublic:
 		return fmt.Sprintf("repository %s is public", r.Repository)
-	case "malformed_request":
+	case CodeMalformedRequest:
 		return "malformed request: name a subject, an operation and exactly one resource"
-	case "unknown_subject":
+	case CodeUnknownSubject:
 		return fmt.Sprintf("subject %q is not a known user, service account or anonymous", r.Subject)
-	case "inactive_subject":
+	case CodeInactiveSubject:
 		return r.Subject + " is inactive"
-	case "unknown_operation":
+	case CodeUnknownOperation:
 		return roles.UnknownOperation(r.Operation)
-	case "unknown_option":
+	case CodeUnknownOption:
 		return fmt.Sprintf("operation %s has no option %s", r.Operation, list(d.Options))
-	case "wrong_resource":
+	case CodeWrongResource:
 		if r.Repository != "" {
 			return fmt.Sprintf("operation %s does not apply to repositories", r.Operation)
 		}
 		return fmt.Sprintf("operation %s applies to repositories only", r.Operation)
-	case "unknown_collection":
+	case CodeUnknownCollection:
 		if d.Collection == "" {
 			return fmt.Sprintf("the resource has no access label and %s has no default collection", r.Subject)
 		}
 		return fmt.Sprintf("collection %s does not exist", d.Collection)
-	case "missing_operation":
+	case CodeMissingOperation:
 		if d.Collection != "" {
 			return fmt.Sprintf("no grant gives %s %s on %s", r.Subject, r.Operation, d.Collection)
 		}
 		return fmt.Sprintf("no grant gives %s %s on repository %s", r.Subject, r.Operation, r.Repository)
-	case "missing_options":
+	case CodeMissingOptions:
 		return fmt.Sprintf("%s holds %s on %s but not with %s", r.Subject, r.Operation, d.Collection, list(d.Options))
-	case "secret_collection":
+	case CodeSecretCollection:
 		return fmt.Sprintf("secrets in %s are not in the service's collection %s", list(d.Secrets), d.Collection)
-	case "missing_secret_use":
+	case CodeMissingSecretUse:
 		return fmt.Sprintf("%s lacks secret.use on %s", r.Subject, list(d.Secrets))
-	case "malformed_repository":
+	case CodeMalformedRepository:
 		return fmt.Sprintf("repository %q is not <namespace>/<name>", r.Repository)
-	case "unknown_repository":
+	case CodeUnknownRepository:
 		return fmt.Sprintf("repository %s does not exist", r.Repository)
-	case "reserved":
+	case CodeReserved:
 		return fmt.Sprintf("%s is reserved to the namespace's owner, its org admins and system admins", r.Operation)
 	}
-	return "denied (" + d.Code + ")"
+	return "denied (" + string(d.Code) + ")"
 }

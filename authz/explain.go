@@ -57,10 +57,10 @@ func (e *Engine) Explain(ctx context.Context, r Request, rs RoleSource) Explanat
 		}
 	}
 	switch d.Code {
-	case "missing_operation":
+	case CodeMissingOperation:
 		x.MissingOperation = r.Operation
 		x.Grants = all
-	case "missing_options":
+	case CodeMissingOptions:
 		x.MissingOptions = d.Options
 	}
 	return x
@@ -138,9 +138,9 @@ func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection s
 	}
 	d.Revision = snap.rev
 	d.Reason = reason(r, d)
-	p := Permissions{Decision: d, IsAdmin: d.Code == "admin"}
+	p := Permissions{Decision: d, IsAdmin: d.Code == CodeAdmin}
 	switch d.Code {
-	case "admin", "granted", "missing_operation":
+	case CodeAdmin, CodeGranted, CodeMissingOperation:
 	default:
 		return p // unknown subject or collection: nothing to list
 	}

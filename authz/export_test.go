@@ -107,7 +107,7 @@ func TestExportedBundleDecidesLikeGrantd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Result.Allowed != want.Allowed || got.Result.Code != want.Code {
+		if got.Result.Allowed != want.Allowed || got.Result.Code != string(want.Code) {
 			t.Fatalf("query %d %s: stock OPA says %+v, grantd says allowed=%v code=%s (revision %d)",
 				i, body, got.Result, want.Allowed, want.Code, rev)
 		}

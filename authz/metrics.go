@@ -46,7 +46,7 @@ func (m *Metrics) observe(r Request, d Decision, took time.Duration) {
 	switch {
 	case d.Allowed:
 		result = "allowed"
-	case d.Code == "internal_error":
+	case d.Code == CodeInternalError:
 		result = "error"
 	}
 	m.decisions.WithLabelValues(kind, result).Inc()

@@ -94,7 +94,7 @@ func engineCaller(e *authz.Engine, qs []dataset.Query) loadgen.Caller {
 		q := qs[i]
 		d := e.Decide(ctx, authz.Request{Subject: q.Subject, Operation: q.Operation, Collection: q.Collection,
 			Repository: q.Repository, Options: q.Options})
-		if d.Code == "internal_error" {
+		if d.Code == authz.CodeInternalError {
 			return fmt.Errorf("%s", d.Reason)
 		}
 		allowed[0] = d.Allowed

@@ -68,7 +68,7 @@ func (b registryBackend) Refresh(_ context.Context, subject string) (registry.Id
 // Allowed asks the decision engine.
 func (b registryBackend) Allowed(ctx context.Context, id registry.Identity, operation, repository string) (bool, error) {
 	d := b.engine.Decide(ctx, authz.Request{Subject: id.Subject, Operation: operation, Repository: repository})
-	if d.Code == "internal_error" {
+	if d.Code == authz.CodeInternalError {
 		return false, errors.New(d.Reason)
 	}
 	return d.Allowed, nil

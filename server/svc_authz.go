@@ -50,7 +50,7 @@ func request(in *v1.AuthorizeRequest) (authz.Request, *authz.Decision) {
 		}
 	}
 	if set > 1 {
-		return r, &authz.Decision{Code: "malformed_request", Reason: "malformed request: name exactly one of collection, labels or repository"}
+		return r, &authz.Decision{Code: authz.CodeMalformedRequest, Reason: "malformed request: name exactly one of collection, labels or repository"}
 	}
 	// No resource, or empty labels: an unlabeled resource.
 	r.HasLabels = set == 0 || len(r.Labels) > 0
@@ -86,7 +86,7 @@ func (s *authzService) waitFor(ctx context.Context, minRevision uint64) *authz.D
 	wctx, cancel := context.WithTimeout(ctx, deadline.Sub(s.now()))
 	defer cancel()
 	if err := s.store.WaitForRevision(wctx, minRevision); err != nil {
-		return &authz.Decision{Code: "revision_unavailable", Revision: s.store.Revision(),
+		return &authz.Decision{Code: authz.CodeRevisionUnavailable, Revision: s.store.Revision(),
 			Reason: fmt.Sprintf("denied: the state has not reached revision %d (it is at %d)", minRevision, s.store.Revision())}
 	}
 	return nil
@@ -166,8 +166,8 @@ func (s *authzService) Explain(ctx context.Context, in *v1.AuthorizeRequest) (*v
 	out := &v1.ExplainResponse{Allowed: x.Allowed, Reason: x.Reason, Revision: x.Revision,
 		SchedulableCollections: x.Schedulable, MissingOperation: x.MissingOperation, MissingOptions: x.MissingOptions}
 	switch x.Code {
-	case "admin", "owner", "public":
-		out.AllowedBy = x.Code
+	case authz.CodeAdmin, authz.CodeOwner, authz.CodePublic:
+		out.AllowedBy = string(x.Code)
 	}
 	for _, c := range x.Grants {
 		out.Grants = append(out.Grants, contributionPB(c))
@@ -192,8 +192,8 @@ func (s *authzService) GetEffectivePermissions(ctx context.Context, in *v1.GetEf
 	}
 	p := s.engine.EffectivePermissions(ctx, in.GetSubject(), path, s.store.Read())
 	switch p.Decision.Code {
-	case "admin", "granted", "missing_operation":
-	case "internal_error":
+	case authz.CodeAdmin, authz.CodeGranted, authz.CodeMissingOperation:
+	case authz.CodeInternalError:
 		return nil, errors.New(p.Decision.Reason)
 	default:
 		return nil, invalid("%s", p.Decision.Reason)

@@ -227,7 +227,7 @@ func (p *Plugin) decideCall(ctx context.Context, id Identity, rt *route, vars ma
 		if d.Allowed {
 			continue
 		}
-		if d.Code == "internal_error" {
+		if d.Code == authz.CodeInternalError {
 			return out, errors.New(d.Reason)
 		}
 		return out, denial{denialMessage(rt, a, d, unlabelled && !stamps)}
@@ -243,7 +243,7 @@ func denialMessage(rt *route, a authz.Request, d authz.Decision, unlabelledCreat
 	}
 	msg := fmt.Sprintf("%s denied on %s: %s", a.Operation, where, d.Reason)
 	switch {
-	case rt.list && d.Code == "missing_operation":
+	case rt.list && d.Code == authz.CodeMissingOperation:
 		msg += " (list calls need the view operation on / because the plugin protocol cannot filter a list; grantd's engine proxy filters lists)"
 	case unlabelledCreate:
 		msg += fmt.Sprintf(" (an object created without the %s label lives in /; add the label with a collection you may create in, or go through grantd's engine proxy, which writes your default collection into it)",
