@@ -1,0 +1,93 @@
+// Package archtest holds the architecture to account: which of grantd's
+// packages may import which (docs/architecture.md). It has only tests.
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/grantd/grantd/"
+
+// allowed lists, for each package, the packages of ours it may import
+// (by prefix). A package missing here may import nothing of ours.
+var allowed = map[string][]string{
+	"collections":       {},
+	"roles":             {},
+	"subjects":          {"collections"},
+	"policies":          {},
+	"store":             {"collections", "roles", "subjects"},
+	"pki":               {"store"},
+	"authz":             {"collections", "roles", "subjects", "store", "policies"},
+	"ldapsync":          {"store", "subjects", "internal/randid"},
+	"adapters/engine":   {"authz", "collections"},
+	"adapters/registry": {"internal/randid"},
+	"dataset":           {"collections", "roles", "store"},
+	"server": {"adapters/", "authz", "collections", "internal/", "ldapsync", "pki", "proto/", "roles", "store",
+		"subjects"},
+	"cmd/grantd":   {"adapters/registry", "authz", "pki", "server", "store"},
+	"cmd/grantctl": {"proto/"},
+	"bench":        {"authz", "bench/", "dataset", "proto/", "server", "store"},
+}
+
+// open packages: tests, generated code and the internal helpers, which
+// this test does not constrain.
+func unconstrained(pkg string) bool {
+	return strings.HasPrefix(pkg, "e2e") || strings.HasPrefix(pkg, "proto/") || strings.HasPrefix(pkg, "internal/") ||
+		strings.HasPrefix(pkg, "bench/") || pkg == "adapters" || strings.HasPrefix(pkg, "ldapsync/ldaptest")
+}
+
+func TestImportsPointOneWay(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "../../...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkg := strings.TrimPrefix(p.ImportPath, module)
+		if unconstrained(pkg) {
+			continue
+		}
+		rules, ok := allowed[pkg]
+		if !ok {
+			t.Errorf("package %s has no import rule here; add it (and to docs/architecture.md)", pkg)
+			continue
+		}
+		seen++
+		for _, imp := range p.Imports {
+			ours, isOurs := strings.CutPrefix(imp, module)
+			if !isOurs {
+				continue
+			}
+			if !permitted(ours, rules) {
+				t.Errorf("%s imports %s, which the architecture does not allow", pkg, ours)
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("only %d packages checked", seen)
+	}
+}
+
+func permitted(imp string, rules []string) bool {
+	for _, r := range rules {
+		if imp == r || strings.HasSuffix(r, "/") && strings.HasPrefix(imp, r) {
+			return true
+		}
+	}
+	return false
+}
