@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grantd/grantd/authn"
 )
 
 func TestFailedLoginsAreThrottled(t *testing.T) {
@@ -19,7 +21,7 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 		code, _ := ts.do(t, "POST", "/auth/login", "", map[string]string{"username": user, "password": password})
 		return code
 	}
-	for i := range pairFreeFailures {
+	for i := range authn.FreeFailures {
 		if code := try("carol", "wrong"); code != 401 {
 			t.Fatalf("failure %d: %d, want 401", i, code)
 		}
@@ -27,9 +29,9 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 	// The pair waits, even with the right password, and an unknown name is
 	// throttled the same way as a known one.
 	if code := try("carol", "carol-password"); code != 429 {
-		t.Errorf("right password right after %d failures: %d, want 429", pairFreeFailures, code)
+		t.Errorf("right password right after %d failures: %d, want 429", authn.FreeFailures, code)
 	}
-	for range pairFreeFailures {
+	for range authn.FreeFailures {
 		try("nobody-here", "wrong")
 	}
 	if code := try("nobody-here", "wrong"); code != 429 {
@@ -40,7 +42,7 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 		t.Errorf("other account: %d, want 200", code)
 	}
 	// After its delay, the pair may try again.
-	ts.skew.Store(int64(pairDelay(pairFreeFailures) + time.Second))
+	ts.skew.Store(int64(authn.Delay(authn.FreeFailures) + time.Second))
 	if code := try("carol", "carol-password"); code != 200 {
 		t.Errorf("after the delay: %d, want 200", code)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/grantd/grantd/authn"
+
 	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/store"
 )
@@ -36,10 +38,10 @@ func Bootstrap(ctx context.Context, st *store.Store, password string, now time.T
 			return "", err
 		}
 		generated = password
-	} else if err := validPassword(password); err != nil {
+	} else if err := authn.ValidPassword(password); err != nil {
 		return "", fmt.Errorf("GRANTD_ADMIN_PASSWORD: %w", err)
 	}
-	hash, err := hashPassword(password)
+	hash, err := authn.HashPassword(password)
 	if err != nil {
 		return "", err
 	}
@@ -81,10 +83,10 @@ func ResetRecoveryAdmin(ctx context.Context, st *store.Store, password string, n
 			return "", err
 		}
 		generated = password
-	} else if err := validPassword(password); err != nil {
+	} else if err := authn.ValidPassword(password); err != nil {
 		return "", err
 	}
-	hash, err := hashPassword(password)
+	hash, err := authn.HashPassword(password)
 	if err != nil {
 		return "", err
 	}

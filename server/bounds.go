@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/grantd/grantd/authn"
+
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -31,10 +33,10 @@ var fieldLimits = map[protoreflect.Name]int{
 	"display_name":    200,
 	"label":           100,
 	"name":            200, // names are checked further by their own rules
-	"password":        maxPasswordLen,
-	"old_password":    maxPasswordLen,
-	"new_password":    maxPasswordLen,
-	"reader_password": maxPasswordLen,
+	"password":        authn.MaxPasswordLen,
+	"old_password":    authn.MaxPasswordLen,
+	"new_password":    authn.MaxPasswordLen,
+	"reader_password": authn.MaxPasswordLen,
 	"page_token":      512,
 	"root_cas":        64 << 10,
 	"pem":             16 << 10,

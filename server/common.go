@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/grantd/grantd/store"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/grantd/grantd/store"
 )
 
 // apply submits a write and records its latency. Every change but session

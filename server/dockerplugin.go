@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/grantd/grantd/authn"
 
 	"github.com/grantd/grantd/adapters/engine"
 	"github.com/grantd/grantd/authz"
@@ -50,51 +50,7 @@ func (b dockerBackend) Identify(_ context.Context, user string, cert *x509.Certi
 
 // identifyCert is the account of a client certificate (see Identify).
 func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, error) {
-	if err := d.clientCA.Verify(cert); errors.Is(err, pki.ErrNotIssued) {
-		return nil, fmt.Errorf("certificate of %q %w", user, err)
-	} else if err != nil {
-		return nil, err
-	}
-	r := d.store.Read()
-	row, err := r.ClientCert(pki.CertSerial(cert))
-	if err != nil {
-		return nil, err
-	}
-	if row == nil || row.PublicKey != pki.KeyFingerprint(cert) {
-		return nil, fmt.Errorf("certificate of %q is not one grantd issued", user)
-	}
-	if row.Revoked {
-		return nil, fmt.Errorf("certificate %s of %q is revoked", row.Serial, user)
-	}
-	now := d.now()
-	if now.Before(row.NotBefore) || now.After(row.NotAfter) || now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return nil, fmt.Errorf("certificate %s of %q is expired or not yet valid", row.Serial, user)
-	}
-	kind, name, _ := strings.Cut(row.Owner, ":")
-	if name != cert.Subject.CommonName || name != user {
-		return nil, fmt.Errorf("certificate %s does not belong to %q", row.Serial, user)
-	}
-	switch kind {
-	case "user":
-		u, err := r.User(name)
-		if err != nil {
-			return nil, err
-		}
-		if u == nil || !u.Active {
-			return nil, fmt.Errorf("account %q is inactive or gone", user)
-		}
-		return &Principal{Kind: kind, Name: name, IsAdmin: u.IsAdmin, Method: "certificate"}, nil
-	case "serviceaccount":
-		a, err := r.ServiceAccount(name)
-		if err != nil {
-			return nil, err
-		}
-		if a == nil || !a.Active {
-			return nil, fmt.Errorf("service account %q is inactive or gone", user)
-		}
-		return &Principal{Kind: kind, Name: name, Capabilities: a.Capabilities, Method: "certificate"}, nil
-	}
-	return nil, fmt.Errorf("certificate %s has no account", row.Serial)
+	return authn.Certificate(d.store.Read(), d.clientCA, user, cert, d.now())
 }
 
 // Decide asks the decision engine.
@@ -105,7 +61,7 @@ func (b dockerBackend) Decide(ctx context.Context, r authz.Request) authz.Decisi
 // EnginePlugin is the engine authorization plugin's HTTP handler, for the
 // unix socket. The resolver's secret is new on every start.
 func (s *Server) EnginePlugin(cfg EngineConfig) (http.Handler, error) {
-	secret, err := newSecret("grantd-lookup-")
+	secret, err := authn.NewSecret("grantd-lookup-")
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/grantd/grantd/authn"
+
 	"github.com/grantd/grantd/adapters/engine"
 	"github.com/grantd/grantd/pki"
 )
@@ -27,7 +29,7 @@ func (s *Server) EngineProxy(cfg EngineProxyConfig) (http.Handler, error) {
 	if len(cfg.Engines) == 0 {
 		cfg.Engines = []string{cfg.API}
 	}
-	secret, err := newSecret("grantd-lookup-")
+	secret, err := authn.NewSecret("grantd-lookup-")
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/grantd/grantd/store"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/grantd/grantd/store"
 )
 
 // toStatus maps a domain error to a gRPC status. Typed domain errors carry

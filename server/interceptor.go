@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/grantd/grantd/authn"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -47,7 +49,7 @@ func (s *Server) admit(ctx context.Context, method string) (context.Context, err
 		return ctx, nil
 	}
 	r := s.store.Read()
-	p, err := authenticate(r, bearerToken(ctx), s.now())
+	p, err := authn.Bearer(r, bearerToken(ctx), s.now())
 	if err != nil {
 		return ctx, status.Error(codes.Unauthenticated, err.Error())
 	}

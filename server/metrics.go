@@ -3,10 +3,11 @@ package server
 import (
 	"time"
 
-	"github.com/grantd/grantd/ldapsync"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc/codes"
+
+	"github.com/grantd/grantd/ldapsync"
 )
 
 // metrics are the Prometheus series grantd exports at /metrics.

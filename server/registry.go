@@ -6,8 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"github.com/grantd/grantd/authn"
 
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -24,45 +23,34 @@ type registryBackend struct{ *deps }
 // Authenticate accepts a password (local or directory, throttled like a
 // login) or an API token of the named account.
 func (b registryBackend) Authenticate(ctx context.Context, username, secret string) (registry.Identity, error) {
-	if strings.HasPrefix(secret, apiTokenPrefix) {
-		p, err := apiTokenPrincipal(b.store.Read(), secret, b.now())
-		if err != nil || p.Name != username && p.Subject() != username {
-			return registry.Identity{}, registry.ErrBadCredentials
+	var p *authn.Principal
+	var err error
+	if strings.HasPrefix(secret, authn.APITokenPrefix) {
+		p, err = authn.APIToken(b.store.Read(), secret, b.now())
+		if err == nil && p.Name != username && p.Subject() != username {
+			err = authn.ErrUnauthenticated
 		}
-		return registry.Identity{Subject: p.Subject(), Account: username, IsAdmin: p.IsAdmin}, nil
+	} else {
+		p, err = b.passwords.Check(ctx, username, secret, clientAddr(ctx))
 	}
-	name, _, err := b.checkPassword(ctx, username, secret)
-	switch status.Code(err) {
-	case codes.Unavailable:
+	switch {
+	case errors.Is(err, authn.ErrDirectoryUnavailable):
 		return registry.Identity{}, registry.ErrUnavailable
-	case codes.ResourceExhausted:
+	case errors.Is(err, authn.ErrThrottled):
 		return registry.Identity{}, registry.ErrThrottled
-	}
-	if err != nil {
+	case err != nil:
 		return registry.Identity{}, registry.ErrBadCredentials
 	}
-	u, err := b.store.Read().User(name)
-	if err != nil || u == nil {
-		return registry.Identity{}, registry.ErrBadCredentials
-	}
-	return registry.Identity{Subject: "user:" + u.Name, Account: u.Name, IsAdmin: u.IsAdmin}, nil
+	return registry.Identity{Subject: p.Subject(), Account: username, IsAdmin: p.IsAdmin}, nil
 }
 
 // Refresh checks that the account of a refresh token is still active.
 func (b registryBackend) Refresh(_ context.Context, subject string) (registry.Identity, error) {
-	kind, name, _ := strings.Cut(subject, ":")
-	r := b.store.Read()
-	switch kind {
-	case "user":
-		if u, err := r.User(name); err == nil && u != nil && u.Active {
-			return registry.Identity{Subject: subject, Account: name, IsAdmin: u.IsAdmin}, nil
-		}
-	case "serviceaccount":
-		if a, err := r.ServiceAccount(name); err == nil && a != nil && a.Active {
-			return registry.Identity{Subject: subject, Account: name}, nil
-		}
+	p, err := authn.PrincipalOf(b.store.Read(), subject, authn.MethodAPIToken)
+	if err != nil {
+		return registry.Identity{}, registry.ErrBadCredentials
 	}
-	return registry.Identity{}, registry.ErrBadCredentials
+	return registry.Identity{Subject: subject, Account: p.Name, IsAdmin: p.IsAdmin}, nil
 }
 
 // Allowed asks the decision engine.
@@ -84,7 +72,7 @@ func (b registryBackend) CreateForPush(ctx context.Context, id registry.Identity
 		return err
 	}
 	kind, who, _ := strings.Cut(id.Subject, ":")
-	ok, err := managesNamespace(r, &Principal{Kind: kind, Name: who, IsAdmin: id.IsAdmin}, ns)
+	ok, err := managesNamespace(r, &Principal{Kind: authn.Kind(kind), Name: who, IsAdmin: id.IsAdmin}, ns)
 	if err != nil || !ok {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/authn"
+
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
@@ -84,9 +86,11 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s := &Server{cfg: cfg, log: log, store: st, engine: engine, metrics: newMetrics(), now: time.Now}
 	s.metrics.reg.MustRegister(engine.Collectors()...)
 	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
-		sessions: newSessionTracker(), logins: newLoginThrottle(func() time.Time { return s.now() }),
+		sessions: newSessionTracker(), logins: authn.NewThrottle(func() time.Time { return s.now() }),
 		clientCA: pki.NewClientCA(st)}
 	s.deps.syncer = ldapsync.NewSyncer(st, log, s.deps.now, s.metrics.observeSync)
+	s.deps.passwords = &authn.Passwords{Store: st, Throttle: s.deps.logins, Apply: s.deps.applyAs, Now: s.deps.now, Log: log,
+		Observe: func(result string) { s.metrics.logins.WithLabelValues(result).Inc() }}
 	if cfg.Registry.Issuer == "" {
 		cfg.Registry.Issuer = DefaultTokenIssuer
 	}
@@ -132,7 +136,9 @@ type deps struct {
 	engine *authz.Engine
 	// sessions throttles session renewal writes; logins throttles failures.
 	sessions *sessionTracker
-	logins   *loginThrottle
+	logins   *authn.Throttle
+	// passwords checks logins (the API's and the registry's).
+	passwords *authn.Passwords
 	// syncer runs LDAP syncs, one at a time.
 	syncer *ldapsync.Syncer
 	// clientCA issues and checks client bundle certificates.
@@ -273,7 +279,7 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 			http.Error(w, "authentication required\n", http.StatusUnauthorized)
 			return
 		}
-		if _, err := authenticate(s.store.Read(), strings.TrimSpace(token), s.now()); err != nil {
+		if _, err := authn.Bearer(s.store.Read(), strings.TrimSpace(token), s.now()); err != nil {
 			http.Error(w, "authentication required\n", http.StatusUnauthorized)
 			return
 		}

@@ -20,9 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantd/grantd/authz"
-	"github.com/grantd/grantd/pki"
-	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/authn"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -31,6 +30,10 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/pki"
+	"github.com/grantd/grantd/store"
 )
 
 const adminPassword = "admin-password-1"
@@ -146,7 +149,7 @@ func (ts *testServer) login(t testing.TB, user, password string) string {
 		t.Fatalf("login %s: %d %v", user, code, out)
 	}
 	tok, _ := out["auth_token"].(string)
-	if !strings.HasPrefix(tok, sessionTokenPrefix) {
+	if !strings.HasPrefix(tok, authn.SessionTokenPrefix) {
 		t.Fatalf("login answer %v has no auth_token", out)
 	}
 	return tok
@@ -423,23 +426,6 @@ func TestSessionsAndTokens(t *testing.T) {
 	}
 }
 
-func TestPasswordHashing(t *testing.T) {
-	h, err := hashPassword("correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(h, "$argon2id$") || strings.Contains(h, "correct horse") {
-		t.Fatalf("hash %q", h)
-	}
-	if !checkPassword(h, "correct horse") || checkPassword(h, "correct horsE") || checkPassword("", "") || checkPassword("$argon2id$x", "a") {
-		t.Fatal("checkPassword accepts what it must not, or refuses the right password")
-	}
-	h2, _ := hashPassword("correct horse")
-	if h == h2 {
-		t.Fatal("hashes are not salted")
-	}
-}
-
 func TestBootstrapOnlyOnce(t *testing.T) {
 	st, err := store.Open(store.DefaultConfig(t.TempDir()))
 	if err != nil {
@@ -458,7 +444,7 @@ func TestBootstrapOnlyOnce(t *testing.T) {
 		t.Fatalf("second bootstrap: %q, %v", again, err)
 	}
 	u, _ := st.Read().User(RecoveryAdmin)
-	if u == nil || !checkPassword(u.PasswordHash, pw) || !u.Recovery {
+	if u == nil || !authn.CheckPassword(u.PasswordHash, pw) || !u.Recovery {
 		t.Fatalf("recovery admin %+v does not take the printed password", u)
 	}
 	if _, err := Bootstrap(context.Background(), openBare(t), "short", time.Now()); err == nil {

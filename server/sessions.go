@@ -38,13 +38,13 @@ func (d *deps) touchSession(ctx context.Context, r *store.ReadTxn, p *Principal)
 	ss := settings.Sessions
 	threshold := time.Duration(ss.RenewalThresholdMinutes) * time.Minute
 	var renewTo time.Time
-	if threshold > 0 && p.sessionExpires.Sub(now) < threshold {
+	if threshold > 0 && p.SessionExpires.Sub(now) < threshold {
 		renewTo = now.Add(time.Duration(ss.LifetimeMinutes) * time.Minute)
 	}
 	t := d.sessions
 	t.mu.Lock()
 	last, seen := t.written[p.SessionID]
-	due := renewTo.After(p.sessionExpires) || !seen || now.Sub(last) >= useRecordInterval
+	due := renewTo.After(p.SessionExpires) || !seen || now.Sub(last) >= useRecordInterval
 	if due {
 		t.written[p.SessionID] = now
 		if len(t.written) > 100_000 {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/grantd/grantd/authn"
+
 	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
@@ -54,7 +56,7 @@ func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPIToke
 		return nil, err
 	}
 	// The name and ttlHours were checked with the request (validate.go).
-	secret, err := newSecret(apiTokenPrefix)
+	secret, err := authn.NewSecret(authn.APITokenPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +65,7 @@ func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPIToke
 		return nil, err
 	}
 	now := s.now()
-	t := store.APIToken{ID: id, Name: req.GetName(), Owner: owner, Hash: tokenHash(secret), CreatedAt: now}
+	t := store.APIToken{ID: id, Name: req.GetName(), Owner: owner, Hash: authn.TokenHash(secret), CreatedAt: now}
 	if req.GetTtlHours() > 0 {
 		t.ExpiresAt = now.Add(time.Duration(req.GetTtlHours()) * time.Hour)
 	}

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 
+	"github.com/grantd/grantd/authn"
+
 	"github.com/grantd/grantd/collections"
 	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/store"
@@ -23,10 +25,10 @@ func (s *userService) CreateUser(ctx context.Context, req *v1.CreateUserRequest)
 	u := store.User{Name: req.GetName(), FullName: req.GetFullName(), IsAdmin: req.GetIsAdmin(), Active: true,
 		Source: store.SourceLocal, CreatedAt: s.now()}
 	if req.GetPassword() != "" {
-		if err := validPassword(req.GetPassword()); err != nil {
+		if err := authn.ValidPassword(req.GetPassword()); err != nil {
 			return nil, invalid("%v", err)
 		}
-		hash, err := hashPassword(req.GetPassword())
+		hash, err := authn.HashPassword(req.GetPassword())
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +116,7 @@ func (s *userService) ChangePassword(ctx context.Context, req *v1.ChangePassword
 	if err := selfOrAdmin(ctx, req.GetName()); err != nil {
 		return nil, err
 	}
-	if err := validPassword(req.GetNewPassword()); err != nil {
+	if err := authn.ValidPassword(req.GetNewPassword()); err != nil {
 		return nil, invalid("%v", err)
 	}
 	u, err := s.store.Read().User(req.GetName())
@@ -127,10 +129,10 @@ func (s *userService) ChangePassword(ctx context.Context, req *v1.ChangePassword
 	if u.Source != store.SourceLocal {
 		return nil, invalid("user %q authenticates through the directory; change the password there", u.Name)
 	}
-	if p := principalFrom(ctx); !p.IsAdmin && !checkPassword(u.PasswordHash, req.GetOldPassword()) {
+	if p := principalFrom(ctx); !p.IsAdmin && !authn.CheckPassword(u.PasswordHash, req.GetOldPassword()) {
 		return nil, denied("the old password is wrong")
 	}
-	hash, err := hashPassword(req.GetNewPassword())
+	hash, err := authn.HashPassword(req.GetNewPassword())
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package server
+package authn
 
 import (
 	"crypto/rand"
@@ -20,15 +20,15 @@ const (
 	argonThreads   = 1
 	argonKeyLen    = 32
 	hashSlots      = 4
-	// minPasswordLen is the shortest password accepted for a local user.
-	minPasswordLen = 8
-	maxPasswordLen = 1024
+	// MinPasswordLen is the shortest password accepted for a local user.
+	MinPasswordLen = 8
+	MaxPasswordLen = 1024
 )
 
 var hashSem = make(chan struct{}, hashSlots)
 
-// hashPassword returns a PHC-format argon2id hash.
-func hashPassword(password string) (string, error) {
+// HashPassword returns a PHC-format argon2id hash.
+func HashPassword(password string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
@@ -40,9 +40,9 @@ func hashPassword(password string) (string, error) {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64(salt), b64(key)), nil
 }
 
-// checkPassword verifies a password against a PHC argon2id hash in
+// CheckPassword verifies a password against a PHC argon2id hash in
 // constant time. An empty or malformed hash never matches.
-func checkPassword(encoded, password string) bool {
+func CheckPassword(encoded, password string) bool {
 	var mem uint32
 	var t uint32
 	var p uint8
@@ -66,16 +66,23 @@ func checkPassword(encoded, password string) bool {
 
 // dummyHash is checked against when a login names no usable account, so
 // that the answer takes as long as for a wrong password.
-var dummyHash, _ = hashPassword("grantd-timing-equalizer")
+var dummyHash, _ = HashPassword("grantd-timing-equalizer")
 
-func validPassword(pw string) error {
+// ValidPassword checks a new local password against the length rules.
+func ValidPassword(pw string) error {
 	switch {
-	case len(pw) < minPasswordLen:
-		return fmt.Errorf("password must be at least %d characters", minPasswordLen)
-	case len(pw) > maxPasswordLen:
-		return fmt.Errorf("password must be at most %d characters", maxPasswordLen)
+	case len(pw) < MinPasswordLen:
+		return fmt.Errorf("password must be at least %d characters", MinPasswordLen)
+	case len(pw) > MaxPasswordLen:
+		return fmt.Errorf("password must be at most %d characters", MaxPasswordLen)
 	}
 	return nil
 }
 
-var errBadCredentials = errors.New("invalid username or password")
+// ErrBadCredentials is every failed login: unknown user, inactive user, wrong
+// password — one answer, so it tells nothing about which names exist.
+var ErrBadCredentials = errors.New("invalid username or password")
+
+// CheckDummy spends the time of a password check on nothing, so that a
+// login naming no usable account answers as slowly as a wrong password.
+func CheckDummy(password string) { CheckPassword(dummyHash, password) }

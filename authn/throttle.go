@@ -1,4 +1,4 @@
-package server
+package authn
 
 import (
 	"net"
@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// Throttling of failed logins (api.md; the policy is in docs/decisions.md).
+// Throttle slows failed logins (api.md; the policy is in docs/decisions.md).
 // It slows password guessing without letting anyone lock a legitimate
 // user out:
 //
-//   - per account and client address (a pair): the first pairFreeFailures
+//   - per account and client address (a pair): the first FreeFailures
 //     failures cost nothing; from then on each failure makes that pair wait
 //     twice as long as the one before (1 s, 2 s, 4 s … up to maxPairDelay)
 //     before its next attempt. Failures of other addresses never slow a
@@ -28,7 +28,7 @@ import (
 // Unknown names count like known ones, so the answer tells nothing about
 // which accounts exist. The state is per node and in memory.
 const (
-	pairFreeFailures   = 5
+	FreeFailures       = 5
 	maxPairDelay       = 15 * time.Minute
 	pairForget         = time.Hour
 	loginWindow        = 15 * time.Minute
@@ -37,7 +37,7 @@ const (
 	maxThrottleKeys    = 100_000
 )
 
-type loginThrottle struct {
+type Throttle struct {
 	now func() time.Time
 	mu  sync.Mutex
 	// pairs are the recent failures of an account from an address.
@@ -60,8 +60,9 @@ type failureWindow struct {
 	count int
 }
 
-func newLoginThrottle(now func() time.Time) *loginThrottle {
-	return &loginThrottle{now: now, pairs: map[throttlePair]*pairFailures{},
+// NewThrottle returns an empty throttle reading time from now.
+func NewThrottle(now func() time.Time) *Throttle {
+	return &Throttle{now: now, pairs: map[throttlePair]*pairFailures{},
 		addresses: map[string]*failureWindow{}, trusted: map[throttlePair]time.Time{}}
 }
 
@@ -73,28 +74,28 @@ func hostOf(addr string) string {
 	return addr
 }
 
-// pairDelay is how long a pair with n failures waits after the last one.
-func pairDelay(n int) time.Duration {
-	if n < pairFreeFailures {
+// Delay is how long a pair with n failures waits after the last one.
+func Delay(n int) time.Duration {
+	if n < FreeFailures {
 		return 0
 	}
-	shift := n - pairFreeFailures
+	shift := n - FreeFailures
 	if shift >= 20 { // 2^20 s is far past the cap
 		return maxPairDelay
 	}
 	return min(time.Second<<shift, maxPairDelay)
 }
 
-// blocked reports how long a login of username from addr is refused
+// Blocked reports how long a login of username from addr is refused
 // (0: not refused).
-func (l *loginThrottle) blocked(username, addr string) time.Duration {
+func (l *Throttle) Blocked(username, addr string) time.Duration {
 	pair := throttlePair{username, hostOf(addr)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	var wait time.Duration
 	if f := l.pairs[pair]; f != nil {
-		wait = f.last.Add(pairDelay(f.count)).Sub(now)
+		wait = f.last.Add(Delay(f.count)).Sub(now)
 	}
 	if w := l.addresses[pair.address]; w != nil && w.count >= maxFailuresAddress && now.Sub(w.start) < loginWindow &&
 		!l.trustedLocked(pair, now) {
@@ -106,7 +107,7 @@ func (l *loginThrottle) blocked(username, addr string) time.Duration {
 // trustedLocked reports whether the address rule lets pair through: the
 // account logged in from the address recently, or it is the recovery
 // admin on a loopback address.
-func (l *loginThrottle) trustedLocked(pair throttlePair, now time.Time) bool {
+func (l *Throttle) trustedLocked(pair throttlePair, now time.Time) bool {
 	if at, ok := l.trusted[pair]; ok && now.Sub(at) < trustedFor {
 		return true
 	}
@@ -114,8 +115,8 @@ func (l *loginThrottle) trustedLocked(pair throttlePair, now time.Time) bool {
 	return pair.account == RecoveryAdmin && ip != nil && ip.IsLoopback()
 }
 
-// failed counts a failed attempt.
-func (l *loginThrottle) failed(username, addr string) {
+// Failed counts a failed attempt.
+func (l *Throttle) Failed(username, addr string) {
 	pair := throttlePair{username, hostOf(addr)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -136,9 +137,9 @@ func (l *loginThrottle) failed(username, addr string) {
 	w.count++
 }
 
-// succeeded clears the pair's failures and trusts the address for the
+// Succeeded clears the pair's failures and trusts the address for the
 // account (the address's own count stays).
-func (l *loginThrottle) succeeded(username, addr string) {
+func (l *Throttle) Succeeded(username, addr string) {
 	pair := throttlePair{username, hostOf(addr)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -152,7 +153,7 @@ func (l *loginThrottle) succeeded(username, addr string) {
 // expired ones go first; if a flood of fresh entries keeps a map over the
 // bound, arbitrary ones go until it is back under it (a flood can then
 // reset some counters, but cannot exhaust memory).
-func (l *loginThrottle) pruneLocked(now time.Time) {
+func (l *Throttle) pruneLocked(now time.Time) {
 	prune(l.pairs, func(f *pairFailures) bool { return now.Sub(f.last) >= pairForget })
 	prune(l.addresses, func(w *failureWindow) bool { return now.Sub(w.start) >= loginWindow })
 	prune(l.trusted, func(at time.Time) bool { return now.Sub(at) >= trustedFor })
