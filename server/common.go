@@ -179,15 +179,3 @@ func ts(t time.Time) *timestamppb.Timestamp {
 	}
 	return timestamppb.New(t)
 }
-
-// selfOrAdmin allows system admins, and users acting on their own account.
-func selfOrAdmin(ctx context.Context, user string) error {
-	p := principalFrom(ctx)
-	if p == nil {
-		return denied("authentication required")
-	}
-	if p.IsAdmin || p.Kind == "user" && p.Name == user {
-		return nil
-	}
-	return denied("only system admins may act on other users")
-}

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/authn"
+	"github.com/grantd/grantd/rights"
 
 	"github.com/grantd/grantd/adapters/engine"
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/pki"
-	"github.com/grantd/grantd/store"
 )
 
 // EngineConfig configures the Docker engine authorization plugin.
@@ -102,7 +102,10 @@ func (s *Server) ServeEnginePluginTLS(ctx context.Context, ln net.Listener, h ht
 		}
 		c := r.TLS.PeerCertificates[0]
 		p, err := s.deps.identifyCert(c.Subject.CommonName, c)
-		if err != nil || p.Kind != "serviceaccount" || !p.HasCapability(store.CapabilityAuthorize) {
+		if err == nil {
+			err = rights.DecisionService(p)
+		}
+		if err != nil {
 			s.log.Warn("engine plugin caller refused", "cn", c.Subject.CommonName, "err", err)
 			http.Error(w, "the daemon's certificate must belong to a service account with the authorize capability", http.StatusForbidden)
 			return

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/grantd/grantd/rights"
 	"github.com/grantd/grantd/store"
 )
 
@@ -31,8 +32,10 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		code = codes.Aborted
 	case errors.Is(err, store.ErrFailedPrecondition):
 		code = codes.FailedPrecondition
-	case errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, rights.ErrInvalid):
 		code = codes.InvalidArgument
+	case errors.Is(err, rights.ErrDenied):
+		code = codes.PermissionDenied
 	case errors.Is(err, store.ErrNotReady):
 		log.WarnContext(ctx, "store not ready", "err", err)
 		return status.Error(codes.Unavailable, "the store is not ready; retry")

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/grantd/grantd/rights"
+
 	"github.com/grantd/grantd/authn"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -72,7 +74,7 @@ func (b registryBackend) CreateForPush(ctx context.Context, id registry.Identity
 		return err
 	}
 	kind, who, _ := strings.Cut(id.Subject, ":")
-	ok, err := managesNamespace(r, &Principal{Kind: authn.Kind(kind), Name: who, IsAdmin: id.IsAdmin}, ns)
+	ok, err := rights.ManagesNamespace(r, &Principal{Kind: authn.Kind(kind), Name: who, IsAdmin: id.IsAdmin}, ns)
 	if err != nil || !ok {
 		return err
 	}

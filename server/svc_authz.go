@@ -8,8 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grantd/grantd/rights"
+
 	"github.com/grantd/grantd/authz"
-	"github.com/grantd/grantd/store"
 
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 )
@@ -25,17 +26,6 @@ const (
 	// maxRevisionWait bounds how long a decision waits for minRevision.
 	maxRevisionWait = 5 * time.Second
 )
-
-// mayAsk reports whether the caller may ask about subject: system admins
-// and service accounts holding the authorize capability about anyone,
-// everyone else about themselves.
-func mayAsk(ctx context.Context, subject string) error {
-	p := principalFrom(ctx)
-	if p.IsAdmin || p.Kind == "serviceaccount" && p.HasCapability(store.CapabilityAuthorize) || p.Subject() == subject {
-		return nil
-	}
-	return denied("only system admins and services with the authorize capability may ask about other subjects")
-}
 
 // request translates the wire request; a malformed resource is a denial,
 // not an error, so it comes back as a decision.
@@ -93,7 +83,7 @@ func (s *authzService) waitFor(ctx context.Context, minRevision uint64) *authz.D
 }
 
 func (s *authzService) decide(ctx context.Context, in *v1.AuthorizeRequest) (*v1.AuthorizeResponse, error) {
-	if err := mayAsk(ctx, in.GetSubject()); err != nil {
+	if err := rights.MayAsk(principalFrom(ctx), in.GetSubject()); err != nil {
 		return nil, err
 	}
 	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
@@ -152,7 +142,7 @@ func (s *authzService) AuthorizeBatch(ctx context.Context, in *v1.AuthorizeBatch
 const batchStride = 8
 
 func (s *authzService) Explain(ctx context.Context, in *v1.AuthorizeRequest) (*v1.ExplainResponse, error) {
-	if err := mayAsk(ctx, in.GetSubject()); err != nil {
+	if err := rights.MayAsk(principalFrom(ctx), in.GetSubject()); err != nil {
 		return nil, err
 	}
 	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
@@ -180,7 +170,7 @@ func contributionPB(c authz.Contribution) *v1.Contribution {
 }
 
 func (s *authzService) GetEffectivePermissions(ctx context.Context, in *v1.GetEffectivePermissionsRequest) (*v1.GetEffectivePermissionsResponse, error) {
-	if err := mayAsk(ctx, in.GetSubject()); err != nil {
+	if err := rights.MayAsk(principalFrom(ctx), in.GetSubject()); err != nil {
 		return nil, err
 	}
 	path, err := collectionPath(in.GetCollection())

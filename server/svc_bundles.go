@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/rights"
+
 	"github.com/grantd/grantd/pki"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 	"github.com/grantd/grantd/store"
@@ -69,7 +71,7 @@ func (s *bundleService) certify(ctx context.Context, owner, label string, days i
 }
 
 func (s *bundleService) CreateBundle(ctx context.Context, req *v1.CreateBundleRequest) (*v1.CreateBundleResponse, error) {
-	owner, err := newCredentialOwner(ctx, req.GetOwner())
+	owner, err := rights.NewCredentialOwner(principalFrom(ctx), req.GetOwner())
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +95,7 @@ func (s *bundleService) CreateBundle(ctx context.Context, req *v1.CreateBundleRe
 }
 
 func (s *bundleService) RegisterPublicKey(ctx context.Context, req *v1.RegisterPublicKeyRequest) (*v1.RegisterPublicKeyResponse, error) {
-	owner, err := newCredentialOwner(ctx, req.GetOwner())
+	owner, err := rights.NewCredentialOwner(principalFrom(ctx), req.GetOwner())
 	if err != nil {
 		return nil, err
 	}
@@ -120,13 +122,13 @@ func (s *bundleService) RegisterPublicKey(ctx context.Context, req *v1.RegisterP
 func (s *bundleService) ListBundles(ctx context.Context, req *v1.ListBundlesRequest) (*v1.ListBundlesResponse, error) {
 	owner := req.GetOwner()
 	if owner == "*" {
-		if !principalFrom(ctx).IsAdmin {
-			return nil, denied("only system admins list every account's bundles")
+		if err := rights.ListEveryAccount(principalFrom(ctx)); err != nil {
+			return nil, err
 		}
 		owner = ""
 	} else {
 		var err error
-		if owner, err = tokenOwner(ctx, owner); err != nil {
+		if owner, err = rights.CredentialOwner(principalFrom(ctx), owner); err != nil {
 			return nil, err
 		}
 	}
@@ -150,7 +152,7 @@ func (s *bundleService) owned(ctx context.Context, serial string) (*store.Client
 		return nil, err
 	}
 	p := principalFrom(ctx)
-	if c == nil || c.Owner != p.Subject() && !p.IsAdmin {
+	if c == nil || !rights.ManagesCredential(p, c.Owner) {
 		return nil, notFound("bundle %q not found", serial)
 	}
 	return c, nil

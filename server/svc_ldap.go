@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/rights"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -179,11 +181,11 @@ func (s *ldapService) UpdateTeamLDAPSync(ctx context.Context, req *v1.UpdateTeam
 	if err != nil {
 		return nil, err
 	}
-	orgAdmin, err := isOrgAdmin(s.store.Read(), principalFrom(ctx), req.GetOrg())
+	mayAdd, err := rights.TeamSyncMayAddNonMembers(s.store.Read(), principalFrom(ctx), req.GetOrg())
 	if err != nil {
 		return nil, err
 	}
-	g.OrgMembersOnly = !orgAdmin
+	g.OrgMembersOnly = !mayAdd
 	rev, err := s.apply(ctx, store.UpdateTeam{Org: req.GetOrg(), Name: req.GetTeam(), LDAPSync: &g})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/grantd/grantd/rights"
+
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 
@@ -47,7 +49,7 @@ func (s *orgService) GetOrg(ctx context.Context, req *v1.GetOrgRequest) (*v1.Org
 func (s *orgService) ListOrgs(ctx context.Context, req *v1.ListOrgsRequest) (*v1.ListOrgsResponse, error) {
 	r := s.store.Read()
 	fetch := r.Orgs
-	if p := principalFrom(ctx); !p.IsAdmin {
+	if p := principalFrom(ctx); !rights.SeesEverything(p) {
 		fetch = func(after string, limit int) ([]*store.Org, error) { return administeredOrgs(r, p, after, limit) }
 	}
 	orgs, next, err := listPage(req, fetch, orgPB, func(o *store.Org) string { return o.Name })
@@ -179,7 +181,7 @@ func (s *orgService) DeleteTeam(ctx context.Context, req *v1.DeleteTeamRequest) 
 }
 
 func (s *orgService) SetTeamMember(ctx context.Context, req *v1.SetTeamMemberRequest) (*v1.SetTeamMemberResponse, error) {
-	if err := s.mayAddTeamMember(ctx, req.GetOrg(), req.GetTeam(), req.GetUser()); err != nil {
+	if err := rights.MayAddTeamMember(s.store.Read(), principalFrom(ctx), req.GetOrg(), req.GetTeam(), req.GetUser()); err != nil {
 		return nil, err
 	}
 	m := store.TeamMember{Org: req.GetOrg(), Team: req.GetTeam(), User: req.GetUser(), IsAdmin: req.GetIsAdmin()}
@@ -255,30 +257,4 @@ func administeredOrgs(r *store.ReadTxn, p *Principal, after string, limit int) (
 		out = out[:limit]
 	}
 	return out, nil
-}
-
-// mayAddTeamMember lets org admins add anyone to a team (which makes them
-// an org member), and team admins add members of the org only: a team
-// admin cannot bring new people into the org.
-func (s *orgService) mayAddTeamMember(ctx context.Context, org, team, user string) error {
-	r := s.store.Read()
-	p := principalFrom(ctx)
-	if ok, err := isOrgAdmin(r, p, org); ok || err != nil {
-		return err
-	}
-	if err := s.requireTeamAdmin(ctx, org, team); err != nil {
-		return err
-	}
-	if m, err := r.OrgMember(org, user); err != nil || m == nil {
-		return orDenied(err, "team admins may add members of org %q only; ask an org admin to add %q", org, user)
-	}
-	return nil
-}
-
-// orDenied returns err, or a PermissionDenied status when err is nil.
-func orDenied(err error, format string, args ...any) error {
-	if err != nil {
-		return err
-	}
-	return denied(format, args...)
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"time"
 
+	"github.com/grantd/grantd/rights"
+
 	"github.com/grantd/grantd/authn"
 
 	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/store"
-	"github.com/grantd/grantd/subjects"
 
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 )
@@ -18,40 +19,8 @@ type tokenService struct {
 	*deps
 }
 
-// tokenOwner resolves the owner a token or bundle request names: the
-// caller by default; only system admins may name another account.
-func tokenOwner(ctx context.Context, owner string) (string, error) {
-	p := principalFrom(ctx)
-	if owner == "" || owner == p.Subject() {
-		return p.Subject(), nil
-	}
-	if !p.IsAdmin {
-		return "", denied("only system admins manage other accounts' tokens")
-	}
-	s, err := subjects.ParseSubject(owner)
-	if err != nil || s.Kind != subjects.User && s.Kind != subjects.ServiceAccount {
-		return "", invalid("owner must be user:<name> or serviceaccount:<name>")
-	}
-	return s.String(), nil
-}
-
-// newCredentialOwner resolves the owner of a credential to create (an API
-// token or a client bundle). Users make their own; a service account's
-// credentials are made by system admins only, so that a leaked token
-// cannot mint a longer-lived credential that survives its revocation.
-func newCredentialOwner(ctx context.Context, owner string) (string, error) {
-	owner, err := tokenOwner(ctx, owner)
-	if err != nil {
-		return "", err
-	}
-	if p := principalFrom(ctx); !p.IsAdmin && p.Kind != "user" {
-		return "", denied("only system admins create credentials for service accounts")
-	}
-	return owner, nil
-}
-
 func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPITokenRequest) (*v1.CreateAPITokenResponse, error) {
-	owner, err := newCredentialOwner(ctx, req.GetOwner())
+	owner, err := rights.NewCredentialOwner(principalFrom(ctx), req.GetOwner())
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +46,7 @@ func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPIToke
 }
 
 func (s *tokenService) ListAPITokens(ctx context.Context, req *v1.ListAPITokensRequest) (*v1.ListAPITokensResponse, error) {
-	owner, err := tokenOwner(ctx, req.GetOwner())
+	owner, err := rights.CredentialOwner(principalFrom(ctx), req.GetOwner())
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +74,7 @@ func (s *tokenService) RevokeAPIToken(ctx context.Context, req *v1.RevokeAPIToke
 	for _, t := range mine {
 		owned = owned || t.ID == req.GetId()
 	}
-	if !owned && !p.IsAdmin {
+	if !owned && !rights.SeesEverything(p) {
 		return nil, notFound("token %q not found", req.GetId())
 	}
 	rev, err := s.apply(ctx, store.DeleteAPIToken{ID: req.GetId()})

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 
+	"github.com/grantd/grantd/rights"
+
 	"github.com/grantd/grantd/authn"
 
 	"github.com/grantd/grantd/collections"
@@ -50,7 +52,7 @@ func (s *userService) CreateUser(ctx context.Context, req *v1.CreateUserRequest)
 }
 
 func (s *userService) GetUser(ctx context.Context, req *v1.GetUserRequest) (*v1.User, error) {
-	if err := selfOrAdmin(ctx, req.GetName()); err != nil {
+	if err := rights.SelfOrAdmin(principalFrom(ctx), req.GetName()); err != nil {
 		return nil, err
 	}
 	u, err := s.store.Read().User(req.GetName())
@@ -113,7 +115,7 @@ func (s *userService) UpdateUser(ctx context.Context, req *v1.UpdateUserRequest)
 // ChangePassword lets admins set any local user's password, and users set
 // their own after proving the old one.
 func (s *userService) ChangePassword(ctx context.Context, req *v1.ChangePasswordRequest) (*v1.ChangePasswordResponse, error) {
-	if err := selfOrAdmin(ctx, req.GetName()); err != nil {
+	if err := rights.SelfOrAdmin(principalFrom(ctx), req.GetName()); err != nil {
 		return nil, err
 	}
 	if err := authn.ValidPassword(req.GetNewPassword()); err != nil {
@@ -129,7 +131,7 @@ func (s *userService) ChangePassword(ctx context.Context, req *v1.ChangePassword
 	if u.Source != store.SourceLocal {
 		return nil, invalid("user %q authenticates through the directory; change the password there", u.Name)
 	}
-	if p := principalFrom(ctx); !p.IsAdmin && !authn.CheckPassword(u.PasswordHash, req.GetOldPassword()) {
+	if p := principalFrom(ctx); rights.MustProveOldPassword(p) && !authn.CheckPassword(u.PasswordHash, req.GetOldPassword()) {
 		return nil, denied("the old password is wrong")
 	}
 	hash, err := authn.HashPassword(req.GetNewPassword())
@@ -172,7 +174,7 @@ func (s *userService) SetDefaultCollection(ctx context.Context, req *v1.SetDefau
 }
 
 func (s *userService) ListUserMemberships(ctx context.Context, req *v1.ListUserMembershipsRequest) (*v1.ListUserMembershipsResponse, error) {
-	if err := selfOrAdmin(ctx, req.GetName()); err != nil {
+	if err := rights.SelfOrAdmin(principalFrom(ctx), req.GetName()); err != nil {
 		return nil, err
 	}
 	r := s.store.Read()
