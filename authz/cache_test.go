@@ -2,6 +2,9 @@ package authz
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -93,5 +96,39 @@ func TestCacheKeyTellsRequestsApart(t *testing.T) {
 		if cacheKey(Request{Subject: "s", Operation: "o", Labels: map[string]string{"b": "2", "a": "1"}}) != same {
 			t.Fatal("the same labels gave different keys")
 		}
+	}
+}
+
+// Explain and effective permissions read roles from the compiled snapshot
+// the decision used: every role reads back from it as the store holds it.
+func TestSnapshotRolesMatchTheStore(t *testing.T) {
+	v := newEnv(t)
+	v.must(v.role("dev", roles.Permission{Operation: "container.logs"},
+		roles.Permission{Operation: "container.create", Options: []string{"privileged", "host_bind_mounts"}}))
+	snap := v.e.opa.cur.Load()
+	all, err := v.st.Read().Roles()
+	if err != nil || len(all) < 5 {
+		t.Fatalf("roles: %d %v", len(all), err)
+	}
+	for _, want := range all {
+		got, ok := snap.role(want.ID)
+		if !ok {
+			t.Errorf("role %s is not in the snapshot", want.ID)
+			continue
+		}
+		norm := func(r roles.Role) string {
+			ps := slices.Clone(r.Permissions)
+			for i := range ps {
+				ps[i].Options = slices.Sorted(slices.Values(ps[i].Options))
+			}
+			slices.SortFunc(ps, func(a, b roles.Permission) int { return strings.Compare(a.Operation, b.Operation) })
+			return fmt.Sprint(ps)
+		}
+		if norm(got) != norm(want.Role) {
+			t.Errorf("role %s: snapshot %v, store %v", want.ID, norm(got), norm(want.Role))
+		}
+	}
+	if _, ok := snap.role("no-such-role"); ok {
+		t.Error("a missing role reads back")
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"sort"
 	"strings"
 	"sync/atomic"
 
 	"github.com/benbjohnson/immutable"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
+
+	"github.com/grantd/grantd/roles"
 )
 
 // snapshot is one immutable version of the compiled state: a persistent
@@ -187,3 +190,40 @@ func (d *dataStore) Truncate(context.Context, storage.Transaction, storage.Trans
 }
 
 func (d *dataStore) Abort(context.Context, storage.Transaction) {}
+
+// role reads a role back from the snapshot's compiled roles table
+// (operation → set of options).
+func (s *snapshot) role(id string) (roles.Role, bool) {
+	t := s.tables[tRoles]
+	if t == nil {
+		return roles.Role{}, false
+	}
+	v, ok := t.Get(id)
+	if !ok {
+		return roles.Role{}, false
+	}
+	obj, ok := v.Value.(ast.Object)
+	if !ok {
+		return roles.Role{}, false
+	}
+	r := roles.Role{ID: id}
+	obj.Foreach(func(op, opts *ast.Term) {
+		name, _ := op.Value.(ast.String)
+		perm := roles.Permission{Operation: string(name)}
+		add := func(o *ast.Term) {
+			if s, ok := o.Value.(ast.String); ok {
+				perm.Options = append(perm.Options, string(s))
+			}
+		}
+		switch set := opts.Value.(type) { // sets are compiled as objects of keys
+		case ast.Object:
+			set.Foreach(func(k, _ *ast.Term) { add(k) })
+		case ast.Set:
+			set.Foreach(add)
+		}
+		sort.Strings(perm.Options)
+		r.Permissions = append(r.Permissions, perm)
+	})
+	sort.Slice(r.Permissions, func(i, j int) bool { return r.Permissions[i].Operation < r.Permissions[j].Operation })
+	return r, true
+}

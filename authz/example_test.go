@@ -80,10 +80,10 @@ func ExampleEngine_Decide() {
 // Explain names the grants behind an answer and the path from the
 // subject to each.
 func ExampleEngine_Explain() {
-	engine, st, done := open()
+	engine, _, done := open()
 	defer done()
 	x := engine.Explain(context.Background(),
-		authz.Request{Subject: "user:maria", Operation: "container.logs", Collection: "/production/mobile"}, st.Read())
+		authz.Request{Subject: "user:maria", Operation: "container.logs", Collection: "/production/mobile"})
 	fmt.Println(x.Allowed, x.Reason)
 	for _, g := range x.Grants {
 		fmt.Printf("%s: %s on %s (%s)\n", g.SubjectPath, g.Role, g.Object, g.Scope)

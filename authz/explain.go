@@ -6,8 +6,6 @@ import (
 	"sort"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-
-	"github.com/grantd/grantd/store"
 )
 
 // Contribution is one grant that applies to a decision.
@@ -34,7 +32,9 @@ type Explanation struct {
 }
 
 // Explain decides and names the contributing grants or what is missing.
-func (e *Engine) Explain(ctx context.Context, r Request, rs RoleSource) Explanation {
+// The grants, and the roles they name, come from the same compiled
+// snapshot as the decision: one version of the state in one answer.
+func (e *Engine) Explain(ctx context.Context, r Request) Explanation {
 	if e.broken.Load() {
 		return Explanation{Decision: failed(errBroken)}
 	}
@@ -52,7 +52,7 @@ func (e *Engine) Explain(ctx context.Context, r Request, rs RoleSource) Explanat
 	x := Explanation{Decision: d}
 	all := contributions(r.Subject, out[1])
 	for _, c := range all {
-		if holdsOp(rs, c.Role, r.Operation) {
+		if role, ok := snap.role(c.Role); ok && holds(role, r.Operation) {
 			x.Grants = append(x.Grants, c)
 		}
 	}
@@ -64,16 +64,6 @@ func (e *Engine) Explain(ctx context.Context, r Request, rs RoleSource) Explanat
 		x.MissingOptions = d.Options
 	}
 	return x
-}
-
-// RoleSource looks roles up (the store's read view is one).
-type RoleSource interface {
-	Role(id string) (*store.Role, error)
-}
-
-func holdsOp(rs RoleSource, role, op string) bool {
-	r, err := rs.Role(role)
-	return err == nil && r != nil && holds(r.Role, op)
 }
 
 func contributions(subject string, t *ast.Term) []Contribution {
@@ -119,8 +109,9 @@ type Permissions struct {
 	Permissions []Permission
 }
 
-// EffectivePermissions lists what subject may do at collection, and why.
-func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection string, rs RoleSource) Permissions {
+// EffectivePermissions lists what subject may do at collection, and why,
+// from one compiled snapshot (grants and roles alike).
+func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection string) Permissions {
 	if e.broken.Load() {
 		return Permissions{Decision: failed(errBroken)}
 	}
@@ -146,8 +137,8 @@ func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection s
 	}
 	byOp := map[string]*Permission{}
 	for _, c := range contributions(subject, out[1]) {
-		role, err := rs.Role(c.Role)
-		if err != nil || role == nil {
+		role, ok := snap.role(c.Role)
+		if !ok {
 			continue
 		}
 		for _, perm := range role.Permissions {

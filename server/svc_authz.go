@@ -152,7 +152,7 @@ func (s *authzService) Explain(ctx context.Context, in *v1.AuthorizeRequest) (*v
 	if bad != nil {
 		return &v1.ExplainResponse{Reason: bad.Reason, Revision: s.store.Revision()}, nil
 	}
-	x := s.engine.Explain(ctx, r, s.store.Read())
+	x := s.engine.Explain(ctx, r)
 	out := &v1.ExplainResponse{Allowed: x.Allowed, Reason: x.Reason, Revision: x.Revision,
 		SchedulableCollections: x.Schedulable, MissingOperation: x.MissingOperation, MissingOptions: x.MissingOptions}
 	switch x.Code {
@@ -180,7 +180,7 @@ func (s *authzService) GetEffectivePermissions(ctx context.Context, in *v1.GetEf
 	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
 		return nil, unavailable("%s", d.Reason)
 	}
-	p := s.engine.EffectivePermissions(ctx, in.GetSubject(), path, s.store.Read())
+	p := s.engine.EffectivePermissions(ctx, in.GetSubject(), path)
 	switch p.Decision.Code {
 	case authz.CodeAdmin, authz.CodeGranted, authz.CodeMissingOperation:
 	case authz.CodeInternalError:
