@@ -25,6 +25,9 @@ type Audited struct {
 
 func (Audited) kind() commandKind { return kindAudited }
 
+// describe: the audited wrapper is described by the command it wraps.
+func (c Audited) describe() (action, object string, after any) { return unaudited(c) }
+
 func (c Audited) apply(tx *writeTxn) error {
 	if c.Command == nil {
 		return fmt.Errorf("%w: an audited command wraps exactly one plain command", ErrInvalid)
@@ -201,124 +204,28 @@ func Describe(c Command) (action, object string) {
 // describe names what a command does, to whom, and the state it writes,
 // with secrets left out.
 func describe(c Command) (action, object string, after any) {
-	switch c := plainCommand(c).(type) {
-	case CreateUser:
-		return "user.create", "user:" + c.User.Name, publicUser(c.User)
-	case UpdateUser:
-		shown := c
-		if shown.PasswordHash != nil {
-			changed := "(changed)"
-			shown.PasswordHash = &changed
-		}
-		return "user.update", "user:" + c.Name, shown
-	case DeleteUser:
-		return "user.delete", "user:" + c.Name, nil
-	case CreateOrg:
-		return "org.create", "org:" + c.Org.Name, c.Org
-	case DeleteOrg:
-		return "org.delete", "org:" + c.Name, nil
-	case CreateTeam:
-		return "team.create", "team:" + c.Team.Org + "/" + c.Team.Name, c.Team
-	case UpdateTeam:
-		return "team.update", "team:" + c.Org + "/" + c.Name, c
-	case DeleteTeam:
-		return "team.delete", "team:" + c.Org + "/" + c.Name, nil
-	case SetOrgMember:
-		return "org.member.set", "org:" + c.Member.Org, c.Member
-	case RemoveOrgMember:
-		return "org.member.remove", "org:" + c.Org, c
-	case SetTeamMember:
-		return "team.member.set", "team:" + c.Member.Org + "/" + c.Member.Team, c.Member
-	case RemoveTeamMember:
-		return "team.member.remove", "team:" + c.Org + "/" + c.Team, c
-	case CreateServiceAccount:
-		return "serviceaccount.create", "serviceaccount:" + c.Account.Name, c.Account
-	case UpdateServiceAccount:
-		return "serviceaccount.update", "serviceaccount:" + c.Name, c
-	case DeleteServiceAccount:
-		return "serviceaccount.delete", "serviceaccount:" + c.Name, nil
-	case CreateAPIToken:
-		t := c.Token
-		t.Hash = ""
-		return "token.create", t.Owner, t
-	case DeleteAPIToken:
-		return "token.revoke", "token:" + c.ID, nil
-	case CreateCollection:
-		return "collection.create", "collection:" + c.Collection.Path, c.Collection
-	case DeleteCollection:
-		return "collection.delete", "collection:" + c.Path, c
-	case CreateRole:
-		return "role.create", "role:" + c.Role.ID, c.Role
-	case DeleteRole:
-		return "role.delete", "role:" + c.ID, nil
-	case CreateGrant:
-		return "grant.create", c.Grant.Object, c.Grant
-	case DeleteGrant:
-		return "grant.delete", "grant:" + c.ID, nil
-	case CreateRepository:
-		return "repository.create", "repository:" + c.Repository.Namespace + "/" + c.Repository.Name, c.Repository
-	case UpdateRepository:
-		return "repository.update", "repository:" + c.Namespace + "/" + c.Name, c
-	case DeleteRepository:
-		return "repository.delete", "repository:" + c.Namespace + "/" + c.Name, nil
-	case UpdateSettings:
-		return "settings.update", "settings", c.Settings
-	case UpdateLDAPConfig:
-		// The document holds the reader's password: record the change only.
-		return "ldap.config.update", "ldap", nil
-	case UpdateOrg:
-		return "org.update", "org:" + c.Name, c
-	case PutKeyMaterial:
-		// Never the key itself.
-		return "key.put", "key:" + c.Material.ID, nil
-	case IssueClientCert:
-		return "bundle.create", "bundle:" + c.Cert.Serial, c.Cert
-	case UpdateClientCert:
-		return "bundle.update", "bundle:" + c.Serial, c
-	case RevokeClientCert:
-		return "bundle.revoke", "bundle:" + c.Serial, nil
-	case RecordSyncReport:
-		return "ldap.sync.report", fmt.Sprintf("ldap-sync:%d", c.Report.ID), nil
-	case Batch:
-		return "batch", "", fmt.Sprintf("%d commands", len(c.Commands))
-	}
+	return plainCommand(c).describe()
+}
+
+// unaudited is the description of a command that is not an audited
+// change (sessions, the bootstrap, the audited wrapper itself).
+func unaudited(c Command) (action, object string, after any) {
 	return fmt.Sprintf("command.%d", c.kind()), "", nil
+}
+
+// beforer is a command that changes or deletes an existing row: before
+// reads it, for the audit log's "before".
+type beforer interface {
+	before(tx *writeTxn) (any, error)
 }
 
 // beforeOf reads the row an update or delete is about to change.
 func beforeOf(tx *writeTxn, c Command) (any, error) {
-	var row any
-	var err error
-	switch c := plainCommand(c).(type) {
-	case UpdateUser:
-		row, err = tx.get(tableUsers, c.Name)
-	case DeleteUser:
-		row, err = tx.get(tableUsers, c.Name)
-	case UpdateTeam:
-		row, err = tx.get(tableTeams, c.Org, c.Name)
-	case UpdateOrg:
-		row, err = tx.get(tableOrgs, c.Name)
-	case SetOrgMember:
-		row, err = tx.get(tableOrgMembers, c.Member.Org, c.Member.User)
-	case SetTeamMember:
-		row, err = tx.get(tableTeamMembers, c.Member.Org, c.Member.Team, c.Member.User)
-	case UpdateServiceAccount:
-		row, err = tx.get(tableServiceAccounts, c.Name)
-	case DeleteGrant:
-		row, err = tx.get(tableGrants, c.ID)
-	case DeleteRole:
-		row, err = tx.get(tableRoles, c.ID)
-	case UpdateRepository:
-		row, err = tx.get(tableRepositories, c.Namespace, c.Name)
-	case DeleteAPIToken:
-		row, err = tx.get(tableAPITokens, c.ID)
-	case UpdateSettings:
-		row, err = tx.get(tableSettings, settingsID)
-	case UpdateClientCert:
-		row, err = tx.get(tableClientCerts, c.Serial)
-	case RevokeClientCert:
-		row, err = tx.get(tableClientCerts, c.Serial)
+	b, ok := plainCommand(c).(beforer)
+	if !ok {
+		return nil, nil
 	}
+	row, err := b.before(tx)
 	if err != nil || row == nil {
 		return nil, err
 	}

@@ -199,3 +199,28 @@ func clipForTest(s string) string {
 	}
 	return s
 }
+
+// Every command kind is registered, makes a command of its own kind, and
+// an audited change is described by an action of its own.
+func TestEveryCommandIsRegisteredAndDescribed(t *testing.T) {
+	unaudited := map[commandKind]bool{kindBootstrap: true, kindCreateSession: true, kindDeleteSession: true,
+		kindTouchSession: true, kindAudited: true}
+	for k := kindBatch; k <= kindRevokeClientCert; k++ {
+		ctor, ok := commands[k]
+		if !ok {
+			t.Errorf("command kind %d has no constructor", k)
+			continue
+		}
+		c := ctor()
+		if c.kind() != k {
+			t.Errorf("kind %d makes a %T of kind %d", k, c, c.kind())
+		}
+		action, _, _ := plainCommand(c).describe()
+		if generic := strings.HasPrefix(action, "command."); generic != unaudited[k] {
+			t.Errorf("%T is described as %q", c, action)
+		}
+	}
+	if len(commands) != int(kindRevokeClientCert) {
+		t.Errorf("%d constructors for %d kinds", len(commands), kindRevokeClientCert)
+	}
+}

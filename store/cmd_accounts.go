@@ -19,6 +19,10 @@ type CreateUser struct {
 
 func (CreateUser) kind() commandKind { return kindCreateUser }
 
+func (c CreateUser) describe() (action, object string, after any) {
+	return "user.create", "user:" + c.User.Name, publicUser(c.User)
+}
+
 func (c CreateUser) apply(tx *writeTxn) error {
 	u := c.User
 	if err := subjects.ValidUsername(u.Name); err != nil {
@@ -76,6 +80,17 @@ type UpdateUser struct {
 
 func (UpdateUser) kind() commandKind { return kindUpdateUser }
 
+func (c UpdateUser) describe() (action, object string, after any) {
+	shown := c
+	if shown.PasswordHash != nil {
+		changed := "(changed)"
+		shown.PasswordHash = &changed
+	}
+	return "user.update", "user:" + c.Name, shown
+}
+
+func (c UpdateUser) before(tx *writeTxn) (any, error) { return tx.get(tableUsers, c.Name) }
+
 func (c UpdateUser) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("user", tableUsers, c.Name)
 	if err != nil {
@@ -121,6 +136,12 @@ type DeleteUser struct {
 }
 
 func (DeleteUser) kind() commandKind { return kindDeleteUser }
+
+func (c DeleteUser) describe() (action, object string, after any) {
+	return "user.delete", "user:" + c.Name, nil
+}
+
+func (c DeleteUser) before(tx *writeTxn) (any, error) { return tx.get(tableUsers, c.Name) }
 
 func (c DeleteUser) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("user", tableUsers, c.Name)
@@ -169,6 +190,10 @@ type CreateServiceAccount struct {
 
 func (CreateServiceAccount) kind() commandKind { return kindCreateServiceAccount }
 
+func (c CreateServiceAccount) describe() (action, object string, after any) {
+	return "serviceaccount.create", "serviceaccount:" + c.Account.Name, c.Account
+}
+
 func (c CreateServiceAccount) apply(tx *writeTxn) error {
 	a := c.Account
 	if err := subjects.ValidUsername(a.Name); err != nil {
@@ -195,6 +220,14 @@ type UpdateServiceAccount struct {
 }
 
 func (UpdateServiceAccount) kind() commandKind { return kindUpdateServiceAccount }
+
+func (c UpdateServiceAccount) describe() (action, object string, after any) {
+	return "serviceaccount.update", "serviceaccount:" + c.Name, c
+}
+
+func (c UpdateServiceAccount) before(tx *writeTxn) (any, error) {
+	return tx.get(tableServiceAccounts, c.Name)
+}
 
 func (c UpdateServiceAccount) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("service account", tableServiceAccounts, c.Name)
@@ -228,6 +261,10 @@ type DeleteServiceAccount struct {
 }
 
 func (DeleteServiceAccount) kind() commandKind { return kindDeleteServiceAccount }
+
+func (c DeleteServiceAccount) describe() (action, object string, after any) {
+	return "serviceaccount.delete", "serviceaccount:" + c.Name, nil
+}
 
 func (c DeleteServiceAccount) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("service account", tableServiceAccounts, c.Name)

@@ -14,6 +14,10 @@ type CreateCollection struct {
 
 func (CreateCollection) kind() commandKind { return kindCreateCollection }
 
+func (c CreateCollection) describe() (action, object string, after any) {
+	return "collection.create", "collection:" + c.Collection.Path, c.Collection
+}
+
 func (c CreateCollection) apply(tx *writeTxn) error {
 	col := c.Collection
 	p, err := collections.Parse(col.Path)
@@ -43,6 +47,10 @@ type DeleteCollection struct {
 }
 
 func (DeleteCollection) kind() commandKind { return kindDeleteCollection }
+
+func (c DeleteCollection) describe() (action, object string, after any) {
+	return "collection.delete", "collection:" + c.Path, c
+}
 
 func (c DeleteCollection) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("collection", tableCollections, c.Path)

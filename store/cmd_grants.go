@@ -15,6 +15,10 @@ type CreateGrant struct {
 
 func (CreateGrant) kind() commandKind { return kindCreateGrant }
 
+func (c CreateGrant) describe() (action, object string, after any) {
+	return "grant.create", c.Grant.Object, c.Grant
+}
+
 func (c CreateGrant) apply(tx *writeTxn) error {
 	g := c.Grant
 	if g.ID == "" {
@@ -88,6 +92,12 @@ type DeleteGrant struct {
 }
 
 func (DeleteGrant) kind() commandKind { return kindDeleteGrant }
+
+func (c DeleteGrant) describe() (action, object string, after any) {
+	return "grant.delete", "grant:" + c.ID, nil
+}
+
+func (c DeleteGrant) before(tx *writeTxn) (any, error) { return tx.get(tableGrants, c.ID) }
 
 func (c DeleteGrant) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("grant", tableGrants, c.ID)

@@ -13,6 +13,10 @@ type CreateOrg struct {
 
 func (CreateOrg) kind() commandKind { return kindCreateOrg }
 
+func (c CreateOrg) describe() (action, object string, after any) {
+	return "org.create", "org:" + c.Org.Name, c.Org
+}
+
 func (c CreateOrg) apply(tx *writeTxn) error {
 	o := c.Org
 	if err := subjects.ValidOrgName(o.Name); err != nil {
@@ -35,6 +39,10 @@ type DeleteOrg struct {
 }
 
 func (DeleteOrg) kind() commandKind { return kindDeleteOrg }
+
+func (c DeleteOrg) describe() (action, object string, after any) {
+	return "org.delete", "org:" + c.Name, nil
+}
 
 func (c DeleteOrg) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("org", tableOrgs, c.Name)
@@ -71,6 +79,10 @@ type CreateTeam struct {
 
 func (CreateTeam) kind() commandKind { return kindCreateTeam }
 
+func (c CreateTeam) describe() (action, object string, after any) {
+	return "team.create", "team:" + c.Team.Org + "/" + c.Team.Name, c.Team
+}
+
 func (c CreateTeam) apply(tx *writeTxn) error {
 	t := c.Team
 	if err := subjects.ValidOrgName(t.Name); err != nil {
@@ -93,6 +105,10 @@ type DeleteTeam struct {
 }
 
 func (DeleteTeam) kind() commandKind { return kindDeleteTeam }
+
+func (c DeleteTeam) describe() (action, object string, after any) {
+	return "team.delete", "team:" + c.Org + "/" + c.Name, nil
+}
 
 func (c DeleteTeam) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("team", tableTeams, c.Org, c.Name)
@@ -117,6 +133,14 @@ type SetOrgMember struct {
 }
 
 func (SetOrgMember) kind() commandKind { return kindSetOrgMember }
+
+func (c SetOrgMember) describe() (action, object string, after any) {
+	return "org.member.set", "org:" + c.Member.Org, c.Member
+}
+
+func (c SetOrgMember) before(tx *writeTxn) (any, error) {
+	return tx.get(tableOrgMembers, c.Member.Org, c.Member.User)
+}
 
 func (c SetOrgMember) apply(tx *writeTxn) error {
 	m := c.Member
@@ -148,6 +172,10 @@ type RemoveOrgMember struct {
 }
 
 func (RemoveOrgMember) kind() commandKind { return kindRemoveOrgMember }
+
+func (c RemoveOrgMember) describe() (action, object string, after any) {
+	return "org.member.remove", "org:" + c.Org, c
+}
 
 func (c RemoveOrgMember) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("org member", tableOrgMembers, c.Org, c.User)
@@ -182,6 +210,14 @@ type SetTeamMember struct {
 }
 
 func (SetTeamMember) kind() commandKind { return kindSetTeamMember }
+
+func (c SetTeamMember) describe() (action, object string, after any) {
+	return "team.member.set", "team:" + c.Member.Org + "/" + c.Member.Team, c.Member
+}
+
+func (c SetTeamMember) before(tx *writeTxn) (any, error) {
+	return tx.get(tableTeamMembers, c.Member.Org, c.Member.Team, c.Member.User)
+}
 
 func (c SetTeamMember) apply(tx *writeTxn) error {
 	m := c.Member
@@ -224,6 +260,10 @@ type RemoveTeamMember struct {
 
 func (RemoveTeamMember) kind() commandKind { return kindRemoveTeamMember }
 
+func (c RemoveTeamMember) describe() (action, object string, after any) {
+	return "team.member.remove", "team:" + c.Org + "/" + c.Team, c
+}
+
 func (c RemoveTeamMember) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("team member", tableTeamMembers, c.Org, c.Team, c.User)
 	if err != nil {
@@ -247,6 +287,12 @@ type UpdateTeam struct {
 
 func (UpdateTeam) kind() commandKind { return kindUpdateTeam }
 
+func (c UpdateTeam) describe() (action, object string, after any) {
+	return "team.update", "team:" + c.Org + "/" + c.Name, c
+}
+
+func (c UpdateTeam) before(tx *writeTxn) (any, error) { return tx.get(tableTeams, c.Org, c.Name) }
+
 func (c UpdateTeam) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("team", tableTeams, c.Org, c.Name)
 	if err != nil {
@@ -267,6 +313,12 @@ type UpdateOrg struct {
 }
 
 func (UpdateOrg) kind() commandKind { return kindUpdateOrg }
+
+func (c UpdateOrg) describe() (action, object string, after any) {
+	return "org.update", "org:" + c.Name, c
+}
+
+func (c UpdateOrg) before(tx *writeTxn) (any, error) { return tx.get(tableOrgs, c.Name) }
 
 func (c UpdateOrg) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("org", tableOrgs, c.Name)

@@ -13,6 +13,10 @@ type CreateRepository struct {
 
 func (CreateRepository) kind() commandKind { return kindCreateRepository }
 
+func (c CreateRepository) describe() (action, object string, after any) {
+	return "repository.create", "repository:" + c.Repository.Namespace + "/" + c.Repository.Name, c.Repository
+}
+
 func (c CreateRepository) apply(tx *writeTxn) error {
 	r := c.Repository
 	if err := subjects.ValidRepository(r.Namespace + "/" + r.Name); err != nil {
@@ -44,6 +48,14 @@ type UpdateRepository struct {
 
 func (UpdateRepository) kind() commandKind { return kindUpdateRepository }
 
+func (c UpdateRepository) describe() (action, object string, after any) {
+	return "repository.update", "repository:" + c.Namespace + "/" + c.Name, c
+}
+
+func (c UpdateRepository) before(tx *writeTxn) (any, error) {
+	return tx.get(tableRepositories, c.Namespace, c.Name)
+}
+
 func (c UpdateRepository) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("repository", tableRepositories, c.Namespace, c.Name)
 	if err != nil {
@@ -67,6 +79,10 @@ type DeleteRepository struct {
 }
 
 func (DeleteRepository) kind() commandKind { return kindDeleteRepository }
+
+func (c DeleteRepository) describe() (action, object string, after any) {
+	return "repository.delete", "repository:" + c.Namespace + "/" + c.Name, nil
+}
 
 func (c DeleteRepository) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("repository", tableRepositories, c.Namespace, c.Name)

@@ -15,6 +15,10 @@ type CreateRole struct {
 
 func (CreateRole) kind() commandKind { return kindCreateRole }
 
+func (c CreateRole) describe() (action, object string, after any) {
+	return "role.create", "role:" + c.Role.ID, c.Role
+}
+
 func (c CreateRole) apply(tx *writeTxn) error {
 	valid, err := roles.ValidateCustom(c.Role.ID, c.Role.Permissions)
 	if err != nil {
@@ -35,6 +39,12 @@ type DeleteRole struct {
 }
 
 func (DeleteRole) kind() commandKind { return kindDeleteRole }
+
+func (c DeleteRole) describe() (action, object string, after any) {
+	return "role.delete", "role:" + c.ID, nil
+}
+
+func (c DeleteRole) before(tx *writeTxn) (any, error) { return tx.get(tableRoles, c.ID) }
 
 func (c DeleteRole) apply(tx *writeTxn) error {
 	row, err := tx.mustExist("role", tableRoles, c.ID)

@@ -15,6 +15,9 @@ import (
 type Command interface {
 	kind() commandKind
 	apply(tx *writeTxn) error
+	// describe names what the command does, to whom, and the state it
+	// writes, with secrets left out: the audit log's record of it.
+	describe() (action, object string, after any)
 }
 
 type commandKind uint8
@@ -64,89 +67,57 @@ const (
 	kindRevokeClientCert
 )
 
+// commands makes an empty command of each kind, for decoding: with the
+// kind constant above, the one place a new command is registered (its
+// apply and describe, and before for an update or delete, are its own
+// methods, so the compiler asks for them).
+var commands = map[commandKind]func() Command{
+	kindBatch:                func() Command { return new(Batch) },
+	kindBootstrap:            func() Command { return new(Bootstrap) },
+	kindCreateUser:           func() Command { return new(CreateUser) },
+	kindUpdateUser:           func() Command { return new(UpdateUser) },
+	kindDeleteUser:           func() Command { return new(DeleteUser) },
+	kindCreateOrg:            func() Command { return new(CreateOrg) },
+	kindDeleteOrg:            func() Command { return new(DeleteOrg) },
+	kindCreateTeam:           func() Command { return new(CreateTeam) },
+	kindDeleteTeam:           func() Command { return new(DeleteTeam) },
+	kindSetOrgMember:         func() Command { return new(SetOrgMember) },
+	kindRemoveOrgMember:      func() Command { return new(RemoveOrgMember) },
+	kindSetTeamMember:        func() Command { return new(SetTeamMember) },
+	kindRemoveTeamMember:     func() Command { return new(RemoveTeamMember) },
+	kindCreateServiceAccount: func() Command { return new(CreateServiceAccount) },
+	kindDeleteServiceAccount: func() Command { return new(DeleteServiceAccount) },
+	kindCreateSession:        func() Command { return new(CreateSession) },
+	kindDeleteSession:        func() Command { return new(DeleteSession) },
+	kindCreateAPIToken:       func() Command { return new(CreateAPIToken) },
+	kindDeleteAPIToken:       func() Command { return new(DeleteAPIToken) },
+	kindCreateCollection:     func() Command { return new(CreateCollection) },
+	kindDeleteCollection:     func() Command { return new(DeleteCollection) },
+	kindCreateRole:           func() Command { return new(CreateRole) },
+	kindDeleteRole:           func() Command { return new(DeleteRole) },
+	kindCreateGrant:          func() Command { return new(CreateGrant) },
+	kindDeleteGrant:          func() Command { return new(DeleteGrant) },
+	kindCreateRepository:     func() Command { return new(CreateRepository) },
+	kindUpdateRepository:     func() Command { return new(UpdateRepository) },
+	kindDeleteRepository:     func() Command { return new(DeleteRepository) },
+	kindUpdateSettings:       func() Command { return new(UpdateSettings) },
+	kindUpdateTeam:           func() Command { return new(UpdateTeam) },
+	kindUpdateServiceAccount: func() Command { return new(UpdateServiceAccount) },
+	kindTouchSession:         func() Command { return new(TouchSession) },
+	kindAudited:              func() Command { return new(Audited) },
+	kindUpdateLDAPConfig:     func() Command { return new(UpdateLDAPConfig) },
+	kindUpdateOrg:            func() Command { return new(UpdateOrg) },
+	kindRecordSyncReport:     func() Command { return new(RecordSyncReport) },
+	kindPutKeyMaterial:       func() Command { return new(PutKeyMaterial) },
+	kindIssueClientCert:      func() Command { return new(IssueClientCert) },
+	kindUpdateClientCert:     func() Command { return new(UpdateClientCert) },
+	kindRevokeClientCert:     func() Command { return new(RevokeClientCert) },
+}
+
 // newCommand returns an empty command of the given kind for decoding.
 func newCommand(k commandKind) (Command, error) {
-	switch k {
-	case kindBatch:
-		return new(Batch), nil
-	case kindBootstrap:
-		return new(Bootstrap), nil
-	case kindCreateUser:
-		return new(CreateUser), nil
-	case kindUpdateUser:
-		return new(UpdateUser), nil
-	case kindDeleteUser:
-		return new(DeleteUser), nil
-	case kindCreateOrg:
-		return new(CreateOrg), nil
-	case kindDeleteOrg:
-		return new(DeleteOrg), nil
-	case kindCreateTeam:
-		return new(CreateTeam), nil
-	case kindDeleteTeam:
-		return new(DeleteTeam), nil
-	case kindSetOrgMember:
-		return new(SetOrgMember), nil
-	case kindRemoveOrgMember:
-		return new(RemoveOrgMember), nil
-	case kindSetTeamMember:
-		return new(SetTeamMember), nil
-	case kindRemoveTeamMember:
-		return new(RemoveTeamMember), nil
-	case kindCreateServiceAccount:
-		return new(CreateServiceAccount), nil
-	case kindDeleteServiceAccount:
-		return new(DeleteServiceAccount), nil
-	case kindCreateSession:
-		return new(CreateSession), nil
-	case kindDeleteSession:
-		return new(DeleteSession), nil
-	case kindCreateAPIToken:
-		return new(CreateAPIToken), nil
-	case kindDeleteAPIToken:
-		return new(DeleteAPIToken), nil
-	case kindCreateCollection:
-		return new(CreateCollection), nil
-	case kindDeleteCollection:
-		return new(DeleteCollection), nil
-	case kindCreateRole:
-		return new(CreateRole), nil
-	case kindDeleteRole:
-		return new(DeleteRole), nil
-	case kindCreateGrant:
-		return new(CreateGrant), nil
-	case kindDeleteGrant:
-		return new(DeleteGrant), nil
-	case kindCreateRepository:
-		return new(CreateRepository), nil
-	case kindUpdateRepository:
-		return new(UpdateRepository), nil
-	case kindDeleteRepository:
-		return new(DeleteRepository), nil
-	case kindUpdateSettings:
-		return new(UpdateSettings), nil
-	case kindUpdateTeam:
-		return new(UpdateTeam), nil
-	case kindUpdateServiceAccount:
-		return new(UpdateServiceAccount), nil
-	case kindTouchSession:
-		return new(TouchSession), nil
-	case kindAudited:
-		return new(Audited), nil
-	case kindUpdateLDAPConfig:
-		return new(UpdateLDAPConfig), nil
-	case kindUpdateOrg:
-		return new(UpdateOrg), nil
-	case kindRecordSyncReport:
-		return new(RecordSyncReport), nil
-	case kindPutKeyMaterial:
-		return new(PutKeyMaterial), nil
-	case kindIssueClientCert:
-		return new(IssueClientCert), nil
-	case kindUpdateClientCert:
-		return new(UpdateClientCert), nil
-	case kindRevokeClientCert:
-		return new(RevokeClientCert), nil
+	if ctor, ok := commands[k]; ok {
+		return ctor(), nil
 	}
 	return nil, fmt.Errorf("%w: unknown command kind %d", ErrInvalid, k)
 }
@@ -181,6 +152,10 @@ type Batch struct {
 }
 
 func (Batch) kind() commandKind { return kindBatch }
+
+func (c Batch) describe() (action, object string, after any) {
+	return "batch", "", fmt.Sprintf("%d commands", len(c.Commands))
+}
 
 func (b Batch) apply(tx *writeTxn) error {
 	for i, c := range b.Commands {

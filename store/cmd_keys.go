@@ -1,0 +1,118 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/grantd/grantd/subjects"
+)
+
+// PutKeyMaterial stores a key pair (a CA, a signing key), replacing the
+// one with the same ID. Unless Replace is set it refuses to overwrite, so
+// that two nodes creating the same key on first start cannot race.
+type PutKeyMaterial struct {
+	Material KeyMaterial `json:"material"`
+	Replace  bool        `json:"replace,omitempty"`
+}
+
+func (PutKeyMaterial) kind() commandKind { return kindPutKeyMaterial }
+
+func (c PutKeyMaterial) describe() (action, object string, after any) {
+	// Never the key itself.
+	return "key.put", "key:" + c.Material.ID, nil
+}
+
+func (c PutKeyMaterial) apply(tx *writeTxn) error {
+	m := c.Material
+	if m.ID == "" || m.CertPEM == "" || m.KeyPEM == "" {
+		return fmt.Errorf("%w: key material needs an ID, a certificate and a key", ErrInvalid)
+	}
+	if !c.Replace {
+		if err := tx.mustNotExist("key material", tableKeyMaterial, m.ID); err != nil {
+			return err
+		}
+	}
+	return tx.Insert(tableKeyMaterial, &m)
+}
+
+// IssueClientCert records a certificate the client CA issued to an
+// existing user or service account.
+type IssueClientCert struct {
+	Cert ClientCert `json:"cert"`
+}
+
+func (IssueClientCert) kind() commandKind { return kindIssueClientCert }
+
+func (c IssueClientCert) describe() (action, object string, after any) {
+	return "bundle.create", "bundle:" + c.Cert.Serial, c.Cert
+}
+
+func (c IssueClientCert) apply(tx *writeTxn) error {
+	cert := c.Cert
+	owner, err := subjects.ParseSubject(cert.Owner)
+	if err != nil || owner.Kind != subjects.User && owner.Kind != subjects.ServiceAccount {
+		return fmt.Errorf("%w: certificate owner %q must be a user or service account", ErrInvalid, cert.Owner)
+	}
+	if cert.Serial == "" || cert.PublicKey == "" || !cert.NotBefore.Before(cert.NotAfter) {
+		return fmt.Errorf("%w: a certificate needs a serial, a public key and a validity period", ErrInvalid)
+	}
+	if err := tx.subjectExists(owner); err != nil {
+		return err
+	}
+	if err := tx.mustNotExist("certificate", tableClientCerts, cert.Serial); err != nil {
+		return err
+	}
+	cert.NotBefore, cert.NotAfter, cert.Revoked = stamp(cert.NotBefore), stamp(cert.NotAfter), false
+	return tx.Insert(tableClientCerts, &cert)
+}
+
+// UpdateClientCert changes a certificate's label.
+type UpdateClientCert struct {
+	Serial string `json:"serial"`
+	Label  string `json:"label"`
+}
+
+func (UpdateClientCert) kind() commandKind { return kindUpdateClientCert }
+
+func (c UpdateClientCert) describe() (action, object string, after any) {
+	return "bundle.update", "bundle:" + c.Serial, c
+}
+
+func (c UpdateClientCert) before(tx *writeTxn) (any, error) {
+	return tx.get(tableClientCerts, c.Serial)
+}
+
+func (c UpdateClientCert) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("certificate", tableClientCerts, c.Serial)
+	if err != nil {
+		return err
+	}
+	cert := *row.(*ClientCert)
+	cert.Label = c.Label
+	return tx.Insert(tableClientCerts, &cert)
+}
+
+// RevokeClientCert revokes a certificate for good; revoking it again is
+// not an error.
+type RevokeClientCert struct {
+	Serial string `json:"serial"`
+}
+
+func (RevokeClientCert) kind() commandKind { return kindRevokeClientCert }
+
+func (c RevokeClientCert) describe() (action, object string, after any) {
+	return "bundle.revoke", "bundle:" + c.Serial, nil
+}
+
+func (c RevokeClientCert) before(tx *writeTxn) (any, error) {
+	return tx.get(tableClientCerts, c.Serial)
+}
+
+func (c RevokeClientCert) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("certificate", tableClientCerts, c.Serial)
+	if err != nil {
+		return err
+	}
+	cert := *row.(*ClientCert)
+	cert.Revoked = true
+	return tx.Insert(tableClientCerts, &cert)
+}
