@@ -175,6 +175,16 @@ func validateRequest(req any) error {
 				checks = append(checks, fmt.Errorf("object: %w", err))
 			}
 		}
+	case *v1.GetTeamLDAPSyncRequest:
+		org("org", r.GetOrg())
+		org("team", r.GetTeam())
+	case *v1.UpdateTeamLDAPSyncRequest:
+		org("org", r.GetOrg())
+		org("team", r.GetTeam())
+	case *v1.GetOrgAdminSyncRequest:
+		org("org", r.GetOrg())
+	case *v1.UpdateOrgAdminSyncRequest:
+		org("org", r.GetOrg())
 	case *v1.CreateRepositoryRequest:
 		namespace(r.GetNamespace())
 		repoName(r.GetName())
