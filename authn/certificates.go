@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/grantd/grantd/subjects"
+
 	"github.com/grantd/grantd/pki"
 	"github.com/grantd/grantd/store"
 )
@@ -35,7 +37,7 @@ func Certificate(r *store.ReadTxn, ca *pki.ClientCA, user string, cert *x509.Cer
 	if now.Before(row.NotBefore) || now.After(row.NotAfter) || now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		return nil, fmt.Errorf("certificate %s of %q is expired or not yet valid", row.Serial, user)
 	}
-	if owner := row.Owner; owner != "user:"+user && owner != "serviceaccount:"+user || cert.Subject.CommonName != user {
+	if owner := row.Owner; owner != subjects.OfUser(user) && owner != subjects.OfServiceAccount(user) || cert.Subject.CommonName != user {
 		return nil, fmt.Errorf("certificate %s does not belong to %q", row.Serial, user)
 	}
 	p, err := PrincipalOf(r, row.Owner, MethodCertificate)

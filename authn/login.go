@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/grantd/grantd/subjects"
+
 	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/ldapsync"
 	"github.com/grantd/grantd/store"
@@ -64,7 +66,7 @@ func (a *Passwords) Check(ctx context.Context, username, password, addr string) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := PrincipalOf(a.Store.Read(), "user:"+username, MethodPassword)
+	p, err := PrincipalOf(a.Store.Read(), subjects.OfUser(username), MethodPassword)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grantd/grantd/subjects"
+
 	"github.com/grantd/grantd/store"
 )
 
@@ -51,7 +53,7 @@ func sessionPrincipal(r *store.ReadTxn, token string, now time.Time) (*Principal
 	if err != nil || sess == nil || !now.Before(sess.ExpiresAt) {
 		return nil, ErrUnauthenticated
 	}
-	p, err := PrincipalOf(r, "user:"+sess.User, MethodSession)
+	p, err := PrincipalOf(r, subjects.OfUser(sess.User), MethodSession)
 	if err != nil {
 		return nil, err
 	}

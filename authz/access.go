@@ -95,7 +95,7 @@ func (w *whoCan) collection(path string) error {
 		return orMissing(err, "collection %s does not exist", path)
 	}
 	for i, a := range collections.Ancestors(path) {
-		gs, err := w.r.GrantsOnObject("collection:" + a)
+		gs, err := w.r.GrantsOnObject(subjects.CollectionOf(a))
 		if err != nil {
 			return err
 		}
@@ -129,21 +129,21 @@ func (w *whoCan) repository(full string) error {
 	if u, err := w.r.User(ns); err != nil {
 		return err
 	} else if u != nil && u.Active {
-		w.entry("user:" + ns).via = "owner"
+		w.entry(subjects.OfUser(ns)).via = "owner"
 	}
 	if members, err := w.r.OrgMembers(ns); err != nil {
 		return err
 	} else {
 		for _, m := range members {
 			if m.IsAdmin {
-				w.entry("user:" + m.User).via = "org_admin"
+				w.entry(subjects.OfUser(m.User)).via = "org_admin"
 			}
 		}
 	}
 	if w.op.Reserved {
 		return nil
 	}
-	for _, object := range []string{"repository:" + full, "namespace:" + ns} {
+	for _, object := range []string{"repository:" + full, subjects.NamespaceOf(ns)} {
 		gs, err := w.r.GrantsOnObject(object)
 		if err != nil {
 			return err
@@ -215,7 +215,7 @@ func (w *whoCan) principalsOf(subject string) ([]string, error) {
 			return nil, err
 		}
 		for _, m := range ms {
-			out = append(out, "user:"+m.User)
+			out = append(out, subjects.OfUser(m.User))
 		}
 	case subjects.Org:
 		ms, err := w.r.OrgMembers(s.Name)
@@ -223,7 +223,7 @@ func (w *whoCan) principalsOf(subject string) ([]string, error) {
 			return nil, err
 		}
 		for _, m := range ms {
-			out = append(out, "user:"+m.User)
+			out = append(out, subjects.OfUser(m.User))
 		}
 	case subjects.Authenticated:
 		users, err := w.r.Users("", "", 0)
@@ -231,14 +231,14 @@ func (w *whoCan) principalsOf(subject string) ([]string, error) {
 			return nil, err
 		}
 		for _, u := range users {
-			out = append(out, "user:"+u.Name)
+			out = append(out, subjects.OfUser(u.Name))
 		}
 		sas, err := w.r.ServiceAccounts("", 0)
 		if err != nil {
 			return nil, err
 		}
 		for _, a := range sas {
-			out = append(out, "serviceaccount:"+a.Name)
+			out = append(out, subjects.OfServiceAccount(a.Name))
 		}
 	}
 	if w.members == nil {
@@ -255,7 +255,7 @@ func (w *whoCan) admins() error {
 	}
 	for _, u := range users {
 		if u.IsAdmin {
-			w.entry("user:" + u.Name).via = "admin"
+			w.entry(subjects.OfUser(u.Name)).via = "admin"
 		}
 	}
 	return nil
@@ -292,12 +292,12 @@ func (w *whoCan) result() ([]AccessEntry, error) {
 }
 
 func (w *whoCan) active(principal string) (bool, error) {
-	kind, name, _ := strings.Cut(principal, ":")
+	kind, name := subjects.Split(principal)
 	switch kind {
-	case "user":
+	case subjects.User:
 		u, err := w.r.User(name)
 		return u != nil && u.Active, err
-	case "serviceaccount":
+	case subjects.ServiceAccount:
 		a, err := w.r.ServiceAccount(name)
 		return a != nil && a.Active, err
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/grantd/grantd/subjects"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/grantd/grantd/collections"
@@ -125,36 +127,36 @@ func (c compiler) entry(k key) (*ast.Term, error) {
 }
 
 func (c compiler) principal(subject string) (*ast.Term, error) {
-	kind, name, _ := strings.Cut(subject, ":")
+	kind, name := subjects.Split(subject)
 	switch kind {
-	case "user":
+	case subjects.User:
 		u, err := c.r.User(name)
 		if err != nil || u == nil {
 			return nil, err
 		}
-		subjects := []string{subject, "authenticated"}
+		held := []string{subject, "authenticated"}
 		teams, err := c.r.TeamsOfUser(name)
 		if err != nil {
 			return nil, err
 		}
 		for _, t := range teams {
-			subjects = append(subjects, "team:"+t.Org+"/"+t.Team)
+			held = append(held, subjects.OfTeam(t.Org, t.Team))
 		}
 		orgs, err := c.r.OrgsOfUser(name)
 		if err != nil {
 			return nil, err
 		}
 		for _, o := range orgs {
-			subjects = append(subjects, "org:"+o.Org)
+			held = append(held, subjects.OfOrg(o.Org))
 		}
-		return c.t.principal("user", name, u.Active, u.IsAdmin, u.DefaultCollection, subjects), nil
-	case "serviceaccount":
+		return c.t.principal("user", name, u.Active, u.IsAdmin, u.DefaultCollection, held), nil
+	case subjects.ServiceAccount:
 		a, err := c.r.ServiceAccount(name)
 		if err != nil || a == nil {
 			return nil, err
 		}
-		return c.t.principal(kind, name, a.Active, false, "", []string{subject, "authenticated"}), nil
-	case "anonymous":
+		return c.t.principal(string(kind), name, a.Active, false, "", []string{subject, "authenticated"}), nil
+	case subjects.Anonymous:
 		return c.t.principal("anonymous", "", true, false, "", []string{"anonymous"}), nil
 	}
 	return nil, nil
@@ -237,7 +239,7 @@ func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Te
 }
 
 func (c compiler) collectionGrants(path string, exact bool) (*ast.Term, error) {
-	gs, err := c.r.GrantsOnObject("collection:" + path)
+	gs, err := c.r.GrantsOnObject(subjects.CollectionOf(path))
 	if err != nil {
 		return nil, err
 	}
@@ -329,17 +331,17 @@ func affected(changes []store.Change) map[key]bool {
 		for _, row := range []any{ch.Before, ch.After} {
 			switch x := row.(type) {
 			case *store.User:
-				add(tPrincipals, "user:"+x.Name)
+				add(tPrincipals, subjects.OfUser(x.Name))
 				add(tNamespaces, x.Name)
 			case *store.ServiceAccount:
-				add(tPrincipals, "serviceaccount:"+x.Name)
+				add(tPrincipals, subjects.OfServiceAccount(x.Name))
 			case *store.Org:
 				add(tNamespaces, x.Name)
 			case *store.OrgMember:
-				add(tPrincipals, "user:"+x.User)
+				add(tPrincipals, subjects.OfUser(x.User))
 				add(tNamespaces, x.Org)
 			case *store.TeamMember:
-				add(tPrincipals, "user:"+x.User)
+				add(tPrincipals, subjects.OfUser(x.User))
 			case *store.Collection:
 				add(tCollections, x.Path)
 			case *store.Role:
@@ -379,14 +381,14 @@ func (c compiler) build(rev uint64) (*snapshot, error) {
 		return nil, err
 	}
 	for _, u := range users {
-		keys = append(keys, key{tPrincipals, "user:" + u.Name}, key{tNamespaces, u.Name})
+		keys = append(keys, key{tPrincipals, subjects.OfUser(u.Name)}, key{tNamespaces, u.Name})
 	}
 	accounts, err := c.r.ServiceAccounts("", 0)
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range accounts {
-		keys = append(keys, key{tPrincipals, "serviceaccount:" + a.Name})
+		keys = append(keys, key{tPrincipals, subjects.OfServiceAccount(a.Name)})
 	}
 	orgs, err := c.r.Orgs("", 0)
 	if err != nil {

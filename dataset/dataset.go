@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/grantd/grantd/subjects"
+
 	"github.com/grantd/grantd/collections"
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
@@ -90,7 +92,7 @@ func Generate(size Size, seed uint64) *Dataset {
 		name := fmt.Sprintf("user%d", u)
 		cmds = append(cmds, store.CreateUser{User: store.User{Name: name, Active: true, CreatedAt: at}, PrivateGrantID: nextID()})
 		d.Users = append(d.Users, name)
-		subjects := []string{"user:" + name, "authenticated"}
+		held := []string{subjects.OfUser(name), "authenticated"}
 		n := 1 + int(rng.ExpFloat64()*2.5)
 		n = min(n, 10)
 		seenOrg := map[string]bool{}
@@ -98,10 +100,10 @@ func Generate(size Size, seed uint64) *Dataset {
 			team := teams[rng.IntN(len(teams))]
 			org, tname := split(team)
 			cmds = append(cmds, store.SetTeamMember{Member: store.TeamMember{Org: org, Team: tname, User: name}})
-			subjects = append(subjects, "team:"+team)
+			held = append(held, "team:"+team)
 			if !seenOrg[org] {
 				seenOrg[org] = true
-				subjects = append(subjects, "org:"+org)
+				held = append(held, subjects.OfOrg(org))
 			}
 		}
 		if n >= 6 {
@@ -110,7 +112,7 @@ func Generate(size Size, seed uint64) *Dataset {
 		if u%50 == 0 {
 			cmds = append(cmds, store.SetOrgMember{Member: store.OrgMember{Org: fmt.Sprintf("org%d", rng.IntN(size.Orgs)), User: name, IsAdmin: true}})
 		}
-		d.subjects[name] = subjects
+		d.subjects[name] = held
 	}
 	flush()
 	// Collections: trees under / and /Shared, up to depth 8, deeper
@@ -175,7 +177,7 @@ func Generate(size Size, seed uint64) *Dataset {
 		case n < 6:
 			subject = "team:" + teams[rng.IntN(len(teams))]
 		case n < 9:
-			subject = "user:" + d.Users[rng.IntN(len(d.Users))]
+			subject = subjects.OfUser(d.Users[rng.IntN(len(d.Users))])
 		default:
 			subject = fmt.Sprintf("org:org%d", rng.IntN(size.Orgs))
 		}
@@ -196,7 +198,7 @@ func Generate(size Size, seed uint64) *Dataset {
 			seen[triple] = true
 		}
 		cmds = append(cmds, store.CreateGrant{Grant: store.Grant{ID: nextID(), Subject: subject, Role: role,
-			Object: "collection:" + path, Scope: scope, CreatedAt: at}})
+			Object: subjects.CollectionOf(path), Scope: scope, CreatedAt: at}})
 		d.grantsOf[subject] = append(d.grantsOf[subject], path)
 	}
 	flush()
@@ -213,7 +215,7 @@ func Generate(size Size, seed uint64) *Dataset {
 		for k := range 1 + rng.IntN(2) {
 			team := fmt.Sprintf("team:%s/team%d", org, (r+k)%size.TeamsPerOrg)
 			cmds = append(cmds, store.CreateGrant{Grant: store.Grant{ID: nextID(), Subject: team, Role: repoRoles[rng.IntN(3)],
-				Object: "repository:" + org + "/" + name, Scope: store.ScopeSubtree, CreatedAt: at}})
+				Object: subjects.RepositoryOf(org, name), Scope: store.ScopeSubtree, CreatedAt: at}})
 		}
 		d.repos = append(d.repos, org+"/"+name)
 	}
@@ -248,7 +250,7 @@ func (d *Dataset) Queries(n int, seed uint64) []Query {
 		if len(d.manyTeamed) > 0 && rng.IntN(3) == 0 {
 			user = d.manyTeamed[rng.IntN(len(d.manyTeamed))]
 		}
-		q := Query{Subject: "user:" + user, Operation: d.swarmOps[rng.IntN(len(d.swarmOps))]}
+		q := Query{Subject: subjects.OfUser(user), Operation: d.swarmOps[rng.IntN(len(d.swarmOps))]}
 		if rng.IntN(10) == 0 && len(d.repos) > 0 {
 			q.Operation = []string{"repository.pull", "repository.push", "repository.view"}[rng.IntN(3)]
 			q.Repository = d.repos[rng.IntN(len(d.repos))]

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grantd/grantd/subjects"
+
 	"github.com/grantd/grantd/store"
 )
 
@@ -45,7 +47,7 @@ func (o Options) Scope() string {
 	case o.Team != nil:
 		return "team:" + o.Team.String()
 	case o.Org != "":
-		return "org:" + o.Org
+		return subjects.OfOrg(o.Org)
 	}
 	return "all"
 }

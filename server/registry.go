@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/grantd/grantd/rights"
+	"github.com/grantd/grantd/subjects"
 
 	"github.com/grantd/grantd/authn"
 
@@ -73,7 +74,7 @@ func (b registryBackend) CreateForPush(ctx context.Context, id registry.Identity
 	if repo, err := r.Repository(ns, name); err != nil || repo != nil {
 		return err
 	}
-	kind, who, _ := strings.Cut(id.Subject, ":")
+	kind, who := subjects.Split(id.Subject)
 	ok, err := rights.ManagesNamespace(r, &Principal{Kind: authn.Kind(kind), Name: who, IsAdmin: id.IsAdmin}, ns)
 	if err != nil || !ok {
 		return err

@@ -8,10 +8,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
-	"strings"
 	"time"
 
 	"github.com/grantd/grantd/rights"
+	"github.com/grantd/grantd/subjects"
 
 	"github.com/grantd/grantd/pki"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
@@ -55,7 +55,7 @@ func (s *bundleService) certify(ctx context.Context, owner, label string, days i
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	_, name, _ := strings.Cut(owner, ":")
+	_, name := subjects.Split(owner)
 	now := s.now()
 	cert, err := s.ca.Issue(name, pub, now, validity)
 	if err != nil {

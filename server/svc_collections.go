@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/grantd/grantd/subjects"
+
 	"github.com/grantd/grantd/collections"
 	"github.com/grantd/grantd/store"
 
@@ -137,7 +139,7 @@ func (s *collectionService) DeleteCollection(ctx context.Context, req *v1.Delete
 	}
 	var doomed []string
 	if req.GetForce() {
-		grants, err := s.store.Read().GrantsOnObject("collection:" + p)
+		grants, err := s.store.Read().GrantsOnObject(subjects.CollectionOf(p))
 		if err != nil {
 			return nil, err
 		}

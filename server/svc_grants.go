@@ -174,14 +174,14 @@ type subjectPath struct{ subject, via string }
 // userSubjects are the subjects a user acts as, each with how the user
 // reaches it.
 func userSubjects(r *store.ReadTxn, user string) ([]subjectPath, error) {
-	self := "user:" + user
+	self := subjects.OfUser(user)
 	out := []subjectPath{{self, self}}
 	teams, err := r.TeamsOfUser(user)
 	if err != nil {
 		return nil, err
 	}
 	for _, t := range teams {
-		s := "team:" + t.Org + "/" + t.Team
+		s := subjects.OfTeam(t.Org, t.Team)
 		out = append(out, subjectPath{s, self + " → " + s})
 	}
 	orgs, err := r.OrgsOfUser(user)
@@ -189,7 +189,7 @@ func userSubjects(r *store.ReadTxn, user string) ([]subjectPath, error) {
 		return nil, err
 	}
 	for _, o := range orgs {
-		s := "org:" + o.Org
+		s := subjects.OfOrg(o.Org)
 		out = append(out, subjectPath{s, self + " → " + s})
 	}
 	return append(out, subjectPath{"authenticated", self + " → authenticated"}), nil

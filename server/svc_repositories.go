@@ -147,7 +147,7 @@ func (s *repositoryService) ListRepositoryAccess(ctx context.Context, req *v1.Li
 		return nil, orNotFound(err, "repository %s/%s not found", req.GetNamespace(), req.GetName())
 	}
 	out := &v1.ListRepositoryAccessResponse{}
-	for _, object := range []string{"repository:" + req.GetNamespace() + "/" + req.GetName(), "namespace:" + req.GetNamespace()} {
+	for _, object := range []string{subjects.RepositoryOf(req.GetNamespace(), req.GetName()), subjects.NamespaceOf(req.GetNamespace())} {
 		grants, err := r.GrantsOnObject(object)
 		if err != nil {
 			return nil, err

@@ -20,7 +20,7 @@ type CreateUser struct {
 func (CreateUser) kind() commandKind { return kindCreateUser }
 
 func (c CreateUser) describe() (action, object string, after any) {
-	return "user.create", "user:" + c.User.Name, publicUser(c.User)
+	return "user.create", subjects.OfUser(c.User.Name), publicUser(c.User)
 }
 
 func (c CreateUser) apply(tx *writeTxn) error {
@@ -57,8 +57,8 @@ func (c CreateUser) apply(tx *writeTxn) error {
 	if err != nil {
 		return err
 	}
-	g := Grant{ID: c.PrivateGrantID, Subject: "user:" + u.Name, Role: settings.DefaultPrivateRole,
-		Object: "collection:" + private, Scope: ScopeSubtree, CreatedAt: u.CreatedAt, CreatedBy: "system"}
+	g := Grant{ID: c.PrivateGrantID, Subject: subjects.OfUser(u.Name), Role: settings.DefaultPrivateRole,
+		Object: subjects.CollectionOf(private), Scope: ScopeSubtree, CreatedAt: u.CreatedAt, CreatedBy: "system"}
 	return CreateGrant{Grant: g}.apply(tx)
 }
 
@@ -86,7 +86,7 @@ func (c UpdateUser) describe() (action, object string, after any) {
 		changed := "(changed)"
 		shown.PasswordHash = &changed
 	}
-	return "user.update", "user:" + c.Name, shown
+	return "user.update", subjects.OfUser(c.Name), shown
 }
 
 func (c UpdateUser) before(tx *writeTxn) (any, error) { return tx.get(tableUsers, c.Name) }
@@ -138,7 +138,7 @@ type DeleteUser struct {
 func (DeleteUser) kind() commandKind { return kindDeleteUser }
 
 func (c DeleteUser) describe() (action, object string, after any) {
-	return "user.delete", "user:" + c.Name, nil
+	return "user.delete", subjects.OfUser(c.Name), nil
 }
 
 func (c DeleteUser) before(tx *writeTxn) (any, error) { return tx.get(tableUsers, c.Name) }
@@ -164,7 +164,7 @@ func (c DeleteUser) apply(tx *writeTxn) error {
 		return fmt.Errorf("%w: user %q's private collection %s has child collections (%s); delete them first",
 			ErrConflict, u.Name, private, child.(*Collection).Path)
 	}
-	subject := "user:" + u.Name
+	subject := subjects.OfUser(u.Name)
 	for _, step := range []struct{ table, index, arg string }{
 		{tableOrgMembers, indexUser, u.Name},
 		{tableTeamMembers, indexUser, u.Name},
@@ -191,7 +191,7 @@ type CreateServiceAccount struct {
 func (CreateServiceAccount) kind() commandKind { return kindCreateServiceAccount }
 
 func (c CreateServiceAccount) describe() (action, object string, after any) {
-	return "serviceaccount.create", "serviceaccount:" + c.Account.Name, c.Account
+	return "serviceaccount.create", subjects.OfServiceAccount(c.Account.Name), c.Account
 }
 
 func (c CreateServiceAccount) apply(tx *writeTxn) error {
@@ -222,7 +222,7 @@ type UpdateServiceAccount struct {
 func (UpdateServiceAccount) kind() commandKind { return kindUpdateServiceAccount }
 
 func (c UpdateServiceAccount) describe() (action, object string, after any) {
-	return "serviceaccount.update", "serviceaccount:" + c.Name, c
+	return "serviceaccount.update", subjects.OfServiceAccount(c.Name), c
 }
 
 func (c UpdateServiceAccount) before(tx *writeTxn) (any, error) {
@@ -263,7 +263,7 @@ type DeleteServiceAccount struct {
 func (DeleteServiceAccount) kind() commandKind { return kindDeleteServiceAccount }
 
 func (c DeleteServiceAccount) describe() (action, object string, after any) {
-	return "serviceaccount.delete", "serviceaccount:" + c.Name, nil
+	return "serviceaccount.delete", subjects.OfServiceAccount(c.Name), nil
 }
 
 func (c DeleteServiceAccount) apply(tx *writeTxn) error {
@@ -271,7 +271,7 @@ func (c DeleteServiceAccount) apply(tx *writeTxn) error {
 	if err != nil {
 		return err
 	}
-	subject := "serviceaccount:" + c.Name
+	subject := subjects.OfServiceAccount(c.Name)
 	for _, t := range []struct{ table, index string }{
 		{tableGrants, indexSubject}, {tableAPITokens, indexOwner}, {tableClientCerts, indexOwner},
 	} {

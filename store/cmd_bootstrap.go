@@ -49,7 +49,7 @@ func (c Bootstrap) apply(tx *writeTxn) error {
 		}
 	}
 	shared := Grant{ID: c.SharedGrantID, Subject: string(subjects.Authenticated), Role: roles.Scheduler,
-		Object: "collection:" + collections.Shared, Scope: ScopeSubtree, CreatedAt: at, CreatedBy: "system"}
+		Object: subjects.CollectionOf(collections.Shared), Scope: ScopeSubtree, CreatedAt: at, CreatedBy: "system"}
 	if err := (CreateGrant{Grant: shared}).apply(tx); err != nil {
 		return err
 	}

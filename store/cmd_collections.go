@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/grantd/grantd/subjects"
+
 	"github.com/grantd/grantd/collections"
 )
 
@@ -15,7 +17,7 @@ type CreateCollection struct {
 func (CreateCollection) kind() commandKind { return kindCreateCollection }
 
 func (c CreateCollection) describe() (action, object string, after any) {
-	return "collection.create", "collection:" + c.Collection.Path, c.Collection
+	return "collection.create", subjects.CollectionOf(c.Collection.Path), c.Collection
 }
 
 func (c CreateCollection) apply(tx *writeTxn) error {
@@ -49,7 +51,7 @@ type DeleteCollection struct {
 func (DeleteCollection) kind() commandKind { return kindDeleteCollection }
 
 func (c DeleteCollection) describe() (action, object string, after any) {
-	return "collection.delete", "collection:" + c.Path, c
+	return "collection.delete", subjects.CollectionOf(c.Path), c
 }
 
 func (c DeleteCollection) apply(tx *writeTxn) error {
@@ -71,7 +73,7 @@ func (tx *writeTxn) deleteCollection(col *Collection, force bool) error {
 	} else if child != nil {
 		return fmt.Errorf("%w: collection %s has children (%s)", ErrConflict, col.Path, child.(*Collection).Path)
 	}
-	object := "collection:" + col.Path
+	object := subjects.CollectionOf(col.Path)
 	grants, err := tx.all(tableGrants, indexObject, object)
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ type CreateOrg struct {
 func (CreateOrg) kind() commandKind { return kindCreateOrg }
 
 func (c CreateOrg) describe() (action, object string, after any) {
-	return "org.create", "org:" + c.Org.Name, c.Org
+	return "org.create", subjects.OfOrg(c.Org.Name), c.Org
 }
 
 func (c CreateOrg) apply(tx *writeTxn) error {
@@ -41,7 +41,7 @@ type DeleteOrg struct {
 func (DeleteOrg) kind() commandKind { return kindDeleteOrg }
 
 func (c DeleteOrg) describe() (action, object string, after any) {
-	return "org.delete", "org:" + c.Name, nil
+	return "org.delete", subjects.OfOrg(c.Name), nil
 }
 
 func (c DeleteOrg) apply(tx *writeTxn) error {
@@ -66,7 +66,7 @@ func (c DeleteOrg) apply(tx *writeTxn) error {
 	if _, err := tx.DeleteAll(tableOrgMembers, indexIDPrefix, leading(c.Name)...); err != nil {
 		return err
 	}
-	if _, err := tx.DeleteAll(tableGrants, indexSubject, "org:"+c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableGrants, indexSubject, subjects.OfOrg(c.Name)); err != nil {
 		return err
 	}
 	return tx.Delete(tableOrgs, row)
@@ -80,7 +80,7 @@ type CreateTeam struct {
 func (CreateTeam) kind() commandKind { return kindCreateTeam }
 
 func (c CreateTeam) describe() (action, object string, after any) {
-	return "team.create", "team:" + c.Team.Org + "/" + c.Team.Name, c.Team
+	return "team.create", subjects.OfTeam(c.Team.Org, c.Team.Name), c.Team
 }
 
 func (c CreateTeam) apply(tx *writeTxn) error {
@@ -107,7 +107,7 @@ type DeleteTeam struct {
 func (DeleteTeam) kind() commandKind { return kindDeleteTeam }
 
 func (c DeleteTeam) describe() (action, object string, after any) {
-	return "team.delete", "team:" + c.Org + "/" + c.Name, nil
+	return "team.delete", subjects.OfTeam(c.Org, c.Name), nil
 }
 
 func (c DeleteTeam) apply(tx *writeTxn) error {
@@ -118,7 +118,7 @@ func (c DeleteTeam) apply(tx *writeTxn) error {
 	if _, err := tx.DeleteAll(tableTeamMembers, indexIDPrefix, leading(c.Org, c.Name)...); err != nil {
 		return err
 	}
-	if _, err := tx.DeleteAll(tableGrants, indexSubject, "team:"+c.Org+"/"+c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableGrants, indexSubject, subjects.OfTeam(c.Org, c.Name)); err != nil {
 		return err
 	}
 	return tx.Delete(tableTeams, row)
@@ -135,7 +135,7 @@ type SetOrgMember struct {
 func (SetOrgMember) kind() commandKind { return kindSetOrgMember }
 
 func (c SetOrgMember) describe() (action, object string, after any) {
-	return "org.member.set", "org:" + c.Member.Org, c.Member
+	return "org.member.set", subjects.OfOrg(c.Member.Org), c.Member
 }
 
 func (c SetOrgMember) before(tx *writeTxn) (any, error) {
@@ -174,7 +174,7 @@ type RemoveOrgMember struct {
 func (RemoveOrgMember) kind() commandKind { return kindRemoveOrgMember }
 
 func (c RemoveOrgMember) describe() (action, object string, after any) {
-	return "org.member.remove", "org:" + c.Org, c
+	return "org.member.remove", subjects.OfOrg(c.Org), c
 }
 
 func (c RemoveOrgMember) apply(tx *writeTxn) error {
@@ -212,7 +212,7 @@ type SetTeamMember struct {
 func (SetTeamMember) kind() commandKind { return kindSetTeamMember }
 
 func (c SetTeamMember) describe() (action, object string, after any) {
-	return "team.member.set", "team:" + c.Member.Org + "/" + c.Member.Team, c.Member
+	return "team.member.set", subjects.OfTeam(c.Member.Org, c.Member.Team), c.Member
 }
 
 func (c SetTeamMember) before(tx *writeTxn) (any, error) {
@@ -261,7 +261,7 @@ type RemoveTeamMember struct {
 func (RemoveTeamMember) kind() commandKind { return kindRemoveTeamMember }
 
 func (c RemoveTeamMember) describe() (action, object string, after any) {
-	return "team.member.remove", "team:" + c.Org + "/" + c.Team, c
+	return "team.member.remove", subjects.OfTeam(c.Org, c.Team), c
 }
 
 func (c RemoveTeamMember) apply(tx *writeTxn) error {
@@ -288,7 +288,7 @@ type UpdateTeam struct {
 func (UpdateTeam) kind() commandKind { return kindUpdateTeam }
 
 func (c UpdateTeam) describe() (action, object string, after any) {
-	return "team.update", "team:" + c.Org + "/" + c.Name, c
+	return "team.update", subjects.OfTeam(c.Org, c.Name), c
 }
 
 func (c UpdateTeam) before(tx *writeTxn) (any, error) { return tx.get(tableTeams, c.Org, c.Name) }
@@ -315,7 +315,7 @@ type UpdateOrg struct {
 func (UpdateOrg) kind() commandKind { return kindUpdateOrg }
 
 func (c UpdateOrg) describe() (action, object string, after any) {
-	return "org.update", "org:" + c.Name, c
+	return "org.update", subjects.OfOrg(c.Name), c
 }
 
 func (c UpdateOrg) before(tx *writeTxn) (any, error) { return tx.get(tableOrgs, c.Name) }

@@ -14,7 +14,7 @@ type CreateRepository struct {
 func (CreateRepository) kind() commandKind { return kindCreateRepository }
 
 func (c CreateRepository) describe() (action, object string, after any) {
-	return "repository.create", "repository:" + c.Repository.Namespace + "/" + c.Repository.Name, c.Repository
+	return "repository.create", subjects.RepositoryOf(c.Repository.Namespace, c.Repository.Name), c.Repository
 }
 
 func (c CreateRepository) apply(tx *writeTxn) error {
@@ -49,7 +49,7 @@ type UpdateRepository struct {
 func (UpdateRepository) kind() commandKind { return kindUpdateRepository }
 
 func (c UpdateRepository) describe() (action, object string, after any) {
-	return "repository.update", "repository:" + c.Namespace + "/" + c.Name, c
+	return "repository.update", subjects.RepositoryOf(c.Namespace, c.Name), c
 }
 
 func (c UpdateRepository) before(tx *writeTxn) (any, error) {
@@ -81,7 +81,7 @@ type DeleteRepository struct {
 func (DeleteRepository) kind() commandKind { return kindDeleteRepository }
 
 func (c DeleteRepository) describe() (action, object string, after any) {
-	return "repository.delete", "repository:" + c.Namespace + "/" + c.Name, nil
+	return "repository.delete", subjects.RepositoryOf(c.Namespace, c.Name), nil
 }
 
 func (c DeleteRepository) apply(tx *writeTxn) error {
@@ -89,7 +89,7 @@ func (c DeleteRepository) apply(tx *writeTxn) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.DeleteAll(tableGrants, indexObject, "repository:"+c.Namespace+"/"+c.Name); err != nil {
+	if _, err := tx.DeleteAll(tableGrants, indexObject, subjects.RepositoryOf(c.Namespace, c.Name)); err != nil {
 		return err
 	}
 	return tx.Delete(tableRepositories, row)

@@ -91,3 +91,16 @@ func ValidRepositoryName(name string) error {
 	}
 	return nil
 }
+
+// CollectionOf is the object string of a collection.
+func CollectionOf(path string) string { return Object{Kind: CollectionObject, Path: path}.String() }
+
+// RepositoryOf is the object string of a repository.
+func RepositoryOf(namespace, name string) string {
+	return Object{Kind: RepositoryObject, Path: namespace + "/" + name}.String()
+}
+
+// NamespaceOf is the object string of a registry namespace.
+func NamespaceOf(namespace string) string {
+	return Object{Kind: NamespaceObject, Path: namespace}.String()
+}

@@ -81,3 +81,24 @@ func ParseSubject(in string) (Subject, error) {
 	}
 	return s, nil
 }
+
+// OfUser is the subject string of a user.
+func OfUser(name string) string { return Subject{Kind: User, Name: name}.String() }
+
+// OfServiceAccount is the subject string of a service account.
+func OfServiceAccount(name string) string { return Subject{Kind: ServiceAccount, Name: name}.String() }
+
+// OfTeam is the subject string of a team.
+func OfTeam(org, team string) string { return Subject{Kind: Team, Name: org, Team: team}.String() }
+
+// OfOrg is the subject string of an org.
+func OfOrg(name string) string { return Subject{Kind: Org, Name: name}.String() }
+
+// Split cuts a subject string the state already holds (so validated when
+// it entered) into its kind and the rest, without validating it again:
+// for the hot paths that read stored subjects. "authenticated" and
+// "anonymous" have no rest. Input from outside goes through ParseSubject.
+func Split(s string) (Kind, string) {
+	kind, rest, _ := strings.Cut(s, ":")
+	return Kind(kind), rest
+}

@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"ldapsync":          {"store", "subjects", "internal/randid"},
 	"adapters/engine":   {"authz", "collections"},
 	"adapters/registry": {"internal/randid"},
-	"dataset":           {"collections", "roles", "store"},
+	"dataset":           {"collections", "roles", "store", "subjects"},
 	"server": {"adapters/", "authn", "authz", "rights", "collections", "internal/", "ldapsync", "pki", "proto/", "roles", "store",
 		"subjects"},
 	"cmd/grantd":   {"adapters/registry", "authz", "pki", "server", "store"},
