@@ -8,7 +8,6 @@ import (
 	"github.com/grantd/grantd/rights"
 
 	"github.com/grantd/grantd/store"
-	"github.com/grantd/grantd/subjects"
 
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 )
@@ -19,9 +18,6 @@ type orgService struct {
 }
 
 func (s *orgService) CreateOrg(ctx context.Context, req *v1.CreateOrgRequest) (*v1.CreateOrgResponse, error) {
-	if err := subjects.ValidOrgName(req.GetName()); err != nil {
-		return nil, invalid("%v", err)
-	}
 	o := store.Org{Name: req.GetName(), CreatedAt: s.now()}
 	rev, err := s.apply(ctx, store.CreateOrg{Org: o})
 	if err != nil {
@@ -112,9 +108,6 @@ func (s *orgService) ListOrgMembers(ctx context.Context, req *v1.ListOrgMembersR
 func (s *orgService) CreateTeam(ctx context.Context, req *v1.CreateTeamRequest) (*v1.CreateTeamResponse, error) {
 	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
 		return nil, err
-	}
-	if err := subjects.ValidOrgName(req.GetName()); err != nil {
-		return nil, invalid("%v", err)
 	}
 	t := store.Team{Org: req.GetOrg(), Name: req.GetName(), Description: req.GetDescription(), CreatedAt: s.now()}
 	rev, err := s.apply(ctx, store.CreateTeam{Team: t})

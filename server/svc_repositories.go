@@ -15,9 +15,6 @@ type repositoryService struct {
 }
 
 func (s *repositoryService) CreateRepository(ctx context.Context, req *v1.CreateRepositoryRequest) (*v1.CreateRepositoryResponse, error) {
-	if err := subjects.ValidRepository(req.GetNamespace() + "/" + req.GetName()); err != nil {
-		return nil, invalid("%v", err)
-	}
 	if err := s.requireRepositoryRight(ctx, req.GetNamespace(), "", "repository.create"); err != nil {
 		return nil, err
 	}

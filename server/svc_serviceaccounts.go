@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/grantd/grantd/store"
-	"github.com/grantd/grantd/subjects"
 
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 )
@@ -15,9 +14,6 @@ type serviceAccountService struct {
 }
 
 func (s *serviceAccountService) CreateServiceAccount(ctx context.Context, req *v1.CreateServiceAccountRequest) (*v1.CreateServiceAccountResponse, error) {
-	if err := subjects.ValidUsername(req.GetName()); err != nil {
-		return nil, invalid("%v", err)
-	}
 	a := store.ServiceAccount{Name: req.GetName(), Description: req.GetDescription(),
 		Capabilities: req.GetCapabilities(), Active: true, CreatedAt: s.now()}
 	rev, err := s.apply(ctx, store.CreateServiceAccount{Account: a})

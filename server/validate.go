@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/grantd/grantd/authn"
+
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
@@ -55,6 +57,11 @@ func validateRequest(req any) error {
 			checks = append(checks, fmt.Errorf("%s: %q is not an ID", field, v))
 		}
 	}
+	password := func(field, v string) {
+		if err := authn.ValidPassword(v); err != nil {
+			checks = append(checks, fmt.Errorf("%s: %w", field, err))
+		}
+	}
 	optional := func(v string, check func(string)) {
 		if v != "" {
 			check(v)
@@ -77,12 +84,16 @@ func validateRequest(req any) error {
 		oneOfOrEmpty("source", r.GetSource(), store.SourceLocal, store.SourceLDAP)
 	case *v1.CreateUserRequest:
 		user("name", r.GetName())
+		if r.GetPassword() != "" {
+			password("password", r.GetPassword())
+		}
 	case *v1.GetUserRequest:
 		user("name", r.GetName())
 	case *v1.UpdateUserRequest:
 		user("name", r.GetName())
 	case *v1.ChangePasswordRequest:
 		user("name", r.GetName())
+		password("newPassword", r.GetNewPassword())
 	case *v1.DeleteUserRequest:
 		user("name", r.GetName())
 	case *v1.GetDefaultCollectionRequest:
