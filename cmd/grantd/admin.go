@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/grantd/grantd/server"
+	"github.com/grantd/grantd/authn"
 	"github.com/grantd/grantd/store"
 )
 
@@ -37,7 +37,7 @@ Sets a new password for the recovery admin %q on a stopped grantd's data
 directory, keeps the account an active system admin and ends its
 sessions. The password comes from --password-stdin, else from
 GRANTD_ADMIN_PASSWORD, else a random one is printed once.
-`, server.RecoveryAdmin)
+`, authn.RecoveryAdmin)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args[1:]); err != nil {
@@ -65,7 +65,7 @@ GRANTD_ADMIN_PASSWORD, else a random one is printed once.
 	err = st.WaitReady(ctx)
 	var generated string
 	if err == nil {
-		generated, err = server.ResetRecoveryAdmin(ctx, st, password, time.Now())
+		generated, err = authn.ResetRecoveryAdmin(ctx, st, password, time.Now())
 	}
 	if closeErr := st.Close(); err == nil {
 		err = closeErr
@@ -74,9 +74,9 @@ GRANTD_ADMIN_PASSWORD, else a random one is printed once.
 		return err
 	}
 	if generated != "" {
-		fmt.Fprintf(stdout, "The recovery admin %q now has the password: %s\nIt is shown only this once.\n", server.RecoveryAdmin, generated)
+		fmt.Fprintf(stdout, "The recovery admin %q now has the password: %s\nIt is shown only this once.\n", authn.RecoveryAdmin, generated)
 	} else {
-		fmt.Fprintf(stdout, "The recovery admin %q has the new password.\n", server.RecoveryAdmin)
+		fmt.Fprintf(stdout, "The recovery admin %q has the new password.\n", authn.RecoveryAdmin)
 	}
 	fmt.Fprintln(stdout, "Its sessions have ended; the reset is in the audit log.")
 	return nil
