@@ -292,3 +292,12 @@ func DecisionService(p *authn.Principal) error {
 	}
 	return deny("the daemon's certificate must belong to a service account with the authorize capability")
 }
+
+// RequireSystemAdmin refuses everyone but system admins: the methods of
+// the API classified admin-only.
+func RequireSystemAdmin(p *authn.Principal) error {
+	if p.IsAdmin {
+		return nil
+	}
+	return deny("system admin rights required")
+}

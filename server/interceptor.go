@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/grantd/grantd/rights"
+
 	"github.com/grantd/grantd/authn"
 
 	"google.golang.org/grpc"
@@ -53,8 +55,10 @@ func (s *Server) admit(ctx context.Context, method string) (context.Context, err
 	if err != nil {
 		return ctx, status.Error(codes.Unauthenticated, err.Error())
 	}
-	if class == accessAdmin && !p.IsAdmin {
-		return ctx, status.Error(codes.PermissionDenied, "system admin rights required")
+	if class == accessAdmin {
+		if err := rights.RequireSystemAdmin(p); err != nil {
+			return ctx, status.Error(codes.PermissionDenied, err.Error())
+		}
 	}
 	ctx = withPrincipal(ctx, p)
 	s.deps.touchSession(ctx, r, p)
