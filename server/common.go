@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -13,10 +14,20 @@ import (
 	"github.com/grantd/grantd/store"
 )
 
+// writer applies commands through raft, audited, with their latency
+// recorded and an audit log line: what every service that changes the
+// state needs, and no more.
+type writer struct {
+	store   *store.Store
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+}
+
 // apply submits a write and records its latency. Every change but session
 // bookkeeping goes into the audit log, in the same atomic write, and out
 // as a log line.
-func (d *deps) apply(ctx context.Context, cmd store.Command) (uint64, error) {
+func (d *writer) apply(ctx context.Context, cmd store.Command) (uint64, error) {
 	actor := "system"
 	if p := principalFrom(ctx); p != nil {
 		actor = p.Subject()
@@ -25,7 +36,7 @@ func (d *deps) apply(ctx context.Context, cmd store.Command) (uint64, error) {
 }
 
 // applyAs writes a command audited under the given actor.
-func (d *deps) applyAs(ctx context.Context, actor string, cmd store.Command) (uint64, error) {
+func (d *writer) applyAs(ctx context.Context, actor string, cmd store.Command) (uint64, error) {
 	start := time.Now()
 	switch cmd.(type) {
 	case store.CreateSession, store.DeleteSession, store.TouchSession:

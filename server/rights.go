@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/store"
+
 	"github.com/grantd/grantd/rights"
 )
 
@@ -12,25 +15,31 @@ import (
 // handlers ask before touching the store. TestRightsMatrix holds every
 // rule to account through the API; rights' own tests hold the table.
 
-func (d *deps) rights() rights.Checker { return rights.Checker{Decider: d.engine} }
+// asker asks package rights with the request's caller and the current state.
+type asker struct {
+	state  *store.Store
+	engine *authz.Engine
+}
+
+func (d *asker) rights() rights.Checker { return rights.Checker{Decider: d.engine} }
 
 // requireOrgAdmin refuses callers that do not administer org.
-func (d *deps) requireOrgAdmin(ctx context.Context, org string) error {
-	return rights.RequireOrgAdmin(d.store.Read(), principalFrom(ctx), org)
+func (d *asker) requireOrgAdmin(ctx context.Context, org string) error {
+	return rights.RequireOrgAdmin(d.state.Read(), principalFrom(ctx), org)
 }
 
 // requireTeamAdmin refuses callers that administer neither the team nor its org.
-func (d *deps) requireTeamAdmin(ctx context.Context, org, team string) error {
-	return rights.RequireTeamAdmin(d.store.Read(), principalFrom(ctx), org, team)
+func (d *asker) requireTeamAdmin(ctx context.Context, org, team string) error {
+	return rights.RequireTeamAdmin(d.state.Read(), principalFrom(ctx), org, team)
 }
 
 // requireRepositoryRight allows namespace managers, and callers the
 // decision engine grants operation on the repository.
-func (d *deps) requireRepositoryRight(ctx context.Context, namespace, name, operation string) error {
-	return d.rights().RepositoryRight(ctx, d.store.Read(), principalFrom(ctx), namespace, name, operation)
+func (d *asker) requireRepositoryRight(ctx context.Context, namespace, name, operation string) error {
+	return d.rights().RepositoryRight(ctx, d.state.Read(), principalFrom(ctx), namespace, name, operation)
 }
 
 // requireGrantRight checks who may create or delete a grant on object.
-func (d *deps) requireGrantRight(ctx context.Context, object string) error {
-	return d.rights().GrantRight(ctx, d.store.Read(), principalFrom(ctx), object)
+func (d *asker) requireGrantRight(ctx context.Context, object string) error {
+	return d.rights().GrantRight(ctx, d.state.Read(), principalFrom(ctx), object)
 }

@@ -88,6 +88,8 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
 		sessions: newSessionTracker(), logins: authn.NewThrottle(func() time.Time { return s.now() }),
 		clientCA: pki.NewClientCA(st)}
+	s.deps.writer = &writer{store: st, log: log, metrics: s.metrics, now: s.deps.now}
+	s.deps.asker = &asker{state: st, engine: engine}
 	s.deps.syncer = ldapsync.NewSyncer(st, log, s.deps.now, s.metrics.observeSync)
 	s.deps.passwords = &authn.Passwords{Store: st, Throttle: s.deps.logins, Apply: s.deps.applyAs, Now: s.deps.now, Log: log,
 		Observe: func(result string) { s.metrics.logins.WithLabelValues(result).Inc() }}
@@ -126,8 +128,11 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	return s, nil
 }
 
-// deps are what service implementations share.
+// deps are the server's shared parts, from which each service and
+// backend takes the few it uses (registerServices).
 type deps struct {
+	*writer
+	*asker
 	store   *store.Store
 	log     *slog.Logger
 	metrics *metrics
@@ -150,22 +155,22 @@ type deps struct {
 
 func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	d := s.deps
-	v1.RegisterAuthServiceServer(r, &authService{deps: d})
-	v1.RegisterUserServiceServer(r, &userService{deps: d})
-	v1.RegisterOrgServiceServer(r, &orgService{deps: d})
-	v1.RegisterServiceAccountServiceServer(r, &serviceAccountService{deps: d})
-	v1.RegisterTokenServiceServer(r, &tokenService{deps: d})
-	v1.RegisterCollectionServiceServer(r, &collectionService{deps: d})
-	v1.RegisterRoleServiceServer(r, &roleService{deps: d})
-	v1.RegisterGrantServiceServer(r, &grantService{deps: d})
-	v1.RegisterRepositoryServiceServer(r, &repositoryService{deps: d})
-	v1.RegisterSettingsServiceServer(r, &settingsService{deps: d})
-	v1.RegisterAuthzServiceServer(r, &authzService{deps: d})
+	v1.RegisterAuthServiceServer(r, &authService{writer: d.writer, passwords: d.passwords})
+	v1.RegisterUserServiceServer(r, &userService{writer: d.writer})
+	v1.RegisterOrgServiceServer(r, &orgService{writer: d.writer, asker: d.asker})
+	v1.RegisterServiceAccountServiceServer(r, &serviceAccountService{writer: d.writer})
+	v1.RegisterTokenServiceServer(r, &tokenService{writer: d.writer})
+	v1.RegisterCollectionServiceServer(r, &collectionService{writer: d.writer})
+	v1.RegisterRoleServiceServer(r, &roleService{writer: d.writer})
+	v1.RegisterGrantServiceServer(r, &grantService{writer: d.writer, asker: d.asker})
+	v1.RegisterRepositoryServiceServer(r, &repositoryService{writer: d.writer, asker: d.asker})
+	v1.RegisterSettingsServiceServer(r, &settingsService{writer: d.writer})
+	v1.RegisterAuthzServiceServer(r, &authzService{store: d.store, engine: d.engine, now: d.now, maxRevisionWait: &d.maxRevisionWait})
 	v1.RegisterPolicyServiceServer(r, &policyService{engine: s.engine})
-	v1.RegisterAuditServiceServer(r, &auditService{deps: d})
-	v1.RegisterLDAPServiceServer(r, &ldapService{deps: d})
-	v1.RegisterRegistryServiceServer(r, &registryService{deps: d, issuer: s.cfg.Registry.Issuer, algorithm: s.cfg.TokenAlgorithm})
-	v1.RegisterBundleServiceServer(r, &bundleService{deps: d, ca: d.clientCA, cfg: s.cfg.Bundles})
+	v1.RegisterAuditServiceServer(r, &auditService{store: d.store})
+	v1.RegisterLDAPServiceServer(r, &ldapService{writer: d.writer, asker: d.asker, syncer: d.syncer})
+	v1.RegisterRegistryServiceServer(r, &registryService{writer: d.writer, issuer: s.cfg.Registry.Issuer, algorithm: s.cfg.TokenAlgorithm})
+	v1.RegisterBundleServiceServer(r, &bundleService{writer: d.writer, ca: d.clientCA, cfg: s.cfg.Bundles})
 }
 
 // gateway builds the REST gateway over the in-process connection.

@@ -12,7 +12,7 @@ import (
 
 type auditService struct {
 	v1.UnimplementedAuditServiceServer
-	*deps
+	store *store.Store
 }
 
 // ListAuditEvents lists the audit log newest first. The object filter is a

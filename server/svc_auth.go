@@ -17,7 +17,8 @@ import (
 
 type authService struct {
 	v1.UnimplementedAuthServiceServer
-	*deps
+	*writer
+	passwords *authn.Passwords
 }
 
 // Login checks credentials and opens a session.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/rights"
+	"github.com/grantd/grantd/store"
 
 	"github.com/grantd/grantd/authz"
 
@@ -17,7 +18,12 @@ import (
 
 type authzService struct {
 	v1.UnimplementedAuthzServiceServer
-	*deps
+	store  *store.Store
+	engine *authz.Engine
+	now    func() time.Time
+	// maxRevisionWait, when set, replaces the default bound of a call's
+	// minRevision wait (the server's, shared: tests shorten it).
+	maxRevisionWait *time.Duration
 }
 
 // Limits of the decision API.
@@ -57,8 +63,8 @@ func (s *authzService) withRevisionDeadline(ctx context.Context) context.Context
 }
 
 func (s *authzService) revisionWait() time.Duration {
-	if s.maxRevisionWait > 0 {
-		return s.maxRevisionWait
+	if *s.maxRevisionWait > 0 {
+		return *s.maxRevisionWait
 	}
 	return maxRevisionWait
 }

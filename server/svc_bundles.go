@@ -25,7 +25,7 @@ import (
 // accounts included.
 type bundleService struct {
 	v1.UnimplementedBundleServiceServer
-	*deps
+	*writer
 	ca  *pki.ClientCA
 	cfg BundleConfig
 }

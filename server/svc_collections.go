@@ -14,7 +14,7 @@ import (
 
 type collectionService struct {
 	v1.UnimplementedCollectionServiceServer
-	*deps
+	*writer
 }
 
 // collectionPath accepts a path with or without its leading slash (REST

@@ -15,7 +15,8 @@ import (
 
 type grantService struct {
 	v1.UnimplementedGrantServiceServer
-	*deps
+	*writer
+	*asker
 }
 
 func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantRequest) (*v1.CreateGrantResponse, error) {

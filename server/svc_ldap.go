@@ -21,7 +21,9 @@ import (
 // and their reports, and the team and org sync settings.
 type ldapService struct {
 	v1.UnimplementedLDAPServiceServer
-	*deps
+	*writer
+	*asker
+	syncer *ldapsync.Syncer
 }
 
 func (s *ldapService) GetLDAPConfig(context.Context, *v1.GetLDAPConfigRequest) (*v1.LDAPConfig, error) {

@@ -14,7 +14,8 @@ import (
 
 type orgService struct {
 	v1.UnimplementedOrgServiceServer
-	*deps
+	*writer
+	*asker
 }
 
 func (s *orgService) CreateOrg(ctx context.Context, req *v1.CreateOrgRequest) (*v1.CreateOrgResponse, error) {

@@ -11,7 +11,7 @@ import (
 // registryService manages the registry token keys.
 type registryService struct {
 	v1.UnimplementedRegistryServiceServer
-	*deps
+	*writer
 	issuer, algorithm string
 }
 

@@ -11,7 +11,8 @@ import (
 
 type repositoryService struct {
 	v1.UnimplementedRepositoryServiceServer
-	*deps
+	*writer
+	*asker
 }
 
 func (s *repositoryService) CreateRepository(ctx context.Context, req *v1.CreateRepositoryRequest) (*v1.CreateRepositoryResponse, error) {

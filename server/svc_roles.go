@@ -11,7 +11,7 @@ import (
 
 type roleService struct {
 	v1.UnimplementedRoleServiceServer
-	*deps
+	*writer
 }
 
 func (s *roleService) ListOperations(context.Context, *v1.ListOperationsRequest) (*v1.ListOperationsResponse, error) {

@@ -10,7 +10,7 @@ import (
 
 type serviceAccountService struct {
 	v1.UnimplementedServiceAccountServiceServer
-	*deps
+	*writer
 }
 
 func (s *serviceAccountService) CreateServiceAccount(ctx context.Context, req *v1.CreateServiceAccountRequest) (*v1.CreateServiceAccountResponse, error) {

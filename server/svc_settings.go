@@ -10,7 +10,7 @@ import (
 
 type settingsService struct {
 	v1.UnimplementedSettingsServiceServer
-	*deps
+	*writer
 }
 
 func (s *settingsService) GetSettings(context.Context, *v1.GetSettingsRequest) (*v1.Settings, error) {

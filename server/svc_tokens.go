@@ -16,7 +16,7 @@ import (
 
 type tokenService struct {
 	v1.UnimplementedTokenServiceServer
-	*deps
+	*writer
 }
 
 func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPITokenRequest) (*v1.CreateAPITokenResponse, error) {

@@ -16,7 +16,7 @@ import (
 
 type userService struct {
 	v1.UnimplementedUserServiceServer
-	*deps
+	*writer
 }
 
 func (s *userService) CreateUser(ctx context.Context, req *v1.CreateUserRequest) (*v1.CreateUserResponse, error) {
