@@ -70,8 +70,9 @@ func NewProxy(cfg ProxyConfig, backend Backend, resolver *Resolver, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	tr := &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute,
-		ResponseHeaderTimeout: 0, DisableCompression: true}
+	// No response-header timeout: a container's wait, attach or a build
+	// answers when it is done, as the engine does directly.
+	tr := &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute, DisableCompression: true}
 	px := &Proxy{cfg: cfg, plugin: New(Config{}, backend, resolver, log), transport: tr, log: log}
 	px.forward = &httputil.ReverseProxy{
 		Rewrite:       func(pr *httputil.ProxyRequest) { toEngine(pr.Out) },
