@@ -143,7 +143,7 @@ func (w *whoCan) repository(full string) error {
 	if w.op.Reserved {
 		return nil
 	}
-	for _, object := range []string{"repository:" + full, subjects.NamespaceOf(ns)} {
+	for _, object := range []string{subjects.RepositoryOf(ns, name), subjects.NamespaceOf(ns)} {
 		gs, err := w.r.GrantsOnObject(object)
 		if err != nil {
 			return err

@@ -263,7 +263,7 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 	}
 	o := ast.NewObject()
 	for _, g := range gs {
-		path, ok := strings.CutPrefix(g.Object, "collection:")
+		path, ok := subjects.CollectionPathOf(g.Object)
 		if !ok {
 			continue
 		}
@@ -347,7 +347,7 @@ func affected(changes []store.Change) map[key]bool {
 			case *store.Role:
 				add(tRoles, x.ID)
 			case *store.Grant:
-				if path, ok := strings.CutPrefix(x.Object, "collection:"); ok {
+				if path, ok := subjects.CollectionPathOf(x.Object); ok {
 					add(tSubtree, path)
 					add(tExact, path)
 					add(tSchedule, x.Subject)

@@ -8,8 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/grantd/grantd/subjects"
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/dataset"
@@ -146,7 +147,7 @@ func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerData, error) {
 		return nil, err
 	}
 	for _, g := range grants {
-		if path, ok := strings.CutPrefix(g.Object, "collection:"); ok {
+		if path, ok := subjects.CollectionPathOf(g.Object); ok {
 			p.Grants = append(p.Grants, peerGrant{Subject: g.Subject, Role: g.Role, Collection: path, Exact: g.Scope == store.ScopeExact})
 		}
 	}
@@ -161,16 +162,16 @@ func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerData, error) {
 			return nil, err
 		}
 		for _, t := range teams {
-			subs = append(subs, "team:"+t.Org+"/"+t.Team)
+			subs = append(subs, subjects.OfTeam(t.Org, t.Team))
 		}
 		orgs, err := r.OrgsOfUser(u.Name)
 		if err != nil {
 			return nil, err
 		}
 		for _, o := range orgs {
-			subs = append(subs, "org:"+o.Org)
+			subs = append(subs, subjects.OfOrg(o.Org))
 		}
-		p.Members["user:"+u.Name] = subs
+		p.Members[subjects.OfUser(u.Name)] = subs
 	}
 	for _, q := range queries {
 		if q.Collection != "" && len(q.Options) == 0 {

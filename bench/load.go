@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/grantd/grantd/subjects"
+
 	"google.golang.org/grpc/metadata"
 
 	"github.com/grantd/grantd/authz"
@@ -115,11 +117,11 @@ func writeToVisible(ctx context.Context, p *process, users []string, n int) ([]t
 		if _, err := cols.CreateCollection(p.auth(ctx), &v1.CreateCollectionRequest{Path: col}); err != nil {
 			return nil, fmt.Errorf("create %s: %w", col, err)
 		}
-		subject := "user:" + users[i%len(users)]
+		subject := subjects.OfUser(users[i%len(users)])
 		ask := &v1.AuthorizeRequest{Subject: subject, Operation: "container.exec", Resource: &v1.Resource{Collection: col}}
 		start := time.Now()
 		if _, err := grants.CreateGrant(p.auth(ctx), &v1.CreateGrantRequest{Subject: subject, Role: "fullcontrol",
-			Object: "collection:" + col}); err != nil {
+			Object: subjects.CollectionOf(col)}); err != nil {
 			return nil, fmt.Errorf("grant on %s: %w", col, err)
 		}
 		for {

@@ -100,7 +100,7 @@ func Generate(size Size, seed uint64) *Dataset {
 			team := teams[rng.IntN(len(teams))]
 			org, tname := split(team)
 			cmds = append(cmds, store.SetTeamMember{Member: store.TeamMember{Org: org, Team: tname, User: name}})
-			held = append(held, "team:"+team)
+			held = append(held, subjects.OfTeam(org, tname))
 			if !seenOrg[org] {
 				seenOrg[org] = true
 				held = append(held, subjects.OfOrg(org))
@@ -175,7 +175,8 @@ func Generate(size Size, seed uint64) *Dataset {
 		var subject string
 		switch n := rng.IntN(10); {
 		case n < 6:
-			subject = "team:" + teams[rng.IntN(len(teams))]
+			org, tname := split(teams[rng.IntN(len(teams))])
+			subject = subjects.OfTeam(org, tname)
 		case n < 9:
 			subject = subjects.OfUser(d.Users[rng.IntN(len(d.Users))])
 		default:

@@ -45,7 +45,7 @@ func (o Options) scoped() bool { return o.Team != nil || o.Org != "" }
 func (o Options) Scope() string {
 	switch {
 	case o.Team != nil:
-		return "team:" + o.Team.String()
+		return subjects.OfTeam(o.Team.Org, o.Team.Team)
 	case o.Org != "":
 		return subjects.OfOrg(o.Org)
 	}

@@ -21,6 +21,12 @@ func TestBadInputIsA400(t *testing.T) {
 		mention      string // a word the message must contain
 	}{
 		{"POST", "/v1/users", `{"name": "a/b", "password": "long-enough-1"}`, "name"},
+		// Names are checked here, where they enter, not again in the store.
+		{"POST", "/v1/users", `{"name": "a b", "password": "long-enough-1"}`, "name"},
+		{"POST", "/v1/users", `{"name": "x*", "password": "long-enough-1"}`, "name"},
+		{"POST", "/v1/orgs", `{"name": "-x"}`, "name"},
+		{"POST", "/v1/serviceAccounts", `{"name": "a b"}`, "name"},
+		{"POST", "/v1/repositories", `{"namespace": "admin", "name": "UPPER"}`, "name"},
 		{"POST", "/v1/users", `{"name": "", "password": "long-enough-1"}`, "name"},
 		{"POST", "/v1/users", `{"name": "bob", "password": "short"}`, "password"},
 		{"POST", "/v1/users", `{"nmae": "bob"}`, "nmae"},

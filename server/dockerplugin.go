@@ -45,7 +45,8 @@ func (b dockerBackend) Identify(_ context.Context, user string, cert *x509.Certi
 	if err != nil {
 		return engine.Identity{}, err
 	}
-	return engine.Identity{Subject: p.Subject(), IsAdmin: p.IsAdmin}, nil
+	// The plugin's and the proxy's admin-only routes follow rights.
+	return engine.Identity{Subject: p.Subject(), IsAdmin: rights.RequireSystemAdmin(p) == nil}, nil
 }
 
 // identifyCert is the account of a client certificate (see Identify).

@@ -44,7 +44,8 @@ func (b registryBackend) Authenticate(ctx context.Context, username, secret stri
 	case err != nil:
 		return registry.Identity{}, registry.ErrBadCredentials
 	}
-	return registry.Identity{Subject: p.Subject(), Account: username, IsAdmin: p.IsAdmin}, nil
+	// The catalog (registry:catalog:*) is for those rights calls system admins.
+	return registry.Identity{Subject: p.Subject(), Account: username, IsAdmin: rights.RequireSystemAdmin(p) == nil}, nil
 }
 
 // Refresh checks that the account of a refresh token is still active.
@@ -53,7 +54,7 @@ func (b registryBackend) Refresh(_ context.Context, subject string) (registry.Id
 	if err != nil {
 		return registry.Identity{}, registry.ErrBadCredentials
 	}
-	return registry.Identity{Subject: subject, Account: p.Name, IsAdmin: p.IsAdmin}, nil
+	return registry.Identity{Subject: subject, Account: p.Name, IsAdmin: rights.RequireSystemAdmin(p) == nil}, nil
 }
 
 // Allowed asks the decision engine.
@@ -69,6 +70,9 @@ func (b registryBackend) Allowed(ctx context.Context, id registry.Identity, oper
 // manages its namespace (their own, an org they administer, or any as a
 // system admin).
 func (b registryBackend) CreateForPush(ctx context.Context, id registry.Identity, repository string) error {
+	if subjects.ValidRepository(repository) != nil {
+		return nil // no such repository can exist: nothing is created, and the push is not granted
+	}
 	ns, name, _ := strings.Cut(repository, "/")
 	r := b.store.Read()
 	if repo, err := r.Repository(ns, name); err != nil || repo != nil {

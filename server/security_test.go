@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/ldapsync/ldaptest"
 )
 
@@ -384,5 +386,27 @@ func TestSecurityFailuresElsewhereDoNotLockOutTheAdmin(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 429 {
 		t.Errorf("a throttled registry login: %d, want 429", resp.StatusCode)
+	}
+}
+
+// Names are checked where they enter, not in the store: a registry push
+// to a repository name grantd's rules refuse creates nothing.
+func TestRegistryPushChecksTheRepositoryName(t *testing.T) {
+	ts := startServer(t)
+	b := registryBackend{ts.srv.deps}
+	id := registry.Identity{Subject: "user:admin", Account: "admin", IsAdmin: true}
+	for _, name := range []string{"admin/UPPER", "admin/a b", "admin/", "admin/x/../y"} {
+		if err := b.CreateForPush(context.Background(), id, name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if all, err := ts.st.Read().AllRepositories(); err != nil || len(all) != 0 {
+		t.Errorf("repositories created from bad names: %v %v", all, err)
+	}
+	if err := b.CreateForPush(context.Background(), id, "admin/good"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := ts.st.Read().Repository("admin", "good"); r == nil {
+		t.Error("a good name was not created")
 	}
 }

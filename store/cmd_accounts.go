@@ -25,9 +25,6 @@ func (c CreateUser) describe() (action, object string, after any) {
 
 func (c CreateUser) apply(tx *writeTxn) error {
 	u := c.User
-	if err := subjects.ValidUsername(u.Name); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
 	if err := tx.mustNotExist("user", tableUsers, u.Name); err != nil {
 		return err
 	}
@@ -196,9 +193,6 @@ func (c CreateServiceAccount) describe() (action, object string, after any) {
 
 func (c CreateServiceAccount) apply(tx *writeTxn) error {
 	a := c.Account
-	if err := subjects.ValidUsername(a.Name); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
 	if err := validCapabilities(a.Capabilities); err != nil {
 		return err
 	}

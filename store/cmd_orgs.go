@@ -19,9 +19,6 @@ func (c CreateOrg) describe() (action, object string, after any) {
 
 func (c CreateOrg) apply(tx *writeTxn) error {
 	o := c.Org
-	if err := subjects.ValidOrgName(o.Name); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
 	if err := tx.mustNotExist("org", tableOrgs, o.Name); err != nil {
 		return err
 	}
@@ -85,9 +82,6 @@ func (c CreateTeam) describe() (action, object string, after any) {
 
 func (c CreateTeam) apply(tx *writeTxn) error {
 	t := c.Team
-	if err := subjects.ValidOrgName(t.Name); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
 	if _, err := tx.mustExist("org", tableOrgs, t.Org); err != nil {
 		return err
 	}

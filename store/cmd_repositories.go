@@ -19,9 +19,6 @@ func (c CreateRepository) describe() (action, object string, after any) {
 
 func (c CreateRepository) apply(tx *writeTxn) error {
 	r := c.Repository
-	if err := subjects.ValidRepository(r.Namespace + "/" + r.Name); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
 	if r.Visibility == "" {
 		r.Visibility = VisibilityPrivate
 	}

@@ -104,3 +104,9 @@ func RepositoryOf(namespace, name string) string {
 func NamespaceOf(namespace string) string {
 	return Object{Kind: NamespaceObject, Path: namespace}.String()
 }
+
+// CollectionPathOf is the path of a stored collection object string
+// ("collection:/a/b" → "/a/b"); ok is false for other objects.
+func CollectionPathOf(object string) (path string, ok bool) {
+	return strings.CutPrefix(object, string(CollectionObject)+":")
+}
