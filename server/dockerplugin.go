@@ -71,7 +71,7 @@ func (s *Server) EnginePlugin(cfg EngineConfig) (http.Handler, error) {
 		s.log.Warn("the engine API is plain TCP: object lookups and the plugin's lookup secret cross the network in clear text; give --engine-api-ca/-cert/-key")
 	}
 	if cfg.API != "" {
-		if resolver, err = engine.NewResolver(cfg.API, cfg.TLS, secret, cfg.CacheTTL); err != nil {
+		if resolver, err = engine.NewResolver([]string{cfg.API}, cfg.TLS, secret, cfg.CacheTTL); err != nil {
 			return nil, err
 		}
 	}

@@ -33,7 +33,7 @@ func (s *Server) EngineProxy(cfg EngineProxyConfig) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	resolver, err := engine.NewResolver(cfg.Engines[0], cfg.TLS, secret, cfg.CacheTTL)
+	resolver, err := engine.NewResolver(cfg.Engines, cfg.TLS, secret, cfg.CacheTTL)
 	if err != nil {
 		return nil, err
 	}

@@ -187,6 +187,9 @@ func (p *Plugin) authorize(ctx context.Context, req *Request) (string, error) {
 type answer struct {
 	ask authz.Request
 	dec authz.Decision
+	// stamp, on a create decided as if labelled (the proxy's), is the
+	// collection the caller must write into the create's labels.
+	stamp string
 }
 
 // decideCall asks every question an identified caller's call on a
@@ -202,6 +205,7 @@ func (p *Plugin) decideCall(ctx context.Context, id Identity, rt *route, vars ma
 		return nil, err
 	}
 	unlabelled := rt.target == fromBody && asks[0].Labels[collections.AccessLabel] == ""
+	stamp := ""
 	switch {
 	case unlabelled && !stamps:
 		asks[0].Labels, asks[0].HasLabels, asks[0].Collection = nil, false, collections.Root
@@ -216,14 +220,15 @@ func (p *Plugin) decideCall(ctx context.Context, id Identity, rt *route, vars ma
 				labels = map[string]string{}
 			}
 			labels[collections.AccessLabel] = where.Collection
-			asks[0].Labels, unlabelled = labels, false
+			asks[0].Labels, unlabelled, stamp = labels, false, where.Collection
 		}
 	}
 	out := make([]answer, 0, len(asks))
 	for _, a := range asks {
 		a.Subject = id.Subject
 		d := p.backend.Decide(ctx, a)
-		out = append(out, answer{ask: a, dec: d})
+		out = append(out, answer{ask: a, dec: d, stamp: stamp})
+		stamp = "" // the first question is the create's
 		if d.Allowed {
 			continue
 		}

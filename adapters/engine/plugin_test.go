@@ -70,7 +70,7 @@ func engineStub(t *testing.T, objects map[string]string) string {
 
 func newTestPlugin(t *testing.T, b Backend, objects map[string]string) *Plugin {
 	t.Helper()
-	res, err := NewResolver(engineStub(t, objects), nil, "s3cret", time.Second)
+	res, err := NewResolver([]string{engineStub(t, objects)}, nil, "s3cret", time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,14 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"time"
 
@@ -56,10 +53,6 @@ const (
 	maxListAnswer  = 256 << 20
 )
 
-// engineHost is the Host of requests to the engine (dialled by endpoint,
-// not by name).
-const engineHost = "docker.engine"
-
 // NewProxy returns a proxy deciding with backend and looking objects up
 // with resolver (which may talk to the same engines).
 func NewProxy(cfg ProxyConfig, backend Backend, resolver *Resolver, log *slog.Logger) (*Proxy, error) {
@@ -93,50 +86,6 @@ func NewProxy(cfg ProxyConfig, backend Backend, resolver *Resolver, log *slog.Lo
 func toEngine(out *http.Request) {
 	out.URL.Scheme, out.URL.Host, out.Host = "http", engineHost, engineHost
 	out.Header.Del(LookupHeader)
-}
-
-// dialer connects to the first endpoint that answers.
-func dialer(engines []string, tc *tls.Config) (func(ctx context.Context, _, _ string) (net.Conn, error), error) {
-	type endpoint struct{ network, addr, host string }
-	var eps []endpoint
-	for _, e := range engines {
-		u, err := url.Parse(e)
-		if err != nil {
-			return nil, fmt.Errorf("engine endpoint %q: %w", e, err)
-		}
-		switch u.Scheme {
-		case "unix":
-			eps = append(eps, endpoint{"unix", u.Path, ""})
-		case "tcp":
-			eps = append(eps, endpoint{"tcp", u.Host, u.Hostname()})
-		default:
-			return nil, fmt.Errorf("engine endpoint %q: want unix:// or tcp://", e)
-		}
-	}
-	return func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var errs []error
-		for _, ep := range eps {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, ep.network, ep.addr)
-			if err == nil && ep.network == "tcp" && tc != nil {
-				c := tc.Clone()
-				if c.ServerName == "" {
-					c.ServerName = ep.host
-				}
-				tlsConn := tls.Client(conn, c)
-				if err = tlsConn.HandshakeContext(ctx); err != nil {
-					_ = conn.Close()
-				} else {
-					return tlsConn, nil
-				}
-			}
-			if err == nil {
-				return conn, nil
-			}
-			errs = append(errs, err)
-		}
-		return nil, errors.Join(errs...)
-	}, nil
 }
 
 // engineError answers in the engine's own error shape.
@@ -207,8 +156,8 @@ func (px *Proxy) serve(w http.ResponseWriter, r *http.Request) (string, error) {
 	if err != nil {
 		return rt.op, err
 	}
-	if rt.target == fromBody && !bodyLabelled(body) {
-		if body, err = stampLabel(rt.body, body, answers[0].ask.Labels[collections.AccessLabel]); err != nil {
+	if stamp := answers[0].stamp; stamp != "" {
+		if body, err = stampLabel(rt.body, body, stamp); err != nil {
 			return rt.op, err
 		}
 		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))

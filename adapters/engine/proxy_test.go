@@ -90,7 +90,7 @@ func newTestProxy(t *testing.T, b Backend, lists map[string]string) (*Proxy, *en
 	srv := &http.Server{Handler: rec, ReadHeaderTimeout: time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	res, err := NewResolver("unix://"+sock, nil, "s3cret", time.Second)
+	res, err := NewResolver([]string{"unix://" + sock}, nil, "s3cret", time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -54,35 +53,19 @@ type cached struct {
 // maxCached bounds the cache; when full it starts over.
 const maxCached = 10000
 
-// NewResolver connects to the engine API at addr: unix:///path/docker.sock,
-// or tcp://host:port (TLS when tlsConfig is not nil). secret marks the
-// resolver's calls for the plugin; ttl is how long a lookup is reused.
-func NewResolver(addr string, tlsConfig *tls.Config, secret string, ttl time.Duration) (*Resolver, error) {
-	u, err := url.Parse(addr)
+// NewResolver looks objects up through the engine API at the first of
+// engines that answers (unix:///path/docker.sock, or tcp://host:port, over
+// TLS when tlsConfig is not nil): the same endpoints, dialled the same
+// way, as the proxy's. secret marks the resolver's calls for the plugin;
+// ttl is how long a lookup is reused.
+func NewResolver(engines []string, tlsConfig *tls.Config, secret string, ttl time.Duration) (*Resolver, error) {
+	dial, err := dialer(engines, tlsConfig)
 	if err != nil {
-		return nil, fmt.Errorf("engine API address %q: %w", addr, err)
+		return nil, err
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute, TLSClientConfig: tlsConfig}
-	r := &Resolver{client: &http.Client{Transport: tr, Timeout: 5 * time.Second}, secret: secret, ttl: ttl,
-		now: time.Now, cache: map[string]cached{}}
-	switch u.Scheme {
-	case "unix":
-		sock := u.Path
-		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		}
-		r.base = "http://engine"
-	case "tcp", "http", "https":
-		scheme := "http"
-		if tlsConfig != nil || u.Scheme == "https" {
-			scheme = "https"
-		}
-		r.base = scheme + "://" + u.Host
-	default:
-		return nil, fmt.Errorf("engine API address %q: want unix:// or tcp://", addr)
-	}
-	return r, nil
+	tr := &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}
+	return &Resolver{client: &http.Client{Transport: tr, Timeout: 5 * time.Second}, secret: secret, ttl: ttl,
+		now: time.Now, cache: map[string]cached{}, base: "http://" + engineHost}, nil
 }
 
 // lookup returns the object of kind t named id.

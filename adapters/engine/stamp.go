@@ -43,9 +43,3 @@ func setLabel(obj map[string]any, collection string) {
 	}
 	labels[collections.AccessLabel] = collection
 }
-
-// bodyLabelled reports whether a create's body carries the access label.
-func bodyLabelled(raw []byte) bool {
-	var b labelsBody
-	return json.Unmarshal(raw, &b) == nil && b.Labels[collections.AccessLabel] != ""
-}
