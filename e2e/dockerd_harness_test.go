@@ -43,7 +43,7 @@ var (
 )
 
 // sharedDockerd starts the package's dockerd on first use; TestMain stops it.
-func sharedDockerd(t *testing.T) *realDockerd {
+func sharedDockerd(t testing.TB) *realDockerd {
 	t.Helper()
 	dockerdOnce.Do(func() { dockerdInst, dockerdErr = startDockerd() })
 	if dockerdErr != nil {

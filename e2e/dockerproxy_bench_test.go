@@ -26,7 +26,7 @@ import (
 // machine. Targets (issue 18): ≤ 1 ms added at p50 per call, ≤ 20 ms for a
 // filtered 1,000-item list.
 func BenchmarkEngineProxy(b *testing.B) {
-	d := sharedDockerdB(b)
+	d := sharedDockerd(b)
 	e := startProxyEnvB(b, d)
 	ctx := context.Background()
 	direct, err := client.NewClientWithOpts(client.WithHost("unix://"+d.sock), client.WithVersion("1.41"))
@@ -167,16 +167,6 @@ func pct(ds []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
-
-// sharedDockerdB is sharedDockerd for a benchmark.
-func sharedDockerdB(b *testing.B) *realDockerd {
-	b.Helper()
-	dockerdOnce.Do(func() { dockerdInst, dockerdErr = startDockerd() })
-	if dockerdErr != nil {
-		b.Fatalf("starting dockerd: %v", dockerdErr)
-	}
-	return dockerdInst
-}
 
 // benchProxy is a grantd with the engine proxy for a benchmark.
 type benchProxy struct {

@@ -48,9 +48,6 @@ func (s *bundleService) validity(days int32) (time.Duration, error) {
 
 // certify issues and records a certificate for pub.
 func (s *bundleService) certify(ctx context.Context, owner, label string, days int32, pub crypto.PublicKey) (*x509.Certificate, *store.ClientCert, uint64, error) {
-	if len(label) > 100 {
-		return nil, nil, 0, invalid("label: at most 100 characters")
-	}
 	validity, err := s.validity(days)
 	if err != nil {
 		return nil, nil, 0, err
@@ -159,9 +156,6 @@ func (s *bundleService) owned(ctx context.Context, serial string) (*store.Client
 }
 
 func (s *bundleService) UpdateBundle(ctx context.Context, req *v1.UpdateBundleRequest) (*v1.UpdateBundleResponse, error) {
-	if len(req.GetLabel()) > 100 {
-		return nil, invalid("label: at most 100 characters")
-	}
 	if _, err := s.owned(ctx, req.GetSerial()); err != nil {
 		return nil, err
 	}
