@@ -12,15 +12,6 @@ import (
 // RecoveryAdmin is the name of the account created at first start.
 const RecoveryAdmin = "admin"
 
-// Kind is the kind of account a principal is.
-type Kind string
-
-// The kinds of principal.
-const (
-	User           Kind = "user"
-	ServiceAccount Kind = "serviceaccount"
-)
-
 // Method is how a principal authenticated.
 type Method string
 
@@ -34,7 +25,8 @@ const (
 
 // Principal is an authenticated, active account.
 type Principal struct {
-	Kind Kind
+	// Kind is subjects.User or subjects.ServiceAccount.
+	Kind subjects.Kind
 	Name string
 	// IsAdmin is true for system admins.
 	IsAdmin bool
@@ -47,8 +39,8 @@ type Principal struct {
 	Capabilities []string
 }
 
-// Subject is the principal as a subject string.
-func (p *Principal) Subject() string { return string(p.Kind) + ":" + p.Name }
+// Subject is the principal's subject.
+func (p *Principal) Subject() subjects.Subject { return subjects.Subject{Kind: p.Kind, Name: p.Name} }
 
 // HasCapability reports whether a service account holds a capability.
 func (p *Principal) HasCapability(c string) bool { return slices.Contains(p.Capabilities, c) }
@@ -61,24 +53,20 @@ var ErrUnauthenticated = errors.New("missing, invalid or expired credentials")
 // PrincipalOf finds the account of subject (user:<name> or
 // serviceaccount:<name>) and checks that it is active: the one place every
 // credential ends. Anything else is ErrUnauthenticated.
-func PrincipalOf(r *store.ReadTxn, subject string, method Method) (*Principal, error) {
-	s, err := subjects.ParseSubject(subject)
-	if err != nil {
-		return nil, ErrUnauthenticated
-	}
+func PrincipalOf(r *store.ReadTxn, s subjects.Subject, method Method) (*Principal, error) {
 	switch s.Kind {
 	case subjects.User:
 		u, err := r.User(s.Name)
 		if err != nil || u == nil || !u.Active {
 			return nil, ErrUnauthenticated
 		}
-		return &Principal{Kind: User, Name: u.Name, IsAdmin: u.IsAdmin, Method: method}, nil
+		return &Principal{Kind: subjects.User, Name: u.Name, IsAdmin: u.IsAdmin, Method: method}, nil
 	case subjects.ServiceAccount:
 		a, err := r.ServiceAccount(s.Name)
 		if err != nil || a == nil || !a.Active {
 			return nil, ErrUnauthenticated
 		}
-		return &Principal{Kind: ServiceAccount, Name: a.Name, Method: method, Capabilities: a.Capabilities}, nil
+		return &Principal{Kind: subjects.ServiceAccount, Name: a.Name, Method: method, Capabilities: a.Capabilities}, nil
 	}
 	return nil, ErrUnauthenticated
 }

@@ -14,8 +14,8 @@ import (
 
 // AccessEntry is one principal who can perform an operation on an object.
 type AccessEntry struct {
-	// Subject is "user:<name>", "serviceaccount:<name>" or "anonymous".
-	Subject string
+	// Subject is a user, a service account or the anonymous caller.
+	Subject subjects.Subject
 	// Via says why without a grant: "admin", "owner", "org_admin", "public".
 	Via    string
 	Grants []Contribution
@@ -30,12 +30,12 @@ type AccessReader interface {
 var _ AccessReader = (*store.ReadTxn)(nil)
 
 // WhoCan lists every active principal who can perform operation (with
-// options) on object ("collection:/x", "repository:ns/name"), each with
+// options) on obj (a collection or a repository), each with
 // the grants that give it, sorted by subject. It walks the grants on the
 // object and its ancestors and expands their subjects through memberships:
 // its cost follows those grants and their members, not the size of the
 // installation.
-func WhoCan(r AccessReader, object, operation string, options []string) ([]AccessEntry, error) {
+func WhoCan(r AccessReader, obj subjects.Object, operation string, options []string) ([]AccessEntry, error) {
 	op, ok := roles.Lookup(operation)
 	if !ok {
 		return nil, errors.New(roles.UnknownOperation(operation))
@@ -45,18 +45,15 @@ func WhoCan(r AccessReader, object, operation string, options []string) ([]Acces
 			return nil, fmt.Errorf("operation %s has no option %q", operation, o)
 		}
 	}
-	obj, err := subjects.ParseObject(object)
-	if err != nil {
-		return nil, err
-	}
-	w := &whoCan{r: r, op: op, options: options, found: map[string]*found{}}
+	w := &whoCan{r: r, op: op, options: options, found: map[subjects.Subject]*found{}}
+	var err error
 	switch {
 	case obj.Kind == subjects.CollectionObject && op.Object == roles.Swarm:
 		err = w.collection(obj.Path)
 	case obj.Kind == subjects.RepositoryObject && op.Object == roles.Repository:
 		err = w.repository(obj.Path)
 	default:
-		return nil, fmt.Errorf("operation %s does not apply to %s", operation, object)
+		return nil, fmt.Errorf("operation %s does not apply to %s", operation, obj)
 	}
 	if err != nil {
 		return nil, err
@@ -77,11 +74,11 @@ type whoCan struct {
 	r       AccessReader
 	op      roles.Operation
 	options []string
-	found   map[string]*found
-	members map[string][]string // subject -> principals, memoized
+	found   map[subjects.Subject]*found
+	members map[subjects.Subject][]subjects.Subject // subject -> principals, memoized
 }
 
-func (w *whoCan) entry(principal string) *found {
+func (w *whoCan) entry(principal subjects.Subject) *found {
 	f, ok := w.found[principal]
 	if !ok {
 		f = &found{options: map[string]bool{}}
@@ -118,11 +115,11 @@ func (w *whoCan) repository(full string) error {
 		return orMissing(err, "repository %s does not exist", full)
 	}
 	if repo.Visibility == store.VisibilityPublic && (w.op.ID == "repository.view" || w.op.ID == "repository.pull") {
-		everyone, err := w.principalsOf("authenticated")
+		everyone, err := w.principalsOf(subjects.AnyAuthenticated)
 		if err != nil {
 			return err
 		}
-		for _, p := range append(everyone, "anonymous") {
+		for _, p := range append(everyone, subjects.AnonymousCaller) {
 			w.entry(p).via = "public"
 		}
 	}
@@ -143,7 +140,7 @@ func (w *whoCan) repository(full string) error {
 	if w.op.Reserved {
 		return nil
 	}
-	for _, object := range []string{subjects.RepositoryOf(ns, name), subjects.NamespaceOf(ns)} {
+	for _, object := range []subjects.Object{subjects.RepositoryOf(ns, name), subjects.NamespaceOf(ns)} {
 		gs, err := w.r.GrantsOnObject(object)
 		if err != nil {
 			return err
@@ -189,26 +186,22 @@ func (w *whoCan) grant(g *store.Grant) error {
 	return nil
 }
 
-func pathTo(principal, subject string) string {
+func pathTo(principal, subject subjects.Subject) string {
 	if principal == subject {
-		return principal
+		return principal.String()
 	}
-	return principal + " → " + subject
+	return principal.String() + " → " + subject.String()
 }
 
 // principalsOf expands a grant subject into the principals it covers.
-func (w *whoCan) principalsOf(subject string) ([]string, error) {
-	if ps, ok := w.members[subject]; ok {
+func (w *whoCan) principalsOf(s subjects.Subject) ([]subjects.Subject, error) {
+	if ps, ok := w.members[s]; ok {
 		return ps, nil
 	}
-	s, err := subjects.ParseSubject(subject)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
+	var out []subjects.Subject
 	switch s.Kind {
 	case subjects.User, subjects.ServiceAccount:
-		out = []string{subject}
+		out = []subjects.Subject{s}
 	case subjects.Team:
 		ms, err := w.r.TeamMembers(s.Name, s.Team)
 		if err != nil {
@@ -242,9 +235,9 @@ func (w *whoCan) principalsOf(subject string) ([]string, error) {
 		}
 	}
 	if w.members == nil {
-		w.members = map[string][]string{}
+		w.members = map[subjects.Subject][]subjects.Subject{}
 	}
-	w.members[subject] = out
+	w.members[s] = out
 	return out, nil
 }
 
@@ -287,21 +280,20 @@ func (w *whoCan) result() ([]AccessEntry, error) {
 		sort.Slice(f.grants, func(i, j int) bool { return f.grants[i].GrantID < f.grants[j].GrantID })
 		out = append(out, AccessEntry{Subject: p, Via: f.via, Grants: f.grants})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Subject < out[j].Subject })
+	sort.Slice(out, func(i, j int) bool { return out[i].Subject.String() < out[j].Subject.String() })
 	return out, nil
 }
 
-func (w *whoCan) active(principal string) (bool, error) {
-	kind, name := subjects.Split(principal)
-	switch kind {
+func (w *whoCan) active(principal subjects.Subject) (bool, error) {
+	switch principal.Kind {
 	case subjects.User:
-		u, err := w.r.User(name)
+		u, err := w.r.User(principal.Name)
 		return u != nil && u.Active, err
 	case subjects.ServiceAccount:
-		a, err := w.r.ServiceAccount(name)
+		a, err := w.r.ServiceAccount(principal.Name)
 		return a != nil && a.Active, err
 	}
-	return principal == "anonymous", nil
+	return principal == subjects.AnonymousCaller, nil
 }
 
 // ErrNotFound marks audit queries about objects that do not exist.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/subjects"
 )
 
 // TestWhoCanMatchesTheReference checks the audit query "who can do this"
@@ -47,16 +48,16 @@ func TestWhoCanMatchesTheReference(t *testing.T) {
 					req.Options = []string{g.pick(op.Options)}
 				}
 			}
-			entries, err := WhoCan(r, object, op.ID, req.Options)
+			entries, err := WhoCan(r, subjects.MustParseObject(object), op.ID, req.Options)
 			if err != nil {
 				t.Fatalf("WhoCan(%s, %s): %v", object, op.ID, err)
 			}
 			var got, want []string
 			for _, e := range entries {
-				got = append(got, e.Subject)
+				got = append(got, e.Subject.String())
 			}
 			for _, p := range principals {
-				req.Subject = p
+				req.Subject = subjects.MustParse(p)
 				if referenceDecide(r, req) {
 					want = append(want, p)
 				}

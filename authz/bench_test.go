@@ -12,6 +12,7 @@ import (
 
 	"github.com/grantd/grantd/dataset"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 )
 
 // benchSize is the dataset of the benchmarks: GRANTD_BENCH_SIZE=small or
@@ -137,10 +138,10 @@ func BenchmarkGrantWriteVisible(b *testing.B) {
 		}
 		start := time.Now()
 		if _, err := v.st.Apply(ctx, store.CreateGrant{Grant: store.Grant{ID: fmt.Sprintf("bench%d", i),
-			Subject: "user:" + user, Role: "fullcontrol", Object: "collection:" + col}}); err != nil {
+			Subject: subjects.OfUser(user), Role: "fullcontrol", Object: subjects.CollectionOf(col)}}); err != nil {
 			b.Fatal(err)
 		}
-		if !v.e.Decide(ctx, Request{Subject: "user:" + user, Operation: "container.exec", Collection: col}).Allowed {
+		if !v.e.Decide(ctx, Request{Subject: subjects.OfUser(user), Operation: "container.exec", Collection: col}).Allowed {
 			b.Fatal("the new grant is not visible after its write returned")
 		}
 		lat = append(lat, time.Since(start))

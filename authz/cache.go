@@ -104,7 +104,7 @@ func cacheKey(r Request) string {
 			field(x)
 		}
 	}
-	field(r.Subject)
+	field(r.Subject.String())
 	field(r.Operation)
 	field(r.Collection)
 	field(r.Repository)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 )
 
 // TestDecisionCacheFollowsWrites: a repeated question is answered from the
@@ -29,7 +30,7 @@ func TestDecisionCacheFollowsWrites(t *testing.T) {
 	}
 
 	grant := v.id()
-	v.must(store.CreateGrant{Grant: store.Grant{ID: grant, Subject: "user:ann", Role: roles.FullControl, Object: "collection:/prod"}})
+	v.must(store.CreateGrant{Grant: store.Grant{ID: grant, Subject: subjects.MustParse("user:ann"), Role: roles.FullControl, Object: subjects.MustParseObject("collection:/prod")}})
 	if d := v.decide("user:ann", "container.exec", "/prod"); !d.Allowed {
 		t.Fatalf("the first decision after the grant did not see it: %+v", d)
 	}
@@ -42,7 +43,7 @@ func TestDecisionCacheFollowsWrites(t *testing.T) {
 	}
 
 	// A broken engine denies even what it remembers allowing.
-	v.must(store.CreateGrant{Grant: store.Grant{ID: v.id(), Subject: "user:ann", Role: roles.FullControl, Object: "collection:/prod"}})
+	v.must(store.CreateGrant{Grant: store.Grant{ID: v.id(), Subject: subjects.MustParse("user:ann"), Role: roles.FullControl, Object: subjects.MustParseObject("collection:/prod")}})
 	if d := v.decide("user:ann", "container.exec", "/prod"); !d.Allowed {
 		t.Fatalf("regranted: %+v", d)
 	}
@@ -54,13 +55,13 @@ func TestDecisionCacheFollowsWrites(t *testing.T) {
 
 	// Callers own what they get: changing a returned slice does not
 	// change the next answer.
-	d := v.e.Decide(context.Background(), Request{Subject: "user:ann", Operation: "container.create", Collection: "/prod"})
-	again := v.e.Decide(context.Background(), Request{Subject: "user:ann", Operation: "container.create", Collection: "/prod"})
+	d := v.e.Decide(context.Background(), Request{Subject: subjects.MustParse("user:ann"), Operation: "container.create", Collection: "/prod"})
+	again := v.e.Decide(context.Background(), Request{Subject: subjects.MustParse("user:ann"), Operation: "container.create", Collection: "/prod"})
 	if len(d.Schedulable) == 0 || len(again.Schedulable) == 0 {
 		t.Fatalf("no schedulable collections: %+v", d)
 	}
 	again.Schedulable[0] = "/elsewhere"
-	if third := v.e.Decide(context.Background(), Request{Subject: "user:ann", Operation: "container.create", Collection: "/prod"}); third.Schedulable[0] != d.Schedulable[0] {
+	if third := v.e.Decide(context.Background(), Request{Subject: subjects.MustParse("user:ann"), Operation: "container.create", Collection: "/prod"}); third.Schedulable[0] != d.Schedulable[0] {
 		t.Fatalf("a caller's change reached the cache: %v", third.Schedulable)
 	}
 }
@@ -69,19 +70,19 @@ func TestDecisionCacheFollowsWrites(t *testing.T) {
 // policy looks get different keys.
 func TestCacheKeyTellsRequestsApart(t *testing.T) {
 	reqs := []Request{
-		{Subject: "user:a", Operation: "bc", Collection: "/x"},
-		{Subject: "user:ab", Operation: "c", Collection: "/x"},
-		{Subject: "user:a", Operation: "bc", Repository: "/x"},
-		{Subject: "user:a", Operation: "bc"},
-		{Subject: "user:a", Operation: "bc", HasLabels: true},
-		{Subject: "user:a", Operation: "bc", Labels: map[string]string{"k": "v"}},
-		{Subject: "user:a", Operation: "bc", Labels: map[string]string{"k": "", "v": ""}},
-		{Subject: "user:a", Operation: "bc", Labels: map[string]string{"kv": ""}},
-		{Subject: "user:a", Operation: "bc", Collection: "/x", Options: []string{"privileged"}},
-		{Subject: "user:a", Operation: "bc", Collection: "/x", Secrets: []string{"privileged"}},
-		{Subject: "user:a", Operation: "bc", Collection: "/x", Options: []string{"a", "b"}},
-		{Subject: "user:a", Operation: "bc", Collection: "/x", Options: []string{"a:b"}},
-		{Subject: "user:a", Operation: "bc", Collection: "/x", Options: []string{"a"}, Secrets: []string{"b"}},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Collection: "/x"},
+		{Subject: subjects.MustParse("user:ab"), Operation: "c", Collection: "/x"},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Repository: "/x"},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc"},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", HasLabels: true},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Labels: map[string]string{"k": "v"}},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Labels: map[string]string{"k": "", "v": ""}},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Labels: map[string]string{"kv": ""}},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Collection: "/x", Options: []string{"privileged"}},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Collection: "/x", Secrets: []string{"privileged"}},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Collection: "/x", Options: []string{"a", "b"}},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Collection: "/x", Options: []string{"a:b"}},
+		{Subject: subjects.MustParse("user:a"), Operation: "bc", Collection: "/x", Options: []string{"a"}, Secrets: []string{"b"}},
 	}
 	seen := map[string]int{}
 	for i, r := range reqs {
@@ -91,9 +92,9 @@ func TestCacheKeyTellsRequestsApart(t *testing.T) {
 		}
 		seen[k] = i
 	}
-	same := cacheKey(Request{Subject: "s", Operation: "o", Labels: map[string]string{"a": "1", "b": "2"}})
+	same := cacheKey(Request{Subject: subjects.OfUser("s"), Operation: "o", Labels: map[string]string{"a": "1", "b": "2"}})
 	for range 20 { // map order must not matter
-		if cacheKey(Request{Subject: "s", Operation: "o", Labels: map[string]string{"b": "2", "a": "1"}}) != same {
+		if cacheKey(Request{Subject: subjects.OfUser("s"), Operation: "o", Labels: map[string]string{"b": "2", "a": "1"}}) != same {
 			t.Fatal("the same labels gave different keys")
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/grantd/grantd/subjects"
 )
 
 // Every code the policy answers is a Code constant, and every policy code
@@ -26,7 +28,7 @@ func TestCodesMatchThePolicy(t *testing.T) {
 		if !seen[c] {
 			t.Errorf("Code %q is never answered by the policy", c)
 		}
-		if reason(Request{Subject: "user:x", Operation: "container.view"}, Decision{Code: c}) == "denied ("+string(c)+")" {
+		if reason(Request{Subject: subjects.MustParse("user:x"), Operation: "container.view"}, Decision{Code: c}) == "denied ("+string(c)+")" {
 			t.Errorf("Code %q has no reason for people", c)
 		}
 	}

@@ -127,7 +127,11 @@ func (c compiler) entry(k key) (*ast.Term, error) {
 }
 
 func (c compiler) principal(subject string) (*ast.Term, error) {
-	kind, name := subjects.Split(subject)
+	s, err := subjects.ParseStored(subject)
+	if err != nil {
+		return nil, nil // not a principal: absent, and the policy denies it as unknown
+	}
+	kind, name := s.Kind, s.Name
 	switch kind {
 	case subjects.User:
 		u, err := c.r.User(name)
@@ -140,14 +144,14 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 			return nil, err
 		}
 		for _, t := range teams {
-			held = append(held, subjects.OfTeam(t.Org, t.Team))
+			held = append(held, subjects.OfTeam(t.Org, t.Team).String())
 		}
 		orgs, err := c.r.OrgsOfUser(name)
 		if err != nil {
 			return nil, err
 		}
 		for _, o := range orgs {
-			held = append(held, subjects.OfOrg(o.Org))
+			held = append(held, subjects.OfOrg(o.Org).String())
 		}
 		return c.t.principal("user", name, u.Active, u.IsAdmin, u.DefaultCollection, held), nil
 	case subjects.ServiceAccount:
@@ -214,8 +218,8 @@ func (c compiler) collection(path string) (*ast.Term, error) {
 
 // grantMap is {subject: {role: grant ID}} for a set of grants.
 func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
-	bySubject := map[string]ast.Object{}
-	var order []string
+	bySubject := map[subjects.Subject]ast.Object{}
+	var order []subjects.Subject
 	for _, g := range gs {
 		if !keep(g) {
 			continue
@@ -233,7 +237,7 @@ func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Te
 	}
 	o := ast.NewObject()
 	for _, s := range order {
-		o.Insert(t.str(s), ast.NewTerm(bySubject[s]))
+		o.Insert(t.str(s.String()), ast.NewTerm(bySubject[s]))
 	}
 	return ast.NewTerm(o)
 }
@@ -247,7 +251,11 @@ func (c compiler) collectionGrants(path string, exact bool) (*ast.Term, error) {
 }
 
 func (c compiler) repoGrants(object string) (*ast.Term, error) {
-	gs, err := c.r.GrantsOnObject(object)
+	o, err := subjects.ParseStoredObject(object)
+	if err != nil {
+		return nil, nil
+	}
+	gs, err := c.r.GrantsOnObject(o)
 	if err != nil {
 		return nil, err
 	}
@@ -257,13 +265,17 @@ func (c compiler) repoGrants(object string) (*ast.Term, error) {
 // schedule lists the collections where subject holds node.schedule through
 // a grant of its own.
 func (c compiler) schedule(subject string) (*ast.Term, error) {
-	gs, err := c.r.GrantsOfSubject(subject)
+	s, err := subjects.ParseStored(subject)
+	if err != nil {
+		return nil, nil
+	}
+	gs, err := c.r.GrantsOfSubject(s)
 	if err != nil {
 		return nil, err
 	}
 	o := ast.NewObject()
 	for _, g := range gs {
-		path, ok := subjects.CollectionPathOf(g.Object)
+		path, ok := g.Object.CollectionPath()
 		if !ok {
 			continue
 		}
@@ -331,28 +343,28 @@ func affected(changes []store.Change) map[key]bool {
 		for _, row := range []any{ch.Before, ch.After} {
 			switch x := row.(type) {
 			case *store.User:
-				add(tPrincipals, subjects.OfUser(x.Name))
+				add(tPrincipals, subjects.OfUser(x.Name).String())
 				add(tNamespaces, x.Name)
 			case *store.ServiceAccount:
-				add(tPrincipals, subjects.OfServiceAccount(x.Name))
+				add(tPrincipals, subjects.OfServiceAccount(x.Name).String())
 			case *store.Org:
 				add(tNamespaces, x.Name)
 			case *store.OrgMember:
-				add(tPrincipals, subjects.OfUser(x.User))
+				add(tPrincipals, subjects.OfUser(x.User).String())
 				add(tNamespaces, x.Org)
 			case *store.TeamMember:
-				add(tPrincipals, subjects.OfUser(x.User))
+				add(tPrincipals, subjects.OfUser(x.User).String())
 			case *store.Collection:
 				add(tCollections, x.Path)
 			case *store.Role:
 				add(tRoles, x.ID)
 			case *store.Grant:
-				if path, ok := subjects.CollectionPathOf(x.Object); ok {
+				if path, ok := x.Object.CollectionPath(); ok {
 					add(tSubtree, path)
 					add(tExact, path)
-					add(tSchedule, x.Subject)
+					add(tSchedule, x.Subject.String())
 				} else {
-					add(tRepoGrants, x.Object)
+					add(tRepoGrants, x.Object.String())
 				}
 			case *store.Repository:
 				add(tRepos, x.Namespace+"/"+x.Name)
@@ -368,27 +380,27 @@ func initialState() *snapshot {
 	b := newSnapshotBuilder()
 	b.setObject(tOps, opsTerm().Value.(ast.Object))
 	anonymous, _ := compiler{}.principal("anonymous")
-	b.set(key{tPrincipals, "anonymous"}, anonymous)
+	b.set(key{tPrincipals, subjects.AnonymousCaller.String()}, anonymous)
 	return b.snapshot(0)
 }
 
 // build compiles the whole state, as of revision rev.
 func (c compiler) build(rev uint64) (*snapshot, error) {
 	var keys []key
-	keys = append(keys, key{tPrincipals, "anonymous"})
+	keys = append(keys, key{tPrincipals, subjects.AnonymousCaller.String()})
 	users, err := c.r.Users("", "", 0)
 	if err != nil {
 		return nil, err
 	}
 	for _, u := range users {
-		keys = append(keys, key{tPrincipals, subjects.OfUser(u.Name)}, key{tNamespaces, u.Name})
+		keys = append(keys, key{tPrincipals, subjects.OfUser(u.Name).String()}, key{tNamespaces, u.Name})
 	}
 	accounts, err := c.r.ServiceAccounts("", 0)
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range accounts {
-		keys = append(keys, key{tPrincipals, subjects.OfServiceAccount(a.Name)})
+		keys = append(keys, key{tPrincipals, subjects.OfServiceAccount(a.Name).String()})
 	}
 	orgs, err := c.r.Orgs("", 0)
 	if err != nil {

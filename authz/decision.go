@@ -11,11 +11,12 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/subjects"
 )
 
 // Request is one authorization question.
 type Request struct {
-	Subject   string
+	Subject   subjects.Subject
 	Operation string
 	// Exactly one of Collection, Labels (possibly empty) or Repository
 	// names the resource; HasLabels tells an empty label set from none.
@@ -60,7 +61,7 @@ func (r Request) Input() *ast.Term {
 		res.Insert(str("labels"), ast.NewTerm(labels))
 	}
 	in := ast.NewObject(
-		ast.Item(str("subject"), str(r.Subject)),
+		ast.Item(str("subject"), str(r.Subject.String())),
 		ast.Item(str("operation"), str(r.Operation)),
 		ast.Item(str("resource"), ast.NewTerm(res)))
 	if len(r.Options) > 0 {
@@ -191,7 +192,7 @@ func reason(r Request, d Decision) string {
 	list := func(xs []string) string { return strings.Join(xs, ", ") }
 	switch d.Code {
 	case CodeAdmin:
-		return r.Subject + " is a system admin"
+		return r.Subject.String() + " is a system admin"
 	case CodeGranted:
 		if d.Collection != "" {
 			return fmt.Sprintf("%s holds %s on %s", r.Subject, r.Operation, d.Collection)
@@ -206,7 +207,7 @@ func reason(r Request, d Decision) string {
 	case CodeUnknownSubject:
 		return fmt.Sprintf("subject %q is not a known user, service account or anonymous", r.Subject)
 	case CodeInactiveSubject:
-		return r.Subject + " is inactive"
+		return r.Subject.String() + " is inactive"
 	case CodeUnknownOperation:
 		return roles.UnknownOperation(r.Operation)
 	case CodeUnknownOption:

@@ -14,6 +14,7 @@ import (
 	"github.com/grantd/grantd/collections"
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 )
 
 // gen builds random states through real store commands and draws random
@@ -240,17 +241,20 @@ func (g *gen) query() Request {
 	var req Request
 	switch n := g.rng.IntN(20); {
 	case n < 13:
-		req.Subject = "user:" + g.pick(g.users)
+		req.Subject = subjects.OfUser(g.pick(g.users))
 	case n < 15:
-		req.Subject = "serviceaccount:" + g.pick(g.sas)
+		req.Subject = subjects.OfServiceAccount(g.pick(g.sas))
 	case n < 17:
-		req.Subject = "anonymous"
+		req.Subject = subjects.MustParse("anonymous")
 	case n < 18:
-		req.Subject = "user:ghost"
+		req.Subject = subjects.MustParse("user:ghost")
 	case n < 19:
-		req.Subject = "team:" + g.pick(append(g.teams, "x/y"))
+		req.Subject = subjects.MustParse("team:" + g.pick(append(g.teams, "x/y")))
 	default:
-		req.Subject = g.pick([]string{"", "user", "user:", "bogus:x", "authenticated"})
+		// Subjects no request could name: none, kinds without names,
+		// unknown kinds, and a group where a principal belongs.
+		req.Subject = []subjects.Subject{{}, {Kind: subjects.User}, {Kind: subjects.Org}, {Kind: "bogus", Name: "x"},
+			subjects.AnyAuthenticated}[g.rng.IntN(5)]
 	}
 	op := catalog[g.rng.IntN(len(catalog))]
 	req.Operation = op.ID

@@ -10,6 +10,7 @@ import (
 
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 )
 
 // env is a real store whose writes feed a real engine.
@@ -80,7 +81,8 @@ func (v *env) user(name string) store.Command {
 }
 
 func (v *env) grant(subject, role, object, scope string) store.Command {
-	return store.CreateGrant{Grant: store.Grant{ID: v.id(), Subject: subject, Role: role, Object: object, Scope: scope}}
+	return store.CreateGrant{Grant: store.Grant{ID: v.id(), Subject: subjects.MustParse(subject), Role: role,
+		Object: subjects.MustParseObject(object), Scope: scope}}
 }
 
 func (v *env) role(id string, perms ...roles.Permission) store.Command {
@@ -88,5 +90,5 @@ func (v *env) role(id string, perms ...roles.Permission) store.Command {
 }
 
 func (v *env) decide(subject, op, collection string, options ...string) Decision {
-	return v.e.Decide(context.Background(), Request{Subject: subject, Operation: op, Collection: collection, Options: options})
+	return v.e.Decide(context.Background(), Request{Subject: subjects.MustParse(subject), Operation: op, Collection: collection, Options: options})
 }

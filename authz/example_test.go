@@ -9,6 +9,7 @@ import (
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 )
 
 // open starts a store whose every write the engine follows, bootstrapped,
@@ -43,8 +44,8 @@ func open() (*authz.Engine, *store.Store, func()) {
 		store.SetTeamMember{Member: store.TeamMember{Org: "acme", Team: "mobile", User: "maria"}},
 		store.CreateCollection{Collection: store.Collection{Path: "/production"}},
 		store.CreateCollection{Collection: store.Collection{Path: "/production/mobile"}},
-		store.CreateGrant{Grant: store.Grant{ID: "g4", Subject: "team:acme/mobile", Role: "restrictedcontrol",
-			Object: "collection:/production/mobile", Scope: store.ScopeSubtree}},
+		store.CreateGrant{Grant: store.Grant{ID: "g4", Subject: subjects.OfTeam("acme", "mobile"), Role: "restrictedcontrol",
+			Object: subjects.CollectionOf("/production/mobile"), Scope: store.ScopeSubtree}},
 	} {
 		if _, err := st.Apply(ctx, c); err != nil {
 			panic(err)
@@ -60,11 +61,11 @@ func ExampleEngine_Decide() {
 	defer done()
 	ctx := context.Background()
 	for _, r := range []authz.Request{
-		{Subject: "user:maria", Operation: "service.create", Collection: "/production/mobile"},
-		{Subject: "user:maria", Operation: "container.exec", Collection: "/production/mobile"},
-		{Subject: "user:maria", Operation: "container.create", Collection: "/production/mobile", Options: []string{"privileged"}},
-		{Subject: "user:maria", Operation: "container.view", Labels: map[string]string{"com.docker.ucp.access.label": "/production/mobile"}, HasLabels: true},
-		{Subject: "user:nobody", Operation: "container.view", Collection: "/production"},
+		{Subject: subjects.OfUser("maria"), Operation: "service.create", Collection: "/production/mobile"},
+		{Subject: subjects.OfUser("maria"), Operation: "container.exec", Collection: "/production/mobile"},
+		{Subject: subjects.OfUser("maria"), Operation: "container.create", Collection: "/production/mobile", Options: []string{"privileged"}},
+		{Subject: subjects.OfUser("maria"), Operation: "container.view", Labels: map[string]string{"com.docker.ucp.access.label": "/production/mobile"}, HasLabels: true},
+		{Subject: subjects.OfUser("nobody"), Operation: "container.view", Collection: "/production"},
 	} {
 		d := engine.Decide(ctx, r)
 		fmt.Printf("%v %s: %s\n", d.Allowed, d.Code, d.Reason)
@@ -83,7 +84,7 @@ func ExampleEngine_Explain() {
 	engine, _, done := open()
 	defer done()
 	x := engine.Explain(context.Background(),
-		authz.Request{Subject: "user:maria", Operation: "container.logs", Collection: "/production/mobile"})
+		authz.Request{Subject: subjects.OfUser("maria"), Operation: "container.logs", Collection: "/production/mobile"})
 	fmt.Println(x.Allowed, x.Reason)
 	for _, g := range x.Grants {
 		fmt.Printf("%s: %s on %s (%s)\n", g.SubjectPath, g.Role, g.Object, g.Scope)
@@ -98,7 +99,7 @@ func ExampleEngine_Explain() {
 func ExampleWhoCan() {
 	_, st, done := open()
 	defer done()
-	entries, err := authz.WhoCan(st.Read(), "collection:/production/mobile", "container.logs", nil)
+	entries, err := authz.WhoCan(st.Read(), subjects.CollectionOf("/production/mobile"), "container.logs", nil)
 	if err != nil {
 		panic(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 
+	"github.com/grantd/grantd/subjects"
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
@@ -13,10 +14,10 @@ type Contribution struct {
 	GrantID string
 	// Subject is the grant's subject; SubjectPath how the principal reaches
 	// it, e.g. "user:maria → team:acme/mobile".
-	Subject     string
+	Subject     subjects.Subject
 	SubjectPath string
 	Role        string
-	Object      string
+	Object      subjects.Object
 	Scope       string
 }
 
@@ -66,7 +67,7 @@ func (e *Engine) Explain(ctx context.Context, r Request) Explanation {
 	return x
 }
 
-func contributions(subject string, t *ast.Term) []Contribution {
+func contributions(subject subjects.Subject, t *ast.Term) []Contribution {
 	set, ok := t.Value.(ast.Set)
 	if !ok {
 		return nil
@@ -77,17 +78,18 @@ func contributions(subject string, t *ast.Term) []Contribution {
 		if !ok {
 			return
 		}
-		c := Contribution{GrantID: stringOf(o.Get(str("grant"))), Subject: stringOf(o.Get(str("subject"))),
-			Role: stringOf(o.Get(str("role"))), Object: stringOf(o.Get(str("object"))), Scope: stringOf(o.Get(str("scope")))}
-		c.SubjectPath = subject
-		if c.Subject != subject {
-			c.SubjectPath = subject + " → " + c.Subject
+		// The policy returns the compiled grants' own strings.
+		s, serr := subjects.ParseStored(stringOf(o.Get(str("subject"))))
+		obj, oerr := subjects.ParseStoredObject(stringOf(o.Get(str("object"))))
+		if serr != nil || oerr != nil {
+			return
 		}
-		out = append(out, c)
+		out = append(out, Contribution{GrantID: stringOf(o.Get(str("grant"))), Subject: s, SubjectPath: pathTo(subject, s),
+			Role: stringOf(o.Get(str("role"))), Object: obj, Scope: stringOf(o.Get(str("scope")))})
 	})
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Object != out[j].Object {
-			return len(out[i].Object) > len(out[j].Object) // nearest collection first
+			return len(out[i].Object.Path) > len(out[j].Object.Path) // nearest collection first
 		}
 		return out[i].GrantID < out[j].GrantID
 	})
@@ -111,7 +113,7 @@ type Permissions struct {
 
 // EffectivePermissions lists what subject may do at collection, and why,
 // from one compiled snapshot (grants and roles alike).
-func (e *Engine) EffectivePermissions(ctx context.Context, subject, collection string) Permissions {
+func (e *Engine) EffectivePermissions(ctx context.Context, subject subjects.Subject, collection string) Permissions {
 	if e.broken.Load() {
 		return Permissions{Decision: failed(errBroken)}
 	}

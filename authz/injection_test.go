@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/subjects"
 )
 
 // TestHostileStringsCannotChangeDecisions sends names with quotes,
@@ -23,14 +24,14 @@ func TestHostileStringsCannotChangeDecisions(t *testing.T) {
 	ctx := context.Background()
 	for _, h := range hostile {
 		for _, r := range []Request{
-			{Subject: h, Operation: "container.view", Collection: "/Shared/Private/maria"},
-			{Subject: "user:maria" + h, Operation: "container.view", Collection: "/Shared/Private/maria"},
-			{Subject: "user:maria", Operation: h, Collection: "/Shared/Private/maria"},
-			{Subject: "user:maria", Operation: "container.exec", Collection: "/Shared/Private/maria" + h},
-			{Subject: "user:maria", Operation: "container.exec", Labels: map[string]string{collections.AccessLabel: h}, HasLabels: true},
-			{Subject: "user:maria", Operation: "container.create", Collection: "/Shared/Private/maria", Options: []string{h}},
-			{Subject: "user:maria", Operation: "repository.delete", Repository: h},
-			{Subject: "user:maria", Operation: "service.create", Collection: "/Shared/Private/maria", Secrets: []string{h}},
+			{Subject: subjects.Subject{Kind: subjects.Kind(h)}, Operation: "container.view", Collection: "/Shared/Private/maria"},
+			{Subject: subjects.OfUser("maria" + h), Operation: "container.view", Collection: "/Shared/Private/maria"},
+			{Subject: subjects.MustParse("user:maria"), Operation: h, Collection: "/Shared/Private/maria"},
+			{Subject: subjects.MustParse("user:maria"), Operation: "container.exec", Collection: "/Shared/Private/maria" + h},
+			{Subject: subjects.MustParse("user:maria"), Operation: "container.exec", Labels: map[string]string{collections.AccessLabel: h}, HasLabels: true},
+			{Subject: subjects.MustParse("user:maria"), Operation: "container.create", Collection: "/Shared/Private/maria", Options: []string{h}},
+			{Subject: subjects.MustParse("user:maria"), Operation: "repository.delete", Repository: h},
+			{Subject: subjects.MustParse("user:maria"), Operation: "service.create", Collection: "/Shared/Private/maria", Secrets: []string{h}},
 		} {
 			if d := v.e.Decide(ctx, r); d.Allowed || d.Code == "internal_error" {
 				t.Errorf("%+v: allowed=%v code=%s (%s)", r, d.Allowed, d.Code, d.Reason)

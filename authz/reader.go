@@ -1,6 +1,9 @@
 package authz
 
-import "github.com/grantd/grantd/store"
+import (
+	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
+)
 
 // Reader is the narrow view of the store the decision engine compiles from.
 // It only reads.
@@ -22,8 +25,8 @@ type Reader interface {
 	Roles() ([]*store.Role, error)
 	Grant(id string) (*store.Grant, error)
 	Grants(after string, limit int) ([]*store.Grant, error)
-	GrantsOnObject(object string) ([]*store.Grant, error)
-	GrantsOfSubject(subject string) ([]*store.Grant, error)
+	GrantsOnObject(object subjects.Object) ([]*store.Grant, error)
+	GrantsOfSubject(subject subjects.Subject) ([]*store.Grant, error)
 	Repository(namespace, name string) (*store.Repository, error)
 	AllRepositories() ([]*store.Repository, error)
 }

@@ -13,12 +13,13 @@ import (
 // no compiled form, no indexes, a scan of every grant. It exists only to
 // be compared with the engine.
 func referenceDecide(r *store.ReadTxn, req Request) bool {
-	kind, name, _ := strings.Cut(req.Subject, ":")
+	subject := req.Subject.String()
+	kind, name, _ := strings.Cut(subject, ":")
 	var active, admin bool
 	var subjects []string
 	var defaultCollection string
 	switch {
-	case req.Subject == "anonymous":
+	case subject == "anonymous":
 		active, subjects = true, []string{"anonymous"}
 	case kind == "user":
 		u, _ := r.User(name)
@@ -26,7 +27,7 @@ func referenceDecide(r *store.ReadTxn, req Request) bool {
 			return false
 		}
 		active, admin, defaultCollection = u.Active, u.IsAdmin, u.DefaultCollection
-		subjects = []string{req.Subject, "authenticated"}
+		subjects = []string{subject, "authenticated"}
 		teams, _ := r.TeamsOfUser(name)
 		for _, t := range teams {
 			subjects = append(subjects, "team:"+t.Org+"/"+t.Team)
@@ -40,7 +41,7 @@ func referenceDecide(r *store.ReadTxn, req Request) bool {
 		if a == nil {
 			return false
 		}
-		active, subjects = a.Active, []string{req.Subject, "authenticated"}
+		active, subjects = a.Active, []string{subject, "authenticated"}
 	default:
 		return false
 	}
@@ -57,7 +58,7 @@ func referenceDecide(r *store.ReadTxn, req Request) bool {
 		}
 	}
 	allGrants, _ := r.Grants("", 0)
-	mine := func(g *store.Grant) bool { return slices.Contains(subjects, g.Subject) }
+	mine := func(g *store.Grant) bool { return slices.Contains(subjects, g.Subject.String()) }
 	if op.Object == roles.Swarm {
 		if req.Repository != "" {
 			return false
@@ -75,7 +76,7 @@ func referenceDecide(r *store.ReadTxn, req Request) bool {
 		rolesAt := func(path string) []string {
 			var out []string
 			for _, g := range allGrants {
-				p, ok := strings.CutPrefix(g.Object, "collection:")
+				p, ok := strings.CutPrefix(g.Object.String(), "collection:")
 				if !ok || !mine(g) {
 					continue
 				}
@@ -154,7 +155,7 @@ func referenceDecide(r *store.ReadTxn, req Request) bool {
 		return true
 	}
 	for _, g := range allGrants {
-		if !mine(g) || g.Object != "repository:"+req.Repository && g.Object != "namespace:"+ns {
+		if !mine(g) || g.Object.String() != "repository:"+req.Repository && g.Object.String() != "namespace:"+ns {
 			continue
 		}
 		role, _ := r.Role(g.Role)

@@ -147,8 +147,8 @@ func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerData, error) {
 		return nil, err
 	}
 	for _, g := range grants {
-		if path, ok := subjects.CollectionPathOf(g.Object); ok {
-			p.Grants = append(p.Grants, peerGrant{Subject: g.Subject, Role: g.Role, Collection: path, Exact: g.Scope == store.ScopeExact})
+		if path, ok := g.Object.CollectionPath(); ok {
+			p.Grants = append(p.Grants, peerGrant{Subject: g.Subject.String(), Role: g.Role, Collection: path, Exact: g.Scope == store.ScopeExact})
 		}
 	}
 	users, err := r.Users("", "", 0)
@@ -162,20 +162,20 @@ func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerData, error) {
 			return nil, err
 		}
 		for _, t := range teams {
-			subs = append(subs, subjects.OfTeam(t.Org, t.Team))
+			subs = append(subs, subjects.OfTeam(t.Org, t.Team).String())
 		}
 		orgs, err := r.OrgsOfUser(u.Name)
 		if err != nil {
 			return nil, err
 		}
 		for _, o := range orgs {
-			subs = append(subs, subjects.OfOrg(o.Org))
+			subs = append(subs, subjects.OfOrg(o.Org).String())
 		}
-		p.Members[subjects.OfUser(u.Name)] = subs
+		p.Members[subjects.OfUser(u.Name).String()] = subs
 	}
 	for _, q := range queries {
 		if q.Collection != "" && len(q.Options) == 0 {
-			p.Queries = append(p.Queries, peerQuery{Subject: q.Subject, Operation: q.Operation, Collection: q.Collection})
+			p.Queries = append(p.Queries, peerQuery{Subject: q.Subject.String(), Operation: q.Operation, Collection: q.Collection})
 		}
 	}
 	return p, nil

@@ -20,7 +20,7 @@ func grpcBearer(ctx context.Context, token string) context.Context {
 }
 
 func wireRequest(q dataset.Query) *v1.AuthorizeRequest {
-	r := &v1.AuthorizeRequest{Subject: q.Subject, Operation: q.Operation, Options: q.Options, Resource: &v1.Resource{}}
+	r := &v1.AuthorizeRequest{Subject: q.Subject.String(), Operation: q.Operation, Options: q.Options, Resource: &v1.Resource{}}
 	if q.Repository != "" {
 		r.Resource.Repository = q.Repository
 	} else {
@@ -82,7 +82,7 @@ func restCaller(p *process, qs []dataset.Query) loadgen.Caller {
 	return func(ctx context.Context, i int, allowed []bool) error {
 		q := qs[i]
 		var out struct{ Allowed bool }
-		if err := p.rest(ctx, "/v1/authorize", body{q.Subject, q.Operation, resource{q.Collection, q.Repository}}, &out); err != nil {
+		if err := p.rest(ctx, "/v1/authorize", body{q.Subject.String(), q.Operation, resource{q.Collection, q.Repository}}, &out); err != nil {
 			return err
 		}
 		allowed[0] = out.Allowed
@@ -117,11 +117,11 @@ func writeToVisible(ctx context.Context, p *process, users []string, n int) ([]t
 		if _, err := cols.CreateCollection(p.auth(ctx), &v1.CreateCollectionRequest{Path: col}); err != nil {
 			return nil, fmt.Errorf("create %s: %w", col, err)
 		}
-		subject := subjects.OfUser(users[i%len(users)])
+		subject := subjects.OfUser(users[i%len(users)]).String()
 		ask := &v1.AuthorizeRequest{Subject: subject, Operation: "container.exec", Resource: &v1.Resource{Collection: col}}
 		start := time.Now()
 		if _, err := grants.CreateGrant(p.auth(ctx), &v1.CreateGrantRequest{Subject: subject, Role: "fullcontrol",
-			Object: subjects.CollectionOf(col)}); err != nil {
+			Object: subjects.CollectionOf(col).String()}); err != nil {
 			return nil, fmt.Errorf("grant on %s: %w", col, err)
 		}
 		for {

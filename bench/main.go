@@ -29,6 +29,7 @@ import (
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/bench/loadgen"
 	"github.com/grantd/grantd/dataset"
+	"github.com/grantd/grantd/subjects"
 )
 
 var sizes = map[string]dataset.Size{"small": dataset.Small, "medium": dataset.Medium, "enterprise-large": dataset.EnterpriseLarge}
@@ -318,7 +319,7 @@ func peerSteps(ctx context.Context, o options, work string, rep *report) error {
 	rep.peerSize, rep.peerQueries = o.peerSize, len(pd.Queries)
 	pqs := make([]dataset.Query, len(pd.Queries))
 	for i, q := range pd.Queries {
-		pqs[i] = dataset.Query{Subject: q.Subject, Operation: q.Operation, Collection: q.Collection}
+		pqs[i] = dataset.Query{Subject: subjects.MustParse(q.Subject), Operation: q.Operation, Collection: q.Collection}
 	}
 	for _, c := range o.peerCallers {
 		o.log("peers: grantd, %d callers", c)

@@ -49,10 +49,10 @@ type Dataset struct {
 	Batches [][]store.Command
 	// Users and the subjects each acts as, for drawing queries.
 	Users      []string
-	subjects   map[string][]string
-	deep       []string            // collections at depth >= 4
-	paths      []string            // every collection
-	grantsOf   map[string][]string // subject -> collection paths granted to it
+	subjects   map[string][]subjects.Subject
+	deep       []string                      // collections at depth >= 4
+	paths      []string                      // every collection
+	grantsOf   map[subjects.Subject][]string // subject -> collection paths granted to it
 	repos      []string
 	swarmOps   []string
 	manyTeamed []string // users in 6 or more teams
@@ -63,7 +63,7 @@ const batchSize = 2000
 // Generate builds a dataset of the given size from seed.
 func Generate(size Size, seed uint64) *Dataset {
 	rng := rand.New(rand.NewPCG(seed, 0x9a17d))
-	d := &Dataset{Size: size, subjects: map[string][]string{}, grantsOf: map[string][]string{}}
+	d := &Dataset{Size: size, subjects: map[string][]subjects.Subject{}, grantsOf: map[subjects.Subject][]string{}}
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var cmds []store.Command
 	flush := func() {
@@ -92,7 +92,7 @@ func Generate(size Size, seed uint64) *Dataset {
 		name := fmt.Sprintf("user%d", u)
 		cmds = append(cmds, store.CreateUser{User: store.User{Name: name, Active: true, CreatedAt: at}, PrivateGrantID: nextID()})
 		d.Users = append(d.Users, name)
-		held := []string{subjects.OfUser(name), "authenticated"}
+		held := []subjects.Subject{subjects.OfUser(name), subjects.AnyAuthenticated}
 		n := 1 + int(rng.ExpFloat64()*2.5)
 		n = min(n, 10)
 		seenOrg := map[string]bool{}
@@ -172,7 +172,7 @@ func Generate(size Size, seed uint64) *Dataset {
 	// Grants: teams 60%, users 30%, orgs 10%; 10% on high collections.
 	seen := map[[3]string]bool{}
 	for len(seen) < size.Grants {
-		var subject string
+		var subject subjects.Subject
 		switch n := rng.IntN(10); {
 		case n < 6:
 			org, tname := split(teams[rng.IntN(len(teams))])
@@ -180,7 +180,7 @@ func Generate(size Size, seed uint64) *Dataset {
 		case n < 9:
 			subject = subjects.OfUser(d.Users[rng.IntN(len(d.Users))])
 		default:
-			subject = fmt.Sprintf("org:org%d", rng.IntN(size.Orgs))
+			subject = subjects.OfOrg(fmt.Sprintf("org%d", rng.IntN(size.Orgs)))
 		}
 		path := d.paths[2+rng.IntN(len(d.paths)-2)]
 		if rng.IntN(10) == 0 {
@@ -193,7 +193,7 @@ func Generate(size Size, seed uint64) *Dataset {
 			scope = store.ScopeExact
 		}
 		role := roleIDs[rng.IntN(len(roleIDs))]
-		if triple := [3]string{subject, role, path}; seen[triple] {
+		if triple := [3]string{subject.String(), role, path}; seen[triple] {
 			continue
 		} else {
 			seen[triple] = true
@@ -214,7 +214,7 @@ func Generate(size Size, seed uint64) *Dataset {
 		}
 		cmds = append(cmds, store.CreateRepository{Repository: store.Repository{Namespace: org, Name: name, Visibility: vis, CreatedAt: at}})
 		for k := range 1 + rng.IntN(2) {
-			team := fmt.Sprintf("team:%s/team%d", org, (r+k)%size.TeamsPerOrg)
+			team := subjects.OfTeam(org, fmt.Sprintf("team%d", (r+k)%size.TeamsPerOrg))
 			cmds = append(cmds, store.CreateGrant{Grant: store.Grant{ID: nextID(), Subject: team, Role: repoRoles[rng.IntN(3)],
 				Object: subjects.RepositoryOf(org, name), Scope: store.ScopeSubtree, CreatedAt: at}})
 		}
@@ -235,8 +235,9 @@ func split(team string) (string, string) {
 
 // Query is one drawn question.
 type Query struct {
-	Subject, Operation, Collection, Repository string
-	Options                                    []string
+	Subject                           subjects.Subject
+	Operation, Collection, Repository string
+	Options                           []string
 }
 
 // Queries draws n questions, deterministic from seed: users in many teams

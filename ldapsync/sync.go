@@ -45,9 +45,9 @@ func (o Options) scoped() bool { return o.Team != nil || o.Org != "" }
 func (o Options) Scope() string {
 	switch {
 	case o.Team != nil:
-		return subjects.OfTeam(o.Team.Org, o.Team.Team)
+		return subjects.OfTeam(o.Team.Org, o.Team.Team).String()
 	case o.Org != "":
-		return subjects.OfOrg(o.Org)
+		return subjects.OfOrg(o.Org).String()
 	}
 	return "all"
 }

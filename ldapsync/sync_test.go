@@ -16,6 +16,7 @@ import (
 
 	"github.com/grantd/grantd/ldapsync/ldaptest"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 )
 
 const groups = "ou=groups,dc=example,dc=com"
@@ -159,7 +160,7 @@ func TestSyncWithoutJITCreatesDeactivatesAndReactivates(t *testing.T) {
 		alice.FullName != "Alice Liddell" || !alice.Active || alice.DefaultCollection != "/Shared/Private/alice" {
 		t.Fatalf("alice: %+v", alice)
 	}
-	if g, _ := f.st.Read().GrantsOfSubject("user:alice"); len(g) != 1 || g[0].Object != "collection:/Shared/Private/alice" {
+	if g, _ := f.st.Read().GrantsOfSubject(subjects.MustParse("user:alice")); len(g) != 1 || g[0].Object != subjects.MustParseObject("collection:/Shared/Private/alice") {
 		t.Errorf("alice's private grant: %+v", g)
 	}
 	if got := f.members("eng", "devs"); !slices.Equal(got, []string{"alice", "bob", "lee"}) {

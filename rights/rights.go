@@ -62,7 +62,7 @@ func OrgAdmin(s State, p *authn.Principal, org string) (bool, error) {
 	if p.IsAdmin {
 		return true, nil
 	}
-	if p.Kind != authn.User {
+	if p.Kind != subjects.User {
 		return false, nil
 	}
 	m, err := s.OrgMember(org, p.Name)
@@ -75,7 +75,7 @@ func TeamAdmin(s State, p *authn.Principal, org, team string) (bool, error) {
 	if ok, err := OrgAdmin(s, p, org); ok || err != nil {
 		return ok, err
 	}
-	if p.Kind != authn.User {
+	if p.Kind != subjects.User {
 		return false, nil
 	}
 	m, err := s.TeamMember(org, team, p.Name)
@@ -85,7 +85,7 @@ func TeamAdmin(s State, p *authn.Principal, org, team string) (bool, error) {
 // ManagesNamespace reports whether p owns a registry namespace: its own
 // user namespace, or an org namespace it administers.
 func ManagesNamespace(s State, p *authn.Principal, namespace string) (bool, error) {
-	if p.IsAdmin || p.Kind == authn.User && p.Name == namespace {
+	if p.IsAdmin || p.Kind == subjects.User && p.Name == namespace {
 		return true, nil
 	}
 	return OrgAdmin(s, p, namespace)
@@ -138,7 +138,7 @@ func SelfOrAdmin(p *authn.Principal, user string) error {
 	if p == nil {
 		return deny("authentication required")
 	}
-	if p.IsAdmin || p.Kind == authn.User && p.Name == user {
+	if p.IsAdmin || p.Kind == subjects.User && p.Name == user {
 		return nil
 	}
 	return deny("only system admins may act on other users")
@@ -146,8 +146,8 @@ func SelfOrAdmin(p *authn.Principal, user string) error {
 
 // MayAsk allows system admins and service accounts holding the authorize
 // capability to ask decisions about anyone, everyone else about themselves.
-func MayAsk(p *authn.Principal, subject string) error {
-	if p.IsAdmin || p.Kind == authn.ServiceAccount && p.HasCapability(store.CapabilityAuthorize) || p.Subject() == subject {
+func MayAsk(p *authn.Principal, subject subjects.Subject) error {
+	if p.IsAdmin || p.Kind == subjects.ServiceAccount && p.HasCapability(store.CapabilityAuthorize) || p.Subject() == subject {
 		return nil
 	}
 	return deny("only system admins and services with the authorize capability may ask about other subjects")
@@ -155,18 +155,17 @@ func MayAsk(p *authn.Principal, subject string) error {
 
 // CredentialOwner resolves the owner a token or bundle request names: the
 // caller by default; only system admins may name another account.
-func CredentialOwner(p *authn.Principal, owner string) (string, error) {
-	if owner == "" || owner == p.Subject() {
+func CredentialOwner(p *authn.Principal, owner subjects.Subject) (subjects.Subject, error) {
+	if owner.IsZero() || owner == p.Subject() {
 		return p.Subject(), nil
 	}
 	if !p.IsAdmin {
-		return "", deny("only system admins manage other accounts' tokens")
+		return subjects.Subject{}, deny("only system admins manage other accounts' tokens")
 	}
-	s, err := subjects.ParseSubject(owner)
-	if err != nil || s.Kind != subjects.User && s.Kind != subjects.ServiceAccount {
-		return "", &Invalid{msg: "owner must be user:<name> or serviceaccount:<name>"}
+	if !owner.IsAccount() {
+		return subjects.Subject{}, &Invalid{msg: "owner must be user:<name> or serviceaccount:<name>"}
 	}
-	return s.String(), nil
+	return owner, nil
 }
 
 // ErrInvalid is a malformed question (a 400, not a refusal); Invalid
@@ -183,13 +182,13 @@ func (e *Invalid) Is(target error) bool { return target == ErrInvalid }
 // token or a client bundle). Users make their own; a service account's
 // credentials are made by system admins only, so that a leaked token
 // cannot mint a longer-lived credential that survives its revocation.
-func NewCredentialOwner(p *authn.Principal, owner string) (string, error) {
+func NewCredentialOwner(p *authn.Principal, owner subjects.Subject) (subjects.Subject, error) {
 	owner, err := CredentialOwner(p, owner)
 	if err != nil {
-		return "", err
+		return subjects.Subject{}, err
 	}
-	if !p.IsAdmin && p.Kind != authn.User {
-		return "", deny("only system admins create credentials for service accounts")
+	if !p.IsAdmin && p.Kind != subjects.User {
+		return subjects.Subject{}, deny("only system admins create credentials for service accounts")
 	}
 	return owner, nil
 }
@@ -220,13 +219,11 @@ func (c Checker) RepositoryRight(ctx context.Context, s State, p *authn.Principa
 // on collections are for system admins; grants on repositories and
 // namespaces for the namespace's managers (and, on one repository, for
 // holders of repository.manage_access there).
-func (c Checker) GrantRight(ctx context.Context, s State, p *authn.Principal, object string) error {
+func (c Checker) GrantRight(ctx context.Context, s State, p *authn.Principal, o subjects.Object) error {
 	if p.IsAdmin {
 		return nil
 	}
-	o, err := subjects.ParseObject(object)
 	switch {
-	case err != nil:
 	case o.Kind == subjects.RepositoryObject:
 		ns, name, _ := strings.Cut(o.Path, "/")
 		return c.RepositoryRight(ctx, s, p, ns, name, "repository.manage_access")
@@ -238,16 +235,16 @@ func (c Checker) GrantRight(ctx context.Context, s State, p *authn.Principal, ob
 
 // MayListGrants: system admins list any grants; anyone their own
 // (subject = themselves), and the grants on objects they manage.
-func (c Checker) MayListGrants(ctx context.Context, s State, p *authn.Principal, subject, object string) error {
+func (c Checker) MayListGrants(ctx context.Context, s State, p *authn.Principal, subject subjects.Subject, object subjects.Object) error {
 	switch {
 	case p.IsAdmin:
 		return nil
-	case subject != "":
+	case !subject.IsZero():
 		if subject == p.Subject() {
 			return nil
 		}
 		return deny("only system admins may list other subjects' grants")
-	case object != "":
+	case !object.IsZero():
 		return c.GrantRight(ctx, s, p, object)
 	}
 	return deny("name subject=%s or an object you manage to list grants", p.Subject())
@@ -268,7 +265,7 @@ func SeesEverything(p *authn.Principal) bool { return p.IsAdmin }
 
 // ManagesCredential reports whether p manages a credential (an API token,
 // a client bundle) of owner: its own, or anyone's for a system admin.
-func ManagesCredential(p *authn.Principal, owner string) bool {
+func ManagesCredential(p *authn.Principal, owner subjects.Subject) bool {
 	return p.IsAdmin || owner == p.Subject()
 }
 
@@ -287,7 +284,7 @@ func MustProveOldPassword(p *authn.Principal) bool { return !p.IsAdmin }
 // DecisionService allows service accounts holding the authorize
 // capability: the callers a daemon's plugin endpoint answers.
 func DecisionService(p *authn.Principal) error {
-	if p.Kind == authn.ServiceAccount && p.HasCapability(store.CapabilityAuthorize) {
+	if p.Kind == subjects.ServiceAccount && p.HasCapability(store.CapabilityAuthorize) {
 		return nil
 	}
 	return deny("the daemon's certificate must belong to a service account with the authorize capability")

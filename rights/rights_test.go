@@ -9,6 +9,7 @@ import (
 	"github.com/grantd/grantd/authn"
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 )
 
 // state is acme with its org admin boss, member ann and team web, whose
@@ -36,17 +37,17 @@ func (state) TeamMember(org, team, user string) (*store.TeamMember, error) {
 type engine struct{}
 
 func (engine) Decide(_ context.Context, r authz.Request) authz.Decision {
-	return authz.Decision{Allowed: r.Subject == "user:ann" && r.Repository == "acme/app" && r.Operation == "repository.manage_access"}
+	return authz.Decision{Allowed: r.Subject == subjects.MustParse("user:ann") && r.Repository == "acme/app" && r.Operation == "repository.manage_access"}
 }
 
 var (
-	admin = &authn.Principal{Kind: authn.User, Name: "root", IsAdmin: true}
-	boss  = &authn.Principal{Kind: authn.User, Name: "boss"}
-	lead  = &authn.Principal{Kind: authn.User, Name: "lead"}
-	ann   = &authn.Principal{Kind: authn.User, Name: "ann"}
-	eve   = &authn.Principal{Kind: authn.User, Name: "eve"}
-	proxy = &authn.Principal{Kind: authn.ServiceAccount, Name: "proxy", Capabilities: []string{store.CapabilityAuthorize}}
-	bot   = &authn.Principal{Kind: authn.ServiceAccount, Name: "bot"}
+	admin = &authn.Principal{Kind: subjects.User, Name: "root", IsAdmin: true}
+	boss  = &authn.Principal{Kind: subjects.User, Name: "boss"}
+	lead  = &authn.Principal{Kind: subjects.User, Name: "lead"}
+	ann   = &authn.Principal{Kind: subjects.User, Name: "ann"}
+	eve   = &authn.Principal{Kind: subjects.User, Name: "eve"}
+	proxy = &authn.Principal{Kind: subjects.ServiceAccount, Name: "proxy", Capabilities: []string{store.CapabilityAuthorize}}
+	bot   = &authn.Principal{Kind: subjects.ServiceAccount, Name: "bot"}
 )
 
 // TestWhoMayChangeWhat is the table of api.md's rules, each question
@@ -66,17 +67,32 @@ func TestWhoMayChangeWhat(t *testing.T) {
 		{"add org member ann to acme/web", func(p *authn.Principal) error { return MayAddTeamMember(s, p, "acme", "web", "ann") }, []*authn.Principal{admin, boss, lead}},
 		{"bring stranger eve into acme/web", func(p *authn.Principal) error { return MayAddTeamMember(s, p, "acme", "web", "eve") }, []*authn.Principal{admin, boss}},
 		{"act on user ann", func(p *authn.Principal) error { return SelfOrAdmin(p, "ann") }, []*authn.Principal{admin, ann}},
-		{"ask about user:ann", func(p *authn.Principal) error { return MayAsk(p, "user:ann") }, []*authn.Principal{admin, ann, proxy}},
-		{"create a credential for oneself", func(p *authn.Principal) error { _, err := NewCredentialOwner(p, ""); return err }, []*authn.Principal{admin, boss, lead, ann, eve}},
-		{"create a credential for serviceaccount:bot", func(p *authn.Principal) error { _, err := NewCredentialOwner(p, "serviceaccount:bot"); return err }, []*authn.Principal{admin}},
-		{"grant on a collection", func(p *authn.Principal) error { return c.GrantRight(ctx, s, p, "collection:/prod") }, []*authn.Principal{admin}},
-		{"grant on repository acme/app", func(p *authn.Principal) error { return c.GrantRight(ctx, s, p, "repository:acme/app") }, []*authn.Principal{admin, boss, ann}},
-		{"grant on namespace acme", func(p *authn.Principal) error { return c.GrantRight(ctx, s, p, "namespace:acme") }, []*authn.Principal{admin, boss}},
-		{"grant on ann's own namespace", func(p *authn.Principal) error { return c.GrantRight(ctx, s, p, "namespace:ann") }, []*authn.Principal{admin, ann}},
-		{"list ann's grants", func(p *authn.Principal) error { return c.MayListGrants(ctx, s, p, "user:ann", "") }, []*authn.Principal{admin, ann}},
-		{"list every grant", func(p *authn.Principal) error { return c.MayListGrants(ctx, s, p, "", "") }, []*authn.Principal{admin}},
+		{"ask about user:ann", func(p *authn.Principal) error { return MayAsk(p, subjects.MustParse("user:ann")) }, []*authn.Principal{admin, ann, proxy}},
+		{"create a credential for oneself", func(p *authn.Principal) error { _, err := NewCredentialOwner(p, subjects.Subject{}); return err }, []*authn.Principal{admin, boss, lead, ann, eve}},
+		{"create a credential for serviceaccount:bot", func(p *authn.Principal) error {
+			_, err := NewCredentialOwner(p, subjects.MustParse("serviceaccount:bot"))
+			return err
+		}, []*authn.Principal{admin}},
+		{"grant on a collection", func(p *authn.Principal) error {
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("collection:/prod"))
+		}, []*authn.Principal{admin}},
+		{"grant on repository acme/app", func(p *authn.Principal) error {
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("repository:acme/app"))
+		}, []*authn.Principal{admin, boss, ann}},
+		{"grant on namespace acme", func(p *authn.Principal) error {
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("namespace:acme"))
+		}, []*authn.Principal{admin, boss}},
+		{"grant on ann's own namespace", func(p *authn.Principal) error {
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("namespace:ann"))
+		}, []*authn.Principal{admin, ann}},
+		{"list ann's grants", func(p *authn.Principal) error {
+			return c.MayListGrants(ctx, s, p, subjects.MustParse("user:ann"), subjects.Object{})
+		}, []*authn.Principal{admin, ann}},
+		{"list every grant", func(p *authn.Principal) error {
+			return c.MayListGrants(ctx, s, p, subjects.Subject{}, subjects.Object{})
+		}, []*authn.Principal{admin}},
 		{"read a grant held by ann", func(p *authn.Principal) error {
-			return c.MayReadGrant(ctx, s, p, &store.Grant{Subject: "user:ann", Object: "collection:/prod"})
+			return c.MayReadGrant(ctx, s, p, &store.Grant{Subject: subjects.MustParse("user:ann"), Object: subjects.MustParseObject("collection:/prod")})
 		}, []*authn.Principal{admin, ann}},
 		{"list every account's bundles", ListEveryAccount, []*authn.Principal{admin}},
 		{"be a daemon's decision service", DecisionService, []*authn.Principal{proxy}},
@@ -93,13 +109,13 @@ func TestWhoMayChangeWhat(t *testing.T) {
 			}
 		}
 	}
-	if _, err := CredentialOwner(admin, "team:acme/web"); !errors.Is(err, ErrInvalid) {
+	if _, err := CredentialOwner(admin, subjects.MustParse("team:acme/web")); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a team as a credential owner: %v, want ErrInvalid", err)
 	}
 	if ok, _ := TeamSyncMayAddNonMembers(s, lead, "acme"); ok {
 		t.Error("a team admin's sync may add non-members")
 	}
-	if !ManagesCredential(ann, "user:ann") || ManagesCredential(ann, "user:eve") || !ManagesCredential(admin, "user:eve") {
+	if !ManagesCredential(ann, subjects.MustParse("user:ann")) || ManagesCredential(ann, subjects.MustParse("user:eve")) || !ManagesCredential(admin, subjects.MustParse("user:eve")) {
 		t.Error("ManagesCredential")
 	}
 	if MustProveOldPassword(admin) || !MustProveOldPassword(ann) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/pki"
+	"github.com/grantd/grantd/subjects"
 )
 
 // bundleCert creates a bundle over REST and returns its certificate and
@@ -91,7 +92,7 @@ func TestClientBundles(t *testing.T) {
 	}
 
 	id, err := backend.Identify(ctx, "dev", cert)
-	if err != nil || id.Subject != "user:dev" || id.IsAdmin {
+	if err != nil || id.Subject != subjects.MustParse("user:dev") || id.IsAdmin {
 		t.Fatalf("identify a fresh bundle: %+v %v", id, err)
 	}
 	if _, err := backend.Identify(ctx, "admin", cert); err == nil {

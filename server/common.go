@@ -30,7 +30,7 @@ type writer struct {
 func (d *writer) apply(ctx context.Context, cmd store.Command) (uint64, error) {
 	actor := "system"
 	if p := principalFrom(ctx); p != nil {
-		actor = p.Subject()
+		actor = p.Subject().String()
 	}
 	return d.applyAs(ctx, actor, cmd)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 )
@@ -33,7 +34,7 @@ func serviceAccountPB(a *store.ServiceAccount) *v1.ServiceAccount {
 }
 
 func apiTokenPB(t *store.APIToken) *v1.APIToken {
-	return &v1.APIToken{Id: t.ID, Name: t.Name, Owner: t.Owner, CreatedAt: ts(t.CreatedAt), ExpiresAt: ts(t.ExpiresAt)}
+	return &v1.APIToken{Id: t.ID, Name: t.Name, Owner: t.Owner.String(), CreatedAt: ts(t.CreatedAt), ExpiresAt: ts(t.ExpiresAt)}
 }
 
 func collectionPB(c *store.Collection) *v1.Collection {
@@ -55,7 +56,7 @@ func operationPB(o roles.Operation) *v1.Operation {
 }
 
 func grantPB(g *store.Grant) *v1.Grant {
-	return &v1.Grant{Id: g.ID, Subject: g.Subject, Role: g.Role, Object: g.Object, Scope: g.Scope,
+	return &v1.Grant{Id: g.ID, Subject: g.Subject.String(), Role: g.Role, Object: g.Object.String(), Scope: g.Scope,
 		CreatedAt: ts(g.CreatedAt), CreatedBy: g.CreatedBy}
 }
 
@@ -72,4 +73,30 @@ func settingsPB(s *store.Settings) *v1.Settings {
 			RenewalThresholdMinutes: int32(s.Sessions.RenewalThresholdMinutes),
 			PerUserLimit:            int32(s.Sessions.PerUserLimit),
 		}}
+}
+
+// subjectField reads a subject a request names ("" is none): the one place
+// the API turns a wire subject into a typed one. The request's Validate
+// case has already checked it; a failure here is still an InvalidArgument.
+func subjectField(field, in string) (subjects.Subject, error) {
+	if in == "" {
+		return subjects.Subject{}, nil
+	}
+	s, err := subjects.ParseSubject(in)
+	if err != nil {
+		return subjects.Subject{}, invalid("%s: %v", field, err)
+	}
+	return s, nil
+}
+
+// objectField reads a grant object a request names ("" is none).
+func objectField(field, in string) (subjects.Object, error) {
+	if in == "" {
+		return subjects.Object{}, nil
+	}
+	o, err := subjects.ParseObject(in)
+	if err != nil {
+		return subjects.Object{}, invalid("%s: %v", field, err)
+	}
+	return o, nil
 }

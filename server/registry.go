@@ -30,7 +30,7 @@ func (b registryBackend) Authenticate(ctx context.Context, username, secret stri
 	var err error
 	if strings.HasPrefix(secret, authn.APITokenPrefix) {
 		p, err = authn.APIToken(b.store.Read(), secret, b.now())
-		if err == nil && p.Name != username && p.Subject() != username {
+		if err == nil && p.Name != username && p.Subject().String() != username {
 			err = authn.ErrUnauthenticated
 		}
 	} else {
@@ -49,7 +49,7 @@ func (b registryBackend) Authenticate(ctx context.Context, username, secret stri
 }
 
 // Refresh checks that the account of a refresh token is still active.
-func (b registryBackend) Refresh(_ context.Context, subject string) (registry.Identity, error) {
+func (b registryBackend) Refresh(_ context.Context, subject subjects.Subject) (registry.Identity, error) {
 	p, err := authn.PrincipalOf(b.store.Read(), subject, authn.MethodAPIToken)
 	if err != nil {
 		return registry.Identity{}, registry.ErrBadCredentials
@@ -78,12 +78,11 @@ func (b registryBackend) CreateForPush(ctx context.Context, id registry.Identity
 	if repo, err := r.Repository(ns, name); err != nil || repo != nil {
 		return err
 	}
-	kind, who := subjects.Split(id.Subject)
-	ok, err := rights.ManagesNamespace(r, &Principal{Kind: authn.Kind(kind), Name: who, IsAdmin: id.IsAdmin}, ns)
+	ok, err := rights.ManagesNamespace(r, &Principal{Kind: id.Subject.Kind, Name: id.Subject.Name, IsAdmin: id.IsAdmin}, ns)
 	if err != nil || !ok {
 		return err
 	}
-	_, err = b.applyAs(ctx, id.Subject, store.CreateRepository{Repository: store.Repository{Namespace: ns, Name: name,
+	_, err = b.applyAs(ctx, id.Subject.String(), store.CreateRepository{Repository: store.Repository{Namespace: ns, Name: name,
 		Visibility: store.VisibilityPrivate, CreatedAt: b.now()}})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return nil // a concurrent push made it

@@ -5,6 +5,7 @@ import (
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 
 	"github.com/grantd/grantd/rights"
 )
@@ -40,6 +41,36 @@ func (d *asker) requireRepositoryRight(ctx context.Context, namespace, name, ope
 }
 
 // requireGrantRight checks who may create or delete a grant on object.
-func (d *asker) requireGrantRight(ctx context.Context, object string) error {
+func (d *asker) requireGrantRight(ctx context.Context, object subjects.Object) error {
 	return d.rights().GrantRight(ctx, d.state.Read(), principalFrom(ctx), object)
+}
+
+// credentialOwner resolves the owner a token or bundle request names ("":
+// the caller) with rights.CredentialOwner.
+func credentialOwner(ctx context.Context, owner string) (subjects.Subject, error) {
+	o, err := ownerField(owner)
+	if err != nil {
+		return subjects.Subject{}, err
+	}
+	return rights.CredentialOwner(principalFrom(ctx), o)
+}
+
+// newCredentialOwner is credentialOwner for a credential to create.
+func newCredentialOwner(ctx context.Context, owner string) (subjects.Subject, error) {
+	o, err := ownerField(owner)
+	if err != nil {
+		return subjects.Subject{}, err
+	}
+	return rights.NewCredentialOwner(principalFrom(ctx), o)
+}
+
+func ownerField(owner string) (subjects.Subject, error) {
+	o, err := subjects.ParseSubject(owner)
+	switch {
+	case owner == "":
+		return subjects.Subject{}, nil
+	case err != nil || !o.IsAccount():
+		return subjects.Subject{}, invalid("owner must be user:<name> or serviceaccount:<name>")
+	}
+	return o, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/ldapsync/ldaptest"
+	"github.com/grantd/grantd/subjects"
 )
 
 // The security regression suite: one test per reproduction of the security
@@ -394,7 +395,7 @@ func TestSecurityFailuresElsewhereDoNotLockOutTheAdmin(t *testing.T) {
 func TestRegistryPushChecksTheRepositoryName(t *testing.T) {
 	ts := startServer(t)
 	b := registryBackend{ts.srv.deps}
-	id := registry.Identity{Subject: "user:admin", Account: "admin", IsAdmin: true}
+	id := registry.Identity{Subject: subjects.MustParse("user:admin"), Account: "admin", IsAdmin: true}
 	for _, name := range []string{"admin/UPPER", "admin/a b", "admin/", "admin/x/../y"} {
 		if err := b.CreateForPush(context.Background(), id, name); err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -84,7 +84,7 @@ func (s *authService) Logout(ctx context.Context, _ *v1.LogoutRequest) (*v1.Logo
 
 func (s *authService) WhoAmI(ctx context.Context, _ *v1.WhoAmIRequest) (*v1.WhoAmIResponse, error) {
 	p := principalFrom(ctx)
-	return &v1.WhoAmIResponse{Subject: p.Subject(), IsAdmin: p.IsAdmin, Method: string(p.Method)}, nil
+	return &v1.WhoAmIResponse{Subject: p.Subject().String(), IsAdmin: p.IsAdmin, Method: string(p.Method)}, nil
 }
 
 // ListSessions lists the caller's sessions. The ID shown is a prefix of the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/grantd/grantd/rights"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 
 	"github.com/grantd/grantd/authz"
 
@@ -37,7 +38,12 @@ const (
 // not an error, so it comes back as a decision.
 func request(in *v1.AuthorizeRequest) (authz.Request, *authz.Decision) {
 	res := in.GetResource()
-	r := authz.Request{Subject: in.GetSubject(), Operation: in.GetOperation(), Options: in.GetOptions(), Secrets: in.GetSecrets(),
+	subject, err := subjectField("subject", in.GetSubject())
+	if err != nil {
+		return authz.Request{}, &authz.Decision{Code: authz.CodeUnknownSubject,
+			Reason: fmt.Sprintf("subject %q is not a known user, service account or anonymous", in.GetSubject())}
+	}
+	r := authz.Request{Subject: subject, Operation: in.GetOperation(), Options: in.GetOptions(), Secrets: in.GetSecrets(),
 		Collection: res.GetCollection(), Repository: res.GetRepository(), Labels: res.GetLabels()}
 	set := 0
 	for _, ok := range []bool{r.Collection != "", len(r.Labels) > 0, r.Repository != ""} {
@@ -89,7 +95,7 @@ func (s *authzService) waitFor(ctx context.Context, minRevision uint64) *authz.D
 }
 
 func (s *authzService) decide(ctx context.Context, in *v1.AuthorizeRequest) (*v1.AuthorizeResponse, error) {
-	if err := rights.MayAsk(principalFrom(ctx), in.GetSubject()); err != nil {
+	if err := mayAsk(ctx, in.GetSubject()); err != nil {
 		return nil, err
 	}
 	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
@@ -101,6 +107,17 @@ func (s *authzService) decide(ctx context.Context, in *v1.AuthorizeRequest) (*v1
 		return decisionPB(*bad), nil
 	}
 	return decisionPB(s.engine.Decide(ctx, r)), nil
+}
+
+// mayAsk applies rights.MayAsk to the subject a request names. A subject
+// that does not parse is nobody the caller is, so only those who may ask
+// about anyone get past (and then learn that it is unknown).
+func mayAsk(ctx context.Context, subject string) error {
+	s, err := subjectField("subject", subject)
+	if err != nil {
+		s = subjects.Subject{}
+	}
+	return rights.MayAsk(principalFrom(ctx), s)
 }
 
 func decisionPB(d authz.Decision) *v1.AuthorizeResponse {
@@ -148,7 +165,7 @@ func (s *authzService) AuthorizeBatch(ctx context.Context, in *v1.AuthorizeBatch
 const batchStride = 8
 
 func (s *authzService) Explain(ctx context.Context, in *v1.AuthorizeRequest) (*v1.ExplainResponse, error) {
-	if err := rights.MayAsk(principalFrom(ctx), in.GetSubject()); err != nil {
+	if err := mayAsk(ctx, in.GetSubject()); err != nil {
 		return nil, err
 	}
 	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
@@ -172,11 +189,11 @@ func (s *authzService) Explain(ctx context.Context, in *v1.AuthorizeRequest) (*v
 }
 
 func contributionPB(c authz.Contribution) *v1.Contribution {
-	return &v1.Contribution{GrantId: c.GrantID, SubjectPath: c.SubjectPath, Role: c.Role, Object: c.Object, Scope: c.Scope}
+	return &v1.Contribution{GrantId: c.GrantID, SubjectPath: c.SubjectPath, Role: c.Role, Object: c.Object.String(), Scope: c.Scope}
 }
 
 func (s *authzService) GetEffectivePermissions(ctx context.Context, in *v1.GetEffectivePermissionsRequest) (*v1.GetEffectivePermissionsResponse, error) {
-	if err := rights.MayAsk(principalFrom(ctx), in.GetSubject()); err != nil {
+	if err := mayAsk(ctx, in.GetSubject()); err != nil {
 		return nil, err
 	}
 	path, err := collectionPath(in.GetCollection())
@@ -186,7 +203,11 @@ func (s *authzService) GetEffectivePermissions(ctx context.Context, in *v1.GetEf
 	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
 		return nil, unavailable("%s", d.Reason)
 	}
-	p := s.engine.EffectivePermissions(ctx, in.GetSubject(), path)
+	subject, err := subjectField("subject", in.GetSubject())
+	if err != nil {
+		return nil, err
+	}
+	p := s.engine.EffectivePermissions(ctx, subject, path)
 	switch p.Decision.Code {
 	case authz.CodeAdmin, authz.CodeGranted, authz.CodeMissingOperation:
 	case authz.CodeInternalError:
@@ -217,8 +238,12 @@ func (s *authzService) ListAccess(ctx context.Context, in *v1.ListAccessRequest)
 	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
 		return nil, unavailable("%s", d.Reason)
 	}
+	object, err := objectField("object", in.GetObject())
+	if err != nil {
+		return nil, err
+	}
 	r := s.store.Read()
-	entries, err := authz.WhoCan(r, in.GetObject(), in.GetOperation(), in.GetOptions())
+	entries, err := authz.WhoCan(r, object, in.GetOperation(), in.GetOptions())
 	switch {
 	case errors.Is(err, authz.ErrNotFound):
 		return nil, notFound("%v", err)
@@ -227,14 +252,14 @@ func (s *authzService) ListAccess(ctx context.Context, in *v1.ListAccessRequest)
 	}
 	out := &v1.ListAccessResponse{Revision: r.Revision()}
 	for _, e := range entries {
-		if e.Subject <= after {
+		if e.Subject.String() <= after {
 			continue
 		}
 		if len(out.Entries) == size {
 			out.NextPageToken = nextPageToken(size, size, out.Entries[size-1].User)
 			break
 		}
-		entry := &v1.AccessEntry{User: e.Subject, IsAdmin: e.Via == "admin"}
+		entry := &v1.AccessEntry{User: e.Subject.String(), IsAdmin: e.Via == "admin"}
 		for _, c := range e.Grants {
 			entry.Grants = append(entry.Grants, contributionPB(c))
 		}

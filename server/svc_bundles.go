@@ -47,14 +47,13 @@ func (s *bundleService) validity(days int32) (time.Duration, error) {
 }
 
 // certify issues and records a certificate for pub.
-func (s *bundleService) certify(ctx context.Context, owner, label string, days int32, pub crypto.PublicKey) (*x509.Certificate, *store.ClientCert, uint64, error) {
+func (s *bundleService) certify(ctx context.Context, owner subjects.Subject, label string, days int32, pub crypto.PublicKey) (*x509.Certificate, *store.ClientCert, uint64, error) {
 	validity, err := s.validity(days)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	_, name := subjects.Split(owner)
 	now := s.now()
-	cert, err := s.ca.Issue(name, pub, now, validity)
+	cert, err := s.ca.Issue(owner.Name, pub, now, validity)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -68,7 +67,7 @@ func (s *bundleService) certify(ctx context.Context, owner, label string, days i
 }
 
 func (s *bundleService) CreateBundle(ctx context.Context, req *v1.CreateBundleRequest) (*v1.CreateBundleResponse, error) {
-	owner, err := rights.NewCredentialOwner(principalFrom(ctx), req.GetOwner())
+	owner, err := newCredentialOwner(ctx, req.GetOwner())
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +91,7 @@ func (s *bundleService) CreateBundle(ctx context.Context, req *v1.CreateBundleRe
 }
 
 func (s *bundleService) RegisterPublicKey(ctx context.Context, req *v1.RegisterPublicKeyRequest) (*v1.RegisterPublicKeyResponse, error) {
-	owner, err := rights.NewCredentialOwner(principalFrom(ctx), req.GetOwner())
+	owner, err := newCredentialOwner(ctx, req.GetOwner())
 	if err != nil {
 		return nil, err
 	}
@@ -117,15 +116,14 @@ func (s *bundleService) RegisterPublicKey(ctx context.Context, req *v1.RegisterP
 // ListBundles lists the caller's bundles; admins may name an account, or
 // "*" for every account.
 func (s *bundleService) ListBundles(ctx context.Context, req *v1.ListBundlesRequest) (*v1.ListBundlesResponse, error) {
-	owner := req.GetOwner()
-	if owner == "*" {
+	var owner subjects.Subject // every account's
+	if req.GetOwner() == "*" {
 		if err := rights.ListEveryAccount(principalFrom(ctx)); err != nil {
 			return nil, err
 		}
-		owner = ""
 	} else {
 		var err error
-		if owner, err = rights.CredentialOwner(principalFrom(ctx), owner); err != nil {
+		if owner, err = credentialOwner(ctx, req.GetOwner()); err != nil {
 			return nil, err
 		}
 	}
@@ -191,6 +189,6 @@ func (s *bundleService) GetClientCA(context.Context, *v1.GetClientCARequest) (*v
 }
 
 func bundlePB(c *store.ClientCert) *v1.Bundle {
-	return &v1.Bundle{Serial: c.Serial, Owner: c.Owner, Label: c.Label, PublicKeyFingerprint: c.PublicKey,
+	return &v1.Bundle{Serial: c.Serial, Owner: c.Owner.String(), Label: c.Label, PublicKeyFingerprint: c.PublicKey,
 		NotBefore: ts(c.NotBefore), NotAfter: ts(c.NotAfter), Revoked: c.Revoked}
 }

@@ -35,7 +35,7 @@ func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantReque
 	if scope != store.ScopeSubtree && scope != store.ScopeExact {
 		return nil, invalid("scope must be %s or %s", store.ScopeSubtree, store.ScopeExact)
 	}
-	if err := s.requireGrantRight(ctx, object.String()); err != nil {
+	if err := s.requireGrantRight(ctx, object); err != nil {
 		return nil, err
 	}
 	if err := s.roleExists(req.GetRole()); err != nil {
@@ -45,8 +45,8 @@ func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantReque
 	if err != nil {
 		return nil, err
 	}
-	g := store.Grant{ID: id, Subject: subject.String(), Role: req.GetRole(), Object: object.String(),
-		Scope: scope, CreatedAt: s.now(), CreatedBy: principalFrom(ctx).Subject()}
+	g := store.Grant{ID: id, Subject: subject, Role: req.GetRole(), Object: object,
+		Scope: scope, CreatedAt: s.now(), CreatedBy: principalFrom(ctx).Subject().String()}
 	rev, err := s.apply(ctx, store.CreateGrant{Grant: g})
 	if err != nil {
 		return nil, err
@@ -89,7 +89,15 @@ func (s *grantService) GetGrant(ctx context.Context, req *v1.GetGrantRequest) (*
 // user subject, it also lists the grants the user holds through their
 // teams, orgs and the authenticated subject, each with the path to it.
 func (s *grantService) ListGrants(ctx context.Context, req *v1.ListGrantsRequest) (*v1.ListGrantsResponse, error) {
-	if err := s.rights().MayListGrants(ctx, s.store.Read(), principalFrom(ctx), req.GetSubject(), req.GetObject()); err != nil {
+	subject, err := subjectField("subject", req.GetSubject())
+	if err != nil {
+		return nil, err
+	}
+	object, err := objectField("object", req.GetObject())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rights().MayListGrants(ctx, s.store.Read(), principalFrom(ctx), subject, object); err != nil {
 		return nil, err
 	}
 	size, err := pageSize(req.GetPageSize())
@@ -103,10 +111,10 @@ func (s *grantService) ListGrants(ctx context.Context, req *v1.ListGrantsRequest
 	r := s.store.Read()
 	var candidates []*v1.Grant
 	switch {
-	case req.GetSubject() != "":
-		candidates, err = grantsOfSubject(r, req.GetSubject(), req.GetExpandUser())
-	case req.GetObject() != "":
-		candidates, err = grantsVia(r.GrantsOnObject(req.GetObject()))
+	case !subject.IsZero():
+		candidates, err = grantsOfSubject(r, subject, req.GetExpandUser())
+	case !object.IsZero():
+		candidates, err = grantsVia(r.GrantsOnObject(object))
 	case req.GetRole() != "":
 		// One more than a page tells whether another page follows.
 		candidates, err = grantsVia(r.GrantsOfRole(req.GetRole(), after, size+1))
@@ -119,7 +127,7 @@ func (s *grantService) ListGrants(ctx context.Context, req *v1.ListGrantsRequest
 	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Id < candidates[j].Id })
 	out := &v1.ListGrantsResponse{}
 	for _, g := range candidates {
-		if g.Id <= after || req.GetObject() != "" && g.Object != req.GetObject() || req.GetRole() != "" && g.Role != req.GetRole() {
+		if g.Id <= after || !object.IsZero() && g.Object != object.String() || req.GetRole() != "" && g.Role != req.GetRole() {
 			continue
 		}
 		if len(out.Grants) == size {
@@ -144,15 +152,11 @@ func grantsVia(gs []*store.Grant, err error) ([]*v1.Grant, error) {
 
 // grantsOfSubject lists a subject's own grants and, for an expanded user,
 // those reached through memberships.
-func grantsOfSubject(r *store.ReadTxn, subject string, expand bool) ([]*v1.Grant, error) {
-	parsed, err := subjects.ParseSubject(subject)
-	if err != nil {
-		return nil, invalid("%v", err)
+func grantsOfSubject(r *store.ReadTxn, subject subjects.Subject, expand bool) ([]*v1.Grant, error) {
+	if !expand || subject.Kind != subjects.User {
+		return grantsVia(r.GrantsOfSubject(subject))
 	}
-	if !expand || parsed.Kind != subjects.User {
-		return grantsVia(r.GrantsOfSubject(parsed.String()))
-	}
-	paths, err := userSubjects(r, parsed.Name)
+	paths, err := userSubjects(r, subject.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -170,30 +174,32 @@ func grantsOfSubject(r *store.ReadTxn, subject string, expand bool) ([]*v1.Grant
 	return out, nil
 }
 
-type subjectPath struct{ subject, via string }
+type subjectPath struct {
+	subject subjects.Subject
+	via     string
+}
 
 // userSubjects are the subjects a user acts as, each with how the user
 // reaches it.
 func userSubjects(r *store.ReadTxn, user string) ([]subjectPath, error) {
 	self := subjects.OfUser(user)
-	out := []subjectPath{{self, self}}
+	via := func(s subjects.Subject) subjectPath { return subjectPath{s, self.String() + " → " + s.String()} }
+	out := []subjectPath{{self, self.String()}}
 	teams, err := r.TeamsOfUser(user)
 	if err != nil {
 		return nil, err
 	}
 	for _, t := range teams {
-		s := subjects.OfTeam(t.Org, t.Team)
-		out = append(out, subjectPath{s, self + " → " + s})
+		out = append(out, via(subjects.OfTeam(t.Org, t.Team)))
 	}
 	orgs, err := r.OrgsOfUser(user)
 	if err != nil {
 		return nil, err
 	}
 	for _, o := range orgs {
-		s := subjects.OfOrg(o.Org)
-		out = append(out, subjectPath{s, self + " → " + s})
+		out = append(out, via(subjects.OfOrg(o.Org)))
 	}
-	return append(out, subjectPath{"authenticated", self + " → authenticated"}), nil
+	return append(out, via(subjects.AnyAuthenticated)), nil
 }
 
 func (s *grantService) DeleteGrant(ctx context.Context, req *v1.DeleteGrantRequest) (*v1.DeleteGrantResponse, error) {

@@ -107,7 +107,7 @@ func (s *ldapService) TestLDAPLogin(ctx context.Context, req *v1.TestLDAPLoginRe
 // StartLDAPSync starts a run (or joins the one running) and answers at
 // once, or when it has ended with wait.
 func (s *ldapService) StartLDAPSync(ctx context.Context, req *v1.StartLDAPSyncRequest) (*v1.LDAPSyncRun, error) {
-	run := s.syncer.Start(ldapsync.Options{Force: req.GetForce(), Trigger: principalFrom(ctx).Subject()})
+	run := s.syncer.Start(ldapsync.Options{Force: req.GetForce(), Trigger: principalFrom(ctx).Subject().String()})
 	if !req.GetWait() {
 		return syncRunPB(run.Report()), nil
 	}
@@ -194,7 +194,7 @@ func (s *ldapService) UpdateTeamLDAPSync(ctx context.Context, req *v1.UpdateTeam
 	}
 	if req.GetSyncNow() && g.Enabled {
 		key := ldapsync.TeamKey{Org: req.GetOrg(), Team: req.GetTeam()}
-		if rev, err = s.syncNow(ctx, ldapsync.Options{Team: &key, Trigger: principalFrom(ctx).Subject()}); err != nil {
+		if rev, err = s.syncNow(ctx, ldapsync.Options{Team: &key, Trigger: principalFrom(ctx).Subject().String()}); err != nil {
 			return nil, err
 		}
 	}
@@ -230,7 +230,7 @@ func (s *ldapService) UpdateOrgAdminSync(ctx context.Context, req *v1.UpdateOrgA
 		return nil, err
 	}
 	if req.GetSyncNow() && g.Enabled {
-		if rev, err = s.syncNow(ctx, ldapsync.Options{Org: req.GetOrg(), Trigger: principalFrom(ctx).Subject()}); err != nil {
+		if rev, err = s.syncNow(ctx, ldapsync.Options{Org: req.GetOrg(), Trigger: principalFrom(ctx).Subject().String()}); err != nil {
 			return nil, err
 		}
 	}

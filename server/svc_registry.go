@@ -27,7 +27,7 @@ func (s *registryService) RotateTokenSigningKey(ctx context.Context, req *v1.Rot
 	if alg != pki.AlgorithmES256 && alg != pki.AlgorithmRS256 {
 		return nil, invalid("algorithm must be ES256 or RS256")
 	}
-	rev, err := pki.RotateTokenKey(ctx, s.store, alg, s.now(), principalFrom(ctx).Subject())
+	rev, err := pki.RotateTokenKey(ctx, s.store, alg, s.now(), principalFrom(ctx).Subject().String())
 	if err != nil {
 		return nil, err
 	}

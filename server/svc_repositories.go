@@ -145,13 +145,13 @@ func (s *repositoryService) ListRepositoryAccess(ctx context.Context, req *v1.Li
 		return nil, orNotFound(err, "repository %s/%s not found", req.GetNamespace(), req.GetName())
 	}
 	out := &v1.ListRepositoryAccessResponse{}
-	for _, object := range []string{subjects.RepositoryOf(req.GetNamespace(), req.GetName()), subjects.NamespaceOf(req.GetNamespace())} {
+	for _, object := range []subjects.Object{subjects.RepositoryOf(req.GetNamespace(), req.GetName()), subjects.NamespaceOf(req.GetNamespace())} {
 		grants, err := r.GrantsOnObject(object)
 		if err != nil {
 			return nil, err
 		}
 		for _, g := range grants {
-			out.Access = append(out.Access, &v1.RepositoryAccess{Subject: g.Subject, Role: g.Role, Object: g.Object, GrantId: g.ID})
+			out.Access = append(out.Access, &v1.RepositoryAccess{Subject: g.Subject.String(), Role: g.Role, Object: g.Object.String(), GrantId: g.ID})
 		}
 	}
 	return out, nil

@@ -20,7 +20,7 @@ type tokenService struct {
 }
 
 func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPITokenRequest) (*v1.CreateAPITokenResponse, error) {
-	owner, err := rights.NewCredentialOwner(principalFrom(ctx), req.GetOwner())
+	owner, err := newCredentialOwner(ctx, req.GetOwner())
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (s *tokenService) CreateAPIToken(ctx context.Context, req *v1.CreateAPIToke
 }
 
 func (s *tokenService) ListAPITokens(ctx context.Context, req *v1.ListAPITokensRequest) (*v1.ListAPITokensResponse, error) {
-	owner, err := rights.CredentialOwner(principalFrom(ctx), req.GetOwner())
+	owner, err := credentialOwner(ctx, req.GetOwner())
 	if err != nil {
 		return nil, err
 	}

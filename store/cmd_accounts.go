@@ -20,7 +20,7 @@ type CreateUser struct {
 func (CreateUser) kind() commandKind { return kindCreateUser }
 
 func (c CreateUser) describe() (action, object string, after any) {
-	return "user.create", subjects.OfUser(c.User.Name), publicUser(c.User)
+	return "user.create", subjects.OfUser(c.User.Name).String(), publicUser(c.User)
 }
 
 func (c CreateUser) apply(tx *writeTxn) error {
@@ -83,7 +83,7 @@ func (c UpdateUser) describe() (action, object string, after any) {
 		changed := "(changed)"
 		shown.PasswordHash = &changed
 	}
-	return "user.update", subjects.OfUser(c.Name), shown
+	return "user.update", subjects.OfUser(c.Name).String(), shown
 }
 
 func (c UpdateUser) before(tx *writeTxn) (any, error) { return tx.get(tableUsers, c.Name) }
@@ -135,7 +135,7 @@ type DeleteUser struct {
 func (DeleteUser) kind() commandKind { return kindDeleteUser }
 
 func (c DeleteUser) describe() (action, object string, after any) {
-	return "user.delete", subjects.OfUser(c.Name), nil
+	return "user.delete", subjects.OfUser(c.Name).String(), nil
 }
 
 func (c DeleteUser) before(tx *writeTxn) (any, error) { return tx.get(tableUsers, c.Name) }
@@ -162,7 +162,10 @@ func (c DeleteUser) apply(tx *writeTxn) error {
 			ErrConflict, u.Name, private, child.(*Collection).Path)
 	}
 	subject := subjects.OfUser(u.Name)
-	for _, step := range []struct{ table, index, arg string }{
+	for _, step := range []struct {
+		table, index string
+		arg          any
+	}{
 		{tableOrgMembers, indexUser, u.Name},
 		{tableTeamMembers, indexUser, u.Name},
 		{tableGrants, indexSubject, subject},
@@ -188,7 +191,7 @@ type CreateServiceAccount struct {
 func (CreateServiceAccount) kind() commandKind { return kindCreateServiceAccount }
 
 func (c CreateServiceAccount) describe() (action, object string, after any) {
-	return "serviceaccount.create", subjects.OfServiceAccount(c.Account.Name), c.Account
+	return "serviceaccount.create", subjects.OfServiceAccount(c.Account.Name).String(), c.Account
 }
 
 func (c CreateServiceAccount) apply(tx *writeTxn) error {
@@ -216,7 +219,7 @@ type UpdateServiceAccount struct {
 func (UpdateServiceAccount) kind() commandKind { return kindUpdateServiceAccount }
 
 func (c UpdateServiceAccount) describe() (action, object string, after any) {
-	return "serviceaccount.update", subjects.OfServiceAccount(c.Name), c
+	return "serviceaccount.update", subjects.OfServiceAccount(c.Name).String(), c
 }
 
 func (c UpdateServiceAccount) before(tx *writeTxn) (any, error) {
@@ -257,7 +260,7 @@ type DeleteServiceAccount struct {
 func (DeleteServiceAccount) kind() commandKind { return kindDeleteServiceAccount }
 
 func (c DeleteServiceAccount) describe() (action, object string, after any) {
-	return "serviceaccount.delete", subjects.OfServiceAccount(c.Name), nil
+	return "serviceaccount.delete", subjects.OfServiceAccount(c.Name).String(), nil
 }
 
 func (c DeleteServiceAccount) apply(tx *writeTxn) error {

@@ -48,7 +48,7 @@ func (c Bootstrap) apply(tx *writeTxn) error {
 			return err
 		}
 	}
-	shared := Grant{ID: c.SharedGrantID, Subject: string(subjects.Authenticated), Role: roles.Scheduler,
+	shared := Grant{ID: c.SharedGrantID, Subject: subjects.AnyAuthenticated, Role: roles.Scheduler,
 		Object: subjects.CollectionOf(collections.Shared), Scope: ScopeSubtree, CreatedAt: at, CreatedBy: "system"}
 	if err := (CreateGrant{Grant: shared}).apply(tx); err != nil {
 		return err

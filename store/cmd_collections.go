@@ -17,7 +17,7 @@ type CreateCollection struct {
 func (CreateCollection) kind() commandKind { return kindCreateCollection }
 
 func (c CreateCollection) describe() (action, object string, after any) {
-	return "collection.create", subjects.CollectionOf(c.Collection.Path), c.Collection
+	return "collection.create", subjects.CollectionOf(c.Collection.Path).String(), c.Collection
 }
 
 func (c CreateCollection) apply(tx *writeTxn) error {
@@ -51,7 +51,7 @@ type DeleteCollection struct {
 func (DeleteCollection) kind() commandKind { return kindDeleteCollection }
 
 func (c DeleteCollection) describe() (action, object string, after any) {
-	return "collection.delete", subjects.CollectionOf(c.Path), c
+	return "collection.delete", subjects.CollectionOf(c.Path).String(), c
 }
 
 func (c DeleteCollection) apply(tx *writeTxn) error {

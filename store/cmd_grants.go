@@ -16,7 +16,7 @@ type CreateGrant struct {
 func (CreateGrant) kind() commandKind { return kindCreateGrant }
 
 func (c CreateGrant) describe() (action, object string, after any) {
-	return "grant.create", c.Grant.Object, c.Grant
+	return "grant.create", c.Grant.Object.String(), c.Grant
 }
 
 func (c CreateGrant) apply(tx *writeTxn) error {
@@ -24,21 +24,13 @@ func (c CreateGrant) apply(tx *writeTxn) error {
 	if g.ID == "" {
 		return fmt.Errorf("%w: grant without an ID", ErrInvalid)
 	}
-	subject, err := subjects.ParseSubject(g.Subject)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	object, err := subjects.ParseObject(g.Object)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
+	subject, object := g.Subject, g.Object
 	if g.Scope == "" {
 		g.Scope = ScopeSubtree
 	}
 	if g.Scope != ScopeSubtree && g.Scope != ScopeExact {
 		return fmt.Errorf("%w: scope %q is neither %s nor %s", ErrInvalid, g.Scope, ScopeSubtree, ScopeExact)
 	}
-	g.Subject, g.Object = subject.String(), object.String()
 	if err := tx.subjectExists(subject); err != nil {
 		return err
 	}
@@ -118,6 +110,9 @@ func (tx *writeTxn) subjectExists(s subjects.Subject) error {
 		_, err = tx.mustExist("org", tableOrgs, s.Name)
 	case subjects.Team:
 		_, err = tx.mustExist("team", tableTeams, s.Name, s.Team)
+	case subjects.Authenticated, subjects.Anonymous:
+	default:
+		err = fmt.Errorf("%w: %q is not a subject", ErrInvalid, s)
 	}
 	return err
 }

@@ -2,8 +2,6 @@ package store
 
 import (
 	"fmt"
-
-	"github.com/grantd/grantd/subjects"
 )
 
 // PutKeyMaterial stores a key pair (a CA, a signing key), replacing the
@@ -48,8 +46,8 @@ func (c IssueClientCert) describe() (action, object string, after any) {
 
 func (c IssueClientCert) apply(tx *writeTxn) error {
 	cert := c.Cert
-	owner, err := subjects.ParseSubject(cert.Owner)
-	if err != nil || owner.Kind != subjects.User && owner.Kind != subjects.ServiceAccount {
+	owner := cert.Owner
+	if !owner.IsAccount() {
 		return fmt.Errorf("%w: certificate owner %q must be a user or service account", ErrInvalid, cert.Owner)
 	}
 	if cert.Serial == "" || cert.PublicKey == "" || !cert.NotBefore.Before(cert.NotAfter) {

@@ -14,7 +14,7 @@ type CreateOrg struct {
 func (CreateOrg) kind() commandKind { return kindCreateOrg }
 
 func (c CreateOrg) describe() (action, object string, after any) {
-	return "org.create", subjects.OfOrg(c.Org.Name), c.Org
+	return "org.create", subjects.OfOrg(c.Org.Name).String(), c.Org
 }
 
 func (c CreateOrg) apply(tx *writeTxn) error {
@@ -38,7 +38,7 @@ type DeleteOrg struct {
 func (DeleteOrg) kind() commandKind { return kindDeleteOrg }
 
 func (c DeleteOrg) describe() (action, object string, after any) {
-	return "org.delete", subjects.OfOrg(c.Name), nil
+	return "org.delete", subjects.OfOrg(c.Name).String(), nil
 }
 
 func (c DeleteOrg) apply(tx *writeTxn) error {
@@ -77,7 +77,7 @@ type CreateTeam struct {
 func (CreateTeam) kind() commandKind { return kindCreateTeam }
 
 func (c CreateTeam) describe() (action, object string, after any) {
-	return "team.create", subjects.OfTeam(c.Team.Org, c.Team.Name), c.Team
+	return "team.create", subjects.OfTeam(c.Team.Org, c.Team.Name).String(), c.Team
 }
 
 func (c CreateTeam) apply(tx *writeTxn) error {
@@ -101,7 +101,7 @@ type DeleteTeam struct {
 func (DeleteTeam) kind() commandKind { return kindDeleteTeam }
 
 func (c DeleteTeam) describe() (action, object string, after any) {
-	return "team.delete", subjects.OfTeam(c.Org, c.Name), nil
+	return "team.delete", subjects.OfTeam(c.Org, c.Name).String(), nil
 }
 
 func (c DeleteTeam) apply(tx *writeTxn) error {
@@ -129,7 +129,7 @@ type SetOrgMember struct {
 func (SetOrgMember) kind() commandKind { return kindSetOrgMember }
 
 func (c SetOrgMember) describe() (action, object string, after any) {
-	return "org.member.set", subjects.OfOrg(c.Member.Org), c.Member
+	return "org.member.set", subjects.OfOrg(c.Member.Org).String(), c.Member
 }
 
 func (c SetOrgMember) before(tx *writeTxn) (any, error) {
@@ -168,7 +168,7 @@ type RemoveOrgMember struct {
 func (RemoveOrgMember) kind() commandKind { return kindRemoveOrgMember }
 
 func (c RemoveOrgMember) describe() (action, object string, after any) {
-	return "org.member.remove", subjects.OfOrg(c.Org), c
+	return "org.member.remove", subjects.OfOrg(c.Org).String(), c
 }
 
 func (c RemoveOrgMember) apply(tx *writeTxn) error {
@@ -206,7 +206,7 @@ type SetTeamMember struct {
 func (SetTeamMember) kind() commandKind { return kindSetTeamMember }
 
 func (c SetTeamMember) describe() (action, object string, after any) {
-	return "team.member.set", subjects.OfTeam(c.Member.Org, c.Member.Team), c.Member
+	return "team.member.set", subjects.OfTeam(c.Member.Org, c.Member.Team).String(), c.Member
 }
 
 func (c SetTeamMember) before(tx *writeTxn) (any, error) {
@@ -255,7 +255,7 @@ type RemoveTeamMember struct {
 func (RemoveTeamMember) kind() commandKind { return kindRemoveTeamMember }
 
 func (c RemoveTeamMember) describe() (action, object string, after any) {
-	return "team.member.remove", subjects.OfTeam(c.Org, c.Team), c
+	return "team.member.remove", subjects.OfTeam(c.Org, c.Team).String(), c
 }
 
 func (c RemoveTeamMember) apply(tx *writeTxn) error {
@@ -282,7 +282,7 @@ type UpdateTeam struct {
 func (UpdateTeam) kind() commandKind { return kindUpdateTeam }
 
 func (c UpdateTeam) describe() (action, object string, after any) {
-	return "team.update", subjects.OfTeam(c.Org, c.Name), c
+	return "team.update", subjects.OfTeam(c.Org, c.Name).String(), c
 }
 
 func (c UpdateTeam) before(tx *writeTxn) (any, error) { return tx.get(tableTeams, c.Org, c.Name) }
@@ -309,7 +309,7 @@ type UpdateOrg struct {
 func (UpdateOrg) kind() commandKind { return kindUpdateOrg }
 
 func (c UpdateOrg) describe() (action, object string, after any) {
-	return "org.update", subjects.OfOrg(c.Name), c
+	return "org.update", subjects.OfOrg(c.Name).String(), c
 }
 
 func (c UpdateOrg) before(tx *writeTxn) (any, error) { return tx.get(tableOrgs, c.Name) }

@@ -14,7 +14,7 @@ type CreateRepository struct {
 func (CreateRepository) kind() commandKind { return kindCreateRepository }
 
 func (c CreateRepository) describe() (action, object string, after any) {
-	return "repository.create", subjects.RepositoryOf(c.Repository.Namespace, c.Repository.Name), c.Repository
+	return "repository.create", subjects.RepositoryOf(c.Repository.Namespace, c.Repository.Name).String(), c.Repository
 }
 
 func (c CreateRepository) apply(tx *writeTxn) error {
@@ -46,7 +46,7 @@ type UpdateRepository struct {
 func (UpdateRepository) kind() commandKind { return kindUpdateRepository }
 
 func (c UpdateRepository) describe() (action, object string, after any) {
-	return "repository.update", subjects.RepositoryOf(c.Namespace, c.Name), c
+	return "repository.update", subjects.RepositoryOf(c.Namespace, c.Name).String(), c
 }
 
 func (c UpdateRepository) before(tx *writeTxn) (any, error) {
@@ -78,7 +78,7 @@ type DeleteRepository struct {
 func (DeleteRepository) kind() commandKind { return kindDeleteRepository }
 
 func (c DeleteRepository) describe() (action, object string, after any) {
-	return "repository.delete", subjects.RepositoryOf(c.Namespace, c.Name), nil
+	return "repository.delete", subjects.RepositoryOf(c.Namespace, c.Name).String(), nil
 }
 
 func (c DeleteRepository) apply(tx *writeTxn) error {

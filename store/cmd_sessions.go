@@ -3,8 +3,6 @@ package store
 import (
 	"fmt"
 	"time"
-
-	"github.com/grantd/grantd/subjects"
 )
 
 // CreateSession records a login session and drops the user's oldest
@@ -115,13 +113,13 @@ func (CreateAPIToken) kind() commandKind { return kindCreateAPIToken }
 func (c CreateAPIToken) describe() (action, object string, after any) {
 	t := c.Token
 	t.Hash = ""
-	return "token.create", t.Owner, t
+	return "token.create", t.Owner.String(), t
 }
 
 func (c CreateAPIToken) apply(tx *writeTxn) error {
 	t := c.Token
-	owner, err := subjects.ParseSubject(t.Owner)
-	if err != nil || owner.Kind != subjects.User && owner.Kind != subjects.ServiceAccount {
+	owner := t.Owner
+	if !owner.IsAccount() {
 		return fmt.Errorf("%w: token owner %q must be a user or service account", ErrInvalid, t.Owner)
 	}
 	if err := tx.subjectExists(owner); err != nil {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/grantd/grantd/subjects"
 	memdb "github.com/hashicorp/go-memdb"
 )
 
@@ -223,8 +224,8 @@ func (r *ReadTxn) APITokenByHash(hash string) (*APIToken, error) {
 	return copyRow[APIToken](row), nil
 }
 
-// APITokens lists the tokens of an owner (a subject string).
-func (r *ReadTxn) APITokens(owner string) ([]*APIToken, error) {
+// APITokens lists the tokens of an owner.
+func (r *ReadTxn) APITokens(owner subjects.Subject) ([]*APIToken, error) {
 	return list[APIToken](r, tableAPITokens, indexOwner, 0, owner)
 }
 
@@ -257,13 +258,13 @@ func (r *ReadTxn) Grants(after string, limit int) ([]*Grant, error) {
 	return page[Grant](r, tableGrants, "", after, limit)
 }
 
-// GrantsOfSubject lists the grants held by a subject string.
-func (r *ReadTxn) GrantsOfSubject(subject string) ([]*Grant, error) {
+// GrantsOfSubject lists the grants held by a subject.
+func (r *ReadTxn) GrantsOfSubject(subject subjects.Subject) ([]*Grant, error) {
 	return list[Grant](r, tableGrants, indexSubject, 0, subject)
 }
 
-// GrantsOnObject lists the grants on an object string.
-func (r *ReadTxn) GrantsOnObject(object string) ([]*Grant, error) {
+// GrantsOnObject lists the grants on an object.
+func (r *ReadTxn) GrantsOnObject(object subjects.Object) ([]*Grant, error) {
 	return list[Grant](r, tableGrants, indexObject, 0, object)
 }
 
@@ -364,10 +365,10 @@ func (r *ReadTxn) ClientCert(serial string) (*ClientCert, error) {
 	return first[ClientCert](r, tableClientCerts, serial)
 }
 
-// ClientCerts lists the client certificates of an owner (a subject
-// string), or every one when owner is empty.
-func (r *ReadTxn) ClientCerts(owner string) ([]*ClientCert, error) {
-	if owner == "" {
+// ClientCerts lists the client certificates of an owner, or every one
+// when owner is the zero Subject.
+func (r *ReadTxn) ClientCerts(owner subjects.Subject) ([]*ClientCert, error) {
+	if owner.IsZero() {
 		return list[ClientCert](r, tableClientCerts, indexID, 0)
 	}
 	return list[ClientCert](r, tableClientCerts, indexOwner, 0, owner)

@@ -110,6 +110,31 @@ func schema() *memdb.DBSchema {
 
 func str(field string) memdb.Indexer { return &memdb.StringFieldIndex{Field: field} }
 
+// text indexes a field by its canonical string (subjects and objects).
+func text(field string) memdb.Indexer { return &textIndex{field: field} }
+
+type textIndex struct{ field string }
+
+func (x *textIndex) FromObject(obj any) (bool, []byte, error) {
+	v := reflect.Indirect(reflect.ValueOf(obj)).FieldByName(x.field)
+	s, ok := v.Interface().(fmt.Stringer)
+	if !v.IsValid() || !ok {
+		return false, nil, fmt.Errorf("field %q is not a fmt.Stringer", x.field)
+	}
+	return true, append([]byte(s.String()), 0), nil
+}
+
+func (x *textIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("index %q takes one argument", x.field)
+	}
+	s, ok := args[0].(fmt.Stringer)
+	if !ok {
+		return nil, fmt.Errorf("index %q argument must be a subject or object, not %T", x.field, args[0])
+	}
+	return append([]byte(s.String()), 0), nil
+}
+
 func idIndex(idx memdb.Indexer) *memdb.IndexSchema {
 	return &memdb.IndexSchema{Name: indexID, Unique: true, Indexer: idx}
 }
@@ -166,7 +191,7 @@ func sessionsTable() *memdb.TableSchema {
 func apiTokensTable() *memdb.TableSchema {
 	hash := index(indexHash, str("Hash"))
 	hash.Unique = true
-	return table(tableAPITokens, idIndex(str("ID")), hash, index(indexOwner, str("Owner")))
+	return table(tableAPITokens, idIndex(str("ID")), hash, index(indexOwner, text("Owner")))
 }
 
 func collectionsTable() *memdb.TableSchema {
@@ -178,7 +203,7 @@ func collectionsTable() *memdb.TableSchema {
 func rolesTable() *memdb.TableSchema { return table(tableRoles, idIndex(str("ID"))) }
 
 func grantsTable() *memdb.TableSchema {
-	return table(tableGrants, idIndex(str("ID")), index(indexSubject, str("Subject")), index(indexObject, str("Object")))
+	return table(tableGrants, idIndex(str("ID")), index(indexSubject, text("Subject")), index(indexObject, text("Object")))
 }
 
 func repositoriesTable() *memdb.TableSchema {
@@ -192,7 +217,7 @@ func syncReportsTable() *memdb.TableSchema {
 }
 
 func clientCertsTable() *memdb.TableSchema {
-	return table(tableClientCerts, idIndex(str("Serial")), index(indexOwner, str("Owner")))
+	return table(tableClientCerts, idIndex(str("Serial")), index(indexOwner, text("Owner")))
 }
 
 func keyMaterialTable() *memdb.TableSchema { return table(tableKeyMaterial, idIndex(str("ID"))) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/subjects"
 	"go.uber.org/goleak"
 )
 
@@ -82,7 +83,7 @@ func user(name string) CreateUser {
 }
 
 func grant(id, subject, role, object string) CreateGrant {
-	return CreateGrant{Grant: Grant{ID: id, Subject: subject, Role: role, Object: object, CreatedAt: t0}}
+	return CreateGrant{Grant: Grant{ID: id, Subject: subjects.MustParse(subject), Role: role, Object: subjects.MustParseObject(object), CreatedAt: t0}}
 }
 
 func TestBootstrap(t *testing.T) {
@@ -104,10 +105,10 @@ func TestBootstrap(t *testing.T) {
 	if admin == nil || !admin.IsAdmin || !admin.Active || !admin.Recovery {
 		t.Errorf("admin = %+v", admin)
 	}
-	if g, _ := r.Grant("g-shared"); g == nil || g.Subject != "authenticated" || g.Role != "scheduler" || g.Object != "collection:/Shared" {
+	if g, _ := r.Grant("g-shared"); g == nil || g.Subject != subjects.MustParse("authenticated") || g.Role != "scheduler" || g.Object != subjects.MustParseObject("collection:/Shared") {
 		t.Errorf("shared grant = %+v", g)
 	}
-	if g, _ := r.Grant("g-admin"); g == nil || g.Role != "restrictedcontrol" || g.Object != "collection:/Shared/Private/admin" {
+	if g, _ := r.Grant("g-admin"); g == nil || g.Role != "restrictedcontrol" || g.Object != subjects.MustParseObject("collection:/Shared/Private/admin") {
 		t.Errorf("admin private grant = %+v", g)
 	}
 	wantErr(t, s, Bootstrap{Admin: User{Name: "other"}, SharedGrantID: "x", AdminGrantID: "y"}, ErrFailedPrecondition)
@@ -121,7 +122,7 @@ func TestUsers(t *testing.T) {
 	if u == nil || u.DefaultCollection != "/Shared/Private/alice" || u.Source != SourceLocal {
 		t.Fatalf("alice = %+v", u)
 	}
-	if g, _ := r.Grant("g-private-alice"); g == nil || g.Subject != "user:alice" {
+	if g, _ := r.Grant("g-private-alice"); g == nil || g.Subject != subjects.MustParse("user:alice") {
 		t.Fatalf("private grant = %+v", g)
 	}
 	wantErr(t, s, user("alice"), ErrAlreadyExists)
@@ -142,7 +143,7 @@ func TestUsers(t *testing.T) {
 	mustApply(t, s, CreateOrg{Org: Org{Name: "acme"}}, CreateTeam{Team: Team{Org: "acme", Name: "dev"}},
 		SetTeamMember{Member: TeamMember{Org: "acme", Team: "dev", User: "alice"}},
 		CreateSession{Session: Session{ID: "s1", User: "admin", ExpiresAt: t0.Add(time.Hour)}},
-		CreateAPIToken{Token: APIToken{ID: "t1", Name: "ci", Owner: "user:alice", Hash: "h1"}})
+		CreateAPIToken{Token: APIToken{ID: "t1", Name: "ci", Owner: subjects.MustParse("user:alice"), Hash: "h1"}})
 	mustApply(t, s, DeleteUser{Name: "alice"})
 	r = s.Read()
 	if u, _ := r.User("alice"); u != nil {
@@ -154,7 +155,7 @@ func TestUsers(t *testing.T) {
 	if m, _ := r.TeamsOfUser("alice"); len(m) != 0 {
 		t.Error("team membership left behind")
 	}
-	if g, _ := r.GrantsOfSubject("user:alice"); len(g) != 0 {
+	if g, _ := r.GrantsOfSubject(subjects.MustParse("user:alice")); len(g) != 0 {
 		t.Error("grants left behind")
 	}
 	if c, _ := r.Collection("/Shared/Private/alice"); c != nil {
@@ -256,19 +257,19 @@ func TestRolesAndGrants(t *testing.T) {
 		c    CreateGrant
 		want error
 	}{
-		{grant("g1", "user:maria", "viewonly", "collection:/prod"), ErrAlreadyExists},        // same ID
-		{grant("g2", "team:web/qa", "developer", "collection:/prod"), ErrAlreadyExists},      // same triple
-		{grant("g3", "user:ghost", "viewonly", "collection:/prod"), ErrNotFound},             // subject
-		{grant("g4", "team:web/ops", "viewonly", "collection:/prod"), ErrNotFound},           // team
-		{grant("g5", "user:maria", "nope", "collection:/prod"), ErrNotFound},                 // role
-		{grant("g6", "user:maria", "viewonly", "collection:/staging"), ErrNotFound},          // object
-		{grant("g7", "user:maria", "repo-admin", "collection:/prod"), ErrInvalid},            // kind
-		{grant("g8", "user:maria", "viewonly", "repository:web/app"), ErrInvalid},            // kind
-		{grant("g9", "user:maria", "repo-read-only", "repository:web/app"), ErrInvalid},      // org repo to a user
-		{grant("g10", "team:web/qa", "repo-read-only", "repository:maria/tool"), ErrInvalid}, // user repo to a team
-		{grant("g11", "user:maria", "viewonly", "collection:/prod/x"), ErrNotFound},          // missing child
-		{grant("g12", "user:ma ria", "viewonly", "collection:/prod"), ErrInvalid},            // bad subject
-		{CreateGrant{Grant: Grant{ID: "g13", Subject: "user:maria", Role: "viewonly", Object: "collection:/prod", Scope: "deep"}}, ErrInvalid},
+		{grant("g1", "user:maria", "viewonly", "collection:/prod"), ErrAlreadyExists},                                                                                     // same ID
+		{grant("g2", "team:web/qa", "developer", "collection:/prod"), ErrAlreadyExists},                                                                                   // same triple
+		{grant("g3", "user:ghost", "viewonly", "collection:/prod"), ErrNotFound},                                                                                          // subject
+		{grant("g4", "team:web/ops", "viewonly", "collection:/prod"), ErrNotFound},                                                                                        // team
+		{grant("g5", "user:maria", "nope", "collection:/prod"), ErrNotFound},                                                                                              // role
+		{grant("g6", "user:maria", "viewonly", "collection:/staging"), ErrNotFound},                                                                                       // object
+		{grant("g7", "user:maria", "repo-admin", "collection:/prod"), ErrInvalid},                                                                                         // kind
+		{grant("g8", "user:maria", "viewonly", "repository:web/app"), ErrInvalid},                                                                                         // kind
+		{grant("g9", "user:maria", "repo-read-only", "repository:web/app"), ErrInvalid},                                                                                   // org repo to a user
+		{grant("g10", "team:web/qa", "repo-read-only", "repository:maria/tool"), ErrInvalid},                                                                              // user repo to a team
+		{grant("g11", "user:maria", "viewonly", "collection:/prod/x"), ErrNotFound},                                                                                       // missing child
+		{CreateGrant{Grant: Grant{ID: "g12", Subject: subjects.Subject{Kind: "robot", Name: "x"}, Role: "viewonly", Object: subjects.CollectionOf("/prod")}}, ErrInvalid}, // no such kind
+		{CreateGrant{Grant: Grant{ID: "g13", Subject: subjects.MustParse("user:maria"), Role: "viewonly", Object: subjects.MustParseObject("collection:/prod"), Scope: "deep"}}, ErrInvalid},
 		{grant("g14", "team:web/qa", "repo-read-only", "repository:web/ghost"), ErrNotFound}, // missing repo
 	}
 	for _, b := range bad {
@@ -276,7 +277,7 @@ func TestRolesAndGrants(t *testing.T) {
 	}
 	mustApply(t, s, grant("g20", "team:web/qa", "repo-read-only", "repository:web/app"),
 		grant("g21", "user:maria", "repo-read-write", "repository:maria/tool"),
-		CreateGrant{Grant: Grant{ID: "g22", Subject: "user:maria", Role: "viewonly", Object: "collection:/prod", Scope: ScopeExact}})
+		CreateGrant{Grant: Grant{ID: "g22", Subject: subjects.MustParse("user:maria"), Role: "viewonly", Object: subjects.MustParseObject("collection:/prod"), Scope: ScopeExact}})
 
 	wantErr(t, s, DeleteRole{ID: "developer"}, ErrConflict)
 	wantErr(t, s, DeleteRole{ID: "fullcontrol"}, ErrFailedPrecondition)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/subjects"
 )
 
 // Account sources.
@@ -108,9 +109,9 @@ type Session struct {
 
 // APIToken is a named, revocable credential of a user or service account.
 type APIToken struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Owner string `json:"owner"` // a subject string: user:<n> or serviceaccount:<n>
+	ID    string           `json:"id"`
+	Name  string           `json:"name"`
+	Owner subjects.Subject `json:"owner"` // a user or a service account
 	// Hash is the SHA-256 of the token secret; the secret is shown once.
 	Hash      string    `json:"hash"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -139,10 +140,10 @@ const (
 
 // Grant gives Subject the operations of Role on Object.
 type Grant struct {
-	ID      string `json:"id"`
-	Subject string `json:"subject"` // canonical subject string
-	Role    string `json:"role"`
-	Object  string `json:"object"` // canonical object string
+	ID      string           `json:"id"`
+	Subject subjects.Subject `json:"subject"`
+	Role    string           `json:"role"`
+	Object  subjects.Object  `json:"object"`
 	// Scope is subtree or exact; it only matters for collection objects.
 	Scope     string    `json:"scope"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -214,13 +215,13 @@ type SyncReport struct {
 
 // ClientCert is a certificate grantd's client CA issued in a client bundle.
 type ClientCert struct {
-	Serial    string    `json:"serial"`
-	Owner     string    `json:"owner"` // subject string
-	Label     string    `json:"label,omitempty"`
-	PublicKey string    `json:"publicKey"` // SHA-256 fingerprint of the public key
-	NotBefore time.Time `json:"notBefore"`
-	NotAfter  time.Time `json:"notAfter"`
-	Revoked   bool      `json:"revoked"`
+	Serial    string           `json:"serial"`
+	Owner     subjects.Subject `json:"owner"` // a user or a service account
+	Label     string           `json:"label,omitempty"`
+	PublicKey string           `json:"publicKey"` // SHA-256 fingerprint of the public key
+	NotBefore time.Time        `json:"notBefore"`
+	NotAfter  time.Time        `json:"notAfter"`
+	Revoked   bool             `json:"revoked"`
 }
 
 // KeyMaterial is a CA or signing key pair kept in the replicated state.

@@ -92,21 +92,59 @@ func ValidRepositoryName(name string) error {
 	return nil
 }
 
-// CollectionOf is the object string of a collection.
-func CollectionOf(path string) string { return Object{Kind: CollectionObject, Path: path}.String() }
+// CollectionOf is the object of a collection.
+func CollectionOf(path string) Object { return Object{Kind: CollectionObject, Path: path} }
 
-// RepositoryOf is the object string of a repository.
-func RepositoryOf(namespace, name string) string {
-	return Object{Kind: RepositoryObject, Path: namespace + "/" + name}.String()
+// RepositoryOf is the object of a repository.
+func RepositoryOf(namespace, name string) Object {
+	return Object{Kind: RepositoryObject, Path: namespace + "/" + name}
 }
 
-// NamespaceOf is the object string of a registry namespace.
-func NamespaceOf(namespace string) string {
-	return Object{Kind: NamespaceObject, Path: namespace}.String()
+// NamespaceOf is the object of a registry namespace.
+func NamespaceOf(namespace string) Object { return Object{Kind: NamespaceObject, Path: namespace} }
+
+// CollectionPath is the path of a collection object; ok is false for
+// other objects.
+func (o Object) CollectionPath() (path string, ok bool) {
+	return o.Path, o.Kind == CollectionObject
 }
 
-// CollectionPathOf is the path of a stored collection object string
-// ("collection:/a/b" → "/a/b"); ok is false for other objects.
-func CollectionPathOf(object string) (path string, ok bool) {
-	return strings.CutPrefix(object, string(CollectionObject)+":")
+// IsZero reports whether o is the zero Object (no object at all).
+func (o Object) IsZero() bool { return o == Object{} }
+
+// MarshalText writes the canonical string.
+func (o Object) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText reads an object the state holds: a known kind and a
+// non-empty path, without the naming rules (see Subject.UnmarshalText).
+func (o *Object) UnmarshalText(b []byte) error {
+	p, err := ParseStoredObject(string(b))
+	if err == nil {
+		*o = p
+	}
+	return err
+}
+
+// ParseStoredObject reads an object string grantd itself wrote: a known
+// kind and a non-empty path, without the naming rules (see ParseStored).
+func ParseStoredObject(in string) (Object, error) {
+	kind, rest, ok := strings.Cut(in, ":")
+	if !ok || rest == "" {
+		return Object{}, fmt.Errorf("%w: %q is not of the form kind:path", ErrInvalidObject, in)
+	}
+	switch k := ObjectKind(kind); k {
+	case CollectionObject, RepositoryObject, NamespaceObject:
+		return Object{Kind: k, Path: rest}, nil
+	}
+	return Object{}, fmt.Errorf("%w: unknown object kind %q", ErrInvalidObject, kind)
+}
+
+// MustParseObject is ParseObject for constants and tests: it panics on a
+// malformed object.
+func MustParseObject(in string) Object {
+	o, err := ParseObject(in)
+	if err != nil {
+		panic(err)
+	}
+	return o
 }

@@ -31,9 +31,11 @@ type Subject struct {
 	Team string
 }
 
-// String returns the canonical subject string.
+// String returns the canonical subject string; "" for the zero Subject.
 func (s Subject) String() string {
 	switch s.Kind {
+	case "":
+		return ""
 	case Authenticated, Anonymous:
 		return string(s.Kind)
 	case Team:
@@ -82,23 +84,79 @@ func ParseSubject(in string) (Subject, error) {
 	return s, nil
 }
 
-// OfUser is the subject string of a user.
-func OfUser(name string) string { return Subject{Kind: User, Name: name}.String() }
+// OfUser is the subject of a user.
+func OfUser(name string) Subject { return Subject{Kind: User, Name: name} }
 
-// OfServiceAccount is the subject string of a service account.
-func OfServiceAccount(name string) string { return Subject{Kind: ServiceAccount, Name: name}.String() }
+// OfServiceAccount is the subject of a service account.
+func OfServiceAccount(name string) Subject { return Subject{Kind: ServiceAccount, Name: name} }
 
-// OfTeam is the subject string of a team.
-func OfTeam(org, team string) string { return Subject{Kind: Team, Name: org, Team: team}.String() }
+// OfTeam is the subject of a team.
+func OfTeam(org, team string) Subject { return Subject{Kind: Team, Name: org, Team: team} }
 
-// OfOrg is the subject string of an org.
-func OfOrg(name string) string { return Subject{Kind: Org, Name: name}.String() }
+// OfOrg is the subject of an org.
+func OfOrg(name string) Subject { return Subject{Kind: Org, Name: name} }
 
-// Split cuts a subject string the state already holds (so validated when
-// it entered) into its kind and the rest, without validating it again:
-// for the hot paths that read stored subjects. "authenticated" and
-// "anonymous" have no rest. Input from outside goes through ParseSubject.
-func Split(s string) (Kind, string) {
-	kind, rest, _ := strings.Cut(s, ":")
-	return Kind(kind), rest
+// IsZero reports whether s is the zero Subject (no subject at all).
+func (s Subject) IsZero() bool { return s == Subject{} }
+
+// IsAccount reports whether s is an account that can hold credentials: a
+// user or a service account.
+func (s Subject) IsAccount() bool { return s.Kind == User || s.Kind == ServiceAccount }
+
+// MarshalText writes the canonical string: subjects are strings on the
+// wire and in the state's JSON.
+func (s Subject) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a subject the state holds. It checks the shape (a
+// known kind, a team's org and name) but not the naming rules: the names
+// were checked when they entered, and a later, stricter rule must not make
+// a stored state unreadable. Input from outside goes through ParseSubject.
+func (s *Subject) UnmarshalText(b []byte) error {
+	p, err := ParseStored(string(b))
+	if err == nil {
+		*s = p
+	}
+	return err
+}
+
+// ParseStored reads a subject string that grantd itself wrote (the state,
+// the compiled policy data): the shape is checked, the naming rules are
+// not. Input from outside goes through ParseSubject.
+func ParseStored(in string) (Subject, error) {
+	switch Kind(in) {
+	case Authenticated, Anonymous:
+		return Subject{Kind: Kind(in)}, nil
+	}
+	kind, rest, ok := strings.Cut(in, ":")
+	if !ok || rest == "" {
+		return Subject{}, fmt.Errorf("%w: %q is not of the form kind:name", ErrInvalidSubject, in)
+	}
+	switch Kind(kind) {
+	case User, ServiceAccount, Org:
+		return Subject{Kind: Kind(kind), Name: rest}, nil
+	case Team:
+		org, team, found := strings.Cut(rest, "/")
+		if !found {
+			return Subject{}, fmt.Errorf("%w: team subject %q must be team:<org>/<team>", ErrInvalidSubject, in)
+		}
+		return Subject{Kind: Team, Name: org, Team: team}, nil
+	}
+	return Subject{}, fmt.Errorf("%w: unknown subject kind %q", ErrInvalidSubject, kind)
+}
+
+// The two subjects that name no account: every authenticated caller, and
+// a caller without credentials.
+var (
+	AnyAuthenticated = Subject{Kind: Authenticated}
+	AnonymousCaller  = Subject{Kind: Anonymous}
+)
+
+// MustParse is ParseSubject for constants and tests: it panics on a
+// malformed subject.
+func MustParse(in string) Subject {
+	s, err := ParseSubject(in)
+	if err != nil {
+		panic(err)
+	}
+	return s
 }

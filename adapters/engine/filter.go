@@ -9,6 +9,7 @@ import (
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/subjects"
 )
 
 // Lists and the event stream, filtered down to what the caller may view.
@@ -43,7 +44,7 @@ type listItem struct {
 type viewer struct {
 	ctx     context.Context
 	backend Backend
-	subject string
+	subject subjects.Subject
 	op      string
 	seen    map[string]bool // access label value -> allowed
 }

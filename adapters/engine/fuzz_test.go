@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/subjects"
 )
 
 // denyAll identifies every caller as a plain user and denies every decision.
 type denyAll struct{}
 
 func (denyAll) Identify(_ context.Context, user string, _ *x509.Certificate) (Identity, error) {
-	return Identity{Subject: "user:" + user}, nil
+	return Identity{Subject: subjects.OfUser(user)}, nil
 }
 
 func (denyAll) Decide(context.Context, authz.Request) authz.Decision {

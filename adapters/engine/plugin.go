@@ -18,12 +18,13 @@ import (
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/subjects"
 )
 
 // Identity is the account a request comes from.
 type Identity struct {
-	// Subject is user:<name> or serviceaccount:<name>.
-	Subject string
+	// Subject is a user or a service account.
+	Subject subjects.Subject
 	IsAdmin bool
 }
 

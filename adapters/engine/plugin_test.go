@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/pkg/authorization"
 
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/subjects"
 )
 
 // recorder is a backend that identifies any certificate as its CN and
@@ -32,7 +33,7 @@ type recorder struct {
 }
 
 func (r *recorder) Identify(_ context.Context, user string, _ *x509.Certificate) (Identity, error) {
-	return Identity{Subject: "user:" + user}, nil
+	return Identity{Subject: subjects.OfUser(user)}, nil
 }
 
 func (r *recorder) Decide(_ context.Context, q authz.Request) authz.Decision {

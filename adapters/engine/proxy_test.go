@@ -18,6 +18,7 @@ import (
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/subjects"
 )
 
 // collectionBackend allows view and create in the collections it lists
@@ -28,7 +29,7 @@ type collectionBackend struct {
 }
 
 func (collectionBackend) Identify(_ context.Context, user string, _ *x509.Certificate) (Identity, error) {
-	return Identity{Subject: "user:" + user}, nil
+	return Identity{Subject: subjects.OfUser(user)}, nil
 }
 
 func (b collectionBackend) Decide(_ context.Context, q authz.Request) authz.Decision {

@@ -18,18 +18,19 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/grantd/grantd/internal/randid"
+	"github.com/grantd/grantd/subjects"
 )
 
 // Identity is who asks for a token. Subject is "anonymous" for callers
 // without credentials; Account is the name the token's sub claim carries.
 type Identity struct {
-	Subject string
+	Subject subjects.Subject
 	Account string
 	IsAdmin bool
 }
 
 // Anonymous is the identity of a caller without credentials.
-var Anonymous = Identity{Subject: "anonymous"}
+var Anonymous = Identity{Subject: subjects.AnonymousCaller}
 
 // ErrBadCredentials is every authentication failure.
 var ErrBadCredentials = errors.New("invalid username, password or token")
@@ -46,7 +47,7 @@ type Backend interface {
 	// Authenticate checks a username with a password or an API token.
 	Authenticate(ctx context.Context, username, secret string) (Identity, error)
 	// Refresh re-checks the account a refresh token was issued to.
-	Refresh(ctx context.Context, subject string) (Identity, error)
+	Refresh(ctx context.Context, subject subjects.Subject) (Identity, error)
 	// Allowed decides one operation on a repository <namespace>/<name>.
 	Allowed(ctx context.Context, id Identity, operation, repository string) (bool, error)
 	// CreateForPush creates a missing repository (private) when id may
@@ -219,7 +220,7 @@ func (s *Service) issue(w http.ResponseWriter, r *http.Request, req request) {
 		out["scope"] = strings.Join(req.scopes, " ")
 	}
 	if req.offline && id.Subject != Anonymous.Subject {
-		refresh := ClaimSet{Issuer: s.cfg.Issuer, Subject: id.Subject, Audience: req.service, IssuedAt: now.Unix(),
+		refresh := ClaimSet{Issuer: s.cfg.Issuer, Subject: id.Subject.String(), Audience: req.service, IssuedAt: now.Unix(),
 			NotBefore: now.Unix(), Expiry: now.Add(s.cfg.RefreshLifetime).Unix(), ID: "r" + jti, Refresh: true}
 		if out["refresh_token"], err = sign(keys, refresh); err != nil {
 			s.fail(w, http.StatusInternalServerError, "UNAVAILABLE", "signing failed")
@@ -307,7 +308,11 @@ func (s *Service) fromRefresh(ctx context.Context, keys *Keys, req request) (Ide
 	if !c.Refresh || c.Issuer != s.cfg.Issuer || c.Audience != req.service || now >= c.Expiry || now < c.NotBefore-60 {
 		return Identity{}, ErrBadCredentials
 	}
-	return s.backend.Refresh(ctx, c.Subject)
+	sub, err := subjects.ParseSubject(c.Subject)
+	if err != nil || !sub.IsAccount() {
+		return Identity{}, ErrBadCredentials
+	}
+	return s.backend.Refresh(ctx, sub)
 }
 
 // sign makes a JWS of claims with the chain in x5c.
