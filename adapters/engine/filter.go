@@ -74,41 +74,63 @@ func (px *Proxy) filterList(ctx context.Context, id Identity, rt *route, raw []b
 	}
 	v := &viewer{ctx: ctx, backend: px.plugin.backend, subject: id.Subject, op: rt.op, seen: map[string]bool{}}
 	if rt.pattern == "/volumes" {
-		// {"Volumes": [...], "Warnings": [...]}
-		var doc map[string]json.RawMessage
+		// {"Volumes": [...], "Warnings": [...]}; anything else the engine
+		// might add is left out rather than passed on unread.
+		var doc struct {
+			Volumes  []rawItem
+			Warnings json.RawMessage
+		}
 		if err := json.Unmarshal(raw, &doc); err != nil {
 			return nil, errors.New("the engine's volume list is unreadable")
 		}
-		kept, err := px.keep(ctx, v, kind, doc["Volumes"])
-		if err != nil {
-			return nil, err
+		out := []byte(`{"Volumes":`)
+		out = px.keep(ctx, v, kind, doc.Volumes, out)
+		if len(doc.Warnings) > 0 {
+			out = append(append(out, `,"Warnings":`...), doc.Warnings...)
 		}
-		doc["Volumes"] = kept
-		return json.Marshal(doc)
+		return append(out, '}'), nil
 	}
-	return px.keep(ctx, v, kind, raw)
+	var items []rawItem
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, errors.New("the engine's list is unreadable")
+	}
+	return px.keep(ctx, v, kind, items, make([]byte, 0, len(raw)/2)), nil
 }
 
-// keep filters a JSON array of items.
-func (px *Proxy) keep(ctx context.Context, v *viewer, kind listKind, raw json.RawMessage) (json.RawMessage, error) {
-	var items []json.RawMessage
-	if len(raw) > 0 && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return nil, errors.New("the engine's list is unreadable")
-		}
+// rawItem is one item of a list answer: the engine's JSON of it, passed
+// on as it came, and what filtering reads of it, decoded in the same pass
+// over the answer. An item that cannot be read is kept out.
+type rawItem struct {
+	raw []byte
+	it  listItem
+}
+
+func (r *rawItem) UnmarshalJSON(b []byte) error {
+	r.raw = append([]byte(nil), b...)
+	if json.Unmarshal(b, &r.it) != nil {
+		r.raw = nil
 	}
-	out := make([]json.RawMessage, 0, len(items))
+	return nil
+}
+
+// keep appends to out the JSON array of the items the caller may view.
+func (px *Proxy) keep(ctx context.Context, v *viewer, kind listKind, items []rawItem, out []byte) []byte {
+	out = append(out, '[')
+	first := true
 	for _, item := range items {
-		var it listItem
-		if err := json.Unmarshal(item, &it); err != nil {
+		if item.raw == nil {
 			continue // unreadable: not shown
 		}
-		labels, ok := px.labelsOf(ctx, kind, it)
-		if ok && v.may(labels) {
-			out = append(out, item)
+		labels, ok := px.labelsOf(ctx, kind, item.it)
+		if !ok || !v.may(labels) {
+			continue
 		}
+		if !first {
+			out = append(out, ',')
+		}
+		out, first = append(out, item.raw...), false
 	}
-	return json.Marshal(out)
+	return append(out, ']')
 }
 
 // labelsOf is an item's labels; ok is false when they cannot be told.

@@ -236,7 +236,7 @@ func TestPluginProtocol(t *testing.T) {
 }
 
 // selfSigned is a throwaway certificate with the given CN.
-func selfSigned(t *testing.T, cn string) *x509.Certificate {
+func selfSigned(t testing.TB, cn string) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

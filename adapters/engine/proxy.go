@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grantd/grantd/authz"
@@ -68,9 +69,13 @@ func NewProxy(cfg ProxyConfig, backend Backend, resolver *Resolver, log *slog.Lo
 	tr := &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute, DisableCompression: true}
 	px := &Proxy{cfg: cfg, plugin: New(Config{}, backend, resolver, log), transport: tr, log: log}
 	px.forward = &httputil.ReverseProxy{
-		Rewrite:       func(pr *httputil.ProxyRequest) { toEngine(pr.Out) },
-		Transport:     tr,
-		FlushInterval: -1, // logs -f, events, pull progress: every write goes out at once
+		Rewrite:   func(pr *httputil.ProxyRequest) { toEngine(pr.Out) },
+		Transport: tr,
+		// No FlushInterval: an answer of unknown length (logs -f, stats,
+		// pull and build progress) is flushed on every write anyway, and
+		// one of known length goes out whole, with its Content-Length, in
+		// one write rather than as a flushed chunk and a terminator.
+		BufferPool: copyBuffers{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() == nil {
 				log.WarnContext(r.Context(), "engine proxy: the engine did not answer", "path", r.URL.Path, "err", err)
@@ -80,6 +85,16 @@ func NewProxy(cfg ProxyConfig, backend Backend, resolver *Resolver, log *slog.Lo
 	}
 	return px, nil
 }
+
+// copyBuffers reuses the buffers answers are copied through: without
+// them every call allocates 32 KiB, and the garbage collector that follows
+// competes for the cores with the engine.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 
 // toEngine points a request at the engine and drops what callers must
 // not send it (the resolver's lookup header).

@@ -80,7 +80,7 @@ func (e *engineRecorder) body(path string) string {
 	return e.bodies[path]
 }
 
-func newTestProxy(t *testing.T, b Backend, lists map[string]string) (*Proxy, *engineRecorder) {
+func newTestProxy(t testing.TB, b Backend, lists map[string]string) (*Proxy, *engineRecorder) {
 	t.Helper()
 	rec := &engineRecorder{bodies: map[string]string{}, lists: lists}
 	sock := filepath.Join(t.TempDir(), "engine.sock")
