@@ -28,6 +28,9 @@ type Config struct {
 	SnapshotThreshold uint64
 	// ApplyTimeout bounds a write whose context has no deadline.
 	ApplyTimeout time.Duration
+	// Cluster, when set, makes the node a member of a raft cluster over
+	// the network (cluster.go); without it the node is a cluster of one.
+	Cluster *ClusterConfig
 	// Observe, when set, sees every committed write (and every restore)
 	// before its revision becomes visible to readers that wait for it. It
 	// runs on the apply path, so it must be fast.
@@ -46,17 +49,17 @@ type Store struct {
 	fsm   *fsm
 	raft  *raft.Raft
 	bolt  *raftboltdb.BoltStore
-	trans *raft.InmemTransport
+	trans io.Closer
+	// mux serves the cluster port and fwd forwards writes to the leader
+	// (cluster nodes only).
+	mux *clusterMux
+	fwd forwarder
 	// logOut carries raft's log lines into the configured slog logger.
 	logOut *slogWriter
 }
 
 // Open starts the store node. A node without existing state bootstraps a
-// single-node cluster of itself. Call WaitReady before serving.
-//
-// Clustering is not built yet: the node talks raft over an in-memory
-// transport, so the same FSM and log run unchanged once a network
-// transport is added.
+// cluster: of itself, or of Cluster.Peers. Call WaitReady before serving.
 func Open(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -87,7 +90,6 @@ func Open(cfg Config) (*Store, error) {
 }
 
 func (s *Store) startRaft() error {
-	// Every store is one node today (an in-memory transport).
 	s.logOut = newSlogWriter(s.cfg.Logger, true)
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, JSONFormat: true, Output: s.logOut})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(s.cfg.Dir, 2, logger)
@@ -102,23 +104,45 @@ func (s *Store) startRaft() error {
 	conf.LocalID = raft.ServerID(s.cfg.NodeID)
 	conf.Logger = logger
 	// A single node elects itself after one heartbeat timeout; keep the
-	// timeouts short so start-up is fast.
+	// timeouts short so start-up is fast. A cluster keeps them short too:
+	// a leader lost is replaced within about a second.
 	conf.HeartbeatTimeout = 200 * time.Millisecond
 	conf.ElectionTimeout = 200 * time.Millisecond
 	conf.LeaderLeaseTimeout = 100 * time.Millisecond
+	if s.cfg.Cluster != nil {
+		conf.HeartbeatTimeout = 500 * time.Millisecond
+		conf.ElectionTimeout = 500 * time.Millisecond
+		conf.LeaderLeaseTimeout = 250 * time.Millisecond
+	}
 	conf.SnapshotThreshold = s.cfg.SnapshotThreshold
 	conf.SnapshotInterval = 30 * time.Second
 	conf.TrailingLogs = 4096
 	conf.NoSnapshotRestoreOnStart = false
 
-	addr, trans := raft.NewInmemTransport(raft.ServerAddress(s.cfg.NodeID))
-	s.trans = trans
+	var trans raft.Transport
+	boot := raft.Configuration{}
+	if c := s.cfg.Cluster; c != nil {
+		mux, err := newClusterMux(*c, s.serveForwarded)
+		if err != nil {
+			return err
+		}
+		s.mux = mux
+		nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: mux, MaxPool: 4,
+			Timeout: 5 * time.Second, Logger: logger})
+		trans, s.trans = nt, nt
+		for _, p := range c.Peers {
+			boot.Servers = append(boot.Servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Address)})
+		}
+	} else {
+		addr, it := raft.NewInmemTransport(raft.ServerAddress(s.cfg.NodeID))
+		trans, s.trans = it, it
+		boot.Servers = []raft.Server{{ID: conf.LocalID, Address: addr}}
+	}
 	existing, err := raft.HasExistingState(logs, s.bolt, snaps)
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
-	if !existing {
-		boot := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: addr}}}
+	if !existing && len(boot.Servers) > 0 {
 		if err := raft.BootstrapCluster(conf, logs, s.bolt, snaps, trans, boot); err != nil {
 			return fmt.Errorf("bootstrap raft: %w", err)
 		}
@@ -131,18 +155,42 @@ func (s *Store) startRaft() error {
 	return nil
 }
 
-// WaitReady blocks until this node leads and has applied every entry of
-// its log, so reads see every write acknowledged before a restart.
+// WaitReady blocks until the node has a leader (a single node: until it
+// leads) and has applied every entry the leader had committed, so reads
+// see every write acknowledged before a restart.
 func (s *Store) WaitReady(ctx context.Context) error {
-	for s.raft.State() != raft.Leader {
+	for {
+		leader, _ := s.raft.LeaderWithID()
+		if s.raft.State() == raft.Leader || s.cfg.Cluster != nil && leader != "" {
+			break
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: no raft leader: %w", ErrNotReady, ctx.Err())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if err := s.raft.Barrier(s.timeout(ctx)).Error(); err != nil {
-		return fmt.Errorf("%w: raft barrier: %w", ErrNotReady, err)
+	if s.raft.State() == raft.Leader {
+		if err := s.raft.Barrier(s.timeout(ctx)).Error(); err != nil {
+			return fmt.Errorf("%w: raft barrier: %w", ErrNotReady, err)
+		}
+		return nil
+	}
+	index, err := s.forward(ctx, opBarrier, nil)
+	if err != nil {
+		return fmt.Errorf("%w: the leader's barrier: %w", ErrNotReady, err)
+	}
+	return s.waitApplied(ctx, index)
+}
+
+// waitApplied blocks until this node has applied the log up to index.
+func (s *Store) waitApplied(ctx context.Context, index uint64) error {
+	for s.raft.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: applied %d of %d: %w", ErrNotReady, s.raft.AppliedIndex(), index, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	return nil
 }
@@ -158,12 +206,27 @@ func (s *Store) Ready() bool {
 func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
 
 // Apply submits a command and returns its revision once it is durable and
-// applied. A command rejected by its checks returns their typed error.
+// applied. A command rejected by its checks returns their typed error. On
+// a follower the command goes to the leader, and the answer (revision or
+// error) is the leader's; the follower has applied the write too before
+// Apply returns, so the caller reads its own write on this node.
 func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {
 	data, err := encodeCommand(cmd)
 	if err != nil {
 		return 0, err
 	}
+	if s.mux != nil && s.raft.State() != raft.Leader {
+		rev, err := s.forward(ctx, opApply, data)
+		if err != nil {
+			return 0, err
+		}
+		return rev, s.WaitForRevision(ctx, rev)
+	}
+	return s.applyLocal(ctx, data)
+}
+
+// applyLocal submits an encoded command to raft on the leader.
+func (s *Store) applyLocal(ctx context.Context, data []byte) (uint64, error) {
 	fut := s.raft.Apply(data, s.timeout(ctx))
 	if err := fut.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrRaftShutdown) || errors.Is(err, raft.ErrEnqueueTimeout) {
@@ -212,6 +275,10 @@ func (s *Store) WriteSnapshot(w io.Writer) error {
 // Close stops raft and closes the log.
 func (s *Store) Close() error {
 	err := s.raft.Shutdown().Error()
+	s.fwd.close()
+	if nt, ok := s.trans.(*raft.NetworkTransport); ok {
+		nt.CloseStreams() // the pooled connections to the other nodes
+	}
 	if cerr := s.trans.Close(); err == nil {
 		err = cerr
 	}

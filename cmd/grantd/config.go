@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/pki"
+	"github.com/grantd/grantd/store"
 
 	"sigs.k8s.io/yaml"
 
@@ -56,6 +58,12 @@ type config struct {
 	// The engine API proxy.
 	EngineProxyListen  string
 	EngineProxyEngines string
+	// The cluster (empty ClusterListen: a single node).
+	NodeID           string
+	ClusterListen    string
+	ClusterAdvertise string
+	ClusterPeers     string
+	ClusterCertsDir  string
 }
 
 const envPrefix = "GRANTD_"
@@ -108,6 +116,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.EngineLookupCache, "engine-lookup-cache", 2*time.Second, "how long the plugin reuses an object lookup")
 	fs.BoolVar(&c.EngineAllowLocalSocket, "engine-allow-local-socket", false, "let requests without a client certificate (the daemon's local socket) through the plugin")
 	fs.StringVar(&c.EngineProxyListen, "engine-proxy-listen", "", "serve the engine API proxy (mTLS with bundle certificates) on this address, e.g. :2376; bundles then point at it")
+	fs.StringVar(&c.NodeID, "node-id", "grantd-0", "this node's ID in the cluster")
+	fs.StringVar(&c.ClusterListen, "cluster-listen", "", "serve the cluster port (raft and forwarded writes, mutual TLS) here, e.g. 10.0.0.1:8301; empty: a single node")
+	fs.StringVar(&c.ClusterAdvertise, "cluster-advertise", "", "the address other nodes reach this one at (default --cluster-listen)")
+	fs.StringVar(&c.ClusterPeers, "cluster-peers", "", "the founding members, the same on every founding node: id=host:port,id=host:port,...")
+	fs.StringVar(&c.ClusterCertsDir, "cluster-certs-dir", "", "directory with cluster-ca.pem, <node-id>.pem and <node-id>-key.pem (`grantd cluster certs`)")
 	fs.StringVar(&c.EngineProxyEngines, "engine-proxy-engines", "", "comma-separated engine endpoints the proxy forwards to, tried in order (default: --engine-api)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: grantd [flags]\n\ngrantd is an access-control policy server.\n\nFlags:\n")
@@ -207,6 +220,14 @@ func (c config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
+	if c.ClusterListen != "" {
+		if c.ClusterCertsDir == "" {
+			errs = append(errs, errors.New("--cluster-listen needs --cluster-certs-dir: nodes talk mutual TLS only"))
+		}
+		if _, err := c.peers(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	switch c.LogFormat {
 	case "json", "text":
 	default:
@@ -282,4 +303,36 @@ func proxyHost(listening string) string {
 		host = "localhost" // the name grantd's generated certificate carries
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// peers parses --cluster-peers.
+func (c config) peers() ([]store.Peer, error) {
+	var out []store.Peer
+	for _, item := range strings.Split(c.ClusterPeers, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(item, "=")
+		if _, _, err := net.SplitHostPort(addr); !ok || id == "" || err != nil {
+			return nil, fmt.Errorf("--cluster-peers: %q is not id=host:port", item)
+		}
+		out = append(out, store.Peer{ID: id, Address: addr})
+	}
+	return out, nil
+}
+
+// clusterConfig is the store's cluster configuration (nil: a single node).
+func (c config) clusterConfig() (*store.ClusterConfig, error) {
+	if c.ClusterListen == "" {
+		return nil, nil
+	}
+	peers, err := c.peers()
+	if err != nil {
+		return nil, err
+	}
+	tc, err := pki.ClusterTLSConfig(pki.ClusterFilesIn(c.ClusterCertsDir, c.NodeID))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return &store.ClusterConfig{Listen: c.ClusterListen, Advertise: c.ClusterAdvertise, TLS: tc, Peers: peers}, nil
 }

@@ -32,6 +32,8 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "restore":
 		err = runRestore(os.Args[2:], os.Stdout, os.Stderr)
+	case len(os.Args) > 1 && os.Args[1] == "cluster":
+		err = runCluster(os.Args[2:], os.Stdout, os.Stderr)
 	case len(os.Args) > 1 && os.Args[1] == "admin":
 		err = runAdmin(os.Args[2:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	default:
@@ -91,6 +93,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	engine.SetDecisionCache(cfg.DecisionCache)
 	storeCfg := store.DefaultConfig(filepath.Join(cfg.DataDir, "raft"))
 	storeCfg.Logger = log
+	storeCfg.NodeID = cfg.NodeID
+	if storeCfg.Cluster, err = cfg.clusterConfig(); err != nil {
+		return err
+	}
 	// The engine follows every write, replayed ones included, before the
 	// write's revision becomes visible.
 	storeCfg.Observe = engine.Observe

@@ -1,0 +1,429 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// ClusterConfig makes a store node a member of a raft cluster over the
+// network. Nodes talk to each other on one port, over mutual TLS only:
+// raft's own traffic and the writes followers forward to the leader.
+type ClusterConfig struct {
+	// Listen is the address the cluster port binds.
+	Listen string
+	// Advertise is the address the other nodes reach this one at (default
+	// Listen).
+	Advertise string
+	// TLS authenticates both ends: the node's certificate for serving and
+	// dialling, and the cluster's CA as RootCAs and ClientCAs.
+	TLS *tls.Config
+	// Peers is the founding membership, the same list on every founding
+	// node (this node included). A node with existing state ignores it.
+	Peers []Peer
+}
+
+// Peer is one member of a cluster.
+type Peer struct {
+	ID      string
+	Address string
+}
+
+// ClusterServerName is the name every node certificate carries and every
+// node checks on the others: membership of the cluster is proven by a
+// certificate of the cluster's CA, whatever address a node has.
+const ClusterServerName = "grantd-cluster"
+
+// The first byte of a connection to the cluster port says what it
+// carries.
+const (
+	connRaft    byte = 'R'
+	connForward byte = 'F'
+)
+
+// clusterMux serves the cluster port: raft's connections go to raft's
+// transport (through Accept), forwarded writes to the store.
+type clusterMux struct {
+	ln        net.Listener
+	tls       *tls.Config
+	advertise net.Addr
+	raftConns chan net.Conn
+	forward   func(net.Conn)
+	done      chan struct{}
+	closeOnce sync.Once
+	// conns are the accepted connections, closed with the port so that
+	// nothing keeps reading from a peer after the node stops.
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func newClusterMux(cfg ClusterConfig, forward func(net.Conn)) (*clusterMux, error) {
+	if cfg.TLS == nil || len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil {
+		return nil, errors.New("cluster: a node certificate is required (raft never runs in clear text)")
+	}
+	serve := cfg.TLS.Clone()
+	serve.ClientAuth = tls.RequireAndVerifyClientCert
+	serve.MinVersion = tls.VersionTLS13
+	ln, err := tls.Listen("tcp", cfg.Listen, serve)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: listen on %s: %w", cfg.Listen, err)
+	}
+	adv := cfg.Advertise
+	if adv == "" {
+		adv = ln.Addr().String()
+	}
+	addr, err := net.ResolveTCPAddr("tcp", adv)
+	if err != nil || addr.IP == nil || addr.IP.IsUnspecified() {
+		_ = ln.Close()
+		return nil, fmt.Errorf("cluster: advertise address %q must be a reachable host:port", adv)
+	}
+	m := &clusterMux{ln: ln, tls: cfg.TLS, advertise: addr, raftConns: make(chan net.Conn),
+		forward: forward, done: make(chan struct{}), conns: map[net.Conn]bool{}}
+	go m.serve()
+	return m, nil
+}
+
+func (m *clusterMux) serve() {
+	for {
+		conn, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.done:
+				return
+			default:
+				time.Sleep(10 * time.Millisecond) // a failed handshake, a full table: keep serving
+				continue
+			}
+		}
+		if !m.track(conn) {
+			_ = conn.Close()
+			return
+		}
+		go m.route(conn)
+	}
+}
+
+// track remembers an accepted connection; false once the port is closed.
+func (m *clusterMux) track(conn net.Conn) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conns == nil {
+		return false
+	}
+	m.conns[conn] = true
+	return true
+}
+
+// route reads what a connection carries (the TLS handshake, with the
+// client's certificate checked, happens on this first read).
+func (m *clusterMux) route(conn net.Conn) {
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var kind [1]byte
+	if _, err := io.ReadFull(conn, kind[:]); err != nil {
+		_ = conn.Close()
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	switch kind[0] {
+	case connRaft:
+		select {
+		case m.raftConns <- conn:
+		case <-m.done:
+			_ = conn.Close()
+		}
+	case connForward:
+		m.forward(conn)
+	default:
+		_ = conn.Close()
+	}
+}
+
+// dial opens a connection of a kind to another node.
+func (m *clusterMux) dial(address string, kind byte, timeout time.Duration) (net.Conn, error) {
+	cfg := m.tls.Clone()
+	cfg.ServerName = ClusterServerName
+	cfg.MinVersion = tls.VersionTLS13
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", address, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Write([]byte{kind}); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// raft.StreamLayer:
+
+func (m *clusterMux) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.raftConns:
+		return c, nil
+	case <-m.done:
+		return nil, errors.New("cluster port closed")
+	}
+}
+
+func (m *clusterMux) Close() error {
+	var err error
+	m.closeOnce.Do(func() {
+		close(m.done)
+		err = m.ln.Close()
+		m.mu.Lock()
+		for c := range m.conns {
+			_ = c.Close()
+		}
+		m.conns = nil
+		m.mu.Unlock()
+	})
+	return err
+}
+
+func (m *clusterMux) Addr() net.Addr { return m.advertise }
+
+func (m *clusterMux) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return m.dial(string(address), connRaft, timeout)
+}
+
+// Forwarded requests: one byte of operation and a length-prefixed body;
+// the answer is the revision, an error code and a length-prefixed message.
+const (
+	opApply   byte = 'A'
+	opBarrier byte = 'B'
+	// maxForwarded bounds a forwarded command (the API bounds requests at a
+	// few MiB; a restore never travels this way).
+	maxForwarded = 64 << 20
+)
+
+// The store's typed errors, as they cross the wire.
+var wireErrors = []error{nil, ErrNotFound, ErrAlreadyExists, ErrConflict, ErrFailedPrecondition, ErrInvalid, ErrNotReady}
+
+// remoteError is an error the leader returned: its message as the leader
+// wrote it, and the same typed error underneath.
+type remoteError struct {
+	kind error
+	msg  string
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
+
+func wireCode(err error) byte {
+	for i, kind := range wireErrors[1:] {
+		if errors.Is(err, kind) {
+			return byte(i + 1)
+		}
+	}
+	return byte(len(wireErrors)) // another failure
+}
+
+// serveForwarded answers the requests on one connection from a follower,
+// one after another, until it closes.
+func (s *Store) serveForwarded(conn net.Conn) {
+	defer func() { _ = conn.Close() }()
+	r := bufio.NewReader(conn)
+	for {
+		op, body, err := readFrame(r)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
+		var rev uint64
+		switch {
+		case s.raft.State() != raft.Leader:
+			// Never a second hop: the follower asks the leader it knows.
+			err = fmt.Errorf("%w: this node is no longer the leader", ErrNotReady)
+		case op == opApply:
+			rev, err = s.applyLocal(ctx, body)
+		case op == opBarrier:
+			err = s.raft.Barrier(s.timeout(ctx)).Error()
+			rev = s.raft.AppliedIndex()
+		default:
+			err = fmt.Errorf("%w: unknown forwarded operation %q", ErrInvalid, op)
+		}
+		cancel()
+		if writeAnswer(conn, rev, err) != nil {
+			return
+		}
+	}
+}
+
+func readFrame(r io.Reader) (byte, []byte, error) {
+	var head [5]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(head[1:])
+	if n > maxForwarded {
+		return 0, nil, fmt.Errorf("forwarded request of %d bytes", n)
+	}
+	body := make([]byte, n)
+	_, err := io.ReadFull(r, body)
+	return head[0], body, err
+}
+
+func writeAnswer(w io.Writer, rev uint64, err error) error {
+	var msg string
+	code := byte(0)
+	if err != nil {
+		code, msg = wireCode(err), err.Error()
+	}
+	buf := binary.BigEndian.AppendUint64(nil, rev)
+	buf = append(buf, code)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(msg)))
+	_, werr := w.Write(append(buf, msg...))
+	return werr
+}
+
+// answer is the leader's answer to a forwarded request.
+type answer struct {
+	rev uint64
+	err error
+}
+
+func readAnswer(r io.Reader) (answer, error) {
+	var head [13]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return answer{}, err
+	}
+	rev, code, n := binary.BigEndian.Uint64(head[:8]), head[8], binary.BigEndian.Uint32(head[9:])
+	if n > 1<<20 {
+		return answer{}, fmt.Errorf("forwarded answer of %d bytes", n)
+	}
+	msg := make([]byte, n)
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return answer{}, err
+	}
+	if code == 0 {
+		return answer{rev: rev}, nil
+	}
+	kind := errors.New("leader")
+	if int(code) < len(wireErrors) {
+		kind = wireErrors[code]
+	}
+	return answer{rev: rev, err: &remoteError{kind: kind, msg: string(msg)}}, nil
+}
+
+// forwarder keeps connections to the leader for forwarded writes.
+type forwarder struct {
+	mu   sync.Mutex
+	addr string
+	idle []*forwardConn
+}
+
+type forwardConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+// forward sends one request to the leader and returns its answer. A
+// write whose answer is lost may or may not have been committed; it is
+// never sent again here.
+func (s *Store) forward(ctx context.Context, op byte, body []byte) (uint64, error) {
+	leader, _ := s.raft.LeaderWithID()
+	if leader == "" {
+		return 0, fmt.Errorf("%w: the cluster has no leader", ErrNotReady)
+	}
+	c, err := s.fwd.get(s.mux, string(leader), s.timeout(ctx))
+	if err != nil {
+		return 0, fmt.Errorf("%w: cannot reach the leader at %s: %w", ErrNotReady, leader, err)
+	}
+	deadline := time.Now().Add(s.timeout(ctx))
+	_ = c.conn.SetDeadline(deadline)
+	frame := append([]byte{op}, binary.BigEndian.AppendUint32(nil, uint32(len(body)))...)
+	if _, err := c.conn.Write(append(frame, body...)); err != nil {
+		_ = c.conn.Close()
+		return 0, fmt.Errorf("%w: forwarding to the leader at %s: %w", ErrNotReady, leader, err)
+	}
+	a, err := readAnswer(c.r)
+	if err != nil {
+		_ = c.conn.Close()
+		return 0, fmt.Errorf("%w: the leader at %s did not answer (the write may or may not have been applied): %w",
+			ErrNotReady, leader, err)
+	}
+	_ = c.conn.SetDeadline(time.Time{})
+	s.fwd.put(string(leader), c)
+	return a.rev, a.err
+}
+
+func (f *forwarder) get(m *clusterMux, addr string, timeout time.Duration) (*forwardConn, error) {
+	f.mu.Lock()
+	if f.addr != addr { // a new leader: the old connections go
+		for _, c := range f.idle {
+			_ = c.conn.Close()
+		}
+		f.addr, f.idle = addr, nil
+	}
+	if n := len(f.idle); n > 0 {
+		c := f.idle[n-1]
+		f.idle = f.idle[:n-1]
+		f.mu.Unlock()
+		return c, nil
+	}
+	f.mu.Unlock()
+	conn, err := m.dial(addr, connForward, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &forwardConn{conn: conn, r: bufio.NewReader(conn)}, nil
+}
+
+func (f *forwarder) put(addr string, c *forwardConn) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.addr != addr || len(f.idle) >= 16 {
+		_ = c.conn.Close()
+		return
+	}
+	f.idle = append(f.idle, c)
+}
+
+func (f *forwarder) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.idle {
+		_ = c.conn.Close()
+	}
+	f.idle = nil
+}
+
+// Member is one server of the cluster's configuration.
+type Member struct {
+	ID, Address string
+	Voter       bool
+	Leader      bool
+}
+
+// Members lists the cluster's configuration as this node knows it.
+func (s *Store) Members() ([]Member, error) {
+	fut := s.raft.GetConfiguration()
+	if err := fut.Error(); err != nil {
+		return nil, err
+	}
+	_, leaderID := s.raft.LeaderWithID()
+	var out []Member
+	for _, srv := range fut.Configuration().Servers {
+		out = append(out, Member{ID: string(srv.ID), Address: string(srv.Address),
+			Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID})
+	}
+	return out, nil
+}
+
+// NodeID is this node's ID.
+func (s *Store) NodeID() string { return s.cfg.NodeID }
+
+// Leader is the ID of the leader this node knows ("" when none).
+func (s *Store) Leader() string {
+	_, id := s.raft.LeaderWithID()
+	return string(id)
+}

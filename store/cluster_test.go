@@ -1,0 +1,187 @@
+package store_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/pki"
+	"github.com/grantd/grantd/store"
+)
+
+// freeAddr is a loopback address with a port nobody holds right now.
+func freeAddr(t *testing.T, host string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startCluster starts n nodes over mutual TLS on loopback addresses.
+func startCluster(t *testing.T, n int) []*store.Store {
+	t.Helper()
+	dir := t.TempDir()
+	var ids []string
+	var peers []store.Peer
+	for i := range n {
+		id := fmt.Sprintf("node%d", i+1)
+		ids = append(ids, id)
+		peers = append(peers, store.Peer{ID: id, Address: freeAddr(t, fmt.Sprintf("127.0.0.%d", i+1))})
+	}
+	if err := pki.IssueNodeCerts(filepath.Join(dir, "certs"), ids, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	nodes := make([]*store.Store, n)
+	for i, id := range ids {
+		tc, err := pki.ClusterTLSConfig(pki.ClusterFilesIn(filepath.Join(dir, "certs"), id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := store.DefaultConfig(filepath.Join(dir, id))
+		cfg.NodeID = id
+		cfg.Cluster = &store.ClusterConfig{Listen: peers[i].Address, TLS: tc, Peers: peers}
+		if nodes[i], err = store.Open(cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = nodes[i].Close() })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, s := range nodes {
+		wg.Go(func() { errs[i] = s.WaitReady(ctx) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node%d: %v", i+1, err)
+		}
+	}
+	return nodes
+}
+
+func leaderOf(t *testing.T, nodes []*store.Store) (leader *store.Store, followers []*store.Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		leader, followers = nil, nil
+		for _, s := range nodes {
+			if s.IsLeader() {
+				leader = s
+			} else {
+				followers = append(followers, s)
+			}
+		}
+		if leader != nil {
+			return leader, followers
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no leader")
+	return nil, nil
+}
+
+// Writes sent to a follower reach the leader and come back with the
+// leader's answer; the follower has applied them when Apply returns.
+func TestClusterForwardsWritesAndSurvivesTheLeader(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx := context.Background()
+	leader, followers := leaderOf(t, nodes)
+	f := followers[0]
+	if _, err := f.Apply(ctx, store.Bootstrap{Admin: store.User{Name: "admin"}, SharedGrantID: "g1", AdminGrantID: "g2"}); err != nil {
+		t.Fatalf("bootstrap through a follower: %v", err)
+	}
+	rev, err := f.Apply(ctx, store.CreateCollection{Collection: store.Collection{Path: "/a"}})
+	if err != nil {
+		t.Fatalf("write through a follower: %v", err)
+	}
+	if c, _ := f.Read().Collection("/a"); c == nil || f.Revision() < rev {
+		t.Fatalf("the follower does not read its own write (revision %d, wrote %d)", f.Revision(), rev)
+	}
+	// The leader's typed error and message come back through the follower.
+	_, err = followers[1].Apply(ctx, store.CreateCollection{Collection: store.Collection{Path: "/a"}})
+	_, direct := leader.Apply(ctx, store.CreateCollection{Collection: store.Collection{Path: "/a"}})
+	if !errors.Is(err, store.ErrAlreadyExists) || err.Error() != direct.Error() {
+		t.Fatalf("forwarded error %v, leader's own %v", err, direct)
+	}
+
+	// The leader goes: the others elect one and keep every acknowledged write.
+	if err := leader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var rev2 uint64
+	for {
+		rev2, err = f.Apply(ctx, store.CreateCollection{Collection: store.Collection{Path: "/b"}})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrNotReady) || time.Since(start) > 5*time.Second {
+			t.Fatalf("no write %v after the leader went: %v", time.Since(start), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("writes resumed %v after the leader closed", time.Since(start).Round(time.Millisecond))
+	for _, s := range followers {
+		if err := s.WaitForRevision(ctx, rev2); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"/a", "/b"} {
+			if c, _ := s.Read().Collection(p); c == nil {
+				t.Errorf("%s missing on %s", p, s.NodeID())
+			}
+		}
+	}
+	members, err := f.Members()
+	if err != nil || len(members) != 3 {
+		t.Fatalf("members: %v %v", members, err)
+	}
+}
+
+// A node without a certificate of the cluster's CA is not let in.
+func TestClusterRefusesStrangers(t *testing.T) {
+	nodes := startCluster(t, 3)
+	leader, _ := leaderOf(t, nodes)
+	var addr string
+	members, _ := leader.Members()
+	for _, m := range members {
+		if m.Leader {
+			addr = m.Address
+		}
+	}
+	dir := t.TempDir()
+	if err := pki.IssueNodeCerts(dir, []string{"stranger"}, time.Now()); err != nil { // another CA
+		t.Fatal(err)
+	}
+	tc, err := pki.ClusterTLSConfig(pki.ClusterFilesIn(dir, "stranger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.ServerName = store.ClusterServerName
+	tc.InsecureSkipVerify = true //nolint:gosec // the stranger would trust anyone; the cluster must still refuse it
+	conn, err := tlsDial(addr, tc)
+	if err == nil {
+		// TLS 1.3 reports a refused client certificate on the first read.
+		_, _ = conn.Write([]byte{'F', 'A', 0, 0, 0, 0})
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		_ = conn.Close()
+	}
+	if err == nil {
+		t.Fatal("a node certificate of another CA was accepted")
+	}
+}
+
+func tlsDial(addr string, tc *tls.Config) (*tls.Conn, error) {
+	return tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, tc)
+}
