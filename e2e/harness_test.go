@@ -81,15 +81,33 @@ func start(t testing.TB, dataDir string, extraArgs ...string) *grantd {
 // startWithEnv is start with one more environment variable (NAME=value).
 func startWithEnv(t testing.TB, dataDir, env string, extraArgs ...string) *grantd {
 	t.Helper()
-	args := append([]string{"--data-dir", dataDir, "--listen", "127.0.0.1:0"}, extraArgs...)
-	cmd := exec.Command(grantdBin, args...)
-	cmd.Env = append(os.Environ(), env)
-	stderr, err := cmd.StderrPipe()
+	return startIn(t, nil, dataDir, env, extraArgs...)
+}
+
+// startIn is startWithEnv run through a command prefix (nsenter into a
+// network namespace); later flags win over the default --listen.
+func startIn(t testing.TB, prefix []string, dataDir, env string, extraArgs ...string) *grantd {
+	t.Helper()
+	g, err := launch(t, prefix, dataDir, env, extraArgs...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g
+}
+
+// launch is startIn without t.Fatal, for starting several at once from
+// other goroutines; the process is killed when the test ends.
+func launch(t testing.TB, prefix []string, dataDir, env string, extraArgs ...string) (*grantd, error) {
+	args := append([]string{"--data-dir", dataDir, "--listen", "127.0.0.1:0"}, extraArgs...)
+	argv := append(append(append([]string(nil), prefix...), grantdBin), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	g := &grantd{cmd: cmd, logs: &syncBuffer{}, exited: make(chan struct{}), dataDir: dataDir}
 	addrc := make(chan string, 1)
@@ -104,19 +122,27 @@ func startWithEnv(t testing.TB, dataDir, env string, extraArgs ...string) *grant
 				addrc <- entry.Addr
 			}
 		}
+		// Wait closes the pipe: only once everything in it was read.
+		_ = cmd.Wait()
+		close(g.exited)
 	}()
-	go func() { _ = cmd.Wait(); close(g.exited) }()
 	t.Cleanup(func() { g.kill() })
 	select {
 	case g.addr = <-addrc:
 	case <-g.exited:
-		t.Fatalf("grantd exited before serving:\n%s", g.logs)
+		return nil, fmt.Errorf("grantd exited before serving:\n%s", g.logs)
 	case <-time.After(60 * time.Second):
-		t.Fatalf("grantd did not serve within 60s:\n%s", g.logs)
+		return nil, fmt.Errorf("grantd did not serve within 60s:\n%s", g.logs)
 	}
-	g.client = tlsClient(t, filepath.Join(dataDir, "tls", "ca.crt"))
-	g.waitReady(t)
-	return g
+	caPEM, err := os.ReadFile(filepath.Join(dataDir, "tls", "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	g.client = clientTrusting(caPEM)
+	if err := g.awaitReady(); err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 func tlsClient(t testing.TB, caFile string) *http.Client {
@@ -124,24 +150,32 @@ func tlsClient(t testing.TB, caFile string) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return clientTrusting(pem)
+}
+
+func clientTrusting(caPEM []byte) *http.Client {
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no CA certificate in", caFile)
-	}
+	pool.AppendCertsFromPEM(caPEM)
 	return &http.Client{Timeout: 20 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
 }
 
 func (g *grantd) waitReady(t testing.TB) {
 	t.Helper()
+	if err := g.awaitReady(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (g *grantd) awaitReady() error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if code, _, _ := g.call(context.Background(), "GET", "/readyz", "", nil); code == 200 {
-			return
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("grantd never became ready:\n%s", g.logs)
+	return fmt.Errorf("grantd never became ready:\n%s", g.logs)
 }
 
 // kill sends SIGKILL and waits for the process to be gone.

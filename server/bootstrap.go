@@ -53,7 +53,9 @@ func Bootstrap(ctx context.Context, st *store.Store, password string, now time.T
 	}
 	cmd := store.Bootstrap{Admin: store.User{Name: RecoveryAdmin, FullName: "Recovery admin", PasswordHash: hash, Source: store.SourceLocal},
 		Time: now, SharedGrantID: sharedID, AdminGrantID: adminID}
-	if _, err := st.Apply(ctx, cmd); err != nil {
+	if _, err := st.Apply(ctx, cmd); errors.Is(err, store.ErrFailedPrecondition) {
+		return "", ErrBootstrapped // another node of the cluster was first
+	} else if err != nil {
 		return "", fmt.Errorf("bootstrap: %w", err)
 	}
 	return generated, nil

@@ -273,7 +273,8 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "compiled policy state out of date\n", http.StatusServiceUnavailable)
 		return
 	}
-	_, _ = w.Write([]byte("ok\n"))
+	// A load balancer reads the status; operators and tests the rest.
+	_, _ = fmt.Fprintf(w, "ok\nnode: %s\nleader: %s\n", s.store.NodeID(), s.store.Leader())
 }
 
 // requireAuth guards plain HTTP endpoints with the same credentials as the API.

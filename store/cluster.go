@@ -252,6 +252,11 @@ func (s *Store) serveForwarded(conn net.Conn) {
 			err = fmt.Errorf("%w: unknown forwarded operation %q", ErrInvalid, op)
 		}
 		cancel()
+		if err != nil {
+			// What the refusal was decided on: the follower catches up to
+			// it before answering, so its caller reads what the leader saw.
+			rev = s.raft.AppliedIndex()
+		}
 		if writeAnswer(conn, rev, err) != nil {
 			return
 		}

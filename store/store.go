@@ -218,9 +218,16 @@ func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {
 	if s.mux != nil && s.raft.State() != raft.Leader {
 		rev, err := s.forward(ctx, opApply, data)
 		if err != nil {
+			if rev > 0 { // refused by the leader at its applied index rev
+				wctx, cancel := context.WithTimeout(ctx, s.timeout(ctx))
+				_ = s.waitApplied(wctx, rev)
+				cancel()
+			}
 			return 0, err
 		}
-		return rev, s.WaitForRevision(ctx, rev)
+		wctx, cancel := context.WithTimeout(ctx, s.timeout(ctx))
+		defer cancel()
+		return rev, s.WaitForRevision(wctx, rev)
 	}
 	return s.applyLocal(ctx, data)
 }

@@ -1,0 +1,370 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// clusterNet is a test network: one namespace per node, each with two
+// links into the root namespace: one on the cluster bridge (raft and
+// forwarded writes, between nodes only) and one on the API bridge (what
+// the test, as a client, reaches the nodes on). Cutting a node's cluster
+// link partitions it from the others while clients still reach it.
+type clusterNet struct {
+	sfx            string
+	octet          int
+	clusterBr, api string
+	ns             []string
+}
+
+func mustRun(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+func newClusterNet(t *testing.T, n int) *clusterNet {
+	t.Helper()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	c := &clusterNet{sfx: hex.EncodeToString(b[:2]), octet: 100 + int(b[2])%100}
+	c.clusterBr, c.api = "gcb"+c.sfx, "gab"+c.sfx
+	t.Cleanup(c.teardown)
+	mustRun(t, "ip", "link", "add", c.clusterBr, "type", "bridge")
+	mustRun(t, "ip", "link", "set", c.clusterBr, "up")
+	mustRun(t, "ip", "link", "add", c.api, "type", "bridge")
+	mustRun(t, "ip", "addr", "add", fmt.Sprintf("10.%d.2.254/24", c.octet), "dev", c.api)
+	mustRun(t, "ip", "link", "set", c.api, "up")
+	for i := 1; i <= n; i++ {
+		ns := fmt.Sprintf("gcn%s-%d", c.sfx, i)
+		c.ns = append(c.ns, ns)
+		mustRun(t, "ip", "netns", "add", ns)
+		mustRun(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		for _, l := range []struct{ root, inside, br, subnet string }{
+			{c.clusterLink(i), "c0", c.clusterBr, "1"}, {fmt.Sprintf("ga%s%d", c.sfx, i), "a0", c.api, "2"},
+		} {
+			mustRun(t, "ip", "link", "add", l.root, "type", "veth", "peer", "name", l.inside, "netns", ns)
+			mustRun(t, "ip", "link", "set", l.root, "master", l.br, "up")
+			mustRun(t, "ip", "-n", ns, "addr", "add", fmt.Sprintf("10.%d.%s.%d/24", c.octet, l.subnet, i), "dev", l.inside)
+			mustRun(t, "ip", "-n", ns, "link", "set", l.inside, "up")
+		}
+	}
+	return c
+}
+
+func (c *clusterNet) clusterLink(i int) string { return fmt.Sprintf("gc%s%d", c.sfx, i) }
+func (c *clusterNet) clusterAddr(i int) string { return fmt.Sprintf("10.%d.1.%d:8301", c.octet, i) }
+func (c *clusterNet) apiIP(i int) string       { return fmt.Sprintf("10.%d.2.%d", c.octet, i) }
+
+func (c *clusterNet) teardown() {
+	for _, ns := range c.ns {
+		_ = exec.Command("ip", "netns", "delete", ns).Run()
+	}
+	_ = exec.Command("ip", "link", "delete", c.clusterBr).Run()
+	_ = exec.Command("ip", "link", "delete", c.api).Run()
+}
+
+// partition cuts (or heals) node i's cluster link.
+func (c *clusterNet) partition(t *testing.T, i int, cut bool) {
+	state := "up"
+	if cut {
+		state = "down"
+	}
+	mustRun(t, "ip", "link", "set", c.clusterLink(i), state)
+}
+
+// cluster is n grantd processes, one per namespace.
+type cluster struct {
+	net   *clusterNet
+	nodes []*grantd
+	dirs  []string
+	token string
+}
+
+func startGrantdCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	cn := newClusterNet(t, n)
+	dir := t.TempDir()
+	var ids, peers []string
+	for i := 1; i <= n; i++ {
+		ids = append(ids, fmt.Sprintf("node%d", i))
+		peers = append(peers, fmt.Sprintf("node%d=%s", i, cn.clusterAddr(i)))
+	}
+	certs := filepath.Join(dir, "certs")
+	mustRun(t, append([]string{grantdBin, "cluster", "certs", "--dir", certs}, ids...)...)
+	c := &cluster{net: cn, nodes: make([]*grantd, n)}
+	// The nodes start together: none is ready before a quorum is up.
+	var wg sync.WaitGroup
+	for i := 1; i <= n; i++ {
+		c.dirs = append(c.dirs, filepath.Join(dir, ids[i-1]))
+		wg.Go(func() { c.nodes[i-1] = c.launch(t, i, certs, strings.Join(peers, ",")) })
+	}
+	wg.Wait()
+	for i, g := range c.nodes {
+		if g == nil {
+			for j, o := range c.nodes {
+				if o != nil {
+					t.Logf("node%d's log:\n%s", j+1, o.logs)
+				}
+			}
+			t.Fatalf("node%d did not start", i+1)
+		}
+	}
+	c.token = c.nodes[0].login(t)
+	return c
+}
+
+// launch starts node i (1-based); it returns nil on failure, having
+// reported it (t.Fatal is for the test's own goroutine).
+func (c *cluster) launch(t *testing.T, i int, certs, peers string) *grantd {
+	g, err := launch(t, []string{"nsenter", "--net=/var/run/netns/" + c.net.ns[i-1]}, c.dirs[i-1],
+		"GRANTD_ADMIN_PASSWORD="+adminPassword,
+		"--listen", c.net.apiIP(i)+":8443", "--tls-san", c.net.apiIP(i), "--node-id", fmt.Sprintf("node%d", i),
+		"--cluster-listen", c.net.clusterAddr(i), "--cluster-peers", peers, "--cluster-certs-dir", certs)
+	if err != nil {
+		t.Errorf("node%d: %v", i, err)
+		return nil
+	}
+	return g
+}
+
+// leader is the index of the node that leads, as the nodes report it.
+func (c *cluster) leader(t *testing.T, alive []int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, i := range alive {
+			body := readyz(c.nodes[i])
+			if strings.Contains(body, fmt.Sprintf("leader: node%d\n", i+1)) {
+				return i
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no node reports leading")
+	return -1
+}
+
+func readyz(g *grantd) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+g.addr+"/readyz", nil)
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// load writes collections through every live node in turn and asks
+// decisions of every live node, recording what was acknowledged and when
+// each node answered.
+type load struct {
+	c       *cluster
+	mu      sync.Mutex
+	alive   []int
+	acked   map[string]uint64 // collection path -> revision acknowledged
+	refused int               // writes not acknowledged (never retried)
+	ackedAt []time.Time       // when each write was acknowledged
+	gaps    map[int]time.Duration
+	lastAns map[int]time.Time
+	asked   int
+	answers int
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func startLoad(c *cluster, alive []int) *load {
+	l := &load{c: c, alive: alive, acked: map[string]uint64{}, gaps: map[int]time.Duration{},
+		lastAns: map[int]time.Time{}, stop: make(chan struct{})}
+	l.wg.Go(l.writes)
+	for _, i := range alive {
+		l.wg.Go(func() { l.decisions(i) })
+	}
+	return l
+}
+
+func (l *load) live() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.alive)
+}
+
+// drop takes node i out of the load (it is about to be killed).
+func (l *load) drop(i int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.alive = slices.DeleteFunc(l.alive, func(x int) bool { return x == i })
+}
+
+func (l *load) writes() {
+	for n := 0; ; n++ {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		live := l.live()
+		g := l.c.nodes[live[n%len(live)]]
+		path := fmt.Sprintf("/w%d", n)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		code, out, err := g.call(ctx, "POST", "/v1/collections", l.c.token, map[string]any{"path": path})
+		cancel()
+		l.mu.Lock()
+		if err == nil && code == 200 {
+			rev, _ := out["revision"].(string)
+			var r uint64
+			_, _ = fmt.Sscan(rev, &r)
+			l.acked[path] = r
+			l.ackedAt = append(l.ackedAt, time.Now())
+		} else {
+			l.refused++
+		}
+		l.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (l *load) decisions(i int) {
+	g := l.c.nodes[i]
+	for {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		if !slices.Contains(l.live(), i) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		code, out, err := g.call(ctx, "POST", "/v1/authorize", l.c.token, map[string]any{"subject": "user:admin",
+			"operation": "container.view", "resource": map[string]any{"collection": "/"}})
+		cancel()
+		now := time.Now()
+		l.mu.Lock()
+		l.asked++
+		if err == nil && code == 200 && out["allowed"] == true {
+			l.answers++
+			if last, ok := l.lastAns[i]; ok && now.Sub(last) > l.gaps[i] {
+				l.gaps[i] = now.Sub(last)
+			}
+			l.lastAns[i] = now
+		}
+		l.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// firstAckAfter is how long after at the first write was acknowledged
+// (-1: none was).
+func (l *load) firstAckAfter(at time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, a := range l.ackedAt {
+		if a.After(at) {
+			return a.Sub(at)
+		}
+	}
+	return -1
+}
+
+func (l *load) end() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
+// checkAcked: every acknowledged write is on every node in nodes.
+func (c *cluster) checkAcked(t *testing.T, l *load, nodes []int) {
+	t.Helper()
+	var maxRev uint64
+	for _, r := range l.acked {
+		maxRev = max(maxRev, r)
+	}
+	for _, i := range nodes {
+		g := c.nodes[i]
+		// Wait until the node has applied the last acknowledged write.
+		g.must(t, 200, "POST", "/v1/authorize", c.token, map[string]any{"subject": "user:admin",
+			"operation": "container.view", "resource": map[string]any{"collection": "/"}, "minRevision": maxRev})
+		have := map[string]bool{}
+		token := ""
+		for {
+			out := g.must(t, 200, "GET", "/v1/collections?pageSize=1000&pageToken="+token, c.token, nil)
+			items, _ := out["collections"].([]any)
+			for _, it := range items {
+				have[it.(map[string]any)["path"].(string)] = true
+			}
+			if token, _ = out["nextPageToken"].(string); token == "" {
+				break
+			}
+		}
+		missing := 0
+		for p := range l.acked {
+			if !have[p] {
+				missing++
+			}
+		}
+		if missing > 0 {
+			t.Errorf("node%d lacks %d of %d acknowledged writes", i+1, missing, len(l.acked))
+		}
+	}
+}
+
+func (l *load) report(t *testing.T, what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var worst time.Duration
+	for _, g := range l.gaps {
+		worst = max(worst, g)
+	}
+	t.Logf("%s: %d writes acknowledged, %d not; %d of %d decisions answered (%.1f%%), longest gap on a node %v",
+		what, len(l.acked), l.refused, l.answers, l.asked, 100*float64(l.answers)/math.Max(1, float64(l.asked)), worst.Round(time.Millisecond))
+}
+
+// TestClusterSurvivesKillingTheLeader: three nodes in their own network
+// namespaces under writes and decisions; the leader gets kill -9.
+func TestClusterSurvivesKillingTheLeader(t *testing.T) {
+	c := startGrantdCluster(t, 3)
+	all := []int{0, 1, 2}
+	leader := c.leader(t, all)
+	l := startLoad(c, all)
+	time.Sleep(2 * time.Second)
+	l.drop(leader)
+	killed := time.Now()
+	c.nodes[leader].kill()
+	time.Sleep(6 * time.Second)
+	l.end()
+	l.report(t, "kill -9 of the leader")
+
+	survivors := slices.DeleteFunc(slices.Clone(all), func(i int) bool { return i == leader })
+	resumed := l.firstAckAfter(killed)
+	switch {
+	case resumed < 0:
+		t.Fatal("no write was acknowledged after the leader was killed")
+	case resumed > 5*time.Second:
+		t.Errorf("writes resumed %v after the kill (target 5 s)", resumed)
+	}
+	t.Logf("writes resumed %v after the kill", resumed.Round(time.Millisecond))
+	for _, i := range survivors {
+		if l.gaps[i] > 5*time.Second {
+			t.Errorf("node%d answered no decision for %v", i+1, l.gaps[i])
+		}
+	}
+	c.checkAcked(t, l, survivors)
+	newLeader := c.leader(t, survivors)
+	t.Logf("node%d leads now", newLeader+1)
+}
