@@ -180,7 +180,7 @@ type load struct {
 	alive   []int
 	acked   map[string]uint64 // collection path -> revision acknowledged
 	refused int               // writes not acknowledged (never retried)
-	ackedAt []time.Time       // when each write was acknowledged
+	ackedAt []ack             // each acknowledged write, in order
 	gaps    map[int]time.Duration
 	lastAns map[int]time.Time
 	asked   int
@@ -231,7 +231,7 @@ func (l *load) writes() {
 			var r uint64
 			_, _ = fmt.Sscan(rev, &r)
 			l.acked[path] = r
-			l.ackedAt = append(l.ackedAt, time.Now())
+			l.ackedAt = append(l.ackedAt, ack{node: live[n%len(live)], at: time.Now()})
 		} else {
 			l.refused++
 		}
@@ -276,11 +276,43 @@ func (l *load) firstAckAfter(at time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, a := range l.ackedAt {
-		if a.After(at) {
-			return a.Sub(at)
+		if a.at.After(at) {
+			return a.at.Sub(at)
 		}
 	}
 	return -1
+}
+
+// firstAckVia is how long after at the first write acknowledged through
+// one of nodes came (-1: none did).
+func (l *load) firstAckVia(nodes []int, at time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, a := range l.ackedAt {
+		if a.at.After(at) && slices.Contains(nodes, a.node) {
+			return a.at.Sub(at)
+		}
+	}
+	return -1
+}
+
+// ack is one acknowledged write: through which node, and when.
+type ack struct {
+	node int
+	at   time.Time
+}
+
+// ackedThrough counts the writes node i acknowledged between from and to.
+func (l *load) ackedThrough(i int, from, to time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, a := range l.ackedAt {
+		if a.node == i && a.at.After(from) && a.at.Before(to) {
+			n++
+		}
+	}
+	return n
 }
 
 func (l *load) end() {
@@ -367,4 +399,49 @@ func TestClusterSurvivesKillingTheLeader(t *testing.T) {
 	c.checkAcked(t, l, survivors)
 	newLeader := c.leader(t, survivors)
 	t.Logf("node%d leads now", newLeader+1)
+}
+
+// TestClusterPartitionedLeader: the leader loses its link to the others
+// (clients still reach it) under load. The others elect a leader and go
+// on; the cut-off node acknowledges no write while cut off, keeps
+// answering decisions from its state, and after healing every node holds
+// every acknowledged write.
+func TestClusterPartitionedLeader(t *testing.T) {
+	c := startGrantdCluster(t, 3)
+	all := []int{0, 1, 2}
+	old := c.leader(t, all)
+	majority := slices.DeleteFunc(slices.Clone(all), func(i int) bool { return i == old })
+	l := startLoad(c, all)
+	time.Sleep(2 * time.Second)
+	cut := time.Now()
+	c.net.partition(t, old+1, true)
+	time.Sleep(6 * time.Second)
+	healed := time.Now()
+	c.net.partition(t, old+1, false)
+	time.Sleep(3 * time.Second)
+	l.end()
+	l.report(t, "the leader partitioned for 6 s")
+
+	// A write in flight at the cut may still commit; after the old
+	// leader's lease (250 ms) and a request's timeout, none may.
+	if n := l.ackedThrough(old, cut.Add(time.Second), healed); n > 0 {
+		t.Errorf("the cut-off node acknowledged %d writes while cut off", n)
+	}
+	for _, i := range majority {
+		if n := l.ackedThrough(i, cut, healed); n == 0 {
+			t.Errorf("node%d (majority) acknowledged no write during the partition", i+1)
+		}
+	}
+	resumed := l.firstAckVia(majority, cut)
+	if resumed < 0 || resumed > 5*time.Second {
+		t.Errorf("the majority acknowledged no write within 5 s of the cut (%v)", resumed)
+	}
+	t.Logf("the majority acknowledged a write %v after the cut", resumed.Round(time.Millisecond))
+	for _, i := range all {
+		if l.gaps[i] > 5*time.Second {
+			t.Errorf("node%d answered no decision for %v", i+1, l.gaps[i])
+		}
+	}
+	c.checkAcked(t, l, all)
+	t.Logf("after healing node%d leads", c.leader(t, all)+1)
 }
