@@ -13,8 +13,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/anishathalye/porcupine"
 )
 
 // clusterNet is a test network: one namespace per node, each with two
@@ -187,14 +190,21 @@ type load struct {
 	answers int
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	// The history porcupine checks: every create and every linearizable
+	// read of a collection's existence, with call and return times.
+	hist    []porcupine.Operation
+	started time.Time
+	next    atomic.Int64 // the index of the next collection written
 }
 
 func startLoad(c *cluster, alive []int) *load {
 	l := &load{c: c, alive: alive, acked: map[string]uint64{}, gaps: map[int]time.Duration{},
 		lastAns: map[int]time.Time{}, stop: make(chan struct{})}
+	l.started = time.Now()
 	l.wg.Go(l.writes)
 	for _, i := range alive {
 		l.wg.Go(func() { l.decisions(i) })
+		l.wg.Go(func() { l.reads(i) })
 	}
 	return l
 }
@@ -222,22 +232,129 @@ func (l *load) writes() {
 		live := l.live()
 		g := l.c.nodes[live[n%len(live)]]
 		path := fmt.Sprintf("/w%d", n)
+		l.next.Store(int64(n))
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		sent, call := time.Now(), l.now()
 		code, out, err := g.call(ctx, "POST", "/v1/collections", l.c.token, map[string]any{"path": path})
+		ret := l.now()
 		cancel()
 		l.mu.Lock()
+		op := porcupine.Operation{ClientId: 0, Input: regInput{key: path, write: true}, Call: call, Output: true, Return: ret}
+		if err != nil || code != 200 {
+			// Not acknowledged: applied or not, at any time from the call on.
+			op.Output, op.Return = nil, math.MaxInt64
+		}
+		l.hist = append(l.hist, op)
 		if err == nil && code == 200 {
 			rev, _ := out["revision"].(string)
 			var r uint64
 			_, _ = fmt.Sscan(rev, &r)
 			l.acked[path] = r
-			l.ackedAt = append(l.ackedAt, ack{node: live[n%len(live)], at: time.Now()})
+			l.ackedAt = append(l.ackedAt, ack{node: live[n%len(live)], sent: sent, at: time.Now()})
 		} else {
 			l.refused++
 		}
 		l.mu.Unlock()
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func (l *load) now() int64 { return int64(time.Since(l.started)) }
+
+// reads asks node i, with linearizable decisions, whether the
+// collections being written exist.
+func (l *load) reads(i int) {
+	g := l.c.nodes[i]
+	for k := 0; ; k++ {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		if !slices.Contains(l.live(), i) {
+			return
+		}
+		path := fmt.Sprintf("/w%d", max(0, l.next.Load()-int64(k%3)))
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		call := l.now()
+		code, out, err := g.call(ctx, "POST", "/v1/authorize", l.c.token, map[string]any{"subject": "user:admin",
+			"operation": "container.view", "resource": map[string]any{"collection": path}, "linearizable": true})
+		ret := l.now()
+		cancel()
+		reason, _ := out["reason"].(string)
+		var exists bool
+		switch {
+		case err != nil || code != 200:
+			continue // a read that failed changes nothing: left out
+		case out["allowed"] == true:
+			exists = true
+		case reason == "collection "+path+" does not exist":
+		default:
+			continue // refused (no leader): no answer about the state
+		}
+		l.mu.Lock()
+		l.hist = append(l.hist, porcupine.Operation{ClientId: 1 + i, Input: regInput{key: path}, Call: call, Output: exists, Return: ret})
+		l.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// regInput is one operation on a collection's existence.
+type regInput struct {
+	key   string
+	write bool // create it; else: does it exist?
+}
+
+// existence is the sequential model: a collection does not exist until
+// it is created; a create whose outcome is unknown (Output nil) may take
+// effect.
+var existence = porcupine.Model{
+	Partition: func(h []porcupine.Operation) [][]porcupine.Operation {
+		by := map[string][]porcupine.Operation{}
+		var keys []string
+		for _, op := range h {
+			k := op.Input.(regInput).key
+			if _, ok := by[k]; !ok {
+				keys = append(keys, k)
+			}
+			by[k] = append(by[k], op)
+		}
+		out := make([][]porcupine.Operation, 0, len(keys))
+		for _, k := range keys {
+			out = append(out, by[k])
+		}
+		return out
+	},
+	Init: func() any { return false },
+	Step: func(state, input, output any) (bool, any) {
+		in := input.(regInput)
+		if in.write {
+			return true, true
+		}
+		return output.(bool) == state.(bool), state
+	},
+}
+
+// checkLinearizable checks the recorded history with porcupine.
+func (l *load) checkLinearizable(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	hist := slices.Clone(l.hist)
+	l.mu.Unlock()
+	reads := 0
+	for _, op := range hist {
+		if !op.Input.(regInput).write {
+			reads++
+		}
+	}
+	if reads < 100 {
+		t.Fatalf("only %d linearizable reads recorded", reads)
+	}
+	res := porcupine.CheckOperationsTimeout(existence, hist, time.Minute)
+	if res != porcupine.Ok {
+		t.Fatalf("the history of %d operations (%d reads) is not linearizable: %v", len(hist), reads, res)
+	}
+	t.Logf("porcupine: %d operations (%d linearizable reads on every node) are linearizable", len(hist), reads)
 }
 
 func (l *load) decisions(i int) {
@@ -270,26 +387,26 @@ func (l *load) decisions(i int) {
 	}
 }
 
-// firstAckAfter is how long after at the first write was acknowledged
-// (-1: none was).
+// firstAckAfter is how long after at the first write sent after it was
+// acknowledged (-1: none was).
 func (l *load) firstAckAfter(at time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, a := range l.ackedAt {
-		if a.at.After(at) {
+		if a.sent.After(at) {
 			return a.at.Sub(at)
 		}
 	}
 	return -1
 }
 
-// firstAckVia is how long after at the first write acknowledged through
-// one of nodes came (-1: none did).
+// firstAckVia is how long after at the first write sent after it was
+// acknowledged through one of nodes (-1: none was).
 func (l *load) firstAckVia(nodes []int, at time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, a := range l.ackedAt {
-		if a.at.After(at) && slices.Contains(nodes, a.node) {
+		if a.sent.After(at) && slices.Contains(nodes, a.node) {
 			return a.at.Sub(at)
 		}
 	}
@@ -298,8 +415,8 @@ func (l *load) firstAckVia(nodes []int, at time.Time) time.Duration {
 
 // ack is one acknowledged write: through which node, and when.
 type ack struct {
-	node int
-	at   time.Time
+	node     int
+	sent, at time.Time
 }
 
 // ackedThrough counts the writes node i acknowledged between from and to.
@@ -397,6 +514,7 @@ func TestClusterSurvivesKillingTheLeader(t *testing.T) {
 		}
 	}
 	c.checkAcked(t, l, survivors)
+	l.checkLinearizable(t)
 	newLeader := c.leader(t, survivors)
 	t.Logf("node%d leads now", newLeader+1)
 }
@@ -443,5 +561,6 @@ func TestClusterPartitionedLeader(t *testing.T) {
 		}
 	}
 	c.checkAcked(t, l, all)
+	l.checkLinearizable(t)
 	t.Logf("after healing node%d leads", c.leader(t, all)+1)
 }

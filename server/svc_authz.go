@@ -94,11 +94,29 @@ func (s *authzService) waitFor(ctx context.Context, minRevision uint64) *authz.D
 	return nil
 }
 
+// readIndex makes a linearizable request wait until this node has every
+// write acknowledged before it; it reports a denial when it cannot.
+func (s *authzService) readIndex(ctx context.Context, linearizable bool) *authz.Decision {
+	if !linearizable {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.revisionWait())
+	defer cancel()
+	if err := s.store.ReadIndex(wctx); err != nil {
+		return &authz.Decision{Code: authz.CodeRevisionUnavailable, Revision: s.store.Revision(),
+			Reason: fmt.Sprintf("denied: a linearizable decision needs the cluster's leader: %v", err)}
+	}
+	return nil
+}
+
 func (s *authzService) decide(ctx context.Context, in *v1.AuthorizeRequest) (*v1.AuthorizeResponse, error) {
 	if err := mayAsk(ctx, in.GetSubject()); err != nil {
 		return nil, err
 	}
 	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
+		return decisionPB(*d), nil
+	}
+	if d := s.readIndex(ctx, in.GetLinearizable()); d != nil {
 		return decisionPB(*d), nil
 	}
 	r, bad := request(in)
@@ -169,6 +187,9 @@ func (s *authzService) Explain(ctx context.Context, in *v1.AuthorizeRequest) (*v
 		return nil, err
 	}
 	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
+		return &v1.ExplainResponse{Reason: d.Reason, Revision: d.Revision}, nil
+	}
+	if d := s.readIndex(ctx, in.GetLinearizable()); d != nil {
 		return &v1.ExplainResponse{Reason: d.Reason, Revision: d.Revision}, nil
 	}
 	r, bad := request(in)

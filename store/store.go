@@ -183,6 +183,25 @@ func (s *Store) WaitReady(ctx context.Context) error {
 	return s.waitApplied(ctx, index)
 }
 
+// ReadIndex blocks until this node has applied every write committed in
+// the cluster before the call: reads after it are linearizable. The
+// leader commits a barrier entry (proving it still leads a quorum); a
+// follower asks the leader for one and waits to apply it. Without a
+// leader it fails with ErrNotReady.
+func (s *Store) ReadIndex(ctx context.Context) error {
+	if s.raft.State() == raft.Leader || s.mux == nil {
+		if err := s.raft.Barrier(s.timeout(ctx)).Error(); err != nil {
+			return fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+		return nil
+	}
+	index, err := s.forward(ctx, opBarrier, nil)
+	if err != nil {
+		return err
+	}
+	return s.waitApplied(ctx, index)
+}
+
 // waitApplied blocks until this node has applied the log up to index.
 func (s *Store) waitApplied(ctx context.Context, index uint64) error {
 	for s.raft.AppliedIndex() < index {

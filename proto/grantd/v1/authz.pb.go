@@ -97,7 +97,12 @@ type AuthorizeRequest struct {
 	// Collections of secrets a service references.
 	Secrets []string `protobuf:"bytes,5,rep,name=secrets,proto3" json:"secrets,omitempty"`
 	// Wait until the state includes this revision before deciding.
-	MinRevision   uint64 `protobuf:"varint,6,opt,name=min_revision,json=minRevision,proto3" json:"min_revision,omitempty"`
+	MinRevision uint64 `protobuf:"varint,6,opt,name=min_revision,json=minRevision,proto3" json:"min_revision,omitempty"`
+	// Decide on a state that includes every write acknowledged anywhere in
+	// the cluster before this request arrived (a linearizable read: the node
+	// asks the leader for its commit point and waits to apply it). Costs a
+	// round trip to the leader; without a leader the answer is a denial.
+	Linearizable  bool `protobuf:"varint,7,opt,name=linearizable,proto3" json:"linearizable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -172,6 +177,13 @@ func (x *AuthorizeRequest) GetMinRevision() uint64 {
 		return x.MinRevision
 	}
 	return 0
+}
+
+func (x *AuthorizeRequest) GetLinearizable() bool {
+	if x != nil {
+		return x.Linearizable
+	}
+	return false
 }
 
 type AuthorizeResponse struct {
@@ -942,14 +954,15 @@ const file_grantd_v1_authz_proto_rawDesc = "" +
 	"repository\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd2\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf6\x01\n" +
 	"\x10AuthorizeRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1c\n" +
 	"\toperation\x18\x02 \x01(\tR\toperation\x12/\n" +
 	"\bresource\x18\x03 \x01(\v2\x13.grantd.v1.ResourceR\bresource\x12\x18\n" +
 	"\aoptions\x18\x04 \x03(\tR\aoptions\x12\x18\n" +
 	"\asecrets\x18\x05 \x03(\tR\asecrets\x12!\n" +
-	"\fmin_revision\x18\x06 \x01(\x04R\vminRevision\"\x9a\x01\n" +
+	"\fmin_revision\x18\x06 \x01(\x04R\vminRevision\x12\"\n" +
+	"\flinearizable\x18\a \x01(\bR\flinearizable\"\x9a\x01\n" +
 	"\x11AuthorizeResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1a\n" +
