@@ -95,11 +95,19 @@ type cluster struct {
 	nodes []*grantd
 	dirs  []string
 	token string
+	certs string
+	dir   string
 }
 
 func startGrantdCluster(t *testing.T, n int) *cluster {
 	t.Helper()
-	cn := newClusterNet(t, n)
+	return startGrantdClusterIn(t, newClusterNet(t, n), n)
+}
+
+// startGrantdClusterIn starts n founding nodes in a network that may have
+// room for more.
+func startGrantdClusterIn(t *testing.T, cn *clusterNet, n int) *cluster {
+	t.Helper()
 	dir := t.TempDir()
 	var ids, peers []string
 	for i := 1; i <= n; i++ {
@@ -107,8 +115,12 @@ func startGrantdCluster(t *testing.T, n int) *cluster {
 		peers = append(peers, fmt.Sprintf("node%d=%s", i, cn.clusterAddr(i)))
 	}
 	certs := filepath.Join(dir, "certs")
-	mustRun(t, append([]string{grantdBin, "cluster", "certs", "--dir", certs}, ids...)...)
-	c := &cluster{net: cn, nodes: make([]*grantd, n)}
+	var all []string
+	for i := 1; i <= len(cn.ns); i++ {
+		all = append(all, fmt.Sprintf("node%d", i))
+	}
+	mustRun(t, append([]string{grantdBin, "cluster", "certs", "--dir", certs}, all...)...)
+	c := &cluster{net: cn, nodes: make([]*grantd, n), certs: certs, dir: dir}
 	// The nodes start together: none is ready before a quorum is up.
 	var wg sync.WaitGroup
 	for i := 1; i <= n; i++ {
@@ -189,20 +201,21 @@ type load struct {
 	asked   int
 	answers int
 	stop    chan struct{}
+	endOnce sync.Once
 	wg      sync.WaitGroup
 	// The history porcupine checks: every create and every linearizable
 	// read of a collection's existence, with call and return times.
 	hist    []porcupine.Operation
 	started time.Time
-	next    atomic.Int64 // the index of the next collection written
+	next    atomic.Int64 // the index of the last collection written
 }
 
 func startLoad(c *cluster, alive []int) *load {
 	l := &load{c: c, alive: alive, acked: map[string]uint64{}, gaps: map[int]time.Duration{},
 		lastAns: map[int]time.Time{}, stop: make(chan struct{})}
 	l.started = time.Now()
-	l.wg.Go(l.writes)
 	for _, i := range alive {
+		l.wg.Go(func() { l.writes(i) })
 		l.wg.Go(func() { l.decisions(i) })
 		l.wg.Go(func() { l.reads(i) })
 	}
@@ -222,17 +235,21 @@ func (l *load) drop(i int) {
 	l.alive = slices.DeleteFunc(l.alive, func(x int) bool { return x == i })
 }
 
-func (l *load) writes() {
-	for n := 0; ; n++ {
+// writes creates collections through node i, one after another, while
+// it is in the load.
+func (l *load) writes(i int) {
+	g := l.c.nodes[i]
+	for {
 		select {
 		case <-l.stop:
 			return
 		default:
 		}
-		live := l.live()
-		g := l.c.nodes[live[n%len(live)]]
+		if !slices.Contains(l.live(), i) {
+			return
+		}
+		n := l.next.Add(1)
 		path := fmt.Sprintf("/w%d", n)
-		l.next.Store(int64(n))
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		sent, call := time.Now(), l.now()
 		code, out, err := g.call(ctx, "POST", "/v1/collections", l.c.token, map[string]any{"path": path})
@@ -250,7 +267,7 @@ func (l *load) writes() {
 			var r uint64
 			_, _ = fmt.Sscan(rev, &r)
 			l.acked[path] = r
-			l.ackedAt = append(l.ackedAt, ack{node: live[n%len(live)], sent: sent, at: time.Now()})
+			l.ackedAt = append(l.ackedAt, ack{node: i, sent: sent, at: time.Now()})
 		} else {
 			l.refused++
 		}
@@ -274,7 +291,7 @@ func (l *load) reads(i int) {
 		if !slices.Contains(l.live(), i) {
 			return
 		}
-		path := fmt.Sprintf("/w%d", max(0, l.next.Load()-int64(k%3)))
+		path := fmt.Sprintf("/w%d", max(1, l.next.Load()-int64(k%3)))
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		call := l.now()
 		code, out, err := g.call(ctx, "POST", "/v1/authorize", l.c.token, map[string]any{"subject": "user:admin",
@@ -433,7 +450,7 @@ func (l *load) ackedThrough(i int, from, to time.Time) int {
 }
 
 func (l *load) end() {
-	close(l.stop)
+	l.endOnce.Do(func() { close(l.stop) })
 	l.wg.Wait()
 }
 
@@ -563,4 +580,64 @@ func TestClusterPartitionedLeader(t *testing.T) {
 	c.checkAcked(t, l, all)
 	l.checkLinearizable(t)
 	t.Logf("after healing node%d leads", c.leader(t, all)+1)
+}
+
+// TestClusterMembershipUnderLoad: a fourth node joins under load and
+// catches up, leadership moves on request, and a member is removed; the
+// changes are sent to followers, which pass them to the leader.
+func TestClusterMembershipUnderLoad(t *testing.T) {
+	cn := newClusterNet(t, 4)
+	c := startGrantdClusterIn(t, cn, 3)
+	all := []int{0, 1, 2}
+	l := startLoad(c, all)
+	t.Cleanup(l.end) // when the test stops early
+	leader := c.leader(t, all)
+	follower := (leader + 1) % 3
+
+	// node4 starts with its certificate and no peers, and waits.
+	c.dirs = append(c.dirs, filepath.Join(c.dir, "node4"))
+	ready := make(chan *grantd, 1)
+	go func() {
+		g, err := launch(t, []string{"nsenter", "--net=/var/run/netns/" + cn.ns[3]}, c.dirs[3], "",
+			"--listen", cn.apiIP(4)+":8443", "--tls-san", cn.apiIP(4), "--node-id", "node4",
+			"--cluster-listen", cn.clusterAddr(4), "--cluster-certs-dir", c.certs)
+		if err != nil {
+			t.Error(err)
+		}
+		ready <- g
+	}()
+	time.Sleep(time.Second)
+	out := c.nodes[follower].must(t, 200, "POST", "/v1/cluster/members", c.token, map[string]any{"id": "node4", "address": cn.clusterAddr(4)})
+	if members, _ := out["members"].([]any); len(members) != 4 {
+		t.Fatalf("after adding node4: %v", out)
+	}
+	g4 := <-ready
+	if g4 == nil {
+		t.FailNow()
+	}
+	c.nodes = append(c.nodes, g4)
+	time.Sleep(time.Second)
+
+	// Leadership moves to node4 on request, sent to a follower.
+	c.nodes[follower].must(t, 200, "POST", "/v1/cluster:transferLeadership", c.token, map[string]any{"toId": "node4"})
+	if now := c.leader(t, []int{0, 1, 2, 3}); now != 3 {
+		t.Errorf("node%d leads after the transfer to node4", now+1)
+	}
+	// The old leader leaves the cluster.
+	l.drop(leader)
+	out = c.nodes[follower].must(t, 200, "DELETE", fmt.Sprintf("/v1/cluster/members/node%d", leader+1), c.token, nil)
+	if members, _ := out["members"].([]any); len(members) != 3 {
+		t.Fatalf("after removing node%d: %v", leader+1, out)
+	}
+	time.Sleep(time.Second)
+	l.end()
+	l.report(t, "membership changes")
+	rest := []int{3}
+	for _, i := range all {
+		if i != leader {
+			rest = append(rest, i)
+		}
+	}
+	c.checkAcked(t, l, rest)
+	l.checkLinearizable(t)
 }

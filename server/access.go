@@ -98,6 +98,11 @@ var methodAccess = map[string]access{
 	v1.AuditService_ListAuditEvents_FullMethodName:   accessAdmin,
 	v1.PolicyService_ExportPolicy_FullMethodName:     accessAdmin,
 
+	v1.ClusterService_GetClusterStatus_FullMethodName:    accessAdmin,
+	v1.ClusterService_AddClusterMember_FullMethodName:    accessAdmin,
+	v1.ClusterService_RemoveClusterMember_FullMethodName: accessAdmin,
+	v1.ClusterService_TransferLeadership_FullMethodName:  accessAdmin,
+
 	v1.RegistryService_GetTokenSigning_FullMethodName:       accessAdmin,
 	v1.RegistryService_RotateTokenSigningKey_FullMethodName: accessAdmin,
 

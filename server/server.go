@@ -171,6 +171,7 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterLDAPServiceServer(r, &ldapService{writer: d.writer, asker: d.asker, syncer: d.syncer})
 	v1.RegisterRegistryServiceServer(r, &registryService{writer: d.writer, issuer: s.cfg.Registry.Issuer, algorithm: s.cfg.TokenAlgorithm})
 	v1.RegisterBundleServiceServer(r, &bundleService{writer: d.writer, ca: d.clientCA, cfg: s.cfg.Bundles})
+	v1.RegisterClusterServiceServer(r, &clusterService{store: d.store, log: d.log})
 }
 
 // gateway builds the REST gateway over the in-process connection.
@@ -233,6 +234,9 @@ func (s *Server) gateway(conn grpc.ClientConnInterface) (*runtime.ServeMux, erro
 		},
 		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 			return v1.RegisterRegistryServiceHandlerClient(c, m, v1.NewRegistryServiceClient(cc))
+		},
+		func(c context.Context, m *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return v1.RegisterClusterServiceHandlerClient(c, m, v1.NewClusterServiceClient(cc))
 		},
 	} {
 		if err := register(ctx, mux, conn); err != nil {

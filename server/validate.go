@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 
@@ -215,6 +216,15 @@ func validateRequest(req any) error {
 	case *v1.ListRepositoryAccessRequest:
 		namespace(r.GetNamespace())
 		repoName(r.GetName())
+	case *v1.AddClusterMemberRequest:
+		org("id", r.GetId())
+		if _, _, err := net.SplitHostPort(r.GetAddress()); err != nil {
+			checks = append(checks, fmt.Errorf("address: %q is not host:port", r.GetAddress()))
+		}
+	case *v1.RemoveClusterMemberRequest:
+		org("id", r.GetId())
+	case *v1.TransferLeadershipRequest:
+		optional(r.GetToId(), func(v string) { org("toId", v) })
 	}
 	if len(checks) > 0 {
 		msgs := make([]string, len(checks))

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -200,6 +202,7 @@ func (m *clusterMux) Dial(address raft.ServerAddress, timeout time.Duration) (ne
 const (
 	opApply   byte = 'A'
 	opBarrier byte = 'B'
+	opMember  byte = 'M'
 	// maxForwarded bounds a forwarded command (the API bounds requests at a
 	// few MiB; a restore never travels this way).
 	maxForwarded = 64 << 20
@@ -248,6 +251,11 @@ func (s *Store) serveForwarded(conn net.Conn) {
 		case op == opBarrier:
 			err = s.raft.Barrier(s.timeout(ctx)).Error()
 			rev = s.raft.AppliedIndex()
+		case op == opMember:
+			var c MembershipChange
+			if err = json.Unmarshal(body, &c); err == nil {
+				rev, err = s.changeLocal(ctx, c)
+			}
 		default:
 			err = fmt.Errorf("%w: unknown forwarded operation %q", ErrInvalid, op)
 		}
@@ -431,4 +439,102 @@ func (s *Store) NodeID() string { return s.cfg.NodeID }
 func (s *Store) Leader() string {
 	_, id := s.raft.LeaderWithID()
 	return string(id)
+}
+
+// MembershipChange is a change of the cluster's configuration.
+type MembershipChange struct {
+	// Action is "add", "remove" or "transfer" (leadership).
+	Action  string `json:"action"`
+	ID      string `json:"id"`
+	Address string `json:"address,omitempty"`
+	// NonVoter adds a read replica.
+	NonVoter bool `json:"nonVoter,omitempty"`
+}
+
+// ChangeMembership applies a configuration change on the leader (from a
+// follower, through it) and returns once this node has applied it.
+func (s *Store) ChangeMembership(ctx context.Context, c MembershipChange) error {
+	if s.mux == nil {
+		return fmt.Errorf("%w: this node runs alone (start it with --cluster-listen to form a cluster)", ErrFailedPrecondition)
+	}
+	var index uint64
+	var err error
+	if s.raft.State() == raft.Leader {
+		index, err = s.changeLocal(ctx, c)
+	} else {
+		body, merr := json.Marshal(c)
+		if merr != nil {
+			return merr
+		}
+		index, err = s.forward(ctx, opMember, body)
+	}
+	if err != nil {
+		return err
+	}
+	return s.waitApplied(ctx, index)
+}
+
+func (s *Store) changeLocal(ctx context.Context, c MembershipChange) (uint64, error) {
+	timeout := s.timeout(ctx)
+	var fut raft.Future
+	switch c.Action {
+	case "add":
+		if c.ID == "" || c.Address == "" {
+			return 0, fmt.Errorf("%w: a member needs an ID and an address", ErrInvalid)
+		}
+		if c.NonVoter {
+			fut = s.raft.AddNonvoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), 0, timeout)
+		} else {
+			fut = s.raft.AddVoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), 0, timeout)
+		}
+	case "remove":
+		members, err := s.Members()
+		if err != nil {
+			return 0, err
+		}
+		if !slices.ContainsFunc(members, func(m Member) bool { return m.ID == c.ID }) {
+			return 0, fmt.Errorf("%w: no member %q", ErrNotFound, c.ID)
+		}
+		fut = s.raft.RemoveServer(raft.ServerID(c.ID), 0, timeout)
+	case "transfer":
+		if c.ID == "" {
+			fut = s.raft.LeadershipTransfer()
+		} else {
+			var addr string
+			members, err := s.Members()
+			if err != nil {
+				return 0, err
+			}
+			for _, m := range members {
+				if m.ID == c.ID && m.Voter {
+					addr = m.Address
+				}
+			}
+			if addr == "" {
+				return 0, fmt.Errorf("%w: no voter %q", ErrNotFound, c.ID)
+			}
+			fut = s.raft.LeadershipTransferToServer(raft.ServerID(c.ID), raft.ServerAddress(addr))
+		}
+	default:
+		return 0, fmt.Errorf("%w: unknown membership action %q", ErrInvalid, c.Action)
+	}
+	if err := fut.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+		return 0, fmt.Errorf("%w: %w", ErrFailedPrecondition, err)
+	}
+	return s.raft.AppliedIndex(), nil
+}
+
+// Clustered reports whether the node runs with a cluster port.
+func (s *Store) Clustered() bool { return s.mux != nil }
+
+// LastContact is when this follower last heard from the leader (zero on
+// the leader and on a node that never did).
+func (s *Store) LastContact() time.Time {
+	if s.raft.State() == raft.Leader {
+		return time.Time{}
+	}
+	return s.raft.LastContact()
 }

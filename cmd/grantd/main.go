@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,7 +110,15 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 			log.Error("closing store", "err", err)
 		}
 	}()
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	readyWait := time.Minute
+	if storeCfg.Cluster != nil && len(storeCfg.Cluster.Peers) == 0 {
+		// A node joining an existing cluster waits for an admin to add it
+		// (grantctl cluster add): as long as it takes.
+		readyWait = 24 * time.Hour
+		addr := cmp.Or(storeCfg.Cluster.Advertise, storeCfg.Cluster.Listen)
+		log.Info("waiting to be added to the cluster: grantctl cluster add "+cfg.NodeID+" --address "+addr, "node", cfg.NodeID, "address", addr)
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, readyWait)
 	defer cancel()
 	if err := st.WaitReady(readyCtx); err != nil {
 		return err
