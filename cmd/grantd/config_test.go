@@ -28,7 +28,8 @@ func TestConfigPrecedence(t *testing.T) {
 		TLSSANs: "a.example,10.0.0.1", LogFormat: "json", MaxRequestBytes: 1 << 20, ShutdownTimeout: 3 * time.Second,
 		RegistryIssuer: "grantd", RegistryTokenLifetime: 5 * time.Minute, RegistryTokenAlgorithm: "ES256",
 		BundleValidity: 365 * 24 * time.Hour, EnginePluginSocket: "/run/docker/plugins/grantd.sock",
-		EngineAPI: "unix:///var/run/docker.sock", EngineLookupCache: 2 * time.Second, DecisionCache: authz.DefaultDecisionCache}
+		EngineAPI: "unix:///var/run/docker.sock", EngineLookupCache: 2 * time.Second, DecisionCache: authz.DefaultDecisionCache,
+		NodeID: "grantd-0"}
 	if cfg != want {
 		t.Fatalf("config = %+v\nwant     %+v", cfg, want)
 	}
