@@ -99,14 +99,14 @@ type cluster struct {
 	dir   string
 }
 
-func startGrantdCluster(t *testing.T, n int) *cluster {
+func startGrantdCluster(t *testing.T, n int, extra ...string) *cluster {
 	t.Helper()
-	return startGrantdClusterIn(t, newClusterNet(t, n), n)
+	return startGrantdClusterIn(t, newClusterNet(t, n), n, extra...)
 }
 
 // startGrantdClusterIn starts n founding nodes in a network that may have
 // room for more.
-func startGrantdClusterIn(t *testing.T, cn *clusterNet, n int) *cluster {
+func startGrantdClusterIn(t *testing.T, cn *clusterNet, n int, extra ...string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	var ids, peers []string
@@ -125,7 +125,7 @@ func startGrantdClusterIn(t *testing.T, cn *clusterNet, n int) *cluster {
 	var wg sync.WaitGroup
 	for i := 1; i <= n; i++ {
 		c.dirs = append(c.dirs, filepath.Join(dir, ids[i-1]))
-		wg.Go(func() { c.nodes[i-1] = c.launch(t, i, certs, strings.Join(peers, ",")) })
+		wg.Go(func() { c.nodes[i-1] = c.launch(t, i, certs, strings.Join(peers, ","), extra...) })
 	}
 	wg.Wait()
 	for i, g := range c.nodes {
@@ -144,11 +144,11 @@ func startGrantdClusterIn(t *testing.T, cn *clusterNet, n int) *cluster {
 
 // launch starts node i (1-based); it returns nil on failure, having
 // reported it (t.Fatal is for the test's own goroutine).
-func (c *cluster) launch(t *testing.T, i int, certs, peers string) *grantd {
+func (c *cluster) launch(t *testing.T, i int, certs, peers string, extra ...string) *grantd {
+	args := append([]string{"--listen", c.net.apiIP(i) + ":8443", "--tls-san", c.net.apiIP(i), "--node-id", fmt.Sprintf("node%d", i),
+		"--cluster-listen", c.net.clusterAddr(i), "--cluster-peers", peers, "--cluster-certs-dir", certs}, extra...)
 	g, err := launch(t, []string{"nsenter", "--net=/var/run/netns/" + c.net.ns[i-1]}, c.dirs[i-1],
-		"GRANTD_ADMIN_PASSWORD="+adminPassword,
-		"--listen", c.net.apiIP(i)+":8443", "--tls-san", c.net.apiIP(i), "--node-id", fmt.Sprintf("node%d", i),
-		"--cluster-listen", c.net.clusterAddr(i), "--cluster-peers", peers, "--cluster-certs-dir", certs)
+		"GRANTD_ADMIN_PASSWORD="+adminPassword, args...)
 	if err != nil {
 		t.Errorf("node%d: %v", i, err)
 		return nil
@@ -198,6 +198,8 @@ type load struct {
 	ackedAt []ack             // each acknowledged write, in order
 	gaps    map[int]time.Duration
 	lastAns map[int]time.Time
+	// stale counts the denials a node gave because it was cut off too long.
+	stale   map[int]int
 	asked   int
 	answers int
 	stop    chan struct{}
@@ -212,7 +214,7 @@ type load struct {
 
 func startLoad(c *cluster, alive []int) *load {
 	l := &load{c: c, alive: alive, acked: map[string]uint64{}, gaps: map[int]time.Duration{},
-		lastAns: map[int]time.Time{}, stop: make(chan struct{})}
+		lastAns: map[int]time.Time{}, stale: map[int]int{}, stop: make(chan struct{})}
 	l.started = time.Now()
 	for _, i := range alive {
 		l.wg.Go(func() { l.writes(i) })
@@ -392,6 +394,9 @@ func (l *load) decisions(i int) {
 		now := time.Now()
 		l.mu.Lock()
 		l.asked++
+		if reason, _ := out["reason"].(string); strings.Contains(reason, "has not heard from the cluster's leader") {
+			l.stale[i]++
+		}
 		if err == nil && code == 200 && out["allowed"] == true {
 			l.answers++
 			if last, ok := l.lastAns[i]; ok && now.Sub(last) > l.gaps[i] {
@@ -542,7 +547,7 @@ func TestClusterSurvivesKillingTheLeader(t *testing.T) {
 // answering decisions from its state, and after healing every node holds
 // every acknowledged write.
 func TestClusterPartitionedLeader(t *testing.T) {
-	c := startGrantdCluster(t, 3)
+	c := startGrantdCluster(t, 3, "--cluster-max-staleness", "2s")
 	all := []int{0, 1, 2}
 	old := c.leader(t, all)
 	majority := slices.DeleteFunc(slices.Clone(all), func(i int) bool { return i == old })
@@ -550,7 +555,13 @@ func TestClusterPartitionedLeader(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	cut := time.Now()
 	c.net.partition(t, old+1, true)
-	time.Sleep(6 * time.Second)
+	time.Sleep(4 * time.Second)
+	// Past --cluster-max-staleness the cut-off node tells load balancers
+	// it cannot serve, and denies saying why.
+	if body := readyz(c.nodes[old]); !strings.Contains(body, "stale") {
+		t.Errorf("/readyz of the cut-off node after 4 s: %q", body)
+	}
+	time.Sleep(2 * time.Second)
 	healed := time.Now()
 	c.net.partition(t, old+1, false)
 	time.Sleep(3 * time.Second)
@@ -572,11 +583,25 @@ func TestClusterPartitionedLeader(t *testing.T) {
 		t.Errorf("the majority acknowledged no write within 5 s of the cut (%v)", resumed)
 	}
 	t.Logf("the majority acknowledged a write %v after the cut", resumed.Round(time.Millisecond))
-	for _, i := range all {
+	for _, i := range majority {
 		if l.gaps[i] > 5*time.Second {
 			t.Errorf("node%d answered no decision for %v", i+1, l.gaps[i])
 		}
 	}
+	// The cut-off node decided from its state for 2 s, then denied with
+	// the reason, and decides again once healed.
+	l.mu.Lock()
+	stale, gap, last := l.stale[old], l.gaps[old], l.lastAns[old]
+	l.mu.Unlock()
+	switch {
+	case stale == 0:
+		t.Errorf("node%d never denied for staleness while cut off", old+1)
+	case gap < 2*time.Second || gap > 6*time.Second:
+		t.Errorf("node%d stopped answering for %v (cut off 6 s, limit 2 s)", old+1, gap)
+	case !last.After(healed):
+		t.Errorf("node%d answered nothing after healing", old+1)
+	}
+	t.Logf("node%d, cut off: %d denials for staleness, %v without an answer", old+1, stale, gap.Round(time.Millisecond))
 	c.checkAcked(t, l, all)
 	l.checkLinearizable(t)
 	t.Logf("after healing node%d leads", c.leader(t, all)+1)

@@ -56,6 +56,9 @@ func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, er
 
 // Decide asks the decision engine.
 func (b dockerBackend) Decide(ctx context.Context, r authz.Request) authz.Decision {
+	if d := b.fresh.denial(); d != nil {
+		return *d
+	}
 	return b.engine.Decide(ctx, r)
 }
 

@@ -59,6 +59,9 @@ func (b registryBackend) Refresh(_ context.Context, subject subjects.Subject) (r
 
 // Allowed asks the decision engine.
 func (b registryBackend) Allowed(ctx context.Context, id registry.Identity, operation, repository string) (bool, error) {
+	if d := b.fresh.denial(); d != nil {
+		return false, errors.New(d.Reason)
+	}
 	d := b.engine.Decide(ctx, authz.Request{Subject: id.Subject, Operation: operation, Repository: repository})
 	if d.Code == authz.CodeInternalError {
 		return false, errors.New(d.Reason)

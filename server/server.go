@@ -49,6 +49,9 @@ type Config struct {
 	// ReadTimeout bounds reading a REST request, body included
 	// (DefaultReadTimeout when zero).
 	ReadTimeout time.Duration
+	// MaxStaleness is how long a cluster node cut off from the leader goes
+	// on deciding from its last state (zero: for ever).
+	MaxStaleness time.Duration
 }
 
 // Server serves grantd's API.
@@ -87,7 +90,7 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s.metrics.reg.MustRegister(engine.Collectors()...)
 	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
 		sessions: newSessionTracker(), logins: authn.NewThrottle(func() time.Time { return s.now() }),
-		clientCA: pki.NewClientCA(st)}
+		clientCA: pki.NewClientCA(st), fresh: freshness{store: st, max: cfg.MaxStaleness}}
 	s.deps.writer = &writer{store: st, log: log, metrics: s.metrics, now: s.deps.now}
 	s.deps.asker = &asker{state: st, engine: engine}
 	s.deps.syncer = ldapsync.NewSyncer(st, log, s.deps.now, s.metrics.observeSync)
@@ -151,6 +154,8 @@ type deps struct {
 	// maxRevisionWait, when set, replaces the default bound of a call's
 	// minRevision wait (tests shorten it).
 	maxRevisionWait time.Duration
+	// fresh denies decisions on a node cut off from the leader too long.
+	fresh freshness
 }
 
 func (s *Server) registerServices(r grpc.ServiceRegistrar) {
@@ -165,7 +170,7 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterGrantServiceServer(r, &grantService{writer: d.writer, asker: d.asker})
 	v1.RegisterRepositoryServiceServer(r, &repositoryService{writer: d.writer, asker: d.asker})
 	v1.RegisterSettingsServiceServer(r, &settingsService{writer: d.writer})
-	v1.RegisterAuthzServiceServer(r, &authzService{store: d.store, engine: d.engine, now: d.now, maxRevisionWait: &d.maxRevisionWait})
+	v1.RegisterAuthzServiceServer(r, &authzService{store: d.store, engine: d.engine, now: d.now, maxRevisionWait: &d.maxRevisionWait, fresh: d.fresh})
 	v1.RegisterPolicyServiceServer(r, &policyService{engine: s.engine})
 	v1.RegisterAuditServiceServer(r, &auditService{store: d.store})
 	v1.RegisterLDAPServiceServer(r, &ldapService{writer: d.writer, asker: d.asker, syncer: d.syncer})
@@ -269,16 +274,30 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	if !s.store.Ready() {
-		http.Error(w, "store not ready\n", http.StatusServiceUnavailable)
-		return
-	}
 	if !s.engine.Healthy() {
 		http.Error(w, "compiled policy state out of date\n", http.StatusServiceUnavailable)
 		return
 	}
-	// A load balancer reads the status; operators and tests the rest.
-	_, _ = fmt.Fprintf(w, "ok\nnode: %s\nleader: %s\n", s.store.NodeID(), s.store.Leader())
+	if !s.store.Clustered() {
+		if !s.store.Ready() {
+			http.Error(w, "store not ready\n", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = fmt.Fprintf(w, "ok\nnode: %s\nleader: %s\n", s.store.NodeID(), s.store.Leader())
+		return
+	}
+	// A cluster node serves decisions while its state is fresh enough;
+	// writes need a leader. A load balancer reads the status (decisions);
+	// the body says the rest.
+	if d := s.deps.fresh.denial(); d != nil {
+		http.Error(w, "stale: "+d.Reason+"\n", http.StatusServiceUnavailable)
+		return
+	}
+	writes := "ok"
+	if s.store.Leader() == "" {
+		writes = "refused (no leader)"
+	}
+	_, _ = fmt.Fprintf(w, "ok\nnode: %s\nleader: %s\ndecisions: ok\nwrites: %s\n", s.store.NodeID(), s.store.Leader(), writes)
 }
 
 // requireAuth guards plain HTTP endpoints with the same credentials as the API.

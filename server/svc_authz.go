@@ -22,6 +22,7 @@ type authzService struct {
 	store  *store.Store
 	engine *authz.Engine
 	now    func() time.Time
+	fresh  freshness
 	// maxRevisionWait, when set, replaces the default bound of a call's
 	// minRevision wait (the server's, shared: tests shorten it).
 	maxRevisionWait *time.Duration
@@ -119,6 +120,9 @@ func (s *authzService) decide(ctx context.Context, in *v1.AuthorizeRequest) (*v1
 	if d := s.readIndex(ctx, in.GetLinearizable()); d != nil {
 		return decisionPB(*d), nil
 	}
+	if d := s.fresh.denial(); d != nil {
+		return decisionPB(*d), nil
+	}
 	r, bad := request(in)
 	if bad != nil {
 		bad.Revision = s.store.Revision()
@@ -192,6 +196,9 @@ func (s *authzService) Explain(ctx context.Context, in *v1.AuthorizeRequest) (*v
 	if d := s.readIndex(ctx, in.GetLinearizable()); d != nil {
 		return &v1.ExplainResponse{Reason: d.Reason, Revision: d.Revision}, nil
 	}
+	if d := s.fresh.denial(); d != nil {
+		return &v1.ExplainResponse{Reason: d.Reason, Revision: d.Revision}, nil
+	}
 	r, bad := request(in)
 	if bad != nil {
 		return &v1.ExplainResponse{Reason: bad.Reason, Revision: s.store.Revision()}, nil
@@ -227,6 +234,9 @@ func (s *authzService) GetEffectivePermissions(ctx context.Context, in *v1.GetEf
 	subject, err := subjectField("subject", in.GetSubject())
 	if err != nil {
 		return nil, err
+	}
+	if d := s.fresh.denial(); d != nil {
+		return nil, unavailable("%s", d.Reason)
 	}
 	p := s.engine.EffectivePermissions(ctx, subject, path)
 	switch p.Decision.Code {

@@ -249,8 +249,7 @@ func (s *Store) serveForwarded(conn net.Conn) {
 		case op == opApply:
 			rev, err = s.applyLocal(ctx, body)
 		case op == opBarrier:
-			err = s.raft.Barrier(s.timeout(ctx)).Error()
-			rev = s.raft.AppliedIndex()
+			rev, err = s.readMark(ctx)
 		case op == opMember:
 			var c MembershipChange
 			if err = json.Unmarshal(body, &c); err == nil {
@@ -358,7 +357,26 @@ func (s *Store) forward(ctx context.Context, op byte, body []byte) (uint64, erro
 		_ = c.conn.Close()
 		return 0, fmt.Errorf("%w: forwarding to the leader at %s: %w", ErrNotReady, leader, err)
 	}
+	// A leader that is replaced while the request is out will not answer
+	// (it is cut off, or gone): stop waiting for it then.
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if now, _ := s.raft.LeaderWithID(); now != leader {
+					_ = c.conn.SetDeadline(time.Now())
+					return
+				}
+			}
+		}
+	}()
 	a, err := readAnswer(c.r)
+	close(done)
 	if err != nil {
 		_ = c.conn.Close()
 		return 0, fmt.Errorf("%w: the leader at %s did not answer (the write may or may not have been applied): %w",
@@ -537,4 +555,71 @@ func (s *Store) LastContact() time.Time {
 		return time.Time{}
 	}
 	return s.raft.LastContact()
+}
+
+// Staleness is how long this node may have been missing writes: zero on
+// the leader (which steps down when it loses its quorum) and on a single
+// node; on a follower, the time since it last heard from a leader, or
+// since it stopped leading, whichever is later.
+func (s *Store) Staleness() time.Duration {
+	if s.mux == nil || s.raft.State() == raft.Leader {
+		return 0
+	}
+	last := s.raft.LastContact()
+	if left := time.Unix(0, s.leftLeading.Load()); left.After(last) {
+		last = left
+	}
+	if last.IsZero() || last.Unix() == 0 {
+		return time.Duration(1<<63 - 1) // never heard from a leader
+	}
+	return time.Since(last)
+}
+
+// watchLeadership records when this node stops leading.
+func (s *Store) watchLeadership() {
+	ch := make(chan raft.Observation, 16)
+	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.RaftState)
+		return ok
+	})
+	s.raft.RegisterObserver(obs)
+	go func() {
+		defer s.raft.DeregisterObserver(obs)
+		leading := false
+		for {
+			select {
+			case o := <-ch:
+				st := o.Data.(raft.RaftState)
+				if leading && st != raft.Leader {
+					s.leftLeading.Store(time.Now().UnixNano())
+				}
+				leading = st == raft.Leader
+			case <-s.closed:
+				return
+			}
+		}
+	}()
+}
+
+// ReadMark changes nothing: the leader commits one for a follower's
+// linearizable read, and the follower waits until its own state machine
+// has applied it. (A raft barrier would not do: followers do not pass
+// barrier entries to the state machine, and raft's applied index runs
+// ahead of the state machine.)
+type ReadMark struct{}
+
+func (ReadMark) kind() commandKind { return kindReadMark }
+
+// describe: a ReadMark is not a change.
+func (c ReadMark) describe() (action, object string, after any) { return unaudited(c) }
+
+func (ReadMark) apply(*writeTxn) error { return nil }
+
+// readMark commits a ReadMark on the leader and returns its revision.
+func (s *Store) readMark(ctx context.Context) (uint64, error) {
+	data, err := encodeCommand(ReadMark{})
+	if err != nil {
+		return 0, err
+	}
+	return s.applyLocal(ctx, data)
 }

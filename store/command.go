@@ -65,6 +65,7 @@ const (
 	kindIssueClientCert
 	kindUpdateClientCert
 	kindRevokeClientCert
+	kindReadMark
 )
 
 // commands makes an empty command of each kind, for decoding: with the
@@ -112,6 +113,7 @@ var commands = map[commandKind]func() Command{
 	kindIssueClientCert:      func() Command { return new(IssueClientCert) },
 	kindUpdateClientCert:     func() Command { return new(UpdateClientCert) },
 	kindRevokeClientCert:     func() Command { return new(RevokeClientCert) },
+	kindReadMark:             func() Command { return new(ReadMark) },
 }
 
 // newCommand returns an empty command of the given kind for decoding.

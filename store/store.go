@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -54,6 +56,11 @@ type Store struct {
 	// (cluster nodes only).
 	mux *clusterMux
 	fwd forwarder
+	// leftLeading is when this node last stopped leading (unix nanos), and
+	// closed ends the goroutine that watches it.
+	leftLeading atomic.Int64
+	closed      chan struct{}
+	closeOnce   sync.Once
 	// logOut carries raft's log lines into the configured slog logger.
 	logOut *slogWriter
 }
@@ -81,7 +88,7 @@ func Open(cfg Config) (*Store, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
-	s := &Store{cfg: cfg, fsm: f, bolt: bolt}
+	s := &Store{cfg: cfg, fsm: f, bolt: bolt, closed: make(chan struct{})}
 	if err := s.startRaft(); err != nil {
 		_ = bolt.Close()
 		return nil, err
@@ -152,6 +159,9 @@ func (s *Store) startRaft() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
+	if s.mux != nil {
+		s.watchLeadership()
+	}
 	return nil
 }
 
@@ -176,11 +186,11 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		}
 		return nil
 	}
-	index, err := s.forward(ctx, opBarrier, nil)
+	rev, err := s.forward(ctx, opBarrier, nil)
 	if err != nil {
-		return fmt.Errorf("%w: the leader's barrier: %w", ErrNotReady, err)
+		return fmt.Errorf("%w: the leader's read mark: %w", ErrNotReady, err)
 	}
-	return s.waitApplied(ctx, index)
+	return s.WaitForRevision(ctx, rev)
 }
 
 // ReadIndex blocks until this node has applied every write committed in
@@ -195,11 +205,11 @@ func (s *Store) ReadIndex(ctx context.Context) error {
 		}
 		return nil
 	}
-	index, err := s.forward(ctx, opBarrier, nil)
+	rev, err := s.forward(ctx, opBarrier, nil)
 	if err != nil {
 		return err
 	}
-	return s.waitApplied(ctx, index)
+	return s.WaitForRevision(ctx, rev)
 }
 
 // waitApplied blocks until this node has applied the log up to index.
@@ -301,6 +311,7 @@ func (s *Store) WriteSnapshot(w io.Writer) error {
 // Close stops raft and closes the log.
 func (s *Store) Close() error {
 	err := s.raft.Shutdown().Error()
+	s.closeOnce.Do(func() { close(s.closed) })
 	s.fwd.close()
 	if nt, ok := s.trans.(*raft.NetworkTransport); ok {
 		nt.CloseStreams() // the pooled connections to the other nodes

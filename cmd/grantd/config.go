@@ -64,6 +64,7 @@ type config struct {
 	ClusterAdvertise string
 	ClusterPeers     string
 	ClusterCertsDir  string
+	ClusterStaleness time.Duration
 }
 
 const envPrefix = "GRANTD_"
@@ -120,6 +121,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.ClusterListen, "cluster-listen", "", "serve the cluster port (raft and forwarded writes, mutual TLS) here, e.g. 10.0.0.1:8301; empty: a single node")
 	fs.StringVar(&c.ClusterAdvertise, "cluster-advertise", "", "the address other nodes reach this one at (default --cluster-listen)")
 	fs.StringVar(&c.ClusterPeers, "cluster-peers", "", "the founding members, the same on every founding node: id=host:port,id=host:port,...")
+	fs.DurationVar(&c.ClusterStaleness, "cluster-max-staleness", 30*time.Second, "how long a node cut off from the cluster's leader goes on deciding from its last state before it denies (0: for ever)")
 	fs.StringVar(&c.ClusterCertsDir, "cluster-certs-dir", "", "directory with cluster-ca.pem, <node-id>.pem and <node-id>-key.pem (`grantd cluster certs`)")
 	fs.StringVar(&c.EngineProxyEngines, "engine-proxy-engines", "", "comma-separated engine endpoints the proxy forwards to, tried in order (default: --engine-api)")
 	fs.Usage = func() {
@@ -335,4 +337,13 @@ func (c config) clusterConfig() (*store.ClusterConfig, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	return &store.ClusterConfig{Listen: c.ClusterListen, Advertise: c.ClusterAdvertise, TLS: tc, Peers: peers}, nil
+}
+
+// maxStaleness applies to cluster nodes only: a single node is its own
+// leader.
+func (c config) maxStaleness() time.Duration {
+	if c.ClusterListen == "" {
+		return 0
+	}
+	return c.ClusterStaleness
 }
