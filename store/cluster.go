@@ -10,11 +10,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 )
 
 // ClusterConfig makes a store node a member of a raft cluster over the
@@ -622,4 +626,53 @@ func (s *Store) readMark(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return s.applyLocal(ctx, data)
+}
+
+// Recover rewrites the cluster configuration in a stopped node's data
+// directory to peers, for when a cluster lost its quorum for good (the
+// procedure Consul's peers.json serves): the node's log is replayed into
+// a snapshot and the new configuration written beside it. Run it on the
+// survivors with the same peers (one survivor: itself alone), then start
+// them; they elect a leader among themselves. Writes acknowledged by the
+// old quorum that never reached a survivor are lost: pick the survivor
+// with the highest revision.
+func Recover(dir, nodeID string, peers []Peer) error {
+	if len(peers) == 0 {
+		return fmt.Errorf("%w: recovery needs the new members (at least this node)", ErrInvalid)
+	}
+	if !slices.ContainsFunc(peers, func(p Peer) bool { return p.ID == nodeID }) {
+		return fmt.Errorf("%w: node %q is not among the new members", ErrInvalid, nodeID)
+	}
+	cfg := DefaultConfig(dir)
+	cfg.NodeID = nodeID
+	f, err := newFSM()
+	if err != nil {
+		return err
+	}
+	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: 2 * time.Second}})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return fmt.Errorf("%s is in use by a running grantd: stop it first", dir)
+	} else if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	defer func() { _ = bolt.Close() }()
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: io.Discard})
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, logger)
+	if err != nil {
+		return err
+	}
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(nodeID)
+	conf.Logger = logger
+	_, trans := raft.NewInmemTransport(raft.ServerAddress(nodeID))
+	defer func() { _ = trans.Close() }()
+	var servers raft.Configuration
+	for _, p := range peers {
+		servers.Servers = append(servers.Servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Address)})
+	}
+	if err := raft.RecoverCluster(conf, f, bolt, bolt, snaps, trans, servers); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	return nil
 }

@@ -33,6 +33,8 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "restore":
 		err = runRestore(os.Args[2:], os.Stdout, os.Stderr)
+	case len(os.Args) > 1 && os.Args[1] == "recover":
+		err = runRecover(os.Args[2:], os.Stdout, os.Stderr)
 	case len(os.Args) > 1 && os.Args[1] == "cluster":
 		err = runCluster(os.Args[2:], os.Stdout, os.Stderr)
 	case len(os.Args) > 1 && os.Args[1] == "admin":
