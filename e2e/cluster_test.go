@@ -39,7 +39,7 @@ func mustRun(t testing.TB, args ...string) {
 	}
 }
 
-func newClusterNet(t *testing.T, n int) *clusterNet {
+func newClusterNet(t testing.TB, n int) *clusterNet {
 	t.Helper()
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
@@ -81,7 +81,7 @@ func (c *clusterNet) teardown() {
 }
 
 // partition cuts (or heals) node i's cluster link.
-func (c *clusterNet) partition(t *testing.T, i int, cut bool) {
+func (c *clusterNet) partition(t testing.TB, i int, cut bool) {
 	state := "up"
 	if cut {
 		state = "down"
@@ -99,14 +99,14 @@ type cluster struct {
 	dir   string
 }
 
-func startGrantdCluster(t *testing.T, n int, extra ...string) *cluster {
+func startGrantdCluster(t testing.TB, n int, extra ...string) *cluster {
 	t.Helper()
 	return startGrantdClusterIn(t, newClusterNet(t, n), n, extra...)
 }
 
 // startGrantdClusterIn starts n founding nodes in a network that may have
 // room for more.
-func startGrantdClusterIn(t *testing.T, cn *clusterNet, n int, extra ...string) *cluster {
+func startGrantdClusterIn(t testing.TB, cn *clusterNet, n int, extra ...string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	var ids, peers []string
@@ -144,7 +144,7 @@ func startGrantdClusterIn(t *testing.T, cn *clusterNet, n int, extra ...string) 
 
 // launch starts node i (1-based); it returns nil on failure, having
 // reported it (t.Fatal is for the test's own goroutine).
-func (c *cluster) launch(t *testing.T, i int, certs, peers string, extra ...string) *grantd {
+func (c *cluster) launch(t testing.TB, i int, certs, peers string, extra ...string) *grantd {
 	args := append([]string{"--listen", c.net.apiIP(i) + ":8443", "--tls-san", c.net.apiIP(i), "--node-id", fmt.Sprintf("node%d", i),
 		"--cluster-listen", c.net.clusterAddr(i), "--cluster-peers", peers, "--cluster-certs-dir", certs}, extra...)
 	g, err := launch(t, []string{"nsenter", "--net=/var/run/netns/" + c.net.ns[i-1]}, c.dirs[i-1],
@@ -157,7 +157,7 @@ func (c *cluster) launch(t *testing.T, i int, certs, peers string, extra ...stri
 }
 
 // leader is the index of the node that leads, as the nodes report it.
-func (c *cluster) leader(t *testing.T, alive []int) int {
+func (c *cluster) leader(t testing.TB, alive []int) int {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
