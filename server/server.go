@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/authn"
+	"github.com/grantd/grantd/rights"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -264,6 +265,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 		_, _ = w.Write(v1.OpenAPI)
 	})))
 	// The registry token service (public: it authenticates itself).
+	mux.Handle("GET /v1/backup", s.requireAdmin(http.HandlerFunc(s.backup)))
 	mux.Handle("GET /auth/token", withClientAddr(s.tokens))
 	mux.Handle("POST /auth/token", s.limitBody(withClientAddr(s.tokens)))
 	mux.Handle("/", s.limitBody(gw))
@@ -314,6 +316,40 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// requireAdmin guards plain HTTP endpoints for system admins only.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			http.Error(w, "authentication required\n", http.StatusUnauthorized)
+			return
+		}
+		p, err := authn.Bearer(s.store.Read(), strings.TrimSpace(token), s.now())
+		if err != nil {
+			http.Error(w, "authentication required\n", http.StatusUnauthorized)
+			return
+		}
+		if err := rights.RequireSystemAdmin(p); err != nil {
+			http.Error(w, err.Error()+"\n", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+	})
+}
+
+// backup streams the whole state, as of one revision, in the snapshot
+// format `grantd restore` reads. It holds every secret grantd keeps
+// (password hashes, the CA keys): store it like them.
+func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Disposition", `attachment; filename="grantd-backup.jsonl"`)
+	w.Header().Set("X-Grantd-Revision", fmt.Sprint(s.store.Revision()))
+	s.log.InfoContext(r.Context(), "backup", "actor", principalFrom(r.Context()).Subject().String(), "revision", s.store.Revision())
+	if err := s.store.WriteSnapshot(w); err != nil {
+		s.log.WarnContext(r.Context(), "backup failed", "err", err)
+	}
 }
 
 // limitBody refuses request bodies over the configured size.

@@ -98,6 +98,15 @@ func (g *globals) target() (saved, error) {
 
 // dial opens a TLS gRPC connection to the target server.
 func dial(s saved) (*grpc.ClientConn, error) {
+	cfg, err := tlsConfig(s)
+	if err != nil {
+		return nil, err
+	}
+	return grpc.NewClient(s.Server, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+}
+
+// tlsConfig trusts the saved CA certificate (else the system roots).
+func tlsConfig(s saved) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CACert != "" {
 		pem, err := os.ReadFile(s.CACert)
@@ -109,7 +118,7 @@ func dial(s saved) (*grpc.ClientConn, error) {
 			return nil, fmt.Errorf("no certificate in %s", s.CACert)
 		}
 	}
-	return grpc.NewClient(s.Server, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	return cfg, nil
 }
 
 // authed returns a context carrying the saved token.
