@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,9 +124,11 @@ func startGrantdClusterIn(t testing.TB, cn *clusterNet, n int, extra ...string) 
 	mustRun(t, append([]string{grantdBin, "cluster", "certs", "--dir", certs}, all...)...)
 	c := &cluster{net: cn, nodes: make([]*grantd, n), certs: certs, dir: dir}
 	// The nodes start together: none is ready before a quorum is up.
+	for _, id := range ids {
+		c.dirs = append(c.dirs, filepath.Join(dir, id))
+	}
 	var wg sync.WaitGroup
 	for i := 1; i <= n; i++ {
-		c.dirs = append(c.dirs, filepath.Join(dir, ids[i-1]))
 		wg.Go(func() { c.nodes[i-1] = c.launch(t, i, certs, strings.Join(peers, ","), extra...) })
 	}
 	wg.Wait()
@@ -764,4 +767,94 @@ func checkRestored(t *testing.T, l *load, backup string, rev uint64) {
 		t.Fatalf("the restored backup (revision %d) lacks %d of the %d writes acknowledged before it", rev, missing, want)
 	}
 	t.Logf("a backup taken from a follower under load (revision %d) restored with all %d writes acknowledged before it", rev, want)
+}
+
+// stop sends SIGTERM (a graceful stop) and waits for the process to end.
+func (g *grantd) stop() {
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.exited:
+	case <-time.After(30 * time.Second):
+		g.kill()
+	}
+	g.client.CloseIdleConnections()
+}
+
+// TestClusterRollingRestart restarts every node in turn, the leader last
+// after handing leadership over, under load. A client that tries the next
+// node when one does not answer (what a health-checked list or a load
+// balancer does) gets every decision answered.
+func TestClusterRollingRestart(t *testing.T) {
+	c := startGrantdCluster(t, 3)
+	all := []int{0, 1, 2}
+	peers := make([]string, 3)
+	for i := range 3 {
+		peers[i] = fmt.Sprintf("node%d=%s", i+1, c.net.clusterAddr(i+1))
+	}
+	var asked, refused atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex // guards c.nodes while a node is replaced
+	for k := range 4 {
+		wg.Go(func() {
+			for n := k; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				asked.Add(1)
+				answered := false
+				for try := range 3 {
+					mu.Lock()
+					g := c.nodes[(n+try)%3]
+					mu.Unlock()
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					code, out, err := g.call(ctx, "POST", "/v1/authorize", c.token, map[string]any{"subject": "user:admin",
+						"operation": "container.view", "resource": map[string]any{"collection": "/"}})
+					cancel()
+					if err == nil && code == 200 && out["allowed"] == true {
+						answered = true
+						break
+					}
+				}
+				if !answered {
+					refused.Add(1)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		})
+	}
+	restart := func(i int) {
+		c.nodes[i].stop()
+		g := c.launch(t, i+1, c.certs, strings.Join(peers, ","))
+		if g == nil {
+			t.FailNow()
+		}
+		mu.Lock()
+		c.nodes[i] = g
+		mu.Unlock()
+	}
+	leader := c.leader(t, all)
+	for _, i := range all {
+		if i != leader {
+			restart(i)
+		}
+	}
+	c.nodes[(leader+1)%3].must(t, 200, "POST", "/v1/cluster:transferLeadership", c.token, map[string]any{})
+	if now := c.leader(t, all); now == leader {
+		t.Fatalf("node%d still leads after the transfer", leader+1)
+	}
+	restart(leader)
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("rolling restart of 3 nodes: %d decisions asked, %d refused", asked.Load(), refused.Load())
+	if refused.Load() > 0 {
+		t.Errorf("%d decisions were refused by every node", refused.Load())
+	}
+	out := c.nodes[0].must(t, 200, "GET", "/v1/cluster", c.token, nil)
+	if members, _ := out["members"].([]any); len(members) != 3 || out["leaderId"] == "" {
+		t.Errorf("after the restart: %v", out)
+	}
 }

@@ -145,26 +145,11 @@ func launch(t testing.TB, prefix []string, dataDir, env string, extraArgs ...str
 	return g, nil
 }
 
-func tlsClient(t testing.TB, caFile string) *http.Client {
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return clientTrusting(pem)
-}
-
 func clientTrusting(caPEM []byte) *http.Client {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	return &http.Client{Timeout: 20 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
-}
-
-func (g *grantd) waitReady(t testing.TB) {
-	t.Helper()
-	if err := g.awaitReady(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func (g *grantd) awaitReady() error {
