@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/grantd/grantd/pki"
 )
 
 // clusterNet is a test network: one namespace per node, each with two
@@ -99,6 +100,7 @@ type cluster struct {
 	token string
 	certs string
 	dir   string
+	apiCA string // the CA of every node's API certificate
 }
 
 func startGrantdCluster(t testing.TB, n int, extra ...string) *cluster {
@@ -126,6 +128,27 @@ func startGrantdClusterIn(t testing.TB, cn *clusterNet, n int, extra ...string) 
 	// The nodes start together: none is ready before a quorum is up.
 	for _, id := range ids {
 		c.dirs = append(c.dirs, filepath.Join(dir, id))
+	}
+	// The nodes' API certificates come from one CA, as a deployment's
+	// would: clients trust it once for every node.
+	seed := filepath.Join(dir, "api-ca")
+	if _, err := pki.EnsureTLS(seed, "", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.apiCA = filepath.Join(seed, "tls", "ca.crt")
+	for _, d := range c.dirs {
+		for _, f := range []string{"ca.crt", "ca.key"} {
+			b, err := os.ReadFile(filepath.Join(seed, "tls", f))
+			if err == nil {
+				err = os.MkdirAll(filepath.Join(d, "tls"), 0o700)
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(d, "tls", f), b, 0o600)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	var wg sync.WaitGroup
 	for i := 1; i <= n; i++ {
@@ -857,4 +880,29 @@ func TestClusterRollingRestart(t *testing.T) {
 	if members, _ := out["members"].([]any); len(members) != 3 || out["leaderId"] == "" {
 		t.Errorf("after the restart: %v", out)
 	}
+}
+
+// TestGrantctlFindsTheCluster: grantctl given every node's address keeps
+// working when the node it talks to goes away.
+func TestGrantctlFindsTheCluster(t *testing.T) {
+	c := startGrantdCluster(t, 3)
+	var addrs []string
+	for _, g := range c.nodes {
+		addrs = append(addrs, g.addr)
+	}
+	admin := newCtl(t)
+	if out, code := admin.run(adminPassword+"\n", "login", "--server", strings.Join(addrs, ","), "--ca-cert", c.apiCA,
+		"-u", "admin", "--password-stdin"); code != 0 {
+		t.Fatalf("login: %d %s", code, out)
+	}
+	if out := admin.ok("cluster", "status"); !strings.Contains(out, "leader") {
+		t.Fatalf("cluster status: %s", out)
+	}
+	c.nodes[0].kill() // the first address, which grantctl was using
+	out := admin.ok("cluster", "status")
+	if !strings.Contains(out, "answered by node2") && !strings.Contains(out, "answered by node3") {
+		t.Fatalf("cluster status with node1 gone: %s", out)
+	}
+	admin.ok("collections", "create", "/via-grantctl")
+	t.Logf("grantctl moved on to the next node:\n%s", out)
 }

@@ -99,12 +99,17 @@ func newBackupCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+s.Server+"/v1/backup", nil)
-			if err != nil {
-				return err
+			var resp *http.Response
+			for _, addr := range serverList(s.Server) { // the first node that answers
+				req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+"/v1/backup", nil)
+				if rerr != nil {
+					return rerr
+				}
+				req.Header.Set("Authorization", "Bearer "+s.Token)
+				if resp, err = (&http.Client{Transport: &http.Transport{TLSClientConfig: tc}}).Do(req); err == nil {
+					break
+				}
 			}
-			req.Header.Set("Authorization", "Bearer "+s.Token)
-			resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: tc}}).Do(req)
 			if err != nil {
 				return err
 			}

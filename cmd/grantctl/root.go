@@ -23,7 +23,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.server, "server", "", "grantd address host:port (default: the one saved by login, else localhost:8443)")
+	root.PersistentFlags().StringVar(&g.server, "server", "", "grantd address host:port, or a cluster's nodes separated by commas (default: the one saved by login, else localhost:8443)")
 	root.PersistentFlags().StringVar(&g.caCert, "ca-cert", "", "CA certificate to trust for the server (default: the one saved by login, else the system roots)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.PersistentFlags().StringVar(&g.config, "config", "", "grantctl config file (default: <user config dir>/grantd/grantctl.json)")

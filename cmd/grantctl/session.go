@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 )
 
 // saved is what login keeps between invocations.
@@ -102,7 +106,36 @@ func dial(s saved) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return grpc.NewClient(s.Server, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	creds := grpc.WithTransportCredentials(credentials.NewTLS(cfg))
+	addrs := serverList(s.Server)
+	if len(addrs) == 1 {
+		return grpc.NewClient(addrs[0], creds)
+	}
+	// Several nodes of a cluster: gRPC's pick_first connects to the first
+	// that answers and moves to the next when it goes away.
+	r := manual.NewBuilderWithScheme("grantd")
+	var state resolver.State
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("--server: %q is not host:port", a)
+		}
+		state.Addresses = append(state.Addresses, resolver.Address{Addr: a, ServerName: host})
+	}
+	r.InitialState(state)
+	return grpc.NewClient(r.Scheme()+":///cluster", creds, grpc.WithResolvers(r))
+}
+
+// serverList splits --server: one address, or a cluster's nodes separated
+// by commas.
+func serverList(server string) []string {
+	var out []string
+	for _, a := range strings.Split(server, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // tlsConfig trusts the saved CA certificate (else the system roots).
