@@ -53,8 +53,11 @@ func (s *clusterService) status() (*v1.ClusterStatus, error) {
 	if err != nil {
 		return nil, err
 	}
+	h, known := s.store.Health()
+	out.HealthKnown, out.Healthy, out.FailureTolerance = known, h.Healthy, int32(h.FailureTolerance)
 	for _, m := range members {
-		out.Members = append(out.Members, &v1.ClusterMember{Id: m.ID, Address: m.Address, Voter: m.Voter, Leader: m.Leader})
+		out.Members = append(out.Members, &v1.ClusterMember{Id: m.ID, Address: m.Address, Voter: m.Voter, Leader: m.Leader,
+			Healthy: h.Members[m.ID]})
 	}
 	return out, nil
 }

@@ -36,6 +36,8 @@ type ClusterConfig struct {
 	// Peers is the founding membership, the same list on every founding
 	// node (this node included). A node with existing state ignores it.
 	Peers []Peer
+	// Autopilot tunes the leader's dead-server clean-up.
+	Autopilot AutopilotConfig
 }
 
 // Peer is one member of a cluster.
@@ -244,6 +246,13 @@ func (s *Store) serveForwarded(conn net.Conn) {
 		if err != nil {
 			return
 		}
+		if op == opStats { // any node answers for itself
+			b, _ := json.Marshal(s.localStats())
+			if writeFrame(conn, 0, 0, string(b)) != nil {
+				return
+			}
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
 		var rev uint64
 		switch {
@@ -294,17 +303,24 @@ func writeAnswer(w io.Writer, rev uint64, err error) error {
 	if err != nil {
 		code, msg = wireCode(err), err.Error()
 	}
+	return writeFrame(w, rev, code, msg)
+}
+
+// writeFrame writes an answer: the revision, an error code (0: none) and
+// a message (the error's, or a body).
+func writeFrame(w io.Writer, rev uint64, code byte, msg string) error {
 	buf := binary.BigEndian.AppendUint64(nil, rev)
 	buf = append(buf, code)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(msg)))
-	_, werr := w.Write(append(buf, msg...))
-	return werr
+	_, err := w.Write(append(buf, msg...))
+	return err
 }
 
 // answer is the leader's answer to a forwarded request.
 type answer struct {
 	rev uint64
 	err error
+	msg string // the body of a successful answer that has one
 }
 
 func readAnswer(r io.Reader) (answer, error) {
@@ -321,7 +337,7 @@ func readAnswer(r io.Reader) (answer, error) {
 		return answer{}, err
 	}
 	if code == 0 {
-		return answer{rev: rev}, nil
+		return answer{rev: rev, msg: string(msg)}, nil
 	}
 	kind := errors.New("leader")
 	if int(code) < len(wireErrors) {
@@ -596,9 +612,18 @@ func (s *Store) watchLeadership() {
 				st := o.Data.(raft.RaftState)
 				if leading && st != raft.Leader {
 					s.leftLeading.Store(time.Now().UnixNano())
+					if s.autopilot != nil {
+						<-s.autopilot.Stop()
+					}
+				}
+				if !leading && st == raft.Leader && s.autopilot != nil {
+					s.autopilot.Start(context.Background())
 				}
 				leading = st == raft.Leader
 			case <-s.closed:
+				if s.autopilot != nil {
+					<-s.autopilot.Stop()
+				}
 				return
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,10 @@ func freeAddr(t *testing.T, host string) string {
 
 // startCluster starts n nodes over mutual TLS on loopback addresses.
 func startCluster(t *testing.T, n int) []*store.Store {
+	return startClusterWith(t, n, store.AutopilotConfig{})
+}
+
+func startClusterWith(t *testing.T, n int, ap store.AutopilotConfig) []*store.Store {
 	t.Helper()
 	dir := t.TempDir()
 	var ids []string
@@ -48,7 +53,7 @@ func startCluster(t *testing.T, n int) []*store.Store {
 		}
 		cfg := store.DefaultConfig(filepath.Join(dir, id))
 		cfg.NodeID = id
-		cfg.Cluster = &store.ClusterConfig{Listen: peers[i].Address, TLS: tc, Peers: peers}
+		cfg.Cluster = &store.ClusterConfig{Listen: peers[i].Address, TLS: tc, Peers: peers, Autopilot: ap}
 		if nodes[i], err = store.Open(cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -184,4 +189,49 @@ func TestClusterRefusesStrangers(t *testing.T) {
 
 func tlsDial(addr string, tc *tls.Config) (*tls.Conn, error) {
 	return tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, tc)
+}
+
+// Autopilot on the leader removes a member unreachable longer than
+// DeadAfter, down to MinQuorum voters and no further.
+func TestAutopilotRemovesDeadMembers(t *testing.T) {
+	nodes := startClusterWith(t, 4, store.AutopilotConfig{DeadAfter: 2 * time.Second, MinQuorum: 3})
+	leader, followers := leaderOf(t, nodes)
+	dead := followers[0]
+	if err := dead.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		members, err := leader.Members()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := !slices.ContainsFunc(members, func(m store.Member) bool { return m.ID == dead.NodeID() })
+		if gone && len(members) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still a member 15 s after it stopped: %+v", dead.NodeID(), members)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Autopilot's view catches up within its update interval (1 s).
+	var h store.ClusterHealth
+	var ok bool
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if h, ok = leader.Health(); ok && h.Healthy && len(h.Members) == 3 {
+			break
+		}
+	}
+	if !ok || !h.Healthy || h.FailureTolerance != 1 {
+		t.Errorf("health after the clean-up: %+v %v", h, ok)
+	}
+	// A second death would leave two voters, under MinQuorum: it stays.
+	if err := followers[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second)
+	if members, _ := leader.Members(); len(members) != 3 {
+		t.Errorf("clean-up went below MinQuorum: %+v", members)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	autopilot "github.com/hashicorp/raft-autopilot"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 )
@@ -60,7 +61,10 @@ type Store struct {
 	// closed ends the goroutine that watches it.
 	leftLeading atomic.Int64
 	closed      chan struct{}
-	closeOnce   sync.Once
+	// pilot and autopilot run dead-server clean-up on the leader.
+	pilot     *pilot
+	autopilot *autopilot.Autopilot
+	closeOnce sync.Once
 	// logOut carries raft's log lines into the configured slog logger.
 	logOut *slogWriter
 }
@@ -165,6 +169,9 @@ func (s *Store) startRaft() error {
 	}
 	s.raft = r
 	if s.mux != nil {
+		s.pilot = &pilot{s: s, cfg: s.cfg.Cluster.Autopilot, seen: map[raft.ServerID]time.Time{}}
+		s.autopilot = autopilot.New(r, s.pilot, autopilot.WithPromoter(&replicaPromoter{}), autopilot.WithLogger(logger),
+			autopilot.WithUpdateInterval(time.Second), autopilot.WithReconcileInterval(time.Second))
 		s.watchLeadership()
 	}
 	return nil

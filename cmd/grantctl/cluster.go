@@ -24,16 +24,17 @@ func newClusterCommand(g *globals) *cobra.Command {
 		} else {
 			fmt.Fprintf(w, "answered by %s at revision %d; leader: %s\n", s.GetNodeId(), s.GetRevision(), orNone(s.GetLeaderId()))
 		}
+		if s.GetHealthKnown() {
+			fmt.Fprintf(w, "healthy: %v; voters that may fail without losing the quorum: %d\n", s.GetHealthy(), s.GetFailureTolerance())
+			t := newTable(w, "ID", "ADDRESS", "ROLE", "HEALTHY")
+			for _, m := range s.GetMembers() {
+				t.row(m.GetId(), m.GetAddress(), memberRole(m), fmt.Sprint(m.GetHealthy()))
+			}
+			return t.flush()
+		}
 		t := newTable(w, "ID", "ADDRESS", "ROLE")
 		for _, m := range s.GetMembers() {
-			role := "voter"
-			switch {
-			case m.GetLeader():
-				role = "leader"
-			case !m.GetVoter():
-				role = "read replica"
-			}
-			t.row(m.GetId(), m.GetAddress(), role)
+			t.row(m.GetId(), m.GetAddress(), memberRole(m))
 		}
 		return t.flush()
 	}
@@ -136,4 +137,14 @@ func newBackupCommand(g *globals) *cobra.Command {
 		}}
 	cmd.Flags().StringVarP(&out, "output", "o", "grantd-backup.jsonl", "file to write (must not exist)")
 	return cmd
+}
+
+func memberRole(m *v1.ClusterMember) string {
+	switch {
+	case m.GetLeader():
+		return "leader"
+	case !m.GetVoter():
+		return "read replica"
+	}
+	return "voter"
 }

@@ -65,6 +65,8 @@ type config struct {
 	ClusterPeers     string
 	ClusterCertsDir  string
 	ClusterStaleness time.Duration
+	ClusterDeadAfter time.Duration
+	ClusterMinQuorum uint
 }
 
 const envPrefix = "GRANTD_"
@@ -122,6 +124,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.ClusterAdvertise, "cluster-advertise", "", "the address other nodes reach this one at (default --cluster-listen)")
 	fs.StringVar(&c.ClusterPeers, "cluster-peers", "", "the founding members, the same on every founding node: id=host:port,id=host:port,...")
 	fs.DurationVar(&c.ClusterStaleness, "cluster-max-staleness", 30*time.Second, "how long a node cut off from the cluster's leader goes on deciding from its last state before it denies (0: for ever)")
+	fs.DurationVar(&c.ClusterDeadAfter, "cluster-dead-after", time.Hour, "the leader removes a member unreachable this long (raft-autopilot; 0: never)")
+	fs.UintVar(&c.ClusterMinQuorum, "cluster-min-quorum", 3, "dead-member removal never leaves fewer voters than this")
 	fs.StringVar(&c.ClusterCertsDir, "cluster-certs-dir", "", "directory with cluster-ca.pem, <node-id>.pem and <node-id>-key.pem (`grantd cluster certs`)")
 	fs.StringVar(&c.EngineProxyEngines, "engine-proxy-engines", "", "comma-separated engine endpoints the proxy forwards to, tried in order (default: --engine-api)")
 	fs.Usage = func() {
@@ -336,7 +340,8 @@ func (c config) clusterConfig() (*store.ClusterConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	return &store.ClusterConfig{Listen: c.ClusterListen, Advertise: c.ClusterAdvertise, TLS: tc, Peers: peers}, nil
+	return &store.ClusterConfig{Listen: c.ClusterListen, Advertise: c.ClusterAdvertise, TLS: tc, Peers: peers,
+		Autopilot: store.AutopilotConfig{DeadAfter: c.ClusterDeadAfter, MinQuorum: c.ClusterMinQuorum}}, nil
 }
 
 // maxStaleness applies to cluster nodes only: a single node is its own

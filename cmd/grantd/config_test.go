@@ -29,7 +29,7 @@ func TestConfigPrecedence(t *testing.T) {
 		RegistryIssuer: "grantd", RegistryTokenLifetime: 5 * time.Minute, RegistryTokenAlgorithm: "ES256",
 		BundleValidity: 365 * 24 * time.Hour, EnginePluginSocket: "/run/docker/plugins/grantd.sock",
 		EngineAPI: "unix:///var/run/docker.sock", EngineLookupCache: 2 * time.Second, DecisionCache: authz.DefaultDecisionCache,
-		NodeID: "grantd-0", ClusterStaleness: 30 * time.Second}
+		NodeID: "grantd-0", ClusterStaleness: 30 * time.Second, ClusterDeadAfter: time.Hour, ClusterMinQuorum: 3}
 	if cfg != want {
 		t.Fatalf("config = %+v\nwant     %+v", cfg, want)
 	}

@@ -61,9 +61,12 @@ type ClusterMember struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The node's cluster address (host:port).
-	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
-	Voter         bool   `protobuf:"varint,3,opt,name=voter,proto3" json:"voter,omitempty"`
-	Leader        bool   `protobuf:"varint,4,opt,name=leader,proto3" json:"leader,omitempty"`
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Voter   bool   `protobuf:"varint,3,opt,name=voter,proto3" json:"voter,omitempty"`
+	Leader  bool   `protobuf:"varint,4,opt,name=leader,proto3" json:"leader,omitempty"`
+	// Autopilot's view (answered by the leader only): the member's raft log
+	// is current and it hears from the leader.
+	Healthy       bool `protobuf:"varint,5,opt,name=healthy,proto3" json:"healthy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -126,6 +129,13 @@ func (x *ClusterMember) GetLeader() bool {
 	return false
 }
 
+func (x *ClusterMember) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
 type ClusterStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The node that answered, and the leader it knows ("" when none).
@@ -138,9 +148,14 @@ type ClusterStatus struct {
 	Clustered bool `protobuf:"varint,5,opt,name=clustered,proto3" json:"clustered,omitempty"`
 	// When this node last heard from the leader (RFC 3339; empty on the
 	// leader itself and on a single node).
-	LastContact   string `protobuf:"bytes,6,opt,name=last_contact,json=lastContact,proto3" json:"last_contact,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LastContact string `protobuf:"bytes,6,opt,name=last_contact,json=lastContact,proto3" json:"last_contact,omitempty"`
+	// Autopilot's view, when the leader answers (health_known): every member
+	// healthy, and how many voters may fail without losing the quorum.
+	HealthKnown      bool  `protobuf:"varint,7,opt,name=health_known,json=healthKnown,proto3" json:"health_known,omitempty"`
+	Healthy          bool  `protobuf:"varint,8,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	FailureTolerance int32 `protobuf:"varint,9,opt,name=failure_tolerance,json=failureTolerance,proto3" json:"failure_tolerance,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ClusterStatus) Reset() {
@@ -213,6 +228,27 @@ func (x *ClusterStatus) GetLastContact() string {
 		return x.LastContact
 	}
 	return ""
+}
+
+func (x *ClusterStatus) GetHealthKnown() bool {
+	if x != nil {
+		return x.HealthKnown
+	}
+	return false
+}
+
+func (x *ClusterStatus) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *ClusterStatus) GetFailureTolerance() int32 {
+	if x != nil {
+		return x.FailureTolerance
+	}
+	return 0
 }
 
 type AddClusterMemberRequest struct {
@@ -371,19 +407,23 @@ var File_grantd_v1_cluster_proto protoreflect.FileDescriptor
 const file_grantd_v1_cluster_proto_rawDesc = "" +
 	"\n" +
 	"\x17grantd/v1/cluster.proto\x12\tgrantd.v1\"\x19\n" +
-	"\x17GetClusterStatusRequest\"g\n" +
+	"\x17GetClusterStatusRequest\"\x81\x01\n" +
 	"\rClusterMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
 	"\x05voter\x18\x03 \x01(\bR\x05voter\x12\x16\n" +
-	"\x06leader\x18\x04 \x01(\bR\x06leader\"\xd6\x01\n" +
+	"\x06leader\x18\x04 \x01(\bR\x06leader\x12\x18\n" +
+	"\ahealthy\x18\x05 \x01(\bR\ahealthy\"\xc0\x02\n" +
 	"\rClusterStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\tleader_id\x18\x02 \x01(\tR\bleaderId\x122\n" +
 	"\amembers\x18\x03 \x03(\v2\x18.grantd.v1.ClusterMemberR\amembers\x12\x1a\n" +
 	"\brevision\x18\x04 \x01(\x04R\brevision\x12\x1c\n" +
 	"\tclustered\x18\x05 \x01(\bR\tclustered\x12!\n" +
-	"\flast_contact\x18\x06 \x01(\tR\vlastContact\"`\n" +
+	"\flast_contact\x18\x06 \x01(\tR\vlastContact\x12!\n" +
+	"\fhealth_known\x18\a \x01(\bR\vhealthKnown\x12\x18\n" +
+	"\ahealthy\x18\b \x01(\bR\ahealthy\x12+\n" +
+	"\x11failure_tolerance\x18\t \x01(\x05R\x10failureTolerance\"`\n" +
 	"\x17AddClusterMemberRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1b\n" +
