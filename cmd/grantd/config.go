@@ -13,6 +13,7 @@ import (
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/pki"
 	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
 
 	"sigs.k8s.io/yaml"
 
@@ -227,6 +228,9 @@ func (c config) validate() error {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
 	if c.ClusterListen != "" {
+		if err := subjects.ValidOrgName(c.NodeID); err != nil {
+			errs = append(errs, fmt.Errorf("--node-id: %w", err))
+		}
 		if c.ClusterCertsDir == "" {
 			errs = append(errs, errors.New("--cluster-listen needs --cluster-certs-dir: nodes talk mutual TLS only"))
 		}

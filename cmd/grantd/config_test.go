@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,6 +68,17 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 	for _, want := range []string{"--listen", "--data-dir", "--insecure", "--config", "GRANTD_ADMIN_PASSWORD", "GRANTD_<FLAG>"} {
 		if !strings.Contains(help.String(), strings.TrimPrefix(want, "-")) {
 			t.Errorf("--help does not document %s", want)
+		}
+	}
+}
+
+// A node ID names files in --cluster-certs-dir: it must be a plain name.
+func TestClusterNodeIDIsAName(t *testing.T) {
+	for id, ok := range map[string]bool{"node1": true, "../etc/x": false, "a b": false, "": false} {
+		_, err := loadConfig([]string{"--cluster-listen", "127.0.0.1:8301", "--cluster-certs-dir", "/tmp", "--node-id", id},
+			func(string) string { return "" }, io.Discard)
+		if (err == nil) != ok {
+			t.Errorf("--node-id %q: %v", id, err)
 		}
 	}
 }
