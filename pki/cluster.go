@@ -69,37 +69,7 @@ func IssueNodeCerts(dir string, nodes []string, now time.Time) error {
 }
 
 func loadOrCreateClusterCA(dir string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	certPath, keyPath := filepath.Join(dir, "cluster-ca.pem"), filepath.Join(dir, "cluster-ca-key.pem")
-	if certPEM, err := os.ReadFile(certPath); err == nil { //nolint:gosec // the operator's directory
-		keyPEM, err := os.ReadFile(keyPath) //nolint:gosec // the operator's directory
-		if err != nil {
-			return nil, nil, err
-		}
-		return parsePair(certPEM, keyPEM)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(),
-		Subject:               pkix.Name{CommonName: "grantd cluster CA", Organization: []string{"grantd"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := writePair(certPath, keyPath, der, key); err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	return cert, key, err
+	return loadOrCreateCAFiles(filepath.Join(dir, "cluster-ca.pem"), filepath.Join(dir, "cluster-ca-key.pem"), "grantd cluster CA", now)
 }
 
 // ClusterTLSConfig is a node's mutual-TLS configuration for the cluster

@@ -65,9 +65,13 @@ func EnsureTLS(dataDir, cert, key string, sans []string) (TLSFiles, error) {
 }
 
 func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	certPath, keyPath := filepath.Join(dir, caCertFile), filepath.Join(dir, caKeyFile)
-	if certPEM, err := os.ReadFile(certPath); err == nil {
-		keyPEM, err := os.ReadFile(keyPath)
+	return loadOrCreateCAFiles(filepath.Join(dir, caCertFile), filepath.Join(dir, caKeyFile), "grantd server CA", time.Now())
+}
+
+// loadOrCreateCAFiles reads a CA pair, or creates one (ten years) there.
+func loadOrCreateCAFiles(certPath, keyPath, name string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	if certPEM, err := os.ReadFile(certPath); err == nil { //nolint:gosec // grantd's own data directory, or the operator's
+		keyPEM, err := os.ReadFile(keyPath) //nolint:gosec // beside it
 		if err != nil {
 			return nil, nil, err
 		}
@@ -79,9 +83,9 @@ func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          randomSerial(),
-		Subject:               pkix.Name{CommonName: "grantd server CA", Organization: []string{"grantd"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().AddDate(10, 0, 0),
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"grantd"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
