@@ -257,6 +257,17 @@ func (l *load) live() []int {
 	return slices.Clone(l.alive)
 }
 
+// running reports whether the load goes on for node i: not ended, and
+// the node not dropped.
+func (l *load) running(i int) bool {
+	select {
+	case <-l.stop:
+		return false
+	default:
+	}
+	return slices.Contains(l.live(), i)
+}
+
 // drop takes node i out of the load (it is about to be killed).
 func (l *load) drop(i int) {
 	l.mu.Lock()
@@ -269,12 +280,7 @@ func (l *load) drop(i int) {
 func (l *load) writes(i int) {
 	g := l.c.nodes[i]
 	for {
-		select {
-		case <-l.stop:
-			return
-		default:
-		}
-		if !slices.Contains(l.live(), i) {
+		if !l.running(i) {
 			return
 		}
 		n := l.next.Add(1)
@@ -312,12 +318,7 @@ func (l *load) now() int64 { return int64(time.Since(l.started)) }
 func (l *load) reads(i int) {
 	g := l.c.nodes[i]
 	for k := 0; ; k++ {
-		select {
-		case <-l.stop:
-			return
-		default:
-		}
-		if !slices.Contains(l.live(), i) {
+		if !l.running(i) {
 			return
 		}
 		path := fmt.Sprintf("/w%d", max(1, l.next.Load()-int64(k%3)))
@@ -406,12 +407,7 @@ func (l *load) checkLinearizable(t *testing.T) {
 func (l *load) decisions(i int) {
 	g := l.c.nodes[i]
 	for {
-		select {
-		case <-l.stop:
-			return
-		default:
-		}
-		if !slices.Contains(l.live(), i) {
+		if !l.running(i) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
