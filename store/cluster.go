@@ -272,10 +272,12 @@ func (s *Store) serveForwarded(conn net.Conn) {
 			err = fmt.Errorf("%w: unknown forwarded operation %q", ErrInvalid, op)
 		}
 		cancel()
-		if err != nil {
+		if err != nil && op == opApply {
 			// What the refusal was decided on: the follower catches up to
-			// it before answering, so its caller reads what the leader saw.
-			rev = s.raft.AppliedIndex()
+			// this revision before answering, so its caller reads what the
+			// leader saw. (The state machine's revision, not raft's applied
+			// index, which runs ahead of it.)
+			rev = s.Revision()
 		}
 		if writeAnswer(conn, rev, err) != nil {
 			return

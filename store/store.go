@@ -259,9 +259,9 @@ func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {
 	if s.mux != nil && s.raft.State() != raft.Leader {
 		rev, err := s.forward(ctx, opApply, data)
 		if err != nil {
-			if rev > 0 { // refused by the leader at its applied index rev
+			if rev > 0 { // refused by the leader at its revision rev
 				wctx, cancel := context.WithTimeout(ctx, s.timeout(ctx))
-				_ = s.waitApplied(wctx, rev)
+				_ = s.WaitForRevision(wctx, rev)
 				cancel()
 			}
 			return 0, err
