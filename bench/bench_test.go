@@ -21,7 +21,7 @@ import (
 func TestSmoke(t *testing.T) {
 	dir := t.TempDir()
 	o := options{size: dataset.Small, peerSize: dataset.Small, out: dir, duration: 300 * time.Millisecond,
-		callers: []int{1, 8}, peerCallers: []int{1, 2}, queries: 2000, peers: true, log: t.Logf}
+		callers: []int{1, 8}, peerCallers: []int{1, 2}, queries: 2000, peers: true, cluster: true, log: t.Logf}
 	rep, err := run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,12 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Targets", "## Side by side", "naive OPA", "OpenFGA", "![", "## Where the time goes", "Start-up, profiled"} {
+	if c := rep.cluster; c == nil || len(c.leaderWrite) != clusterWrites || len(c.followerWrite) != clusterWrites ||
+		c.failover <= 0 || c.singleRate <= 0 || c.nodeRates[0] <= 0 || c.nodeRates[1] <= 0 || c.nodeRates[2] <= 0 {
+		t.Errorf("cluster figures: %+v", c)
+	}
+	for _, want := range []string{"## Targets", "## Side by side", "naive OPA", "OpenFGA", "![", "## Where the time goes", "Start-up, profiled",
+		"## A three-node cluster"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -42,6 +42,7 @@ type options struct {
 	peerCallers    []int
 	queries        int
 	peers          bool
+	cluster        bool
 	grantd         string
 	log            func(format string, args ...any)
 }
@@ -108,6 +109,7 @@ func parse(args []string) (options, error) {
 	peerCallers := fs.String("peer-callers", "1,2,8", "concurrent callers of the in-process comparison")
 	queries := fs.Int("queries", 20000, "questions drawn from the dataset (a multiple of 100)")
 	peers := fs.Bool("peers", true, "run the side-by-side comparison with naive OPA and OpenFGA")
+	cluster := fs.Bool("cluster", true, "also measure a three-node cluster on loopback beside a single node")
 	bin := fs.String("grantd", "", "grantd binary to measure (default: built from this checkout)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: go run ./bench [flags]
@@ -125,7 +127,7 @@ Flags of the first form:
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
-	o := options{out: *out, duration: *dur, queries: *queries - *queries%100, peers: *peers, grantd: *bin,
+	o := options{out: *out, duration: *dur, queries: *queries - *queries%100, peers: *peers, cluster: *cluster, grantd: *bin,
 		log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }}
 	var err error
 	if o.size, err = parseSize(*size); err != nil {
@@ -237,6 +239,12 @@ func run(ctx context.Context, o options) (*report, error) {
 			return nil, err
 		}
 	}
+	if o.cluster {
+		o.log("a three-node cluster beside a single node")
+		if rep.cluster, err = clusterStep(ctx, o, rep.grantdBin, work); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
 	return rep, rep.write(o.out)
 }
 
@@ -250,6 +258,7 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 			return fmt.Errorf("build grantd: %w", err)
 		}
 	}
+	rep.grantdBin = bin
 	dataDir := filepath.Join(work, "grantd-data")
 	var err error
 	o.log("restoring the snapshot")

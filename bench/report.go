@@ -39,6 +39,9 @@ type report struct {
 	startupAgain             time.Duration
 	cacheHits, cacheMisses   float64
 	agreement                []agreement
+	// grantdBin is the binary measured; cluster the cluster step's figures.
+	grantdBin string
+	cluster   *clusterFigures
 }
 
 // agreement compares one system's answers with a reference's.
@@ -253,6 +256,7 @@ func (r *report) write(dir string) error {
 	for _, a := range r.agreement {
 		fmt.Fprintf(&b, "| %s | %s | %d | %d |\n", a.system, a.reference, a.compared, a.differ)
 	}
+	r.cluster.section(&b, o.duration)
 	b.WriteString("\n## Latency against concurrency\n\n![p50 and p99 latency against concurrent callers](latency.png)\n")
 	b.WriteString("\n## Where the time goes\n\nCPU profile of the in-process decision steps (`engine.cpu.pprof` beside this report; `go tool pprof -top` of it):\n\n```\n")
 	b.WriteString(strings.TrimSpace(r.profileTop))
