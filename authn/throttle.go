@@ -46,6 +46,27 @@ type Throttle struct {
 	addresses map[string]*failureWindow
 	// trusted is when an account last logged in from an address.
 	trusted map[throttlePair]time.Time
+	// share, when set, tells the other nodes of a cluster about each
+	// failure and success counted here (they count it with Peer).
+	share func(failed bool, username, address string)
+}
+
+// ShareWith makes every failure and success counted here also go to
+// share (the other nodes of a cluster), so that failed logins count
+// cluster-wide.
+func (l *Throttle) ShareWith(share func(failed bool, username, address string)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.share = share
+}
+
+// Peer counts a failure or success another node reported.
+func (l *Throttle) Peer(failed bool, username, address string) {
+	if failed {
+		l.failed(username, address)
+	} else {
+		l.succeeded(username, address)
+	}
 }
 
 type throttlePair struct{ account, address string }
@@ -117,6 +138,12 @@ func (l *Throttle) trustedLocked(pair throttlePair, now time.Time) bool {
 
 // Failed counts a failed attempt.
 func (l *Throttle) Failed(username, addr string) {
+	if share := l.failed(username, addr); share != nil {
+		share(true, username, hostOf(addr))
+	}
+}
+
+func (l *Throttle) failed(username, addr string) (share func(bool, string, string)) {
 	pair := throttlePair{username, hostOf(addr)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -135,11 +162,18 @@ func (l *Throttle) Failed(username, addr string) {
 		l.addresses[pair.address] = w
 	}
 	w.count++
+	return l.share
 }
 
 // Succeeded clears the pair's failures and trusts the address for the
 // account (the address's own count stays).
 func (l *Throttle) Succeeded(username, addr string) {
+	if share := l.succeeded(username, addr); share != nil {
+		share(false, username, hostOf(addr))
+	}
+}
+
+func (l *Throttle) succeeded(username, addr string) (share func(bool, string, string)) {
 	pair := throttlePair{username, hostOf(addr)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -147,6 +181,7 @@ func (l *Throttle) Succeeded(username, addr string) {
 	l.pruneLocked(now)
 	delete(l.pairs, pair)
 	l.trusted[pair] = now
+	return l.share
 }
 
 // pruneLocked keeps the maps bounded: past maxThrottleKeys entries, the

@@ -81,3 +81,26 @@ func TestLoginThrottlePairDelay(t *testing.T) {
 		t.Errorf("a success did not clear the pair: %v", got)
 	}
 }
+
+// What one node counts, it shares; what it is told, it counts without
+// telling again (no echo between nodes).
+func TestThrottleSharesWithPeers(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	a, b := NewThrottle(func() time.Time { return now }), NewThrottle(func() time.Time { return now })
+	var toB, toA int
+	a.ShareWith(func(failed bool, user, addr string) { toB++; b.Peer(failed, user, addr) })
+	b.ShareWith(func(bool, string, string) { toA++ })
+	for range FreeFailures + 1 {
+		a.Failed("alice", "10.0.0.9:5555")
+	}
+	if toB != FreeFailures+1 || toA != 0 {
+		t.Fatalf("shared %d to b, %d echoed back to a", toB, toA)
+	}
+	if b.Blocked("alice", "10.0.0.9:1234") == 0 {
+		t.Error("b does not throttle what a counted")
+	}
+	a.Succeeded("alice", "10.0.0.9:5555")
+	if b.Blocked("alice", "10.0.0.9:1234") != 0 {
+		t.Error("a's success did not clear b's count")
+	}
+}

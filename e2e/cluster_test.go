@@ -908,3 +908,33 @@ func TestGrantctlFindsTheCluster(t *testing.T) {
 	admin.ok("collections", "create", "/via-grantctl")
 	t.Logf("grantctl moved on to the next node:\n%s", out)
 }
+
+// TestClusterLoginThrottleIsShared: failed logins on one node count on the
+// others, so an attacker cannot spread guesses over the nodes.
+func TestClusterLoginThrottleIsShared(t *testing.T) {
+	c := startGrantdCluster(t, 3)
+	c.nodes[0].must(t, 200, "POST", "/v1/users", c.token, map[string]any{"name": "alice", "password": "alice-password-1"})
+	login := func(g *grantd, password string) int {
+		code, _, err := g.call(context.Background(), "POST", "/auth/login", "", map[string]string{"username": "alice", "password": password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	// Failures spread over the three nodes: the first five are free.
+	for i := range 6 {
+		if code := login(c.nodes[i%3], "guess"); code != 401 && code != 429 {
+			t.Fatalf("failure %d: %d", i+1, code)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the last failures reach the others
+	throttled := 0
+	for _, g := range c.nodes {
+		if login(g, "alice-password-1") == 429 {
+			throttled++
+		}
+	}
+	if throttled != 3 {
+		t.Errorf("after six failures spread over the nodes, %d of 3 nodes throttle alice", throttled)
+	}
+}

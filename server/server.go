@@ -93,6 +93,9 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 		sessions: newSessionTracker(), logins: authn.NewThrottle(func() time.Time { return s.now() }),
 		clientCA: pki.NewClientCA(st), fresh: freshness{store: st, max: cfg.MaxStaleness}}
 	s.deps.writer = &writer{store: st, log: log, metrics: s.metrics, now: s.deps.now}
+	if st.Clustered() {
+		shareLoginThrottle(st, s.deps.logins)
+	}
 	s.deps.asker = &asker{state: st, engine: engine}
 	s.deps.syncer = ldapsync.NewSyncer(st, log, s.deps.now, s.metrics.observeSync)
 	s.deps.passwords = &authn.Passwords{Store: st, Throttle: s.deps.logins, Apply: s.deps.applyAs, Now: s.deps.now, Log: log,

@@ -64,7 +64,11 @@ type Store struct {
 	// pilot and autopilot run dead-server clean-up on the leader.
 	pilot     *pilot
 	autopilot *autopilot.Autopilot
-	closeOnce sync.Once
+	// peerOut queues Broadcast's messages; peerHandler takes the others'.
+	peerOut     chan []byte
+	peerMu      sync.Mutex
+	peerHandler func(body []byte)
+	closeOnce   sync.Once
 	// logOut carries raft's log lines into the configured slog logger.
 	logOut *slogWriter
 }
@@ -173,6 +177,8 @@ func (s *Store) startRaft() error {
 		s.autopilot = autopilot.New(r, s.pilot, autopilot.WithPromoter(&replicaPromoter{}), autopilot.WithLogger(logger),
 			autopilot.WithUpdateInterval(time.Second), autopilot.WithReconcileInterval(time.Second))
 		s.watchLeadership()
+		s.peerOut = make(chan []byte, peerQueue)
+		go s.sendPeers()
 	}
 	return nil
 }
