@@ -18,20 +18,17 @@ type freshness struct {
 	max   time.Duration
 }
 
-// neverHeard is Staleness for a node that never heard from a leader.
-const neverHeard = time.Duration(1<<63 - 1)
-
 // denial is the decision to give instead of deciding, or nil.
 func (f freshness) denial() *authz.Decision {
 	if f.max <= 0 || f.store == nil {
 		return nil
 	}
-	st := f.store.Staleness()
-	if st <= f.max {
+	st, heard := f.store.Staleness()
+	if heard && st <= f.max {
 		return nil
 	}
 	since := "has never heard from the cluster's leader"
-	if st != neverHeard {
+	if heard {
 		since = fmt.Sprintf("has not heard from the cluster's leader for %s", st.Round(100*time.Millisecond))
 	}
 	return &authz.Decision{Code: authz.CodeRevisionUnavailable, Revision: f.store.Revision(),

@@ -307,22 +307,17 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // requireAuth guards plain HTTP endpoints with the same credentials as the API.
 func (s *Server) requireAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			http.Error(w, "authentication required\n", http.StatusUnauthorized)
-			return
-		}
-		if _, err := authn.Bearer(s.store.Read(), strings.TrimSpace(token), s.now()); err != nil {
-			http.Error(w, "authentication required\n", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return s.requireBearer(nil, next)
 }
 
 // requireAdmin guards plain HTTP endpoints for system admins only.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return s.requireBearer(rights.RequireSystemAdmin, next)
+}
+
+// requireBearer admits requests with a valid bearer credential whose
+// principal passes may (when given), with the principal in the context.
+func (s *Server) requireBearer(may func(*Principal) error, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -334,9 +329,11 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			http.Error(w, "authentication required\n", http.StatusUnauthorized)
 			return
 		}
-		if err := rights.RequireSystemAdmin(p); err != nil {
-			http.Error(w, err.Error()+"\n", http.StatusForbidden)
-			return
+		if may != nil {
+			if err := may(p); err != nil {
+				http.Error(w, err.Error()+"\n", http.StatusForbidden)
+				return
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
 	})

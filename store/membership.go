@@ -148,19 +148,20 @@ func (s *Store) LastContact() time.Time {
 // Staleness is how long this node may have been missing writes: zero on
 // the leader (which steps down when it loses its quorum) and on a single
 // node; on a follower, the time since it last heard from a leader, or
-// since it stopped leading, whichever is later.
-func (s *Store) Staleness() time.Duration {
+// since it stopped leading, whichever is later. heard is false for a node
+// that never heard from a leader.
+func (s *Store) Staleness() (stale time.Duration, heard bool) {
 	if s.mux == nil || s.raft.State() == raft.Leader {
-		return 0
+		return 0, true
 	}
 	last := s.raft.LastContact()
 	if left := time.Unix(0, s.leftLeading.Load()); left.After(last) {
 		last = left
 	}
 	if last.IsZero() || last.Unix() == 0 {
-		return time.Duration(1<<63 - 1) // never heard from a leader
+		return 0, false // never heard from a leader
 	}
-	return time.Since(last)
+	return time.Since(last), true
 }
 
 // watchLeadership records when this node stops leading.
