@@ -104,7 +104,11 @@ func cacheKey(r Request) string {
 			field(x)
 		}
 	}
-	field(r.Subject.String())
+	// The subject's parts, length-prefixed like every field: no string
+	// built for it on the cached path.
+	field(string(r.Subject.Kind))
+	field(r.Subject.Name)
+	field(r.Subject.Team)
 	field(r.Operation)
 	field(r.Collection)
 	field(r.Repository)
