@@ -61,6 +61,9 @@ type Store struct {
 	// closed ends the goroutine that watches it.
 	leftLeading atomic.Int64
 	closed      chan struct{}
+	// caughtUp is set once WaitReady has seen the node apply its leader's
+	// committed log.
+	caughtUp atomic.Bool
 	// pilot and autopilot run dead-server clean-up on the leader.
 	pilot     *pilot
 	autopilot *autopilot.Autopilot
@@ -202,13 +205,18 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		if err := s.raft.Barrier(s.timeout(ctx)).Error(); err != nil {
 			return fmt.Errorf("%w: raft barrier: %w", ErrNotReady, err)
 		}
+		s.caughtUp.Store(true)
 		return nil
 	}
 	rev, err := s.forward(ctx, opBarrier, nil)
 	if err != nil {
 		return fmt.Errorf("%w: the leader's read mark: %w", ErrNotReady, err)
 	}
-	return s.WaitForRevision(ctx, rev)
+	if err := s.WaitForRevision(ctx, rev); err != nil {
+		return err
+	}
+	s.caughtUp.Store(true)
+	return nil
 }
 
 // ReadIndex blocks until this node has applied every write committed in
@@ -242,10 +250,13 @@ func (s *Store) waitApplied(ctx context.Context, index uint64) error {
 	return nil
 }
 
-// Ready reports whether the node has a leader and has applied its log.
+// Ready reports whether the node has caught up once (WaitReady returned)
+// and has a leader now. It does not ask for the log to be fully applied
+// at this instant: a node taking writes always has some committed but not
+// yet applied, and that is no reason to take it out of a load balancer.
 func (s *Store) Ready() bool {
 	leader, _ := s.raft.LeaderWithID()
-	return leader != "" && s.raft.AppliedIndex() >= s.raft.CommitIndex()
+	return s.caughtUp.Load() && leader != ""
 }
 
 // IsLeader reports whether this node leads the cluster (and so runs the

@@ -474,6 +474,30 @@ func TestWaitForRevision(t *testing.T) {
 
 func TestConcurrentWrites(t *testing.T) {
 	s := newStore(t)
+	// Readiness (what /readyz reports) must hold while writes are in
+	// flight: a leader always has entries committed but not yet applied.
+	stop := make(chan struct{})
+	notReady := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { notReady <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if !s.Ready() {
+					n++
+				}
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		if n := <-notReady; n > 0 {
+			t.Errorf("Ready() was false %d times during writes", n)
+		}
+	}()
 	var wg sync.WaitGroup
 	revs := make(chan uint64, 100)
 	for w := range 4 {
