@@ -125,9 +125,31 @@ func startGrantdClusterIn(t testing.TB, cn *clusterNet, n int, extra ...string) 
 	for _, id := range ids {
 		c.dirs = append(c.dirs, filepath.Join(dir, id))
 	}
-	// The nodes' API certificates come from one CA, as a deployment's
-	// would: clients trust it once for every node.
-	seed := filepath.Join(dir, "api-ca")
+	c.shareAPICA(t)
+	var wg sync.WaitGroup
+	for i := 1; i <= n; i++ {
+		wg.Go(func() { c.nodes[i-1] = c.launch(t, i, certs, strings.Join(peers, ","), extra...) })
+	}
+	wg.Wait()
+	for i, g := range c.nodes {
+		if g == nil {
+			for j, o := range c.nodes {
+				if o != nil {
+					t.Logf("node%d's log:\n%s", j+1, o.logs)
+				}
+			}
+			t.Fatalf("node%d did not start", i+1)
+		}
+	}
+	c.token = c.nodes[0].login(t)
+	return c
+}
+
+// shareAPICA gives every node's data directory the same API CA, as a
+// deployment's nodes would have: clients trust it once for every node.
+func (c *cluster) shareAPICA(t testing.TB) {
+	t.Helper()
+	seed := filepath.Join(c.dir, "api-ca")
 	if _, err := pki.EnsureTLS(seed, "", "", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -146,23 +168,6 @@ func startGrantdClusterIn(t testing.TB, cn *clusterNet, n int, extra ...string) 
 			}
 		}
 	}
-	var wg sync.WaitGroup
-	for i := 1; i <= n; i++ {
-		wg.Go(func() { c.nodes[i-1] = c.launch(t, i, certs, strings.Join(peers, ","), extra...) })
-	}
-	wg.Wait()
-	for i, g := range c.nodes {
-		if g == nil {
-			for j, o := range c.nodes {
-				if o != nil {
-					t.Logf("node%d's log:\n%s", j+1, o.logs)
-				}
-			}
-			t.Fatalf("node%d did not start", i+1)
-		}
-	}
-	c.token = c.nodes[0].login(t)
-	return c
 }
 
 // launch starts node i (1-based); it returns nil on failure, having

@@ -3,8 +3,10 @@ package e2e
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +194,30 @@ func TestProxyRefusesWhenTheEngineIsDown(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "grantd") {
 		t.Errorf("docker inspect with the engine down: exit %d\n%s", code, out)
 	}
+}
+
+// TestBundleFindsAnEndpointThatAnswers: a bundle given several engine
+// endpoints (one per manager, say) points the real docker CLI at the
+// first that answers: here the second, the first being down.
+func TestBundleFindsAnEndpointThatAnswers(t *testing.T) {
+	d := sharedDockerd(t)
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	down, proxy := free(), free()
+	g := start(t, filepath.Join(t.TempDir(), "data"), "--engine-proxy-listen", proxy, "--engine-api", "unix://"+d.sock,
+		"--bundle-docker-host", "tcp://"+down+",tcp://"+proxy)
+	e := &proxyEnv{t: t, g: g, admin: g.login(t), d: d}
+	u, _ := e.user("maria", false)
+	if !slices.Contains(u.env, "DOCKER_HOST=tcp://"+proxy) {
+		t.Fatalf("env.sh chose %v, want tcp://%s (tcp://%s is down)", u.env, proxy, down)
+	}
+	u.ok("ps")
 }
 
 // TestDockerCLIStreamsThroughTheProxy: what the CLI does on hijacked and

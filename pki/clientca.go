@@ -44,7 +44,7 @@ func EnsureClientCA(ctx context.Context, st *store.Store, certFile, keyFile stri
 		return err
 	}
 	if certFile != "" {
-		m, err := operatorCA(certFile, keyFile)
+		m, err := operatorCA(clientCAID, "client CA", certFile, keyFile)
 		if err != nil {
 			return err
 		}
@@ -68,28 +68,28 @@ func EnsureClientCA(ctx context.Context, st *store.Store, certFile, keyFile stri
 	return err
 }
 
-// operatorCA reads an operator's CA certificate and key (PKCS#8, PKCS#1 or
+// operatorCA reads an operator's CA certificate and key as key material id (PKCS#8, PKCS#1 or
 // SEC 1 PEM).
-func operatorCA(certFile, keyFile string) (store.KeyMaterial, error) {
+func operatorCA(id, what, certFile, keyFile string) (store.KeyMaterial, error) {
 	certPEM, err := os.ReadFile(certFile) //nolint:gosec // an operator-given path
 	if err != nil {
-		return store.KeyMaterial{}, fmt.Errorf("client CA: %w", err)
+		return store.KeyMaterial{}, fmt.Errorf("%s: %w", what, err)
 	}
 	keyPEM, err := os.ReadFile(keyFile) //nolint:gosec // an operator-given path
 	if err != nil {
-		return store.KeyMaterial{}, fmt.Errorf("client CA: %w", err)
+		return store.KeyMaterial{}, fmt.Errorf("%s: %w", what, err)
 	}
 	cb, _ := pem.Decode(certPEM)
 	kb, _ := pem.Decode(keyPEM)
 	if cb == nil || kb == nil {
-		return store.KeyMaterial{}, errors.New("client CA: certificate or key is not PEM")
+		return store.KeyMaterial{}, fmt.Errorf("%s: certificate or key is not PEM", what)
 	}
 	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
-		return store.KeyMaterial{}, fmt.Errorf("client CA: %w", err)
+		return store.KeyMaterial{}, fmt.Errorf("%s: %w", what, err)
 	}
 	if !cert.IsCA {
-		return store.KeyMaterial{}, errors.New("client CA: the certificate is not a CA")
+		return store.KeyMaterial{}, fmt.Errorf("%s: the certificate is not a CA", what)
 	}
 	var key any
 	switch kb.Type {
@@ -101,13 +101,13 @@ func operatorCA(certFile, keyFile string) (store.KeyMaterial, error) {
 		key, err = x509.ParsePKCS8PrivateKey(kb.Bytes)
 	}
 	if err != nil {
-		return store.KeyMaterial{}, fmt.Errorf("client CA key: %w", err)
+		return store.KeyMaterial{}, fmt.Errorf("%s key: %w", what, err)
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok || !publicKeysEqual(signer.Public(), cert.PublicKey) {
-		return store.KeyMaterial{}, errors.New("client CA: the key does not belong to the certificate")
+		return store.KeyMaterial{}, fmt.Errorf("%s: the key does not belong to the certificate", what)
 	}
-	return keyMaterial(clientCAID, cert.Raw, signer)
+	return keyMaterial(id, cert.Raw, signer)
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {

@@ -27,7 +27,8 @@ type ClusterFiles struct {
 
 // ClusterFilesIn are the files IssueNodeCert writes for node into dir.
 func ClusterFilesIn(dir, node string) ClusterFiles {
-	return ClusterFiles{CA: filepath.Join(dir, "cluster-ca.pem"), Cert: filepath.Join(dir, node+".pem"),
+	ca, _ := clusterCAFiles(dir)
+	return ClusterFiles{CA: ca, Cert: filepath.Join(dir, node+".pem"),
 		Key: filepath.Join(dir, node+"-key.pem")}
 }
 
@@ -47,16 +48,7 @@ func IssueNodeCerts(dir string, nodes []string, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		tmpl := &x509.Certificate{
-			SerialNumber: randomSerial(),
-			Subject:      pkix.Name{CommonName: node, Organization: []string{"grantd cluster"}},
-			DNSNames:     []string{store.ClusterServerName},
-			NotBefore:    now.Add(-time.Hour),
-			NotAfter:     now.AddDate(5, 0, 0),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		der, err := x509.CreateCertificate(rand.Reader, nodeCertTemplate(node, now), ca, &key.PublicKey, caKey)
 		if err != nil {
 			return err
 		}
@@ -68,8 +60,28 @@ func IssueNodeCerts(dir string, nodes []string, now time.Time) error {
 	return nil
 }
 
+// nodeCertTemplate is a node certificate: five years, the node's ID as
+// its common name, the cluster's server name, for both ends of mutual TLS.
+func nodeCertTemplate(node string, now time.Time) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{CommonName: node, Organization: []string{"grantd cluster"}},
+		DNSNames:     []string{store.ClusterServerName},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(5, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+}
+
+// clusterCAFiles are the cluster CA's certificate and key in dir.
+func clusterCAFiles(dir string) (cert, key string) {
+	return filepath.Join(dir, "cluster-ca.pem"), filepath.Join(dir, "cluster-ca-key.pem")
+}
+
 func loadOrCreateClusterCA(dir string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	return loadOrCreateCAFiles(filepath.Join(dir, "cluster-ca.pem"), filepath.Join(dir, "cluster-ca-key.pem"), "grantd cluster CA", now)
+	cert, key := clusterCAFiles(dir)
+	return loadOrCreateCAFiles(cert, key, "grantd cluster CA", now)
 }
 
 // ClusterTLSConfig is a node's mutual-TLS configuration for the cluster

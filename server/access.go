@@ -102,6 +102,10 @@ var methodAccess = map[string]access{
 	v1.ClusterService_AddClusterMember_FullMethodName:    accessAdmin,
 	v1.ClusterService_RemoveClusterMember_FullMethodName: accessAdmin,
 	v1.ClusterService_TransferLeadership_FullMethodName:  accessAdmin,
+	v1.ClusterService_CreateJoinToken_FullMethodName:     accessAdmin,
+	v1.ClusterService_RevokeJoinToken_FullMethodName:     accessAdmin,
+	// Join carries its own proof: a MAC made with a join token's secret.
+	v1.ClusterService_Join_FullMethodName: accessPublic,
 
 	v1.RegistryService_GetTokenSigning_FullMethodName:       accessAdmin,
 	v1.RegistryService_RotateTokenSigningKey_FullMethodName: accessAdmin,

@@ -106,10 +106,10 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	if cfg.Bundles.Validity <= 0 {
 		cfg.Bundles.Validity = DefaultBundleValidity
 	}
-	if cfg.Bundles.DockerHost == "" {
-		cfg.Bundles.DockerHost = "tcp://localhost:2376"
+	if len(cfg.Bundles.DockerHosts) == 0 {
+		cfg.Bundles.DockerHosts = []string{"tcp://localhost:2376"}
 	}
-	if err := ValidDockerHost(cfg.Bundles.DockerHost); err != nil {
+	if err := ValidDockerHosts(cfg.Bundles.DockerHosts); err != nil {
 		return nil, err
 	}
 	if cfg.ReadTimeout <= 0 {
@@ -180,7 +180,7 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterLDAPServiceServer(r, &ldapService{writer: d.writer, asker: d.asker, syncer: d.syncer})
 	v1.RegisterRegistryServiceServer(r, &registryService{writer: d.writer, issuer: s.cfg.Registry.Issuer, algorithm: s.cfg.TokenAlgorithm})
 	v1.RegisterBundleServiceServer(r, &bundleService{writer: d.writer, ca: d.clientCA, cfg: s.cfg.Bundles})
-	v1.RegisterClusterServiceServer(r, &clusterService{store: d.store, log: d.log})
+	v1.RegisterClusterServiceServer(r, &clusterService{store: d.store, writer: d.writer, log: d.log, now: d.now})
 }
 
 // gateway builds the REST gateway over the in-process connection.

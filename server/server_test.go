@@ -6,10 +6,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -462,4 +465,31 @@ func openBare(t *testing.T) *store.Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// Join is public but proves itself with a join token's MAC: malformed
+// requests are 400, unknown tokens 403 without saying more; a single node
+// makes no join tokens.
+func TestJoinRefusals(t *testing.T) {
+	ts := startServer(t)
+	tok := ts.login(t, "admin", adminPassword)
+	if code, out := ts.do(t, "POST", "/v1/cluster/joinTokens", tok, map[string]any{}); code != 412 && code != 400 {
+		t.Errorf("join token on a single node: %d %v", code, out)
+	}
+	if code, _ := ts.do(t, "POST", "/v1/cluster/joinTokens", "", map[string]any{}); code != 401 {
+		t.Errorf("join token without credentials: %d", code)
+	}
+	nonce := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	good := map[string]any{"tokenId": "0011223344556677", "nodeId": "node2", "address": "10.0.0.2:8301",
+		"publicKey": "PEM", "nonce": nonce, "mac": nonce}
+	if code, out := ts.do(t, "POST", "/v1/cluster:join", "", good); code != 403 || !strings.Contains(fmt.Sprint(out["message"]), "join refused") {
+		t.Errorf("unknown token: %d %v", code, out)
+	}
+	for field, v := range map[string]any{"tokenId": "../x", "nodeId": "Node 2", "address": "nowhere", "nonce": "AAAA"} {
+		bad := maps.Clone(good)
+		bad[field] = v
+		if code, out := ts.do(t, "POST", "/v1/cluster:join", "", bad); code != 400 {
+			t.Errorf("join with a bad %s: %d %v", field, code, out)
+		}
+	}
 }

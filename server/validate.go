@@ -1,12 +1,15 @@
 package server
 
 import (
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strings"
 
 	"github.com/grantd/grantd/authn"
+	"github.com/grantd/grantd/pki"
 
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
@@ -225,6 +228,24 @@ func validateRequest(req any) error {
 		org("id", r.GetId())
 	case *v1.TransferLeadershipRequest:
 		optional(r.GetToId(), func(v string) { org("toId", v) })
+	case *v1.CreateJoinTokenRequest:
+		if h := r.GetTtlHours(); h < 0 || h > maxJoinTokenTTLHours {
+			checks = append(checks, fmt.Errorf("ttlHours must be 1 to %d (0: 24), not %d", maxJoinTokenTTLHours, h))
+		}
+	case *v1.RevokeJoinTokenRequest:
+		id("id", r.GetId())
+	case *v1.JoinRequest:
+		id("tokenId", r.GetTokenId())
+		org("nodeId", r.GetNodeId())
+		if _, _, err := net.SplitHostPort(r.GetAddress()); err != nil || len(r.GetAddress()) > 255 {
+			checks = append(checks, fmt.Errorf("address: %q is not host:port", r.GetAddress()))
+		}
+		if len(r.GetPublicKey()) > 4096 {
+			checks = append(checks, errors.New("publicKey: longer than 4096 bytes"))
+		}
+		if len(r.GetNonce()) != pki.JoinNonceBytes || len(r.GetMac()) != sha256.Size {
+			checks = append(checks, fmt.Errorf("nonce must be %d bytes and mac %d", pki.JoinNonceBytes, sha256.Size))
+		}
 	}
 	if len(checks) > 0 {
 		msgs := make([]string, len(checks))

@@ -114,3 +114,58 @@ func (c RevokeClientCert) apply(tx *writeTxn) error {
 	cert.Revoked = true
 	return tx.Insert(tableClientCerts, &cert)
 }
+
+// CreateJoinToken stores a cluster join token.
+type CreateJoinToken struct {
+	Token JoinToken `json:"token"`
+}
+
+func (CreateJoinToken) kind() commandKind { return kindCreateJoinToken }
+
+func (c CreateJoinToken) describe() (action, object string, after any) {
+	t := c.Token
+	t.Secret = nil // never the secret
+	return "cluster.joinToken.create", "joinToken:" + t.ID, t
+}
+
+func (c CreateJoinToken) apply(tx *writeTxn) error {
+	t := c.Token
+	if t.ID == "" || len(t.Secret) < 16 || !t.Created.Before(t.Expires) {
+		return fmt.Errorf("%w: a join token needs an ID, a secret of at least 16 bytes and a validity period", ErrInvalid)
+	}
+	if err := tx.mustNotExist("join token", tableJoinTokens, t.ID); err != nil {
+		return err
+	}
+	t.Created, t.Expires = stamp(t.Created), stamp(t.Expires)
+	t.Secret = append([]byte(nil), t.Secret...)
+	return tx.Insert(tableJoinTokens, &t)
+}
+
+// RevokeJoinToken deletes a join token; an unknown ID is NotFound.
+type RevokeJoinToken struct {
+	ID string `json:"id"`
+}
+
+func (RevokeJoinToken) kind() commandKind { return kindRevokeJoinToken }
+
+func (c RevokeJoinToken) describe() (action, object string, after any) {
+	return "cluster.joinToken.revoke", "joinToken:" + c.ID, nil
+}
+
+func (c RevokeJoinToken) before(tx *writeTxn) (any, error) {
+	row, err := tx.get(tableJoinTokens, c.ID)
+	if err != nil || row == nil {
+		return row, err
+	}
+	t := *row.(*JoinToken)
+	t.Secret = nil
+	return &t, nil
+}
+
+func (c RevokeJoinToken) apply(tx *writeTxn) error {
+	row, err := tx.mustExist("join token", tableJoinTokens, c.ID)
+	if err != nil {
+		return err
+	}
+	return tx.Delete(tableJoinTokens, row)
+}

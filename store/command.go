@@ -66,6 +66,12 @@ const (
 	kindUpdateClientCert
 	kindRevokeClientCert
 	kindReadMark
+	kindCreateJoinToken
+	kindRevokeJoinToken
+
+	// kindEnd is one past the last kind (never a kind); new kinds go
+	// before it.
+	kindEnd
 )
 
 // commands makes an empty command of each kind, for decoding: with the
@@ -114,6 +120,8 @@ var commands = map[commandKind]func() Command{
 	kindUpdateClientCert:     func() Command { return new(UpdateClientCert) },
 	kindRevokeClientCert:     func() Command { return new(RevokeClientCert) },
 	kindReadMark:             func() Command { return new(ReadMark) },
+	kindCreateJoinToken:      func() Command { return new(CreateJoinToken) },
+	kindRevokeJoinToken:      func() Command { return new(RevokeJoinToken) },
 }
 
 // newCommand returns an empty command of the given kind for decoding.

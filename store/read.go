@@ -360,6 +360,11 @@ func (r *ReadTxn) KeyMaterial(id string) (*KeyMaterial, error) {
 	return first[KeyMaterial](r, tableKeyMaterial, id)
 }
 
+// JoinToken returns a cluster join token by ID, or nil.
+func (r *ReadTxn) JoinToken(id string) (*JoinToken, error) {
+	return first[JoinToken](r, tableJoinTokens, id)
+}
+
 // ClientCert returns an issued client certificate by serial, or nil.
 func (r *ReadTxn) ClientCert(serial string) (*ClientCert, error) {
 	return first[ClientCert](r, tableClientCerts, serial)

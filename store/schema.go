@@ -27,6 +27,7 @@ const (
 	tableSyncReports     = "sync_reports"
 	tableClientCerts     = "client_certs"
 	tableKeyMaterial     = "key_material"
+	tableJoinTokens      = "join_tokens"
 	tableAuditEvents     = "audit_events"
 	tableMeta            = "meta"
 )
@@ -92,6 +93,7 @@ var tables = []struct {
 	{tableSyncReports, syncReportsTable, func() any { return new(SyncReport) }},
 	{tableClientCerts, clientCertsTable, func() any { return new(ClientCert) }},
 	{tableKeyMaterial, keyMaterialTable, func() any { return new(KeyMaterial) }},
+	{tableJoinTokens, joinTokensTable, func() any { return new(JoinToken) }},
 	{tableAuditEvents, auditEventsTable, func() any { return new(AuditEvent) }},
 }
 
@@ -221,6 +223,8 @@ func clientCertsTable() *memdb.TableSchema {
 }
 
 func keyMaterialTable() *memdb.TableSchema { return table(tableKeyMaterial, idIndex(str("ID"))) }
+
+func joinTokensTable() *memdb.TableSchema { return table(tableJoinTokens, idIndex(str("ID"))) }
 
 func auditEventsTable() *memdb.TableSchema {
 	return table(tableAuditEvents, idIndex(&sequenceIndex{field: "ID"}))

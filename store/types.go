@@ -231,6 +231,19 @@ type KeyMaterial struct {
 	KeyPEM  string `json:"keyPEM"`
 }
 
+// JoinToken admits new cluster members until it expires or is revoked.
+// The secret never leaves the cluster after it is handed out: a joining
+// node proves it holds it by a MAC over its request, and the node that
+// admits it answers with a MAC over the answer (pki/join.go).
+type JoinToken struct {
+	ID        string           `json:"id"`
+	Secret    []byte           `json:"secret"`
+	Voter     bool             `json:"voter"`
+	Created   time.Time        `json:"created"`
+	Expires   time.Time        `json:"expires"`
+	CreatedBy subjects.Subject `json:"createdBy"`
+}
+
 // AuditEvent records one change.
 type AuditEvent struct {
 	ID         uint64          `json:"id"`

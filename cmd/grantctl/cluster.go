@@ -71,7 +71,40 @@ func newClusterCommand(g *globals) *cobra.Command {
 				return v1.NewClusterServiceClient(c).TransferLeadership(ctx, &v1.TransferLeadershipRequest{ToId: to})
 			}, printStatus)
 		}}
-	cmd.AddCommand(status, add, remove, transfer)
+	var ttlHours int32
+	joinToken := &cobra.Command{Use: "join-token", Short: "Make a token that admits new nodes (grantd --join), shown only once", Args: cobra.NoArgs,
+		Example: "  grantctl cluster join-token > join-token            # voters, for 24 hours\n" +
+			"  grantctl cluster join-token --read-replica --ttl-hours 1\n" +
+			"  # then on the new node:\n" +
+			"  grantd --node-id node2 --cluster-listen 10.0.0.2:8301 --cluster-certs-dir /etc/grantd/cluster \\\n" +
+			"    --join 10.0.0.1:8443 --join-token-file join-token",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(g, cmd, func(ctx context.Context, c *grpc.ClientConn) (*v1.JoinToken, error) {
+				return v1.NewClusterServiceClient(c).CreateJoinToken(ctx, &v1.CreateJoinTokenRequest{NonVoter: replica, TtlHours: ttlHours})
+			}, func(w io.Writer, t *v1.JoinToken) error {
+				kind := "voters"
+				if !t.GetVoter() {
+					kind = "read replicas"
+				}
+				// The token alone on stdout, so that it can go to a file.
+				fmt.Fprintf(cmd.ErrOrStderr(), "join token %s admits %s until %s; revoke it with grantctl cluster revoke-join-token %s\n",
+					t.GetId(), kind, t.GetExpires(), t.GetId())
+				_, err := fmt.Fprintln(w, t.GetToken())
+				return err
+			})
+		}}
+	joinToken.Flags().BoolVar(&replica, "read-replica", false, "the token admits non-voting members only")
+	joinToken.Flags().Int32Var(&ttlHours, "ttl-hours", 24, "how long the token admits nodes (at most 168)")
+	revokeToken := &cobra.Command{Use: "revoke-join-token TOKEN-ID", Short: "Stop a join token admitting nodes", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(g, cmd, func(ctx context.Context, c *grpc.ClientConn) (*v1.RevokeJoinTokenResponse, error) {
+				return v1.NewClusterServiceClient(c).RevokeJoinToken(ctx, &v1.RevokeJoinTokenRequest{Id: args[0]})
+			}, func(w io.Writer, _ *v1.RevokeJoinTokenResponse) error {
+				_, err := fmt.Fprintf(w, "join token %s revoked\n", args[0])
+				return err
+			})
+		}}
+	cmd.AddCommand(status, add, remove, transfer, joinToken, revokeToken)
 	return cmd
 }
 

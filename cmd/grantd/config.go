@@ -68,6 +68,8 @@ type config struct {
 	ClusterStaleness time.Duration
 	ClusterDeadAfter time.Duration
 	ClusterMinQuorum uint
+	Join             string
+	JoinTokenFile    string
 }
 
 const envPrefix = "GRANTD_"
@@ -80,7 +82,8 @@ file named by --config (data-dir: /var/lib/grantd). Flags win over the
 environment, which wins over the file.
 
 GRANTD_ADMIN_PASSWORD sets the recovery admin's password on first start;
-without it a random password is printed once.
+without it a random password is printed once. GRANTD_JOIN_TOKEN is the join
+token of --join (or use --join-token-file; never put it on the command line).
 `
 
 // loadConfig reads flags, then the environment, then the YAML file.
@@ -106,7 +109,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.RegistryTokenAlgorithm, "registry-token-algorithm", "ES256", "signing algorithm of registry tokens: ES256 or RS256")
 	fs.StringVar(&c.ClientCACert, "client-ca-cert", "", "the operator's own client CA certificate (PEM); default: one grantd creates")
 	fs.StringVar(&c.ClientCAKey, "client-ca-key", "", "key of --client-ca-cert (PEM)")
-	fs.StringVar(&c.BundleDockerHost, "bundle-docker-host", "", "DOCKER_HOST written into client bundles (default: the engine proxy when it runs, else tcp://<this host>:2376)")
+	fs.StringVar(&c.BundleDockerHost, "bundle-docker-host", "", "DOCKER_HOST written into client bundles; several, comma-separated (tcp:// only), and env.sh picks the first that answers (default: the engine proxy when it runs, else tcp://<this host>:2376)")
 	fs.StringVar(&c.BundleDockerCA, "bundle-docker-ca", "", "CA of the daemons' server certificates, ca.pem of client bundles (default: grantd's TLS CA with the engine proxy, else the client CA)")
 	fs.DurationVar(&c.BundleValidity, "bundle-validity", 365*24*time.Hour, "validity of client bundle certificates: the default and the longest allowed")
 	fs.BoolVar(&c.EnginePlugin, "engine-plugin", false, "serve the Docker engine authorization plugin (docker.authz/1.0)")
@@ -128,6 +131,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.ClusterDeadAfter, "cluster-dead-after", time.Hour, "the leader removes a member unreachable this long (raft-autopilot; 0: never)")
 	fs.UintVar(&c.ClusterMinQuorum, "cluster-min-quorum", 3, "dead-member removal never leaves fewer voters than this")
 	fs.StringVar(&c.ClusterCertsDir, "cluster-certs-dir", "", "directory with cluster-ca.pem, <node-id>.pem and <node-id>-key.pem (`grantd cluster certs`)")
+	fs.StringVar(&c.Join, "join", "", "join the cluster through any of these nodes' API addresses (host:port,...) with a join token; needs --cluster-listen and no --cluster-peers")
+	fs.StringVar(&c.JoinTokenFile, "join-token-file", "", "file holding the join token (grantctl cluster join-token); or set GRANTD_JOIN_TOKEN")
 	fs.StringVar(&c.EngineProxyEngines, "engine-proxy-engines", "", "comma-separated engine endpoints the proxy forwards to, tried in order (default: --engine-api)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: grantd [flags]\n\ngrantd is an access-control policy server.\n\nFlags:\n")
@@ -237,6 +242,11 @@ func (c config) validate() error {
 		if _, err := c.peers(); err != nil {
 			errs = append(errs, err)
 		}
+		if c.Join != "" && c.ClusterPeers != "" {
+			errs = append(errs, errors.New("--join and --cluster-peers exclude each other: a joining node is admitted by the cluster, a founding one names its peers"))
+		}
+	} else if c.Join != "" {
+		errs = append(errs, errors.New("--join needs --cluster-listen (and --cluster-certs-dir)"))
 	}
 	switch c.LogFormat {
 	case "json", "text":
@@ -268,9 +278,14 @@ func (c config) sans() []string {
 // With the engine proxy on, bundles point at it (proxyAddr is where it
 // listens) and trust grantd's own TLS CA (serverCA).
 func (c config) bundleConfig(proxyAddr, serverCA string) (server.BundleConfig, error) {
-	b := server.BundleConfig{DockerHost: c.BundleDockerHost, Validity: c.BundleValidity}
-	if b.DockerHost == "" && proxyAddr != "" {
-		b.DockerHost = "tcp://" + proxyHost(proxyAddr)
+	b := server.BundleConfig{Validity: c.BundleValidity}
+	for _, h := range strings.Split(c.BundleDockerHost, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			b.DockerHosts = append(b.DockerHosts, h)
+		}
+	}
+	if len(b.DockerHosts) == 0 && proxyAddr != "" {
+		b.DockerHosts = []string{"tcp://" + proxyHost(proxyAddr)}
 	}
 	if c.BundleDockerCA == "" && proxyAddr != "" && serverCA != "" {
 		pem, err := os.ReadFile(serverCA)
@@ -279,11 +294,11 @@ func (c config) bundleConfig(proxyAddr, serverCA string) (server.BundleConfig, e
 		}
 		b.DockerCAPEM = string(pem)
 	}
-	if b.DockerHost == "" {
+	if len(b.DockerHosts) == 0 {
 		// This host's name, when it is one a shell needs no quoting for.
-		b.DockerHost = "tcp://localhost:2376"
+		b.DockerHosts = []string{"tcp://localhost:2376"}
 		if host, err := os.Hostname(); err == nil && server.ValidDockerHost("tcp://"+net.JoinHostPort(host, "2376")) == nil {
-			b.DockerHost = "tcp://" + net.JoinHostPort(host, "2376")
+			b.DockerHosts = []string{"tcp://" + net.JoinHostPort(host, "2376")}
 		}
 	}
 	if c.BundleDockerCA != "" {

@@ -97,6 +97,15 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	storeCfg := store.DefaultConfig(filepath.Join(cfg.DataDir, "raft"))
 	storeCfg.Logger = log
 	storeCfg.NodeID = cfg.NodeID
+	if cfg.ClusterListen != "" {
+		join := firstNodeCerts(cfg, log)
+		if cfg.Join != "" {
+			join = joinCluster(ctx, cfg, getenv, log)
+		}
+		if join != nil {
+			return join
+		}
+	}
 	if storeCfg.Cluster, err = cfg.clusterConfig(); err != nil {
 		return err
 	}
@@ -118,7 +127,11 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		// (grantctl cluster add): as long as it takes.
 		readyWait = 24 * time.Hour
 		addr := cmp.Or(storeCfg.Cluster.Advertise, storeCfg.Cluster.Listen)
-		log.Info("waiting to be added to the cluster: grantctl cluster add "+cfg.NodeID+" --address "+addr, "node", cfg.NodeID, "address", addr)
+		if cfg.Join != "" {
+			log.Info("waiting for the cluster's leader", "node", cfg.NodeID, "address", addr)
+		} else {
+			log.Info("waiting to be added to the cluster: grantctl cluster add "+cfg.NodeID+" --address "+addr, "node", cfg.NodeID, "address", addr)
+		}
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, readyWait)
 	defer cancel()
@@ -140,6 +153,14 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\n  grantd created the recovery admin %q with password: %s\n  It is shown only this once.\n\n", server.RecoveryAdmin, generated)
 	}
 	log.Info("store ready", "revision", st.Revision(), "elapsed", time.Since(started).String())
+	if storeCfg.Cluster != nil {
+		if err := pki.EnsureClusterCA(ctx, st, cfg.ClusterCertsDir, time.Now()); err != nil {
+			return err
+		}
+		if err := promoteIfJoinedAsVoter(ctx, cfg, st, log); err != nil {
+			return err
+		}
+	}
 	if err := pki.EnsureTokenKeys(ctx, st, cfg.RegistryTokenAlgorithm, time.Now()); err != nil {
 		return err
 	}

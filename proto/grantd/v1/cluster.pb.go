@@ -402,6 +402,373 @@ func (x *TransferLeadershipRequest) GetToId() string {
 	return ""
 }
 
+type CreateJoinTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token admits read replicas (non-voting members) only.
+	NonVoter bool `protobuf:"varint,1,opt,name=non_voter,json=nonVoter,proto3" json:"non_voter,omitempty"`
+	// How long the token admits nodes: 1 to 168 hours; 0 means 24.
+	TtlHours      int32 `protobuf:"varint,2,opt,name=ttl_hours,json=ttlHours,proto3" json:"ttl_hours,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJoinTokenRequest) Reset() {
+	*x = CreateJoinTokenRequest{}
+	mi := &file_grantd_v1_cluster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJoinTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJoinTokenRequest) ProtoMessage() {}
+
+func (x *CreateJoinTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grantd_v1_cluster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJoinTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateJoinTokenRequest) Descriptor() ([]byte, []int) {
+	return file_grantd_v1_cluster_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CreateJoinTokenRequest) GetNonVoter() bool {
+	if x != nil {
+		return x.NonVoter
+	}
+	return false
+}
+
+func (x *CreateJoinTokenRequest) GetTtlHours() int32 {
+	if x != nil {
+		return x.TtlHours
+	}
+	return 0
+}
+
+type JoinToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's ID (its public part, used to revoke it).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The whole token, secret included: give it to the joining node
+	// (GRANTD_JOIN_TOKEN or --join-token-file). Shown only once.
+	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	Voter bool   `protobuf:"varint,3,opt,name=voter,proto3" json:"voter,omitempty"`
+	// RFC 3339.
+	Expires       string `protobuf:"bytes,4,opt,name=expires,proto3" json:"expires,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinToken) Reset() {
+	*x = JoinToken{}
+	mi := &file_grantd_v1_cluster_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinToken) ProtoMessage() {}
+
+func (x *JoinToken) ProtoReflect() protoreflect.Message {
+	mi := &file_grantd_v1_cluster_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinToken.ProtoReflect.Descriptor instead.
+func (*JoinToken) Descriptor() ([]byte, []int) {
+	return file_grantd_v1_cluster_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *JoinToken) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *JoinToken) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *JoinToken) GetVoter() bool {
+	if x != nil {
+		return x.Voter
+	}
+	return false
+}
+
+func (x *JoinToken) GetExpires() string {
+	if x != nil {
+		return x.Expires
+	}
+	return ""
+}
+
+type RevokeJoinTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeJoinTokenRequest) Reset() {
+	*x = RevokeJoinTokenRequest{}
+	mi := &file_grantd_v1_cluster_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeJoinTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeJoinTokenRequest) ProtoMessage() {}
+
+func (x *RevokeJoinTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grantd_v1_cluster_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeJoinTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeJoinTokenRequest) Descriptor() ([]byte, []int) {
+	return file_grantd_v1_cluster_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RevokeJoinTokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeJoinTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeJoinTokenResponse) Reset() {
+	*x = RevokeJoinTokenResponse{}
+	mi := &file_grantd_v1_cluster_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeJoinTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeJoinTokenResponse) ProtoMessage() {}
+
+func (x *RevokeJoinTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grantd_v1_cluster_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeJoinTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeJoinTokenResponse) Descriptor() ([]byte, []int) {
+	return file_grantd_v1_cluster_proto_rawDescGZIP(), []int{9}
+}
+
+type JoinRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's ID; never its secret.
+	TokenId string `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	// The joining node's --node-id and cluster address (host:port).
+	NodeId  string `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Address string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
+	// The node's public key (PEM, PKIX); its private key never leaves it.
+	PublicKey string `protobuf:"bytes,4,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// 32 random bytes, echoed in the answer's MAC.
+	Nonce []byte `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// HMAC-SHA256 with the token's secret over the fields above.
+	Mac           []byte `protobuf:"bytes,6,opt,name=mac,proto3" json:"mac,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinRequest) Reset() {
+	*x = JoinRequest{}
+	mi := &file_grantd_v1_cluster_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinRequest) ProtoMessage() {}
+
+func (x *JoinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grantd_v1_cluster_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
+func (*JoinRequest) Descriptor() ([]byte, []int) {
+	return file_grantd_v1_cluster_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *JoinRequest) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *JoinRequest) GetMac() []byte {
+	if x != nil {
+		return x.Mac
+	}
+	return nil
+}
+
+type JoinResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cluster CA and the node's certificate (PEM).
+	CaCertificate string `protobuf:"bytes,1,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
+	Certificate   string `protobuf:"bytes,2,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// The node is to promote itself to voter once it has caught up.
+	Voter bool `protobuf:"varint,3,opt,name=voter,proto3" json:"voter,omitempty"`
+	// HMAC-SHA256 with the token's secret over the request's nonce and the
+	// fields above.
+	Mac           []byte `protobuf:"bytes,4,opt,name=mac,proto3" json:"mac,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinResponse) Reset() {
+	*x = JoinResponse{}
+	mi := &file_grantd_v1_cluster_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinResponse) ProtoMessage() {}
+
+func (x *JoinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grantd_v1_cluster_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
+func (*JoinResponse) Descriptor() ([]byte, []int) {
+	return file_grantd_v1_cluster_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *JoinResponse) GetCaCertificate() string {
+	if x != nil {
+		return x.CaCertificate
+	}
+	return ""
+}
+
+func (x *JoinResponse) GetCertificate() string {
+	if x != nil {
+		return x.Certificate
+	}
+	return ""
+}
+
+func (x *JoinResponse) GetVoter() bool {
+	if x != nil {
+		return x.Voter
+	}
+	return false
+}
+
+func (x *JoinResponse) GetMac() []byte {
+	if x != nil {
+		return x.Mac
+	}
+	return nil
+}
+
 var File_grantd_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_grantd_v1_cluster_proto_rawDesc = "" +
@@ -431,12 +798,39 @@ const file_grantd_v1_cluster_proto_rawDesc = "" +
 	"\x1aRemoveClusterMemberRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"0\n" +
 	"\x19TransferLeadershipRequest\x12\x13\n" +
-	"\x05to_id\x18\x01 \x01(\tR\x04toId2\xe2\x02\n" +
+	"\x05to_id\x18\x01 \x01(\tR\x04toId\"R\n" +
+	"\x16CreateJoinTokenRequest\x12\x1b\n" +
+	"\tnon_voter\x18\x01 \x01(\bR\bnonVoter\x12\x1b\n" +
+	"\tttl_hours\x18\x02 \x01(\x05R\bttlHours\"a\n" +
+	"\tJoinToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\x12\x14\n" +
+	"\x05voter\x18\x03 \x01(\bR\x05voter\x12\x18\n" +
+	"\aexpires\x18\x04 \x01(\tR\aexpires\"(\n" +
+	"\x16RevokeJoinTokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x19\n" +
+	"\x17RevokeJoinTokenResponse\"\xa2\x01\n" +
+	"\vJoinRequest\x12\x19\n" +
+	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x18\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x04 \x01(\tR\tpublicKey\x12\x14\n" +
+	"\x05nonce\x18\x05 \x01(\fR\x05nonce\x12\x10\n" +
+	"\x03mac\x18\x06 \x01(\fR\x03mac\"\x7f\n" +
+	"\fJoinResponse\x12%\n" +
+	"\x0eca_certificate\x18\x01 \x01(\tR\rcaCertificate\x12 \n" +
+	"\vcertificate\x18\x02 \x01(\tR\vcertificate\x12\x14\n" +
+	"\x05voter\x18\x03 \x01(\bR\x05voter\x12\x10\n" +
+	"\x03mac\x18\x04 \x01(\fR\x03mac2\xc1\x04\n" +
 	"\x0eClusterService\x12P\n" +
 	"\x10GetClusterStatus\x12\".grantd.v1.GetClusterStatusRequest\x1a\x18.grantd.v1.ClusterStatus\x12P\n" +
 	"\x10AddClusterMember\x12\".grantd.v1.AddClusterMemberRequest\x1a\x18.grantd.v1.ClusterStatus\x12V\n" +
 	"\x13RemoveClusterMember\x12%.grantd.v1.RemoveClusterMemberRequest\x1a\x18.grantd.v1.ClusterStatus\x12T\n" +
-	"\x12TransferLeadership\x12$.grantd.v1.TransferLeadershipRequest\x1a\x18.grantd.v1.ClusterStatusB3Z1github.com/grantd/grantd/proto/grantd/v1;grantdv1b\x06proto3"
+	"\x12TransferLeadership\x12$.grantd.v1.TransferLeadershipRequest\x1a\x18.grantd.v1.ClusterStatus\x12J\n" +
+	"\x0fCreateJoinToken\x12!.grantd.v1.CreateJoinTokenRequest\x1a\x14.grantd.v1.JoinToken\x12X\n" +
+	"\x0fRevokeJoinToken\x12!.grantd.v1.RevokeJoinTokenRequest\x1a\".grantd.v1.RevokeJoinTokenResponse\x127\n" +
+	"\x04Join\x12\x16.grantd.v1.JoinRequest\x1a\x17.grantd.v1.JoinResponseB3Z1github.com/grantd/grantd/proto/grantd/v1;grantdv1b\x06proto3"
 
 var (
 	file_grantd_v1_cluster_proto_rawDescOnce sync.Once
@@ -450,7 +844,7 @@ func file_grantd_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_grantd_v1_cluster_proto_rawDescData
 }
 
-var file_grantd_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_grantd_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_grantd_v1_cluster_proto_goTypes = []any{
 	(*GetClusterStatusRequest)(nil),    // 0: grantd.v1.GetClusterStatusRequest
 	(*ClusterMember)(nil),              // 1: grantd.v1.ClusterMember
@@ -458,22 +852,34 @@ var file_grantd_v1_cluster_proto_goTypes = []any{
 	(*AddClusterMemberRequest)(nil),    // 3: grantd.v1.AddClusterMemberRequest
 	(*RemoveClusterMemberRequest)(nil), // 4: grantd.v1.RemoveClusterMemberRequest
 	(*TransferLeadershipRequest)(nil),  // 5: grantd.v1.TransferLeadershipRequest
+	(*CreateJoinTokenRequest)(nil),     // 6: grantd.v1.CreateJoinTokenRequest
+	(*JoinToken)(nil),                  // 7: grantd.v1.JoinToken
+	(*RevokeJoinTokenRequest)(nil),     // 8: grantd.v1.RevokeJoinTokenRequest
+	(*RevokeJoinTokenResponse)(nil),    // 9: grantd.v1.RevokeJoinTokenResponse
+	(*JoinRequest)(nil),                // 10: grantd.v1.JoinRequest
+	(*JoinResponse)(nil),               // 11: grantd.v1.JoinResponse
 }
 var file_grantd_v1_cluster_proto_depIdxs = []int32{
-	1, // 0: grantd.v1.ClusterStatus.members:type_name -> grantd.v1.ClusterMember
-	0, // 1: grantd.v1.ClusterService.GetClusterStatus:input_type -> grantd.v1.GetClusterStatusRequest
-	3, // 2: grantd.v1.ClusterService.AddClusterMember:input_type -> grantd.v1.AddClusterMemberRequest
-	4, // 3: grantd.v1.ClusterService.RemoveClusterMember:input_type -> grantd.v1.RemoveClusterMemberRequest
-	5, // 4: grantd.v1.ClusterService.TransferLeadership:input_type -> grantd.v1.TransferLeadershipRequest
-	2, // 5: grantd.v1.ClusterService.GetClusterStatus:output_type -> grantd.v1.ClusterStatus
-	2, // 6: grantd.v1.ClusterService.AddClusterMember:output_type -> grantd.v1.ClusterStatus
-	2, // 7: grantd.v1.ClusterService.RemoveClusterMember:output_type -> grantd.v1.ClusterStatus
-	2, // 8: grantd.v1.ClusterService.TransferLeadership:output_type -> grantd.v1.ClusterStatus
-	5, // [5:9] is the sub-list for method output_type
-	1, // [1:5] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	1,  // 0: grantd.v1.ClusterStatus.members:type_name -> grantd.v1.ClusterMember
+	0,  // 1: grantd.v1.ClusterService.GetClusterStatus:input_type -> grantd.v1.GetClusterStatusRequest
+	3,  // 2: grantd.v1.ClusterService.AddClusterMember:input_type -> grantd.v1.AddClusterMemberRequest
+	4,  // 3: grantd.v1.ClusterService.RemoveClusterMember:input_type -> grantd.v1.RemoveClusterMemberRequest
+	5,  // 4: grantd.v1.ClusterService.TransferLeadership:input_type -> grantd.v1.TransferLeadershipRequest
+	6,  // 5: grantd.v1.ClusterService.CreateJoinToken:input_type -> grantd.v1.CreateJoinTokenRequest
+	8,  // 6: grantd.v1.ClusterService.RevokeJoinToken:input_type -> grantd.v1.RevokeJoinTokenRequest
+	10, // 7: grantd.v1.ClusterService.Join:input_type -> grantd.v1.JoinRequest
+	2,  // 8: grantd.v1.ClusterService.GetClusterStatus:output_type -> grantd.v1.ClusterStatus
+	2,  // 9: grantd.v1.ClusterService.AddClusterMember:output_type -> grantd.v1.ClusterStatus
+	2,  // 10: grantd.v1.ClusterService.RemoveClusterMember:output_type -> grantd.v1.ClusterStatus
+	2,  // 11: grantd.v1.ClusterService.TransferLeadership:output_type -> grantd.v1.ClusterStatus
+	7,  // 12: grantd.v1.ClusterService.CreateJoinToken:output_type -> grantd.v1.JoinToken
+	9,  // 13: grantd.v1.ClusterService.RevokeJoinToken:output_type -> grantd.v1.RevokeJoinTokenResponse
+	11, // 14: grantd.v1.ClusterService.Join:output_type -> grantd.v1.JoinResponse
+	8,  // [8:15] is the sub-list for method output_type
+	1,  // [1:8] is the sub-list for method input_type
+	1,  // [1:1] is the sub-list for extension type_name
+	1,  // [1:1] is the sub-list for extension extendee
+	0,  // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_grantd_v1_cluster_proto_init() }
@@ -487,7 +893,7 @@ func file_grantd_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grantd_v1_cluster_proto_rawDesc), len(file_grantd_v1_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
