@@ -10,82 +10,123 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// decisionCache remembers the decisions made on the current version of
-// the compiled state. Each write publishes a new snapshot, and an entry
-// counts only for the snapshot it was made on, so the first decision
-// after a write already sees it: nothing is ever invalidated by hand.
+// decisionCache remembers decisions with what each read of the compiled
+// state. A write publishes a new snapshot; an entry made on an older one
+// still answers if every entry of the state it read is the same term in
+// the new snapshot (the incremental compiler replaces exactly the entries
+// a write changes, and keeps an entry recomputed to the same value). So a
+// write invalidates only the decisions it can change: those of the
+// principals whose subjects it touched, of the collections below a
+// changed grant, of the roles it changed; the rest survive it. The check
+// runs once per entry and snapshot, after which the entry is known to
+// hold on the new snapshot and answers without it.
 //
 // Proxies and daemons ask the same few questions over and over (every
-// request of a session, every inspect of a container), so between writes
-// most decisions are answered here without evaluating the policy.
+// request of a session, every inspect of a container), so most decisions
+// are answered here without evaluating the policy, writes or not.
 type decisionCache struct {
 	shards   [cacheShards]cacheShard
 	perShard int
 	seed     maphash.Seed
 	hits     prometheus.Counter
 	misses   prometheus.Counter
+	// stale counts entries found invalid after a write (each also a miss).
+	stale prometheus.Counter
 }
 
 const cacheShards = 64
 
 type cacheShard struct {
 	mu sync.Mutex
-	// snap is the snapshot the entries were decided on; entries of any
-	// other snapshot are dropped on the next store.
-	snap *snapshot
-	m    map[string]Decision
+	m  map[string]*cached
+}
+
+// cached is one decision, the snapshot it is known to hold on and what
+// its evaluation read. Entries are immutable: moving one to a newer
+// snapshot replaces it.
+type cached struct {
+	d     Decision
+	snap  *snapshot
+	reads *readLog
 }
 
 func newDecisionCache(entries int) *decisionCache {
-	return &decisionCache{perShard: max(1, entries/cacheShards), seed: maphash.MakeSeed(),
+	c := &decisionCache{perShard: max(1, entries/cacheShards), seed: maphash.MakeSeed(),
 		hits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "grantd_decision_cache_hits_total", Help: "Decisions answered from the decision cache.",
 		}),
 		misses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "grantd_decision_cache_misses_total", Help: "Decisions the decision cache did not hold, evaluated by the policy.",
 		}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grantd_decision_cache_invalidated_total", Help: "Cached decisions a write changed what they read, dropped.",
+		}),
 	}
+	for i := range c.shards {
+		c.shards[i].m = map[string]*cached{}
+	}
+	return c
 }
 
 func (c *decisionCache) shard(k string) *cacheShard {
 	return &c.shards[maphash.String(c.seed, k)%cacheShards]
 }
 
-// get returns the decision made on snap for the request key k.
-func (c *decisionCache) get(snap *snapshot, k string) (Decision, bool) {
+// get returns the decision for the request key k as of snapshot cur.
+func (c *decisionCache) get(cur *snapshot, k string) (Decision, bool) {
 	s := c.shard(k)
 	s.mu.Lock()
-	d, ok := s.m[k]
-	ok = ok && s.snap == snap
+	e := s.m[k]
 	s.mu.Unlock()
-	if !ok {
+	switch {
+	case e == nil || e.snap.rev > cur.rev: // none, or made on a snapshot newer than the caller's
 		c.misses.Inc()
 		return Decision{}, false
+	case e.snap != cur:
+		if !e.reads.holdsOn(cur) {
+			s.mu.Lock()
+			if s.m[k] == e {
+				delete(s.m, k)
+			}
+			s.mu.Unlock()
+			c.stale.Inc()
+			c.misses.Inc()
+			return Decision{}, false
+		}
+		moved := &cached{d: e.d, snap: cur, reads: e.reads}
+		moved.d.Revision = cur.rev
+		s.mu.Lock()
+		if s.m[k] == e {
+			s.m[k] = moved
+		}
+		s.mu.Unlock()
+		e = moved
 	}
 	c.hits.Inc()
+	d := e.d
 	// Callers own the slices they get.
 	d.Options, d.Secrets, d.Schedulable = slices.Clone(d.Options), slices.Clone(d.Secrets), slices.Clone(d.Schedulable)
 	return d, true
 }
 
-// put remembers d, decided on snap. A shard moves on to a newer snapshot
-// by forgetting everything it held; a full shard forgets one entry.
-func (c *decisionCache) put(snap *snapshot, k string, d Decision) {
+// put remembers d, decided on snap after reading reads, unless the cache
+// holds the same question on a newer snapshot. A full shard forgets one
+// entry.
+func (c *decisionCache) put(snap *snapshot, k string, d Decision, reads *readLog) {
 	s := c.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	old, ok := s.m[k]
 	switch {
-	case s.snap != snap && (s.snap == nil || s.snap.rev <= snap.rev):
-		s.snap, s.m = snap, make(map[string]Decision, min(c.perShard, 1024))
-	case s.snap != snap:
-		return // decided on an older snapshot than the shard holds
-	case len(s.m) >= c.perShard:
-		for old := range s.m {
-			delete(s.m, old)
+	case ok && old.snap.rev > snap.rev:
+		return
+	case !ok && len(s.m) >= c.perShard:
+		for k := range s.m {
+			delete(s.m, k)
 			break
 		}
 	}
-	s.m[k] = d
+	s.m[k] = &cached{d: d, snap: snap, reads: reads}
 }
 
 // cacheKey encodes every field of r that reaches the policy, each with its

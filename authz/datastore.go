@@ -53,6 +53,41 @@ var _ storage.Store = (*dataStore)(nil)
 type readTxn struct {
 	id   uint64
 	snap *snapshot
+	// reads, when set, records every entry the transaction read.
+	reads *readLog
+}
+
+// readLog is what one evaluation read of the compiled state: each entry
+// (its table, its name and the term it found, nil when missing), or wide
+// when it read something larger than an entry. A decision depends on
+// nothing else but its input, so it holds on any later snapshot where
+// each of these entries is still the same term (decisionCache).
+type readLog struct {
+	deps []dep
+	wide bool
+}
+
+type dep struct {
+	table, name string
+	v           *ast.Term
+}
+
+// holdsOn reports whether every entry read is the same term in s.
+func (l *readLog) holdsOn(s *snapshot) bool {
+	if l.wide {
+		return false
+	}
+	for _, d := range l.deps {
+		t := s.tables[d.table]
+		if t == nil {
+			return false
+		}
+		v, _ := t.Get(d.name)
+		if v != d.v {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *readTxn) ID() uint64 { return t.id }
@@ -125,6 +160,9 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 		return nil, errors.New("foreign transaction")
 	}
 	s := t.snap
+	if t.reads != nil && !(len(path) >= 4 && path[0] == "grantd" && path[1] == "state") {
+		t.reads.wide = true
+	}
 	switch {
 	case len(path) == 0:
 		return ast.NewObject(ast.Item(str("grantd"), ast.NewTerm(grantdObject(s)))), nil
@@ -147,6 +185,9 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 		return tableObject(tree), nil
 	}
 	v, ok := tree.Get(path[3])
+	if t.reads != nil {
+		t.reads.deps = append(t.reads.deps, dep{table: path[2], name: path[3], v: v})
+	}
 	if !ok {
 		return nil, notFound(path)
 	}

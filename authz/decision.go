@@ -97,37 +97,45 @@ func (e *Engine) decide(ctx context.Context, r Request) Decision {
 	if e.broken.Load() {
 		return failed(errBroken)
 	}
-	var ck string
-	var snap *snapshot
-	if e.cache != nil {
-		ck, snap = cacheKey(r), e.opa.cur.Load()
-		if d, ok := e.cache.get(snap, ck); ok {
-			return d
-		}
+	if e.cache == nil {
+		d, _, _ := e.evaluate(ctx, r, nil)
+		return d
 	}
+	ck, cur := cacheKey(r), e.opa.cur.Load()
+	if d, ok := e.cache.get(cur, ck); ok {
+		return d
+	}
+	reads := &readLog{}
+	d, snap, ok := e.evaluate(ctx, r, reads)
+	if ok {
+		e.cache.put(snap, ck, d, reads)
+	}
+	return d
+}
+
+// evaluate decides r by evaluating the policy, recording what it read in
+// reads (when set); ok is false for a failure to decide.
+func (e *Engine) evaluate(ctx context.Context, r Request, reads *readLog) (d Decision, snap *snapshot, ok bool) {
 	query, vars := "decide", []ast.Var{varDecision}
 	if schedulingOps[r.Operation] {
 		query, vars = "schedule", []ast.Var{varDecision, varSchedule}
 	}
-	out, evalSnap, err := e.eval(ctx, query, r.Input(), vars...)
+	out, snap, err := e.eval(ctx, query, r.Input(), reads, vars...)
 	if err != nil {
 		e.log.ErrorContext(ctx, "decision failed", "subject", r.Subject, "operation", r.Operation, "err", err)
-		return failed(err)
+		return failed(err), nil, false
 	}
-	d, err := decisionFrom(out[0])
+	d, err = decisionFrom(out[0])
 	if err != nil {
 		e.log.ErrorContext(ctx, "malformed decision", "err", err)
-		return failed(err)
+		return failed(err), nil, false
 	}
-	d.Revision = evalSnap.rev
+	d.Revision = snap.rev
 	if len(out) > 1 && out[1] != nil {
 		d.Schedulable = stringsOf(out[1].Value)
 	}
 	d.Reason = reason(r, d)
-	if e.cache != nil {
-		e.cache.put(evalSnap, ck, d)
-	}
-	return d
+	return d, snap, true
 }
 
 // failed is the fail-closed answer. The cause goes to the log, never to

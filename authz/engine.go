@@ -137,18 +137,28 @@ func (e *Engine) apply(_ context.Context, r Reader, changes []store.Change) erro
 	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	e.opa.cur.Store(e.opa.cur.Load().with(values, r.Revision()))
+	cur := e.opa.cur.Load()
+	// An entry recomputed to what it was keeps its term: the cached
+	// decisions that read it stay valid (decisionCache).
+	for k, v := range values {
+		if old, ok := cur.tables[k.table].Get(k.name); ok && v != nil && old.Equal(v) {
+			delete(values, k)
+		}
+	}
+	e.opa.cur.Store(cur.with(values, r.Revision()))
 	return nil
 }
 
 // eval runs one compiled query on input in a read transaction and returns
-// the bindings of vars and the snapshot of the state it read.
-func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, vars ...ast.Var) ([]*ast.Term, *snapshot, error) {
+// the bindings of vars and the snapshot of the state it read; reads, when
+// set, records what it read.
+func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, reads *readLog, vars ...ast.Var) ([]*ast.Term, *snapshot, error) {
 	txn, err := e.opa.NewTransaction(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer e.opa.Abort(ctx, txn)
+	txn.(*readTxn).reads = reads
 	snap := txn.(*readTxn).snap
 	out := make([]*ast.Term, len(vars))
 	found := false

@@ -32,7 +32,7 @@ func newMetrics() *Metrics {
 func (e *Engine) Collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{e.metrics.decisions, e.metrics.latency, e.metrics.failures}
 	if e.cache != nil {
-		cs = append(cs, e.cache.hits, e.cache.misses)
+		cs = append(cs, e.cache.hits, e.cache.misses, e.cache.stale)
 	}
 	return cs
 }
