@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // decisionCache remembers decisions with what each read of the compiled
@@ -83,7 +84,7 @@ func (c *decisionCache) get(cur *snapshot, k string) (Decision, bool) {
 		c.misses.Inc()
 		return Decision{}, false
 	case e.snap != cur:
-		if !e.reads.holdsOn(cur) {
+		if !e.reads.holdsSince(e.snap, cur) {
 			s.mu.Lock()
 			if s.m[k] == e {
 				delete(s.m, k)
@@ -169,4 +170,25 @@ func cacheKey(r Request) string {
 	list('O', r.Options)
 	list('S', r.Secrets)
 	return b.String()
+}
+
+// CacheStats counts the decision cache's answers since the engine began.
+type CacheStats struct {
+	Hits, Misses, Invalidated uint64
+}
+
+// CacheStats returns the cache's counts (zero without a cache).
+func (e *Engine) CacheStats() CacheStats {
+	if e.cache == nil {
+		return CacheStats{}
+	}
+	return CacheStats{Hits: counterValue(e.cache.hits), Misses: counterValue(e.cache.misses), Invalidated: counterValue(e.cache.stale)}
+}
+
+func counterValue(c prometheus.Counter) uint64 {
+	var m dto.Metric
+	if c.Write(&m) != nil {
+		return 0
+	}
+	return uint64(m.GetCounter().GetValue())
 }

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"maps"
 	"sort"
 	"strings"
@@ -27,6 +28,34 @@ import (
 type snapshot struct {
 	rev    uint64
 	tables map[string]*table
+	// recent lists the entries each of the last writes changed, oldest
+	// first; it covers every write after base (a full build starts it
+	// afresh). The decision cache checks an entry against it.
+	base   uint64
+	recent []change
+}
+
+// change is the keys (keyHash) of the entries one write changed.
+type change struct {
+	rev  uint64
+	keys []uint64
+}
+
+// recentWrites is how many writes a snapshot remembers the keys of.
+const recentWrites = 256
+
+var keySeed = maphash.MakeSeed()
+
+// keyHash identifies an entry of the state in a snapshot's recent
+// changes. Two entries sharing a hash only make the cache drop more than
+// it must.
+func keyHash(table, name string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(keySeed)
+	h.WriteString(table)
+	h.WriteByte(0)
+	h.WriteString(name)
+	return h.Sum64()
 }
 
 type table = immutable.SortedMap[string, *ast.Term]
@@ -70,6 +99,30 @@ type readLog struct {
 type dep struct {
 	table, name string
 	v           *ast.Term
+	hash        uint64
+}
+
+// holdsSince reports whether everything read on snapshot from is the same
+// in s (a newer one). When s remembers every write since from and they
+// are few, their keys are checked against what was read; otherwise each
+// entry read is looked up in s.
+func (l *readLog) holdsSince(from, s *snapshot) bool {
+	if l.wide {
+		return false
+	}
+	if from.rev < s.base || s.rev-from.rev > 16 {
+		return l.holdsOn(s)
+	}
+	for i := len(s.recent) - 1; i >= 0 && s.recent[i].rev > from.rev; i-- {
+		for _, k := range s.recent[i].keys {
+			for _, d := range l.deps {
+				if d.hash == k {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // holdsOn reports whether every entry read is the same term in s.
@@ -113,7 +166,7 @@ func (b snapshotBuilder) setObject(table string, o ast.Object) {
 }
 
 func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
-	s := &snapshot{rev: rev, tables: make(map[string]*table, len(b))}
+	s := &snapshot{rev: rev, base: rev, tables: make(map[string]*table, len(b))}
 	for t, tb := range b {
 		s.tables[t] = tb.Map()
 	}
@@ -122,7 +175,17 @@ func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
 
 // with returns a new snapshot with the given entries set (nil removes).
 func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
-	next := &snapshot{rev: rev, tables: maps.Clone(s.tables)}
+	next := &snapshot{rev: rev, tables: maps.Clone(s.tables), base: s.base}
+	keep := s.recent
+	if len(keep) >= recentWrites {
+		next.base = keep[len(keep)-recentWrites].rev
+		keep = keep[len(keep)-recentWrites+1:]
+	}
+	c := change{rev: rev, keys: make([]uint64, 0, len(values))}
+	for k := range values {
+		c.keys = append(c.keys, keyHash(k.table, k.name))
+	}
+	next.recent = append(append(make([]change, 0, len(keep)+1), keep...), c)
 	for k, v := range values {
 		if v == nil {
 			next.tables[k.table] = next.tables[k.table].Delete(k.name)
@@ -186,7 +249,7 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 	}
 	v, ok := tree.Get(path[3])
 	if t.reads != nil {
-		t.reads.deps = append(t.reads.deps, dep{table: path[2], name: path[3], v: v})
+		t.reads.deps = append(t.reads.deps, dep{table: path[2], name: path[3], v: v, hash: keyHash(path[2], path[3])})
 	}
 	if !ok {
 		return nil, notFound(path)

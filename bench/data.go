@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/grantd/grantd/subjects"
@@ -31,6 +32,18 @@ type installation struct {
 	engine            *authz.Engine
 	queries           []dataset.Query
 	peer              *peerData
+	// st is the store the dataset was generated in, open: once follow is
+	// set, the engine follows its writes (the cache-under-writes step).
+	st     *store.Store
+	follow atomic.Bool
+}
+
+// close closes the store.
+func (in *installation) close() {
+	if in.st != nil {
+		_ = in.st.Close()
+		in.st = nil
+	}
 }
 
 // peerData is the state as the peers see it: the collection part of the
@@ -77,11 +90,24 @@ func build(ctx context.Context, size dataset.Size, dir string, nq int, peers boo
 	in.password = base64.RawURLEncoding.EncodeToString(pw)
 	cfg := store.DefaultConfig(filepath.Join(dir, "generate"))
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	// The engine compiles the generated state whole (Rebuild, timed
+	// below); later writes reach it through this observer.
+	cfg.Observe = func(r *store.ReadTxn, changes []store.Change) {
+		if in.follow.Load() {
+			in.engine.Observe(r, changes)
+		}
+	}
 	st, err := store.Open(cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
+	in.st = st
+	ok := false
+	defer func() {
+		if !ok {
+			in.close()
+		}
+	}()
 	if err := st.WaitReady(ctx); err != nil {
 		return nil, err
 	}
@@ -115,11 +141,13 @@ func build(ctx context.Context, size dataset.Size, dir string, nq int, peers boo
 		return nil, err
 	}
 	in.compile = time.Since(start)
+	in.follow.Store(true)
 	if peers {
 		if in.peer, err = flatten(st.Read(), in.queries); err != nil {
 			return nil, err
 		}
 	}
+	ok = true
 	return in, nil
 }
 

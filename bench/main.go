@@ -227,7 +227,24 @@ func run(ctx context.Context, o options) (*report, error) {
 	for _, c := range []int{1, runtime.NumCPU()} {
 		rep.inProcess = append(rep.inProcess, loadgen.Measure(ctx, "grantd", "in-process, cache", c, 1, len(qs), o.duration, engineCaller(main.engine, qs)))
 	}
+	// The same repeated questions while the store takes 50 writes/s of
+	// mixed kinds, the engine following each: what the cache keeps.
+	o.log("in-process decisions under %d writes/s", writesPerSecond)
+	wl := newWriteLoad(main.st, o.size, main.data.Users, qs)
+	wctx, stopWrites := context.WithCancel(ctx)
+	wdone := make(chan struct{})
+	go func() { wl.run(wctx, writesPerSecond); close(wdone) }()
+	before := main.engine.CacheStats()
+	res := loadgen.Measure(ctx, "grantd", fmt.Sprintf("in-process, cache, %d writes/s", writesPerSecond), 1, 1, len(qs), o.duration, engineCaller(main.engine, qs))
+	after := main.engine.CacheStats()
+	stopWrites()
+	<-wdone
+	// Not among the in-process results: its answers follow a changing
+	// state, so they are no reference for the other interfaces.
+	rep.underWrites = &underWrites{result: res, applied: wl.applied, refused: wl.refused,
+		hits: after.Hits - before.Hits, misses: after.Misses - before.Misses, invalidated: after.Invalidated - before.Invalidated}
 	main.engine = nil
+	main.close()
 	runtime.GC()
 
 	if err := serverSteps(ctx, o, work, main, qs, rep); err != nil {
@@ -247,6 +264,10 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	return rep, rep.write(o.out)
 }
+
+// writesPerSecond is the background write load of the cache-under-writes
+// step (issue 21).
+const writesPerSecond = 50
 
 // serverSteps restores the dataset into a real grantd and loads it.
 func serverSteps(ctx context.Context, o options, work string, in *installation, qs []dataset.Query, rep *report) error {
@@ -335,6 +356,7 @@ func peerSteps(ctx context.Context, o options, work string, rep *report) error {
 		rep.peers = append(rep.peers, loadgen.Measure(ctx, "grantd", "in-process", c, 1, len(pqs), o.duration, engineCaller(in.engine, pqs)))
 	}
 	in.engine = nil
+	in.close()
 	naive, err := naiveOPA(ctx, pd)
 	if err != nil {
 		return err
