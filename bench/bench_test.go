@@ -21,26 +21,33 @@ import (
 func TestSmoke(t *testing.T) {
 	dir := t.TempDir()
 	o := options{size: dataset.Small, peerSize: dataset.Small, out: dir, duration: 300 * time.Millisecond,
-		callers: []int{1, 8}, peerCallers: []int{1, 2}, queries: 2000, peers: true, cluster: true, log: t.Logf}
+		callers: []int{1, 8}, peerCallers: []int{1, 2}, peerQuestions: 200, peerRounds: 1, queries: 2000, peers: true, cluster: true, log: t.Logf}
 	rep, err := run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	systems := map[string]bool{}
-	for _, r := range append(append(rep.inProcess, rep.server...), rep.peers...) {
+	all := append(rep.inProcess, rep.server...)
+	for _, run := range rep.peerRuns {
+		all = append(all, run.out.Results...)
+	}
+	for _, r := range all {
 		systems[r.System+" "+r.Interface] = true
 		if r.Errors > 0 || r.Decisions == 0 {
 			t.Errorf("%s %s with %d callers: %d decisions, %d errors (%s)", r.System, r.Interface, r.Callers, r.Decisions, r.Errors, r.FirstError)
 		}
 	}
 	for _, want := range []string{"grantd in-process", "grantd in-process, cache", "grantd gRPC", "grantd gRPC batch of 100",
-		"grantd REST", "grantd gRPC, cache off", "naive OPA in-process", "OpenFGA in-process"} {
+		"grantd REST", "grantd gRPC, cache off", "OPA, idiomatic policy in-process", "OPA, naive policy (floor) in-process",
+		"OpenFGA, parent-child model, SQLite in-process", "OpenFGA, flat-ancestor model, SQLite in-process",
+		"OpenFGA, flat-ancestor model, SQLite, check cache in-process"} {
 		if !systems[want] {
 			t.Errorf("no measurement of %s", want)
 		}
 	}
-	if len(rep.agreement) != 5 {
-		t.Fatalf("%d agreement rows, want 5", len(rep.agreement))
+	// Three interfaces; four peers at 1 and 2 callers, the naive floor at 1.
+	if len(rep.agreement) != 3+4*2+1 || rep.uncompared() != 0 {
+		t.Fatalf("%d agreement rows, want %d; %d peer comparisons compared too few answers", len(rep.agreement), 3+4*2+1, rep.uncompared())
 	}
 	for _, a := range rep.agreement {
 		if a.compared == 0 || a.differ != 0 {
@@ -62,7 +69,7 @@ func TestSmoke(t *testing.T) {
 		c.failover <= 0 || c.singleRate <= 0 || c.nodeRates[0] <= 0 || c.nodeRates[1] <= 0 || c.nodeRates[2] <= 0 {
 		t.Errorf("cluster figures: %+v", c)
 	}
-	for _, want := range []string{"## Targets", "## Side by side", "naive OPA", "OpenFGA", "![", "## Where the time goes", "Start-up, profiled",
+	for _, want := range []string{"## Targets", "## Side by side with the peers", "OPA, idiomatic policy", "a floor, not a fair peer", "OpenFGA, parent-child", "![", "## Where the time goes", "Start-up, profiled",
 		"## A three-node cluster"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("the report lacks %q", want)

@@ -6,11 +6,15 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
+	"github.com/grantd/grantd/bench/peerkit"
+	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/subjects"
 
 	"github.com/grantd/grantd/authz"
@@ -31,7 +35,7 @@ type installation struct {
 	generate, compile time.Duration
 	engine            *authz.Engine
 	queries           []dataset.Query
-	peer              *peerData
+	peer              *peerkit.Data
 	// st is the store the dataset was generated in, open: once follow is
 	// set, the engine follows its writes (the cache-under-writes step).
 	st     *store.Store
@@ -44,34 +48,6 @@ func (in *installation) close() {
 		_ = in.st.Close()
 		in.st = nil
 	}
-}
-
-// peerData is the state as the peers see it: the collection part of the
-// model (the peers answer collection questions only), in the JSON the
-// OpenFGA peer reads.
-type peerData struct {
-	// Roles maps a role to the operations it holds (options aside: the
-	// drawn questions use none).
-	Roles map[string][]string `json:"roles"`
-	// Parents maps each collection to its parent ("" for the root).
-	Parents map[string]string `json:"parents"`
-	// Members maps a user subject to the team and org subjects it acts as.
-	Members map[string][]string `json:"members"`
-	Grants  []peerGrant         `json:"grants"`
-	Queries []peerQuery         `json:"queries"`
-}
-
-type peerGrant struct {
-	Subject    string `json:"subject"`
-	Role       string `json:"role"`
-	Collection string `json:"collection"`
-	Exact      bool   `json:"exact,omitempty"`
-}
-
-type peerQuery struct {
-	Subject    string `json:"subject"`
-	Operation  string `json:"operation"`
-	Collection string `json:"collection"`
 }
 
 // build generates the dataset of size into a store in dir (written
@@ -151,17 +127,21 @@ func build(ctx context.Context, size dataset.Size, dir string, nq int, peers boo
 	return in, nil
 }
 
-// flatten reads the collection model out of the store for the peers.
-func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerData, error) {
-	p := &peerData{Roles: map[string][]string{}, Parents: map[string]string{}, Members: map[string][]string{}}
+// flatten reads the collection model out of the store for the peers,
+// with the collection questions among queries; a third of those whose
+// operation has options ask for one or two of them.
+func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerkit.Data, error) {
+	p := &peerkit.Data{Roles: map[string]map[string][]string{}, Parents: map[string]string{}, Members: map[string][]string{}}
 	rs, err := r.Roles()
 	if err != nil {
 		return nil, err
 	}
 	for _, role := range rs {
+		ops := map[string][]string{}
 		for _, perm := range role.Permissions {
-			p.Roles[role.ID] = append(p.Roles[role.ID], perm.Operation)
+			ops[perm.Operation] = append([]string{}, perm.Options...)
 		}
+		p.Roles[role.ID] = ops
 	}
 	cols, err := r.Collections("", 0)
 	if err != nil {
@@ -176,7 +156,7 @@ func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerData, error) {
 	}
 	for _, g := range grants {
 		if path, ok := g.Object.CollectionPath(); ok {
-			p.Grants = append(p.Grants, peerGrant{Subject: g.Subject.String(), Role: g.Role, Collection: path, Exact: g.Scope == store.ScopeExact})
+			p.Grants = append(p.Grants, peerkit.Grant{Subject: g.Subject.String(), Role: g.Role, Collection: path, Exact: g.Scope == store.ScopeExact})
 		}
 	}
 	users, err := r.Users("", "", 0)
@@ -184,7 +164,10 @@ func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerData, error) {
 		return nil, err
 	}
 	for _, u := range users {
-		var subs []string
+		if u.IsAdmin {
+			p.Admins = append(p.Admins, subjects.OfUser(u.Name).String())
+		}
+		subs := []string{}
 		teams, err := r.TeamsOfUser(u.Name)
 		if err != nil {
 			return nil, err
@@ -201,10 +184,24 @@ func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerData, error) {
 		}
 		p.Members[subjects.OfUser(u.Name).String()] = subs
 	}
+	options := map[string][]string{}
+	for _, op := range roles.Catalog() {
+		options[op.ID] = op.Options
+	}
+	rng := mrand.New(mrand.NewPCG(3, 21))
 	for _, q := range queries {
-		if q.Collection != "" && len(q.Options) == 0 {
-			p.Queries = append(p.Queries, peerQuery{Subject: q.Subject.String(), Operation: q.Operation, Collection: q.Collection})
+		if q.Collection == "" {
+			continue
 		}
+		pq := peerkit.Query{Subject: q.Subject.String(), Operation: q.Operation, Collection: q.Collection, Options: q.Options}
+		if opts := options[q.Operation]; len(pq.Options) == 0 && len(opts) > 0 && rng.IntN(3) == 0 {
+			for range 1 + rng.IntN(2) {
+				if o := opts[rng.IntN(len(opts))]; !slices.Contains(pq.Options, o) {
+					pq.Options = append(pq.Options, o)
+				}
+			}
+		}
+		p.Queries = append(p.Queries, pq)
 	}
 	return p, nil
 }

@@ -28,8 +28,8 @@ import (
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/bench/loadgen"
+	"github.com/grantd/grantd/bench/peerkit"
 	"github.com/grantd/grantd/dataset"
-	"github.com/grantd/grantd/subjects"
 )
 
 var sizes = map[string]dataset.Size{"small": dataset.Small, "medium": dataset.Medium, "enterprise-large": dataset.EnterpriseLarge}
@@ -40,6 +40,8 @@ type options struct {
 	duration       time.Duration
 	callers        []int
 	peerCallers    []int
+	peerQuestions  int
+	peerRounds     int
 	queries        int
 	peers          bool
 	cluster        bool
@@ -48,6 +50,17 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "peer-") {
+		fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+		in := fs.String("in", "", "peer input (JSON)")
+		out := fs.String("out", "", "where to write the results (JSON)")
+		_ = fs.Parse(os.Args[2:])
+		if err := runOPAPeer(strings.TrimPrefix(os.Args[1], "peer-"), *in, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench", os.Args[1]+":", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "gen" {
 		err := gen(os.Args[2:])
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,7 +119,9 @@ func parse(args []string) (options, error) {
 	out := fs.String("out", "bench-report", "directory for report.md, latency.png, results.json and the profile")
 	dur := fs.Duration("duration", 4*time.Second, "length of each load step")
 	callers := fs.String("callers", "1,4,16,64", "concurrent callers of the load steps against the server")
-	peerCallers := fs.String("peer-callers", "1,2,8", "concurrent callers of the in-process comparison")
+	peerCallers := fs.String("peer-callers", "1,2", "concurrent callers of the comparison with the peers")
+	peerQuestions := fs.Int("peer-questions", 1000, "questions every peer answers (at least 200)")
+	peerRounds := fs.Int("peer-rounds", 2, "measured passes over the questions per system and caller count, after a warm-up pass")
 	queries := fs.Int("queries", 20000, "questions drawn from the dataset (a multiple of 100)")
 	peers := fs.Bool("peers", true, "run the side-by-side comparison with naive OPA and OpenFGA")
 	cluster := fs.Bool("cluster", true, "also measure a three-node cluster on loopback beside a single node")
@@ -138,6 +153,10 @@ Flags of the first form:
 	}
 	if o.callers, err = parseInts(*callers); err != nil {
 		return o, err
+	}
+	o.peerQuestions, o.peerRounds = *peerQuestions, *peerRounds
+	if o.peerQuestions < 200 || o.peerRounds < 1 {
+		return o, errors.New("-peer-questions must be at least 200 and -peer-rounds at least 1")
 	}
 	if o.peerCallers, err = parseInts(*peerCallers); err != nil {
 		return o, err
@@ -338,79 +357,102 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 // peerSteps answers the same collection questions with grantd's engine,
 // naive OPA and OpenFGA on the peer dataset, in process, one after the
 // other.
+// A peer run is one peer in its own process, grantd's yardstick beside it.
+type peerRun struct {
+	// name is the peer as the report names it; floor marks a naive model
+	// kept only as a labelled floor.
+	name, model string
+	floor       bool
+	// questions is how many questions it answered (the naive floor answers
+	// the first 200 only: it takes about 0.1 s a question).
+	questions int
+	out       *peerkit.Output
+	err       error
+}
+
+// peerSteps runs each peer in its own process on the same questions, with
+// grantd's yardstick in that process, rounds alternating between them.
 func peerSteps(ctx context.Context, o options, work string, rep *report) error {
 	o.log("generating %s for the peers", o.peerSize.Name)
 	in, err := build(ctx, o.peerSize, filepath.Join(work, "peers"), o.queries, true)
 	if err != nil {
 		return err
 	}
-	pd := in.peer
-	pd.Queries = pd.Queries[:len(pd.Queries)-len(pd.Queries)%100]
-	rep.peerSize, rep.peerQueries = o.peerSize, len(pd.Queries)
-	pqs := make([]dataset.Query, len(pd.Queries))
-	for i, q := range pd.Queries {
-		pqs[i] = dataset.Query{Subject: subjects.MustParse(q.Subject), Operation: q.Operation, Collection: q.Collection}
-	}
-	for _, c := range o.peerCallers {
-		o.log("peers: grantd, %d callers", c)
-		rep.peers = append(rep.peers, loadgen.Measure(ctx, "grantd", "in-process", c, 1, len(pqs), o.duration, engineCaller(in.engine, pqs)))
-	}
+	// Each peer's process loads grantd's yardstick from the snapshot.
 	in.engine = nil
 	in.close()
-	naive, err := naiveOPA(ctx, pd)
-	if err != nil {
-		return err
-	}
-	for _, c := range o.peerCallers {
-		o.log("peers: naive OPA, %d callers", c)
-		rep.peers = append(rep.peers, loadgen.Measure(ctx, "naive OPA", "in-process", c, 1, len(pqs), o.duration, naive))
-	}
-	naive = nil
 	runtime.GC()
-
-	o.log("peers: OpenFGA (building its module)")
-	fga, err := runOpenFGA(ctx, o, work, pd)
+	pd := in.peer
+	if len(pd.Queries) < o.peerQuestions {
+		return fmt.Errorf("only %d collection questions for the peers, want %d", len(pd.Queries), o.peerQuestions)
+	}
+	pd.Queries = pd.Queries[:o.peerQuestions]
+	rep.peerSize, rep.peerQueries = o.peerSize, len(pd.Queries)
+	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	rep.fgaLoad, rep.fgaTuples, rep.fgaHeap = fga.LoadSeconds, fga.Tuples, fga.HeapBytes
-	rep.peers = append(rep.peers, fga.Results...)
+	fgaDir := filepath.Join(moduleRoot(), "bench", "openfga")
+	o.log("peers: building the OpenFGA peer")
+	fgaBin := filepath.Join(work, "openfga-peer")
+	build := exec.CommandContext(ctx, "go", "build", "-o", fgaBin, ".")
+	build.Dir, build.Stdout, build.Stderr = fgaDir, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("OpenFGA peer: %w", err)
+	}
+	runs := []struct {
+		run  peerRun
+		argv []string
+		n    int
+	}{
+		{peerRun{name: "OPA, idiomatic policy", model: "docs/peers.md#opa-idiomatic"}, []string{self, "peer-opa"}, len(pd.Queries)},
+		{peerRun{name: "OpenFGA, parent-child model, SQLite", model: "docs/peers.md#openfga-parent-child"}, []string{fgaBin, "-model", "direct", "-datastore", "sqlite"}, len(pd.Queries)},
+		{peerRun{name: "OpenFGA, flat-ancestor model, SQLite", model: "docs/peers.md#openfga-flat-ancestors"}, []string{fgaBin, "-model", "anc", "-datastore", "sqlite"}, len(pd.Queries)},
+		{peerRun{name: "OpenFGA, flat-ancestor model, SQLite, check cache", model: "docs/peers.md#openfga-flat-ancestors"}, []string{fgaBin, "-model", "anc", "-datastore", "sqlite", "-cache"}, len(pd.Queries)},
+		{peerRun{name: "OPA, naive policy", model: "docs/peers.md#opa-naive-floor", floor: true}, []string{self, "peer-naive"}, 200},
+	}
+	for _, r := range runs {
+		o.log("peers: %s", r.run.name)
+		input := peerkit.Input{Data: *pd, Snapshot: in.snapshot, Callers: o.peerCallers, Rounds: o.peerRounds}
+		input.Data.Queries = pd.Queries[:r.n]
+		if r.run.floor {
+			input.Callers, input.Rounds = []int{1}, 1
+		}
+		run := r.run
+		run.questions = r.n
+		run.out, run.err = runPeer(ctx, work, r.argv, &input)
+		if run.err != nil {
+			return fmt.Errorf("%s: %w", run.name, run.err)
+		}
+		rep.peerRuns = append(rep.peerRuns, run)
+	}
 	return nil
 }
 
-type fgaOutput struct {
-	Tuples      int              `json:"tuples"`
-	LoadSeconds float64          `json:"loadSeconds"`
-	HeapBytes   uint64           `json:"heapBytes"`
-	Results     []loadgen.Result `json:"results"`
-}
-
-// runOpenFGA runs the OpenFGA peer module with the peer data.
-func runOpenFGA(ctx context.Context, o options, work string, pd *peerData) (*fgaOutput, error) {
-	in, out := filepath.Join(work, "openfga-in.json"), filepath.Join(work, "openfga-out.json")
-	body, err := json.Marshal(map[string]any{"data": pd, "callers": o.peerCallers, "seconds": o.duration.Seconds()})
+// runPeer runs one peer process on input and reads what it wrote.
+func runPeer(ctx context.Context, work string, argv []string, input *peerkit.Input) (*peerkit.Output, error) {
+	inPath, outPath := filepath.Join(work, "peer-in.json"), filepath.Join(work, "peer-out.json")
+	body, err := json.Marshal(input)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(in, body, 0o644); err != nil {
+	if err := os.WriteFile(inPath, body, 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, "go", "run", ".", "-in", in, "-out", out)
-	cmd.Dir = filepath.Join(moduleRoot(), "bench", "openfga")
+	_ = os.Remove(outPath)
+	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "-in", inPath, "-out", outPath)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("OpenFGA peer: %w", err)
+		return nil, err
 	}
-	raw, err := os.ReadFile(out)
+	raw, err := os.ReadFile(outPath)
 	if err != nil {
 		return nil, err
 	}
-	var res fgaOutput
-	return &res, json.Unmarshal(raw, &res)
+	var out peerkit.Output
+	return &out, json.Unmarshal(raw, &out)
 }
 
-// pprofTop is the profile's top functions by flat time, as go tool pprof
-// prints them.
 func pprofTop(path string) string {
 	return pprofRun("-top", "-nodecount=25", path)
 }

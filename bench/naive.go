@@ -1,14 +1,6 @@
 package main
 
-import (
-	"context"
-	"fmt"
-
-	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
-
-	"github.com/grantd/grantd/bench/loadgen"
-)
+import "github.com/grantd/grantd/bench/peerkit"
 
 // naivePolicy is what a team writing its first OPA policy for this model
 // would write: the grants as one array, iterated for every question.
@@ -22,11 +14,19 @@ subjects contains s if some s in data.members[input.subject]
 
 default allow := false
 
+allow if data.admins[input.subject]
+
 allow if {
 	some g in data.grants
 	g.subject in subjects
 	covers(g)
 	data.roles[g.role][input.operation]
+	every o in input.options {
+		some h in data.grants
+		h.subject in subjects
+		covers(h)
+		data.roles[h.role][input.operation][o]
+	}
 }
 
 covers(g) if g.collection == input.collection
@@ -42,14 +42,18 @@ covers(g) if {
 }
 `
 
-// naiveOPA prepares the naive policy over the peer data with OPA's own
-// in-memory store and rego package, as the OPA documentation shows.
-func naiveOPA(ctx context.Context, p *peerData) (loadgen.Caller, error) {
+// naiveData is the peer data as naivePolicy reads it: the grants as one
+// array.
+func naiveData(p *peerkit.Data) map[string]any {
 	roles := map[string]any{}
 	for id, ops := range p.Roles {
 		set := map[string]any{}
-		for _, op := range ops {
-			set[op] = true
+		for op, opts := range ops {
+			os := map[string]any{}
+			for _, o := range opts {
+				os[o] = true
+			}
+			set[op] = os
 		}
 		roles[id] = set
 	}
@@ -65,29 +69,9 @@ func naiveOPA(ctx context.Context, p *peerData) (loadgen.Caller, error) {
 		}
 		members[u] = list
 	}
-	data := map[string]any{"roles": roles, "grants": grants, "members": members}
-	pq, err := rego.New(rego.Query("data.naive.allow"), rego.Module("naive.rego", naivePolicy),
-		rego.Store(inmem.NewFromObject(data))).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("naive OPA policy: %w", err)
+	admins := map[string]any{}
+	for _, a := range p.Admins {
+		admins[a] = true
 	}
-	inputs := make([]map[string]any, len(p.Queries))
-	for i, q := range p.Queries {
-		inputs[i] = map[string]any{"subject": q.Subject, "operation": q.Operation, "collection": q.Collection}
-	}
-	return func(ctx context.Context, i int, allowed []bool) error {
-		rs, err := pq.Eval(ctx, rego.EvalInput(inputs[i]))
-		if err != nil {
-			return err
-		}
-		if len(rs) != 1 {
-			return fmt.Errorf("naive policy gave %d results", len(rs))
-		}
-		a, ok := rs[0].Expressions[0].Value.(bool)
-		if !ok {
-			return fmt.Errorf("naive policy gave %T", rs[0].Expressions[0].Value)
-		}
-		allowed[0] = a
-		return nil
-	}, nil
+	return map[string]any{"roles": roles, "grants": grants, "members": members, "admins": admins}
 }

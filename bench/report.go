@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,18 +28,17 @@ type report struct {
 	rssPeak            uint64
 	// rssSettled: rssIdle was read after grantd said it had returned its
 	// start-up garbage to the OS.
-	rssSettled               bool
-	inProcess, server, peers []loadgen.Result
-	visible                  []time.Duration
-	peerQueries, fgaTuples   int
-	fgaLoad                  float64
-	fgaHeap                  uint64
-	profileTop               string
-	startupProfile           *startupProfile
-	warmup, serverWarmup     float64
-	startupAgain             time.Duration
-	cacheHits, cacheMisses   float64
-	agreement                []agreement
+	rssSettled             bool
+	inProcess, server      []loadgen.Result
+	visible                []time.Duration
+	peerQueries            int
+	peerRuns               []peerRun
+	profileTop             string
+	startupProfile         *startupProfile
+	warmup, serverWarmup   float64
+	startupAgain           time.Duration
+	cacheHits, cacheMisses float64
+	agreement              []agreement
 	// grantdBin is the binary measured; cluster the cluster step's figures.
 	grantdBin string
 	cluster   *clusterFigures
@@ -109,6 +109,23 @@ func (r *report) disagreements() int {
 	n := 0
 	for _, a := range r.agreement {
 		n += a.differ
+	}
+	return n + r.uncompared()
+}
+
+// uncompared counts the peer comparisons that compared fewer answers than
+// the peer had questions (each counts as a failure of the run).
+func (r *report) uncompared() int {
+	n := 0
+	for _, run := range r.peerRuns {
+		for _, a := range run.out.Agreements {
+			if a.Compared < run.questions || a.Differ > 0 && a.FirstDiffer < 0 {
+				n++
+			}
+		}
+		if len(run.out.Agreements) == 0 {
+			n++
+		}
 	}
 	return n
 }
@@ -191,10 +208,9 @@ func (r *report) write(dir string) error {
 	for _, iface := range []string{"gRPC", "gRPC batch of 100", "REST"} {
 		r.agreement = append(r.agreement, compare("grantd "+iface, "grantd in-process", engine, pick(r.server, "grantd", iface)))
 	}
-	if len(r.peers) > 0 {
-		ref := pick(r.peers, "grantd", "")
-		for _, sys := range []string{"naive OPA", "OpenFGA"} {
-			r.agreement = append(r.agreement, compare(sys, "grantd", ref, pick(r.peers, sys, "")))
+	for _, run := range r.peerRuns {
+		for _, a := range run.out.Agreements {
+			r.agreement = append(r.agreement, agreement{system: run.name, reference: "grantd (its process)", compared: a.Compared, differ: a.Differ})
 		}
 	}
 
@@ -259,26 +275,11 @@ func (r *report) write(dir string) error {
 		resultTable(&b, []loadgen.Result{u.result})
 	}
 
-	if len(r.peers) > 0 {
-		ps := r.peerSize
-		fmt.Fprintf(&b, "\n## Side by side: grantd, naive OPA, OpenFGA\n\nSame run, dataset **%s** (%d users, %d collections, %d grants), the same %d collection questions (the drawn questions without the repository ones, which neither peer models), each system in process with the same load loop:\n\n",
-			ps.Name, ps.Users, ps.Collections, ps.Grants, r.peerQueries)
-		b.WriteString("- **grantd**: the authz package, its compiled Rego policy evaluated by OPA over grantd's compiled state.\n")
-		b.WriteString("- **naive OPA**: OPA's `rego` package and in-memory store with a policy that iterates every grant for each question (`bench/naive.go`).\n")
-		fmt.Fprintf(&b, "- **OpenFGA** %s: its in-memory datastore, driven as a library (`bench/openfga`, its own Go module), on an equivalent model: per role a subtree relation inherited from the parent collection and an exact one, per operation the union of the roles holding it; %d tuples, loaded in %.1f s, heap %s after loading.\n\n",
-			"v1.22.1", r.fgaTuples, r.fgaLoad, mib(r.fgaHeap))
-		resultTable(&b, r.peers)
-		b.WriteString("\nRatios (grantd's figure against the peer's: throughput grantd/peer, latency peer/grantd; above 1× grantd is ahead):\n\n| callers | vs naive OPA: decisions/s | p50 | p99 | vs OpenFGA: decisions/s | p50 | p99 |\n|---|---|---|---|---|---|---|\n")
-		g := pick(r.peers, "grantd", "")
-		for _, gr := range g {
-			n, _ := atCallers(pick(r.peers, "naive OPA", ""), gr.Callers)
-			f, _ := atCallers(pick(r.peers, "OpenFGA", ""), gr.Callers)
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s |\n", gr.Callers, ratio(gr.PerSecond, n.PerSecond), ratio(n.P50, gr.P50), ratio(n.P99, gr.P99),
-				ratio(gr.PerSecond, f.PerSecond), ratio(f.P50, gr.P50), ratio(f.P99, gr.P99))
-		}
+	if len(r.peerRuns) > 0 {
+		r.peerSection(&b)
 	}
 
-	b.WriteString("\n## Agreement\n\nEvery answer given in the first pass over the questions, compared with the reference's answer to the same question:\n\n| system | reference | answers compared | different |\n|---|---|---|---|\n")
+	b.WriteString("\n## Agreement\n\nThe interfaces: every answer given in the first pass over the questions, compared with the in-process answer to the same question. The peers: every answer of every pass, warm-up included, compared with the answer of grantd's yardstick in the same process:\n\n| system | reference | answers compared | different |\n|---|---|---|---|\n")
 	for _, a := range r.agreement {
 		fmt.Fprintf(&b, "| %s | %s | %d | %d |\n", a.system, a.reference, a.compared, a.differ)
 	}
@@ -298,7 +299,10 @@ func (r *report) write(dir string) error {
 	if err := r.plot(filepath.Join(dir, "latency.png")); err != nil {
 		return err
 	}
-	all := slices.Concat(r.inProcess, r.server, r.peers)
+	all := slices.Concat(r.inProcess, r.server)
+	for _, run := range r.peerRuns {
+		all = append(all, run.out.Results...)
+	}
 	for i := range all {
 		all[i].Answers = nil
 	}
@@ -313,6 +317,48 @@ func (r *report) write(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "results.json"), raw, 0o644)
+}
+
+// peerSection is the comparison with the peers: per peer, the peer and
+// grantd's yardstick from the same process, and their ratio.
+func (r *report) peerSection(b *strings.Builder) {
+	ps := r.peerSize
+	fmt.Fprintf(b, "\n## Side by side with the peers\n\nDataset **%s** (%d users, %d collections, %d grants); the same first %d collection questions of the drawn ones (a third of those whose operation has options ask for one or two; exact-scope grants included), each peer modelled as its own experts model it (the models: [docs/peers.md](../peers.md)). Each peer runs in its own process with grantd's yardstick beside it: the authz package on the same state, its policy evaluated for every question (no decision cache, unless the row says cache). In each process, every system answers every question once to warm up, then %d measured passes each, in an order that alternates from pass to pass; p99 only from %d samples or more. Ratios are the peer's latency over grantd's (above 1×: grantd is ahead).\n\n",
+		ps.Name, ps.Users, ps.Collections, ps.Grants, r.peerQueries, r.opts.peerRounds, loadgen.MinP99Samples)
+	b.WriteString("| peer | callers | questions | peer p50 ms | peer p99 ms | peer decisions/s | grantd p50 ms | grantd p99 ms | grantd decisions/s | p50 ratio | p99 ratio | throughput ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p99 := func(x float64) string {
+		if x < 0 {
+			return "n/a (< 1000 samples)"
+		}
+		return fmt.Sprintf("%.3f", x)
+	}
+	for _, run := range r.peerRuns {
+		name := run.name
+		if run.floor {
+			name += " — a floor, not a fair peer"
+		}
+		rs := run.out.Results
+		for i := 0; i+1 < len(rs); i += 2 {
+			g, p := rs[i], rs[i+1]
+			p99ratio := "n/a"
+			if g.P99 > 0 && p.P99 > 0 {
+				p99ratio = ratio(p.P99, g.P99)
+			}
+			fmt.Fprintf(b, "| %s | %d | %d | %.3f | %s | %.0f | %.3f | %s | %.0f | %s | %s | %s |\n", name, g.Callers, run.questions,
+				p.P50, p99(p.P99), p.PerSecond, g.P50, p99(g.P99), g.PerSecond, ratio(p.P50, g.P50), p99ratio, ratio(g.PerSecond, p.PerSecond))
+		}
+	}
+	for _, run := range r.peerRuns {
+		if len(run.out.Load) > 0 {
+			keys := slices.Sorted(maps.Keys(run.out.Load))
+			var parts []string
+			for _, k := range keys {
+				parts = append(parts, fmt.Sprintf("%s %.6g", k, run.out.Load[k]))
+			}
+			fmt.Fprintf(b, "\n%s: %s.", run.name, strings.Join(parts, ", "))
+		}
+	}
+	b.WriteString("\n\nSpiceDB is not among the peers: see [docs/peers.md](../peers.md#spicedb).\n")
 }
 
 func (r *report) plot(path string) error {
@@ -333,15 +379,6 @@ func (r *report) plot(path string) error {
 		line("grantd REST p50", color.RGBA{44, 160, 44, 255}, pick(r.server, "grantd", "REST"), false),
 		line("gRPC cache off p50", color.RGBA{148, 103, 189, 255}, pick(r.server, "grantd", "gRPC, cache off"), false),
 	}
-	if len(r.peers) > 0 {
-		lines = append(lines,
-			line("grantd in-proc p50 *", color.RGBA{0, 0, 0, 255}, pick(r.peers, "grantd", ""), false),
-			line("naive OPA p50 *", color.RGBA{214, 39, 40, 255}, pick(r.peers, "naive OPA", ""), false),
-			line("OpenFGA p50 *", color.RGBA{255, 127, 14, 255}, pick(r.peers, "OpenFGA", ""), false))
-	}
 	title := fmt.Sprintf("Decision latency against concurrency: server on %s", r.size.Name)
-	if len(r.peers) > 0 {
-		title += fmt.Sprintf("; * side by side in process on %s", r.peerSize.Name)
-	}
 	return plotLatency(path, title, lines)
 }

@@ -118,3 +118,138 @@ func Measure(ctx context.Context, system, iface string, callers, batch, nq int, 
 	}
 	return res
 }
+
+// System is one decision function of a comparison.
+type System struct {
+	Name, Interface string
+	Call            Caller
+}
+
+// Agreement counts how a system's answers compare with the yardstick's.
+type Agreement struct {
+	System   string `json:"system"`
+	Compared int    `json:"compared"`
+	Differ   int    `json:"differ"`
+	// FirstDiffer is the first question answered differently (-1: none).
+	FirstDiffer int `json:"firstDiffer"`
+}
+
+// MinP99Samples is the fewest latency samples a p99 is reported from.
+const MinP99Samples = 1000
+
+// Compare measures systems on the same nq questions, one at a time per
+// caller: a warm-up pass each, then rounds passes each, in an order that
+// alternates from round to round (so that neither side always runs after
+// the other), callers goroutines per pass. Every answer of every pass is
+// compared with the first system's (the yardstick) warm-up answer to the
+// same question. A Result merges a system's passes; its P99 is -1 when
+// the passes gave fewer than MinP99Samples calls.
+func Compare(ctx context.Context, systems []System, callers, nq, rounds int) ([]Result, []Agreement) {
+	type acc struct {
+		lat     []time.Duration
+		elapsed time.Duration
+		errs    int
+		first   string
+	}
+	accs := make([]acc, len(systems))
+	want := make([]int8, nq)
+	agree := make([]Agreement, len(systems))
+	for i, s := range systems {
+		agree[i] = Agreement{System: s.Name, FirstDiffer: -1}
+	}
+	pass := func(si int, record bool) {
+		s := systems[si]
+		answers := make([]int8, nq)
+		var next atomic.Int64
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range callers {
+			wg.Go(func() {
+				var mine []time.Duration
+				errs, first := 0, ""
+				allowed := make([]bool, 1)
+				for ctx.Err() == nil {
+					i := int(next.Add(1)) - 1
+					if i >= nq {
+						break
+					}
+					t0 := time.Now()
+					err := s.Call(ctx, i, allowed)
+					mine = append(mine, time.Since(t0))
+					answers[i] = -1
+					if err != nil {
+						errs++
+						if first == "" {
+							first = err.Error()
+						}
+						continue
+					}
+					answers[i] = 0
+					if allowed[0] {
+						answers[i] = 1
+					}
+				}
+				mu.Lock()
+				if record {
+					accs[si].lat = append(accs[si].lat, mine...)
+				}
+				accs[si].errs += errs
+				if accs[si].first == "" {
+					accs[si].first = first
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if record {
+			accs[si].elapsed += time.Since(start)
+		}
+		if si == 0 && !record {
+			copy(want, answers)
+		}
+		for i, a := range answers {
+			if a < 0 || want[i] < 0 {
+				continue
+			}
+			agree[si].Compared++
+			if a != want[i] {
+				agree[si].Differ++
+				if agree[si].FirstDiffer < 0 {
+					agree[si].FirstDiffer = i
+				}
+			}
+		}
+	}
+	for si := range systems {
+		pass(si, false)
+	}
+	for r := range rounds {
+		for k := range systems {
+			si := k
+			if r%2 == 1 {
+				si = len(systems) - 1 - k
+			}
+			pass(si, true)
+		}
+	}
+	out := make([]Result, len(systems))
+	for si, s := range systems {
+		a := accs[si]
+		res := Result{System: s.Name, Interface: s.Interface, Callers: callers, Calls: len(a.lat), Decisions: len(a.lat),
+			Seconds: a.elapsed.Seconds(), Errors: a.errs, FirstError: a.first, P99: -1}
+		if a.elapsed > 0 {
+			res.PerSecond = float64(len(a.lat)) / a.elapsed.Seconds()
+		}
+		if len(a.lat) > 0 {
+			slices.Sort(a.lat)
+			p := func(q float64) float64 { return float64(a.lat[int(q*float64(len(a.lat)-1))].Nanoseconds()) / 1e6 }
+			res.P50, res.P95 = p(0.50), p(0.95)
+			if len(a.lat) >= MinP99Samples {
+				res.P99 = p(0.99)
+			}
+		}
+		out[si] = res
+	}
+	return out, agree
+}

@@ -1,20 +1,28 @@
-// Command openfga is the OpenFGA peer of grantd's benchmark: it loads the
-// benchmark's collection model into OpenFGA's in-memory datastore, on an
-// equivalent authorization model, and answers the same questions with
-// OpenFGA's Check, driven as a library, with the same load loop as grantd.
+// Command openfga is the OpenFGA peer of grantd's benchmark. It loads the
+// benchmark's collection model into OpenFGA (v1.22.1, driven as a library)
+// on one of two models its experts would write — per-operation relations
+// inherited from the parent collection ("direct"), or per-operation
+// relations read through a flat list of ancestors ("anc"); teams and orgs
+// as usersets, exact-scope grants as relations of their own — on its
+// SQLite datastore in process, or its memory datastore (labelled
+// dev-only). It then answers the same questions as grantd's yardstick,
+// which it loads in the same process, rounds alternating between them
+// (loadgen.Compare). docs/peers.md publishes the models.
 //
 // It is its own Go module so that grantd's go.mod does not depend on
-// OpenFGA. The benchmark runs it as `go run . -in input.json -out out.json`.
+// OpenFGA. The benchmark builds it and runs
+// `openfga -model direct|anc -datastore sqlite|memory [-cache] -in F -out F`.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,40 +31,26 @@ import (
 	openfgav1 "github.com/openfga/api/proto/openfga/v1"
 	"github.com/openfga/language/pkg/go/transformer"
 	"github.com/openfga/openfga/pkg/server"
+	"github.com/openfga/openfga/pkg/storage"
 	"github.com/openfga/openfga/pkg/storage/memory"
+	"github.com/openfga/openfga/pkg/storage/migrate"
+	"github.com/openfga/openfga/pkg/storage/sqlcommon"
+	"github.com/openfga/openfga/pkg/storage/sqlite"
 
+	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/bench/loadgen"
+	"github.com/grantd/grantd/bench/peerkit"
 )
-
-// input is what the benchmark hands over: the collection model, the
-// questions and the load steps.
-type input struct {
-	Data struct {
-		Roles   map[string][]string `json:"roles"`
-		Parents map[string]string   `json:"parents"`
-		Members map[string][]string `json:"members"`
-		Grants  []struct {
-			Subject, Role, Collection string
-			Exact                     bool
-		} `json:"grants"`
-		Queries []struct{ Subject, Operation, Collection string } `json:"queries"`
-	} `json:"data"`
-	Callers []int   `json:"callers"`
-	Seconds float64 `json:"seconds"`
-}
-
-type output struct {
-	Tuples      int              `json:"tuples"`
-	LoadSeconds float64          `json:"loadSeconds"`
-	HeapBytes   uint64           `json:"heapBytes"`
-	Results     []loadgen.Result `json:"results"`
-}
 
 func main() {
 	in := flag.String("in", "", "benchmark input (JSON)")
 	out := flag.String("out", "", "where to write the results (JSON)")
+	modelName := flag.String("model", "direct", "direct (parent-child) or anc (flat ancestors)")
+	datastore := flag.String("datastore", "sqlite", "sqlite (in process) or memory (OpenFGA's dev-only datastore)")
+	cache := flag.Bool("cache", false, "turn on OpenFGA's check cache (and grantd's decision cache in the yardstick)")
+	printModel := flag.Bool("print-model", false, "print the model for the input and exit")
 	flag.Parse()
-	if err := run(*in, *out); err != nil {
+	if err := run(*in, *out, *modelName, *datastore, *cache, *printModel); err != nil {
 		fmt.Fprintln(os.Stderr, "openfga peer:", err)
 		os.Exit(1)
 	}
@@ -67,47 +61,64 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_]`)
 // name makes a relation or object ID out of a grantd name.
 func name(s string) string { return unsafeName.ReplaceAllString(s, "_") }
 
-// model writes the equivalent model: per role a subtree relation that
-// inherits from the parent collection and an exact one that does not; per
-// asked operation the union of the roles holding it.
-func model(in *input) string {
-	var b strings.Builder
-	b.WriteString("model\n  schema 1.1\n\ntype user\n\ntype team\n  relations\n    define member: [user]\n\n")
-	b.WriteString("type org\n  relations\n    define member: [user]\n\ntype collection\n  relations\n    define parent: [collection]\n")
-	roles := make([]string, 0, len(in.Data.Roles))
-	for r := range in.Data.Roles {
-		roles = append(roles, r)
-	}
-	sort.Strings(roles)
-	subjects := "[user, user:*, team#member, org#member]"
-	for _, r := range roles {
-		fmt.Fprintf(&b, "    define g_%s: %s or g_%s from parent\n", name(r), subjects, name(r))
-		fmt.Fprintf(&b, "    define x_%s: %s\n", name(r), subjects)
-	}
+// relations are the relations the questions ask: one per operation and
+// one per operation and option ("op__option"), each with the roles that
+// grant it.
+func relations(d *peerkit.Data) map[string][]string {
 	asked := map[string]bool{}
-	for _, q := range in.Data.Queries {
-		asked[q.Operation] = true
+	for _, q := range d.Queries {
+		asked[name(q.Operation)] = true
+		for _, o := range q.Options {
+			asked[name(q.Operation)+"__"+name(o)] = true
+		}
 	}
-	ops := make([]string, 0, len(asked))
-	for op := range asked {
-		ops = append(ops, op)
+	out := map[string][]string{}
+	for rel := range asked {
+		out[rel] = nil
 	}
-	sort.Strings(ops)
-	for _, op := range ops {
-		var holders []string
-		for _, r := range roles {
-			for _, o := range in.Data.Roles[r] {
-				if o == op {
-					holders = append(holders, "g_"+name(r), "x_"+name(r))
-					break
+	for role, ops := range d.Roles {
+		for op, opts := range ops {
+			if asked[name(op)] {
+				out[name(op)] = append(out[name(op)], role)
+			}
+			for _, o := range opts {
+				if rel := name(op) + "__" + name(o); asked[rel] {
+					out[rel] = append(out[rel], role)
 				}
 			}
 		}
-		if len(holders) == 0 {
-			fmt.Fprintf(&b, "    define op_%s: [user]\n", name(op))
-			continue
+	}
+	return out
+}
+
+const subjectTypes = "[user, user:*, team#member, org#member]"
+
+// model is the authorization model in OpenFGA's DSL.
+func model(kind string, rels map[string][]string) string {
+	var b strings.Builder
+	b.WriteString("model\n  schema 1.1\n\ntype user\n\ntype team\n  relations\n    define member: [user]\n\n")
+	b.WriteString("type org\n  relations\n    define member: [user]\n\ntype system\n  relations\n    define admin: [user]\n\n")
+	b.WriteString("type collection\n  relations\n    define system: [system]\n")
+	if kind == "anc" {
+		b.WriteString("    define anc: [collection]\n")
+	} else {
+		b.WriteString("    define parent: [collection]\n")
+	}
+	names := make([]string, 0, len(rels))
+	for rel := range rels {
+		names = append(names, rel)
+	}
+	sort.Strings(names)
+	for _, rel := range names {
+		if kind == "anc" {
+			// s_: subtree grants on the collection itself, read through
+			// every ancestor (the collection among them); x_: exact grants.
+			fmt.Fprintf(&b, "    define s_%s: %s\n    define x_%s: %s\n    define %s: s_%s from anc or x_%s or admin from system\n",
+				rel, subjectTypes, rel, subjectTypes, rel, rel, rel)
+		} else {
+			fmt.Fprintf(&b, "    define s_%s: %s or s_%s from parent\n    define x_%s: %s\n    define %s: s_%s or x_%s or admin from system\n",
+				rel, subjectTypes, rel, rel, subjectTypes, rel, rel, rel)
 		}
-		fmt.Fprintf(&b, "    define op_%s: %s\n", name(op), strings.Join(holders, " or "))
 	}
 	return b.String()
 }
@@ -124,9 +135,9 @@ func subject(s string) string {
 	return "user:" + name(id)
 }
 
-func collectionIDs(in *input) map[string]string {
-	paths := make([]string, 0, len(in.Data.Parents))
-	for p := range in.Data.Parents {
+func collectionIDs(d *peerkit.Data) map[string]string {
+	paths := make([]string, 0, len(d.Parents))
+	for p := range d.Parents {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
@@ -137,49 +148,97 @@ func collectionIDs(in *input) map[string]string {
 	return ids
 }
 
-func tuples(in *input, cols map[string]string) []*openfgav1.TupleKey {
+// tuples are the relationships of the model: the tree, memberships,
+// admins, and per grant one tuple for each asked relation its role grants.
+func tuples(kind string, d *peerkit.Data, cols map[string]string, rels map[string][]string) []*openfgav1.TupleKey {
 	var ts []*openfgav1.TupleKey
-	for path, parent := range in.Data.Parents {
-		if parent != "" {
+	for path, parent := range d.Parents {
+		ts = append(ts, &openfgav1.TupleKey{Object: cols[path], Relation: "system", User: "system:grantd"})
+		if kind == "anc" {
+			for a := path; a != ""; a = d.Parents[a] {
+				ts = append(ts, &openfgav1.TupleKey{Object: cols[path], Relation: "anc", User: cols[a]})
+			}
+		} else if parent != "" {
 			ts = append(ts, &openfgav1.TupleKey{Object: cols[path], Relation: "parent", User: cols[parent]})
 		}
 	}
-	for user, subs := range in.Data.Members {
+	for _, a := range d.Admins {
+		ts = append(ts, &openfgav1.TupleKey{Object: "system:grantd", Relation: "admin", User: subject(a)})
+	}
+	for user, subs := range d.Members {
 		for _, s := range subs {
 			kind, id, _ := strings.Cut(s, ":")
 			ts = append(ts, &openfgav1.TupleKey{Object: kind + ":" + name(id), Relation: "member", User: subject(user)})
 		}
 	}
-	for _, g := range in.Data.Grants {
-		rel := "g_" + name(g.Role)
-		if g.Exact {
-			rel = "x_" + name(g.Role)
+	byRole := map[string][]string{}
+	for rel, roles := range rels {
+		for _, r := range roles {
+			byRole[r] = append(byRole[r], rel)
 		}
-		ts = append(ts, &openfgav1.TupleKey{Object: cols[g.Collection], Relation: rel, User: subject(g.Subject)})
+	}
+	seen := map[string]bool{}
+	for _, g := range d.Grants {
+		prefix := "s_"
+		if g.Exact {
+			prefix = "x_"
+		}
+		for _, rel := range byRole[g.Role] {
+			t := &openfgav1.TupleKey{Object: cols[g.Collection], Relation: prefix + rel, User: subject(g.Subject)}
+			if k := t.Object + "#" + t.Relation + "@" + t.User; !seen[k] { // two roles may grant the same relation
+				seen[k] = true
+				ts = append(ts, t)
+			}
+		}
 	}
 	return ts
 }
 
-func run(inPath, outPath string) error {
-	raw, err := os.ReadFile(inPath)
+func run(inPath, outPath, kind, datastore string, cache, printModel bool) error {
+	if kind != "direct" && kind != "anc" {
+		return fmt.Errorf("-model %q: direct or anc", kind)
+	}
+	in, err := peerkit.ReadInput(inPath)
 	if err != nil {
 		return err
 	}
-	var in input
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return err
+	rels := relations(&in.Data)
+	dsl := model(kind, rels)
+	if printModel {
+		fmt.Print(dsl)
+		return nil
 	}
 	ctx := context.Background()
-	m, err := transformer.TransformDSLToProto(model(&in))
+	m, err := transformer.TransformDSLToProto(dsl)
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
 	m.Id = ulid.Make().String()
-	cols := collectionIDs(&in)
-	ts := tuples(&in, cols)
+	cols := collectionIDs(&in.Data)
+	ts := tuples(kind, &in.Data, cols, rels)
 
 	start := time.Now()
-	ds := memory.New(memory.WithMaxTuplesPerWrite(len(ts) + 1))
+	const chunk = 1000
+	var ds storage.OpenFGADatastore
+	switch datastore {
+	case "memory":
+		ds = memory.New(memory.WithMaxTuplesPerWrite(chunk))
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "openfga-peer")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		uri := "file:" + filepath.Join(dir, "openfga.db")
+		if err := migrate.RunMigrations(migrate.MigrationConfig{Engine: "sqlite", URI: uri, Timeout: time.Minute, PingTimeout: 10 * time.Second}); err != nil {
+			return fmt.Errorf("sqlite migrations: %w", err)
+		}
+		if ds, err = sqlite.New(uri, sqlcommon.NewConfig(sqlcommon.WithMaxTuplesPerWrite(chunk))); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("-datastore %q: sqlite or memory", datastore)
+	}
 	defer ds.Close()
 	st, err := ds.CreateStore(ctx, &openfgav1.Store{Id: ulid.Make().String(), Name: "grantd-bench"})
 	if err != nil {
@@ -188,43 +247,85 @@ func run(inPath, outPath string) error {
 	if err := ds.WriteAuthorizationModel(ctx, st.GetId(), m); err != nil {
 		return err
 	}
-	const chunk = 10000
 	for i := 0; i < len(ts); i += chunk {
 		if err := ds.Write(ctx, st.GetId(), nil, ts[i:min(i+chunk, len(ts))]); err != nil {
 			return fmt.Errorf("write tuples: %w", err)
 		}
 	}
-	srv, err := server.NewServerWithOpts(server.WithDatastore(ds))
+	opts := []server.OpenFGAServiceV1Option{server.WithDatastore(ds)}
+	if cache {
+		opts = append(opts, server.WithCheckQueryCacheEnabled(true), server.WithCheckQueryCacheTTL(time.Hour),
+			server.WithCheckCacheLimit(1<<20), server.WithCheckIteratorCacheEnabled(true), server.WithCheckIteratorCacheTTL(time.Hour))
+	}
+	srv, err := server.NewServerWithOpts(opts...)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	o := output{Tuples: len(ts), LoadSeconds: time.Since(start).Seconds()}
+	load := time.Since(start)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	o.HeapBytes = ms.HeapInuse
+	out := &peerkit.Output{Load: map[string]float64{"tuples": float64(len(ts)), "load seconds": load.Seconds(),
+		"heap MiB": float64(ms.HeapInuse) / (1 << 20)}}
 
-	reqs := make([]*openfgav1.CheckRequest, len(in.Data.Queries))
+	// A question is one Check of the operation, then one per option asked,
+	// stopping at the first refusal.
+	type question struct{ checks []*openfgav1.CheckRequest }
+	qs := make([]question, len(in.Data.Queries))
 	for i, q := range in.Data.Queries {
-		reqs[i] = &openfgav1.CheckRequest{StoreId: st.GetId(), AuthorizationModelId: m.GetId(),
-			TupleKey: &openfgav1.CheckRequestTupleKey{User: subject(q.Subject), Relation: "op_" + name(q.Operation), Object: cols[q.Collection]}}
-	}
-	check := func(ctx context.Context, i int, allowed []bool) error {
-		resp, err := srv.Check(ctx, reqs[i])
-		if err != nil {
-			return err
+		object, ok := cols[q.Collection]
+		if !ok {
+			return fmt.Errorf("question %d: unknown collection %s", i, q.Collection)
 		}
-		allowed[0] = resp.GetAllowed()
+		rels := []string{name(q.Operation)}
+		for _, o := range q.Options {
+			rels = append(rels, name(q.Operation)+"__"+name(o))
+		}
+		for _, rel := range slices.Compact(rels) {
+			qs[i].checks = append(qs[i].checks, &openfgav1.CheckRequest{StoreId: st.GetId(), AuthorizationModelId: m.GetId(),
+				TupleKey: &openfgav1.CheckRequestTupleKey{User: subject(q.Subject), Relation: rel, Object: object}})
+		}
+	}
+	peer := func(ctx context.Context, i int, allowed []bool) error {
+		allowed[0] = true
+		for _, c := range qs[i].checks {
+			resp, err := srv.Check(ctx, c)
+			if err != nil {
+				return err
+			}
+			if !resp.GetAllowed() {
+				allowed[0] = false
+				return nil
+			}
+		}
 		return nil
 	}
-	for _, c := range in.Callers {
-		d := time.Duration(in.Seconds * float64(time.Second))
-		o.Results = append(o.Results, loadgen.Measure(ctx, "OpenFGA", "in-process", c, 1, len(reqs), d, check))
+
+	cacheEntries, iface := 0, "in-process"
+	if cache {
+		cacheEntries, iface = authz.DefaultDecisionCache, "in-process, cache"
 	}
-	body, err := json.Marshal(o)
+	engine, closeEngine, err := peerkit.Yardstick(ctx, in.Snapshot, cacheEntries)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(outPath, body, 0o644)
+	defer closeEngine()
+	yard, err := peerkit.Caller(engine, in.Data.Queries)
+	if err != nil {
+		return err
+	}
+	label := map[string]string{"direct": "parent-child model", "anc": "flat-ancestor model"}[kind]
+	store := map[string]string{"sqlite": "SQLite", "memory": "memory datastore (dev-only)"}[datastore]
+	peerName := "OpenFGA, " + label + ", " + store
+	if cache {
+		peerName += ", check cache"
+	}
+	for _, c := range in.Callers {
+		rs, ag := loadgen.Compare(ctx, []loadgen.System{{Name: "grantd", Interface: iface, Call: yard},
+			{Name: peerName, Interface: "in-process", Call: peer}}, c, len(qs), in.Rounds)
+		out.Results = append(out.Results, rs...)
+		out.Agreements = append(out.Agreements, ag[1])
+	}
+	return out.Write(outPath)
 }

@@ -34,7 +34,7 @@ var allowed = map[string][]string{
 	// (--join) asks another node's ClusterService.
 	"cmd/grantd":   {"adapters/registry", "authn", "authz", "pki", "proto/", "server", "store", "subjects"},
 	"cmd/grantctl": {"proto/"},
-	"bench":        {"authz", "bench/", "dataset", "proto/", "server", "store", "subjects"},
+	"bench":        {"authz", "bench/", "dataset", "proto/", "roles", "server", "store", "subjects"},
 }
 
 // open packages: tests, generated code and the internal helpers, which

@@ -1,0 +1,149 @@
+// Package peerkit is what every peer of the benchmark's comparison shares:
+// the model and questions handed to a peer's process, what the process
+// hands back, and grantd's yardstick, which each peer process measures
+// beside the peer, round for round (loadgen.Compare).
+package peerkit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/bench/loadgen"
+	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
+)
+
+// Data is the collection part of grantd's model as the peers see it.
+type Data struct {
+	// Roles maps a role to its operations and, per operation, the options
+	// it grants with it.
+	Roles map[string]map[string][]string `json:"roles"`
+	// Parents maps each collection to its parent ("" for the root).
+	Parents map[string]string `json:"parents"`
+	// Members maps a user subject to the team and org subjects it acts as.
+	Members map[string][]string `json:"members"`
+	// Admins are the users that are system admins (allowed everything).
+	Admins  []string `json:"admins"`
+	Grants  []Grant  `json:"grants"`
+	Queries []Query  `json:"queries"`
+}
+
+// Grant is one grant on a collection.
+type Grant struct {
+	Subject    string `json:"subject"`
+	Role       string `json:"role"`
+	Collection string `json:"collection"`
+	Exact      bool   `json:"exact,omitempty"`
+}
+
+// Query is one question.
+type Query struct {
+	Subject    string   `json:"subject"`
+	Operation  string   `json:"operation"`
+	Collection string   `json:"collection"`
+	Options    []string `json:"options,omitempty"`
+}
+
+// Input is what a peer process reads.
+type Input struct {
+	Data     Data   `json:"data"`
+	Snapshot string `json:"snapshot"` // grantd's state, for the yardstick
+	Callers  []int  `json:"callers"`
+	Rounds   int    `json:"rounds"`
+}
+
+// Output is what a peer process writes.
+type Output struct {
+	// Load describes how the peer was loaded (tuples, seconds, heap).
+	Load       map[string]float64  `json:"load"`
+	Results    []loadgen.Result    `json:"results"`
+	Agreements []loadgen.Agreement `json:"agreements"`
+}
+
+// ReadInput reads a peer's input file.
+func ReadInput(path string) (*Input, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var in Input
+	return &in, json.Unmarshal(raw, &in)
+}
+
+// Write writes the output file.
+func (o *Output) Write(path string) error {
+	body, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, body, 0o644)
+}
+
+// Yardstick restores grantd's state from the snapshot into a store in a
+// temporary directory and compiles it: the engine of the comparison, its
+// decision cache off (cache entries > 0 turn it on). close removes it.
+func Yardstick(ctx context.Context, snapshot string, cacheEntries int) (e *authz.Engine, closeFn func(), err error) {
+	dir, err := os.MkdirTemp("", "grantd-yardstick")
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := store.DefaultConfig(dir)
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	st, err := store.Open(cfg)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	closeFn = func() { _ = st.Close(); _ = os.RemoveAll(dir) }
+	defer func() {
+		if err != nil {
+			closeFn()
+		}
+	}()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := st.WaitReady(wctx); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Open(snapshot)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	if err := st.Restore(f); err != nil {
+		return nil, nil, err
+	}
+	if e, err = authz.New(slog.New(slog.DiscardHandler)); err != nil {
+		return nil, nil, err
+	}
+	e.SetDecisionCache(cacheEntries)
+	if err := e.Rebuild(ctx, st.Read()); err != nil {
+		return nil, nil, err
+	}
+	return e, closeFn, nil
+}
+
+// Caller asks the engine the questions.
+func Caller(e *authz.Engine, qs []Query) (loadgen.Caller, error) {
+	reqs := make([]authz.Request, len(qs))
+	for i, q := range qs {
+		s, err := subjects.ParseSubject(q.Subject)
+		if err != nil {
+			return nil, fmt.Errorf("question %d: %w", i, err)
+		}
+		reqs[i] = authz.Request{Subject: s, Operation: q.Operation, Collection: q.Collection, Options: q.Options}
+	}
+	return func(ctx context.Context, i int, allowed []bool) error {
+		d := e.Decide(ctx, reqs[i])
+		if d.Code == authz.CodeInternalError {
+			return fmt.Errorf("%s", d.Reason)
+		}
+		allowed[0] = d.Allowed
+		return nil
+	}, nil
+}
