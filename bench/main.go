@@ -49,18 +49,27 @@ type options struct {
 	log            func(format string, args ...any)
 }
 
-func main() {
-	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "peer-") {
-		fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
-		in := fs.String("in", "", "peer input (JSON)")
-		out := fs.String("out", "", "where to write the results (JSON)")
-		_ = fs.Parse(os.Args[2:])
-		if err := runOPAPeer(strings.TrimPrefix(os.Args[1], "peer-"), *in, *out); err != nil {
-			fmt.Fprintln(os.Stderr, "bench", os.Args[1]+":", err)
-			os.Exit(1)
-		}
+// peerCommand runs `bench peer-opa|peer-naive -in F -out F` (the OPA
+// peers' own processes) and exits; it returns when the arguments are not
+// a peer command. The test binary calls it too (TestMain), since the
+// benchmark starts the peers as its own executable.
+func peerCommand() {
+	if len(os.Args) < 2 || !strings.HasPrefix(os.Args[1], "peer-") {
 		return
 	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	in := fs.String("in", "", "peer input (JSON)")
+	out := fs.String("out", "", "where to write the results (JSON)")
+	_ = fs.Parse(os.Args[2:])
+	if err := runOPAPeer(strings.TrimPrefix(os.Args[1], "peer-"), *in, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench", os.Args[1]+":", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func main() {
+	peerCommand()
 	if len(os.Args) > 1 && os.Args[1] == "gen" {
 		err := gen(os.Args[2:])
 		if errors.Is(err, flag.ErrHelp) {
@@ -392,13 +401,25 @@ func peerSteps(ctx context.Context, o options, work string, rep *report) error {
 	if err != nil {
 		return err
 	}
-	fgaDir := filepath.Join(moduleRoot(), "bench", "openfga")
-	o.log("peers: building the OpenFGA peer")
-	fgaBin := filepath.Join(work, "openfga-peer")
-	build := exec.CommandContext(ctx, "go", "build", "-o", fgaBin, ".")
-	build.Dir, build.Stdout, build.Stderr = fgaDir, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("OpenFGA peer: %w", err)
+	// The OpenFGA and SpiceDB peers are modules of their own (grantd's
+	// go.mod does not depend on them).
+	peerBin := func(module string) (string, error) {
+		o.log("peers: building the %s peer", module)
+		bin := filepath.Join(work, module+"-peer")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+		build.Dir, build.Stdout, build.Stderr = filepath.Join(moduleRoot(), "bench", module), os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return "", fmt.Errorf("%s peer: %w", module, err)
+		}
+		return bin, nil
+	}
+	fgaBin, err := peerBin("openfga")
+	if err != nil {
+		return err
+	}
+	spiceBin, err := peerBin("spicedb")
+	if err != nil {
+		return err
 	}
 	runs := []struct {
 		run  peerRun
@@ -409,6 +430,8 @@ func peerSteps(ctx context.Context, o options, work string, rep *report) error {
 		{peerRun{name: "OpenFGA, parent-child model, SQLite", model: "docs/peers.md#openfga-parent-child"}, []string{fgaBin, "-model", "direct", "-datastore", "sqlite"}, len(pd.Queries)},
 		{peerRun{name: "OpenFGA, flat-ancestor model, SQLite", model: "docs/peers.md#openfga-flat-ancestors"}, []string{fgaBin, "-model", "anc", "-datastore", "sqlite"}, len(pd.Queries)},
 		{peerRun{name: "OpenFGA, flat-ancestor model, SQLite, check cache", model: "docs/peers.md#openfga-flat-ancestors"}, []string{fgaBin, "-model", "anc", "-datastore", "sqlite", "-cache"}, len(pd.Queries)},
+		{peerRun{name: "SpiceDB, parent-child schema, in-memory datastore", model: "docs/peers.md#spicedb"}, []string{spiceBin}, len(pd.Queries)},
+		{peerRun{name: "SpiceDB, parent-child schema, in-memory datastore, dispatch cache", model: "docs/peers.md#spicedb"}, []string{spiceBin, "-cache"}, len(pd.Queries)},
 		{peerRun{name: "OPA, naive policy", model: "docs/peers.md#opa-naive-floor", floor: true}, []string{self, "peer-naive"}, 200},
 	}
 	for _, r := range runs {

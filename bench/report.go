@@ -358,7 +358,7 @@ func (r *report) peerSection(b *strings.Builder) {
 			fmt.Fprintf(b, "\n%s: %s.", run.name, strings.Join(parts, ", "))
 		}
 	}
-	b.WriteString("\n\nSpiceDB is not among the peers: see [docs/peers.md](../peers.md#spicedb).\n")
+	b.WriteString("\n")
 }
 
 func (r *report) plot(path string) error {

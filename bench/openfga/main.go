@@ -61,36 +61,6 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_]`)
 // name makes a relation or object ID out of a grantd name.
 func name(s string) string { return unsafeName.ReplaceAllString(s, "_") }
 
-// relations are the relations the questions ask: one per operation and
-// one per operation and option ("op__option"), each with the roles that
-// grant it.
-func relations(d *peerkit.Data) map[string][]string {
-	asked := map[string]bool{}
-	for _, q := range d.Queries {
-		asked[name(q.Operation)] = true
-		for _, o := range q.Options {
-			asked[name(q.Operation)+"__"+name(o)] = true
-		}
-	}
-	out := map[string][]string{}
-	for rel := range asked {
-		out[rel] = nil
-	}
-	for role, ops := range d.Roles {
-		for op, opts := range ops {
-			if asked[name(op)] {
-				out[name(op)] = append(out[name(op)], role)
-			}
-			for _, o := range opts {
-				if rel := name(op) + "__" + name(o); asked[rel] {
-					out[rel] = append(out[rel], role)
-				}
-			}
-		}
-	}
-	return out
-}
-
 const subjectTypes = "[user, user:*, team#member, org#member]"
 
 // model is the authorization model in OpenFGA's DSL.
@@ -133,19 +103,6 @@ func subject(s string) string {
 		return "user:*"
 	}
 	return "user:" + name(id)
-}
-
-func collectionIDs(d *peerkit.Data) map[string]string {
-	paths := make([]string, 0, len(d.Parents))
-	for p := range d.Parents {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	ids := make(map[string]string, len(paths))
-	for i, p := range paths {
-		ids[p] = fmt.Sprintf("collection:c%d", i)
-	}
-	return ids
 }
 
 // tuples are the relationships of the model: the tree, memberships,
@@ -202,7 +159,7 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 	if err != nil {
 		return err
 	}
-	rels := relations(&in.Data)
+	rels := peerkit.Relations(&in.Data, name)
 	dsl := model(kind, rels)
 	if printModel {
 		fmt.Print(dsl)
@@ -214,7 +171,10 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 		return fmt.Errorf("model: %w", err)
 	}
 	m.Id = ulid.Make().String()
-	cols := collectionIDs(&in.Data)
+	cols := peerkit.CollectionIDs(&in.Data)
+	for p, id := range cols {
+		cols[p] = "collection:" + id
+	}
 	ts := tuples(kind, &in.Data, cols, rels)
 
 	start := time.Now()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/grantd/grantd/authz"
@@ -146,4 +147,50 @@ func Caller(e *authz.Engine, qs []Query) (loadgen.Caller, error) {
 		allowed[0] = d.Allowed
 		return nil
 	}, nil
+}
+
+// Relations are the relations a relationship-based peer (OpenFGA, SpiceDB)
+// needs for the questions: one per operation asked and one per operation
+// and option asked ("op__option"), named by name, each with the roles that
+// grant it.
+func Relations(d *Data, name func(string) string) map[string][]string {
+	asked := map[string]bool{}
+	for _, q := range d.Queries {
+		asked[name(q.Operation)] = true
+		for _, o := range q.Options {
+			asked[name(q.Operation)+"__"+name(o)] = true
+		}
+	}
+	out := map[string][]string{}
+	for rel := range asked {
+		out[rel] = nil
+	}
+	for role, ops := range d.Roles {
+		for op, opts := range ops {
+			if asked[name(op)] {
+				out[name(op)] = append(out[name(op)], role)
+			}
+			for _, o := range opts {
+				if rel := name(op) + "__" + name(o); asked[rel] {
+					out[rel] = append(out[rel], role)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// CollectionIDs numbers the collections in path order: short object IDs
+// that need no escaping.
+func CollectionIDs(d *Data) map[string]string {
+	paths := make([]string, 0, len(d.Parents))
+	for p := range d.Parents {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	ids := make(map[string]string, len(paths))
+	for i, p := range paths {
+		ids[p] = fmt.Sprintf("c%d", i)
+	}
+	return ids
 }

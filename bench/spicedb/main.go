@@ -1,0 +1,261 @@
+// Command spicedb is the SpiceDB peer of grantd's benchmark. It runs
+// SpiceDB (v1.56.2, the newest release that builds with this project's Go;
+// v1.57 needs a newer one) as a library in this process, on its in-memory
+// datastore (what `spicedb serve-testing` runs; SpiceDB's production
+// datastores are Postgres, CockroachDB, Spanner or MySQL), with a schema
+// its experts would write: a permission per operation (and per operation
+// and option), granted directly or inherited from the parent collection,
+// exact-scope grants as relations of their own, teams and orgs as
+// subject sets. It answers the same questions as grantd's yardstick,
+// loaded in the same process, rounds alternating (loadgen.Compare).
+// docs/peers.md publishes the schema.
+//
+// It is its own Go module so that grantd's go.mod does not depend on
+// SpiceDB. The benchmark builds it and runs `spicedb -in F -out F`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/authzed/authzed-go/proto/authzed/api/v1"
+	"github.com/authzed/grpcutil"
+	dscmd "github.com/authzed/spicedb/pkg/cmd/datastore"
+	"github.com/authzed/spicedb/pkg/cmd/server"
+	"github.com/authzed/spicedb/pkg/cmd/util"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/bench/loadgen"
+	"github.com/grantd/grantd/bench/peerkit"
+)
+
+func main() {
+	in := flag.String("in", "", "benchmark input (JSON)")
+	out := flag.String("out", "", "where to write the results (JSON)")
+	printSchema := flag.Bool("print-schema", false, "print the schema for the input and exit")
+	cache := flag.Bool("cache", false, "keep SpiceDB's dispatch caches on (and grantd's decision cache in the yardstick)")
+	flag.Parse()
+	if err := run(*in, *out, *printSchema, *cache); err != nil {
+		fmt.Fprintln(os.Stderr, "spicedb peer:", err)
+		os.Exit(1)
+	}
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9_]`)
+
+// name makes a relation or object ID out of a grantd name.
+func name(s string) string { return unsafeName.ReplaceAllString(strings.ToLower(s), "_") }
+
+const subjectTypes = "user | user:* | team#member | org#member"
+
+func schema(rels map[string][]string) string {
+	var b strings.Builder
+	b.WriteString("definition user {}\n\ndefinition team {\n\trelation member: user\n}\n\ndefinition org {\n\trelation member: user\n}\n\n")
+	b.WriteString("definition system {\n\trelation admin: user\n}\n\ndefinition collection {\n\trelation parent: collection\n\trelation system: system\n")
+	names := make([]string, 0, len(rels))
+	for rel := range rels {
+		names = append(names, rel)
+	}
+	sort.Strings(names)
+	for _, rel := range names {
+		fmt.Fprintf(&b, "\trelation s_%s: %s\n\trelation x_%s: %s\n\tpermission sub_%s = s_%s + parent->sub_%s\n\tpermission can_%s = sub_%s + x_%s + system->admin\n",
+			rel, subjectTypes, rel, subjectTypes, rel, rel, rel, rel, rel, rel)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func subject(s string) *v1.SubjectReference {
+	kind, id, _ := strings.Cut(s, ":")
+	switch kind {
+	case "team", "org":
+		return &v1.SubjectReference{Object: &v1.ObjectReference{ObjectType: kind, ObjectId: name(id)}, OptionalRelation: "member"}
+	case "authenticated":
+		return &v1.SubjectReference{Object: &v1.ObjectReference{ObjectType: "user", ObjectId: "*"}}
+	}
+	return &v1.SubjectReference{Object: &v1.ObjectReference{ObjectType: "user", ObjectId: name(id)}}
+}
+
+func rel(objType, id, relation string, s *v1.SubjectReference) *v1.RelationshipUpdate {
+	return &v1.RelationshipUpdate{Operation: v1.RelationshipUpdate_OPERATION_TOUCH, Relationship: &v1.Relationship{
+		Resource: &v1.ObjectReference{ObjectType: objType, ObjectId: id}, Relation: relation, Subject: s}}
+}
+
+func relationships(d *peerkit.Data, cols map[string]string, rels map[string][]string) []*v1.RelationshipUpdate {
+	var us []*v1.RelationshipUpdate
+	sys := &v1.SubjectReference{Object: &v1.ObjectReference{ObjectType: "system", ObjectId: "grantd"}}
+	for path, parent := range d.Parents {
+		us = append(us, rel("collection", cols[path], "system", sys))
+		if parent != "" {
+			us = append(us, rel("collection", cols[path], "parent", &v1.SubjectReference{Object: &v1.ObjectReference{ObjectType: "collection", ObjectId: cols[parent]}}))
+		}
+	}
+	for _, a := range d.Admins {
+		us = append(us, rel("system", "grantd", "admin", subject(a)))
+	}
+	for user, subs := range d.Members {
+		for _, s := range subs {
+			kind, id, _ := strings.Cut(s, ":")
+			us = append(us, rel(kind, name(id), "member", subject(user)))
+		}
+	}
+	byRole := map[string][]string{}
+	for r, roles := range rels {
+		for _, role := range roles {
+			byRole[role] = append(byRole[role], r)
+		}
+	}
+	seen := map[string]bool{}
+	for _, g := range d.Grants {
+		prefix := "s_"
+		if g.Exact {
+			prefix = "x_"
+		}
+		for _, r := range byRole[g.Role] {
+			k := cols[g.Collection] + "#" + prefix + r + "@" + g.Subject
+			if !seen[k] {
+				seen[k] = true
+				us = append(us, rel("collection", cols[g.Collection], prefix+r, subject(g.Subject)))
+			}
+		}
+	}
+	return us
+}
+
+func run(inPath, outPath string, printSchema, cache bool) error {
+	in, err := peerkit.ReadInput(inPath)
+	if err != nil {
+		return err
+	}
+	rels := peerkit.Relations(&in.Data, name)
+	sch := schema(rels)
+	if printSchema {
+		fmt.Print(sch)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	ds, err := dscmd.NewDatastore(ctx, dscmd.WithEngine(dscmd.MemoryEngine), dscmd.WithRequestHedgingEnabled(false))
+	if err != nil {
+		return fmt.Errorf("datastore: %w", err)
+	}
+	const key = "grantd-bench"
+	opts := []server.ConfigOption{
+		server.WithDatastore(ds),
+		server.WithPresharedSecureKey(key),
+		server.WithGRPCServer(util.GRPCServerConfig{Network: util.BufferedNetwork, Enabled: true}),
+		server.WithHTTPGateway(util.HTTPServerConfig{HTTPEnabled: false}),
+		server.WithMetricsAPI(util.HTTPServerConfig{HTTPEnabled: false}),
+		server.WithDispatchServer(util.GRPCServerConfig{Enabled: false}),
+		server.WithTelemetryEndpoint(""),
+		server.WithSilentlyDisableTelemetry(true),
+		server.WithMaximumUpdatesPerWrite(1000),
+	}
+	if !cache {
+		// Without its caches every check is evaluated, as grantd's
+		// yardstick evaluates its policy for every question.
+		opts = append(opts, server.WithDispatchCacheConfig(server.CacheConfig{Enabled: false}),
+			server.WithClusterDispatchCacheConfig(server.CacheConfig{Enabled: false}))
+	}
+	rs, err := server.NewConfigWithOptionsAndDefaults(opts...).Complete(ctx)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rs.Run(ctx) }()
+	conn, err := rs.NewClient(grpc.WithTransportCredentials(insecure.NewCredentials()), grpcutil.WithInsecureBearerToken(key))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	schemas := v1.NewSchemaServiceClient(conn)
+	perms := v1.NewPermissionsServiceClient(conn)
+	if _, err := schemas.WriteSchema(ctx, &v1.WriteSchemaRequest{Schema: sch}); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	cols := peerkit.CollectionIDs(&in.Data)
+	us := relationships(&in.Data, cols, rels)
+	var token *v1.ZedToken
+	for i := 0; i < len(us); i += 1000 {
+		resp, err := perms.WriteRelationships(ctx, &v1.WriteRelationshipsRequest{Updates: us[i:min(i+1000, len(us))]})
+		if err != nil {
+			return fmt.Errorf("write relationships: %w", err)
+		}
+		token = resp.GetWrittenAt()
+	}
+	load := time.Since(start)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	out := &peerkit.Output{Load: map[string]float64{"relationships": float64(len(us)), "load seconds": load.Seconds(),
+		"heap MiB": float64(ms.HeapInuse) / (1 << 20)}}
+
+	// At least as fresh as the last write; SpiceDB's own cache may serve
+	// the checks after that (minimize_latency would be the default).
+	consistency := &v1.Consistency{Requirement: &v1.Consistency_AtLeastAsFresh{AtLeastAsFresh: token}}
+	qs := make([][]*v1.CheckPermissionRequest, len(in.Data.Queries))
+	for i, q := range in.Data.Queries {
+		object, ok := cols[q.Collection]
+		if !ok {
+			return fmt.Errorf("question %d: unknown collection %s", i, q.Collection)
+		}
+		names := []string{name(q.Operation)}
+		for _, o := range q.Options {
+			names = append(names, name(q.Operation)+"__"+name(o))
+		}
+		for _, r := range slices.Compact(names) {
+			qs[i] = append(qs[i], &v1.CheckPermissionRequest{Consistency: consistency,
+				Resource: &v1.ObjectReference{ObjectType: "collection", ObjectId: object}, Permission: "can_" + r, Subject: subject(q.Subject)})
+		}
+	}
+	peer := func(ctx context.Context, i int, allowed []bool) error {
+		allowed[0] = true
+		for _, c := range qs[i] {
+			resp, err := perms.CheckPermission(ctx, c)
+			if err != nil {
+				return err
+			}
+			if resp.GetPermissionship() != v1.CheckPermissionResponse_PERMISSIONSHIP_HAS_PERMISSION {
+				allowed[0] = false
+				return nil
+			}
+		}
+		return nil
+	}
+	cacheEntries, iface, peerName := 0, "in-process", "SpiceDB, parent-child schema, in-memory datastore"
+	if cache {
+		cacheEntries, iface, peerName = authz.DefaultDecisionCache, "in-process, cache", peerName+", dispatch cache"
+	}
+	engine, closeEngine, err := peerkit.Yardstick(ctx, in.Snapshot, cacheEntries)
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
+	yard, err := peerkit.Caller(engine, in.Data.Queries)
+	if err != nil {
+		return err
+	}
+	for _, c := range in.Callers {
+		rs, ag := loadgen.Compare(ctx, []loadgen.System{{Name: "grantd", Interface: iface, Call: yard},
+			{Name: peerName, Interface: "in-process gRPC", Call: peer}}, c, len(qs), in.Rounds)
+		out.Results = append(out.Results, rs...)
+		out.Agreements = append(out.Agreements, ag[1])
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "spicedb peer: server:", err)
+	}
+	return out.Write(outPath)
+}
