@@ -169,21 +169,9 @@ func runOPAPeer(kind, inPath, outPath string) error {
 	if err != nil {
 		return err
 	}
-	engine, closeEngine, err := peerkit.Yardstick(ctx, in.Snapshot, 0)
+	out, err := peerkit.CompareWithYardstick(ctx, in, 0, loadgen.System{Name: name, Interface: "in-process", Call: peer})
 	if err != nil {
 		return err
-	}
-	defer closeEngine()
-	yard, err := peerkit.Caller(engine, in.Data.Queries)
-	if err != nil {
-		return err
-	}
-	out := &peerkit.Output{}
-	for _, c := range in.Callers {
-		rs, ag := loadgen.Compare(ctx, []loadgen.System{{Name: "grantd", Interface: "in-process", Call: yard},
-			{Name: name, Interface: "in-process", Call: peer}}, c, len(in.Data.Queries), in.Rounds)
-		out.Results = append(out.Results, rs...)
-		out.Agreements = append(out.Agreements, ag[1])
 	}
 	return out.Write(outPath)
 }

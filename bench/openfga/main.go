@@ -128,26 +128,9 @@ func tuples(kind string, d *peerkit.Data, cols map[string]string, rels map[strin
 			ts = append(ts, &openfgav1.TupleKey{Object: kind + ":" + name(id), Relation: "member", User: subject(user)})
 		}
 	}
-	byRole := map[string][]string{}
-	for rel, roles := range rels {
-		for _, r := range roles {
-			byRole[r] = append(byRole[r], rel)
-		}
-	}
-	seen := map[string]bool{}
-	for _, g := range d.Grants {
-		prefix := "s_"
-		if g.Exact {
-			prefix = "x_"
-		}
-		for _, rel := range byRole[g.Role] {
-			t := &openfgav1.TupleKey{Object: cols[g.Collection], Relation: prefix + rel, User: subject(g.Subject)}
-			if k := t.Object + "#" + t.Relation + "@" + t.User; !seen[k] { // two roles may grant the same relation
-				seen[k] = true
-				ts = append(ts, t)
-			}
-		}
-	}
+	peerkit.GrantRelations(d, rels, func(g peerkit.Grant, rel string) {
+		ts = append(ts, &openfgav1.TupleKey{Object: cols[g.Collection], Relation: rel, User: subject(g.Subject)})
+	})
 	return ts
 }
 
@@ -262,18 +245,9 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 		return nil
 	}
 
-	cacheEntries, iface := 0, "in-process"
+	cacheEntries := 0
 	if cache {
-		cacheEntries, iface = authz.DefaultDecisionCache, "in-process, cache"
-	}
-	engine, closeEngine, err := peerkit.Yardstick(ctx, in.Snapshot, cacheEntries)
-	if err != nil {
-		return err
-	}
-	defer closeEngine()
-	yard, err := peerkit.Caller(engine, in.Data.Queries)
-	if err != nil {
-		return err
+		cacheEntries = authz.DefaultDecisionCache
 	}
 	label := map[string]string{"direct": "parent-child model", "anc": "flat-ancestor model"}[kind]
 	store := map[string]string{"sqlite": "SQLite", "memory": "memory datastore (dev-only)"}[datastore]
@@ -281,11 +255,10 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 	if cache {
 		peerName += ", check cache"
 	}
-	for _, c := range in.Callers {
-		rs, ag := loadgen.Compare(ctx, []loadgen.System{{Name: "grantd", Interface: iface, Call: yard},
-			{Name: peerName, Interface: "in-process", Call: peer}}, c, len(qs), in.Rounds)
-		out.Results = append(out.Results, rs...)
-		out.Agreements = append(out.Agreements, ag[1])
+	cmp, err := peerkit.CompareWithYardstick(ctx, in, cacheEntries, loadgen.System{Name: peerName, Interface: "in-process", Call: peer})
+	if err != nil {
+		return err
 	}
+	out.Results, out.Agreements = cmp.Results, cmp.Agreements
 	return out.Write(outPath)
 }

@@ -194,3 +194,56 @@ func CollectionIDs(d *Data) map[string]string {
 	}
 	return ids
 }
+
+// GrantRelations calls fn once per relationship the grants make in a
+// relationship-based model: for each grant and each relation of rels its
+// role grants, "s_<relation>" (subtree) or "x_<relation>" (exact), each
+// (collection, relation, subject) once even when two roles grant it.
+func GrantRelations(d *Data, rels map[string][]string, fn func(g Grant, relation string)) {
+	byRole := map[string][]string{}
+	for rel, roles := range rels {
+		for _, r := range roles {
+			byRole[r] = append(byRole[r], rel)
+		}
+	}
+	seen := map[[3]string]bool{}
+	for _, g := range d.Grants {
+		prefix := "s_"
+		if g.Exact {
+			prefix = "x_"
+		}
+		for _, rel := range byRole[g.Role] {
+			if k := [3]string{g.Collection, prefix + rel, g.Subject}; !seen[k] {
+				seen[k] = true
+				fn(g, prefix+rel)
+			}
+		}
+	}
+}
+
+// CompareWithYardstick loads grantd's yardstick (with its decision cache
+// when cacheEntries > 0) and compares peer with it at each caller count
+// of in: the yardstick's and the peer's results in pairs, and the peer's
+// agreement per caller count.
+func CompareWithYardstick(ctx context.Context, in *Input, cacheEntries int, peer loadgen.System) (*Output, error) {
+	engine, closeEngine, err := Yardstick(ctx, in.Snapshot, cacheEntries)
+	if err != nil {
+		return nil, err
+	}
+	defer closeEngine()
+	yard, err := Caller(engine, in.Data.Queries)
+	if err != nil {
+		return nil, err
+	}
+	iface := "in-process"
+	if cacheEntries > 0 {
+		iface = "in-process, cache"
+	}
+	out := &Output{}
+	for _, c := range in.Callers {
+		rs, ag := loadgen.Compare(ctx, []loadgen.System{{Name: "grantd", Interface: iface, Call: yard}, peer}, c, len(in.Data.Queries), in.Rounds)
+		out.Results = append(out.Results, rs...)
+		out.Agreements = append(out.Agreements, ag[1])
+	}
+	return out, nil
+}

@@ -110,26 +110,9 @@ func relationships(d *peerkit.Data, cols map[string]string, rels map[string][]st
 			us = append(us, rel(kind, name(id), "member", subject(user)))
 		}
 	}
-	byRole := map[string][]string{}
-	for r, roles := range rels {
-		for _, role := range roles {
-			byRole[role] = append(byRole[role], r)
-		}
-	}
-	seen := map[string]bool{}
-	for _, g := range d.Grants {
-		prefix := "s_"
-		if g.Exact {
-			prefix = "x_"
-		}
-		for _, r := range byRole[g.Role] {
-			k := cols[g.Collection] + "#" + prefix + r + "@" + g.Subject
-			if !seen[k] {
-				seen[k] = true
-				us = append(us, rel("collection", cols[g.Collection], prefix+r, subject(g.Subject)))
-			}
-		}
-	}
+	peerkit.GrantRelations(d, rels, func(g peerkit.Grant, r string) {
+		us = append(us, rel("collection", cols[g.Collection], r, subject(g.Subject)))
+	})
 	return us
 }
 
@@ -234,25 +217,15 @@ func run(inPath, outPath string, printSchema, cache bool) error {
 		}
 		return nil
 	}
-	cacheEntries, iface, peerName := 0, "in-process", "SpiceDB, parent-child schema, in-memory datastore"
+	cacheEntries, peerName := 0, "SpiceDB, parent-child schema, in-memory datastore"
 	if cache {
-		cacheEntries, iface, peerName = authz.DefaultDecisionCache, "in-process, cache", peerName+", dispatch cache"
+		cacheEntries, peerName = authz.DefaultDecisionCache, peerName+", dispatch cache"
 	}
-	engine, closeEngine, err := peerkit.Yardstick(ctx, in.Snapshot, cacheEntries)
+	cmp, err := peerkit.CompareWithYardstick(ctx, in, cacheEntries, loadgen.System{Name: peerName, Interface: "in-process gRPC", Call: peer})
 	if err != nil {
 		return err
 	}
-	defer closeEngine()
-	yard, err := peerkit.Caller(engine, in.Data.Queries)
-	if err != nil {
-		return err
-	}
-	for _, c := range in.Callers {
-		rs, ag := loadgen.Compare(ctx, []loadgen.System{{Name: "grantd", Interface: iface, Call: yard},
-			{Name: peerName, Interface: "in-process gRPC", Call: peer}}, c, len(qs), in.Rounds)
-		out.Results = append(out.Results, rs...)
-		out.Agreements = append(out.Agreements, ag[1])
-	}
+	out.Results, out.Agreements = cmp.Results, cmp.Agreements
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "spicedb peer: server:", err)
