@@ -22,6 +22,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -45,9 +46,22 @@ func main() {
 	out := flag.String("out", "", "where to write the results (JSON)")
 	printSchema := flag.Bool("print-schema", false, "print the schema for the input and exit")
 	cache := flag.Bool("cache", false, "keep SpiceDB's dispatch caches on (and grantd's decision cache in the yardstick)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "spicedb peer:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*in, *out, *printSchema, *cache); err != nil {
 		fmt.Fprintln(os.Stderr, "spicedb peer:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
