@@ -368,15 +368,17 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 // other.
 // A peer run is one peer in its own process, grantd's yardstick beside it.
 type peerRun struct {
-	// name is the peer as the report names it; floor marks a naive model
-	// kept only as a labelled floor.
+	// name is the peer as the report names it; model the anchor of its
+	// model in docs/peers.md; floor marks a naive model kept only as a
+	// labelled floor.
 	name, model string
 	floor       bool
-	// questions is how many questions it answered (the naive floor answers
-	// the first 200 only: it takes about 0.1 s a question).
+	// argv starts its process.
+	argv []string
+	// questions is how many questions it answers (the naive floor: the
+	// first 200 only, at about 0.1 s a question).
 	questions int
 	out       *peerkit.Output
-	err       error
 }
 
 // peerSteps runs each peer in its own process on the same questions, with
@@ -421,31 +423,25 @@ func peerSteps(ctx context.Context, o options, work string, rep *report) error {
 	if err != nil {
 		return err
 	}
-	runs := []struct {
-		run  peerRun
-		argv []string
-		n    int
-	}{
-		{peerRun{name: "OPA, idiomatic policy", model: "docs/peers.md#opa-idiomatic"}, []string{self, "peer-opa"}, len(pd.Queries)},
-		{peerRun{name: "OpenFGA, parent-child model, SQLite", model: "docs/peers.md#openfga-parent-child"}, []string{fgaBin, "-model", "direct", "-datastore", "sqlite"}, len(pd.Queries)},
-		{peerRun{name: "OpenFGA, flat-ancestor model, SQLite", model: "docs/peers.md#openfga-flat-ancestors"}, []string{fgaBin, "-model", "anc", "-datastore", "sqlite"}, len(pd.Queries)},
-		{peerRun{name: "OpenFGA, flat-ancestor model, SQLite, check cache", model: "docs/peers.md#openfga-flat-ancestors"}, []string{fgaBin, "-model", "anc", "-datastore", "sqlite", "-cache"}, len(pd.Queries)},
-		{peerRun{name: "SpiceDB, parent-child schema, in-memory datastore", model: "docs/peers.md#spicedb"}, []string{spiceBin}, len(pd.Queries)},
-		{peerRun{name: "SpiceDB, parent-child schema, in-memory datastore, dispatch cache", model: "docs/peers.md#spicedb"}, []string{spiceBin, "-cache"}, len(pd.Queries)},
-		{peerRun{name: "OPA, naive policy", model: "docs/peers.md#opa-naive-floor", floor: true}, []string{self, "peer-naive"}, 200},
+	all := len(pd.Queries)
+	runs := []peerRun{
+		{name: "OPA, idiomatic policy", model: "opa-idiomatic", argv: []string{self, "peer-opa"}, questions: all},
+		{name: "OpenFGA, parent-child model, SQLite", model: "openfga-parent-child", argv: []string{fgaBin, "-model", "direct", "-datastore", "sqlite"}, questions: all},
+		{name: "OpenFGA, flat-ancestor model, SQLite", model: "openfga-flat-ancestors", argv: []string{fgaBin, "-model", "anc", "-datastore", "sqlite"}, questions: all},
+		{name: "OpenFGA, flat-ancestor model, SQLite, check cache", model: "openfga-flat-ancestors", argv: []string{fgaBin, "-model", "anc", "-datastore", "sqlite", "-cache"}, questions: all},
+		{name: "SpiceDB, parent-child schema, in-memory datastore", model: "spicedb", argv: []string{spiceBin}, questions: all},
+		{name: "SpiceDB, parent-child schema, in-memory datastore, dispatch cache", model: "spicedb", argv: []string{spiceBin, "-cache"}, questions: all},
+		{name: "OPA, naive policy", model: "opa-naive-a-floor", floor: true, argv: []string{self, "peer-naive"}, questions: 200},
 	}
-	for _, r := range runs {
-		o.log("peers: %s", r.run.name)
+	for _, run := range runs {
+		o.log("peers: %s", run.name)
 		input := peerkit.Input{Data: *pd, Snapshot: in.snapshot, Callers: o.peerCallers, Rounds: o.peerRounds}
-		input.Data.Queries = pd.Queries[:r.n]
-		if r.run.floor {
+		input.Data.Queries = pd.Queries[:run.questions]
+		if run.floor {
 			input.Callers, input.Rounds = []int{1}, 1
 		}
-		run := r.run
-		run.questions = r.n
-		run.out, run.err = runPeer(ctx, work, r.argv, &input)
-		if run.err != nil {
-			return fmt.Errorf("%s: %w", run.name, run.err)
+		if run.out, err = runPeer(ctx, work, run.argv, &input); err != nil {
+			return fmt.Errorf("%s: %w", run.name, err)
 		}
 		rep.peerRuns = append(rep.peerRuns, run)
 	}

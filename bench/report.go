@@ -119,7 +119,7 @@ func (r *report) uncompared() int {
 	n := 0
 	for _, run := range r.peerRuns {
 		for _, a := range run.out.Agreements {
-			if a.Compared < run.questions || a.Differ > 0 && a.FirstDiffer < 0 {
+			if a.Compared < run.questions {
 				n++
 			}
 		}
@@ -333,7 +333,7 @@ func (r *report) peerSection(b *strings.Builder) {
 		return fmt.Sprintf("%.3f", x)
 	}
 	for _, run := range r.peerRuns {
-		name := run.name
+		name := "[" + run.name + "](../peers.md#" + run.model + ")"
 		if run.floor {
 			name += " — a floor, not a fair peer"
 		}
