@@ -154,6 +154,10 @@ func cacheKey(r Request) string {
 	field(r.Operation)
 	field(r.Collection)
 	field(r.Repository)
+	if r.Kubernetes {
+		b.WriteByte('K')
+		field(r.Namespace)
+	}
 	if r.HasLabels || r.Labels != nil {
 		keys := make([]string, 0, len(r.Labels))
 		for k := range r.Labels {

@@ -21,7 +21,8 @@ import (
 // one per matching grant), never a scan of grants:
 //
 //	p[principal]      {"kind", "name", "active", "admin", "default", "s": set of subjects it acts as}
-//	ops[operation]    {"kind": "swarm"|"repository", "create", "reserved", "options": set}
+//	p[k8s-serviceaccount:…]  the same, for a Kubernetes service account some grant names
+//	ops[operation]    {"kind": "swarm"|"repository"|"kubernetes", "create", "reserved", "options": set}
 //	roles[role]       {operation: set of options}
 //	(a "set" is an object {item: true}, so that it survives JSON)
 //	c[path]           {"up": [parent, ..., "/"], "chain": [path, parent, ..., "/"]}
@@ -31,6 +32,7 @@ import (
 //	repos["ns/name"]  {"ns", "public"}
 //	ns[namespace]     {"kind": "user"|"org", "admins": set of users}
 //	rg[object]        {subject: {role: grant ID}}   grants on repository:… and namespace:…
+//	                  (namespace:* and Kubernetes namespaces included)
 //
 // Every key is a string grantd validated before storing it; keys and values
 // reach Rego as data, never as source, so no name can change the policy.
@@ -162,6 +164,14 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 		return c.t.principal(string(kind), name, a.Active, false, "", []string{subject, "authenticated"}), nil
 	case subjects.Anonymous:
 		return c.t.principal("anonymous", "", true, false, "", []string{"anonymous"}), nil
+	case subjects.KubernetesServiceAccount:
+		// grantd holds no account for it: it is a principal while some
+		// grant names it, and unknown (no opinion) otherwise.
+		gs, err := c.r.GrantsOfSubject(s)
+		if err != nil || len(gs) == 0 {
+			return nil, err
+		}
+		return c.t.principal(string(kind), name, true, false, "", []string{subject}), nil
 	}
 	return nil, nil
 }
@@ -192,10 +202,7 @@ func opsTerm() *ast.Term {
 	var t terms
 	o := ast.NewObject()
 	for _, op := range roles.Catalog() {
-		kind := "swarm"
-		if op.Object == roles.Repository {
-			kind = "repository"
-		}
+		kind := string(op.Object)
 		verb := op.ID[strings.IndexByte(op.ID, '.')+1:]
 		o.Insert(str(op.ID), obj(t.kv("kind", str(kind)), t.kv("create", ast.BooleanTerm(kind == "swarm" && verb == "create")),
 			t.kv("reserved", ast.BooleanTerm(op.Reserved)), t.kv("options", t.stringSet(op.Options...))))
@@ -365,6 +372,9 @@ func affected(changes []store.Change) map[key]bool {
 					add(tSchedule, x.Subject.String())
 				} else {
 					add(tRepoGrants, x.Object.String())
+				}
+				if x.Subject.Kind == subjects.KubernetesServiceAccount {
+					add(tPrincipals, x.Subject.String())
 				}
 			case *store.Repository:
 				add(tRepos, x.Namespace+"/"+x.Name)

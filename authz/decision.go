@@ -24,6 +24,11 @@ type Request struct {
 	Labels     map[string]string
 	HasLabels  bool
 	Repository string
+	// Kubernetes marks a request about a Kubernetes namespace: Namespace
+	// names it, and "" is the cluster scope (cluster-scoped resources, and
+	// requests across all namespaces).
+	Kubernetes bool
+	Namespace  string
 	Options    []string
 	Secrets    []string
 }
@@ -49,6 +54,8 @@ type Decision struct {
 func (r Request) Input() *ast.Term {
 	res := ast.NewObject()
 	switch {
+	case r.Kubernetes:
+		res.Insert(str("namespace"), str(r.Namespace))
 	case r.Repository != "":
 		res.Insert(str("repository"), str(r.Repository))
 	case r.Collection != "":
@@ -202,6 +209,9 @@ func reason(r Request, d Decision) string {
 	case CodeAdmin:
 		return r.Subject.String() + " is a system admin"
 	case CodeGranted:
+		if r.Kubernetes {
+			return fmt.Sprintf("%s holds %s in %s", r.Subject, r.Operation, kubeScope(r))
+		}
 		if d.Collection != "" {
 			return fmt.Sprintf("%s holds %s on %s", r.Subject, r.Operation, d.Collection)
 		}
@@ -221,6 +231,12 @@ func reason(r Request, d Decision) string {
 	case CodeUnknownOption:
 		return fmt.Sprintf("operation %s has no option %s", r.Operation, list(d.Options))
 	case CodeWrongResource:
+		if r.Kubernetes {
+			return fmt.Sprintf("operation %s does not apply to Kubernetes", r.Operation)
+		}
+		if op, _ := roles.Lookup(r.Operation); op.Object == roles.Kubernetes {
+			return fmt.Sprintf("operation %s applies to Kubernetes requests only", r.Operation)
+		}
 		if r.Repository != "" {
 			return fmt.Sprintf("operation %s does not apply to repositories", r.Operation)
 		}
@@ -231,12 +247,19 @@ func reason(r Request, d Decision) string {
 		}
 		return fmt.Sprintf("collection %s does not exist", d.Collection)
 	case CodeMissingOperation:
+		if r.Kubernetes {
+			return fmt.Sprintf("no grant gives %s %s in %s", r.Subject, r.Operation, kubeScope(r))
+		}
 		if d.Collection != "" {
 			return fmt.Sprintf("no grant gives %s %s on %s", r.Subject, r.Operation, d.Collection)
 		}
 		return fmt.Sprintf("no grant gives %s %s on repository %s", r.Subject, r.Operation, r.Repository)
 	case CodeMissingOptions:
-		return fmt.Sprintf("%s holds %s on %s but not with %s", r.Subject, r.Operation, d.Collection, list(d.Options))
+		where := d.Collection
+		if r.Kubernetes {
+			where = kubeScope(r)
+		}
+		return fmt.Sprintf("%s holds %s on %s but not with %s", r.Subject, r.Operation, where, list(d.Options))
 	case CodeSecretCollection:
 		return fmt.Sprintf("secrets in %s are not in the service's collection %s", list(d.Secrets), d.Collection)
 	case CodeMissingSecretUse:
@@ -249,4 +272,12 @@ func reason(r Request, d Decision) string {
 		return fmt.Sprintf("%s is reserved to the namespace's owner, its org admins and system admins", r.Operation)
 	}
 	return "denied (" + string(d.Code) + ")"
+}
+
+// kubeScope names where a Kubernetes request acts.
+func kubeScope(r Request) string {
+	if r.Namespace == "" {
+		return "the Kubernetes cluster scope (namespace:*)"
+	}
+	return "Kubernetes namespace " + r.Namespace
 }

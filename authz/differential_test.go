@@ -42,6 +42,25 @@ func testSeed(t *testing.T) uint64 {
 
 func (g *gen) pick(xs []string) string { return xs[g.rng.IntN(len(xs))] }
 
+// kubeNamespaces are the Kubernetes namespaces of the random states: one
+// shares its name with an org's registry namespace, as on real platforms.
+var kubeNamespaces = []string{"team-a", "team-b", "o0"}
+
+// op picks an operation, spread over the object kinds: Kubernetes has most
+// of the catalog, and would crowd out the others if picked uniformly.
+func (g *gen) op() roles.Operation {
+	kind := roles.Swarm
+	switch n := g.rng.IntN(10); {
+	case n < 2:
+		kind = roles.Repository
+	case n < 5:
+		kind = roles.Kubernetes
+	}
+	ids := roles.OperationsOf(kind)
+	op, _ := roles.Lookup(g.pick(ids))
+	return op
+}
+
 func (g *gen) chance(p float64) bool { return g.rng.Float64() < p }
 
 // try applies a command and ignores a refusal: random commands may break
@@ -92,12 +111,11 @@ func (g *gen) populate() {
 	for _, r := range roles.Builtins() {
 		g.roles = append(g.roles, r.ID)
 	}
-	catalog := roles.Catalog()
 	for i := range 1 + g.rng.IntN(4) {
 		var perms []roles.Permission
 		seen := map[string]bool{}
 		for range 1 + g.rng.IntN(12) {
-			op := catalog[g.rng.IntN(len(catalog))]
+			op := g.op()
 			if op.Reserved || seen[op.ID] {
 				continue
 			}
@@ -192,6 +210,12 @@ func (g *gen) addGrant() {
 			object = "namespace:" + repo[:indexByte(repo, '/')]
 		}
 		role = g.pick([]string{roles.RepoReadOnly, roles.RepoReadWrite, roles.RepoAdmin, role})
+	} else if g.chance(0.3) {
+		object = "namespace:" + g.pick(append(kubeNamespaces, "*"))
+		role = g.pick([]string{roles.ViewOnly, roles.RestrictedControl, roles.FullControl, role})
+		if g.chance(0.2) {
+			subject = "k8s-serviceaccount:" + g.pick(kubeNamespaces) + "/" + g.pick([]string{"deployer", "ci"})
+		}
 	}
 	g.try(g.v.grant(subject, role, object, scope))
 }
@@ -237,7 +261,6 @@ func (g *gen) mutate(n int) {
 }
 
 func (g *gen) query() Request {
-	catalog := roles.Catalog()
 	var req Request
 	switch n := g.rng.IntN(20); {
 	case n < 13:
@@ -247,7 +270,8 @@ func (g *gen) query() Request {
 	case n < 17:
 		req.Subject = subjects.MustParse("anonymous")
 	case n < 18:
-		req.Subject = subjects.MustParse("user:ghost")
+		req.Subject = subjects.MustParse(g.pick([]string{"user:ghost", "k8s-serviceaccount:team-a/deployer",
+			"k8s-serviceaccount:team-b/ci", "k8s-serviceaccount:o0/nobody"}))
 	case n < 19:
 		req.Subject = subjects.MustParse("team:" + g.pick(append(g.teams, "x/y")))
 	default:
@@ -256,7 +280,7 @@ func (g *gen) query() Request {
 		req.Subject = []subjects.Subject{{}, {Kind: subjects.User}, {Kind: subjects.Org}, {Kind: "bogus", Name: "x"},
 			subjects.AnyAuthenticated}[g.rng.IntN(5)]
 	}
-	op := catalog[g.rng.IntN(len(catalog))]
+	op := g.op()
 	req.Operation = op.ID
 	if g.chance(0.03) {
 		req.Operation = g.pick([]string{"container.fly", "", "repository"})
@@ -265,7 +289,14 @@ func (g *gen) query() Request {
 	if g.chance(0.1) {
 		wantRepo = !wantRepo
 	}
-	if wantRepo {
+	wantKube := op.Object == roles.Kubernetes || op.ID == "container.create" && g.chance(0.5)
+	if g.chance(0.05) {
+		wantKube = !wantKube
+	}
+	if wantKube {
+		req.Kubernetes = true
+		req.Namespace = g.pick(append(kubeNamespaces, "", "elsewhere"))
+	} else if wantRepo {
 		switch n := g.rng.IntN(10); {
 		case n < 7 && len(g.repos) > 0:
 			req.Repository = g.pick(g.repos)

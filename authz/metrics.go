@@ -39,7 +39,10 @@ func (e *Engine) Collectors() []prometheus.Collector {
 
 func (m *Metrics) observe(r Request, d Decision, took time.Duration) {
 	kind := "collection"
-	if r.Repository != "" {
+	switch {
+	case r.Kubernetes:
+		kind = "kubernetes"
+	case r.Repository != "":
 		kind = "repository"
 	}
 	result := "denied"

@@ -42,6 +42,12 @@ func referenceDecide(r *store.ReadTxn, req Request) bool {
 			return false
 		}
 		active, subjects = a.Active, []string{subject, "authenticated"}
+	case kind == "k8s-serviceaccount":
+		gs, _ := r.GrantsOfSubject(req.Subject)
+		if len(gs) == 0 {
+			return false
+		}
+		active, subjects = true, []string{subject}
 	default:
 		return false
 	}
@@ -59,6 +65,38 @@ func referenceDecide(r *store.ReadTxn, req Request) bool {
 	}
 	allGrants, _ := r.Grants("", 0)
 	mine := func(g *store.Grant) bool { return slices.Contains(subjects, g.Subject.String()) }
+	if req.Kubernetes {
+		// Kubernetes operations, and container.create's options for a pod.
+		if op.Object != roles.Kubernetes && req.Operation != "container.create" {
+			return false
+		}
+		if admin {
+			return true
+		}
+		held, opts := false, []string{}
+		for _, g := range allGrants {
+			o := g.Object.String()
+			if !mine(g) || o != "namespace:*" && (req.Namespace == "" || o != "namespace:"+req.Namespace) {
+				continue
+			}
+			role, _ := r.Role(g.Role)
+			for _, p := range role.Permissions {
+				if p.Operation == req.Operation {
+					held = true
+					opts = append(opts, p.Options...)
+				}
+			}
+		}
+		for _, o := range req.Options {
+			if !slices.Contains(opts, o) {
+				return false
+			}
+		}
+		return held
+	}
+	if op.Object == roles.Kubernetes {
+		return false
+	}
 	if op.Object == roles.Swarm {
 		if req.Repository != "" {
 			return false

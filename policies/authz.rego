@@ -27,6 +27,10 @@ decision := {"allowed": false, "code": "unknown_subject"} if {
 	not op
 } else := {"allowed": false, "code": "unknown_option", "options": bad_options} if {
 	count(bad_options) > 0
+} else := kube_decision if {
+	is_string(input.resource.namespace)
+} else := {"allowed": false, "code": "wrong_resource"} if {
+	op.kind == "kubernetes"
 } else := swarm_decision if {
 	op.kind == "swarm"
 } else := repo_decision
@@ -230,6 +234,44 @@ repo_roles := {role |
 }
 
 #
+# Kubernetes: a request in one namespace (input.resource.namespace), or at
+# the cluster scope (""). Grants on namespace:<name> reach that namespace,
+# grants on namespace:* every namespace and the cluster scope. Besides the
+# Kubernetes operations, container.create is asked here with the options a
+# pod wants (admission), so that its options mean the same as for Swarm.
+#
+
+kube_decision := {"allowed": false, "code": "wrong_resource"} if {
+	op.kind != "kubernetes"
+	input.operation != "container.create"
+} else := {"allowed": true, "code": "admin"} if {
+	principal.admin
+} else := {"allowed": false, "code": "missing_operation"} if {
+	not kube_holds_operation
+} else := {"allowed": false, "code": "missing_options", "options": kube_missing_options} if {
+	count(kube_missing_options) > 0
+} else := {"allowed": true, "code": "granted"}
+
+kube_objects := ["namespace:*"] if {
+	input.resource.namespace == ""
+} else := ["namespace:*", concat("", ["namespace:", input.resource.namespace])]
+
+kube_roles := {role |
+	some key in kube_objects
+	some _, roles in object.filter(data.grantd.state.rg[key], principal.s)
+	some role, _ in roles
+}
+
+kube_holds_operation if {
+	some r in kube_roles
+	data.grantd.state.roles[r][input.operation]
+}
+
+kube_granted_options := {o | some r in kube_roles; some o, _ in data.grantd.state.roles[r][input.operation]}
+
+kube_missing_options := {o | some o in input.options} - kube_granted_options
+
+#
 # Explanations and audit: every grant that applies to the principal at the
 # target, whatever its role holds.
 #
@@ -250,6 +292,13 @@ target_grants contains {"grant": id, "subject": s, "role": role, "object": conca
 target_grants contains {"grant": id, "subject": s, "role": role, "object": key, "scope": "subtree"} if {
 	op.kind == "repository"
 	some key in [concat("", ["repository:", input.resource.repository]), concat("", ["namespace:", repo_namespace])]
+	some s, roles in object.filter(data.grantd.state.rg[key], principal.s)
+	some role, id in roles
+}
+
+target_grants contains {"grant": id, "subject": s, "role": role, "object": key, "scope": "subtree"} if {
+	is_string(input.resource.namespace)
+	some key in kube_objects
 	some s, roles in object.filter(data.grantd.state.rg[key], principal.s)
 	some role, id in roles
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/grantd/grantd/authn"
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 )
@@ -48,6 +49,7 @@ func orDeny(err error, format string, args ...any) error {
 type State interface {
 	OrgMember(org, user string) (*store.OrgMember, error)
 	TeamMember(org, team, user string) (*store.TeamMember, error)
+	Role(id string) (*store.Role, error)
 }
 
 var _ State = (*store.ReadTxn)(nil)
@@ -215,13 +217,24 @@ func (c Checker) RepositoryRight(ctx context.Context, s State, p *authn.Principa
 	return deny("%s on %s/%s is not granted to the caller", operation, namespace, name)
 }
 
-// GrantRight checks who may create or delete a grant on an object: grants
-// on collections are for system admins; grants on repositories and
-// namespaces for the namespace's managers (and, on one repository, for
-// holders of repository.manage_access there).
-func (c Checker) GrantRight(ctx context.Context, s State, p *authn.Principal, o subjects.Object) error {
+// GrantRight checks who may create or delete a grant of role on an
+// object: grants on collections, and Kubernetes grants (a role of
+// Kubernetes operations on a namespace), are for system admins; grants on
+// repositories and registry namespaces for the namespace's managers (and,
+// on one repository, for holders of repository.manage_access there).
+// role is "" when the question is about the object alone (listing).
+func (c Checker) GrantRight(ctx context.Context, s State, p *authn.Principal, o subjects.Object, role string) error {
 	if p.IsAdmin {
 		return nil
+	}
+	if o.Kind == subjects.NamespaceObject && role != "" {
+		r, err := s.Role(role)
+		if err != nil {
+			return err
+		}
+		if r != nil && r.AppliesTo(roles.Kubernetes) {
+			return deny("only system admins manage Kubernetes grants (role %s on %s)", role, o)
+		}
 	}
 	switch {
 	case o.Kind == subjects.RepositoryObject:
@@ -245,7 +258,7 @@ func (c Checker) MayListGrants(ctx context.Context, s State, p *authn.Principal,
 		}
 		return deny("only system admins may list other subjects' grants")
 	case !object.IsZero():
-		return c.GrantRight(ctx, s, p, object)
+		return c.GrantRight(ctx, s, p, object, "")
 	}
 	return deny("name subject=%s or an object you manage to list grants", p.Subject())
 }
@@ -255,7 +268,7 @@ func (c Checker) MayReadGrant(ctx context.Context, s State, p *authn.Principal, 
 	if p.IsAdmin || g.Subject == p.Subject() {
 		return nil
 	}
-	return c.GrantRight(ctx, s, p, g.Object)
+	return c.GrantRight(ctx, s, p, g.Object, g.Role)
 }
 
 // SeesEverything reports whether p reads and manages every object of a

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/grantd/grantd/roles"
+
 	"github.com/grantd/grantd/authn"
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/store"
@@ -29,6 +31,14 @@ func (state) OrgMember(org, user string) (*store.OrgMember, error) {
 func (state) TeamMember(org, team, user string) (*store.TeamMember, error) {
 	if org == "acme" && team == "web" && user == "lead" {
 		return &store.TeamMember{Org: org, Team: team, User: user, IsAdmin: true}, nil
+	}
+	return nil, nil
+}
+
+// Role knows the built-in roles.
+func (state) Role(id string) (*store.Role, error) {
+	if r, ok := roles.Builtin(id); ok {
+		return &store.Role{Role: r}, nil
 	}
 	return nil, nil
 }
@@ -74,16 +84,22 @@ func TestWhoMayChangeWhat(t *testing.T) {
 			return err
 		}, []*authn.Principal{admin}},
 		{"grant on a collection", func(p *authn.Principal) error {
-			return c.GrantRight(ctx, s, p, subjects.MustParseObject("collection:/prod"))
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("collection:/prod"), roles.ViewOnly)
 		}, []*authn.Principal{admin}},
 		{"grant on repository acme/app", func(p *authn.Principal) error {
-			return c.GrantRight(ctx, s, p, subjects.MustParseObject("repository:acme/app"))
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("repository:acme/app"), roles.RepoAdmin)
 		}, []*authn.Principal{admin, boss, ann}},
 		{"grant on namespace acme", func(p *authn.Principal) error {
-			return c.GrantRight(ctx, s, p, subjects.MustParseObject("namespace:acme"))
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("namespace:acme"), roles.RepoReadOnly)
 		}, []*authn.Principal{admin, boss}},
+		{"grant Kubernetes access to namespace acme", func(p *authn.Principal) error {
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("namespace:acme"), roles.RestrictedControl)
+		}, []*authn.Principal{admin}},
+		{"revoke Kubernetes access to ann's namespace", func(p *authn.Principal) error {
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("namespace:ann"), roles.FullControl)
+		}, []*authn.Principal{admin}},
 		{"grant on ann's own namespace", func(p *authn.Principal) error {
-			return c.GrantRight(ctx, s, p, subjects.MustParseObject("namespace:ann"))
+			return c.GrantRight(ctx, s, p, subjects.MustParseObject("namespace:ann"), roles.RepoReadWrite)
 		}, []*authn.Principal{admin, ann}},
 		{"list ann's grants", func(p *authn.Principal) error {
 			return c.MayListGrants(ctx, s, p, subjects.MustParse("user:ann"), subjects.Object{})

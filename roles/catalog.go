@@ -8,11 +8,13 @@ import (
 // ObjectKind is the kind of object an operation is granted on.
 type ObjectKind string
 
-// The two object kinds: Swarm operations are granted on collections,
-// repository operations on repositories and namespaces.
+// The object kinds: Swarm operations are granted on collections,
+// repository operations on repositories and registry namespaces,
+// Kubernetes operations on Kubernetes namespaces (kubernetes.go).
 const (
 	Swarm      ObjectKind = "swarm"
 	Repository ObjectKind = "repository"
+	Kubernetes ObjectKind = "kubernetes"
 )
 
 // Operation is one entry of the catalog.
@@ -87,6 +89,7 @@ func buildCatalog() ([]Operation, map[string]Operation) {
 		ops = append(ops, Operation{ID: "repository." + v, DisplayName: displayName("repository", v),
 			Object: Repository, Reserved: v == "delete" || v == "create"})
 	}
+	ops = append(ops, kubernetesOperations()...)
 	byID := make(map[string]Operation, len(ops))
 	for _, o := range ops {
 		byID[o.ID] = o

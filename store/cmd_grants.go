@@ -38,18 +38,28 @@ func (c CreateGrant) apply(tx *writeTxn) error {
 	if err != nil {
 		return err
 	}
-	kind := roles.Swarm
-	if object.Kind != subjects.CollectionObject {
-		kind = roles.Repository
-	}
-	if !row.(*Role).AppliesTo(kind) {
-		return fmt.Errorf("%w: role %q has no operation that applies to %s", ErrInvalid, g.Role, g.Object)
-	}
-	if err := tx.objectExists(object); err != nil {
+	kind, err := grantKind(row.(*Role), object)
+	if err != nil {
 		return err
 	}
-	if err := tx.checkSharing(subject, object); err != nil {
-		return err
+	if subject.Kind == subjects.KubernetesServiceAccount && kind != roles.Kubernetes {
+		return fmt.Errorf("%w: a Kubernetes service account holds Kubernetes grants only (a role of Kubernetes operations on a namespace)", ErrInvalid)
+	}
+	if kind == roles.Kubernetes {
+		// Kubernetes namespaces live in the cluster, not in grantd: the
+		// name is all there is to check.
+		if object.Path != subjects.AllNamespaces {
+			if err := subjects.ValidKubernetesNamespace(object.Path); err != nil {
+				return fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+		}
+	} else {
+		if err := tx.objectExists(object); err != nil {
+			return err
+		}
+		if err := tx.checkSharing(subject, object); err != nil {
+			return err
+		}
 	}
 	if err := tx.mustNotExist("grant", tableGrants, g.ID); err != nil {
 		return err
@@ -99,6 +109,33 @@ func (c DeleteGrant) apply(tx *writeTxn) error {
 	return tx.Delete(tableGrants, row)
 }
 
+// grantKind is the kind of operations a grant of role on object reaches:
+// Swarm on collections, repository operations on repositories; on a
+// namespace object, the registry namespace or the Kubernetes namespace of
+// that name, whichever the role's operations are for (a role with both
+// would reach two unrelated things at once, and is refused).
+func grantKind(role *Role, object subjects.Object) (roles.ObjectKind, error) {
+	var kind roles.ObjectKind
+	switch {
+	case object.Kind == subjects.CollectionObject:
+		kind = roles.Swarm
+	case object.Kind == subjects.RepositoryObject:
+		kind = roles.Repository
+	case role.AppliesTo(roles.Kubernetes) && role.AppliesTo(roles.Repository):
+		return "", fmt.Errorf("%w: role %q holds both repository and Kubernetes operations; a grant on %s reaches either the registry namespace or the Kubernetes namespace, so split the role", ErrInvalid, role.ID, object)
+	case role.AppliesTo(roles.Kubernetes):
+		return roles.Kubernetes, nil
+	case object.Path == subjects.AllNamespaces:
+		return "", fmt.Errorf("%w: %s is the Kubernetes cluster object; role %q has no Kubernetes operation", ErrInvalid, object, role.ID)
+	default:
+		kind = roles.Repository
+	}
+	if !role.AppliesTo(kind) {
+		return "", fmt.Errorf("%w: role %q has no operation that applies to %s", ErrInvalid, role.ID, object)
+	}
+	return kind, nil
+}
+
 func (tx *writeTxn) subjectExists(s subjects.Subject) error {
 	var err error
 	switch s.Kind {
@@ -110,7 +147,7 @@ func (tx *writeTxn) subjectExists(s subjects.Subject) error {
 		_, err = tx.mustExist("org", tableOrgs, s.Name)
 	case subjects.Team:
 		_, err = tx.mustExist("team", tableTeams, s.Name, s.Team)
-	case subjects.Authenticated, subjects.Anonymous:
+	case subjects.Authenticated, subjects.Anonymous, subjects.KubernetesServiceAccount:
 	default:
 		err = fmt.Errorf("%w: %q is not a subject", ErrInvalid, s)
 	}

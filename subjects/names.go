@@ -3,6 +3,7 @@ package subjects
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -62,4 +63,50 @@ func containsByte(s string, b byte) bool {
 		}
 	}
 	return false
+}
+
+// ValidKubernetesNamespace checks a Kubernetes namespace name: a DNS-1123
+// label (1-63 of [a-z0-9-], starting and ending with an alphanumeric).
+func ValidKubernetesNamespace(ns string) error {
+	if !isDNSLabel(ns) {
+		return fmt.Errorf("%w: Kubernetes namespace %q must be 1-63 of [a-z0-9-], starting and ending with a letter or digit", ErrInvalidName, ns)
+	}
+	return nil
+}
+
+// ValidKubernetesServiceAccount checks "<namespace>/<name>": a namespace
+// and a DNS-1123 subdomain of at most 253 characters.
+func ValidKubernetesServiceAccount(full string) error {
+	ns, name, ok := strings.Cut(full, "/")
+	if !ok {
+		return fmt.Errorf("%w: a Kubernetes service account is <namespace>/<name>, not %q", ErrInvalidName, full)
+	}
+	if err := ValidKubernetesNamespace(ns); err != nil {
+		return err
+	}
+	if len(name) > 253 || !isDNSSubdomain(name) {
+		return fmt.Errorf("%w: Kubernetes service account name %q must be a DNS-1123 subdomain", ErrInvalidName, name)
+	}
+	return nil
+}
+
+func isDNSLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDNSSubdomain(s string) bool {
+	for _, label := range strings.Split(s, ".") {
+		if !isDNSLabel(label) {
+			return false
+		}
+	}
+	return true
 }

@@ -47,7 +47,7 @@ func ParseObject(in string) (Object, error) {
 	case RepositoryObject:
 		o.Path, err = rest, ValidRepository(rest)
 	case NamespaceObject:
-		o.Path, err = rest, ValidNamespace(rest)
+		o.Path, err = rest, validNamespaceObject(rest)
 	default:
 		return Object{}, fmt.Errorf("%w: unknown object kind %q", ErrInvalidObject, kind)
 	}
@@ -55,6 +55,21 @@ func ParseObject(in string) (Object, error) {
 		return Object{}, fmt.Errorf("%w: %w", ErrInvalidObject, err)
 	}
 	return o, nil
+}
+
+// AllNamespaces is the path of the Kubernetes object "namespace:*": every
+// Kubernetes namespace, and the cluster-scoped resources. The registry has
+// no such namespace.
+const AllNamespaces = "*"
+
+// validNamespaceObject checks the path of a namespace object: a registry
+// namespace or a Kubernetes namespace (the same object names both, and the
+// operations of a grant's role say which it reaches), or AllNamespaces.
+func validNamespaceObject(ns string) error {
+	if ns == AllNamespaces || ValidKubernetesNamespace(ns) == nil {
+		return nil
+	}
+	return ValidNamespace(ns)
 }
 
 // ValidNamespace checks a registry namespace, which is a user or org name.

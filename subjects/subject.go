@@ -15,7 +15,11 @@ const (
 	Team           Kind = "team"
 	Org            Kind = "org"
 	ServiceAccount Kind = "serviceaccount"
-	Authenticated  Kind = "authenticated"
+	// KubernetesServiceAccount is a Kubernetes service account, named
+	// "<namespace>/<name>" (kube-apiserver's system:serviceaccount:<ns>:<name>).
+	// grantd holds no account for it: it is known once a grant names it.
+	KubernetesServiceAccount Kind = "k8s-serviceaccount"
+	Authenticated            Kind = "authenticated"
 	Anonymous      Kind = "anonymous"
 )
 
@@ -66,6 +70,8 @@ func ParseSubject(in string) (Subject, error) {
 		err = ValidUsername(rest)
 	case Org:
 		err = ValidOrgName(rest)
+	case KubernetesServiceAccount:
+		err = ValidKubernetesServiceAccount(rest)
 	case Team:
 		org, team, found := strings.Cut(rest, "/")
 		if !found {
@@ -92,6 +98,11 @@ func OfServiceAccount(name string) Subject { return Subject{Kind: ServiceAccount
 
 // OfTeam is the subject of a team.
 func OfTeam(org, team string) Subject { return Subject{Kind: Team, Name: org, Team: team} }
+
+// OfKubernetesServiceAccount is the subject of a Kubernetes service account.
+func OfKubernetesServiceAccount(namespace, name string) Subject {
+	return Subject{Kind: KubernetesServiceAccount, Name: namespace + "/" + name}
+}
 
 // OfOrg is the subject of an org.
 func OfOrg(name string) Subject { return Subject{Kind: Org, Name: name} }
@@ -132,7 +143,7 @@ func ParseStored(in string) (Subject, error) {
 		return Subject{}, fmt.Errorf("%w: %q is not of the form kind:name", ErrInvalidSubject, in)
 	}
 	switch Kind(kind) {
-	case User, ServiceAccount, Org:
+	case User, ServiceAccount, Org, KubernetesServiceAccount:
 		return Subject{Kind: Kind(kind), Name: rest}, nil
 	case Team:
 		org, team, found := strings.Cut(rest, "/")
