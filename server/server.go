@@ -271,6 +271,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.Handle("GET /v1/backup", s.requireAdmin(http.HandlerFunc(s.backup)))
 	mux.Handle("GET /auth/token", withClientAddr(s.tokens))
 	mux.Handle("POST /auth/token", s.limitBody(withClientAddr(s.tokens)))
+	s.kubernetesRoutes(mux)
 	mux.Handle("/", s.limitBody(gw))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), remoteAddrKey{}, tcpAddrString(r.RemoteAddr)))
