@@ -20,7 +20,7 @@ const (
 	// grantd holds no account for it: it is known once a grant names it.
 	KubernetesServiceAccount Kind = "k8s-serviceaccount"
 	Authenticated            Kind = "authenticated"
-	Anonymous      Kind = "anonymous"
+	Anonymous                Kind = "anonymous"
 )
 
 // ErrInvalidSubject is wrapped by every subject parsing error.

@@ -224,8 +224,8 @@ func admit(ctx context.Context, b Backend, req *admissionRequest) (allowed bool,
 	for _, o := range missing {
 		why = append(why, fmt.Sprintf("%s (%s)", o, strings.Join(asks[o], "; ")))
 	}
-	return false, fmt.Sprintf("grantd: %s %s/%s needs container.create with %s in namespace %s: %s",
-		strings.ToLower(req.Kind.Kind), req.Namespace, objectName(req.Object), strings.Join(why, ", "), req.Namespace, d.Reason), d
+	return false, fmt.Sprintf("grantd: %s %s/%s needs container.create with %s: %s",
+		strings.ToLower(req.Kind.Kind), req.Namespace, objectName(req.Object), strings.Join(why, ", "), d.Reason), d
 }
 
 func objectName(raw json.RawMessage) string {

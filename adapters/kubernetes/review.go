@@ -112,13 +112,18 @@ func authorize(ctx context.Context, b Backend, spec reviewSpec) (Verdict, authz.
 			Reason: fmt.Sprintf("Kubernetes user %q is not a grantd user, service account or granted Kubernetes service account", spec.User)}
 	}
 	req := authz.Request{Subject: subject, Kubernetes: true}
-	nonResource := false
+	// Without a grant, discovery and a user's questions about themselves
+	// fall through to the API server's own policy (RBAC's system:discovery
+	// and system:basic-user), so that kubectl works for anyone grantd lets
+	// do anything at all.
+	fallThrough := false
 	switch a := spec.ResourceAttributes; {
 	case a != nil:
 		req.Namespace = a.Namespace
 		req.Operation = roles.KubernetesOperation(a.Group, a.Resource, a.Subresource, a.Verb)
+		fallThrough = a.Verb == "create" && a.Subresource == "" && selfReviews[a.Group+"/"+a.Resource]
 	case spec.NonResourceAttributes != nil:
-		nonResource = true
+		fallThrough = true
 		req.Operation = roles.NonResourceOperation(spec.NonResourceAttributes.Verb)
 	default:
 		return Deny, authz.Decision{Code: authz.CodeMalformedRequest, Reason: "the review has neither resource nor non-resource attributes"}
@@ -129,12 +134,18 @@ func authorize(ctx context.Context, b Backend, spec reviewSpec) (Verdict, authz.
 		return Allow, d
 	case d.Code == authz.CodeUnknownSubject:
 		return NoOpinion, d
-	case nonResource && d.Code == authz.CodeMissingOperation:
-		// Discovery, health and version paths: without a grant, the API
-		// server's own policy (RBAC's system:discovery) decides.
+	case fallThrough && d.Code == authz.CodeMissingOperation:
 		return NoOpinion, d
 	}
 	return Deny, d
+}
+
+// selfReviews are the reviews a user asks about themselves (kubectl auth
+// can-i, kubectl auth whoami).
+var selfReviews = map[string]bool{
+	"authorization.k8s.io/selfsubjectaccessreviews": true,
+	"authorization.k8s.io/selfsubjectrulesreviews":  true,
+	"authentication.k8s.io/selfsubjectreviews":      true,
 }
 
 // Subject maps a Kubernetes user name to a grantd subject; ok is false for
