@@ -41,8 +41,8 @@ func (d *asker) requireRepositoryRight(ctx context.Context, namespace, name, ope
 }
 
 // requireGrantRight checks who may create or delete a grant on object.
-func (d *asker) requireGrantRight(ctx context.Context, object subjects.Object) error {
-	return d.rights().GrantRight(ctx, d.state.Read(), principalFrom(ctx), object)
+func (d *asker) requireGrantRight(ctx context.Context, object subjects.Object, role string) error {
+	return d.rights().GrantRight(ctx, d.state.Read(), principalFrom(ctx), object, role)
 }
 
 // credentialOwner resolves the owner a token or bundle request names ("":

@@ -35,7 +35,7 @@ func (s *grantService) CreateGrant(ctx context.Context, req *v1.CreateGrantReque
 	if scope != store.ScopeSubtree && scope != store.ScopeExact {
 		return nil, invalid("scope must be %s or %s", store.ScopeSubtree, store.ScopeExact)
 	}
-	if err := s.requireGrantRight(ctx, object); err != nil {
+	if err := s.requireGrantRight(ctx, object, req.GetRole()); err != nil {
 		return nil, err
 	}
 	if err := s.roleExists(req.GetRole()); err != nil {
@@ -208,7 +208,7 @@ func (s *grantService) DeleteGrant(ctx context.Context, req *v1.DeleteGrantReque
 		if err != nil || g == nil {
 			return nil, orNotFound(err, "grant %q not found", req.GetId())
 		}
-		if err := s.requireGrantRight(ctx, g.Object); err != nil {
+		if err := s.requireGrantRight(ctx, g.Object, g.Role); err != nil {
 			return nil, err
 		}
 	}

@@ -153,7 +153,9 @@ func TestAdmitAsksForTheOptionsAPodWants(t *testing.T) {
 func TestAdmitLetsThrough(t *testing.T) {
 	plain := `{"spec":{"containers":[{"name":"app","securityContext":{"allowPrivilegeEscalation":false}}]}}`
 	privileged := `{"spec":{"hostNetwork":true,"containers":[{"name":"app"}]}}`
-	deny := func(authz.Request) authz.Decision { return authz.Decision{Code: authz.CodeMissingOperation, Reason: "no"} }
+	deny := func(authz.Request) authz.Decision {
+		return authz.Decision{Code: authz.CodeMissingOperation, Reason: "no"}
+	}
 	for _, c := range []struct {
 		name, kind, user, object string
 		asks                     bool
