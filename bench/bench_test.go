@@ -38,7 +38,7 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"grantd in-process", "grantd in-process, cache", "grantd gRPC", "grantd gRPC batch of 100",
-		"grantd REST", "grantd gRPC, cache off", "OPA, idiomatic policy in-process", "OPA, naive policy (floor) in-process",
+		"grantd REST", "grantd Kubernetes webhook", "grantd gRPC, cache off", "OPA, idiomatic policy in-process", "OPA, naive policy (floor) in-process",
 		"OpenFGA, parent-child model, SQLite in-process", "OpenFGA, flat-ancestor model, SQLite in-process",
 		"OpenFGA, flat-ancestor model, SQLite, check cache in-process", "SpiceDB, parent-child schema, in-memory datastore in-process gRPC",
 		"SpiceDB, parent-child schema, in-memory datastore, dispatch cache in-process gRPC"} {
@@ -46,9 +46,10 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("no measurement of %s", want)
 		}
 	}
-	// Three interfaces; six peers at 1 and 2 callers, the naive floor at 1.
-	if len(rep.agreement) != 3+6*2+1 || rep.uncompared() != 0 {
-		t.Fatalf("%d agreement rows, want %d; %d peer comparisons compared too few answers", len(rep.agreement), 3+6*2+1, rep.uncompared())
+	// Three interfaces and the Kubernetes webhook; six peers at 1 and 2
+	// callers, the naive floor at 1.
+	if len(rep.agreement) != 4+6*2+1 || rep.uncompared() != 0 {
+		t.Fatalf("%d agreement rows, want %d; %d peer comparisons compared too few answers", len(rep.agreement), 4+6*2+1, rep.uncompared())
 	}
 	for _, a := range rep.agreement {
 		if a.compared == 0 || a.differ != 0 {

@@ -137,9 +137,13 @@ func flatten(r *store.ReadTxn, queries []dataset.Query) (*peerkit.Data, error) {
 		return nil, err
 	}
 	for _, role := range rs {
+		// The peers answer collection questions: only Swarm operations
+		// (the built-in roles' Kubernetes ones would only swell their models).
 		ops := map[string][]string{}
 		for _, perm := range role.Permissions {
-			ops[perm.Operation] = append([]string{}, perm.Options...)
+			if op, ok := roles.Lookup(perm.Operation); ok && op.Object == roles.Swarm {
+				ops[perm.Operation] = append([]string{}, perm.Options...)
+			}
 		}
 		p.Roles[role.ID] = ops
 	}

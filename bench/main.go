@@ -341,6 +341,9 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 		o.log("REST authorize, %d callers", c)
 		rep.server = append(rep.server, loadgen.Measure(ctx, "grantd", "REST", c, 1, len(qs), o.duration, restCaller(p, qs)))
 	}
+	if err := kubeSteps(ctx, o, p, in, rep); err != nil {
+		return err
+	}
 	o.log("write-to-visible")
 	if rep.visible, err = writeToVisible(ctx, p, in.data.Users, 200); err != nil {
 		return err

@@ -28,8 +28,10 @@ type report struct {
 	rssPeak            uint64
 	// rssSettled: rssIdle was read after grantd said it had returned its
 	// start-up garbage to the OS.
-	rssSettled             bool
-	inProcess, server      []loadgen.Result
+	rssSettled        bool
+	inProcess, server []loadgen.Result
+	// kubeModel holds the answers the model gives the Kubernetes questions.
+	kubeModel              loadgen.Result
 	visible                []time.Duration
 	peerQueries            int
 	peerRuns               []peerRun
@@ -208,6 +210,10 @@ func (r *report) write(dir string) error {
 	for _, iface := range []string{"gRPC", "gRPC batch of 100", "REST"} {
 		r.agreement = append(r.agreement, compare("grantd "+iface, "grantd in-process", engine, pick(r.server, "grantd", iface)))
 	}
+	if kube := pick(r.server, "grantd", "Kubernetes webhook"); len(kube) > 0 {
+		r.agreement = append(r.agreement, compare("grantd Kubernetes webhook", "the model (dataset.KubernetesQueries)",
+			[]loadgen.Result{r.kubeModel}, kube))
+	}
 	for _, run := range r.peerRuns {
 		for _, a := range run.out.Agreements {
 			r.agreement = append(r.agreement, agreement{system: run.name, reference: "grantd (its process)", compared: a.Compared, differ: a.Differ})
@@ -244,6 +250,10 @@ func (r *report) write(dir string) error {
 	}
 	if rb := best(pick(r.server, "grantd", "REST")); rb.Calls > 0 {
 		fmt.Fprintf(&b, "| REST authorize, best | ≥ 10,000/s | %.0f/s (%d callers) | %s |\n", rb.PerSecond, rb.Callers, verdict(rb.PerSecond >= 10000))
+	}
+	kube := pick(r.server, "grantd", "Kubernetes webhook")
+	if k, ok := atCallers(kube, 64); len(kube) > 0 {
+		fmt.Fprintf(&b, "| Kubernetes authorization webhook (SubjectAccessReview over HTTPS), %d callers | ≥ 10,000/s | %.0f/s, p99 %.2f ms | %s |\n", k.Callers, k.PerSecond, k.P99, verdict(ok && k.PerSecond >= 10000))
 	}
 	if len(r.visible) > 0 {
 		p99 := percentile(r.visible, 0.99)

@@ -9,6 +9,7 @@ package dataset
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/grantd/grantd/subjects"
@@ -140,7 +141,10 @@ func Generate(size Size, seed uint64) *Dataset {
 	}
 	flush()
 	// Custom roles.
-	catalog := roles.Catalog()
+	// The catalog without Kubernetes (appended last): the custom roles are
+	// Swarm roles, drawn as they were before Kubernetes joined the catalog,
+	// so that a size means the same dataset.
+	catalog := slices.DeleteFunc(roles.Catalog(), func(o roles.Operation) bool { return o.Object == roles.Kubernetes })
 	roleIDs := []string{roles.ViewOnly, roles.RestrictedControl, roles.FullControl, roles.Scheduler}
 	for _, op := range catalog {
 		if op.Object == roles.Swarm {
