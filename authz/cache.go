@@ -157,6 +157,7 @@ func cacheKey(r Request) string {
 	if r.Kubernetes {
 		b.WriteByte('K')
 		field(r.Namespace)
+		list('G', r.Groups)
 	}
 	if r.HasLabels || r.Labels != nil {
 		keys := make([]string, 0, len(r.Labels))

@@ -33,6 +33,7 @@ import (
 //	ns[namespace]     {"kind": "user"|"org", "admins": set of users}
 //	rg[object]        {subject: {role: grant ID}}   grants on repository:… and namespace:…
 //	                  (namespace:* and Kubernetes namespaces included)
+//	kg[group]         set of the team subjects a Kubernetes group maps to
 //
 // Every key is a string grantd validated before storing it; keys and values
 // reach Rego as data, never as source, so no name can change the policy.
@@ -49,9 +50,10 @@ const (
 	tRepos       = "repos"
 	tNamespaces  = "ns"
 	tRepoGrants  = "rg"
+	tKubeGroups  = "kg"
 )
 
-var allTables = []string{tPrincipals, tOps, tRoles, tCollections, tSubtree, tExact, tSchedule, tRepos, tNamespaces, tRepoGrants}
+var allTables = []string{tPrincipals, tOps, tRoles, tCollections, tSubtree, tExact, tSchedule, tRepos, tNamespaces, tRepoGrants, tKubeGroups}
 
 // key addresses one entry of the compiled state.
 type key struct{ table, name string }
@@ -124,6 +126,8 @@ func (c compiler) entry(k key) (*ast.Term, error) {
 		return c.namespace(k.name)
 	case tRepoGrants:
 		return c.repoGrants(k.name)
+	case tKubeGroups:
+		return c.kubeGroup(k.name)
 	}
 	return nil, fmt.Errorf("authz: no compiled table %q", k.table)
 }
@@ -342,6 +346,18 @@ func (c compiler) namespace(ns string) (*ast.Term, error) {
 	return obj(c.t.kv("kind", c.t.str("org")), c.t.kv("admins", c.t.stringSet(admins...))), nil
 }
 
+func (c compiler) kubeGroup(group string) (*ast.Term, error) {
+	teams, err := c.r.TeamsOfKubernetesGroup(group)
+	if err != nil || len(teams) == 0 {
+		return nil, err
+	}
+	names := make([]string, len(teams))
+	for i, t := range teams {
+		names[i] = subjects.OfTeam(t.Org, t.Name).String()
+	}
+	return c.t.stringSet(names...), nil
+}
+
 // affected lists the compiled entries a set of row changes may alter.
 func affected(changes []store.Change) map[key]bool {
 	keys := map[key]bool{}
@@ -356,6 +372,10 @@ func affected(changes []store.Change) map[key]bool {
 				add(tPrincipals, subjects.OfServiceAccount(x.Name).String())
 			case *store.Org:
 				add(tNamespaces, x.Name)
+			case *store.Team:
+				for _, g := range x.KubernetesGroups {
+					add(tKubeGroups, g)
+				}
 			case *store.OrgMember:
 				add(tPrincipals, subjects.OfUser(x.User).String())
 				add(tNamespaces, x.Org)
@@ -416,8 +436,21 @@ func (c compiler) build(rev uint64) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	groups := map[string]bool{}
 	for _, o := range orgs {
 		keys = append(keys, key{tNamespaces, o.Name})
+		teams, err := c.r.Teams(o.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range teams {
+			for _, g := range t.KubernetesGroups {
+				if !groups[g] {
+					groups[g] = true
+					keys = append(keys, key{tKubeGroups, g})
+				}
+			}
+		}
 	}
 	rs, err := c.r.Roles()
 	if err != nil {

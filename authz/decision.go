@@ -29,7 +29,11 @@ type Request struct {
 	// requests across all namespaces).
 	Kubernetes bool
 	Namespace  string
-	Options    []string
+	// Groups are the Kubernetes groups kube-apiserver sent with the user:
+	// the teams they map to (Team.KubernetesGroups) count as the subject's
+	// in a Kubernetes request.
+	Groups  []string
+	Options []string
 	Secrets    []string
 }
 
@@ -76,6 +80,9 @@ func (r Request) Input() *ast.Term {
 	}
 	if len(r.Secrets) > 0 {
 		in.Insert(str("secrets"), stringArray(r.Secrets))
+	}
+	if r.Kubernetes && len(r.Groups) > 0 {
+		in.Insert(str("groups"), stringArray(r.Groups))
 	}
 	return ast.NewTerm(in)
 }

@@ -46,6 +46,19 @@ func (g *gen) pick(xs []string) string { return xs[g.rng.IntN(len(xs))] }
 // shares its name with an org's registry namespace, as on real platforms.
 var kubeNamespaces = []string{"team-a", "team-b", "o0"}
 
+// kubeGroups are the Kubernetes groups teams map and requests carry.
+var kubeGroups = []string{"devs", "ops", "oidc:everyone"}
+
+func (g *gen) someGroups() []string {
+	var out []string
+	for _, k := range append(kubeGroups, "unmapped") {
+		if g.chance(0.4) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // op picks an operation, spread over the object kinds: Kubernetes has most
 // of the catalog, and would crowd out the others if picked uniformly.
 func (g *gen) op() roles.Operation {
@@ -87,7 +100,7 @@ func (g *gen) populate() {
 		g.orgs = append(g.orgs, org)
 		for j := range 1 + g.rng.IntN(4) {
 			team := fmt.Sprintf("t%d", j)
-			g.v.must(store.CreateTeam{Team: store.Team{Org: org, Name: team}})
+			g.v.must(store.CreateTeam{Team: store.Team{Org: org, Name: team, KubernetesGroups: g.someGroups()}})
 			g.teams = append(g.teams, org+"/"+team)
 		}
 	}
@@ -224,7 +237,7 @@ func (g *gen) addGrant() {
 func (g *gen) mutate(n int) {
 	r := g.v.st.Read()
 	for range n {
-		switch g.rng.IntN(9) {
+		switch g.rng.IntN(10) {
 		case 0, 1:
 			g.addGrant()
 		case 2:
@@ -249,6 +262,12 @@ func (g *gen) mutate(n int) {
 				repo := g.pick(g.repos)
 				vis := g.pick([]string{store.VisibilityPublic, store.VisibilityPrivate})
 				g.try(store.UpdateRepository{Namespace: repo[:indexByte(repo, '/')], Name: repo[indexByte(repo, '/')+1:], Visibility: &vis})
+			}
+		case 9:
+			if len(g.teams) > 0 {
+				team := g.pick(g.teams)
+				groups := g.someGroups()
+				g.try(store.UpdateTeam{Org: team[:indexByte(team, '/')], Name: team[indexByte(team, '/')+1:], KubernetesGroups: &groups})
 			}
 		case 8:
 			if len(g.teams) > 0 && g.chance(0.3) {
@@ -296,6 +315,9 @@ func (g *gen) query() Request {
 	if wantKube {
 		req.Kubernetes = true
 		req.Namespace = g.pick(append(kubeNamespaces, "", "elsewhere"))
+		if g.chance(0.5) {
+			req.Groups = g.someGroups()
+		}
 	} else if wantRepo {
 		switch n := g.rng.IntN(10); {
 		case n < 7 && len(g.repos) > 0:

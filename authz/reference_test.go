@@ -73,6 +73,12 @@ func referenceDecide(r *store.ReadTxn, req Request) bool {
 		if admin {
 			return true
 		}
+		for _, group := range req.Groups {
+			teams, _ := r.TeamsOfKubernetesGroup(group)
+			for _, t := range teams {
+				subjects = append(subjects, "team:"+t.Org+"/"+t.Name)
+			}
+		}
 		held, opts := false, []string{}
 		for _, g := range allGrants {
 			o := g.Object.String()

@@ -1,10 +1,11 @@
 // Command bench measures grantd the way a buyer would: the reference
 // dataset restored into a real grantd, a load of Authorize calls over
-// gRPC, batched gRPC and REST from concurrent callers, write-to-visible
-// latency, start-up time and resident memory; and, side by side on one
-// dataset with the same questions, grantd's decision engine against a
-// naive OPA policy and OpenFGA with its in-memory datastore. It writes a
-// Markdown report with a PNG plot of latency against concurrency.
+// gRPC, batched gRPC and REST, and of kube-apiserver's SubjectAccessReviews,
+// from concurrent callers, write-to-visible latency, start-up time and
+// resident memory; and, side by side on one dataset with the same
+// questions, grantd's decision engine against the peers as their experts
+// model them (docs/peers.md). It writes a Markdown report with a PNG plot
+// of latency against concurrency.
 //
 //	go run ./bench                      # enterprise-large, the report in bench-report/
 //	go run ./bench -size small -peer-size small -duration 1s   # the CI smoke size
@@ -140,7 +141,8 @@ func parse(args []string) (options, error) {
        go run ./bench gen -size SIZE -o FILE
 
 The first form restores a reference dataset into a real grantd, measures it
-(gRPC, batched gRPC and REST from many callers, write-to-visible, start-up,
+(gRPC, batched gRPC, REST and the Kubernetes webhook from many callers,
+write-to-visible, start-up,
 memory) and the peers side by side, and writes a report. The second writes
 a dataset's snapshot for `+"`grantd restore`"+` (go run ./bench gen -h).
 

@@ -256,9 +256,15 @@ kube_objects := ["namespace:*"] if {
 	input.resource.namespace == ""
 } else := ["namespace:*", concat("", ["namespace:", input.resource.namespace])]
 
+# The principal's subjects, and the teams its Kubernetes groups map to.
+kube_subjects := object.union(principal.s, {team: true |
+	some g in input.groups
+	some team, _ in data.grantd.state.kg[g]
+})
+
 kube_roles := {role |
 	some key in kube_objects
-	some _, roles in object.filter(data.grantd.state.rg[key], principal.s)
+	some _, roles in object.filter(data.grantd.state.rg[key], kube_subjects)
 	some role, _ in roles
 }
 
@@ -299,6 +305,6 @@ target_grants contains {"grant": id, "subject": s, "role": role, "object": key, 
 target_grants contains {"grant": id, "subject": s, "role": role, "object": key, "scope": "subtree"} if {
 	is_string(input.resource.namespace)
 	some key in kube_objects
-	some s, roles in object.filter(data.grantd.state.rg[key], principal.s)
+	some s, roles in object.filter(data.grantd.state.rg[key], kube_subjects)
 	some role, id in roles
 }

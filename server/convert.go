@@ -1,6 +1,8 @@
 package server
 
 import (
+	"slices"
+
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
@@ -17,7 +19,8 @@ func userPB(u *store.User) *v1.User {
 func orgPB(o *store.Org) *v1.Org { return &v1.Org{Name: o.Name, CreatedAt: ts(o.CreatedAt)} }
 
 func teamPB(t *store.Team) *v1.Team {
-	return &v1.Team{Org: t.Org, Name: t.Name, Description: t.Description, CreatedAt: ts(t.CreatedAt)}
+	return &v1.Team{Org: t.Org, Name: t.Name, Description: t.Description, CreatedAt: ts(t.CreatedAt),
+		KubernetesGroups: slices.Clone(t.KubernetesGroups)}
 }
 
 func orgMemberPB(m *store.OrgMember) *v1.OrgMember {

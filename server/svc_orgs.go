@@ -152,7 +152,17 @@ func (s *orgService) UpdateTeam(ctx context.Context, req *v1.UpdateTeamRequest) 
 	if err := s.requireOrgAdmin(ctx, req.GetOrg()); err != nil {
 		return nil, err
 	}
-	rev, err := s.apply(ctx, store.UpdateTeam{Org: req.GetOrg(), Name: req.GetTeam(), Description: req.Description})
+	c := store.UpdateTeam{Org: req.GetOrg(), Name: req.GetTeam(), Description: req.Description}
+	if req.GetUpdateKubernetesGroups() {
+		// A group mapping hands the team's Kubernetes access to the
+		// group's members: Kubernetes grants are for system admins.
+		if err := rights.RequireSystemAdmin(principalFrom(ctx)); err != nil {
+			return nil, err
+		}
+		groups := slices.Clone(req.GetKubernetesGroups())
+		c.KubernetesGroups = &groups
+	}
+	rev, err := s.apply(ctx, c)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,22 @@ func TestUpdateTeamAndServiceAccount(t *testing.T) {
 		t.Errorf("team description = %q", tm.Description)
 	}
 	wantErr(t, s, UpdateTeam{Org: "acme", Name: "nope", Description: &d}, ErrNotFound)
+	groups := []string{"oidc:web", "devs", "oidc:web"}
+	mustApply(t, s, UpdateTeam{Org: "acme", Name: "web", KubernetesGroups: &groups})
+	if tm, _ := s.Read().Team("acme", "web"); !slices.Equal(tm.KubernetesGroups, []string{"devs", "oidc:web"}) || tm.Description != d {
+		t.Errorf("team = %+v", tm)
+	}
+	if ts, _ := s.Read().TeamsOfKubernetesGroup("devs"); len(ts) != 1 || ts[0].Name != "web" {
+		t.Errorf("teams of devs = %v", ts)
+	}
+	for _, bad := range [][]string{{"system:authenticated"}, {""}, {"bad\ngroup"}, {strings.Repeat("g", 257)}, slices.Repeat([]string{"g"}, MaxKubernetesGroups+1)} {
+		wantErr(t, s, UpdateTeam{Org: "acme", Name: "web", KubernetesGroups: &bad}, ErrInvalid)
+	}
+	none := []string{}
+	mustApply(t, s, UpdateTeam{Org: "acme", Name: "web", KubernetesGroups: &none})
+	if ts, _ := s.Read().TeamsOfKubernetesGroup("devs"); len(ts) != 0 {
+		t.Errorf("cleared groups still map: %v", ts)
+	}
 
 	caps, off := []string{CapabilityAuthorize}, false
 	mustApply(t, s, UpdateServiceAccount{Name: "proxy", Capabilities: &caps, Active: &off})

@@ -2,6 +2,10 @@ package store
 
 import (
 	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/grantd/grantd/subjects"
 )
@@ -88,8 +92,40 @@ func (c CreateTeam) apply(tx *writeTxn) error {
 	if err := tx.mustNotExist("team", tableTeams, t.Org, t.Name); err != nil {
 		return err
 	}
+	groups, err := validKubernetesGroups(t.KubernetesGroups)
+	if err != nil {
+		return err
+	}
+	t.KubernetesGroups = groups
 	t.CreatedAt = stamp(t.CreatedAt)
 	return tx.Insert(tableTeams, &t)
+}
+
+// MaxKubernetesGroups bounds the Kubernetes groups of one team.
+const MaxKubernetesGroups = 20
+
+// validKubernetesGroups checks and normalizes (sorts, dedups) a team's
+// Kubernetes groups: 1-256 printable characters each, and none of
+// Kubernetes' own system: groups, which every user or component of a kind
+// holds (mapping system:authenticated would hand the team to everyone).
+func validKubernetesGroups(groups []string) ([]string, error) {
+	if len(groups) > MaxKubernetesGroups {
+		return nil, fmt.Errorf("%w: a team maps at most %d Kubernetes groups", ErrInvalid, MaxKubernetesGroups)
+	}
+	for _, g := range groups {
+		if g == "" || len(g) > 256 || !utf8.ValidString(g) || strings.IndexFunc(g, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+			return nil, fmt.Errorf("%w: Kubernetes group %q must be 1-256 printable characters", ErrInvalid, g)
+		}
+		if strings.HasPrefix(g, "system:") {
+			return nil, fmt.Errorf("%w: Kubernetes group %q is one of Kubernetes' own system: groups", ErrInvalid, g)
+		}
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	out := slices.Clone(groups)
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // DeleteTeam removes a team with its memberships and grants.
@@ -271,12 +307,14 @@ func (c RemoveTeamMember) apply(tx *writeTxn) error {
 	return tx.Delete(tableTeamMembers, row)
 }
 
-// UpdateTeam changes a team's description or directory sync setting.
+// UpdateTeam changes a team's description, directory sync setting or
+// Kubernetes groups (replaced whole when KubernetesGroups is set).
 type UpdateTeam struct {
-	Org         string         `json:"org"`
-	Name        string         `json:"name"`
-	Description *string        `json:"description,omitempty"`
-	LDAPSync    *LDAPGroupSync `json:"ldapSync,omitempty"`
+	Org              string         `json:"org"`
+	Name             string         `json:"name"`
+	Description      *string        `json:"description,omitempty"`
+	LDAPSync         *LDAPGroupSync `json:"ldapSync,omitempty"`
+	KubernetesGroups *[]string      `json:"kubernetesGroups,omitempty"`
 }
 
 func (UpdateTeam) kind() commandKind { return kindUpdateTeam }
@@ -296,6 +334,13 @@ func (c UpdateTeam) apply(tx *writeTxn) error {
 	setIf(&t.Description, c.Description)
 	if c.LDAPSync != nil {
 		t.LDAPSync = clonePtr(c.LDAPSync)
+	}
+	if c.KubernetesGroups != nil {
+		groups, err := validKubernetesGroups(*c.KubernetesGroups)
+		if err != nil {
+			return err
+		}
+		t.KubernetesGroups = groups
 	}
 	return tx.Insert(tableTeams, &t)
 }

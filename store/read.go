@@ -167,6 +167,11 @@ func (r *ReadTxn) Teams(org string) ([]*Team, error) {
 	return list[Team](r, tableTeams, indexIDPrefix, 0, leading(org)...)
 }
 
+// TeamsOfKubernetesGroup lists the teams a Kubernetes group maps to.
+func (r *ReadTxn) TeamsOfKubernetesGroup(group string) ([]*Team, error) {
+	return list[Team](r, tableTeams, indexKubeGroup, 0, group)
+}
+
 // OrgMember returns one org membership.
 func (r *ReadTxn) OrgMember(org, user string) (*OrgMember, error) {
 	return first[OrgMember](r, tableOrgMembers, org, user)

@@ -41,6 +41,8 @@ const (
 	indexParent  = "parent"
 	indexSubject = "subject"
 	indexObject  = "object"
+	// indexKubeGroup finds the teams a Kubernetes group maps to.
+	indexKubeGroup = "kubegroup"
 )
 
 // Rows are indexed only by what a frequent read looks them up by: every
@@ -171,7 +173,9 @@ func usersTable() *memdb.TableSchema {
 func orgsTable() *memdb.TableSchema { return table(tableOrgs, idIndex(str("Name"))) }
 
 func teamsTable() *memdb.TableSchema {
-	return table(tableTeams, idIndex(compound("Org", "Name")))
+	groups := &memdb.IndexSchema{Name: indexKubeGroup, AllowMissing: true,
+		Indexer: &memdb.StringSliceFieldIndex{Field: "KubernetesGroups"}}
+	return table(tableTeams, idIndex(compound("Org", "Name")), groups)
 }
 
 func orgMembersTable() *memdb.TableSchema {

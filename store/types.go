@@ -52,6 +52,9 @@ type Team struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	// LDAPSync, when set, keeps the team's LDAP members in step with the directory.
 	LDAPSync *LDAPGroupSync `json:"ldapSync,omitempty"`
+	// KubernetesGroups are the Kubernetes groups whose members grantd knows
+	// act as this team in Kubernetes requests.
+	KubernetesGroups []string `json:"kubernetesGroups,omitempty"`
 }
 
 // LDAPGroupSync selects directory users by group or by search.

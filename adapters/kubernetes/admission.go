@@ -27,7 +27,8 @@ type admissionRequest struct {
 	Namespace string           `json:"namespace,omitempty"`
 	Operation string           `json:"operation"`
 	UserInfo  struct {
-		Username string `json:"username"`
+		Username string   `json:"username"`
+		Groups   []string `json:"groups"`
 	} `json:"userInfo"`
 	Object json.RawMessage `json:"object,omitempty"`
 }
@@ -210,8 +211,12 @@ func admit(ctx context.Context, b Backend, req *admissionRequest) (allowed bool,
 		options = append(options, o)
 	}
 	slices.Sort(options)
+	if len(req.UserInfo.Groups) > MaxGroups {
+		return false, fmt.Sprintf("grantd: the request names %d groups, more than grantd reads (%d)", len(req.UserInfo.Groups), MaxGroups),
+			authz.Decision{Code: authz.CodeMalformedRequest}
+	}
 	d = b.Decide(ctx, authz.Request{Subject: subject, Operation: "container.create", Kubernetes: true,
-		Namespace: req.Namespace, Options: options})
+		Namespace: req.Namespace, Groups: req.UserInfo.Groups, Options: options})
 	switch {
 	case d.Allowed, d.Code == authz.CodeUnknownSubject:
 		return true, "", d

@@ -90,6 +90,20 @@ func TestAuthorizeVerdicts(t *testing.T) {
 			t.Errorf("%s: status %+v for %s", c.name, rv.Status, c.want)
 		}
 	}
+	// Groups reach the decision in either version's field.
+	for version, field := range map[string]string{"v1": "groups", "v1beta1": "group"} {
+		b := &backend{allow: grant}
+		if _, _, _, err := Authorize(context.Background(), b, sar(version, "alice", podsInA+`,"`+field+`":["devs","system:authenticated"]`)); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.asked) != 1 || !slices.Equal(b.asked[0].Groups, []string{"devs", "system:authenticated"}) {
+			t.Errorf("%s %s: asked %+v", version, field, b.asked)
+		}
+	}
+	many := `,"groups":["g"` + strings.Repeat(`,"g"`, MaxGroups) + `]`
+	if _, v, _, _ := Authorize(context.Background(), &backend{allow: grant}, sar("v1", "alice", podsInA+many)); v != Deny {
+		t.Errorf("%d groups: %s", MaxGroups+1, v)
+	}
 	for _, bad := range []string{`{`, `{"apiVersion":"authorization.k8s.io/v2","kind":"SubjectAccessReview"}`,
 		`{"apiVersion":"authorization.k8s.io/v1","kind":"TokenReview"}`} {
 		if _, _, _, err := Authorize(context.Background(), &backend{}, []byte(bad)); err == nil {

@@ -78,6 +78,9 @@ const (
 	NoOpinion Verdict = "no-opinion"
 )
 
+// MaxGroups bounds the groups of one review's user.
+const MaxGroups = 256
+
 // ErrBadReview is wrapped by every error about a malformed review.
 var ErrBadReview = errors.New("malformed review")
 
@@ -111,7 +114,15 @@ func authorize(ctx context.Context, b Backend, spec reviewSpec) (Verdict, authz.
 		return NoOpinion, authz.Decision{Code: authz.CodeUnknownSubject,
 			Reason: fmt.Sprintf("Kubernetes user %q is not a grantd user, service account or granted Kubernetes service account", spec.User)}
 	}
-	req := authz.Request{Subject: subject, Kubernetes: true}
+	groups := spec.Groups
+	if len(groups) == 0 {
+		groups = spec.Group // v1beta1's name for them
+	}
+	if len(groups) > MaxGroups {
+		return Deny, authz.Decision{Code: authz.CodeMalformedRequest,
+			Reason: fmt.Sprintf("the review names %d groups, more than grantd reads (%d)", len(groups), MaxGroups)}
+	}
+	req := authz.Request{Subject: subject, Kubernetes: true, Groups: groups}
 	// Without a grant, discovery and a user's questions about themselves
 	// fall through to the API server's own policy (RBAC's system:discovery
 	// and system:basic-user), so that kubectl works for anyone grantd lets

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
+	"github.com/grantd/grantd/subjects"
 )
 
 // The paths grantd serves kube-apiserver's webhooks on (server/kubernetes.go).
@@ -152,10 +153,10 @@ func (k *kubeFlags) token(g *globals, cmd *cobra.Command) (string, error) {
 				k.serviceAccount, k.serviceAccount)
 		}
 		return v1.NewTokenServiceClient(c).CreateAPIToken(ctx, &v1.CreateAPITokenRequest{
-			Name: "kube-apiserver", Owner: "serviceaccount:" + k.serviceAccount})
+			Name: "kube-apiserver", Owner: subjects.OfServiceAccount(k.serviceAccount).String()})
 	}, func(_ io.Writer, r *v1.CreateAPITokenResponse) error {
 		secret = r.GetSecret()
-		fmt.Fprintf(os.Stderr, "Created API token %s for serviceaccount:%s; it is in the kubeconfig only.\n", r.GetToken().GetId(), k.serviceAccount)
+		fmt.Fprintf(os.Stderr, "Created API token %s for %s; it is in the kubeconfig only.\n", r.GetToken().GetId(), r.GetToken().GetOwner())
 		return nil
 	})
 	return secret, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -76,9 +77,9 @@ func newOrgsCommand(g *globals) *cobra.Command {
 func newTeamsCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "teams", Aliases: []string{"team"}, Short: "Manage the teams of an org and their members"}
 	printTeams := func(w io.Writer, ts ...*v1.Team) error {
-		t := newTable(w, "ORG", "TEAM", "DESCRIPTION")
+		t := newTable(w, "ORG", "TEAM", "DESCRIPTION", "KUBERNETES GROUPS")
 		for _, x := range ts {
-			t.row(x.GetOrg(), x.GetName(), x.GetDescription())
+			t.row(x.GetOrg(), x.GetName(), x.GetDescription(), x.GetKubernetesGroups())
 		}
 		return t.flush()
 	}
@@ -104,14 +105,28 @@ func newTeamsCommand(g *globals) *cobra.Command {
 			}, func(w io.Writer, t *v1.Team) error { return printTeams(w, t) })
 		}}
 	var newDescription string
-	upd := &cobra.Command{Use: "update ORG TEAM", Short: "Change a team's description", Args: cobra.ExactArgs(2),
+	var kubeGroups []string
+	upd := &cobra.Command{Use: "update ORG TEAM", Short: "Change a team's description or Kubernetes groups", Args: cobra.ExactArgs(2),
+		Example: "  grantctl teams update acme web --description 'front-end developers'\n" +
+			"  grantctl teams update acme web --kubernetes-group oidc:web-devs   # --kubernetes-group= clears them",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			req := &v1.UpdateTeamRequest{Org: args[0], Team: args[1]}
+			if cmd.Flags().Changed("description") {
+				req.Description = &newDescription
+			}
+			if cmd.Flags().Changed("kubernetes-group") {
+				req.KubernetesGroups, req.UpdateKubernetesGroups = kubeGroups, true
+			}
+			if req.Description == nil && !req.UpdateKubernetesGroups {
+				return fmt.Errorf("give --description or --kubernetes-group")
+			}
 			return write(g, cmd, func(ctx context.Context, c *grpc.ClientConn) (*v1.UpdateTeamResponse, error) {
-				return orgClient(c).UpdateTeam(ctx, &v1.UpdateTeamRequest{Org: args[0], Team: args[1], Description: &newDescription})
+				return orgClient(c).UpdateTeam(ctx, req)
 			}, "Updated team %s/%s", args[0], args[1])
 		}}
 	upd.Flags().StringVar(&newDescription, "description", "", "new description")
-	_ = upd.MarkFlagRequired("description")
+	upd.Flags().StringSliceVar(&kubeGroups, "kubernetes-group", nil,
+		"replace the Kubernetes groups whose members (users grantd knows) act as this team in Kubernetes (system admins; --kubernetes-group= for none)")
 	del := &cobra.Command{Use: "delete ORG TEAM", Short: "Delete a team with its memberships and grants", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return write(g, cmd, func(ctx context.Context, c *grpc.ClientConn) (*v1.DeleteTeamResponse, error) {

@@ -25,7 +25,7 @@ func pod(name, spec, securityContext string) string {
 // grantd's grants name.
 func TestKubeAPIServerEnforcesGrants(t *testing.T) {
 	g := startGrantd(t)
-	for _, u := range []string{"alice", "victor", "fiona", "nobody"} {
+	for _, u := range []string{"alice", "victor", "fiona", "nobody", "gina"} {
 		g.user(u)
 	}
 	g.ok("orgs", "create", "acme")
@@ -35,9 +35,13 @@ func TestKubeAPIServerEnforcesGrants(t *testing.T) {
 	g.grant("user:victor", "viewonly", "namespace:team-a")
 	g.grant("user:fiona", "fullcontrol", "namespace:team-a")
 	g.grant("k8s-serviceaccount:team-a/deployer", "restrictedcontrol", "namespace:team-a")
+	// Team acme/ops is whoever kube-apiserver says is in group oidc:ops.
+	g.ok("teams", "create", "acme", "ops")
+	g.ok("teams", "update", "acme", "ops", "--kubernetes-group", "oidc:ops")
+	g.grant("team:acme/ops", "viewonly", "namespace:team-b")
 
 	c := startCluster(t, g, []tokenUser{{"alice", ""}, {"victor", ""}, {"fiona", ""}, {"nobody", ""},
-		{"mallory", ""}, {"system:kube-scheduler", ""},
+		{"mallory", "oidc:ops"}, {"gina", "oidc:ops"}, {"system:kube-scheduler", ""},
 		{"system:serviceaccount:team-a:deployer", "system:serviceaccounts,system:serviceaccounts:team-a"}})
 	for _, ns := range []string{"team-a", "team-b"} {
 		c.ok("cluster-admin", "create", "namespace", ns)
@@ -96,6 +100,14 @@ func TestKubeAPIServerEnforcesGrants(t *testing.T) {
 	if out, err := apply("fiona", pod("priv", `"hostNetwork":true`, `{"privileged":true,"capabilities":{"add":["NET_ADMIN"]}}`)); err != nil {
 		t.Errorf("fiona's privileged pod: %v\n%s", err, out)
 	}
+
+	// A Kubernetes group mapped to a team: gina is in no grantd team, but
+	// kube-apiserver puts her in oidc:ops, which is acme/ops. A user
+	// grantd does not know gains nothing from the same group.
+	c.ok("gina", "-n", "team-b", "get", "pods")
+	c.refused("gina", "", []string{"-n", "team-b", "get", "secrets"}, "no grant gives user:gina kubernetes.secrets.list")
+	c.refused("gina", "", inA("get", "pods"), "no grant gives user:gina kubernetes.pods.list")
+	c.refused("mallory", "", []string{"-n", "team-b", "get", "pods"}, "grantd has no opinion")
 
 	// A grantd user without a grant is denied, with grantd's reason.
 	c.refused("nobody", "", inA("get", "pods"), "no grant gives user:nobody kubernetes.pods.list")

@@ -1810,13 +1810,16 @@ func (x *ListOrgMembersResponse) GetNextPageToken() string {
 }
 
 type Team struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Org           string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Org         string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Kubernetes groups whose members, when grantd knows them, act as this
+	// team in Kubernetes requests (kube-apiserver sends a user's groups).
+	KubernetesGroups []string `protobuf:"bytes,5,rep,name=kubernetes_groups,json=kubernetesGroups,proto3" json:"kubernetes_groups,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Team) Reset() {
@@ -1873,6 +1876,13 @@ func (x *Team) GetDescription() string {
 func (x *Team) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Team) GetKubernetesGroups() []string {
+	if x != nil {
+		return x.KubernetesGroups
 	}
 	return nil
 }
@@ -2154,12 +2164,16 @@ func (x *ListTeamsResponse) GetNextPageToken() string {
 }
 
 type UpdateTeamRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Org           string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
-	Team          string                 `protobuf:"bytes,2,opt,name=team,proto3" json:"team,omitempty"`
-	Description   *string                `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Org         string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	Team        string                 `protobuf:"bytes,2,opt,name=team,proto3" json:"team,omitempty"`
+	Description *string                `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Replaces the team's Kubernetes groups when update_kubernetes_groups is
+	// set (system admins only: they widen Kubernetes access).
+	KubernetesGroups       []string `protobuf:"bytes,4,rep,name=kubernetes_groups,json=kubernetesGroups,proto3" json:"kubernetes_groups,omitempty"`
+	UpdateKubernetesGroups bool     `protobuf:"varint,5,opt,name=update_kubernetes_groups,json=updateKubernetesGroups,proto3" json:"update_kubernetes_groups,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *UpdateTeamRequest) Reset() {
@@ -2211,6 +2225,20 @@ func (x *UpdateTeamRequest) GetDescription() string {
 		return *x.Description
 	}
 	return ""
+}
+
+func (x *UpdateTeamRequest) GetKubernetesGroups() []string {
+	if x != nil {
+		return x.KubernetesGroups
+	}
+	return nil
+}
+
+func (x *UpdateTeamRequest) GetUpdateKubernetesGroups() bool {
+	if x != nil {
+		return x.UpdateKubernetesGroups
+	}
+	return false
 }
 
 type UpdateTeamResponse struct {
@@ -3833,13 +3861,14 @@ const file_grantd_v1_accounts_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"p\n" +
 	"\x16ListOrgMembersResponse\x12.\n" +
 	"\amembers\x18\x01 \x03(\v2\x14.grantd.v1.OrgMemberR\amembers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb6\x01\n" +
 	"\x04Team\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"[\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12+\n" +
+	"\x11kubernetes_groups\x18\x05 \x03(\tR\x10kubernetesGroups\"[\n" +
 	"\x11CreateTeamRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -3857,11 +3886,13 @@ const file_grantd_v1_accounts_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"b\n" +
 	"\x11ListTeamsResponse\x12%\n" +
 	"\x05teams\x18\x01 \x03(\v2\x0f.grantd.v1.TeamR\x05teams\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"p\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd7\x01\n" +
 	"\x11UpdateTeamRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x12\n" +
 	"\x04team\x18\x02 \x01(\tR\x04team\x12%\n" +
-	"\vdescription\x18\x03 \x01(\tH\x00R\vdescription\x88\x01\x01B\x0e\n" +
+	"\vdescription\x18\x03 \x01(\tH\x00R\vdescription\x88\x01\x01\x12+\n" +
+	"\x11kubernetes_groups\x18\x04 \x03(\tR\x10kubernetesGroups\x128\n" +
+	"\x18update_kubernetes_groups\x18\x05 \x01(\bR\x16updateKubernetesGroupsB\x0e\n" +
 	"\f_description\"U\n" +
 	"\x12UpdateTeamResponse\x12#\n" +
 	"\x04team\x18\x01 \x01(\v2\x0f.grantd.v1.TeamR\x04team\x12\x1a\n" +
