@@ -34,7 +34,7 @@ type Request struct {
 	// in a Kubernetes request.
 	Groups  []string
 	Options []string
-	Secrets    []string
+	Secrets []string
 }
 
 // Decision is the answer. Denials always carry a reason; any failure to
