@@ -50,7 +50,7 @@ func kubeSteps(ctx context.Context, o options, p *process, in *installation, rep
 	o.log("warming the decision cache: one pass over the Kubernetes questions")
 	caller := kubeCaller(p, tok.GetSecret(), qs)
 	if w := loadgen.Measure(ctx, "grantd", "warm-up", 16, 1, len(qs), time.Hour, caller, loadgen.OnePass()); w.Errors > 0 {
-		return fmt.Errorf("Kubernetes warm-up: %s", w.FirstError)
+		return fmt.Errorf("warming up the Kubernetes questions: %s", w.FirstError)
 	}
 	for _, c := range o.callers {
 		o.log("Kubernetes SubjectAccessReview webhook, %d callers", c)
