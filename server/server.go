@@ -272,10 +272,12 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.Handle("GET /auth/token", withClientAddr(s.tokens))
 	mux.Handle("POST /auth/token", s.limitBody(withClientAddr(s.tokens)))
 	s.kubernetesRoutes(mux)
+	s.consoleRoutes(mux)
 	mux.Handle("/", s.limitBody(gw))
+	withCookie := s.withConsoleCookie(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), remoteAddrKey{}, tcpAddrString(r.RemoteAddr)))
-		mux.ServeHTTP(w, r)
+		withCookie.ServeHTTP(w, r)
 	})
 }
 

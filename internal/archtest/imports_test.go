@@ -30,7 +30,8 @@ var allowed = map[string][]string{
 	"adapters/kubernetes": {"authz", "roles", "subjects"},
 	"dataset":             {"collections", "roles", "store", "subjects"},
 	"server": {"adapters/", "authn", "authz", "rights", "collections", "internal/", "ldapsync", "pki", "proto/", "roles", "store",
-		"subjects"},
+		"subjects", "ui"},
+	"ui": {},
 	// cmd/grantd speaks the API as a client once: a node joining a cluster
 	// (--join) asks another node's ClusterService.
 	"cmd/grantd": {"adapters/registry", "authn", "authz", "pki", "proto/", "server", "store", "subjects"},
