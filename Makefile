@@ -5,7 +5,7 @@ GO ?= go
 # runs as part of the ordinary tests).
 FUZZTIME ?= 20s
 
-.PHONY: run test test-deps generate build fmt-check tracked-check
+.PHONY: run test test-deps generate build fmt-check tracked-check ui ui-screenshots
 
 ## run: start grantd on its embedded default (single-node store in ./grantd-data, TLS on :8443).
 ## The binary replaces the recipe's shell, so SIGTERM and Ctrl-C reach grantd itself.
@@ -18,6 +18,7 @@ test: fmt-check tracked-check test-deps
 	$(GO) tool -modfile=tools/go.mod staticcheck ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
 	cd e2e/kubernetes && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
+	cd ui && npm ci --no-audit --no-fund && npm run check && node build.mjs --check && npm test
 	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzPluginRequest$$' -fuzztime $(FUZZTIME) ./adapters/engine
 	GRANTD_BENCH_LDAP_USERS=500 $(GO) test -run '^$$' -bench 'SyncLargeDirectory|LDAPLogin' -benchtime 2x ./ldapsync
@@ -37,6 +38,14 @@ fmt-check:
 ## generate: regenerate the API from proto/ with local plugins only (offline)
 generate:
 	$(GO) tool -modfile=tools/go.mod buf generate
+
+## ui: rebuild the admin console into ui/dist (committed; make test fails when it is stale)
+ui:
+	cd ui && npm ci --no-audit --no-fund && npm run build
+
+## ui-screenshots: the console's browser tests, keeping their screenshots in docs/console
+ui-screenshots:
+	cd ui && npm ci --no-audit --no-fund && GRANTD_UI_SCREENSHOTS=../docs/console npm test
 
 ## build: the grantd and grantctl binaries in bin/
 build:

@@ -1,0 +1,89 @@
+// The caller's own credentials: API tokens (the secret shown once) and
+// client bundles (created and downloaded, revoked).
+import { useState } from "preact/hooks";
+import { api } from "../api";
+import { ErrorBox, Field, Page, Status, useAction, useLoad, Empty } from "../ui";
+
+export function CredentialsPage() {
+  const tokens = useLoad(() => api.tokens(), []);
+  const bundles = useLoad(() => api.bundles(), []);
+  const [name, setName] = useState("");
+  const [label, setLabel] = useState("");
+  const [secret, setSecret] = useState("");
+  const act = useAction();
+  return (
+    <Page title="Tokens and bundles">
+      <h2>API tokens</h2>
+      <ErrorBox error={tokens.error} />
+      {tokens.data && tokens.data.length === 0 && <Empty>No API tokens.</Empty>}
+      <ul class="plain">
+        {(tokens.data ?? []).map((t) => (
+          <li key={t.id}>
+            {t.name} <code>{t.id}</code>{" "}
+            <button type="button" class="danger" aria-label={"Revoke token " + t.name} onClick={async () => (await act.run(() => api.revokeToken(t.id), "Revoked " + t.name)) && tokens.reload()}>
+              Revoke
+            </button>
+          </li>
+        ))}
+      </ul>
+      <form
+        class="inline"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setSecret("");
+          await act.run(async () => setSecret((await api.createToken(name, "")).secret), "Created token " + name);
+          tokens.reload();
+        }}
+      >
+        <Field label="New token name" name="token-name" value={name} onInput={setName} required />
+        <button type="submit" disabled={act.busy}>
+          Create token
+        </button>
+      </form>
+      {secret && (
+        <div class="secret" role="status">
+          <p>The token's secret, shown only now:</p>
+          <code>{secret}</code>
+        </div>
+      )}
+      <h2>Client bundles</h2>
+      <ErrorBox error={bundles.error} />
+      {bundles.data && bundles.data.length === 0 && <Empty>No client bundles.</Empty>}
+      <ul class="plain">
+        {(bundles.data ?? []).map((b) => (
+          <li key={b.serial}>
+            {b.label || "(no label)"} <code>{b.serial}</code> {b.revoked ? "revoked" : ""}{" "}
+            {!b.revoked && (
+              <button type="button" class="danger" aria-label={"Revoke bundle " + b.serial} onClick={async () => (await act.run(() => api.revokeBundle(b.serial), "Revoked bundle")) && bundles.reload()}>
+                Revoke
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+      <form
+        class="inline"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          await act.run(async () => {
+            const r = await api.createBundle(label);
+            const bytes = Uint8Array.from(atob(r.zip), (c) => c.charCodeAt(0));
+            const a = document.createElement("a");
+            a.href = URL.createObjectURL(new Blob([bytes], { type: "application/zip" }));
+            a.download = `grantd-bundle-${r.bundle.serial}.zip`;
+            a.click();
+            URL.revokeObjectURL(a.href);
+          }, "Created the bundle and downloaded it");
+          bundles.reload();
+        }}
+      >
+        <Field label="Bundle label" name="bundle-label" value={label} onInput={setLabel} />
+        <button type="submit" disabled={act.busy}>
+          Create and download bundle
+        </button>
+      </form>
+      <ErrorBox error={act.error} />
+      {act.done && <Status text={act.done} />}
+    </Page>
+  );
+}
