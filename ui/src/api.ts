@@ -223,8 +223,12 @@ export const api = {
   createToken: (name: string, owner: string) => call<{ token: APIToken; secret: string }>("POST", "/v1/tokens", { name, owner }),
   revokeToken: (id: string) => call("DELETE", `/v1/tokens/${seg(id)}`),
 
-  collections: (parent: string) =>
-    call<{ collections?: Collection[] }>("GET", "/v1/collections" + q({ parent, pageSize: 1000 })).then((r) => r.collections ?? []),
+  /** One page of a collection's children (or of every collection, parent ""). */
+  collections: (parent: string, pageToken = "", pageSize = 200) =>
+    call<{ collections?: Collection[]; nextPageToken?: string }>("GET", "/v1/collections" + q({ parent, pageSize, pageToken })).then((r) => ({
+      items: r.collections ?? [],
+      next: r.nextPageToken ?? "",
+    })),
   createCollection: (path: string) => call("POST", "/v1/collections", { path }),
   deleteCollection: (path: string, force: boolean) =>
     call("DELETE", "/v1/collections" + path.split("/").map(seg).join("/") + q({ force })),

@@ -178,6 +178,25 @@ test("a system admin builds, grants, reviews and revokes access in the console",
   await page.getByRole("button", { name: "Create", exact: true }).click();
   await say(page, "Created /production/web");
 
+  // A wide level is paged: 230 children, 200 at a time.
+  const made = await page.evaluate(async () => {
+    const s = await (await fetch("/ui/session")).json();
+    const post = (path) =>
+      fetch("/v1/collections", { method: "POST", headers: { "X-CSRF-Token": s.csrfToken }, body: JSON.stringify({ path }) }).then((r) => r.status);
+    const codes = [await post("/wide")];
+    for (let i = 0; i < 230; i++) codes.push(await post(`/wide/c${String(i).padStart(3, "0")}`));
+    return codes.filter((c) => c !== 200).length;
+  });
+  assert.equal(made, 0);
+  await go(page, "/collections/wide", "Collections");
+  await page.reload(); // the tree loaded / before the API made /wide
+  await page.getByRole("button", { name: "Expand /wide" }).click();
+  await page.getByRole("button", { name: "c199", exact: true }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "c200", exact: true }).count(), 0);
+  await page.getByRole("button", { name: "Show more of /wide" }).click();
+  await page.getByRole("button", { name: "c229", exact: true }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Show more of /wide" }).count(), 0);
+
   // A custom role from the catalog, with an option.
   await go(page, "/roles", "Roles");
   await page.getByLabel("Role name").fill("deployer");

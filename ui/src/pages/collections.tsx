@@ -1,13 +1,38 @@
 // The collection tree, loaded one level at a time (20,000 collections stay
 // fast): expand a node to list its children; select it for its grants.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, type Collection } from "../api";
-import { ErrorBox, Field, Page, Status, useAction, useLoad, Link } from "../ui";
+import { ErrorBox, Field, Page, Status, useAction, useLoad, Link, errorText } from "../ui";
 import { GrantTable } from "./grants";
 
+/** useChildren loads a node's children a page at a time ("Show more"). */
+function useChildren(path: string, open: boolean) {
+  const [items, setItems] = useState<Collection[]>([]);
+  const [next, setNext] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const load = async (token: string) => {
+    setBusy(true);
+    try {
+      const page = await api.collections(path, token);
+      setItems((xs) => (token ? [...xs, ...page.items] : page.items));
+      setNext(page.next);
+      setError("");
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  useEffect(() => {
+    if (open) load("");
+  }, [open, path]);
+  return { items, next, error, busy, more: () => load(next) };
+}
+
 function Node(props: { c: Collection; selected: string; onSelect: (p: string) => void; depth: number }) {
-  const [open, setOpen] = useState(props.c.path === "/");
-  const children = useLoad(() => (open ? api.collections(props.c.path) : Promise.resolve([])), [open, props.c.path]);
+  const [open, setOpen] = useState(props.c.path === "/" || props.selected.startsWith(props.c.path + "/"));
+  const children = useChildren(props.c.path, open);
   const name = props.c.path === "/" ? "/" : props.c.path.slice(props.c.path.lastIndexOf("/") + 1);
   return (
     <li role="treeitem" aria-expanded={open} aria-selected={props.selected === props.c.path} aria-level={props.depth}>
@@ -18,12 +43,17 @@ function Node(props: { c: Collection; selected: string; onSelect: (p: string) =>
         {name}
       </button>
       {open && children.error && <ErrorBox error={children.error} />}
-      {open && children.data && children.data.length > 0 && (
+      {open && children.items.length > 0 && (
         <ul role="group">
-          {children.data.map((c) => (
+          {children.items.map((c) => (
             <Node key={c.path} c={c} selected={props.selected} onSelect={props.onSelect} depth={props.depth + 1} />
           ))}
         </ul>
+      )}
+      {open && children.next && (
+        <button type="button" class="more" disabled={children.busy} onClick={children.more}>
+          Show more of {props.c.path}
+        </button>
       )}
     </li>
   );

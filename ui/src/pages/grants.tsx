@@ -71,6 +71,15 @@ function useChoices() {
       api.roles().catch(() => []),
     ]);
     const teams = (await Promise.all(orgs.map((o) => api.teams(o.name).catch(() => [])))).flat();
+    const [cols, repos] = await Promise.all([
+      api.collections("", "", 1000).catch(() => ({ items: [], next: "" })),
+      api.repositories().catch(() => []),
+    ]);
+    const objects = [
+      ...cols.items.map((c) => "collection:" + c.path),
+      ...repos.map((r) => `repository:${r.namespace}/${r.name}`),
+      ...orgs.map((o) => "namespace:" + o.name),
+    ];
     const subjects = [
       ...users.map((u) => "user:" + u.name),
       ...teams.map((t) => `team:${t.org}/${t.name}`),
@@ -79,7 +88,7 @@ function useChoices() {
       "authenticated",
       "anonymous",
     ];
-    return { subjects, roles };
+    return { subjects, roles, objects };
   }, []);
 }
 
@@ -107,7 +116,7 @@ export function GrantsPage(props: { query: URLSearchParams; id: string }) {
         }}
       >
         <Field label="Filter by subject" name="filter-subject" value={subject} onInput={setSubject} list="subjects" />
-        <Field label="Filter by object" name="filter-object" value={object} onInput={setObject} placeholder="collection:/prod" />
+        <Field label="Filter by object" name="filter-object" value={object} onInput={setObject} list="objects" placeholder="collection:/prod" />
         <Field label="Filter by role" name="filter-role" value={role} onInput={setRole} />
         <button type="submit">Filter</button>
       </form>
@@ -116,6 +125,11 @@ export function GrantsPage(props: { query: URLSearchParams; id: string }) {
       <h2>Grant a role</h2>
       <datalist id="subjects">
         {(choices.data?.subjects ?? []).map((s) => (
+          <option value={s} key={s} />
+        ))}
+      </datalist>
+      <datalist id="objects">
+        {(choices.data?.objects ?? []).map((s) => (
           <option value={s} key={s} />
         ))}
       </datalist>
@@ -135,7 +149,7 @@ export function GrantsPage(props: { query: URLSearchParams; id: string }) {
           onChange={setNRole}
           options={(choices.data?.roles ?? []).map((r) => [r.name, `${r.displayName || r.name} (${r.name})`])}
         />
-        <Field label="On object" name="grant-object" value={nObject} onInput={setNObject} required placeholder="collection:/production" />
+        <Field label="On object" name="grant-object" value={nObject} onInput={setNObject} list="objects" required placeholder="collection:/production" />
         <Select label="Scope" name="grant-scope" value={nScope} onChange={setNScope} options={[["subtree", "the collection and below"], ["exact", "the collection only"]]} />
         <button type="submit" disabled={act.busy}>
           Grant
