@@ -10,29 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-)
 
-// stockOPA builds the opa command of the same OPA version grantd uses,
-// outside grantd's module, as any user would install it.
-func stockOPA(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/open-policy-agent/opa").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	bin := t.TempDir()
-	install := exec.Command("go", "install", "github.com/open-policy-agent/opa@"+strings.TrimSpace(string(out)))
-	install.Env = append(os.Environ(), "GOBIN="+bin, "GOFLAGS=-buildvcs=false")
-	if b, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("go install opa: %v\n%s", err, b)
-	}
-	return filepath.Join(bin, "opa")
-}
+	"github.com/grantd/grantd/internal/opatest"
+)
 
 func freePort(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -47,7 +31,7 @@ func freePort(t *testing.T) string {
 // exported bundle and asks it 10,000 random questions, which must all get
 // grantd's answer (allowed and code alike).
 func TestExportedBundleDecidesLikeGrantd(t *testing.T) {
-	opa := stockOPA(t)
+	opa := opatest.Install(t)
 	seed := testSeed(t)
 	v := newEnv(t)
 	g := &gen{rng: rand.New(rand.NewPCG(seed, 99)), v: v}

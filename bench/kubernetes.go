@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/grantd/grantd/bench/loadgen"
@@ -85,31 +82,13 @@ func kubeCaller(p *process, token string, qs []dataset.KubernetesQuery) loadgen.
 			attrs{q.Namespace, q.Verb, q.Group, "v1", q.Resource, q.Subresource}, q.User, []string{"system:authenticated"}}})
 	}
 	return func(ctx context.Context, i int, allowed []bool) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+p.addr+"/kubernetes/authorize", bytes.NewReader(bodies[i]))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := p.http.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("webhook: %d %s", resp.StatusCode, data)
-		}
 		var out struct {
 			Status struct {
 				Allowed, Denied bool
 				EvaluationError string
 			}
 		}
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := p.post(ctx, "/kubernetes/authorize", token, bodies[i], &out); err != nil {
 			return err
 		}
 		if out.Status.EvaluationError != "" {

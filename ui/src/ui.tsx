@@ -135,3 +135,58 @@ export function Page(props: { title: string; children: ComponentChildren }) {
 export function Link(props: { to: string; children: ComponentChildren }) {
   return <a href={"#" + props.to}>{props.children}</a>;
 }
+
+export interface FieldSpec {
+  label: string;
+  name: string;
+  type?: string;
+  required?: boolean;
+  autocomplete?: string;
+}
+
+/** InlineForm is a one-line form of text fields and a button: it runs
+ * submit with the values, says what happened, and clears itself after a
+ * success. */
+export function InlineForm(props: {
+  fields: FieldSpec[];
+  button: string;
+  submit: (values: Record<string, string>) => Promise<unknown>;
+  success: (values: Record<string, string>) => string;
+  onDone?: () => void;
+}) {
+  const empty = () => Object.fromEntries(props.fields.map((f) => [f.name, ""]));
+  const [values, setValues] = useState<Record<string, string>>(empty);
+  const act = useAction();
+  return (
+    <>
+      <form
+        class="inline"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          if (await act.run(() => props.submit(values), props.success(values))) {
+            setValues(empty());
+            props.onDone?.();
+          }
+        }}
+      >
+        {props.fields.map((f) => (
+          <Field
+            key={f.name}
+            label={f.label}
+            name={f.name}
+            type={f.type}
+            required={f.required ?? true}
+            autocomplete={f.autocomplete}
+            value={values[f.name]}
+            onInput={(v) => setValues({ ...values, [f.name]: v })}
+          />
+        ))}
+        <button type="submit" disabled={act.busy}>
+          {props.button}
+        </button>
+      </form>
+      <ErrorBox error={act.error} />
+      {act.done && <Status text={act.done} />}
+    </>
+  );
+}

@@ -263,6 +263,18 @@ test("a system admin builds, grants, reviews and revokes access in the console",
   await audit(page, "audit log");
   await page.screenshot({ path: join(shots, "audit.png") });
 
+  // LDAP: the configuration round-trips (no reader password ever shown),
+  // and a sync of a directory that is not configured reports why, verbatim.
+  await go(page, "/ldap", "LDAP");
+  const config = page.getByLabel(/Configuration \(JSON/);
+  await page.waitForFunction(() => document.querySelector("#ldap-config")?.value.includes("{"));
+  assert.doesNotMatch(await config.inputValue(), /"readerPassword"\s*:/);
+  await page.getByRole("button", { name: "Save" }).click();
+  await say(page, "Saved the LDAP configuration");
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await page.getByText("LDAP integration is not enabled").first().waitFor();
+  await audit(page, "LDAP");
+
   // Keyboard: the main navigation is reachable by Tab and followed by Enter.
   await page.keyboard.press("Tab");
   await page.keyboard.press("Tab");

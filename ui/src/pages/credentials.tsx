@@ -2,13 +2,11 @@
 // client bundles (created and downloaded, revoked).
 import { useState } from "preact/hooks";
 import { api } from "../api";
-import { ErrorBox, Field, Page, Status, useAction, useLoad, Empty } from "../ui";
+import { ErrorBox, InlineForm, Page, Status, useAction, useLoad, Empty } from "../ui";
 
 export function CredentialsPage() {
   const tokens = useLoad(() => api.tokens(), []);
   const bundles = useLoad(() => api.bundles(), []);
-  const [name, setName] = useState("");
-  const [label, setLabel] = useState("");
   const [secret, setSecret] = useState("");
   const act = useAction();
   return (
@@ -26,20 +24,16 @@ export function CredentialsPage() {
           </li>
         ))}
       </ul>
-      <form
-        class="inline"
-        onSubmit={async (e) => {
-          e.preventDefault();
+      <InlineForm
+        fields={[{ label: "New token name", name: "token-name" }]}
+        button="Create token"
+        submit={async (v) => {
           setSecret("");
-          await act.run(async () => setSecret((await api.createToken(name, "")).secret), "Created token " + name);
-          tokens.reload();
+          setSecret((await api.createToken(v["token-name"], "")).secret);
         }}
-      >
-        <Field label="New token name" name="token-name" value={name} onInput={setName} required />
-        <button type="submit" disabled={act.busy}>
-          Create token
-        </button>
-      </form>
+        success={(v) => "Created token " + v["token-name"]}
+        onDone={tokens.reload}
+      />
       {secret && (
         <div class="secret" role="status">
           <p>The token's secret, shown only now:</p>
@@ -61,27 +55,21 @@ export function CredentialsPage() {
           </li>
         ))}
       </ul>
-      <form
-        class="inline"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          await act.run(async () => {
-            const r = await api.createBundle(label);
-            const bytes = Uint8Array.from(atob(r.zip), (c) => c.charCodeAt(0));
-            const a = document.createElement("a");
-            a.href = URL.createObjectURL(new Blob([bytes], { type: "application/zip" }));
-            a.download = `grantd-bundle-${r.bundle.serial}.zip`;
-            a.click();
-            URL.revokeObjectURL(a.href);
-          }, "Created the bundle and downloaded it");
-          bundles.reload();
+      <InlineForm
+        fields={[{ label: "Bundle label", name: "bundle-label", required: false }]}
+        button="Create and download bundle"
+        submit={async (v) => {
+          const r = await api.createBundle(v["bundle-label"]);
+          const bytes = Uint8Array.from(atob(r.zip), (c) => c.charCodeAt(0));
+          const a = document.createElement("a");
+          a.href = URL.createObjectURL(new Blob([bytes], { type: "application/zip" }));
+          a.download = `grantd-bundle-${r.bundle.serial}.zip`;
+          a.click();
+          URL.revokeObjectURL(a.href);
         }}
-      >
-        <Field label="Bundle label" name="bundle-label" value={label} onInput={setLabel} />
-        <button type="submit" disabled={act.busy}>
-          Create and download bundle
-        </button>
-      </form>
+        success={() => "Created the bundle and downloaded it"}
+        onDone={bundles.reload}
+      />
       <ErrorBox error={act.error} />
       {act.done && <Status text={act.done} />}
     </Page>

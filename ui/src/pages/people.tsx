@@ -3,17 +3,12 @@
 // the lists).
 import { useState } from "preact/hooks";
 import { api } from "../api";
-import { ErrorBox, Field, Page, Status, useAction, useLoad, Empty, Link } from "../ui";
+import { ErrorBox, Field, InlineForm, Page, Status, useAction, useLoad, Empty, Link } from "../ui";
 
 export function PeoplePage(props: { isAdmin: boolean }) {
   const users = useLoad(() => (props.isAdmin ? api.users() : Promise.resolve([])), [props.isAdmin]);
   const orgs = useLoad(() => api.orgs(), []);
   const sas = useLoad(() => (props.isAdmin ? api.serviceAccounts() : Promise.resolve([])), [props.isAdmin]);
-  const [uName, setUName] = useState("");
-  const [uPass, setUPass] = useState("");
-  const [oName, setOName] = useState("");
-  const [saName, setSaName] = useState("");
-  const act = useAction();
   return (
     <Page title="People and orgs">
       <h2>Orgs</h2>
@@ -27,21 +22,13 @@ export function PeoplePage(props: { isAdmin: boolean }) {
         ))}
       </ul>
       {props.isAdmin && (
-        <form
-          class="inline"
-          onSubmit={async (e) => {
-            e.preventDefault();
-            if (await act.run(() => api.createOrg(oName), `Created org ${oName}`)) {
-              setOName("");
-              orgs.reload();
-            }
-          }}
-        >
-          <Field label="New org" name="org-name" value={oName} onInput={setOName} required />
-          <button type="submit" disabled={act.busy}>
-            Create org
-          </button>
-        </form>
+        <InlineForm
+          fields={[{ label: "New org", name: "org-name" }]}
+          button="Create org"
+          submit={(v) => api.createOrg(v["org-name"])}
+          success={(v) => `Created org ${v["org-name"]}`}
+          onDone={orgs.reload}
+        />
       )}
       {props.isAdmin && (
         <>
@@ -70,23 +57,16 @@ export function PeoplePage(props: { isAdmin: boolean }) {
               ))}
             </tbody>
           </table>
-          <form
-            class="inline"
-            onSubmit={async (e) => {
-              e.preventDefault();
-              if (await act.run(() => api.createUser(uName, uPass, false), `Created user ${uName}`)) {
-                setUName("");
-                setUPass("");
-                users.reload();
-              }
-            }}
-          >
-            <Field label="New user" name="user-name" value={uName} onInput={setUName} required />
-            <Field label="Password" name="user-password" type="password" value={uPass} onInput={setUPass} required autocomplete="new-password" />
-            <button type="submit" disabled={act.busy}>
-              Create user
-            </button>
-          </form>
+          <InlineForm
+            fields={[
+              { label: "New user", name: "user-name" },
+              { label: "Password", name: "user-password", type: "password", autocomplete: "new-password" },
+            ]}
+            button="Create user"
+            submit={(v) => api.createUser(v["user-name"], v["user-password"], false)}
+            success={(v) => `Created user ${v["user-name"]}`}
+            onDone={users.reload}
+          />
           <h2>Service accounts</h2>
           <ErrorBox error={sas.error} />
           <ul class="plain">
@@ -96,25 +76,15 @@ export function PeoplePage(props: { isAdmin: boolean }) {
               </li>
             ))}
           </ul>
-          <form
-            class="inline"
-            onSubmit={async (e) => {
-              e.preventDefault();
-              if (await act.run(() => api.createServiceAccount(saName, "", []), `Created service account ${saName}`)) {
-                setSaName("");
-                sas.reload();
-              }
-            }}
-          >
-            <Field label="New service account" name="sa-name" value={saName} onInput={setSaName} required />
-            <button type="submit" disabled={act.busy}>
-              Create service account
-            </button>
-          </form>
+          <InlineForm
+            fields={[{ label: "New service account", name: "sa-name" }]}
+            button="Create service account"
+            submit={(v) => api.createServiceAccount(v["sa-name"], "", [])}
+            success={(v) => `Created service account ${v["sa-name"]}`}
+            onDone={sas.reload}
+          />
         </>
       )}
-      <ErrorBox error={act.error} />
-      {act.done && <Status text={act.done} />}
     </Page>
   );
 }
@@ -122,11 +92,8 @@ export function PeoplePage(props: { isAdmin: boolean }) {
 export function OrgPage(props: { org: string }) {
   const members = useLoad(() => api.orgMembers(props.org), [props.org]);
   const teams = useLoad(() => api.teams(props.org), [props.org]);
-  const [team, setTeam] = useState("");
   const [member, setMember] = useState("");
   const [memberAdmin, setMemberAdmin] = useState(false);
-  const [tMember, setTMember] = useState("");
-  const [tName, setTName] = useState("");
   const act = useAction();
   return (
     <Page title={"Org " + props.org}>
@@ -169,36 +136,22 @@ export function OrgPage(props: { org: string }) {
           </li>
         ))}
       </ul>
-      <form
-        class="inline"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (await act.run(() => api.createTeam(props.org, team, ""), `Created team ${props.org}/${team}`)) {
-            setTeam("");
-            teams.reload();
-          }
-        }}
-      >
-        <Field label="New team" name="team-name" value={team} onInput={setTeam} required />
-        <button type="submit" disabled={act.busy}>
-          Create team
-        </button>
-      </form>
-      <form
-        class="inline"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (await act.run(() => api.setTeamMember(props.org, tName, tMember, false), `Added ${tMember} to ${props.org}/${tName}`)) {
-            setTMember("");
-          }
-        }}
-      >
-        <Field label="Team" name="member-team" value={tName} onInput={setTName} required />
-        <Field label="User to add to the team" name="member-user" value={tMember} onInput={setTMember} required />
-        <button type="submit" disabled={act.busy}>
-          Add to team
-        </button>
-      </form>
+      <InlineForm
+        fields={[{ label: "New team", name: "team-name" }]}
+        button="Create team"
+        submit={(v) => api.createTeam(props.org, v["team-name"], "")}
+        success={(v) => `Created team ${props.org}/${v["team-name"]}`}
+        onDone={teams.reload}
+      />
+      <InlineForm
+        fields={[
+          { label: "Team", name: "member-team" },
+          { label: "User to add to the team", name: "member-user" },
+        ]}
+        button="Add to team"
+        submit={(v) => api.setTeamMember(props.org, v["member-team"], v["member-user"], false)}
+        success={(v) => `Added ${v["member-user"]} to ${props.org}/${v["member-team"]}`}
+      />
       <ErrorBox error={act.error} />
       {act.done && <Status text={act.done} />}
     </Page>
