@@ -26,8 +26,12 @@ import (
 // entry; with enterprise-large that was 122 MiB of the heap. See
 // docs/performance.md.)
 type snapshot struct {
-	rev    uint64
-	tables map[string]*table
+	rev uint64
+	// changed is the revision of the last write that changed an entry (or
+	// of the full build): the state is the same at every revision from
+	// changed to rev.
+	changed uint64
+	tables  map[string]*table
 	// recent lists the entries each of the last writes changed, oldest
 	// first; it covers every write after base (a full build starts it
 	// afresh). The decision cache checks an entry against it.
@@ -166,7 +170,7 @@ func (b snapshotBuilder) setObject(table string, o ast.Object) {
 }
 
 func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
-	s := &snapshot{rev: rev, base: rev, tables: make(map[string]*table, len(b))}
+	s := &snapshot{rev: rev, changed: rev, base: rev, tables: make(map[string]*table, len(b))}
 	for t, tb := range b {
 		s.tables[t] = tb.Map()
 	}
@@ -175,7 +179,10 @@ func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
 
 // with returns a new snapshot with the given entries set (nil removes).
 func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
-	next := &snapshot{rev: rev, tables: maps.Clone(s.tables), base: s.base}
+	next := &snapshot{rev: rev, changed: s.changed, tables: maps.Clone(s.tables), base: s.base}
+	if len(values) > 0 {
+		next.changed = rev
+	}
 	keep := s.recent
 	if len(keep) >= recentWrites {
 		next.base = keep[len(keep)-recentWrites].rev

@@ -20,14 +20,29 @@ const Entrypoint = "grantd/authz/decision"
 // and the compiled state at one revision. Stock OPA evaluating
 // data.grantd.authz.decision on it gives grantd's decisions for that
 // revision: {"allowed", "code", ...}.
-func (e *Engine) ExportBundle(ctx context.Context) ([]byte, uint64, error) {
-	state, rev, err := e.Data(ctx)
-	if err != nil {
-		return nil, 0, err
+func (e *Engine) ExportBundle(context.Context) ([]byte, uint64, error) {
+	snap := e.opa.cur.Load()
+	b, err := exportSnapshot(snap)
+	return b, snap.rev, err
+}
+
+// ServeBundle is ExportBundle for a bundle server: the bundle with the
+// revision of the last change of the state it holds (its ETag), unless
+// that is unchanged, when it builds nothing and returns unchanged.
+func (e *Engine) ServeBundle(known uint64) (b []byte, changed uint64, unchanged bool, err error) {
+	snap := e.opa.cur.Load()
+	if snap.changed == known {
+		return nil, known, true, nil
 	}
+	b, err = exportSnapshot(snap)
+	return b, snap.changed, false, err
+}
+
+func exportSnapshot(snap *snapshot) ([]byte, error) {
+	state, rev := snap.object(), snap.rev
 	data, err := ast.JSON(state)
 	if err != nil {
-		return nil, 0, fmt.Errorf("export data: %w", err)
+		return nil, fmt.Errorf("export data: %w", err)
 	}
 	roots := []string{"grantd"}
 	b := bundle.Bundle{
@@ -44,14 +59,14 @@ func (e *Engine) ExportBundle(ctx context.Context) ([]byte, uint64, error) {
 		src := policies.Modules()[name]
 		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		path := "/grantd/" + name
 		b.Modules = append(b.Modules, bundle.ModuleFile{URL: path, Path: path, Raw: []byte(src), Parsed: m})
 	}
 	var buf bytes.Buffer
 	if err := bundle.NewWriter(&buf).Write(b); err != nil {
-		return nil, 0, fmt.Errorf("write bundle: %w", err)
+		return nil, fmt.Errorf("write bundle: %w", err)
 	}
-	return buf.Bytes(), rev, nil
+	return buf.Bytes(), nil
 }

@@ -303,6 +303,15 @@ func DecisionService(p *authn.Principal) error {
 	return deny("the daemon's certificate must belong to a service account with the authorize capability")
 }
 
+// PolicyBundleReader allows downloading the policy bundle (the whole
+// compiled state): system admins and decision services.
+func PolicyBundleReader(p *authn.Principal) error {
+	if p.IsAdmin || DecisionService(p) == nil {
+		return nil
+	}
+	return deny("the policy bundle is for system admins and service accounts with the authorize capability")
+}
+
 // RequireSystemAdmin refuses everyone but system admins: the methods of
 // the API classified admin-only.
 func RequireSystemAdmin(p *authn.Principal) error {

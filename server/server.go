@@ -66,7 +66,9 @@ type Server struct {
 	handler http.Handler
 	// tokens is the registry token service.
 	tokens *registry.Service
-	now    func() time.Time
+	// bundles serves the policy bundle to OPA agents.
+	bundles bundleServer
+	now     func() time.Time
 	// deps are shared by the services and the interceptor.
 	deps *deps
 }
@@ -269,6 +271,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	})))
 	// The registry token service (public: it authenticates itself).
 	mux.Handle("GET /v1/backup", s.requireAdmin(http.HandlerFunc(s.backup)))
+	mux.Handle("GET "+PolicyBundlePath, s.requireAuth(http.HandlerFunc(s.policyBundle)))
 	mux.Handle("GET /auth/token", withClientAddr(s.tokens))
 	mux.Handle("POST /auth/token", s.limitBody(withClientAddr(s.tokens)))
 	s.kubernetesRoutes(mux)
