@@ -276,6 +276,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.Handle("POST /auth/token", s.limitBody(withClientAddr(s.tokens)))
 	s.kubernetesRoutes(mux)
 	s.consoleRoutes(mux)
+	s.authzenRoutes(mux)
 	mux.Handle("/", s.limitBody(gw))
 	withCookie := s.withConsoleCookie(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"adapters/engine":     {"authz", "collections", "subjects"},
 	"adapters/registry":   {"internal/randid", "subjects"},
 	"adapters/kubernetes": {"authz", "roles", "subjects"},
+	"adapters/authzen":    {"authz", "subjects"},
 	"dataset":             {"collections", "roles", "store", "subjects"},
 	"server": {"adapters/", "authn", "authz", "rights", "collections", "internal/", "ldapsync", "pki", "proto/", "roles", "store",
 		"subjects", "ui"},
