@@ -100,11 +100,6 @@ func readJSON(r *http.Request, v any) error {
 	return nil
 }
 
-func (s *Server) authzService() *authzService {
-	d := s.deps
-	return &authzService{store: d.store, engine: d.engine, now: d.now, maxRevisionWait: &d.maxRevisionWait, fresh: d.fresh}
-}
-
 // evaluate decides one AuthZEN evaluation exactly as POST /v1/authorize
 // decides the same question: through its handler, or, for a Kubernetes
 // namespace (which /v1/authorize does not name), the engine behind it.
@@ -117,14 +112,11 @@ func (s *Server) evaluate(ctx context.Context, e authzen.Evaluation) (authzen.An
 		return authzen.Answer{}, err
 	}
 	if r.Kubernetes {
-		if d := s.deps.fresh.denial(); d != nil {
-			return authzen.AnswerOf(*d), nil
-		}
-		return authzen.AnswerOf(s.engine.Decide(ctx, r)), nil
+		return authzen.AnswerOf(s.deps.decide(ctx, r)), nil
 	}
 	in := &v1.AuthorizeRequest{Subject: r.Subject.String(), Operation: r.Operation, Options: r.Options, Secrets: r.Secrets,
 		Resource: &v1.Resource{Collection: r.Collection, Repository: r.Repository, Labels: r.Labels}}
-	out, err := s.authzService().decide(ctx, in)
+	out, err := s.deps.authzService().decide(ctx, in)
 	if err != nil {
 		return authzen.Answer{}, err
 	}

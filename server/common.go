@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/store"
 )
 
@@ -189,4 +190,24 @@ func ts(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// decide is what the adapters ask: the engine's decision, unless this
+// node's state is too stale to decide at all.
+func (d *deps) decide(ctx context.Context, r authz.Request) authz.Decision {
+	if denial := d.fresh.denial(); denial != nil {
+		return *denial
+	}
+	return d.engine.Decide(ctx, r)
+}
+
+// authService and authzService are the services' instances, also used by
+// the HTTP handlers that speak other protocols (the console's login,
+// AuthZEN).
+func (d *deps) authService() *authService {
+	return &authService{writer: d.writer, passwords: d.passwords}
+}
+
+func (d *deps) authzService() *authzService {
+	return &authzService{store: d.store, engine: d.engine, now: d.now, maxRevisionWait: &d.maxRevisionWait, fresh: d.fresh}
 }

@@ -104,8 +104,7 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 		writeConsole(w, http.StatusBadRequest, consoleAnswer{Message: "send {\"username\": …, \"password\": …}"})
 		return
 	}
-	login := &authService{writer: s.deps.writer, passwords: s.deps.passwords}
-	resp, err := login.Login(withHTTPPeer(r.Context()), &v1.LoginRequest{Username: in.Username, Password: in.Password})
+	resp, err := s.deps.authService().Login(withHTTPPeer(r.Context()), &v1.LoginRequest{Username: in.Username, Password: in.Password})
 	if err != nil {
 		code := http.StatusInternalServerError
 		switch status.Code(err) {

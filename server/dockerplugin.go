@@ -56,10 +56,7 @@ func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, er
 
 // Decide asks the decision engine.
 func (b dockerBackend) Decide(ctx context.Context, r authz.Request) authz.Decision {
-	if d := b.fresh.denial(); d != nil {
-		return *d
-	}
-	return b.engine.Decide(ctx, r)
+	return b.decide(ctx, r)
 }
 
 // EnginePlugin is the engine authorization plugin's HTTP handler, for the

@@ -166,7 +166,7 @@ type deps struct {
 
 func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	d := s.deps
-	v1.RegisterAuthServiceServer(r, &authService{writer: d.writer, passwords: d.passwords})
+	v1.RegisterAuthServiceServer(r, d.authService())
 	v1.RegisterUserServiceServer(r, &userService{writer: d.writer})
 	v1.RegisterOrgServiceServer(r, &orgService{writer: d.writer, asker: d.asker})
 	v1.RegisterServiceAccountServiceServer(r, &serviceAccountService{writer: d.writer})
@@ -176,7 +176,7 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterGrantServiceServer(r, &grantService{writer: d.writer, asker: d.asker})
 	v1.RegisterRepositoryServiceServer(r, &repositoryService{writer: d.writer, asker: d.asker})
 	v1.RegisterSettingsServiceServer(r, &settingsService{writer: d.writer})
-	v1.RegisterAuthzServiceServer(r, &authzService{store: d.store, engine: d.engine, now: d.now, maxRevisionWait: &d.maxRevisionWait, fresh: d.fresh})
+	v1.RegisterAuthzServiceServer(r, d.authzService())
 	v1.RegisterPolicyServiceServer(r, &policyService{engine: s.engine})
 	v1.RegisterAuditServiceServer(r, &auditService{store: d.store})
 	v1.RegisterLDAPServiceServer(r, &ldapService{writer: d.writer, asker: d.asker, syncer: d.syncer})
