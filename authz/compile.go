@@ -436,21 +436,15 @@ func (c compiler) build(rev uint64) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	groups := map[string]bool{}
 	for _, o := range orgs {
 		keys = append(keys, key{tNamespaces, o.Name})
-		teams, err := c.r.Teams(o.Name)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range teams {
-			for _, g := range t.KubernetesGroups {
-				if !groups[g] {
-					groups[g] = true
-					keys = append(keys, key{tKubeGroups, g})
-				}
-			}
-		}
+	}
+	groups, err := c.r.KubernetesGroups()
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		keys = append(keys, key{tKubeGroups, g})
 	}
 	rs, err := c.r.Roles()
 	if err != nil {

@@ -18,7 +18,7 @@ type Reader interface {
 	Org(name string) (*store.Org, error)
 	Orgs(after string, limit int) ([]*store.Org, error)
 	OrgMembers(org string) ([]*store.OrgMember, error)
-	Teams(org string) ([]*store.Team, error)
+	KubernetesGroups() ([]string, error)
 	TeamsOfKubernetesGroup(group string) ([]*store.Team, error)
 	TeamMembers(org, team string) ([]*store.TeamMember, error)
 	Collection(path string) (*store.Collection, error)

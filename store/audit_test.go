@@ -118,12 +118,17 @@ func TestUpdateTeamAndServiceAccount(t *testing.T) {
 	if ts, _ := s.Read().TeamsOfKubernetesGroup("devs"); len(ts) != 1 || ts[0].Name != "web" {
 		t.Errorf("teams of devs = %v", ts)
 	}
+	mustApply(t, s, CreateTeam{Team: Team{Org: "acme", Name: "ops", KubernetesGroups: []string{"oidc:ops", "devs"}}},
+		CreateTeam{Team: Team{Org: "acme", Name: "none"}})
+	if gs, _ := s.Read().KubernetesGroups(); !slices.Equal(gs, []string{"devs", "oidc:ops", "oidc:web"}) {
+		t.Errorf("every mapped group = %v", gs)
+	}
 	for _, bad := range [][]string{{"system:authenticated"}, {""}, {"bad\ngroup"}, {strings.Repeat("g", 257)}, slices.Repeat([]string{"g"}, MaxKubernetesGroups+1)} {
 		wantErr(t, s, UpdateTeam{Org: "acme", Name: "web", KubernetesGroups: &bad}, ErrInvalid)
 	}
 	none := []string{}
 	mustApply(t, s, UpdateTeam{Org: "acme", Name: "web", KubernetesGroups: &none})
-	if ts, _ := s.Read().TeamsOfKubernetesGroup("devs"); len(ts) != 0 {
+	if ts, _ := s.Read().TeamsOfKubernetesGroup("devs"); len(ts) != 1 || ts[0].Name != "ops" {
 		t.Errorf("cleared groups still map: %v", ts)
 	}
 

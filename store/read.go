@@ -167,6 +167,21 @@ func (r *ReadTxn) Teams(org string) ([]*Team, error) {
 	return list[Team](r, tableTeams, indexIDPrefix, 0, leading(org)...)
 }
 
+// KubernetesGroups lists every Kubernetes group some team maps, sorted,
+// from the index (teams without groups are not in it).
+func (r *ReadTxn) KubernetesGroups() ([]string, error) {
+	teams, err := list[Team](r, tableTeams, indexKubeGroup+"_prefix", 0, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range teams {
+		out = append(out, t.KubernetesGroups...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
 // TeamsOfKubernetesGroup lists the teams a Kubernetes group maps to.
 func (r *ReadTxn) TeamsOfKubernetesGroup(group string) ([]*Team, error) {
 	return list[Team](r, tableTeams, indexKubeGroup, 0, group)
