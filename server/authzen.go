@@ -120,11 +120,7 @@ func (s *Server) evaluate(ctx context.Context, e authzen.Evaluation) (authzen.An
 	if err != nil {
 		return authzen.Answer{}, err
 	}
-	d := authz.Decision{Allowed: out.GetAllowed(), Reason: out.GetReason(), Revision: out.GetRevision()}
-	if !d.Allowed {
-		d.Code = "denied"
-	}
-	return authzen.AnswerOf(d), nil
+	return authzen.AnswerOf(authz.Decision{Allowed: out.GetAllowed(), Reason: out.GetReason(), Revision: out.GetRevision()}), nil
 }
 
 func (s *Server) authzenEvaluation(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +165,7 @@ func (s *Server) authzenEvaluations(w http.ResponseWriter, r *http.Request) {
 		a, err := s.evaluate(r.Context(), authzen.Merge(b.Evaluation, item))
 		if err != nil {
 			// One bad item is that item's denial, with the reason.
-			a = authzen.Answer{Context: authzen.AnswerContext{Code: "error", Reason: map[string]string{"en": err.Error()}}}
+			a = authzen.Answer{Context: authzen.AnswerContext{Reason: map[string]string{"en": err.Error()}}}
 		}
 		out.Evaluations = append(out.Evaluations, a)
 		if authzen.Stops(b.Options.Semantic, a) {

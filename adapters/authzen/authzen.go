@@ -68,9 +68,9 @@ type Answer struct {
 	Context  AnswerContext `json:"context"`
 }
 
-// AnswerContext explains a decision: grantd's code and reason.
+// AnswerContext explains a decision: grantd's reason, and the revision of
+// the state it was decided at.
 type AnswerContext struct {
-	Code     string            `json:"code,omitempty"`
 	Reason   map[string]string `json:"reason_admin,omitempty"`
 	Revision uint64            `json:"revision,omitempty"`
 }
@@ -173,7 +173,7 @@ func Request(e Evaluation) (authz.Request, error) {
 
 // AnswerOf turns a decision into an AuthZEN answer.
 func AnswerOf(d authz.Decision) Answer {
-	return Answer{Decision: d.Allowed, Context: AnswerContext{Code: string(d.Code), Reason: map[string]string{"en": d.Reason}, Revision: d.Revision}}
+	return Answer{Decision: d.Allowed, Context: AnswerContext{Reason: map[string]string{"en": d.Reason}, Revision: d.Revision}}
 }
 
 // Merge fills an item of a batch with the batch's defaults.
