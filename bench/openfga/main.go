@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -221,11 +220,7 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 		if !ok {
 			return fmt.Errorf("question %d: unknown collection %s", i, q.Collection)
 		}
-		rels := []string{name(q.Operation)}
-		for _, o := range q.Options {
-			rels = append(rels, name(q.Operation)+"__"+name(o))
-		}
-		for _, rel := range slices.Compact(rels) {
+		for _, rel := range peerkit.QuestionRelations(q, name) {
 			qs[i].checks = append(qs[i].checks, &openfgav1.CheckRequest{StoreId: st.GetId(), AuthorizationModelId: m.GetId(),
 				TupleKey: &openfgav1.CheckRequestTupleKey{User: subject(q.Subject), Relation: rel, Object: object}})
 		}

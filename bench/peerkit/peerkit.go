@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -156,9 +157,8 @@ func Caller(e *authz.Engine, qs []Query) (loadgen.Caller, error) {
 func Relations(d *Data, name func(string) string) map[string][]string {
 	asked := map[string]bool{}
 	for _, q := range d.Queries {
-		asked[name(q.Operation)] = true
-		for _, o := range q.Options {
-			asked[name(q.Operation)+"__"+name(o)] = true
+		for _, rel := range QuestionRelations(q, name) {
+			asked[rel] = true
 		}
 	}
 	out := map[string][]string{}
@@ -178,6 +178,16 @@ func Relations(d *Data, name func(string) string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// QuestionRelations are the relations a question checks, all of which
+// must hold: its operation's, and one per option it asks for.
+func QuestionRelations(q Query, name func(string) string) []string {
+	rels := []string{name(q.Operation)}
+	for _, o := range q.Options {
+		rels = append(rels, name(q.Operation)+"__"+name(o))
+	}
+	return slices.Compact(rels)
 }
 
 // CollectionIDs numbers the collections in path order: short object IDs

@@ -23,7 +23,6 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -208,11 +207,7 @@ func run(inPath, outPath string, printSchema, cache bool) error {
 		if !ok {
 			return fmt.Errorf("question %d: unknown collection %s", i, q.Collection)
 		}
-		names := []string{name(q.Operation)}
-		for _, o := range q.Options {
-			names = append(names, name(q.Operation)+"__"+name(o))
-		}
-		for _, r := range slices.Compact(names) {
+		for _, r := range peerkit.QuestionRelations(q, name) {
 			qs[i] = append(qs[i], &v1.CheckPermissionRequest{Consistency: consistency,
 				Resource: &v1.ObjectReference{ObjectType: "collection", ObjectId: object}, Permission: "can_" + r, Subject: subject(q.Subject)})
 		}
