@@ -102,29 +102,31 @@ var schedulingOps = map[string]bool{"container.create": true, "service.create": 
 // is a denial that says so.
 func (e *Engine) Decide(ctx context.Context, r Request) Decision {
 	start := time.Now()
-	d := e.decide(ctx, r)
+	d, _ := e.decide(ctx, r)
 	e.metrics.observe(r, d, time.Since(start))
 	return d
 }
 
-func (e *Engine) decide(ctx context.Context, r Request) Decision {
+// decide answers r and names the snapshot the answer holds for (nil when
+// it could not decide).
+func (e *Engine) decide(ctx context.Context, r Request) (Decision, *snapshot) {
 	if e.broken.Load() {
-		return failed(errBroken)
+		return failed(errBroken), nil
 	}
 	if e.cache == nil {
-		d, _, _ := e.evaluate(ctx, r, nil)
-		return d
+		d, snap, _ := e.evaluate(ctx, r, nil)
+		return d, snap
 	}
 	ck, cur := cacheKey(r), e.opa.cur.Load()
 	if d, ok := e.cache.get(cur, ck); ok {
-		return d
+		return d, cur
 	}
 	reads := &readLog{}
 	d, snap, ok := e.evaluate(ctx, r, reads)
 	if ok {
 		e.cache.put(snap, ck, d, reads)
 	}
-	return d
+	return d, snap
 }
 
 // evaluate decides r by evaluating the policy, recording what it read in

@@ -28,12 +28,14 @@ decision := {"allowed": false, "code": "unknown_subject"} if {
 } else := {"allowed": false, "code": "unknown_option", "options": bad_options} if {
 	count(bad_options) > 0
 } else := kube_decision if {
-	is_string(input.resource.namespace)
+	kubernetes_request
 } else := {"allowed": false, "code": "wrong_resource"} if {
 	op.kind == "kubernetes"
 } else := swarm_decision if {
 	op.kind == "swarm"
 } else := repo_decision
+
+kubernetes_request if is_string(input.resource.namespace)
 
 bad_options := {o | some o in input.options; not op.options[o]}
 
@@ -284,6 +286,7 @@ kube_missing_options := {o | some o in input.options} - kube_granted_options
 
 target_grants contains {"grant": id, "subject": s, "role": role, "object": concat("", ["collection:", a]), "scope": "subtree"} if {
 	op.kind == "swarm"
+	not kubernetes_request
 	some a in data.grantd.state.c[target].chain
 	some s, roles in object.filter(data.grantd.state.gs[a], principal.s)
 	some role, id in roles
@@ -291,6 +294,7 @@ target_grants contains {"grant": id, "subject": s, "role": role, "object": conca
 
 target_grants contains {"grant": id, "subject": s, "role": role, "object": concat("", ["collection:", target]), "scope": "exact"} if {
 	op.kind == "swarm"
+	not kubernetes_request
 	some s, roles in object.filter(data.grantd.state.ge[target], principal.s)
 	some role, id in roles
 }

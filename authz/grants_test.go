@@ -1,0 +1,58 @@
+package authz
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestDecideWithGrantsNamesExplainsGrants checks the grants a decision log
+// names (found by keyed lookups) against Explain's (the policy's
+// target_grants, evaluated), on random states, writes and questions.
+func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
+	seed := testSeed(t)
+	rounds := 4
+	if testing.Short() {
+		rounds = 2
+	}
+	ctx := context.Background()
+	granted, named := 0, 0
+	for round := range rounds {
+		v := newEnv(t)
+		g := &gen{rng: rand.New(rand.NewPCG(seed, uint64(100+round))), v: v}
+		g.populate()
+		for range 2 {
+			for range 400 {
+				req := g.query()
+				d, grants := v.e.DecideWithGrants(ctx, req, true)
+				if plain, _ := v.e.DecideWithGrants(ctx, req, false); plain.Allowed != d.Allowed || plain.Code != d.Code {
+					t.Fatalf("%+v: decided %s, then %s", req, d.Code, plain.Code)
+				}
+				if d.Code != CodeGranted {
+					if grants != nil {
+						t.Fatalf("%+v: %s decision names grants %v", req, d.Code, grants)
+					}
+					continue
+				}
+				granted++
+				x := v.e.Explain(ctx, req)
+				var want []string
+				for _, c := range x.Grants {
+					want = append(want, c.GrantID)
+				}
+				slices.Sort(want)
+				want = slices.Compact(want)
+				if len(grants) == 0 || !slices.Equal(grants, want) {
+					t.Fatalf("%+v: granted; the log names %v, Explain %v", req, grants, want)
+				}
+				named += len(grants)
+			}
+			g.mutate(40)
+		}
+	}
+	t.Logf("%d granted decisions named the same %d grants as Explain", granted, named)
+	if granted < 50 {
+		t.Fatalf("only %d granted decisions: the questions test too little", granted)
+	}
+}
