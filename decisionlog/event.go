@@ -1,0 +1,354 @@
+package decisionlog
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/grantd/grantd/authz"
+)
+
+// Record is one decision, as the server saw it.
+type Record struct {
+	Time     time.Time
+	Request  authz.Request
+	Decision authz.Decision
+	// Grants are the grants behind a granted decision
+	// (authz.Engine.DecideWithGrants).
+	Grants  []string
+	Latency time.Duration
+	// Interface is how the question came: grpc, rest, docker-plugin,
+	// registry, kubernetes or authzen.
+	Interface string
+	// Caller is the authenticated principal that asked (empty when the
+	// asker is the subject itself, as for registry tokens), Address its
+	// network address, RequestID the request's X-Request-ID.
+	Caller    string
+	Address   string
+	RequestID string
+}
+
+// Path is the decision's path in every event: the policy rule that decides.
+const Path = "grantd/authz/decision"
+
+// The fields that can be erased, as JSON pointers into an event.
+const (
+	maskSubject = 1 << iota
+	maskResource
+	maskLabels
+	maskOptions
+	maskSecrets
+	maskGroups
+	maskReason
+	maskGrants
+	maskRequestedBy
+	maskCaller
+	maskRequestID
+)
+
+// Maskable lists the fields Config.Mask may name.
+var Maskable = map[string]int{
+	"/input/subject":         maskSubject,
+	"/input/resource":        maskResource,
+	"/input/resource/labels": maskLabels,
+	"/input/options":         maskOptions,
+	"/input/secrets":         maskSecrets,
+	"/input/groups":          maskGroups,
+	"/result/reason":         maskReason,
+	"/result/grants":         maskGrants,
+	"/requested_by":          maskRequestedBy,
+	"/custom/caller":         maskCaller,
+	"/custom/request_id":     maskRequestID,
+}
+
+// mask is the set of erased fields, with the pointers each event lists in
+// "erased", in the order given.
+type mask struct {
+	bits   int
+	erased []string
+}
+
+func parseMask(paths []string) (mask, error) {
+	var m mask
+	for _, p := range paths {
+		bit, ok := Maskable[p]
+		if !ok {
+			keys := make([]string, 0, len(Maskable))
+			for k := range Maskable {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			return mask{}, fmt.Errorf("decision log: cannot mask %q; maskable fields: %v", p, keys)
+		}
+		if m.bits&bit == 0 {
+			m.bits |= bit
+			m.erased = append(m.erased, p)
+		}
+	}
+	return m, nil
+}
+
+func (m mask) has(bit int) bool { return m.bits&bit != 0 }
+
+// encoder turns records into events: OPA's decision-log event (EventV1)
+// fields, with grantd's request as input and its decision as result.
+type encoder struct {
+	labels []byte // the encoded labels object
+	mask   mask
+	seq    uint64
+	ids    [256]byte // random bytes for decision IDs, refilled as used
+	idPos  int
+}
+
+func newEncoder(labels map[string]string, m mask) *encoder {
+	e := &encoder{mask: m, idPos: len(encoder{}.ids)}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := []byte{'{'}
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, labels[k])
+	}
+	e.labels = append(b, '}')
+	return e
+}
+
+// decisionID is a random (version 4) UUID.
+func (e *encoder) decisionID(b []byte) []byte {
+	if e.idPos+16 > len(e.ids) {
+		_, _ = rand.Read(e.ids[:])
+		e.idPos = 0
+	}
+	var u [16]byte
+	copy(u[:], e.ids[e.idPos:e.idPos+16])
+	e.idPos += 16
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	b = append(b, '"')
+	b = append(b, s[:]...)
+	return append(b, '"')
+}
+
+// appendEvent appends r's event as one JSON object.
+func (e *encoder) appendEvent(b []byte, r *Record) []byte {
+	e.seq++
+	m := e.mask
+	b = append(b, `{"labels":`...)
+	b = append(b, e.labels...)
+	b = append(b, `,"decision_id":`...)
+	b = e.decisionID(b)
+	b = append(b, `,"path":"`+Path+`","input":`...)
+	b = e.appendInput(b, &r.Request)
+	b = append(b, `,"result":`...)
+	b = e.appendResult(b, r)
+	rev := strconv.FormatUint(r.Decision.Revision, 10)
+	b = append(b, `,"bundles":{"grantd":{"revision":"`...)
+	b = append(b, rev...)
+	b = append(b, `"}}`...)
+	if r.Address != "" && !m.has(maskRequestedBy) {
+		b = append(b, `,"requested_by":`...)
+		b = appendString(b, r.Address)
+	}
+	b = append(b, `,"timestamp":"`...)
+	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","metrics":{"timer_grantd_decision_ns":`...)
+	b = strconv.AppendInt(b, r.Latency.Nanoseconds(), 10)
+	b = append(b, `},"req_id":`...)
+	b = strconv.AppendUint(b, e.seq, 10)
+	b = append(b, `,"custom":{"interface":`...)
+	b = appendString(b, r.Interface)
+	if r.Caller != "" && !m.has(maskCaller) {
+		b = append(b, `,"caller":`...)
+		b = appendString(b, r.Caller)
+	}
+	if r.RequestID != "" && !m.has(maskRequestID) {
+		b = append(b, `,"request_id":`...)
+		b = appendString(b, r.RequestID)
+	}
+	b = append(b, '}')
+	if len(m.erased) > 0 {
+		b = append(b, `,"erased":`...)
+		b = appendStrings(b, m.erased)
+	}
+	return append(b, '}')
+}
+
+// appendInput appends the policy input of the request, as
+// authz.Request.Input makes it, less the erased fields.
+func (e *encoder) appendInput(b []byte, r *authz.Request) []byte {
+	m := e.mask
+	b = append(b, `{"operation":`...)
+	b = appendString(b, r.Operation)
+	if !m.has(maskSubject) {
+		b = append(b, `,"subject":`...)
+		b = appendString(b, r.Subject.String())
+	}
+	if !m.has(maskResource) {
+		b = append(b, `,"resource":{`...)
+		switch {
+		case r.Kubernetes:
+			b = append(b, `"namespace":`...)
+			b = appendString(b, r.Namespace)
+		case r.Repository != "":
+			b = append(b, `"repository":`...)
+			b = appendString(b, r.Repository)
+		case r.Collection != "":
+			b = append(b, `"collection":`...)
+			b = appendString(b, r.Collection)
+		case (r.HasLabels || r.Labels != nil) && !m.has(maskLabels):
+			b = append(b, `"labels":`...)
+			b = appendMap(b, r.Labels)
+		}
+		b = append(b, '}')
+	}
+	if len(r.Options) > 0 && !m.has(maskOptions) {
+		b = append(b, `,"options":`...)
+		b = appendStrings(b, r.Options)
+	}
+	if len(r.Secrets) > 0 && !m.has(maskSecrets) {
+		b = append(b, `,"secrets":`...)
+		b = appendStrings(b, r.Secrets)
+	}
+	if r.Kubernetes && len(r.Groups) > 0 && !m.has(maskGroups) {
+		b = append(b, `,"groups":`...)
+		b = appendStrings(b, r.Groups)
+	}
+	return append(b, '}')
+}
+
+// appendResult appends the decision: allowed, its code and reason, what
+// it was about, the grants behind it and the revision it was made at.
+func (e *encoder) appendResult(b []byte, r *Record) []byte {
+	d := &r.Decision
+	b = append(b, `{"allowed":`...)
+	b = strconv.AppendBool(b, d.Allowed)
+	b = append(b, `,"code":`...)
+	b = appendString(b, string(d.Code))
+	if !e.mask.has(maskReason) {
+		b = append(b, `,"reason":`...)
+		b = appendString(b, d.Reason)
+	}
+	if d.Collection != "" {
+		b = append(b, `,"collection":`...)
+		b = appendString(b, d.Collection)
+	}
+	if len(d.Options) > 0 {
+		b = append(b, `,"options":`...)
+		b = appendStrings(b, d.Options)
+	}
+	if len(d.Secrets) > 0 {
+		b = append(b, `,"secrets":`...)
+		b = appendStrings(b, d.Secrets)
+	}
+	if len(r.Grants) > 0 && !e.mask.has(maskGrants) {
+		b = append(b, `,"grants":`...)
+		b = appendStrings(b, r.Grants)
+	}
+	b = append(b, `,"revision":`...)
+	b = strconv.AppendUint(b, d.Revision, 10)
+	return append(b, '}')
+}
+
+func appendStrings(b []byte, xs []string) []byte {
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, x)
+	}
+	return append(b, ']')
+}
+
+// appendMap appends a string map with its keys sorted.
+func appendMap(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD, and
+// U+2028 and U+2029 escaped so that a line holds exactly one event.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

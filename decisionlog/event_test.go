@@ -1,0 +1,185 @@
+package decisionlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/plugins/logs"
+
+	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/subjects"
+)
+
+// awkward are strings JSON must escape, or that are not UTF-8.
+var awkward = []string{"plain", `quo"te`, `back\slash`, "new\nline", "tab\t", "\x00\x01\x1f", "caf\xc3\xa9", "bad\xffbyte",
+	"line\u2028sep", "para\u2029", "<html>&", "emoji 🎉", ""}
+
+func randomRecord(rng *rand.Rand) Record {
+	pick := func() string { return awkward[rng.IntN(len(awkward))] }
+	r := Record{
+		Time:      time.Unix(1_700_000_000+rng.Int64N(1e6), rng.Int64N(1e9)),
+		Request:   authz.Request{Subject: subjects.Subject{Kind: subjects.User, Name: pick()}, Operation: pick()},
+		Decision:  authz.Decision{Allowed: rng.IntN(2) == 0, Code: authz.Code(pick()), Reason: pick(), Revision: rng.Uint64N(1e9)},
+		Latency:   time.Duration(rng.Int64N(1e7)),
+		Interface: pick(), Caller: pick(), Address: pick(), RequestID: pick(),
+	}
+	switch rng.IntN(4) {
+	case 0:
+		r.Request.Collection = pick()
+		r.Decision.Collection = pick()
+	case 1:
+		r.Request.Repository = pick()
+	case 2:
+		r.Request.Kubernetes, r.Request.Namespace, r.Request.Groups = true, pick(), []string{pick(), pick()}
+	case 3:
+		r.Request.HasLabels, r.Request.Labels = true, map[string]string{pick(): pick(), pick(): pick()}
+	}
+	if rng.IntN(2) == 0 {
+		r.Request.Options, r.Decision.Options = []string{pick(), pick()}, []string{pick()}
+		r.Request.Secrets, r.Decision.Secrets = []string{pick()}, []string{pick()}
+	}
+	if rng.IntN(2) == 0 {
+		r.Grants = []string{pick(), pick()}
+	}
+	return r
+}
+
+// valid is s as JSON decodes it: invalid UTF-8 replaced.
+func valid(s string) string { return strings.ToValidUTF8(s, "\ufffd") }
+
+func validAll(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = valid(x)
+	}
+	return out
+}
+
+// TestEventsAreOPADecisionLogEvents decodes encoded events with OPA's own
+// event type, refusing unknown fields, and checks every field.
+func TestEventsAreOPADecisionLogEvents(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	enc := newEncoder(map[string]string{"id": "node-1", "app": "grantd"}, mask{})
+	for i := range 2000 {
+		r := randomRecord(rng)
+		line := enc.appendEvent(nil, &r)
+		if bytes.ContainsAny(line, "\n\r") {
+			t.Fatalf("event %d spans lines: %s", i, line)
+		}
+		var ev logs.EventV1
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatalf("event %d: %v\n%s", i, err, line)
+		}
+		if ev.Labels["id"] != "node-1" || ev.Path != Path || len(ev.DecisionID) != 36 || ev.RequestID != uint64(i+1) {
+			t.Fatalf("event %d: labels %v path %q id %q req %d", i, ev.Labels, ev.Path, ev.DecisionID, ev.RequestID)
+		}
+		if !ev.Timestamp.Equal(r.Time) || ev.Bundles["grantd"].Revision == "" {
+			t.Fatalf("event %d: timestamp %v want %v, bundles %v", i, ev.Timestamp, r.Time, ev.Bundles)
+		}
+		wantInput := policyInput(t, r.Request)
+		if !reflect.DeepEqual(*ev.Input, wantInput) {
+			t.Fatalf("event %d: input\n got %#v\nwant %#v", i, *ev.Input, wantInput)
+		}
+		res := (*ev.Result).(map[string]any)
+		if res["allowed"] != r.Decision.Allowed || res["code"] != valid(string(r.Decision.Code)) || res["reason"] != valid(r.Decision.Reason) ||
+			res["revision"] != float64(r.Decision.Revision) {
+			t.Fatalf("event %d: result %v for %+v", i, res, r.Decision)
+		}
+		if len(r.Grants) > 0 && !reflect.DeepEqual(res["grants"], validAll(r.Grants)) {
+			t.Fatalf("event %d: grants %v want %v", i, res["grants"], r.Grants)
+		}
+		if ev.Metrics["timer_grantd_decision_ns"] != float64(r.Latency.Nanoseconds()) {
+			t.Fatalf("event %d: metrics %v", i, ev.Metrics)
+		}
+		if ev.RequestedBy != valid(r.Address) || ev.Custom["interface"] != valid(r.Interface) {
+			t.Fatalf("event %d: requested_by %q custom %v", i, ev.RequestedBy, ev.Custom)
+		}
+	}
+}
+
+// policyInput is the request's policy input as JSON decodes it.
+func policyInput(t *testing.T, r authz.Request) any {
+	t.Helper()
+	v, err := ast.JSON(r.Input().Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(v)
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func TestMaskErasesAndListsFields(t *testing.T) {
+	paths := make([]string, 0, len(Maskable))
+	for p := range Maskable {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	m, err := parseMask(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	enc := newEncoder(nil, m)
+	for range 200 {
+		r := randomRecord(rng)
+		r.Address, r.Caller, r.RequestID = "10.0.0.1:5", "svc:gw", "req-1"
+		var ev map[string]any
+		if err := json.Unmarshal(enc.appendEvent(nil, &r), &ev); err != nil {
+			t.Fatal(err)
+		}
+		in := ev["input"].(map[string]any)
+		res := ev["result"].(map[string]any)
+		custom := ev["custom"].(map[string]any)
+		for name, present := range map[string]bool{
+			"subject": in["subject"] != nil, "resource": in["resource"] != nil, "options": in["options"] != nil,
+			"secrets": in["secrets"] != nil, "groups": in["groups"] != nil, "reason": res["reason"] != nil,
+			"grants": res["grants"] != nil, "requested_by": ev["requested_by"] != nil, "caller": custom["caller"] != nil,
+			"request_id": custom["request_id"] != nil,
+		} {
+			if present {
+				t.Fatalf("%s survived the mask: %v", name, ev)
+			}
+		}
+		if in["operation"] == nil || res["allowed"] == nil || !reflect.DeepEqual(ev["erased"], toAny(paths)) {
+			t.Fatalf("masked event lost what it keeps, or erased is wrong: %v", ev)
+		}
+	}
+	if _, err := parseMask([]string{"/input/password"}); err == nil {
+		t.Fatal("an unknown field was accepted as a mask")
+	}
+}
+
+func toAny(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range awkward {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%q encoded as %s: %v", s, b, err)
+		}
+		if got != valid(s) || bytes.ContainsAny(b, "\n\r") {
+			t.Fatalf("%q encoded as %s, decoded as %q", s, b, got)
+		}
+	})
+}

@@ -1,0 +1,115 @@
+package decisionlog
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+)
+
+// lineSink writes one event per line through a buffer.
+type lineSink struct {
+	w       *bufio.Writer
+	written *atomic.Uint64
+	pending uint64
+}
+
+func (s *lineSink) write(_ context.Context, event []byte) error {
+	_, _ = s.w.Write(event)
+	s.pending++
+	return s.w.WriteByte('\n')
+}
+
+func (s *lineSink) flush(context.Context) error {
+	err := s.w.Flush()
+	if err == nil && s.written != nil {
+		s.written.Add(s.pending)
+	}
+	s.pending = 0
+	return err
+}
+
+// stdoutSink writes JSON lines to standard output.
+type stdoutSink struct{ lineSink }
+
+func newStdoutSink(written *atomic.Uint64) *stdoutSink {
+	return &stdoutSink{lineSink{w: bufio.NewWriterSize(os.Stdout, 64<<10), written: written}}
+}
+
+func (s *stdoutSink) close(ctx context.Context) error { return s.flush(ctx) }
+
+// fileSink writes JSON lines to a file, rotated when it would grow past
+// max bytes: path becomes path.1, path.1 path.2, and so on up to keep
+// files; the oldest is removed.
+type fileSink struct {
+	lineSink
+	path string
+	f    *os.File
+	size int64
+	max  int64
+	keep int
+}
+
+func newFileSink(path string, max int64, keep int, written *atomic.Uint64) (*fileSink, error) {
+	s := &fileSink{lineSink: lineSink{written: written}, path: path, max: max, keep: keep}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *fileSink) open() error {
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("decision log file: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("decision log file: %w", err)
+	}
+	s.f, s.size = f, st.Size()
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(f, 64<<10)
+	} else {
+		s.w.Reset(f)
+	}
+	return nil
+}
+
+func (s *fileSink) write(ctx context.Context, event []byte) error {
+	n := int64(len(event) + 1)
+	if s.size > 0 && s.size+n > s.max {
+		if err := s.rotate(ctx); err != nil {
+			return err
+		}
+	}
+	s.size += n
+	return s.lineSink.write(ctx, event)
+}
+
+func (s *fileSink) rotate(ctx context.Context) error {
+	if err := s.flush(ctx); err != nil {
+		return err
+	}
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("decision log file: %w", err)
+	}
+	_ = os.Remove(fmt.Sprintf("%s.%d", s.path, s.keep))
+	for i := s.keep - 1; i >= 1; i-- {
+		_ = os.Rename(fmt.Sprintf("%s.%d", s.path, i), fmt.Sprintf("%s.%d", s.path, i+1))
+	}
+	if err := os.Rename(s.path, s.path+".1"); err != nil {
+		return fmt.Errorf("decision log file: %w", err)
+	}
+	return s.open()
+}
+
+func (s *fileSink) close(ctx context.Context) error {
+	err := s.flush(ctx)
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
