@@ -5,17 +5,19 @@
 # (dockerd, containerd, runc and the docker CLI), which the engine proxy's
 # tests start in their own network namespace (iproute2, nsenter); and
 # etcd-server, on which e2e/kubernetes runs a real kube-apiserver; and
-# chromium, in which the console's tests (ui/tests) run, headless.
+# chromium, in which the console's tests (ui/tests) run, headless; and
+# nginx, the HTTP server the decision log's end-to-end test sends its
+# compressed batches to.
 # The tests start their own slapd processes on free loopback ports; the
 # package's system service is kept from starting while it installs.
 set -euo pipefail
 if [ -x /usr/sbin/slapd ] && [ -x /usr/sbin/slapadd ] && [ -x /usr/bin/ldapadd ] && [ -x /usr/bin/curl ] &&
-  [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] && [ -x /usr/sbin/runc ] && [ -x /usr/bin/etcd ] && [ -x /usr/bin/chromium ] && command -v ip >/dev/null && command -v nsenter >/dev/null; then
+  [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] && [ -x /usr/sbin/runc ] && [ -x /usr/bin/etcd ] && [ -x /usr/bin/chromium ] && [ -x /usr/sbin/nginx ] && command -v ip >/dev/null && command -v nsenter >/dev/null; then
   exit 0
 fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "test-deps: installing slapd, ldap-utils, curl, docker.io, etcd-server and chromium" >&2
+echo "test-deps: installing slapd, ldap-utils, curl, docker.io, etcd-server, chromium and nginx" >&2
 policy=/usr/sbin/policy-rc.d
 made_policy=""
 if [ ! -e "$policy" ]; then
@@ -25,4 +27,4 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ -n "$made_policy" ] && $sudo rm -f "$policy"' EXIT
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends slapd ldap-utils curl docker.io etcd-server chromium iproute2 util-linux >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends slapd ldap-utils curl docker.io etcd-server chromium nginx iproute2 util-linux >/dev/null

@@ -33,7 +33,9 @@ const (
 )
 
 func (s *Server) authzenRoutes(mux *http.ServeMux) {
-	auth := func(h http.HandlerFunc) http.Handler { return s.limitBody(s.requireAuth(withRequestID(h))) }
+	auth := func(h http.HandlerFunc) http.Handler {
+		return s.limitBody(s.requireAuth(withVia(viaAuthZEN, withRequestID(h))))
+	}
 	mux.Handle("POST "+authzenEvaluation, auth(s.authzenEvaluation))
 	mux.Handle("POST "+authzenEvaluations, auth(s.authzenEvaluations))
 	mux.Handle("POST "+authzenSubjects, auth(s.authzenSubjectSearch))
@@ -45,7 +47,7 @@ func (s *Server) authzenRoutes(mux *http.ServeMux) {
 // withRequestID echoes X-Request-ID, as AuthZEN asks of a PDP.
 func withRequestID(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 256 {
+		if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= maxRequestID {
 			w.Header().Set("X-Request-ID", id)
 		}
 		next(w, r)
@@ -112,7 +114,7 @@ func (s *Server) evaluate(ctx context.Context, e authzen.Evaluation) (authzen.An
 		return authzen.Answer{}, err
 	}
 	if r.Kubernetes {
-		return authzen.AnswerOf(s.deps.decide(ctx, r)), nil
+		return authzen.AnswerOf(s.deps.decide(ctx, r, viaAuthZEN)), nil
 	}
 	in := &v1.AuthorizeRequest{Subject: r.Subject.String(), Operation: r.Operation, Options: r.Options, Secrets: r.Secrets,
 		Resource: &v1.Resource{Collection: r.Collection, Repository: r.Repository, Labels: r.Labels}}

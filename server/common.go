@@ -194,11 +194,12 @@ func ts(t time.Time) *timestamppb.Timestamp {
 
 // decide is what the adapters ask: the engine's decision, unless this
 // node's state is too stale to decide at all.
-func (d *deps) decide(ctx context.Context, r authz.Request) authz.Decision {
+func (d *deps) decide(ctx context.Context, r authz.Request, via string) authz.Decision {
 	if denial := d.fresh.denial(); denial != nil {
+		d.decisions.denied(ctx, time.Now(), r, *denial, via)
 		return *denial
 	}
-	return d.engine.Decide(ctx, r)
+	return d.decisions.decide(ctx, r, via)
 }
 
 // authService and authzService are the services' instances, also used by
@@ -209,5 +210,5 @@ func (d *deps) authService() *authService {
 }
 
 func (d *deps) authzService() *authzService {
-	return &authzService{store: d.store, engine: d.engine, now: d.now, maxRevisionWait: &d.maxRevisionWait, fresh: d.fresh}
+	return &authzService{store: d.store, engine: d.engine, decisions: d.decisions, now: d.now, maxRevisionWait: &d.maxRevisionWait, fresh: d.fresh}
 }

@@ -56,7 +56,7 @@ func (d *deps) identifyCert(user string, cert *x509.Certificate) (*Principal, er
 
 // Decide asks the decision engine.
 func (b dockerBackend) Decide(ctx context.Context, r authz.Request) authz.Decision {
-	return b.decide(ctx, r)
+	return b.decide(ctx, r, viaPlugin)
 }
 
 // EnginePlugin is the engine authorization plugin's HTTP handler, for the

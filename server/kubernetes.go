@@ -42,7 +42,7 @@ func (b kubeBackend) Account(name string) (subjects.Subject, bool) {
 
 // Decide asks the decision engine, unless this node's state is too stale.
 func (b kubeBackend) Decide(ctx context.Context, r authz.Request) authz.Decision {
-	return b.decide(ctx, r)
+	return b.decide(ctx, r, viaKubernetes)
 }
 
 func (s *Server) kubernetesRoutes(mux *http.ServeMux) {

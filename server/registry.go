@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/grantd/grantd/rights"
 	"github.com/grantd/grantd/subjects"
@@ -59,10 +60,12 @@ func (b registryBackend) Refresh(_ context.Context, subject subjects.Subject) (r
 
 // Allowed asks the decision engine.
 func (b registryBackend) Allowed(ctx context.Context, id registry.Identity, operation, repository string) (bool, error) {
+	r := authz.Request{Subject: id.Subject, Operation: operation, Repository: repository}
 	if d := b.fresh.denial(); d != nil {
+		b.decisions.denied(ctx, time.Now(), r, *d, viaRegistry)
 		return false, errors.New(d.Reason)
 	}
-	d := b.engine.Decide(ctx, authz.Request{Subject: id.Subject, Operation: operation, Repository: repository})
+	d := b.decisions.decide(ctx, r, viaRegistry)
 	if d.Code == authz.CodeInternalError {
 		return false, errors.New(d.Reason)
 	}

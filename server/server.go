@@ -22,6 +22,7 @@ import (
 
 	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/decisionlog"
 	"github.com/grantd/grantd/internal/connmux"
 	"github.com/grantd/grantd/ldapsync"
 	"github.com/grantd/grantd/pki"
@@ -53,6 +54,9 @@ type Config struct {
 	// MaxStaleness is how long a cluster node cut off from the leader goes
 	// on deciding from its last state (zero: for ever).
 	MaxStaleness time.Duration
+	// DecisionLog, when set, receives every decision; its owner closes it
+	// after the server has stopped.
+	DecisionLog *decisionlog.Logger
 }
 
 // Server serves grantd's API.
@@ -93,7 +97,9 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s.metrics.reg.MustRegister(engine.Collectors()...)
 	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
 		sessions: newSessionTracker(), logins: authn.NewThrottle(func() time.Time { return s.now() }),
-		clientCA: pki.NewClientCA(st), fresh: freshness{store: st, max: cfg.MaxStaleness}}
+		clientCA: pki.NewClientCA(st), fresh: freshness{store: st, max: cfg.MaxStaleness},
+		decisions: decisions{engine: engine, log: cfg.DecisionLog}}
+	s.metrics.reg.MustRegister(cfg.DecisionLog.Collectors()...)
 	s.deps.writer = &writer{store: st, log: log, metrics: s.metrics, now: s.deps.now}
 	if st.Clustered() {
 		shareLoginThrottle(st, s.deps.logins)
@@ -162,6 +168,8 @@ type deps struct {
 	maxRevisionWait time.Duration
 	// fresh denies decisions on a node cut off from the leader too long.
 	fresh freshness
+	// decisions asks the engine and records in the decision log.
+	decisions decisions
 }
 
 func (s *Server) registerServices(r grpc.ServiceRegistrar) {
@@ -281,7 +289,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	withCookie := s.withConsoleCookie(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), remoteAddrKey{}, tcpAddrString(r.RemoteAddr)))
-		withCookie.ServeHTTP(w, r)
+		withCookie.ServeHTTP(w, withRequestIDContext(r))
 	})
 }
 

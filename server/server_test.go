@@ -55,6 +55,12 @@ type testServer struct {
 
 func startServer(t testing.TB) *testServer {
 	t.Helper()
+	return startServerWith(t, Config{})
+}
+
+// startServerWith starts a test server with cfg's extras (a decision log).
+func startServerWith(t testing.TB, extra Config) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	engine, err := authz.New(log)
@@ -84,7 +90,8 @@ func startServer(t testing.TB) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{TLS: files, MaxRequestBytes: 64 << 10, ShutdownTimeout: time.Second, ReadTimeout: 5 * time.Second}, st, engine, log)
+	srv, err := New(Config{TLS: files, MaxRequestBytes: 64 << 10, ShutdownTimeout: time.Second, ReadTimeout: 5 * time.Second,
+		DecisionLog: extra.DecisionLog}, st, engine, log)
 	if err != nil {
 		t.Fatal(err)
 	}

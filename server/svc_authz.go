@@ -19,9 +19,10 @@ import (
 
 type authzService struct {
 	v1.UnimplementedAuthzServiceServer
-	store  *store.Store
-	engine *authz.Engine
-	now    func() time.Time
+	store     *store.Store
+	engine    *authz.Engine
+	decisions decisions
+	now       func() time.Time
 	fresh  freshness
 	// maxRevisionWait, when set, replaces the default bound of a call's
 	// minRevision wait (the server's, shared: tests shorten it).
@@ -114,21 +115,24 @@ func (s *authzService) decide(ctx context.Context, in *v1.AuthorizeRequest) (*v1
 	if err := mayAsk(ctx, in.GetSubject()); err != nil {
 		return nil, err
 	}
-	if d := s.waitFor(ctx, in.GetMinRevision()); d != nil {
-		return decisionPB(*d), nil
+	start, via := time.Now(), viaOf(ctx)
+	r, malformed := request(in)
+	bad := s.waitFor(ctx, in.GetMinRevision())
+	if bad == nil {
+		bad = s.readIndex(ctx, in.GetLinearizable())
 	}
-	if d := s.readIndex(ctx, in.GetLinearizable()); d != nil {
-		return decisionPB(*d), nil
+	if bad == nil {
+		bad = s.fresh.denial()
 	}
-	if d := s.fresh.denial(); d != nil {
-		return decisionPB(*d), nil
-	}
-	r, bad := request(in)
-	if bad != nil {
+	if bad == nil && malformed != nil {
+		bad = malformed
 		bad.Revision = s.store.Revision()
+	}
+	if bad != nil {
+		s.decisions.denied(ctx, start, r, *bad, via)
 		return decisionPB(*bad), nil
 	}
-	return decisionPB(s.engine.Decide(ctx, r)), nil
+	return decisionPB(s.decisions.decide(ctx, r, via)), nil
 }
 
 // mayAsk applies rights.MayAsk to the subject a request names. A subject

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/decisionlog"
 	"github.com/grantd/grantd/pki"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
@@ -70,6 +71,17 @@ type config struct {
 	ClusterMinQuorum uint
 	Join             string
 	JoinTokenFile    string
+	// The decision log (off unless DecisionLog names a destination).
+	DecisionLog              string
+	DecisionLogSample        float64
+	DecisionLogMask          string
+	DecisionLogBuffer        int
+	DecisionLogMaxFileBytes  int64
+	DecisionLogMaxFiles      int
+	DecisionLogBatchBytes    int
+	DecisionLogFlushInterval time.Duration
+	DecisionLogCA            string
+	DecisionLogTokenFile     string
 }
 
 const envPrefix = "GRANTD_"
@@ -134,6 +146,17 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.Join, "join", "", "join the cluster through any of these nodes' API addresses (host:port,...) with a join token; needs --cluster-listen and no --cluster-peers")
 	fs.StringVar(&c.JoinTokenFile, "join-token-file", "", "file holding the join token (grantctl cluster join-token); or set GRANTD_JOIN_TOKEN")
 	fs.StringVar(&c.EngineProxyEngines, "engine-proxy-engines", "", "comma-separated engine endpoints the proxy forwards to, tried in order (default: --engine-api)")
+	dl := decisionlog.DefaultConfig()
+	fs.StringVar(&c.DecisionLog, "decision-log", "", "log every decision: stdout, file:<path> (JSON lines, rotated) or an http(s) URL taking OPA decision-log batches; empty: off")
+	fs.Float64Var(&c.DecisionLogSample, "decision-log-sample", dl.Sample, "share of allowed decisions logged, 0 to 1 (denials are always logged)")
+	fs.StringVar(&c.DecisionLogMask, "decision-log-mask", "", "comma-separated fields erased from every event, e.g. /input/subject,/requested_by")
+	fs.IntVar(&c.DecisionLogBuffer, "decision-log-buffer", dl.Buffer, "decisions waiting for the log writer; when full, new ones are dropped and counted")
+	fs.Int64Var(&c.DecisionLogMaxFileBytes, "decision-log-max-file-bytes", dl.MaxFileBytes, "size at which the decision log file is rotated")
+	fs.IntVar(&c.DecisionLogMaxFiles, "decision-log-max-files", dl.MaxFiles, "rotated decision log files kept")
+	fs.IntVar(&c.DecisionLogBatchBytes, "decision-log-batch-bytes", dl.BatchBytes, "uncompressed size of a batch sent to an HTTP decision log")
+	fs.DurationVar(&c.DecisionLogFlushInterval, "decision-log-flush-interval", dl.FlushInterval, "longest a decision waits to be written or sent")
+	fs.StringVar(&c.DecisionLogCA, "decision-log-ca", "", "CA (PEM) of an https decision log sink (default: the system's)")
+	fs.StringVar(&c.DecisionLogTokenFile, "decision-log-token-file", "", "file holding a bearer token for the HTTP decision log sink")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: grantd [flags]\n\ngrantd is an access-control policy server.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -252,6 +275,9 @@ func (c config) validate() error {
 	case "json", "text":
 	default:
 		errs = append(errs, fmt.Errorf("--log-format %q is neither json nor text", c.LogFormat))
+	}
+	if err := c.decisionLogConfig().Validate(); c.DecisionLog != "" && err != nil {
+		errs = append(errs, err)
 	}
 	if c.DecisionCache < 0 {
 		errs = append(errs, errors.New("--decision-cache must not be negative"))

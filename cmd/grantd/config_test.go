@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/decisionlog"
 )
 
 func TestConfigPrecedence(t *testing.T) {
@@ -30,7 +31,10 @@ func TestConfigPrecedence(t *testing.T) {
 		RegistryIssuer: "grantd", RegistryTokenLifetime: 5 * time.Minute, RegistryTokenAlgorithm: "ES256",
 		BundleValidity: 365 * 24 * time.Hour, EnginePluginSocket: "/run/docker/plugins/grantd.sock",
 		EngineAPI: "unix:///var/run/docker.sock", EngineLookupCache: 2 * time.Second, DecisionCache: authz.DefaultDecisionCache,
-		NodeID: "grantd-0", ClusterStaleness: 30 * time.Second, ClusterDeadAfter: time.Hour, ClusterMinQuorum: 3}
+		NodeID: "grantd-0", ClusterStaleness: 30 * time.Second, ClusterDeadAfter: time.Hour, ClusterMinQuorum: 3,
+		DecisionLogSample: 1, DecisionLogBuffer: decisionlog.DefaultBuffer, DecisionLogMaxFileBytes: decisionlog.DefaultMaxFileBytes,
+		DecisionLogMaxFiles: decisionlog.DefaultMaxFiles, DecisionLogBatchBytes: decisionlog.DefaultBatchBytes,
+		DecisionLogFlushInterval: decisionlog.DefaultFlushInterval}
 	if cfg != want {
 		t.Fatalf("config = %+v\nwant     %+v", cfg, want)
 	}
@@ -55,6 +59,10 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{"--bundle-validity", "1m"},
 		{"--max-request-bytes", "10"},
 		{"--config", bad},
+		{"--decision-log", "syslog"},
+		{"--decision-log", "stdout", "--decision-log-sample", "1.5"},
+		{"--decision-log", "stdout", "--decision-log-mask", "/input/password"},
+		{"--decision-log", "file:", "--decision-log-buffer", "0"},
 		{"stray"},
 	} {
 		if _, err := loadConfig(args, none, &bytes.Buffer{}); err == nil {

@@ -206,10 +206,22 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		}
 	}
 
+	decisionLog, err := openDecisionLog(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// What is buffered is written out (or sent) before grantd exits.
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := decisionLog.Close(ctx); err != nil {
+			log.Error("decision log", "err", err, "lost", decisionLog.Stats().Lost)
+		}
+	}()
 	srv, err := server.New(server.Config{Listen: cfg.Listen, Insecure: cfg.Insecure, TLS: tlsFiles, MaxStaleness: cfg.maxStaleness(),
 		MaxRequestBytes: cfg.MaxRequestBytes, ShutdownTimeout: cfg.ShutdownTimeout, TokenAlgorithm: cfg.RegistryTokenAlgorithm,
 		Registry: registry.Config{Issuer: cfg.RegistryIssuer, Services: services, Lifetime: cfg.RegistryTokenLifetime},
-		Bundles:  bundles},
+		Bundles:  bundles, DecisionLog: decisionLog},
 		st, engine, log)
 	if err != nil {
 		return err
