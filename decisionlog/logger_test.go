@@ -119,7 +119,6 @@ func TestFileSinkKeepsOnlyMaxFiles(t *testing.T) {
 	}
 }
 
-
 // sinkServer is an HTTP decision-log service: it refuses the first fail
 // uploads with 503, then takes gzip-compressed JSON arrays of events.
 type sinkServer struct {

@@ -265,4 +265,3 @@ func decodeBatch(t *testing.T, path string) []logs.EventV1 {
 	}
 	return batch
 }
-

@@ -15,8 +15,8 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
-	v1 "github.com/grantd/grantd/proto/grantd/v1"
 	"github.com/grantd/grantd/decisionlog"
+	v1 "github.com/grantd/grantd/proto/grantd/v1"
 )
 
 // TestDecisionLogRecordsEveryInterface asks through gRPC, REST, AuthZEN

@@ -23,7 +23,7 @@ type authzService struct {
 	engine    *authz.Engine
 	decisions decisions
 	now       func() time.Time
-	fresh  freshness
+	fresh     freshness
 	// maxRevisionWait, when set, replaces the default bound of a call's
 	// minRevision wait (the server's, shared: tests shorten it).
 	maxRevisionWait *time.Duration
