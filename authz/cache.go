@@ -49,6 +49,10 @@ type cached struct {
 	d     Decision
 	snap  *snapshot
 	reads *readLog
+	// grants are the grants behind the decision, once a decision log has
+	// asked (named); reads then include what naming them read.
+	grants []string
+	named  bool
 }
 
 func newDecisionCache(entries int) *decisionCache {
@@ -75,6 +79,12 @@ func (c *decisionCache) shard(k string) *cacheShard {
 
 // get returns the decision for the request key k as of snapshot cur.
 func (c *decisionCache) get(cur *snapshot, k string) (Decision, bool) {
+	d, e := c.entry(cur, k)
+	return d, e != nil
+}
+
+// entry is get, with the cache's entry (nil for a miss).
+func (c *decisionCache) entry(cur *snapshot, k string) (Decision, *cached) {
 	s := c.shard(k)
 	s.mu.Lock()
 	e := s.m[k]
@@ -82,7 +92,7 @@ func (c *decisionCache) get(cur *snapshot, k string) (Decision, bool) {
 	switch {
 	case e == nil || e.snap.rev > cur.rev: // none, or made on a snapshot newer than the caller's
 		c.misses.Inc()
-		return Decision{}, false
+		return Decision{}, nil
 	case e.snap != cur:
 		if !e.reads.holdsSince(e.snap, cur) {
 			s.mu.Lock()
@@ -92,9 +102,9 @@ func (c *decisionCache) get(cur *snapshot, k string) (Decision, bool) {
 			s.mu.Unlock()
 			c.stale.Inc()
 			c.misses.Inc()
-			return Decision{}, false
+			return Decision{}, nil
 		}
-		moved := &cached{d: e.d, snap: cur, reads: e.reads}
+		moved := &cached{d: e.d, snap: cur, reads: e.reads, grants: e.grants, named: e.named}
 		moved.d.Revision = cur.rev
 		s.mu.Lock()
 		if s.m[k] == e {
@@ -107,27 +117,42 @@ func (c *decisionCache) get(cur *snapshot, k string) (Decision, bool) {
 	d := e.d
 	// Callers own the slices they get.
 	d.Options, d.Secrets, d.Schedulable = slices.Clone(d.Options), slices.Clone(d.Secrets), slices.Clone(d.Schedulable)
-	return d, true
+	return d, e
 }
 
 // put remembers d, decided on snap after reading reads, unless the cache
 // holds the same question on a newer snapshot. A full shard forgets one
 // entry.
-func (c *decisionCache) put(snap *snapshot, k string, d Decision, reads *readLog) {
+func (c *decisionCache) put(snap *snapshot, k string, d Decision, reads *readLog) *cached {
 	s := c.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.m[k]
 	switch {
 	case ok && old.snap.rev > snap.rev:
-		return
+		return nil
 	case !ok && len(s.m) >= c.perShard:
 		for k := range s.m {
 			delete(s.m, k)
 			break
 		}
 	}
-	s.m[k] = &cached{d: d, snap: snap, reads: reads}
+	e := &cached{d: d, snap: snap, reads: reads}
+	s.m[k] = e
+	return e
+}
+
+// name replaces entry e of key k, if it is still there, with one that
+// also holds the grants behind its decision and what naming them read.
+func (c *decisionCache) name(k string, e *cached, grants []string, read []dep) {
+	reads := &readLog{deps: append(slices.Clone(e.reads.deps), read...), wide: e.reads.wide}
+	named := &cached{d: e.d, snap: e.snap, reads: reads, grants: grants, named: true}
+	s := c.shard(k)
+	s.mu.Lock()
+	if s.m[k] == e {
+		s.m[k] = named
+	}
+	s.mu.Unlock()
 }
 
 // cacheKey encodes every field of r that reaches the policy, each with its

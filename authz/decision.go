@@ -107,26 +107,35 @@ func (e *Engine) Decide(ctx context.Context, r Request) Decision {
 	return d
 }
 
-// decide answers r and names the snapshot the answer holds for (nil when
-// it could not decide).
-func (e *Engine) decide(ctx context.Context, r Request) (Decision, *snapshot) {
+// answer is a decision with where it came from: the snapshot it holds
+// for (nil when it could not decide) and, when the cache holds it, the
+// cache's entry under key.
+type answer struct {
+	snap  *snapshot
+	entry *cached
+	key   string
+}
+
+// decide answers r.
+func (e *Engine) decide(ctx context.Context, r Request) (Decision, answer) {
 	if e.broken.Load() {
-		return failed(errBroken), nil
+		return failed(errBroken), answer{}
 	}
 	if e.cache == nil {
 		d, snap, _ := e.evaluate(ctx, r, nil)
-		return d, snap
+		return d, answer{snap: snap}
 	}
 	ck, cur := cacheKey(r), e.opa.cur.Load()
-	if d, ok := e.cache.get(cur, ck); ok {
-		return d, cur
+	if d, entry := e.cache.entry(cur, ck); entry != nil {
+		return d, answer{snap: cur, entry: entry, key: ck}
 	}
 	reads := &readLog{}
 	d, snap, ok := e.evaluate(ctx, r, reads)
+	var entry *cached
 	if ok {
-		e.cache.put(snap, ck, d, reads)
+		entry = e.cache.put(snap, ck, d, reads)
 	}
-	return d, snap
+	return d, answer{snap: snap, entry: entry, key: ck}
 }
 
 // evaluate decides r by evaluating the policy, recording what it read in

@@ -18,19 +18,35 @@ import (
 // them for every decision it keeps.
 func (e *Engine) DecideWithGrants(ctx context.Context, r Request, withGrants bool) (Decision, []string) {
 	start := time.Now()
-	d, snap := e.decide(ctx, r)
+	d, a := e.decide(ctx, r)
 	e.metrics.observe(r, d, time.Since(start))
-	if !withGrants || d.Code != CodeGranted || snap == nil {
+	if !withGrants || d.Code != CodeGranted || a.snap == nil {
 		return d, nil
 	}
-	return d, snap.grantsFor(r, d)
+	// The cache keeps the grants with the decision, and what naming them
+	// read with what deciding read: a write that changes either drops both.
+	if a.entry != nil && a.entry.named {
+		return d, slices.Clone(a.entry.grants)
+	}
+	var read []dep
+	grants := a.snap.grantsFor(r, d, &read)
+	if a.entry != nil {
+		e.cache.name(a.key, a.entry, grants, read)
+	}
+	return d, slices.Clone(grants)
 }
 
 // grantsFor lists the grants behind the granted decision d of r, sorted:
 // the policy's target_grants (policies/authz.rego) whose role holds the
 // operation.
-func (s *snapshot) grantsFor(r Request, d Decision) []string {
-	p, _ := s.entryObject(tPrincipals, r.Subject.String())
+func (s *snapshot) grantsFor(r Request, d Decision, read *[]dep) []string {
+	// entryObject is the snapshot's, with each entry read recorded.
+	entryObject := func(table, name string) (ast.Object, bool) {
+		o, v := s.entryTerm(table, name)
+		*read = append(*read, dep{table: table, name: name, v: v, hash: keyHash(table, name)})
+		return o, o != nil
+	}
+	p, _ := entryObject(tPrincipals, r.Subject.String())
 	if p == nil {
 		return nil
 	}
@@ -38,70 +54,86 @@ func (s *snapshot) grantsFor(r Request, d Decision) []string {
 	if subjectSet == nil {
 		return nil
 	}
-	held := subjectSet.Keys()
+	op := str(r.Operation)
 	var ids []string
-	collect := func(table, name string, subs []*ast.Term) {
-		bySubject, _ := s.entryObject(table, name)
+	addRoles := func(t *ast.Term) {
+		roles, _ := t.Value.(ast.Object)
+		if roles == nil {
+			return
+		}
+		roles.Foreach(func(role, id *ast.Term) {
+			ops, _ := entryObject(tRoles, stringOf(role))
+			if ops != nil && ops.Get(op) != nil {
+				ids = append(ids, stringOf(id))
+			}
+		})
+	}
+	// collect adds the grants of an entry {subject: {role: grant ID}} to
+	// the subjects of sets, walking whichever side is smaller: a high
+	// collection may be granted to thousands of subjects, a principal
+	// acts as a few.
+	collect := func(table, name string, sets ...ast.Object) {
+		bySubject, _ := entryObject(table, name)
 		if bySubject == nil {
 			return
 		}
-		for _, sub := range subs {
-			t := bySubject.Get(sub)
-			if t == nil {
+		for _, set := range sets {
+			if set.Len() <= bySubject.Len() {
+				set.Foreach(func(sub, _ *ast.Term) {
+					if t := bySubject.Get(sub); t != nil {
+						addRoles(t)
+					}
+				})
 				continue
 			}
-			roles, _ := t.Value.(ast.Object)
-			if roles == nil {
-				continue
-			}
-			roles.Foreach(func(role, id *ast.Term) {
-				ops, _ := s.entryObject(tRoles, stringOf(role))
-				if ops != nil && ops.Get(str(r.Operation)) != nil {
-					ids = append(ids, stringOf(id))
+			bySubject.Foreach(func(sub, t *ast.Term) {
+				if set.Get(sub) != nil {
+					addRoles(t)
 				}
 			})
 		}
 	}
 	switch {
 	case r.Kubernetes:
-		subs := held
+		sets := []ast.Object{subjectSet}
 		for _, g := range r.Groups {
-			if teams, _ := s.entryObject(tKubeGroups, g); teams != nil {
-				subs = append(subs, teams.Keys()...)
+			if teams, _ := entryObject(tKubeGroups, g); teams != nil {
+				sets = append(sets, teams)
 			}
 		}
-		collect(tRepoGrants, "namespace:*", subs)
+		collect(tRepoGrants, "namespace:*", sets...)
 		if r.Namespace != "" {
-			collect(tRepoGrants, "namespace:"+r.Namespace, subs)
+			collect(tRepoGrants, "namespace:"+r.Namespace, sets...)
 		}
 	case r.Repository != "":
 		ns, _, _ := strings.Cut(r.Repository, "/")
-		collect(tRepoGrants, "repository:"+r.Repository, held)
-		collect(tRepoGrants, "namespace:"+ns, held)
+		collect(tRepoGrants, "repository:"+r.Repository, subjectSet)
+		collect(tRepoGrants, "namespace:"+ns, subjectSet)
 	default:
-		if c, _ := s.entryObject(tCollections, d.Collection); c != nil {
+		if c, _ := entryObject(tCollections, d.Collection); c != nil {
 			if chain, ok := field(c, "chain").(*ast.Array); ok {
-				chain.Foreach(func(a *ast.Term) { collect(tSubtree, stringOf(a), held) })
+				chain.Foreach(func(a *ast.Term) { collect(tSubtree, stringOf(a), subjectSet) })
 			}
 		}
-		collect(tExact, d.Collection, held)
+		collect(tExact, d.Collection, subjectSet)
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
 }
 
-// entryObject is one entry of the snapshot, when it is an object.
-func (s *snapshot) entryObject(table, name string) (ast.Object, bool) {
+// entryTerm is one entry of the snapshot (nil when it has none) and its
+// value when it is an object.
+func (s *snapshot) entryTerm(table, name string) (ast.Object, *ast.Term) {
 	t := s.tables[table]
 	if t == nil {
-		return nil, false
+		return nil, nil
 	}
 	v, ok := t.Get(name)
 	if !ok || v == nil {
-		return nil, false
+		return nil, nil
 	}
-	o, ok := v.Value.(ast.Object)
-	return o, ok
+	o, _ := v.Value.(ast.Object)
+	return o, v
 }
 
 // field is an object's value at a string key, nil when it has none.

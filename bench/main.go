@@ -71,6 +71,17 @@ func peerCommand() {
 
 func main() {
 	peerCommand()
+	if len(os.Args) > 1 && os.Args[1] == "decisionlog" {
+		err := decisionLogBench(os.Args[2:])
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench decisionlog:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "gen" {
 		err := gen(os.Args[2:])
 		if errors.Is(err, flag.ErrHelp) {

@@ -11,7 +11,7 @@ import (
 // holds viewonly on /prod; paolo with restrictedcontrol on /prod/api;
 // a repository acme/app the team may pull; team acme/web Full Control in
 // Kubernetes namespace web.
-func authzenState(t *testing.T, ts *testServer) string {
+func authzenState(t testing.TB, ts *testServer) string {
 	t.Helper()
 	admin := ts.login(t, "admin", adminPassword)
 	for _, c := range []struct {

@@ -115,10 +115,9 @@ func requestID(ctx context.Context) string {
 	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
 		return id
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if ids := md.Get("x-request-id"); len(ids) > 0 && len(ids[0]) <= maxRequestID {
-			return ids[0]
-		}
+	// ValueFromIncomingContext reads the key without copying the metadata.
+	if ids := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(ids) > 0 && len(ids[0]) <= maxRequestID {
+		return ids[0]
 	}
 	return ""
 }

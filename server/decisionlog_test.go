@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +17,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+
+	"github.com/grantd/grantd/authz"
 
 	"github.com/grantd/grantd/decisionlog"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
@@ -159,5 +164,48 @@ func doClose(t *testing.T, ts *testServer, req *http.Request, what string) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("%s: HTTP %d", what, resp.StatusCode)
+	}
+}
+
+// BenchmarkDecisionLog is BenchmarkAuthorizeGRPC with a granted question
+// (so the log names a grant), with the decision log off and to a file;
+// -cpuprofile shows what logging costs a decision:
+//
+//	go test -run XXX -bench DecisionLog -benchtime 200000x -cpuprofile cpu.pprof ./server
+func BenchmarkDecisionLog(b *testing.B) {
+	discard := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer discard.Close()
+	for _, sink := range []string{"off", "file", "http"} {
+		b.Run(sink, func(b *testing.B) {
+			var dl *decisionlog.Logger
+			if sink != "off" {
+				cfg := decisionlog.DefaultConfig()
+				cfg.Destination = "file:" + filepath.Join(b.TempDir(), "d.jsonl")
+				if sink == "http" {
+					cfg.Destination = discard.URL
+				}
+				var err error
+				if dl, err = decisionlog.New(cfg, nil); err != nil {
+					b.Fatal(err)
+				}
+				defer dl.Close(context.Background())
+			}
+			ts := startServerWith(b, Config{DecisionLog: dl})
+			ts.srv.engine.SetDecisionCache(authz.DefaultDecisionCache)
+			admin := authzenState(b, ts)
+			client := v1.NewAuthzServiceClient(ts.grpc)
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+admin)
+			req := &v1.AuthorizeRequest{Subject: "user:maria", Operation: "container.view", Resource: &v1.Resource{Collection: "/prod/api"}}
+			runLoad(b, "authorize", "decisions/s", 64, func() error {
+				resp, err := client.Authorize(ctx, req)
+				if err == nil && !resp.GetAllowed() {
+					err = fmt.Errorf("maria denied: %s", resp.GetReason())
+				}
+				return err
+			})
+		})
 	}
 }

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/grantd/grantd/bench/loadgen"
+	"github.com/grantd/grantd/dataset"
+)
+
+// decisionLogOptions are the flags of `go run ./bench decisionlog`.
+type decisionLogOptions struct {
+	size     dataset.Size
+	out      string
+	duration time.Duration
+	rounds   int
+	callers  int
+	queries  int
+}
+
+// logSetup is one way of running grantd: its decision log's destination
+// ("" off) and whether its decision cache is on.
+type logSetup struct {
+	name  string
+	sink  string
+	cache bool
+}
+
+// logRun is one measured run of a setup.
+type logRun struct {
+	setup            logSetup
+	round            int
+	result           loadgen.Result
+	kept, dropped    float64
+	written, batches float64
+}
+
+// decisionLogBench measures gRPC decision throughput with the decision log
+// off, to a file and to an HTTP sink, with the decision cache on and off,
+// in alternating runs of one grantd each, every answer compared.
+func decisionLogBench(args []string) error {
+	o, err := parseDecisionLog(args)
+	if err != nil {
+		return err
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench decisionlog: "+format+"\n", args...) }
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "grantd-bench-decisionlog")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	ctx := context.Background()
+	logf("generating %s", o.size.Name)
+	in, err := build(ctx, o.size, work, o.queries, false)
+	if err != nil {
+		return err
+	}
+	in.close()
+	logf("building grantd")
+	bin, err := buildGrantd(work)
+	if err != nil {
+		return err
+	}
+	dataDir := filepath.Join(work, "grantd-data")
+	if _, err := restore(bin, dataDir, in.snapshot); err != nil {
+		return err
+	}
+	sink, err := startDiscardSink()
+	if err != nil {
+		return err
+	}
+	defer sink.close()
+	setups := []logSetup{{"off", "", true}, {"file", "file:" + filepath.Join(work, "decisions.jsonl"), true},
+		{"http", "http://" + sink.addr + "/logs", true}}
+	for _, s := range slices.Clone(setups) {
+		s.cache = false
+		setups = append(setups, s)
+	}
+	var runs []logRun
+	var answers []int8
+	compared := 0
+	for round := range o.rounds {
+		for i := range setups {
+			// Each round starts at another setup, so that none always
+			// runs first or last.
+			s := setups[(i+round)%len(setups)]
+			logf("round %d: cache %v, decision log %s", round+1, s.cache, s.name)
+			r, err := runLogSetup(ctx, o, bin, dataDir, in.password, in.queries, s, sink)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			r.round = round + 1
+			if answers == nil {
+				answers = slices.Clone(r.result.Answers)
+			}
+			n, same := mergeAnswers(answers, r.result.Answers)
+			if !same {
+				return fmt.Errorf("round %d, %s (cache %v): the answers differ from the earlier runs'", round+1, s.name, s.cache)
+			}
+			compared += n
+			if r.result.Errors > 0 {
+				return fmt.Errorf("round %d, %s: %d errors, first: %s", round+1, s.name, r.result.Errors, r.result.FirstError)
+			}
+			runs = append(runs, r)
+		}
+	}
+	report := decisionLogReport(o, runs, compared)
+	path := filepath.Join(o.out, "decisionlog.md")
+	if err := os.WriteFile(path, []byte(report), 0o644); err != nil { //nolint:gosec // a report
+		return err
+	}
+	fmt.Print(report)
+	logf("wrote %s", path)
+	return nil
+}
+
+func parseDecisionLog(args []string) (decisionLogOptions, error) {
+	fs := flag.NewFlagSet("bench decisionlog", flag.ContinueOnError)
+	size := fs.String("size", "medium", "dataset: small, medium or enterprise-large")
+	out := fs.String("out", "bench-report", "directory for decisionlog.md")
+	dur := fs.Duration("duration", 5*time.Second, "length of each measured run")
+	rounds := fs.Int("rounds", 3, "runs of each setup, alternating")
+	callers := fs.Int("callers", 64, "concurrent gRPC callers")
+	queries := fs.Int("queries", 20000, "questions drawn from the dataset")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: go run ./bench decisionlog [flags]\n\nMeasures decision throughput with the decision log off, to a file and to an HTTP sink.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return decisionLogOptions{}, err
+	}
+	s, err := parseSize(*size)
+	if err != nil {
+		return decisionLogOptions{}, err
+	}
+	if *rounds < 1 || *callers < 1 || *queries < 100 {
+		return decisionLogOptions{}, errors.New("-rounds and -callers must be at least 1, -queries at least 100")
+	}
+	return decisionLogOptions{size: s, out: *out, duration: *dur, rounds: *rounds, callers: *callers, queries: *queries}, nil
+}
+
+// runLogSetup starts grantd as the setup says, warms it with one pass over
+// the questions, measures, and reads the decision log's counters.
+func runLogSetup(ctx context.Context, o decisionLogOptions, bin, dataDir, password string, qs []dataset.Query, s logSetup, sink *discardSink) (logRun, error) {
+	var flags []string
+	if s.sink != "" {
+		flags = append(flags, "--decision-log", s.sink)
+	}
+	if !s.cache {
+		flags = append(flags, "--decision-cache", "0")
+	}
+	p, err := startGrantd(ctx, bin, dataDir, password, flags...)
+	if err != nil {
+		return logRun{}, err
+	}
+	defer p.stop()
+	loadgen.Measure(ctx, "grantd", "warm-up", 4, 100, len(qs), time.Hour, batchCaller(p, qs, 100), loadgen.OnePass())
+	batches0 := sink.batches.Load()
+	r := logRun{setup: s, result: loadgen.Measure(ctx, "grantd", "gRPC "+s.name, o.callers, 1, len(qs), o.duration, grpcCaller(p, qs))}
+	r.kept, r.dropped = p.counter(ctx, "grantd_decision_log_records_total"), p.counter(ctx, "grantd_decision_log_dropped_total")
+	r.written, r.batches = p.counter(ctx, "grantd_decision_log_written_total"), float64(sink.batches.Load()-batches0)
+	return r, nil
+}
+
+// discardSink is an HTTP decision-log sink that reads each batch and
+// throws it away: the cost of a remote sink, without a receiver's work on
+// grantd's two cores.
+type discardSink struct {
+	addr    string
+	srv     *http.Server
+	batches atomic.Int64
+}
+
+func startDiscardSink() (*discardSink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &discardSink{addr: ln.Addr().String()}
+	s.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		s.batches.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+func (s *discardSink) close() { _ = s.srv.Close() }
+
+// counter reads one counter from grantd's /metrics (0 when absent).
+func (p *process) counter(ctx context.Context, name string) float64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+p.addr+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// decisionLogReport writes the runs as a table per cache setting, with
+// each log setup's median throughput against the median with the log off.
+func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Decision log: throughput with logging on and off\n\n")
+	fmt.Fprintf(&b, "`go run ./bench decisionlog -size %s -rounds %d -duration %s -callers %d`, %s. ", o.size.Name, o.rounds, o.duration, o.callers,
+		time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "gRPC Authorize from %d callers over %d questions, each run a fresh grantd on the restored dataset "+
+		"after one warm-up pass; setups alternate within each round; every answer equals every other run's answer to the same question "+
+		"(%d answers compared). "+
+		"File: JSON lines on the local disk (rotated at 100 MiB). HTTP: gzip batches to a loopback sink that reads and discards them.\n\n",
+		o.callers, o.queries, compared)
+	for _, cache := range []bool{true, false} {
+		fmt.Fprintf(&b, "## Decision cache %s\n\n", map[bool]string{true: "on (the default)", false: "off"}[cache])
+		fmt.Fprintf(&b, "| decision log | decisions/s per round | median | vs off | p50 ms | p99 ms | logged | dropped | target ≤ 5 %% lower |\n|---|---|---|---|---|---|---|---|---|\n")
+		var off float64
+		for _, name := range []string{"off", "file", "http"} {
+			var rates, p50s, p99s []float64
+			var kept, dropped float64
+			for _, r := range runs {
+				if r.setup.cache == cache && r.setup.name == name {
+					rates = append(rates, r.result.PerSecond)
+					p50s, p99s = append(p50s, r.result.P50), append(p99s, r.result.P99)
+					kept, dropped = kept+r.kept, dropped+r.dropped
+				}
+			}
+			med := median(rates)
+			if name == "off" {
+				off = med
+			}
+			ratio, verdict := med/off, "—"
+			if name != "off" {
+				verdict = map[bool]string{true: "met", false: "**not met**"}[ratio >= 0.95]
+			}
+			perRound := make([]string, len(rates))
+			for i, x := range rates {
+				perRound[i] = fmt.Sprintf("%.0f", x)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %.1f %% | %.2f | %.2f | %.0f | %.0f | %s |\n", name, strings.Join(perRound, ", "), med,
+				100*(ratio-1), median(p50s), median(p99s), kept, dropped, verdict)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// mergeAnswers compares a run's answers (1 allow, 0 deny, -1 not asked)
+// with those seen so far, adds the newly asked ones, and counts the
+// questions both answered.
+func mergeAnswers(seen, run []int8) (compared int, same bool) {
+	for i, a := range run {
+		switch {
+		case a < 0:
+		case seen[i] < 0:
+			seen[i] = a
+		case seen[i] != a:
+			return compared, false
+		default:
+			compared++
+		}
+	}
+	return compared, true
+}
