@@ -38,6 +38,20 @@ func (c Change) String() string {
 	return s
 }
 
+// The server's endpoints for manifests.
+const (
+	ExportPath = "/v1/access/export"
+	ApplyPath  = "/v1/access/apply"
+)
+
+// Result is the answer to a POST of a manifest to ApplyPath.
+type Result struct {
+	Changes []Change `json:"changes"`
+	// Applied is set when the changes were written, at Revision.
+	Applied  bool   `json:"applied"`
+	Revision uint64 `json:"revision"`
+}
+
 // Plan is what applying a manifest does: its changes, and the commands
 // that make them, all applied together as one write.
 type Plan struct {

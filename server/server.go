@@ -285,6 +285,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	s.kubernetesRoutes(mux)
 	s.consoleRoutes(mux)
 	s.authzenRoutes(mux)
+	s.manifestRoutes(mux)
 	mux.Handle("/", s.limitBody(gw))
 	withCookie := s.withConsoleCookie(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

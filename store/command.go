@@ -170,11 +170,21 @@ func (c Batch) describe() (action, object string, after any) {
 func (b Batch) apply(tx *writeTxn) error {
 	for i, c := range b.Commands {
 		if err := c.apply(tx); err != nil {
-			return fmt.Errorf("batch command %d: %w", i, err)
+			return &BatchError{Index: i, Err: err}
 		}
 	}
 	return nil
 }
+
+// BatchError says which command of a batch failed, and why; nothing of
+// the batch was applied.
+type BatchError struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("batch command %d: %v", e.Index, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }
 
 // MarshalJSON encodes each command with its kind byte.
 func (b Batch) MarshalJSON() ([]byte, error) {

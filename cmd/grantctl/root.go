@@ -40,7 +40,8 @@ func newRootCommand() *cobra.Command {
 		"ask":     {newCheckCommand(g), newExplainCommand(g), newWhoCanCommand(g), newPermissionsCommand(g)},
 		"manage": {newUsersCommand(g), newOrgsCommand(g), newTeamsCommand(g), newServiceAccountsCommand(g),
 			newTokensCommand(g), newCollectionsCommand(g), newRolesCommand(g), newGrantsCommand(g), newReposCommand(g),
-			newSettingsCommand(g), newAuditCommand(g), newPolicyCommand(g), newLDAPCommand(g), newRegistryCommand(g), newBundleCommand(g), newClusterCommand(g), newBackupCommand(g), newKubernetesCommand(g)},
+			newSettingsCommand(g), newAuditCommand(g), newPolicyCommand(g), newLDAPCommand(g), newRegistryCommand(g), newBundleCommand(g), newClusterCommand(g), newBackupCommand(g), newKubernetesCommand(g),
+			newApplyCommand(g), newDiffCommand(g), newExportCommand(g)},
 	} {
 		for _, c := range cmds {
 			c.GroupID = group
