@@ -49,5 +49,5 @@ func (s *auditService) ListAuditEvents(_ context.Context, req *v1.ListAuditEvent
 
 func auditEventPB(e *store.AuditEvent) *v1.AuditEvent {
 	return &v1.AuditEvent{Id: e.ID, Time: e.Time.Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action,
-		Object: e.Object, Before: string(e.Before), After: string(e.After), ClientAddr: e.ClientAddr}
+		Object: e.Object, Before: string(e.Before), After: string(e.After), ClientAddr: e.ClientAddr, Revision: e.Revision}
 }

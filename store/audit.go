@@ -43,7 +43,7 @@ func (c Audited) apply(tx *writeTxn) error {
 	if err := c.Command.apply(tx); err != nil {
 		return err
 	}
-	ev := AuditEvent{Time: stamp(c.Time), Actor: c.Actor, Action: action, Object: object, ClientAddr: c.ClientAddr}
+	ev := AuditEvent{Time: stamp(c.Time), Actor: c.Actor, Action: action, Object: object, ClientAddr: c.ClientAddr, Revision: tx.index}
 	if ev.Before, err = auditJSON(before); err != nil {
 		return err
 	}

@@ -257,6 +257,8 @@ type AuditEvent struct {
 	Before     json.RawMessage `json:"before,omitempty"`
 	After      json.RawMessage `json:"after,omitempty"`
 	ClientAddr string          `json:"clientAddr,omitempty"`
+	// Revision is the write's: the events of one batch share it.
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // Meta is a key/value row for store-level facts (bootstrap done, ...).

@@ -296,9 +296,12 @@ type AuditEvent struct {
 	Action string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
 	Object string                 `protobuf:"bytes,5,opt,name=object,proto3" json:"object,omitempty"`
 	// JSON documents of the object before and after, where useful.
-	Before        string `protobuf:"bytes,6,opt,name=before,proto3" json:"before,omitempty"`
-	After         string `protobuf:"bytes,7,opt,name=after,proto3" json:"after,omitempty"`
-	ClientAddr    string `protobuf:"bytes,8,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	Before     string `protobuf:"bytes,6,opt,name=before,proto3" json:"before,omitempty"`
+	After      string `protobuf:"bytes,7,opt,name=after,proto3" json:"after,omitempty"`
+	ClientAddr string `protobuf:"bytes,8,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	// The revision of the write that made the change: the changes of one
+	// write (such as one `grantctl apply`) share it.
+	Revision      uint64 `protobuf:"varint,9,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,6 +390,13 @@ func (x *AuditEvent) GetClientAddr() string {
 		return x.ClientAddr
 	}
 	return ""
+}
+
+func (x *AuditEvent) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 type ListAuditEventsRequest struct {
@@ -626,7 +636,7 @@ const file_grantd_v1_settings_proto_rawDesc = "" +
 	"\bsettings\x18\x01 \x01(\v2\x13.grantd.v1.SettingsR\bsettings\"e\n" +
 	"\x16UpdateSettingsResponse\x12/\n" +
 	"\bsettings\x18\x01 \x01(\v2\x13.grantd.v1.SettingsR\bsettings\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x04R\brevision\"\xc5\x01\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\"\xe1\x01\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
@@ -637,7 +647,8 @@ const file_grantd_v1_settings_proto_rawDesc = "" +
 	"\x06before\x18\x06 \x01(\tR\x06before\x12\x14\n" +
 	"\x05after\x18\a \x01(\tR\x05after\x12\x1f\n" +
 	"\vclient_addr\x18\b \x01(\tR\n" +
-	"clientAddr\"\x82\x01\n" +
+	"clientAddr\x12\x1a\n" +
+	"\brevision\x18\t \x01(\x04R\brevision\"\x82\x01\n" +
 	"\x16ListAuditEventsRequest\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\tR\x06object\x12\x1b\n" +
