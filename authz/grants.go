@@ -10,7 +10,8 @@ import (
 )
 
 // DecideWithGrants decides like Decide and, when withGrants is set and the
-// decision was made by grants (CodeGranted), also names them: the IDs of
+// decision was made by grants (CodeGranted), also names them (a slice the
+// caller must not change: the decision cache shares it): the IDs of
 // the grants whose role holds the operation where the decision was made,
 // read from the same compiled snapshot the decision came from. They are
 // the grants Explain names for the same question, found with a few keyed
@@ -26,14 +27,14 @@ func (e *Engine) DecideWithGrants(ctx context.Context, r Request, withGrants boo
 	// The cache keeps the grants with the decision, and what naming them
 	// read with what deciding read: a write that changes either drops both.
 	if a.entry != nil && a.entry.named {
-		return d, slices.Clone(a.entry.grants)
+		return d, a.entry.grants
 	}
 	var read []dep
 	grants := a.snap.grantsFor(r, d, &read)
 	if a.entry != nil {
 		e.cache.name(a.key, a.entry, grants, read)
 	}
-	return d, slices.Clone(grants)
+	return d, grants
 }
 
 // grantsFor lists the grants behind the granted decision d of r, sorted:

@@ -28,6 +28,7 @@ type decisionLogOptions struct {
 	rounds   int
 	callers  int
 	queries  int
+	cache    string
 }
 
 // logSetup is one way of running grantd: its decision log's destination
@@ -85,11 +86,12 @@ func decisionLogBench(args []string) error {
 		return err
 	}
 	defer sink.close()
-	setups := []logSetup{{"off", "", true}, {"file", "file:" + filepath.Join(work, "decisions.jsonl"), true},
-		{"http", "http://" + sink.addr + "/logs", true}}
-	for _, s := range slices.Clone(setups) {
-		s.cache = false
-		setups = append(setups, s)
+	var setups []logSetup
+	for _, cache := range []bool{true, false} {
+		if o.cache == "both" || (o.cache == "on") == cache {
+			setups = append(setups, logSetup{"off", "", cache}, logSetup{"file", "file:" + filepath.Join(work, "decisions.jsonl"), cache},
+				logSetup{"http", "http://" + sink.addr + "/logs", cache})
+		}
 	}
 	var runs []logRun
 	var answers []int8
@@ -137,6 +139,7 @@ func parseDecisionLog(args []string) (decisionLogOptions, error) {
 	rounds := fs.Int("rounds", 3, "runs of each setup, alternating")
 	callers := fs.Int("callers", 64, "concurrent gRPC callers")
 	queries := fs.Int("queries", 20000, "questions drawn from the dataset")
+	cache := fs.String("cache", "both", "the decision cache of the runs: on, off or both")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: go run ./bench decisionlog [flags]\n\nMeasures decision throughput with the decision log off, to a file and to an HTTP sink.")
 		fs.PrintDefaults()
@@ -151,7 +154,10 @@ func parseDecisionLog(args []string) (decisionLogOptions, error) {
 	if *rounds < 1 || *callers < 1 || *queries < 100 {
 		return decisionLogOptions{}, errors.New("-rounds and -callers must be at least 1, -queries at least 100")
 	}
-	return decisionLogOptions{size: s, out: *out, duration: *dur, rounds: *rounds, callers: *callers, queries: *queries}, nil
+	if *cache != "on" && *cache != "off" && *cache != "both" {
+		return decisionLogOptions{}, errors.New("-cache is on, off or both")
+	}
+	return decisionLogOptions{size: s, out: *out, duration: *dur, rounds: *rounds, callers: *callers, queries: *queries, cache: *cache}, nil
 }
 
 // runLogSetup starts grantd as the setup says, warms it with one pass over
@@ -238,6 +244,9 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 		"File: JSON lines on the local disk (rotated at 100 MiB). HTTP: gzip batches to a loopback sink that reads and discards them.\n\n",
 		o.callers, o.queries, compared)
 	for _, cache := range []bool{true, false} {
+		if o.cache != "both" && (o.cache == "on") != cache {
+			continue
+		}
 		fmt.Fprintf(&b, "## Decision cache %s\n\n", map[bool]string{true: "on (the default)", false: "off"}[cache])
 		fmt.Fprintf(&b, "| decision log | decisions/s per round | median | vs off (medians) | vs off (median of per-round ratios) | p50 ms | p99 ms | logged | dropped | target ≤ 5 %% lower |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		var off float64

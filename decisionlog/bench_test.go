@@ -24,7 +24,7 @@ func BenchmarkEventCost(b *testing.B) {
 				Collection: fmt.Sprintf("/org%03d/team%03d/app%04d", i%97, i%389, i*31%5000)},
 			Decision: authz.Decision{Allowed: true, Code: authz.CodeGranted, Revision: 123456 + uint64(i/100),
 				Reason: fmt.Sprintf("user:user%05d holds container.view on /org%03d", i*7919%20000, i%97), Collection: "/x"},
-			Grants: []string{fmt.Sprintf("g-%08x", i*2654435761)}, Interface: "grpc", Caller: "user:admin", Address: "127.0.0.1:54321"}
+			Grants: []string{fmt.Sprintf("g-%08x", i*2654435761)}, Interface: "grpc", Caller: subjects.OfUser("admin"), Address: addr("127.0.0.1:54321")}
 	}
 	enc := newEncoder(map[string]string{"app": "grantd", "id": "grantd-0"}, mask{})
 	b.Run("encode", func(b *testing.B) {

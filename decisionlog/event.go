@@ -4,12 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/subjects"
 )
 
 // Record is one decision, as the server saw it.
@@ -24,11 +26,12 @@ type Record struct {
 	// Interface is how the question came: grpc, rest, docker-plugin,
 	// registry, kubernetes or authzen.
 	Interface string
-	// Caller is the authenticated principal that asked (empty when the
-	// asker is the subject itself, as for registry tokens), Address its
-	// network address, RequestID the request's X-Request-ID.
-	Caller    string
-	Address   string
+	// Caller is the authenticated principal that asked (the zero subject
+	// when the asker is the subject itself, as for registry tokens),
+	// Address its network address, RequestID the request's X-Request-ID.
+	// The writer formats them, not the decision.
+	Caller    subjects.Subject
+	Address   net.Addr
 	RequestID string
 }
 
@@ -166,9 +169,9 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 	b = append(b, `,"bundles":{"grantd":{"revision":"`...)
 	b = append(b, rev...)
 	b = append(b, `"}}`...)
-	if r.Address != "" && !m.has(maskRequestedBy) {
+	if r.Address != nil && !m.has(maskRequestedBy) {
 		b = append(b, `,"requested_by":`...)
-		b = appendString(b, r.Address)
+		b = appendString(b, r.Address.String())
 	}
 	b = append(b, `,"timestamp":"`...)
 	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
@@ -178,9 +181,9 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 	b = strconv.AppendUint(b, e.seq, 10)
 	b = append(b, `,"custom":{"interface":`...)
 	b = appendString(b, r.Interface)
-	if r.Caller != "" && !m.has(maskCaller) {
+	if r.Caller.Kind != "" && !m.has(maskCaller) {
 		b = append(b, `,"caller":`...)
-		b = appendString(b, r.Caller)
+		b = appendString(b, r.Caller.String())
 	}
 	if r.RequestID != "" && !m.has(maskRequestID) {
 		b = append(b, `,"request_id":`...)

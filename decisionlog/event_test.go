@@ -28,7 +28,7 @@ func randomRecord(rng *rand.Rand) Record {
 		Request:   authz.Request{Subject: subjects.Subject{Kind: subjects.User, Name: pick()}, Operation: pick()},
 		Decision:  authz.Decision{Allowed: rng.IntN(2) == 0, Code: authz.Code(pick()), Reason: pick(), Revision: rng.Uint64N(1e9)},
 		Latency:   time.Duration(rng.Int64N(1e7)),
-		Interface: pick(), Caller: pick(), Address: pick(), RequestID: pick(),
+		Interface: pick(), Caller: subjects.Subject{Kind: subjects.ServiceAccount, Name: pick()}, Address: addr(pick()), RequestID: pick(),
 	}
 	switch rng.IntN(4) {
 	case 0:
@@ -50,6 +50,12 @@ func randomRecord(rng *rand.Rand) Record {
 	}
 	return r
 }
+
+// addr is a network address for tests.
+type addr string
+
+func (a addr) Network() string { return "tcp" }
+func (a addr) String() string  { return string(a) }
 
 // valid is s as JSON decodes it: invalid UTF-8 replaced.
 func valid(s string) string { return strings.ToValidUTF8(s, "\ufffd") }
@@ -100,7 +106,8 @@ func TestEventsAreOPADecisionLogEvents(t *testing.T) {
 		if ev.Metrics["timer_grantd_decision_ns"] != float64(r.Latency.Nanoseconds()) {
 			t.Fatalf("event %d: metrics %v", i, ev.Metrics)
 		}
-		if ev.RequestedBy != valid(r.Address) || ev.Custom["interface"] != valid(r.Interface) {
+		if ev.RequestedBy != valid(r.Address.String()) || ev.Custom["interface"] != valid(r.Interface) ||
+			ev.Custom["caller"] != valid(r.Caller.String()) {
 			t.Fatalf("event %d: requested_by %q custom %v", i, ev.RequestedBy, ev.Custom)
 		}
 	}
@@ -133,7 +140,7 @@ func TestMaskErasesAndListsFields(t *testing.T) {
 	enc := newEncoder(nil, m)
 	for range 200 {
 		r := randomRecord(rng)
-		r.Address, r.Caller, r.RequestID = "10.0.0.1:5", "svc:gw", "req-1"
+		r.Address, r.Caller, r.RequestID = addr("10.0.0.1:5"), subjects.OfServiceAccount("gw"), "req-1"
 		var ev map[string]any
 		if err := json.Unmarshal(enc.appendEvent(nil, &r), &ev); err != nil {
 			t.Fatal(err)

@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/decisionlog"
@@ -54,21 +56,29 @@ func (ds decisions) denied(ctx context.Context, start time.Time, r authz.Request
 
 func record(ctx context.Context, start time.Time, r authz.Request, d authz.Decision, grants []string, via string) decisionlog.Record {
 	rec := decisionlog.Record{Time: start, Request: r, Decision: d, Grants: grants, Latency: time.Since(start),
-		Interface: via, Address: callerAddr(ctx), RequestID: requestID(ctx)}
+		Interface: via, Address: peerAddr(ctx), RequestID: requestID(ctx)}
 	if p := principalFrom(ctx); p != nil {
-		rec.Caller = p.Subject().String()
+		rec.Caller = p.Subject()
 	}
 	return rec
 }
 
-// callerAddr is the caller's network address: the gRPC peer, or the HTTP
+// peerAddr is the caller's network address: the gRPC peer, or the HTTP
 // client.
-func callerAddr(ctx context.Context) string {
-	if a := clientAddr(ctx); a != "" {
-		return a
+func peerAddr(ctx context.Context) net.Addr {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr
 	}
 	if a, ok := ctx.Value(remoteAddrKey{}).(tcpAddrString); ok {
-		return string(a)
+		return a
+	}
+	return nil
+}
+
+// callerAddr is peerAddr as a string.
+func callerAddr(ctx context.Context) string {
+	if a := peerAddr(ctx); a != nil {
+		return a.String()
 	}
 	return ""
 }
