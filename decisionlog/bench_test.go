@@ -12,11 +12,8 @@ import (
 	"github.com/grantd/grantd/subjects"
 )
 
-// BenchmarkEventCost measures the writer's work per decision: encoding an
-// event, and compressing it as the HTTP sink does.
-//
-//	go test -run XXX -bench EventCost ./decisionlog
-func BenchmarkEventCost(b *testing.B) {
+// benchRecords are a thousand realistic, distinct records.
+func benchRecords() []Record {
 	recs := make([]Record, 1000)
 	for i := range recs {
 		recs[i] = Record{Time: time.Now(), Latency: time.Duration(i * 1013),
@@ -26,6 +23,15 @@ func BenchmarkEventCost(b *testing.B) {
 				Reason: fmt.Sprintf("user:user%05d holds container.view on /org%03d", i*7919%20000, i%97), Collection: "/x"},
 			Grants: []string{fmt.Sprintf("g-%08x", i*2654435761)}, Interface: "grpc", Caller: subjects.OfUser("admin"), Address: addr("127.0.0.1:54321")}
 	}
+	return recs
+}
+
+// BenchmarkEventCost measures the writer's work per decision: encoding an
+// event, and compressing it as the HTTP sink does.
+//
+//	go test -run XXX -bench EventCost ./decisionlog
+func BenchmarkEventCost(b *testing.B) {
+	recs := benchRecords()
 	enc := newEncoder(map[string]string{"app": "grantd", "id": "grantd-0"}, mask{})
 	b.Run("encode", func(b *testing.B) {
 		var buf []byte
