@@ -108,23 +108,7 @@ type encoder struct {
 }
 
 func newEncoder(labels map[string]string, m mask) *encoder {
-	e := &encoder{mask: m, idPos: len(encoder{}.ids)}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b := []byte{'{'}
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, labels[k])
-	}
-	e.labels = append(b, '}')
-	return e
+	return &encoder{mask: m, idPos: len(encoder{}.ids), labels: appendMap(nil, labels)}
 }
 
 // decisionID is a random (version 4) UUID.
