@@ -77,13 +77,8 @@ func (c *decisionCache) shard(k string) *cacheShard {
 	return &c.shards[maphash.String(c.seed, k)%cacheShards]
 }
 
-// get returns the decision for the request key k as of snapshot cur.
-func (c *decisionCache) get(cur *snapshot, k string) (Decision, bool) {
-	d, e := c.entry(cur, k)
-	return d, e != nil
-}
-
-// entry is get, with the cache's entry (nil for a miss).
+// entry returns the decision for the request key k as of snapshot cur,
+// with the cache's entry (nil for a miss).
 func (c *decisionCache) entry(cur *snapshot, k string) (Decision, *cached) {
 	s := c.shard(k)
 	s.mu.Lock()
