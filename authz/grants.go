@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/grantd/grantd/subjects"
 )
 
 // DecideWithGrants decides like Decide and, when withGrants is set and the
@@ -102,14 +104,14 @@ func (s *snapshot) grantsFor(r Request, d Decision, read *[]dep) []string {
 				sets = append(sets, teams)
 			}
 		}
-		collect(tRepoGrants, "namespace:*", sets...)
+		collect(tRepoGrants, subjects.NamespaceOf(subjects.AllNamespaces).String(), sets...)
 		if r.Namespace != "" {
-			collect(tRepoGrants, "namespace:"+r.Namespace, sets...)
+			collect(tRepoGrants, subjects.NamespaceOf(r.Namespace).String(), sets...)
 		}
 	case r.Repository != "":
 		ns, _, _ := strings.Cut(r.Repository, "/")
-		collect(tRepoGrants, "repository:"+r.Repository, subjectSet)
-		collect(tRepoGrants, "namespace:"+ns, subjectSet)
+		collect(tRepoGrants, subjects.Object{Kind: subjects.RepositoryObject, Path: r.Repository}.String(), subjectSet)
+		collect(tRepoGrants, subjects.NamespaceOf(ns).String(), subjectSet)
 	default:
 		if c, _ := entryObject(tCollections, d.Collection); c != nil {
 			if chain, ok := field(c, "chain").(*ast.Array); ok {

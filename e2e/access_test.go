@@ -15,6 +15,7 @@ import (
 
 	"github.com/grantd/grantd/dataset"
 	"github.com/grantd/grantd/manifest"
+	"github.com/grantd/grantd/manifest/reconcile"
 	"github.com/grantd/grantd/store"
 )
 
@@ -154,7 +155,7 @@ func referenceExport(t *testing.T) *manifest.Document {
 			t.Fatal(err)
 		}
 	}
-	d, err := manifest.Export(st.Read())
+	d, err := reconcile.Export(st.Read())
 	if err != nil {
 		t.Fatal(err)
 	}

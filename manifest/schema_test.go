@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// compiledSchema compiles Schema (the reconcile tests check exports
+// against it too, with their own copy of these few lines).
 func compiledSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
@@ -39,16 +41,11 @@ func validateJSON(t *testing.T, s *jsonschema.Schema, raw []byte) error {
 	return s.Validate(v)
 }
 
-// TestSchemaAcceptsExportsAndExamples: the schema accepts what export
-// writes and the documentation's examples, and refuses a typo.
+// TestSchemaAcceptsExportsAndExamples: the schema accepts the
+// documentation's examples, and refuses a typo (reconcile's tests check
+// that it accepts exports).
 func TestSchemaAcceptsExportsAndExamples(t *testing.T) {
 	s := compiledSchema(t)
-	st := openStore(t)
-	apply(t, st, testDoc(), false)
-	raw, _ := json.Marshal(export(t, st))
-	if err := validateJSON(t, s, raw); err != nil {
-		t.Fatalf("an export does not validate: %v", err)
-	}
 	examples, _ := filepath.Glob("../docs/examples/*.yaml")
 	if len(examples) == 0 {
 		t.Fatal("no examples in docs/examples")
@@ -75,8 +72,7 @@ func TestSchemaAcceptsExportsAndExamples(t *testing.T) {
 			t.Fatalf("%s: %v", ex, err)
 		}
 	}
-	typo := strings.Replace(string(raw), `"grants"`, `"grant"`, 1)
-	if err := validateJSON(t, s, []byte(typo)); err == nil {
+	if err := validateJSON(t, s, []byte(`{"apiVersion": "grantd.io/v1", "kind": "Access", "grant": []}`)); err == nil {
 		t.Fatal("the schema accepts an unknown field")
 	}
 }

@@ -103,7 +103,7 @@ func (d *Document) Validate() error {
 	}
 	for _, r := range d.Roles {
 		once("role", r.ID)
-		if _, err := roles.ValidateCustom(r.ID, permissionsOf(r)); err != nil {
+		if _, err := roles.ValidateCustom(r.ID, PermissionsOf(r)); err != nil {
 			bad("role %s: %w", r.ID, err)
 		}
 		if len(r.Name) > 256 {
@@ -111,18 +111,18 @@ func (d *Document) Validate() error {
 		}
 	}
 	for _, g := range d.Grants {
-		once("grant", grantKey(g))
+		once("grant", GrantKey(g))
 		if _, err := subjects.ParseSubject(g.Subject); err != nil {
-			bad("grant %s: %w", grantKey(g), err)
+			bad("grant %s: %w", GrantKey(g), err)
 		}
 		if _, err := subjects.ParseObject(g.Object); err != nil {
-			bad("grant %s: %w", grantKey(g), err)
+			bad("grant %s: %w", GrantKey(g), err)
 		}
 		if err := roles.ValidID(g.Role); err != nil {
-			bad("grant %s: %w", grantKey(g), err)
+			bad("grant %s: %w", GrantKey(g), err)
 		}
 		if g.Scope != "" && g.Scope != "subtree" && g.Scope != "exact" {
-			bad("grant %s: scope is subtree or exact", grantKey(g))
+			bad("grant %s: scope is subtree or exact", GrantKey(g))
 		}
 	}
 	for _, r := range d.Repositories {
@@ -146,7 +146,7 @@ func (d *Document) Validate() error {
 	return errors.Join(errs...)
 }
 
-func permissionsOf(r Role) []roles.Permission {
+func PermissionsOf(r Role) []roles.Permission {
 	out := make([]roles.Permission, len(r.Permissions))
 	for i, p := range r.Permissions {
 		out[i] = roles.Permission{Operation: p.Operation, Options: p.Options}
@@ -154,8 +154,8 @@ func permissionsOf(r Role) []roles.Permission {
 	return out
 }
 
-// grantKey is how a grant is known: subject, role, object and scope.
-func grantKey(g Grant) string {
+// GrantKey is how a grant is known: subject, role, object and scope.
+func GrantKey(g Grant) string {
 	scope := g.Scope
 	if scope == "" {
 		scope = "subtree"

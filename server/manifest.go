@@ -11,6 +11,7 @@ import (
 
 	"github.com/grantd/grantd/internal/randid"
 	"github.com/grantd/grantd/manifest"
+	"github.com/grantd/grantd/manifest/reconcile"
 	"github.com/grantd/grantd/store"
 )
 
@@ -30,7 +31,7 @@ func (s *Server) manifestRoutes(mux *http.ServeMux) {
 
 func (s *Server) manifestExport(w http.ResponseWriter, r *http.Request) {
 	rd := s.store.Read()
-	doc, err := manifest.Export(rd)
+	doc, err := reconcile.Export(rd)
 	if err != nil {
 		s.manifestError(w, r, err)
 		return
@@ -51,7 +52,7 @@ func (s *Server) manifestApply(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	rd := s.store.Read()
-	plan, err := manifest.Diff(rd, &doc, manifest.Options{Prune: q.Get("prune") == "true", Now: s.now(), NewID: randid.New})
+	plan, err := reconcile.Diff(rd, &doc, reconcile.Options{Prune: q.Get("prune") == "true", Now: s.now(), NewID: randid.New})
 	if err != nil {
 		writeHTTPError(w, http.StatusBadRequest, 3, err.Error())
 		return
@@ -74,7 +75,7 @@ func (s *Server) manifestApply(w http.ResponseWriter, r *http.Request) {
 
 // applyPlan writes a plan as one batch, each command audited under the
 // caller: one write, one revision for all its audit events.
-func (s *Server) applyPlan(r *http.Request, plan *manifest.Plan) (uint64, error) {
+func (s *Server) applyPlan(r *http.Request, plan *reconcile.Plan) (uint64, error) {
 	ctx := r.Context()
 	actor := principalFrom(ctx).Subject().String()
 	addr := callerAddr(ctx)

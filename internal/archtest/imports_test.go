@@ -30,14 +30,20 @@ var allowed = map[string][]string{
 	"adapters/kubernetes": {"authz", "roles", "subjects"},
 	"adapters/authzen":    {"authz", "subjects"},
 	"dataset":             {"collections", "roles", "store", "subjects"},
-	"server": {"adapters/", "authn", "authz", "rights", "collections", "internal/", "ldapsync", "pki", "proto/", "roles", "store",
-		"subjects", "ui"},
+	// The decision log records authz's requests and decisions.
+	"decisionlog": {"authz", "subjects"},
+	// The manifest format is pure; reconcile compares it with the store.
+	"manifest":           {"collections", "roles", "subjects"},
+	"manifest/reconcile": {"collections", "manifest", "roles", "store", "subjects"},
+	"server": {"adapters/", "authn", "authz", "decisionlog", "rights", "collections", "internal/", "ldapsync", "manifest", "manifest/reconcile", "pki", "proto/",
+		"roles", "store", "subjects", "ui"},
 	"ui": {},
 	// cmd/grantd speaks the API as a client once: a node joining a cluster
 	// (--join) asks another node's ClusterService.
-	"cmd/grantd": {"adapters/registry", "authn", "authz", "pki", "proto/", "server", "store", "subjects"},
-	// grantctl speaks the API, and names subjects in its vocabulary.
-	"cmd/grantctl": {"proto/", "subjects"},
+	"cmd/grantd": {"adapters/registry", "authn", "authz", "decisionlog", "pki", "proto/", "server", "store", "subjects"},
+	// grantctl speaks the API, names subjects in its vocabulary, and reads
+	// manifests (the format only, never the store).
+	"cmd/grantctl": {"proto/", "subjects", "manifest"},
 	"bench":        {"authz", "bench/", "dataset", "proto/", "roles", "server", "store", "subjects"},
 }
 

@@ -1,4 +1,4 @@
-package manifest
+package reconcile
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/manifest"
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
@@ -21,56 +22,25 @@ type Options struct {
 	NewID func() (string, error)
 }
 
-// Change is one thing a plan does, for people.
-type Change struct {
-	Action string `json:"action"` // create, update, delete
-	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	Detail string `json:"detail,omitempty"`
-}
-
-func (c Change) String() string {
-	sign := map[string]string{"create": "+", "update": "~", "delete": "-"}[c.Action]
-	s := fmt.Sprintf("%s %s %s", sign, c.Kind, c.Name)
-	if c.Detail != "" {
-		s += " (" + c.Detail + ")"
-	}
-	return s
-}
-
-// The server's endpoints for manifests.
-const (
-	ExportPath = "/v1/access/export"
-	ApplyPath  = "/v1/access/apply"
-)
-
-// Result is the answer to a POST of a manifest to ApplyPath.
-type Result struct {
-	Changes []Change `json:"changes"`
-	// Applied is set when the changes were written, at Revision.
-	Applied  bool   `json:"applied"`
-	Revision uint64 `json:"revision"`
-}
-
 // Plan is what applying a manifest does: its changes, and the commands
 // that make them, all applied together as one write.
 type Plan struct {
-	Changes  []Change
+	Changes  []manifest.Change
 	Commands []store.Command
 	// changeOf[i] is the index of the change command i makes.
 	changeOf []int
 }
 
 // ChangeOf is the change the i-th command makes.
-func (p *Plan) ChangeOf(i int) Change {
+func (p *Plan) ChangeOf(i int) manifest.Change {
 	if i < 0 || i >= len(p.changeOf) {
-		return Change{}
+		return manifest.Change{}
 	}
 	return p.Changes[p.changeOf[i]]
 }
 
 // Diff plans the writes that make r's state what d says.
-func Diff(r *store.ReadTxn, d *Document, o Options) (*Plan, error) {
+func Diff(r *store.ReadTxn, d *manifest.Document, o Options) (*Plan, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
@@ -94,7 +64,7 @@ func Diff(r *store.ReadTxn, d *Document, o Options) (*Plan, error) {
 
 type planner struct {
 	r    *store.ReadTxn
-	d    *Document
+	d    *manifest.Document
 	o    Options
 	plan *Plan
 	// orgStates are the declared orgs' current state.
@@ -103,7 +73,7 @@ type planner struct {
 
 // add plans a change made by its commands.
 func (p *planner) add(c store.Command, action, kind, name, detail string, more ...store.Command) {
-	p.plan.Changes = append(p.plan.Changes, Change{Action: action, Kind: kind, Name: name, Detail: detail})
+	p.plan.Changes = append(p.plan.Changes, manifest.Change{Action: action, Kind: kind, Name: name, Detail: detail})
 	for _, cmd := range append([]store.Command{c}, more...) {
 		p.plan.Commands = append(p.plan.Commands, cmd)
 		p.plan.changeOf = append(p.plan.changeOf, len(p.plan.Changes)-1)
@@ -120,7 +90,7 @@ func (p *planner) roles() error {
 		if err != nil {
 			return err
 		}
-		role := store.Role{Role: roles.Role{ID: want.ID, DisplayName: want.Name, Permissions: permissionsOf(want)}, CreatedAt: p.o.Now}
+		role := store.Role{Role: roles.Role{ID: want.ID, DisplayName: want.Name, Permissions: manifest.PermissionsOf(want)}, CreatedAt: p.o.Now}
 		switch {
 		case have == nil:
 			p.add(store.CreateRole{Role: role}, "create", "role", want.ID, "")
@@ -152,8 +122,8 @@ func (p *planner) replaceRole(role store.Role) error {
 	return nil
 }
 
-func sameRole(a, b Role) bool {
-	norm := func(r Role) []string {
+func sameRole(a, b manifest.Role) bool {
+	norm := func(r manifest.Role) []string {
 		var out []string
 		for _, p := range r.Permissions {
 			opts := slices.Clone(p.Options)
@@ -271,7 +241,7 @@ func (p *planner) orgs() error {
 	return nil
 }
 
-func (p *planner) team(org string, st *orgState, want Team) error {
+func (p *planner) team(org string, st *orgState, want manifest.Team) error {
 	name := org + "/" + want.Name
 	ts := st.teams[want.Name]
 	groups := slices.Clone(want.KubernetesGroups)
@@ -357,7 +327,7 @@ func (p *planner) grants() error {
 		return err
 	}
 	for _, want := range p.d.Grants {
-		if _, ok := have[grantKey(want)]; ok {
+		if _, ok := have[manifest.GrantKey(want)]; ok {
 			continue
 		}
 		id, err := p.o.NewID()
@@ -371,7 +341,7 @@ func (p *planner) grants() error {
 			scope = store.ScopeSubtree
 		}
 		g := store.Grant{ID: id, Subject: s, Role: want.Role, Object: obj, Scope: scope, CreatedAt: p.o.Now, CreatedBy: "manifest"}
-		p.add(store.CreateGrant{Grant: g}, "create", "grant", grantKey(want), "")
+		p.add(store.CreateGrant{Grant: g}, "create", "grant", manifest.GrantKey(want), "")
 	}
 	return nil
 }
@@ -385,7 +355,7 @@ func (p *planner) currentGrants() (map[string]*store.Grant, error) {
 	out := make(map[string]*store.Grant, len(grants))
 	for _, g := range grants {
 		if !madeByGrantd(g) {
-			out[grantKey(grantOf(g))] = g
+			out[manifest.GrantKey(grantOf(g))] = g
 		}
 	}
 	return out, nil

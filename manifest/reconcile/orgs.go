@@ -1,9 +1,10 @@
-package manifest
+package reconcile
 
 import (
 	"cmp"
 	"slices"
 
+	"github.com/grantd/grantd/manifest"
 	"github.com/grantd/grantd/store"
 )
 
@@ -60,12 +61,12 @@ func currentOrg(r *store.ReadTxn, o *store.Org) (*orgState, error) {
 
 // asDeclared is the org as a manifest says it: the org's own members are
 // its admins and those in none of its listed teams.
-func (st *orgState) asDeclared() Org {
-	out := Org{Name: st.org.Name}
+func (st *orgState) asDeclared() manifest.Org {
+	out := manifest.Org{Name: st.org.Name}
 	inTeam := map[string]bool{}
 	for _, name := range sortedKeys(st.teams) {
 		ts := st.teams[name]
-		t := Team{Name: name, Description: ts.team.Description, KubernetesGroups: slices.Clone(ts.team.KubernetesGroups)}
+		t := manifest.Team{Name: name, Description: ts.team.Description, KubernetesGroups: slices.Clone(ts.team.KubernetesGroups)}
 		if !ts.synced {
 			t.Members = membersOf(ts.members)
 			for u := range ts.members {
@@ -85,10 +86,10 @@ func (st *orgState) asDeclared() Org {
 	return out
 }
 
-func membersOf(m map[string]bool) []Member {
-	out := make([]Member, 0, len(m))
+func membersOf(m map[string]bool) []manifest.Member {
+	out := make([]manifest.Member, 0, len(m))
 	for _, u := range sortedKeys(m) {
-		out = append(out, Member{User: u, Admin: m[u]})
+		out = append(out, manifest.Member{User: u, Admin: m[u]})
 	}
 	return out
 }

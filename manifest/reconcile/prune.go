@@ -1,10 +1,11 @@
-package manifest
+package reconcile
 
 import (
 	"slices"
 	"strings"
 
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/manifest"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 )
@@ -52,7 +53,7 @@ func (p *planner) pruneGrants() error {
 	}
 	want := map[string]bool{}
 	for _, g := range p.d.Grants {
-		want[grantKey(g)] = true
+		want[manifest.GrantKey(g)] = true
 	}
 	for _, key := range sortedKeys(have) {
 		if g := have[key]; !want[key] && p.ownsGrant(g) {
@@ -94,7 +95,7 @@ func (p *planner) pruneMembers() error {
 		for _, m := range want.Members {
 			keep[m.User] = true
 		}
-		declared := map[string]Team{}
+		declared := map[string]manifest.Team{}
 		for _, t := range want.Teams {
 			declared[t.Name] = t
 		}
@@ -151,7 +152,7 @@ func (p *planner) pruneTeams() error {
 			continue
 		}
 		for _, name := range sortedKeys(st.teams) {
-			if !slices.ContainsFunc(want.Teams, func(t Team) bool { return t.Name == name }) {
+			if !slices.ContainsFunc(want.Teams, func(t manifest.Team) bool { return t.Name == name }) {
 				p.add(store.DeleteTeam{Org: want.Name, Name: name}, "delete", "team", want.Name+"/"+name, "")
 			}
 		}
@@ -161,7 +162,7 @@ func (p *planner) pruneTeams() error {
 
 func (p *planner) pruneOrgs() error {
 	for _, org := range p.d.Owns.Orgs {
-		if slices.ContainsFunc(p.d.Orgs, func(o Org) bool { return o.Name == org }) {
+		if slices.ContainsFunc(p.d.Orgs, func(o manifest.Org) bool { return o.Name == org }) {
 			continue
 		}
 		if have, err := p.r.Org(org); err != nil {
@@ -210,7 +211,7 @@ func (p *planner) pruneRoles() error {
 		return err
 	}
 	for _, r := range rs {
-		if !r.Builtin && !slices.ContainsFunc(p.d.Roles, func(w Role) bool { return w.ID == r.ID }) {
+		if !r.Builtin && !slices.ContainsFunc(p.d.Roles, func(w manifest.Role) bool { return w.ID == r.ID }) {
 			p.add(store.DeleteRole{ID: r.ID}, "delete", "role", r.ID, "")
 		}
 	}
@@ -226,7 +227,7 @@ func (p *planner) pruneServiceAccounts() error {
 		return err
 	}
 	for _, a := range accounts {
-		if !slices.ContainsFunc(p.d.ServiceAccounts, func(w ServiceAccount) bool { return w.Name == a.Name }) {
+		if !slices.ContainsFunc(p.d.ServiceAccounts, func(w manifest.ServiceAccount) bool { return w.Name == a.Name }) {
 			p.add(store.DeleteServiceAccount{Name: a.Name}, "delete", "service account", a.Name, "")
 		}
 	}
@@ -242,7 +243,7 @@ func (p *planner) pruneUsers() error {
 		return err
 	}
 	for _, u := range users {
-		if managedUser(u) && !slices.ContainsFunc(p.d.Users, func(w User) bool { return w.Name == u.Name }) {
+		if managedUser(u) && !slices.ContainsFunc(p.d.Users, func(w manifest.User) bool { return w.Name == u.Name }) {
 			p.add(store.DeleteUser{Name: u.Name}, "delete", "user", u.Name, "")
 		}
 	}

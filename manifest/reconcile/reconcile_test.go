@@ -1,6 +1,7 @@
-package manifest
+package reconcile
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/grantd/grantd/dataset"
+	"github.com/grantd/grantd/manifest"
 	"github.com/grantd/grantd/store"
 )
 
@@ -42,7 +46,7 @@ func ids() func() (string, error) {
 
 // apply plans d against st and applies the plan as one batch, returning
 // the plan.
-func apply(t *testing.T, st *store.Store, d *Document, prune bool) *Plan {
+func apply(t *testing.T, st *store.Store, d *manifest.Document, prune bool) *Plan {
 	t.Helper()
 	plan, err := Diff(st.Read(), d, Options{Prune: prune, Now: now, NewID: ids()})
 	if err != nil {
@@ -61,7 +65,7 @@ func apply(t *testing.T, st *store.Store, d *Document, prune bool) *Plan {
 	return plan
 }
 
-func export(t *testing.T, st *store.Store) *Document {
+func export(t *testing.T, st *store.Store) *manifest.Document {
 	t.Helper()
 	d, err := Export(st.Read())
 	if err != nil {
@@ -72,7 +76,7 @@ func export(t *testing.T, st *store.Store) *Document {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out Document
+	var out manifest.Document
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -115,5 +119,32 @@ func TestExportApplyReproducesTheReferenceDataset(t *testing.T) {
 		len(got.Users), len(got.Orgs), len(got.Collections), len(got.Roles), len(got.Grants), len(got.Repositories), len(plan.Commands))
 	if again := apply(t, dst, want, true); len(again.Changes) != 0 {
 		t.Fatalf("a second apply plans %d changes, first %v", len(again.Changes), again.Changes[0])
+	}
+}
+
+// TestExportsMatchTheSchema: what Export writes validates against the
+// published JSON Schema.
+func TestExportsMatchTheSchema(t *testing.T) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(manifest.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("access.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("access.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	apply(t, st, testDoc(), false)
+	raw, _ := json.Marshal(export(t, st))
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(v); err != nil {
+		t.Fatalf("an export does not validate: %v", err)
 	}
 }

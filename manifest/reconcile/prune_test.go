@@ -1,33 +1,34 @@
-package manifest
+package reconcile
 
 import (
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/grantd/grantd/manifest"
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 )
 
-func testDoc() *Document {
-	return &Document{APIVersion: APIVersion, Kind: Kind,
-		Owns:            &Ownership{Orgs: []string{"acme"}, Collections: []string{"/prod", "/dev"}, Roles: true, Users: true},
-		Users:           []User{{Name: "maria"}, {Name: "paolo", FullName: "Paolo R"}, {Name: "ana"}},
-		ServiceAccounts: []ServiceAccount{{Name: "ci", Capabilities: []string{"authorize"}}},
-		Orgs: []Org{{Name: "acme", Members: []Member{{User: "paolo", Admin: true}}, Teams: []Team{
-			{Name: "web", Members: []Member{{User: "maria"}, {User: "paolo", Admin: true}}},
-			{Name: "ops", KubernetesGroups: []string{"ops"}, Members: []Member{{User: "ana"}}},
+func testDoc() *manifest.Document {
+	return &manifest.Document{APIVersion: manifest.APIVersion, Kind: manifest.Kind,
+		Owns:            &manifest.Ownership{Orgs: []string{"acme"}, Collections: []string{"/prod", "/dev"}, Roles: true, Users: true},
+		Users:           []manifest.User{{Name: "maria"}, {Name: "paolo", FullName: "Paolo R"}, {Name: "ana"}},
+		ServiceAccounts: []manifest.ServiceAccount{{Name: "ci", Capabilities: []string{"authorize"}}},
+		Orgs: []manifest.Org{{Name: "acme", Members: []manifest.Member{{User: "paolo", Admin: true}}, Teams: []manifest.Team{
+			{Name: "web", Members: []manifest.Member{{User: "maria"}, {User: "paolo", Admin: true}}},
+			{Name: "ops", KubernetesGroups: []string{"ops"}, Members: []manifest.Member{{User: "ana"}}},
 		}}},
-		Collections: []Collection{{Path: "/prod"}, {Path: "/prod/api"}, {Path: "/dev"}},
-		Roles:       []Role{{ID: "deployer", Name: "Deployer", Permissions: []Permission{{Operation: "container.create"}, {Operation: "container.view"}}}},
-		Grants: []Grant{
+		Collections: []manifest.Collection{{Path: "/prod"}, {Path: "/prod/api"}, {Path: "/dev"}},
+		Roles:       []manifest.Role{{ID: "deployer", Name: "Deployer", Permissions: []manifest.Permission{{Operation: "container.create"}, {Operation: "container.view"}}}},
+		Grants: []manifest.Grant{
 			{Subject: "team:acme/web", Role: "viewonly", Object: "collection:/prod"},
 			{Subject: "team:acme/ops", Role: "deployer", Object: "collection:/prod/api"},
 			{Subject: "user:maria", Role: "deployer", Object: "collection:/prod/api", Scope: "exact"},
 			{Subject: "user:maria", Role: "restrictedcontrol", Object: "collection:/dev"},
 			{Subject: "team:acme/web", Role: "repo-read-only", Object: "repository:acme/app"},
 		},
-		Repositories: []Repository{{Namespace: "acme", Name: "app", Description: "the app"}},
+		Repositories: []manifest.Repository{{Namespace: "acme", Name: "app", Description: "the app"}},
 	}
 }
 
@@ -49,8 +50,8 @@ func TestPruneRemovesOnlyWhatTheManifestOwns(t *testing.T) {
 	next.Orgs[0].Teams = next.Orgs[0].Teams[:1] // ops goes
 	next.Orgs[0].Members = nil                  // paolo stays (in web) but is no org admin
 	next.Collections = next.Collections[:2]     // /dev goes
-	next.Grants = []Grant{next.Grants[0], next.Grants[2], next.Grants[4]}
-	next.Roles[0].Permissions = append(next.Roles[0].Permissions, Permission{Operation: "container.start"})
+	next.Grants = []manifest.Grant{next.Grants[0], next.Grants[2], next.Grants[4]}
+	next.Roles[0].Permissions = append(next.Roles[0].Permissions, manifest.Permission{Operation: "container.start"})
 
 	dry, err := Diff(st.Read(), next, Options{Now: now, NewID: ids()})
 	if err != nil {
@@ -97,10 +98,10 @@ func TestPruneRemovesOnlyWhatTheManifestOwns(t *testing.T) {
 func TestValidateReportsEveryProblem(t *testing.T) {
 	d := testDoc()
 	d.APIVersion = "v0"
-	d.Users = append(d.Users, User{Name: "maria"}, User{Name: "Bad Name"})
-	d.Grants = append(d.Grants, Grant{Subject: "nobody", Role: "viewonly", Object: "collection:/prod", Scope: "deep"})
-	d.Collections = append(d.Collections, Collection{Path: "/Shared"})
-	d.Roles = append(d.Roles, Role{ID: "r", Permissions: []Permission{{Operation: "container.fly"}}})
+	d.Users = append(d.Users, manifest.User{Name: "maria"}, manifest.User{Name: "Bad Name"})
+	d.Grants = append(d.Grants, manifest.Grant{Subject: "nobody", Role: "viewonly", Object: "collection:/prod", Scope: "deep"})
+	d.Collections = append(d.Collections, manifest.Collection{Path: "/Shared"})
+	d.Roles = append(d.Roles, manifest.Role{ID: "r", Permissions: []manifest.Permission{{Operation: "container.fly"}}})
 	err := d.Validate()
 	for _, want := range []string{"apiVersion", "user maria is listed twice", "Bad Name", "nobody", "scope", "/Shared is built in", "container.fly"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

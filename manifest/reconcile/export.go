@@ -1,10 +1,11 @@
-package manifest
+package reconcile
 
 import (
 	"cmp"
 	"slices"
 
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/manifest"
 	"github.com/grantd/grantd/store"
 )
 
@@ -14,10 +15,10 @@ import (
 // directory users and the memberships a directory sync manages, built-in
 // collections and roles, the grants grantd makes itself (the shared
 // grant, users' private ones), passwords, tokens and keys.
-func Export(r *store.ReadTxn) (*Document, error) {
-	d := &Document{APIVersion: APIVersion, Kind: Kind,
-		Owns: &Ownership{Collections: []string{collections.Root}, Namespaces: []string{"*"}, Roles: true, Users: true, ServiceAccounts: true}}
-	steps := []func(*store.ReadTxn, *Document) error{exportSettings, exportUsers, exportServiceAccounts, exportOrgs,
+func Export(r *store.ReadTxn) (*manifest.Document, error) {
+	d := &manifest.Document{APIVersion: manifest.APIVersion, Kind: manifest.Kind,
+		Owns: &manifest.Ownership{Collections: []string{collections.Root}, Namespaces: []string{"*"}, Roles: true, Users: true, ServiceAccounts: true}}
+	steps := []func(*store.ReadTxn, *manifest.Document) error{exportSettings, exportUsers, exportServiceAccounts, exportOrgs,
 		exportCollections, exportRoles, exportGrants, exportRepositories}
 	for _, step := range steps {
 		if err := step(r, d); err != nil {
@@ -30,25 +31,25 @@ func Export(r *store.ReadTxn) (*Document, error) {
 	return d, nil
 }
 
-func exportSettings(r *store.ReadTxn, d *Document) error {
+func exportSettings(r *store.ReadTxn, d *manifest.Document) error {
 	s, err := r.Settings()
 	if err != nil || s == nil {
 		return err
 	}
-	d.Settings = &Settings{DefaultPrivateRole: s.DefaultPrivateRole, NodeIsolation: s.NodeIsolation, AuditRetention: s.AuditRetention,
-		Sessions: Sessions{LifetimeMinutes: s.Sessions.LifetimeMinutes, RenewalThresholdMinutes: s.Sessions.RenewalThresholdMinutes,
+	d.Settings = &manifest.Settings{DefaultPrivateRole: s.DefaultPrivateRole, NodeIsolation: s.NodeIsolation, AuditRetention: s.AuditRetention,
+		Sessions: manifest.Sessions{LifetimeMinutes: s.Sessions.LifetimeMinutes, RenewalThresholdMinutes: s.Sessions.RenewalThresholdMinutes,
 			PerUserLimit: s.Sessions.PerUserLimit}}
 	return nil
 }
 
-func exportUsers(r *store.ReadTxn, d *Document) error {
+func exportUsers(r *store.ReadTxn, d *manifest.Document) error {
 	users, err := r.Users("", "", 0)
 	if err != nil {
 		return err
 	}
 	for _, u := range users {
 		if managedUser(u) {
-			d.Users = append(d.Users, User{Name: u.Name, FullName: u.FullName, Admin: u.IsAdmin, Inactive: !u.Active})
+			d.Users = append(d.Users, manifest.User{Name: u.Name, FullName: u.FullName, Admin: u.IsAdmin, Inactive: !u.Active})
 		}
 	}
 	return nil
@@ -58,19 +59,19 @@ func exportUsers(r *store.ReadTxn, d *Document) error {
 // admin.
 func managedUser(u *store.User) bool { return u.Source == store.SourceLocal && !u.Recovery }
 
-func exportServiceAccounts(r *store.ReadTxn, d *Document) error {
+func exportServiceAccounts(r *store.ReadTxn, d *manifest.Document) error {
 	accounts, err := r.ServiceAccounts("", 0)
 	if err != nil {
 		return err
 	}
 	for _, a := range accounts {
-		d.ServiceAccounts = append(d.ServiceAccounts, ServiceAccount{Name: a.Name, Description: a.Description,
+		d.ServiceAccounts = append(d.ServiceAccounts, manifest.ServiceAccount{Name: a.Name, Description: a.Description,
 			Capabilities: slices.Clone(a.Capabilities), Inactive: !a.Active})
 	}
 	return nil
 }
 
-func exportOrgs(r *store.ReadTxn, d *Document) error {
+func exportOrgs(r *store.ReadTxn, d *manifest.Document) error {
 	orgs, err := r.Orgs("", 0)
 	if err != nil {
 		return err
@@ -85,20 +86,20 @@ func exportOrgs(r *store.ReadTxn, d *Document) error {
 	return nil
 }
 
-func exportCollections(r *store.ReadTxn, d *Document) error {
+func exportCollections(r *store.ReadTxn, d *manifest.Document) error {
 	cols, err := r.Collections("", 0)
 	if err != nil {
 		return err
 	}
 	for _, c := range cols {
 		if !c.Builtin {
-			d.Collections = append(d.Collections, Collection{Path: c.Path})
+			d.Collections = append(d.Collections, manifest.Collection{Path: c.Path})
 		}
 	}
 	return nil
 }
 
-func exportRoles(r *store.ReadTxn, d *Document) error {
+func exportRoles(r *store.ReadTxn, d *manifest.Document) error {
 	rs, err := r.Roles()
 	if err != nil {
 		return err
@@ -108,11 +109,11 @@ func exportRoles(r *store.ReadTxn, d *Document) error {
 			d.Roles = append(d.Roles, roleOf(role))
 		}
 	}
-	slices.SortFunc(d.Roles, func(a, b Role) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(d.Roles, func(a, b manifest.Role) int { return cmp.Compare(a.ID, b.ID) })
 	return nil
 }
 
-func exportGrants(r *store.ReadTxn, d *Document) error {
+func exportGrants(r *store.ReadTxn, d *manifest.Document) error {
 	grants, err := r.Grants("", 0)
 	if err != nil {
 		return err
@@ -130,34 +131,34 @@ func exportGrants(r *store.ReadTxn, d *Document) error {
 // each user's private one) come and go with what made them.
 func madeByGrantd(g *store.Grant) bool { return g.CreatedBy == "system" }
 
-func exportRepositories(r *store.ReadTxn, d *Document) error {
+func exportRepositories(r *store.ReadTxn, d *manifest.Document) error {
 	repos, err := r.AllRepositories()
 	if err != nil {
 		return err
 	}
 	for _, repo := range repos {
-		d.Repositories = append(d.Repositories, Repository{Namespace: repo.Namespace, Name: repo.Name,
+		d.Repositories = append(d.Repositories, manifest.Repository{Namespace: repo.Namespace, Name: repo.Name,
 			Visibility: repo.Visibility, Description: repo.Description})
 	}
-	slices.SortFunc(d.Repositories, func(a, b Repository) int {
+	slices.SortFunc(d.Repositories, func(a, b manifest.Repository) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return nil
 }
 
-func roleOf(r *store.Role) Role {
-	out := Role{ID: r.ID, Name: r.DisplayName, Permissions: []Permission{}}
+func roleOf(r *store.Role) manifest.Role {
+	out := manifest.Role{ID: r.ID, Name: r.DisplayName, Permissions: []manifest.Permission{}}
 	for _, p := range r.Permissions {
-		out.Permissions = append(out.Permissions, Permission{Operation: p.Operation, Options: slices.Clone(p.Options)})
+		out.Permissions = append(out.Permissions, manifest.Permission{Operation: p.Operation, Options: slices.Clone(p.Options)})
 	}
 	return out
 }
 
-func grantOf(g *store.Grant) Grant {
-	return Grant{Subject: g.Subject.String(), Role: g.Role, Object: g.Object.String(), Scope: g.Scope}
+func grantOf(g *store.Grant) manifest.Grant {
+	return manifest.Grant{Subject: g.Subject.String(), Role: g.Role, Object: g.Object.String(), Scope: g.Scope}
 }
 
-func compareGrants(a, b Grant) int {
+func compareGrants(a, b manifest.Grant) int {
 	return cmp.Or(cmp.Compare(a.Object, b.Object), cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.Role, b.Role),
 		cmp.Compare(a.Scope, b.Scope))
 }
