@@ -196,7 +196,7 @@ func ts(t time.Time) *timestamppb.Timestamp {
 // node's state is too stale to decide at all.
 func (d *deps) decide(ctx context.Context, r authz.Request, via string) authz.Decision {
 	if denial := d.fresh.denial(); denial != nil {
-		d.decisions.denied(ctx, time.Now(), r, *denial, via)
+		d.decisions.denied(ctx, d.decisions.now(), r, *denial, via)
 		return *denial
 	}
 	return d.decisions.decide(ctx, r, via)

@@ -28,7 +28,19 @@ const (
 	viaRegistry   = "registry"
 	viaKubernetes = "kubernetes"
 	viaAuthZEN    = "authzen"
+	// viaContext: the context says (viaOf), read only when the decision
+	// is logged.
+	viaContext = ""
 )
+
+// now is when a decision starts, for the log; nothing is read from the
+// clock when there is no log.
+func (ds decisions) now() time.Time {
+	if ds.log == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
 
 // decide answers r with the engine. The sampling draw comes first, so
 // the grants behind an allowed decision are looked up only when it is
@@ -55,6 +67,9 @@ func (ds decisions) denied(ctx context.Context, start time.Time, r authz.Request
 }
 
 func record(ctx context.Context, start time.Time, r authz.Request, d authz.Decision, grants []string, via string) decisionlog.Record {
+	if via == viaContext {
+		via = viaOf(ctx)
+	}
 	rec := decisionlog.Record{Time: start, Request: r, Decision: d, Grants: grants, Latency: time.Since(start),
 		Interface: via, Address: peerAddr(ctx), RequestID: requestID(ctx)}
 	if p := principalFrom(ctx); p != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/grantd/grantd/rights"
 	"github.com/grantd/grantd/subjects"
@@ -62,7 +61,7 @@ func (b registryBackend) Refresh(_ context.Context, subject subjects.Subject) (r
 func (b registryBackend) Allowed(ctx context.Context, id registry.Identity, operation, repository string) (bool, error) {
 	r := authz.Request{Subject: id.Subject, Operation: operation, Repository: repository}
 	if d := b.fresh.denial(); d != nil {
-		b.decisions.denied(ctx, time.Now(), r, *d, viaRegistry)
+		b.decisions.denied(ctx, b.decisions.now(), r, *d, viaRegistry)
 		return false, errors.New(d.Reason)
 	}
 	d := b.decisions.decide(ctx, r, viaRegistry)

@@ -115,7 +115,7 @@ func (s *authzService) decide(ctx context.Context, in *v1.AuthorizeRequest) (*v1
 	if err := mayAsk(ctx, in.GetSubject()); err != nil {
 		return nil, err
 	}
-	start, via := time.Now(), viaOf(ctx)
+	start := s.decisions.now()
 	r, malformed := request(in)
 	bad := s.waitFor(ctx, in.GetMinRevision())
 	if bad == nil {
@@ -129,10 +129,10 @@ func (s *authzService) decide(ctx context.Context, in *v1.AuthorizeRequest) (*v1
 		bad.Revision = s.store.Revision()
 	}
 	if bad != nil {
-		s.decisions.denied(ctx, start, r, *bad, via)
+		s.decisions.denied(ctx, start, r, *bad, viaContext)
 		return decisionPB(*bad), nil
 	}
-	return decisionPB(s.decisions.decide(ctx, r, via)), nil
+	return decisionPB(s.decisions.decide(ctx, r, viaContext)), nil
 }
 
 // mayAsk applies rights.MayAsk to the subject a request names. A subject
