@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -58,10 +59,22 @@ func (d *writer) applyAs(ctx context.Context, actor string, cmd store.Command) (
 
 // clientAddr is the caller's network address, when known.
 func clientAddr(ctx context.Context) string {
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		return p.Addr.String()
+	if a := peerAddr(ctx); a != nil {
+		return a.String()
 	}
 	return ""
+}
+
+// peerAddr is the caller's network address: the gRPC peer, or the client
+// of a plain HTTP route (the routes record it).
+func peerAddr(ctx context.Context) net.Addr {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr
+	}
+	if a, ok := ctx.Value(remoteAddrKey{}).(tcpAddrString); ok {
+		return a
+	}
+	return nil
 }
 
 // Paging: page_size defaults to 100 and is capped at 1000; page tokens are

@@ -2,12 +2,10 @@ package server
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"time"
 
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/decisionlog"
@@ -76,26 +74,6 @@ func record(ctx context.Context, start time.Time, r authz.Request, d authz.Decis
 		rec.Caller = p.Subject()
 	}
 	return rec
-}
-
-// peerAddr is the caller's network address: the gRPC peer, or the HTTP
-// client.
-func peerAddr(ctx context.Context) net.Addr {
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		return p.Addr
-	}
-	if a, ok := ctx.Value(remoteAddrKey{}).(tcpAddrString); ok {
-		return a
-	}
-	return nil
-}
-
-// callerAddr is peerAddr as a string.
-func callerAddr(ctx context.Context) string {
-	if a := peerAddr(ctx); a != nil {
-		return a.String()
-	}
-	return ""
 }
 
 // viaOf is the interface of an /v1/authorize call: REST when an HTTP

@@ -78,7 +78,7 @@ func (s *Server) manifestApply(w http.ResponseWriter, r *http.Request) {
 func (s *Server) applyPlan(r *http.Request, plan *reconcile.Plan) (uint64, error) {
 	ctx := r.Context()
 	actor := principalFrom(ctx).Subject().String()
-	addr := callerAddr(ctx)
+	addr := clientAddr(ctx)
 	at := s.now()
 	batch := store.Batch{Commands: make([]store.Command, len(plan.Commands))}
 	for i, c := range plan.Commands {
