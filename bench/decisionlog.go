@@ -244,28 +244,6 @@ func (p *process) cpuTime() (time.Duration, error) {
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
-// counter reads one counter from grantd's /metrics (0 when absent).
-func (p *process) counter(ctx context.Context, name string) float64 {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+p.addr+"/metrics", nil)
-	if err != nil {
-		return 0
-	}
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	resp, err := p.http.Do(req)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
-}
-
 // decisionLogReport writes the runs as a table per cache setting, with
 // each log setup's median throughput against the median with the log off.
 func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string {

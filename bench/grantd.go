@@ -189,28 +189,26 @@ func (p *process) stop() {
 	<-p.exited
 }
 
-// cacheCounts reads the decision cache's hits and misses from /metrics.
-func (p *process) cacheCounts(ctx context.Context) (hits, misses float64) {
+// counter reads one counter from grantd's /metrics (0 when absent).
+func (p *process) counter(ctx context.Context, name string) float64 {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+p.addr+"/metrics", nil)
 	if err != nil {
-		return 0, 0
+		return 0
 	}
 	req.Header.Set("Authorization", "Bearer "+p.token)
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return 0, 0
+		return 0
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "grantd_decision_cache_hits_total "); ok {
-			hits, _ = strconv.ParseFloat(v, 64)
-		}
-		if v, ok := strings.CutPrefix(line, "grantd_decision_cache_misses_total "); ok {
-			misses, _ = strconv.ParseFloat(v, 64)
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
 		}
 	}
-	return hits, misses
+	return 0
 }
 
 // memory reads the server's resident set size and its peak from /proc.
