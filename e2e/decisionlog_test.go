@@ -98,16 +98,6 @@ func TestDecisionLogReachesNginx(t *testing.T) {
 	}
 }
 
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // authorizeWithID asks POST /v1/authorize with an X-Request-ID.
 func authorizeWithID(t *testing.T, g *grantd, token, id, op string) bool {
 	t.Helper()

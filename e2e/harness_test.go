@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -225,3 +226,15 @@ func (g *grantd) login(t testing.TB) string {
 }
 
 func newPlainClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }
+
+// freeLoopbackAddr is a loopback address no one listens on, for a
+// program the test starts.
+func freeLoopbackAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

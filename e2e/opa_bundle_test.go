@@ -38,12 +38,7 @@ func TestOPAAgentPullsTheBundle(t *testing.T) {
 		t.Errorf("a plain user's bundle download: %d, want 403", code)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opaAddr := ln.Addr().String()
-	ln.Close()
+	opaAddr := freeLoopbackAddr(t)
 	_, port, _ := net.SplitHostPort(g.addr)
 	config := fmt.Sprintf(`services:
   grantd:
