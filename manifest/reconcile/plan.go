@@ -69,6 +69,8 @@ type planner struct {
 	plan *Plan
 	// orgStates are the declared orgs' current state.
 	orgStates map[string]*orgState
+	// grantsByKey are the store's grants (currentGrants).
+	grantsByKey map[string]*store.Grant
 }
 
 // add plans a change made by its commands.
@@ -346,17 +348,21 @@ func (p *planner) grants() error {
 	return nil
 }
 
-// currentGrants are the store's grants by key, but those grantd made.
+// currentGrants are the store's grants by key, but those grantd made;
+// read once per plan (creating and pruning both compare with them).
 func (p *planner) currentGrants() (map[string]*store.Grant, error) {
+	if p.grantsByKey != nil {
+		return p.grantsByKey, nil
+	}
 	grants, err := p.r.Grants("", 0)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*store.Grant, len(grants))
+	p.grantsByKey = make(map[string]*store.Grant, len(grants))
 	for _, g := range grants {
 		if !madeByGrantd(g) {
-			out[manifest.GrantKey(grantOf(g))] = g
+			p.grantsByKey[manifest.GrantKey(grantOf(g))] = g
 		}
 	}
-	return out, nil
+	return p.grantsByKey, nil
 }
