@@ -47,7 +47,7 @@ func (s *Server) authzenRoutes(mux *http.ServeMux) {
 // withRequestID echoes X-Request-ID, as AuthZEN asks of a PDP.
 func withRequestID(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= maxRequestID {
+		if id := requestID(r.Context()); id != "" { // the routes kept it, bounded
 			w.Header().Set("X-Request-ID", id)
 		}
 		next(w, r)

@@ -182,3 +182,21 @@ func TestAuthzenEvaluationsAndSearches(t *testing.T) {
 		t.Errorf("metadata: %d %v", code, out)
 	}
 }
+
+// TestAuthzenEchoesRequestID: a PDP answers with the caller's X-Request-ID.
+func TestAuthzenEchoesRequestID(t *testing.T) {
+	ts := startServer(t)
+	admin := ts.login(t, "admin", adminPassword)
+	req := jsonRequest(t, "POST", "https://"+ts.addr+"/access/v1/evaluation", admin, map[string]any{
+		"subject": map[string]any{"type": "user", "id": "admin"}, "action": map[string]any{"name": "container.view"},
+		"resource": map[string]any{"type": "collection", "id": "/"}})
+	req.Header.Set("X-Request-ID", "trace-42")
+	resp, err := ts.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Request-ID") != "trace-42" {
+		t.Fatalf("HTTP %d, X-Request-ID %q", resp.StatusCode, resp.Header.Get("X-Request-ID"))
+	}
+}
