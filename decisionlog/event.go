@@ -2,6 +2,7 @@ package decisionlog
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -99,40 +100,46 @@ func (m mask) has(bit int) bool { return m.bits&bit != 0 }
 
 // encoder turns records into events: OPA's decision-log event (EventV1)
 // fields, with grantd's request as input and its decision as result.
+//
+// The fields that are the same from one event to the next come first and
+// the ones that differ in every event (ID, time, latency) last, so that
+// the HTTP sink's compressor finds long repeats.
 type encoder struct {
 	labels []byte // the encoded labels object
 	mask   mask
 	seq    uint64
-	ids    [256]byte // random bytes for decision IDs, refilled as used
-	idPos  int
+	// idPrefix is the first half of every decision ID: random, drawn
+	// once per logger.
+	idPrefix [19]byte
 }
 
 func newEncoder(labels map[string]string, m mask) *encoder {
-	return &encoder{mask: m, idPos: len(encoder{}.ids), labels: appendMap(nil, labels)}
+	e := &encoder{mask: m, labels: appendMap(nil, labels)}
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	r[6] = r[6]&0x0f | 0x80 // UUID version 8
+	hex.Encode(e.idPrefix[0:8], r[0:4])
+	e.idPrefix[8] = '-'
+	hex.Encode(e.idPrefix[9:13], r[4:6])
+	e.idPrefix[13] = '-'
+	hex.Encode(e.idPrefix[14:18], r[6:8])
+	e.idPrefix[18] = '-'
+	return e
 }
 
-// decisionID is a random (version 4) UUID.
+// decisionID is a UUID (version 8, RFC 9562): 64 random bits drawn once
+// per logger, then the variant and the event's sequence number. IDs are
+// unique across loggers as random UUIDs are, and cost no random draw per
+// decision.
 func (e *encoder) decisionID(b []byte) []byte {
-	if e.idPos+16 > len(e.ids) {
-		_, _ = rand.Read(e.ids[:])
-		e.idPos = 0
-	}
-	var u [16]byte
-	copy(u[:], e.ids[e.idPos:e.idPos+16])
-	e.idPos += 16
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
+	var u [8]byte
+	binary.BigEndian.PutUint64(u[:], e.seq&(1<<62-1)|1<<63) // variant 10
+	var s [17]byte
+	hex.Encode(s[0:4], u[0:2])
+	s[4] = '-'
+	hex.Encode(s[5:], u[2:])
 	b = append(b, '"')
+	b = append(b, e.idPrefix[:]...)
 	b = append(b, s[:]...)
 	return append(b, '"')
 }
@@ -143,27 +150,14 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 	m := e.mask
 	b = append(b, `{"labels":`...)
 	b = append(b, e.labels...)
-	b = append(b, `,"decision_id":`...)
-	b = e.decisionID(b)
-	b = append(b, `,"path":"`+Path+`","input":`...)
-	b = e.appendInput(b, &r.Request)
-	b = append(b, `,"result":`...)
-	b = e.appendResult(b, r)
-	rev := strconv.FormatUint(r.Decision.Revision, 10)
-	b = append(b, `,"bundles":{"grantd":{"revision":"`...)
-	b = append(b, rev...)
-	b = append(b, `"}}`...)
-	if r.Address != nil && !m.has(maskRequestedBy) {
-		b = append(b, `,"requested_by":`...)
-		b = appendString(b, r.Address.String())
+	b = append(b, `,"path":"`+Path+`"`...)
+	if len(m.erased) > 0 {
+		b = append(b, `,"erased":`...)
+		b = appendStrings(b, m.erased)
 	}
-	b = append(b, `,"timestamp":"`...)
-	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","metrics":{"timer_grantd_decision_ns":`...)
-	b = strconv.AppendInt(b, r.Latency.Nanoseconds(), 10)
-	b = append(b, `},"req_id":`...)
-	b = strconv.AppendUint(b, e.seq, 10)
-	b = append(b, `,"custom":{"interface":`...)
+	b = append(b, `,"bundles":{"grantd":{"revision":"`...)
+	b = strconv.AppendUint(b, r.Decision.Revision, 10)
+	b = append(b, `"}},"custom":{"interface":`...)
 	b = appendString(b, r.Interface)
 	if r.Caller.Kind != "" && !m.has(maskCaller) {
 		b = append(b, `,"caller":`...)
@@ -173,12 +167,23 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 		b = append(b, `,"request_id":`...)
 		b = appendString(b, r.RequestID)
 	}
-	b = append(b, '}')
-	if len(m.erased) > 0 {
-		b = append(b, `,"erased":`...)
-		b = appendStrings(b, m.erased)
+	b = append(b, `},"input":`...)
+	b = e.appendInput(b, &r.Request)
+	b = append(b, `,"result":`...)
+	b = e.appendResult(b, r)
+	if r.Address != nil && !m.has(maskRequestedBy) {
+		b = append(b, `,"requested_by":`...)
+		b = appendString(b, r.Address.String())
 	}
-	return append(b, '}')
+	b = append(b, `,"decision_id":`...)
+	b = e.decisionID(b)
+	b = append(b, `,"timestamp":"`...)
+	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","req_id":`...)
+	b = strconv.AppendUint(b, e.seq, 10)
+	b = append(b, `,"metrics":{"timer_grantd_decision_ns":`...)
+	b = strconv.AppendInt(b, r.Latency.Nanoseconds(), 10)
+	return append(b, `}}`...)
 }
 
 // appendInput appends the policy input of the request, as

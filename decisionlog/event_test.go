@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -189,4 +190,27 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("%q encoded as %s, decoded as %q", s, b, got)
 		}
 	})
+}
+
+// TestDecisionIDsAreVersion8UUIDs: IDs are UUIDs of version 8 and variant
+// 10, unique within a logger and across loggers.
+func TestDecisionIDsAreVersion8UUIDs(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	r := randomRecord(rand.New(rand.NewPCG(3, 4)))
+	for range 3 {
+		enc := newEncoder(nil, mask{})
+		for range 1000 {
+			var ev struct {
+				ID string `json:"decision_id"`
+			}
+			if err := json.Unmarshal(enc.appendEvent(nil, &r), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if !re.MatchString(ev.ID) || seen[ev.ID] {
+				t.Fatalf("decision ID %q: not a version 8 UUID, or seen before", ev.ID)
+			}
+			seen[ev.ID] = true
+		}
+	}
 }

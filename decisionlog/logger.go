@@ -15,14 +15,13 @@ import (
 // Logger takes records from the decision path and writes them out on its
 // own goroutine. A nil *Logger logs nothing.
 type Logger struct {
-	records chan Record
+	queue   queue
 	sample  float64
 	enc     *encoder
 	out     sink
 	every   time.Duration
 	log     *slog.Logger
 	done    chan struct{}
-	close   sync.Once
 	// ctx ends the sink's work (retries included) when Close runs out of
 	// time.
 	ctx    context.Context
@@ -54,7 +53,7 @@ func New(cfg Config, log *slog.Logger) (*Logger, error) {
 		log = slog.Default()
 	}
 	m, _ := parseMask(cfg.Mask)
-	l := &Logger{records: make(chan Record, cfg.Buffer), sample: cfg.Sample, enc: newEncoder(cfg.Labels, m),
+	l := &Logger{queue: newQueue(cfg.Buffer), sample: cfg.Sample, enc: newEncoder(cfg.Labels, m),
 		every: cfg.FlushInterval, log: log, done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	var err error
@@ -90,10 +89,9 @@ func (l *Logger) Log(r Record) {
 	if l == nil {
 		return
 	}
-	select {
-	case l.records <- r:
+	if l.queue.put(&r) {
 		l.kept.Add(1)
-	default:
+	} else {
 		l.dropped.Add(1)
 	}
 }
@@ -133,7 +131,7 @@ func (l *Logger) Close(ctx context.Context) error {
 	if l == nil {
 		return nil
 	}
-	l.close.Do(func() { close(l.records) })
+	l.queue.close()
 	var err error
 	select {
 	case <-l.done:
@@ -152,35 +150,28 @@ func (l *Logger) Close(ctx context.Context) error {
 // record does).
 const batchWindow = 5 * time.Millisecond
 
-// run is the writer: it encodes each record and hands it to the sink,
-// flushing at least every FlushInterval.
+// run is the writer: it takes what gathered in the queue, encodes each
+// record and hands it to the sink, flushing at least every FlushInterval.
 func (l *Logger) run() {
 	defer close(l.done)
 	tick := time.NewTicker(l.every)
 	defer tick.Stop()
 	ctx := l.ctx
 	var buf []byte
-	write := func(r *Record) {
-		buf = l.enc.appendEvent(buf[:0], r)
-		l.report(l.out.write(ctx, buf))
-	}
+	var batch []Record
 	for {
 		select {
-		case r, ok := <-l.records:
-			if !ok {
+		case <-l.queue.wake:
+			time.Sleep(min(batchWindow, l.every))
+			var closed bool
+			batch, closed = l.queue.take(batch)
+			for i := range batch {
+				buf = l.enc.appendEvent(buf[:0], &batch[i])
+				l.report(l.out.write(ctx, buf))
+			}
+			if closed {
 				l.report(l.out.flush(ctx))
 				return
-			}
-			write(&r)
-			time.Sleep(min(batchWindow, l.every))
-			// What gathered, and no more: the flush tick gets its turn.
-			for n := len(l.records); n > 0; n-- {
-				r, ok := <-l.records
-				if !ok {
-					l.report(l.out.flush(ctx))
-					return
-				}
-				write(&r)
 			}
 		case <-tick.C:
 			l.report(l.out.flush(ctx))
@@ -194,4 +185,62 @@ func (l *Logger) report(err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		l.log.Error("decision log", "err", err)
 	}
+}
+
+// queue holds records between the decision path and the writer, at most
+// max of them. The writer swaps the whole queue for an empty slice, so
+// the records it holds stay few and in cache, and each wake-up takes all
+// that gathered.
+type queue struct {
+	mu      sync.Mutex
+	pending []Record
+	max     int
+	closed  bool
+	// wake is signalled when the queue stops being empty, or closes.
+	wake chan struct{}
+}
+
+func newQueue(max int) queue {
+	return queue{max: max, wake: make(chan struct{}, 1)}
+}
+
+// put adds r unless the queue is full or closed.
+func (q *queue) put(r *Record) bool {
+	q.mu.Lock()
+	if q.closed || len(q.pending) >= q.max {
+		q.mu.Unlock()
+		return false
+	}
+	q.pending = append(q.pending, *r)
+	first := len(q.pending) == 1
+	q.mu.Unlock()
+	if first {
+		q.signal()
+	}
+	return true
+}
+
+func (q *queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns what gathered, and whether the queue is closed, and keeps
+// spare (emptied) for what comes next.
+func (q *queue) take(spare []Record) (batch []Record, closed bool) {
+	clear(spare) // the records' strings are not kept alive by a spare slice
+	q.mu.Lock()
+	batch, q.pending = q.pending, spare[:0]
+	closed = q.closed
+	q.mu.Unlock()
+	return batch, closed
+}
+
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.signal()
 }
