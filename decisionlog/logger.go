@@ -15,13 +15,13 @@ import (
 // Logger takes records from the decision path and writes them out on its
 // own goroutine. A nil *Logger logs nothing.
 type Logger struct {
-	queue   queue
-	sample  float64
-	enc     *encoder
-	out     sink
-	every   time.Duration
-	log     *slog.Logger
-	done    chan struct{}
+	queue  queue
+	sample float64
+	enc    *encoder
+	out    sink
+	every  time.Duration
+	log    *slog.Logger
+	done   chan struct{}
 	// ctx ends the sink's work (retries included) when Close runs out of
 	// time.
 	ctx    context.Context
