@@ -261,22 +261,23 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 			continue
 		}
 		fmt.Fprintf(&b, "## Decision cache %s\n\n", map[bool]string{true: "on (the default)", false: "off"}[cache])
-		fmt.Fprintf(&b, "| decision log | decisions/s per round | median | vs off (medians) | vs off (median of per-round ratios) | grantd CPU µs per decision (median) | vs off | p50 ms | p99 ms | logged | dropped | target ≤ 5 %% lower |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| decision log | decisions/s per round | median | vs off (medians) | vs off (median of per-round ratios) | grantd CPU µs per decision (median) | vs off (medians) | vs off (median of per-round ratios) | p50 ms | p99 ms | logged | dropped | target ≤ 5 %% lower |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		var off, offCPU float64
-		offByRound := map[int]float64{}
+		offByRound, offCPUByRound := map[int]float64{}, map[int]float64{}
 		for _, r := range runs {
 			if r.setup.cache == cache && r.setup.name == "off" {
-				offByRound[r.round] = r.result.PerSecond
+				offByRound[r.round], offCPUByRound[r.round] = r.result.PerSecond, r.cpuPerDecision
 			}
 		}
 		for _, name := range []string{"off", "file", "http"} {
-			var rates, paired, cpus, p50s, p99s []float64
+			var rates, paired, cpus, pairedCPU, p50s, p99s []float64
 			var kept, dropped float64
 			for _, r := range runs {
 				if r.setup.cache == cache && r.setup.name == name {
 					rates = append(rates, r.result.PerSecond)
 					paired = append(paired, r.result.PerSecond/offByRound[r.round])
 					cpus = append(cpus, r.cpuPerDecision)
+					pairedCPU = append(pairedCPU, r.cpuPerDecision/offCPUByRound[r.round])
 					p50s, p99s = append(p50s, r.result.P50), append(p99s, r.result.P99)
 					kept, dropped = kept+r.kept, dropped+r.dropped
 				}
@@ -285,20 +286,22 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 			if name == "off" {
 				off, offCPU = med, cpu
 			}
-			ratio, pairedRatio, cpuRatio, verdict := med/off, median(paired), cpu/offCPU, "—"
+			ratio, pairedRatio, cpuRatio, pairedCPURatio, verdict := med/off, median(paired), cpu/offCPU, median(pairedCPU), "—"
 			if name != "off" {
 				// Throughput on a shared 2-core machine moves by more than
-				// 5 % from run to run; grantd's CPU per decision does not.
-				// Met when the CPU per decision and one of the throughput
-				// comparisons are within 5 %.
-				verdict = map[bool]string{true: "met", false: "**not met**"}[cpuRatio <= 1/0.95 && (ratio >= 0.95 || pairedRatio >= 0.95)]
+				// 5 % from run to run, and the load generator shares the
+				// cores, which hides part of grantd's cost: grantd's CPU per
+				// decision is what bounds its throughput where it has the
+				// cores to itself. Met when one of the throughput
+				// comparisons and both CPU comparisons are within 5 %.
+				verdict = map[bool]string{true: "met", false: "**not met**"}[cpuRatio <= 1/0.95 && pairedCPURatio <= 1/0.95 && (ratio >= 0.95 || pairedRatio >= 0.95)]
 			}
 			perRound := make([]string, len(rates))
 			for i, x := range rates {
 				perRound[i] = fmt.Sprintf("%.0f", x)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %+.1f %% | %+.1f %% | %.1f | %+.1f %% | %.2f | %.2f | %.0f | %.0f | %s |\n", name, strings.Join(perRound, ", "), med,
-				100*(ratio-1), 100*(pairedRatio-1), cpu, 100*(cpuRatio-1), median(p50s), median(p99s), kept, dropped, verdict)
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %+.1f %% | %+.1f %% | %.1f | %+.1f %% | %+.1f %% | %.2f | %.2f | %.0f | %.0f | %s |\n", name, strings.Join(perRound, ", "), med,
+				100*(ratio-1), 100*(pairedRatio-1), cpu, 100*(cpuRatio-1), 100*(pairedCPURatio-1), median(p50s), median(p99s), kept, dropped, verdict)
 		}
 		b.WriteString("\n")
 	}

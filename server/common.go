@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/grantd/grantd/authz"
@@ -67,15 +66,7 @@ func clientAddr(ctx context.Context) string {
 
 // peerAddr is the caller's network address: the gRPC peer, or the client
 // of a plain HTTP route (the routes record it).
-func peerAddr(ctx context.Context) net.Addr {
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		return p.Addr
-	}
-	if a, ok := ctx.Value(remoteAddrKey{}).(tcpAddrString); ok {
-		return a
-	}
-	return nil
-}
+func peerAddr(ctx context.Context) net.Addr { return httpCallOf(ctx).peerAddr(ctx) }
 
 // Paging: page_size defaults to 100 and is capped at 1000; page tokens are
 // the opaque, URL-safe form of the last key returned.

@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/decisionlog"
@@ -26,7 +28,7 @@ const (
 	viaRegistry   = "registry"
 	viaKubernetes = "kubernetes"
 	viaAuthZEN    = "authzen"
-	// viaContext: the context says (viaOf), read only when the decision
+	// viaContext: the context says (httpCall.interfaceName), read only when the decision
 	// is logged.
 	viaContext = ""
 )
@@ -65,58 +67,75 @@ func (ds decisions) denied(ctx context.Context, start time.Time, r authz.Request
 }
 
 func record(ctx context.Context, start time.Time, r authz.Request, d authz.Decision, grants []string, via string) decisionlog.Record {
+	call := httpCallOf(ctx) // one walk up the context for the three facts an HTTP route keeps
 	if via == viaContext {
-		via = viaOf(ctx)
+		via = call.interfaceName()
 	}
 	rec := decisionlog.Record{Time: start, Request: r, Decision: d, Grants: grants, Latency: time.Since(start),
-		Interface: via, Address: peerAddr(ctx), RequestID: requestID(ctx)}
+		Interface: via, Address: call.peerAddr(ctx), RequestID: call.requestIDOr(ctx)}
 	if p := principalFrom(ctx); p != nil {
 		rec.Caller = p.Subject()
 	}
 	return rec
 }
 
-// viaOf is the interface of an /v1/authorize call: REST when an HTTP
-// route took it, else gRPC; AuthZEN's routes say so themselves.
-func viaOf(ctx context.Context) string {
-	if v, ok := ctx.Value(viaKey{}).(string); ok {
-		return v
+// httpCall is what the HTTP routes keep about a call for the decisions it
+// leads to: the client's address, its X-Request-ID (bounded) and, for the
+// routes that say so, the interface.
+type httpCall struct {
+	addr      tcpAddrString
+	requestID string
+	via       string
+}
+
+type httpCallKey struct{}
+
+// withHTTPCall keeps what the decision log and the audit log want to know
+// about an HTTP request.
+func withHTTPCall(r *http.Request) *http.Request {
+	c := &httpCall{addr: tcpAddrString(r.RemoteAddr)}
+	if id := r.Header.Get("X-Request-ID"); len(id) <= maxRequestID {
+		c.requestID = id
 	}
-	if _, ok := ctx.Value(remoteAddrKey{}).(tcpAddrString); ok {
+	return r.WithContext(context.WithValue(r.Context(), httpCallKey{}, c))
+}
+
+// httpCallOf is the HTTP call behind ctx, or nil for a gRPC call.
+func httpCallOf(ctx context.Context) *httpCall {
+	c, _ := ctx.Value(httpCallKey{}).(*httpCall)
+	return c
+}
+
+// interfaceName is the interface of an /v1/authorize call: REST when an
+// HTTP route took it, else gRPC; AuthZEN's routes say so themselves.
+func (c *httpCall) interfaceName() string {
+	switch {
+	case c == nil:
+		return viaGRPC
+	case c.via != "":
+		return c.via
+	default:
 		return viaREST
 	}
-	return viaGRPC
 }
 
-type viaKey struct{}
-
-// withVia names the interface of the decisions a handler makes.
-func withVia(via string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), viaKey{}, via)))
-	})
-}
-
-// requestIDKey carries an HTTP request's X-Request-ID.
-type requestIDKey struct{}
-
-// maxRequestID bounds the request IDs grantd records.
-const maxRequestID = 256
-
-// withRequestIDContext keeps the request's X-Request-ID for the decision
-// log.
-func withRequestIDContext(r *http.Request) *http.Request {
-	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= maxRequestID {
-		return r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+// peerAddr is the caller's network address: the gRPC peer, or the HTTP
+// client.
+func (c *httpCall) peerAddr(ctx context.Context) net.Addr {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr
 	}
-	return r
+	if c != nil {
+		return c.addr
+	}
+	return nil
 }
 
-// requestID is the caller's request ID: the HTTP X-Request-ID header or
+// requestIDOr is the caller's request ID: the HTTP X-Request-ID header or
 // gRPC x-request-id metadata.
-func requestID(ctx context.Context) string {
-	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
-		return id
+func (c *httpCall) requestIDOr(ctx context.Context) string {
+	if c != nil {
+		return c.requestID
 	}
 	// ValueFromIncomingContext reads the key without copying the metadata.
 	if ids := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(ids) > 0 && len(ids[0]) <= maxRequestID {
@@ -124,3 +143,22 @@ func requestID(ctx context.Context) string {
 	}
 	return ""
 }
+
+// withVia names the interface of the decisions a handler makes.
+func withVia(via string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := httpCallOf(r.Context()); c != nil {
+			c.via = via
+		} else {
+			r = withHTTPCall(r)
+			httpCallOf(r.Context()).via = via
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// maxRequestID bounds the request IDs grantd records.
+const maxRequestID = 256
+
+// requestID is the caller's request ID (httpCall.requestIDOr).
+func requestID(ctx context.Context) string { return httpCallOf(ctx).requestIDOr(ctx) }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -99,14 +98,11 @@ func (s *inprocStream) SetTrailer(md metadata.MD) error {
 	return nil
 }
 
-// remoteAddrKey carries the HTTP client address to inprocConn.
-type remoteAddrKey struct{}
-
 // withHTTPPeer turns the HTTP client address the routes recorded into the
 // gRPC peer that clientAddr reads.
 func withHTTPPeer(ctx context.Context) context.Context {
-	if addr, ok := ctx.Value(remoteAddrKey{}).(net.Addr); ok {
-		return peer.NewContext(ctx, &peer.Peer{Addr: addr})
+	if c := httpCallOf(ctx); c != nil {
+		return peer.NewContext(ctx, &peer.Peer{Addr: c.addr})
 	}
 	return ctx
 }

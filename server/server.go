@@ -289,8 +289,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.Handle("/", s.limitBody(gw))
 	withCookie := s.withConsoleCookie(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(context.WithValue(r.Context(), remoteAddrKey{}, tcpAddrString(r.RemoteAddr)))
-		withCookie.ServeHTTP(w, withRequestIDContext(r))
+		withCookie.ServeHTTP(w, withHTTPCall(r))
 	})
 }
 
