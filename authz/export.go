@@ -22,23 +22,24 @@ const Entrypoint = "grantd/authz/decision"
 // revision: {"allowed", "code", ...}.
 func (e *Engine) ExportBundle(context.Context) ([]byte, uint64, error) {
 	snap := e.opa.cur.Load()
-	b, err := exportSnapshot(snap)
+	b, err := exportSnapshot(snap, nil)
 	return b, snap.rev, err
 }
 
 // ServeBundle is ExportBundle for a bundle server: the bundle with the
 // revision of the last change of the state it holds (its ETag), unless
-// that is unchanged, when it builds nothing and returns unchanged.
-func (e *Engine) ServeBundle(known uint64) (b []byte, changed uint64, unchanged bool, err error) {
+// that is unchanged, when it builds nothing and returns unchanged. A
+// signer, when given, signs it.
+func (e *Engine) ServeBundle(known uint64, signer *BundleSigner) (b []byte, changed uint64, unchanged bool, err error) {
 	snap := e.opa.cur.Load()
 	if snap.changed == known {
 		return nil, known, true, nil
 	}
-	b, err = exportSnapshot(snap)
+	b, err = exportSnapshot(snap, signer)
 	return b, snap.changed, false, err
 }
 
-func exportSnapshot(snap *snapshot) ([]byte, error) {
+func exportSnapshot(snap *snapshot, signer *BundleSigner) ([]byte, error) {
 	state, rev := snap.object(), snap.rev
 	data, err := ast.JSON(state)
 	if err != nil {
@@ -63,6 +64,9 @@ func exportSnapshot(snap *snapshot) ([]byte, error) {
 		}
 		path := "/grantd/" + name
 		b.Modules = append(b.Modules, bundle.ModuleFile{URL: path, Path: path, Raw: []byte(src), Parsed: m})
+	}
+	if err := signer.sign(&b); err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := bundle.NewWriter(&buf).Write(b); err != nil {

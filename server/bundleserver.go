@@ -71,17 +71,18 @@ func (s *Server) policyBundle(w http.ResponseWriter, r *http.Request) {
 func (c *bundleServer) get(s *Server, known uint64) ([]byte, uint64, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.bytes != nil {
-		// What this server last built is still current unless the state
-		// moved since: ServeBundle says so without building.
-		if _, changed, unchanged, _ := s.engine.ServeBundle(c.changed); unchanged {
-			return c.bytes, changed, changed == known, nil
-		}
+	held := c.changed
+	if c.bytes == nil {
+		held = math.MaxUint64 // nothing built yet
 	}
-	b, changed, unchanged, err := s.engine.ServeBundle(known)
-	if err != nil || unchanged {
-		return nil, changed, unchanged, err
+	// What this server last built is still current unless the state moved
+	// since: ServeBundle says so without building.
+	b, changed, unchanged, err := s.engine.ServeBundle(held, s.cfg.BundleSigner)
+	if err != nil {
+		return nil, 0, false, err
 	}
-	c.changed, c.bytes = changed, b
-	return b, changed, false, nil
+	if !unchanged {
+		c.changed, c.bytes = changed, b
+	}
+	return c.bytes, c.changed, c.changed == known, nil
 }

@@ -57,6 +57,9 @@ type Config struct {
 	// DecisionLog, when set, receives every decision; its owner closes it
 	// after the server has stopped.
 	DecisionLog *decisionlog.Logger
+	// BundleSigner, when set, signs the policy bundle agents pull
+	// (PolicyBundlePath).
+	BundleSigner *authz.BundleSigner
 }
 
 // Server serves grantd's API.

@@ -82,6 +82,9 @@ type config struct {
 	DecisionLogFlushInterval time.Duration
 	DecisionLogCA            string
 	DecisionLogTokenFile     string
+	// Signing the policy bundle agents pull (off unless a key is given).
+	BundleSigningKey   string
+	BundleSigningKeyID string
 }
 
 const envPrefix = "GRANTD_"
@@ -157,6 +160,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.DecisionLogFlushInterval, "decision-log-flush-interval", dl.FlushInterval, "longest a decision waits to be written or sent")
 	fs.StringVar(&c.DecisionLogCA, "decision-log-ca", "", "CA (PEM) of an https decision log sink (default: the system's)")
 	fs.StringVar(&c.DecisionLogTokenFile, "decision-log-token-file", "", "file holding a bearer token for the HTTP decision log sink")
+	fs.StringVar(&c.BundleSigningKey, "bundle-signing-key", "", "private key (PEM: RSA, or ECDSA P-256/384/521) that signs the policy bundle OPA agents pull; empty: unsigned")
+	fs.StringVar(&c.BundleSigningKeyID, "bundle-signing-key-id", "grantd", "key ID the bundle signatures carry (the agents' signing.keyid)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: grantd [flags]\n\ngrantd is an access-control policy server.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -396,4 +401,21 @@ func (c config) maxStaleness() time.Duration {
 		return 0
 	}
 	return c.ClusterStaleness
+}
+
+// bundleSigner reads --bundle-signing-key (nil: the policy bundle is
+// served unsigned).
+func (c config) bundleSigner() (*authz.BundleSigner, error) {
+	if c.BundleSigningKey == "" {
+		return nil, nil
+	}
+	key, err := os.ReadFile(c.BundleSigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("--bundle-signing-key: %w", err)
+	}
+	s, err := authz.NewBundleSigner(key, c.BundleSigningKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("--bundle-signing-key %s: %w", c.BundleSigningKey, err)
+	}
+	return s, nil
 }

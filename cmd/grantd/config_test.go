@@ -90,3 +90,20 @@ func TestClusterNodeIDIsAName(t *testing.T) {
 		}
 	}
 }
+
+// A bundle signing key grantd cannot use stops it before it creates or
+// opens anything.
+func TestBadBundleSigningKeyStopsGrantdFirst(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	key := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(key, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run([]string{"--data-dir", dir, "--listen", "127.0.0.1:0", "--bundle-signing-key", key}, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--bundle-signing-key") || !strings.Contains(err.Error(), "not PEM") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the data directory was created: %v", err)
+	}
+}

@@ -59,6 +59,14 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// A key that cannot sign stops grantd before it touches anything.
+	bundleSigner, err := cfg.bundleSigner()
+	if err != nil {
+		return err
+	}
+	if bundleSigner != nil {
+		log.Info("policy bundles are signed", "key_id", bundleSigner.KeyID(), "algorithm", bundleSigner.Algorithm())
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -221,7 +229,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	srv, err := server.New(server.Config{Listen: cfg.Listen, Insecure: cfg.Insecure, TLS: tlsFiles, MaxStaleness: cfg.maxStaleness(),
 		MaxRequestBytes: cfg.MaxRequestBytes, ShutdownTimeout: cfg.ShutdownTimeout, TokenAlgorithm: cfg.RegistryTokenAlgorithm,
 		Registry: registry.Config{Issuer: cfg.RegistryIssuer, Services: services, Lifetime: cfg.RegistryTokenLifetime},
-		Bundles:  bundles, DecisionLog: decisionLog},
+		Bundles:  bundles, DecisionLog: decisionLog, BundleSigner: bundleSigner},
 		st, engine, log)
 	if err != nil {
 		return err
