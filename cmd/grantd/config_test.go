@@ -34,7 +34,7 @@ func TestConfigPrecedence(t *testing.T) {
 		NodeID: "grantd-0", ClusterStaleness: 30 * time.Second, ClusterDeadAfter: time.Hour, ClusterMinQuorum: 3,
 		DecisionLogSample: 1, DecisionLogBuffer: decisionlog.DefaultBuffer, DecisionLogMaxFileBytes: decisionlog.DefaultMaxFileBytes,
 		DecisionLogMaxFiles: decisionlog.DefaultMaxFiles, DecisionLogBatchBytes: decisionlog.DefaultBatchBytes,
-		DecisionLogFlushInterval: decisionlog.DefaultFlushInterval}
+		DecisionLogFlushInterval: decisionlog.DefaultFlushInterval, BundleSigningKeyID: "grantd"}
 	if cfg != want {
 		t.Fatalf("config = %+v\nwant     %+v", cfg, want)
 	}
