@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -21,30 +22,12 @@ type BundleSigner struct {
 	algorithm string
 }
 
-// NewBundleSigner takes a PEM private key (RSA: RS256; ECDSA P-256,
-// P-384, P-521: ES256, ES384, ES512) and the key ID agents know it by.
-func NewBundleSigner(keyPEM []byte, keyID string) (*BundleSigner, error) {
+// NewBundleSigner takes a private key (RSA of 2048 bits or more: RS256;
+// ECDSA P-256, P-384, P-521: ES256, ES384, ES512) and the key ID agents
+// know it by.
+func NewBundleSigner(key crypto.Signer, keyID string) (*BundleSigner, error) {
 	if keyID == "" {
 		return nil, errors.New("bundle signing: no key ID")
-	}
-	block, _ := pem.Decode(keyPEM)
-	if block == nil {
-		return nil, errors.New("bundle signing: the key is not PEM")
-	}
-	var key any
-	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("bundle signing: a PEM %q is not a private key (want PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)", block.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("bundle signing: %w", err)
 	}
 	var alg string
 	switch k := key.(type) {
@@ -67,6 +50,12 @@ func NewBundleSigner(keyPEM []byte, keyID string) (*BundleSigner, error) {
 	default:
 		return nil, fmt.Errorf("bundle signing: a %T key is not supported (RSA or ECDSA)", key)
 	}
+	// OPA's signing takes the key as PEM.
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("bundle signing: %w", err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	s := &BundleSigner{config: bundle.NewSigningConfig(string(keyPEM), alg, ""), keyID: keyID, algorithm: alg}
 	if _, err := s.config.GetPrivateKey(); err != nil {
 		return nil, fmt.Errorf("bundle signing: %w", err)

@@ -80,9 +80,8 @@ func operatorCA(id, what, certFile, keyFile string) (store.KeyMaterial, error) {
 		return store.KeyMaterial{}, fmt.Errorf("%s: %w", what, err)
 	}
 	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	if cb == nil || kb == nil {
-		return store.KeyMaterial{}, fmt.Errorf("%s: certificate or key is not PEM", what)
+	if cb == nil {
+		return store.KeyMaterial{}, fmt.Errorf("%s: the certificate is not PEM", what)
 	}
 	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
@@ -91,23 +90,43 @@ func operatorCA(id, what, certFile, keyFile string) (store.KeyMaterial, error) {
 	if !cert.IsCA {
 		return store.KeyMaterial{}, fmt.Errorf("%s: the certificate is not a CA", what)
 	}
-	var key any
-	switch kb.Type {
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(kb.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(kb.Bytes)
-	default:
-		key, err = x509.ParsePKCS8PrivateKey(kb.Bytes)
-	}
+	signer, err := ParsePrivateKey(keyPEM)
 	if err != nil {
 		return store.KeyMaterial{}, fmt.Errorf("%s key: %w", what, err)
 	}
-	signer, ok := key.(crypto.Signer)
-	if !ok || !publicKeysEqual(signer.Public(), cert.PublicKey) {
+	if !publicKeysEqual(signer.Public(), cert.PublicKey) {
 		return store.KeyMaterial{}, fmt.Errorf("%s: the key does not belong to the certificate", what)
 	}
 	return keyMaterial(id, cert.Raw, signer)
+}
+
+// ParsePrivateKey reads a PEM private key: PKCS #8, PKCS #1 (RSA) or
+// SEC 1 (EC).
+func ParsePrivateKey(keyPEM []byte) (crypto.Signer, error) {
+	b, _ := pem.Decode(keyPEM)
+	if b == nil {
+		return nil, errors.New("the key is not PEM")
+	}
+	var key any
+	var err error
+	switch b.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(b.Bytes)
+	default:
+		return nil, fmt.Errorf("a PEM %q is not a private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)", b.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("a %T key cannot sign", key)
+	}
+	return signer, nil
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {

@@ -188,3 +188,33 @@ func selfSigned(t *testing.T, cn string) *x509.Certificate {
 	c, _ := x509.ParseCertificate(der)
 	return c
 }
+
+// TestParsePrivateKey reads the three PEM encodings of a private key and
+// refuses what is not one.
+func TestParsePrivateKey(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(ec)
+	sec1, _ := x509.MarshalECPrivateKey(ec)
+	pub, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	good := map[string][]byte{
+		"PKCS #8": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
+		"SEC 1":   pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}),
+		"PKCS #1": pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rs)}),
+	}
+	for name, b := range good {
+		if _, err := ParsePrivateKey(b); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	bad := map[string][]byte{
+		"not PEM":    []byte("secret"),
+		"public key": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
+		"garbage":    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("x")}),
+	}
+	for name, b := range bad {
+		if _, err := ParsePrivateKey(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -409,9 +409,13 @@ func (c config) bundleSigner() (*authz.BundleSigner, error) {
 	if c.BundleSigningKey == "" {
 		return nil, nil
 	}
-	key, err := os.ReadFile(c.BundleSigningKey)
+	keyPEM, err := os.ReadFile(c.BundleSigningKey)
 	if err != nil {
 		return nil, fmt.Errorf("--bundle-signing-key: %w", err)
+	}
+	key, err := pki.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("--bundle-signing-key %s: %w", c.BundleSigningKey, err)
 	}
 	s, err := authz.NewBundleSigner(key, c.BundleSigningKeyID)
 	if err != nil {
