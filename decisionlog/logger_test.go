@@ -1,7 +1,6 @@
 package decisionlog
 
 import (
-	"bufio"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
+
+	"github.com/grantd/grantd/internal/jsonlinestest"
 )
 
 func testConfig(dest string) Config {
@@ -35,27 +36,6 @@ func closeLogger(t *testing.T, l *Logger) {
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// readLines reads a JSON-lines file, checking every line is one event.
-func readLines(t *testing.T, path string) []map[string]any {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var ev map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("%s: %v: %s", path, err, sc.Text())
-		}
-		out = append(out, ev)
-	}
-	return out
 }
 
 func TestFileSinkRotatesBySize(t *testing.T) {
@@ -88,7 +68,7 @@ func TestFileSinkRotatesBySize(t *testing.T) {
 		if st.Size() > cfg.MaxFileBytes {
 			t.Fatalf("%s holds %d bytes, over the %d of rotation", p, st.Size(), cfg.MaxFileBytes)
 		}
-		for _, ev := range readLines(t, p) {
+		for _, ev := range jsonlinestest.Read(t, p) {
 			seen[ev["decision_id"].(string)] = true
 		}
 	}

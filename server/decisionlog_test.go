@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,11 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/grantd/grantd/internal/jsonlinestest"
 
 	"google.golang.org/grpc/metadata"
 
@@ -78,7 +78,7 @@ func TestDecisionLogRecordsEveryInterface(t *testing.T) {
 	if err := dl.Close(closeCtx); err != nil {
 		t.Fatal(err)
 	}
-	events := readEvents(t, path)
+	events := jsonlinestest.Read(t, path)
 	find := func(via, requestID string) map[string]any {
 		for _, ev := range events {
 			c := ev["custom"].(map[string]any)
@@ -133,25 +133,6 @@ func jsonRequest(t *testing.T, method, target, token string, body any) *http.Req
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	return req
-}
-
-func readEvents(t *testing.T, path string) []map[string]any {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var ev map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("%v: %s", err, sc.Text())
-		}
-		out = append(out, ev)
-	}
-	return out
 }
 
 // doClose sends a request that must succeed, and closes its answer.
