@@ -273,18 +273,21 @@ func (p *planner) team(org string, st *orgState, want manifest.Team) error {
 	return nil
 }
 
+// parentsFirst orders collection paths by depth, then by name.
+func parentsFirst(a, b string) int {
+	if da, db := collections.Depth(a), collections.Depth(b); da != db {
+		return da - db
+	}
+	return strings.Compare(a, b)
+}
+
 // collections creates the collections the store lacks, parents first.
 func (p *planner) collections() error {
 	paths := make([]string, 0, len(p.d.Collections))
 	for _, c := range p.d.Collections {
 		paths = append(paths, c.Path)
 	}
-	slices.SortFunc(paths, func(a, b string) int {
-		if da, db := collections.Depth(a), collections.Depth(b); da != db {
-			return da - db
-		}
-		return strings.Compare(a, b)
-	})
+	slices.SortFunc(paths, parentsFirst)
 	for _, path := range paths {
 		have, err := p.r.Collection(path)
 		if err != nil {

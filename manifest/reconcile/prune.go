@@ -190,12 +190,7 @@ func (p *planner) pruneCollections() error {
 		}
 	}
 	// Deepest first: a collection goes after its children.
-	slices.SortFunc(gone, func(a, b string) int {
-		if da, db := collections.Depth(a), collections.Depth(b); da != db {
-			return db - da
-		}
-		return strings.Compare(a, b)
-	})
+	slices.SortFunc(gone, func(a, b string) int { return parentsFirst(b, a) })
 	for _, path := range gone {
 		p.add(store.DeleteCollection{Path: path}, "delete", "collection", path, "")
 	}
