@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"time"
@@ -161,7 +162,7 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 	b = appendString(b, r.Interface)
 	if r.Caller.Kind != "" && !m.has(maskCaller) {
 		b = append(b, `,"caller":`...)
-		b = appendString(b, r.Caller.String())
+		b = appendSubject(b, r.Caller)
 	}
 	if r.RequestID != "" && !m.has(maskRequestID) {
 		b = append(b, `,"request_id":`...)
@@ -173,7 +174,7 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 	b = e.appendResult(b, r)
 	if r.Address != nil && !m.has(maskRequestedBy) {
 		b = append(b, `,"requested_by":`...)
-		b = appendString(b, r.Address.String())
+		b = appendAddr(b, r.Address)
 	}
 	b = append(b, `,"decision_id":`...)
 	b = e.decisionID(b)
@@ -194,7 +195,7 @@ func (e *encoder) appendInput(b []byte, r *authz.Request) []byte {
 	b = appendString(b, r.Operation)
 	if !m.has(maskSubject) {
 		b = append(b, `,"subject":`...)
-		b = appendString(b, r.Subject.String())
+		b = appendSubject(b, r.Subject)
 	}
 	if !m.has(maskResource) {
 		b = append(b, `,"resource":{`...)
@@ -299,8 +300,24 @@ const hexDigits = "0123456789abcdef"
 // U+2028 and U+2029 escaped so that a line holds exactly one event.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+// appendEscaped appends the body of s's JSON string (appendString without
+// the quotes). Escaping is per character, so the pieces of a string may be
+// escaped one by one.
+func appendEscaped(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Most of what a decision holds is plain ASCII: skip it eight
+		// bytes at a time.
+		for i+8 <= len(s) && plain8(load8(s, i)) {
+			i += 8
+		}
+		if i >= len(s) || i > len(s)-8 && len(s) >= 8 && plain8(load8(s, len(s)-8)) {
+			break // the last eight bytes, read again, are plain too
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -341,6 +358,65 @@ func appendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
+	return append(b, s[start:]...)
+}
+
+// plain8 reports whether none of the eight bytes of x needs a look: each
+// is printable ASCII other than a quote or a backslash. (Each test sets a
+// byte's high bit for the bytes it finds, exactly: a byte under 0x20, a
+// byte equal to '"' or to '\\', a byte of 0x80 or more.)
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^('"'*ones), x^('\\'*ones)
+	control := (x - 0x20*ones) &^ x
+	zeros := (quote-ones)&^quote | (backslash-ones)&^backslash
+	return (control|zeros|x)&highs == 0
+}
+
+// load8 reads the eight bytes of s from i on, little-endian.
+func load8(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plain reports whether p needs no escaping in a JSON string.
+func plain(p []byte) bool {
+	for ; len(p) >= 8; p = p[8:] {
+		if !plain8(binary.LittleEndian.Uint64(p)) {
+			return false
+		}
+	}
+	for _, c := range p {
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendSubject appends s's canonical string as a JSON string, written in
+// place and escaped only when it needs to be.
+func appendSubject(b []byte, s subjects.Subject) []byte {
+	b = append(b, '"')
+	start := len(b)
+	b, _ = s.AppendText(b)
+	if !plain(b[start:]) {
+		text := string(b[start:])
+		b = appendEscaped(b[:start], text)
+	}
 	return append(b, '"')
+}
+
+// appendAddr appends a network address as a JSON string. A TCP address
+// without a zone, as callers' addresses are, is written in place: its text
+// is digits, dots, colons and brackets.
+func appendAddr(b []byte, a net.Addr) []byte {
+	if t, ok := a.(*net.TCPAddr); ok && t.Zone == "" && (len(t.IP) == net.IPv4len || len(t.IP) == net.IPv6len) {
+		ap := t.AddrPort()
+		b = append(b, '"')
+		b = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).AppendTo(b)
+		return append(b, '"')
+	}
+	return appendString(b, a.String())
 }

@@ -2,14 +2,17 @@ package decisionlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
+	"net"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
@@ -59,7 +62,17 @@ func (a addr) Network() string { return "tcp" }
 func (a addr) String() string  { return string(a) }
 
 // valid is s as JSON decodes it: invalid UTF-8 replaced.
-func valid(s string) string { return strings.ToValidUTF8(s, "\ufffd") }
+// valid is s as a JSON decoder reads it back: each byte that is not
+// UTF-8 replaced by U+FFFD, as encoding/json writes it.
+func valid(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		b.WriteRune(r) // utf8.RuneError for a byte that is not UTF-8
+		i += size
+	}
+	return b.String()
+}
 
 func validAll(xs []string) []any {
 	out := make([]any, len(xs))
@@ -190,6 +203,80 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("%q encoded as %s, decoded as %q", s, b, got)
 		}
 	})
+}
+
+// TestAppendStringFindsEveryEscapeInLongStrings puts each character that
+// needs care at every position of a longer plain string, where the
+// encoder skips eight bytes at a time.
+func TestAppendStringFindsEveryEscapeInLongStrings(t *testing.T) {
+	var specials []string
+	for c := range 0x20 {
+		specials = append(specials, string(rune(c)))
+	}
+	specials = append(specials, `"`, `\`, "\x7f", "\x80", "\xff", "é", "\u2028", "\u2029", "🎉", "\xe2\x80")
+	plain := "abcdefghijklmnopqrstuvwxyz0123456789"
+	for _, sp := range specials {
+		for i := range len(plain) + 1 {
+			s := plain[:i] + sp + plain[i:]
+			b := appendString(nil, s)
+			var got string
+			if err := json.Unmarshal(b, &got); err != nil || got != valid(s) || bytes.ContainsAny(b, "\n\r") {
+				t.Fatalf("%q encoded as %s, decoded as %q (%v)", s, b, got, err)
+			}
+		}
+	}
+}
+
+// TestAppendAddrIsItsString: an address written in place reads as its
+// String.
+func TestAppendAddrIsItsString(t *testing.T) {
+	for _, a := range []net.Addr{
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40001},
+		&net.TCPAddr{IP: net.IP{10, 1, 2, 3}, Port: 443},
+		&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 8443},
+		&net.TCPAddr{IP: net.ParseIP("::1")},
+		&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 1, Zone: "eth\"0"},
+		&net.TCPAddr{Port: 80},
+		&net.UnixAddr{Name: "/run/grantd.sock", Net: "unix"},
+		addr(`odd "addr"`),
+	} {
+		var got string
+		if err := json.Unmarshal(appendAddr(nil, a), &got); err != nil || got != a.String() {
+			t.Errorf("%v written as %s (%q, %v)", a, appendAddr(nil, a), got, err)
+		}
+	}
+}
+
+// TestPlain8 checks the eight-byte test against its definition, byte by
+// byte, for every byte value at every position.
+func TestPlain8(t *testing.T) {
+	plainBytes := func(s string) bool {
+		for i := range len(s) {
+			if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for c := range 256 {
+		for pos := range 8 {
+			for range 8 {
+				b := []byte("        ")
+				for i := range b {
+					b[i] = byte(0x20 + rng.IntN(0x60)) // printable ASCII, or DEL
+				}
+				b[pos] = byte(c)
+				if got, want := plain8(binary.LittleEndian.Uint64(b)), plainBytes(string(b)); got != want {
+					t.Fatalf("plain8(%q) = %v, want %v", b, got, want)
+				}
+				long := append(b, b[:pos]...)
+				if got, want := plain(long), plainBytes(string(long)); got != want {
+					t.Fatalf("plain(%q) = %v, want %v", long, got, want)
+				}
+			}
+		}
+	}
 }
 
 // TestDecisionIDsAreVersion8UUIDs: IDs are UUIDs of version 8 and variant

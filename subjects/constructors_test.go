@@ -9,6 +9,9 @@ import (
 // back, and the JSON form is the canonical string both ways.
 func TestConstructorsRoundTrip(t *testing.T) {
 	for _, s := range []Subject{OfUser("maria"), OfServiceAccount("ci"), OfTeam("acme", "web"), OfOrg("acme"), {Kind: Authenticated}} {
+		if b, err := s.AppendText([]byte("x")); err != nil || string(b) != "x"+s.String() {
+			t.Errorf("%q.AppendText = %q, %v", s, b, err)
+		}
 		p, err := ParseSubject(s.String())
 		if err != nil || p != s {
 			t.Errorf("%q parses to %v, %v", s, p, err)

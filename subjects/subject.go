@@ -48,6 +48,25 @@ func (s Subject) String() string {
 	return string(s.Kind) + ":" + s.Name
 }
 
+// AppendText appends the canonical subject string (String) to b, without
+// making the string (encoding.TextAppender).
+func (s Subject) AppendText(b []byte) ([]byte, error) {
+	switch s.Kind {
+	case "":
+		return b, nil
+	case Authenticated, Anonymous:
+		return append(b, s.Kind...), nil
+	case Team:
+		b = append(b, "team:"...)
+		b = append(b, s.Name...)
+		b = append(b, '/')
+		return append(b, s.Team...), nil
+	}
+	b = append(b, s.Kind...)
+	b = append(b, ':')
+	return append(b, s.Name...), nil
+}
+
 // TeamKey is "<org>/<team>", the key of a team.
 func (s Subject) TeamKey() string { return s.Name + "/" + s.Team }
 

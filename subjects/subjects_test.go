@@ -103,5 +103,8 @@ func FuzzParseSubject(f *testing.F) {
 		if s.String() != in {
 			t.Fatalf("round trip %q -> %q", in, s.String())
 		}
+		if b, _ := s.AppendText(nil); string(b) != in {
+			t.Fatalf("%q.AppendText = %q", in, b)
+		}
 	})
 }
