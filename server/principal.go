@@ -26,8 +26,9 @@ func principalFrom(ctx context.Context) *Principal {
 
 // bearerToken reads "authorization: Bearer <token>" from incoming metadata.
 func bearerToken(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("authorization") {
+	// ValueFromIncomingContext copies the one key; FromIncomingContext
+	// would copy all of the call's metadata.
+	for _, v := range metadata.ValueFromIncomingContext(ctx, "authorization") {
 		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
 			return strings.TrimSpace(v[7:])
 		}
