@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -261,7 +262,7 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 			continue
 		}
 		fmt.Fprintf(&b, "## Decision cache %s\n\n", map[bool]string{true: "on (the default)", false: "off"}[cache])
-		fmt.Fprintf(&b, "| decision log | decisions/s per round | median | vs off (medians) | vs off (median of per-round ratios) | grantd CPU µs per decision (median) | vs off (medians) | vs off (median of per-round ratios) | p50 ms | p99 ms | logged | dropped | target ≤ 5 %% lower |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| decision log | decisions/s per round | median | vs off (medians) | vs off (median of per-round ratios) [95 %% CI] | grantd CPU µs per decision per round | median | vs off (medians) | vs off (median of per-round ratios) [95 %% CI] | p50 ms | p99 ms | logged | dropped | target ≤ 5 %% lower |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		var off, offCPU float64
 		offByRound, offCPUByRound := map[int]float64{}, map[int]float64{}
 		for _, r := range runs {
@@ -296,16 +297,56 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 				// comparisons and both CPU comparisons are within 5 %.
 				verdict = map[bool]string{true: "met", false: "**not met**"}[cpuRatio <= 1/0.95 && pairedCPURatio <= 1/0.95 && (ratio >= 0.95 || pairedRatio >= 0.95)]
 			}
-			perRound := make([]string, len(rates))
-			for i, x := range rates {
-				perRound[i] = fmt.Sprintf("%.0f", x)
+			perRound, perRoundCPU := make([]string, len(rates)), make([]string, len(cpus))
+			for i := range rates {
+				perRound[i], perRoundCPU[i] = fmt.Sprintf("%.0f", rates[i]), fmt.Sprintf("%.1f", cpus[i])
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %+.1f %% | %+.1f %% | %.1f | %+.1f %% | %+.1f %% | %.2f | %.2f | %.0f | %.0f | %s |\n", name, strings.Join(perRound, ", "), med,
-				100*(ratio-1), 100*(pairedRatio-1), cpu, 100*(cpuRatio-1), 100*(pairedCPURatio-1), median(p50s), median(p99s), kept, dropped, verdict)
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %+.1f %% | %+.1f %% %s | %s | %.1f | %+.1f %% | %+.1f %% %s | %.2f | %.2f | %.0f | %.0f | %s |\n", name, strings.Join(perRound, ", "), med,
+				100*(ratio-1), 100*(pairedRatio-1), ratioCI(paired), strings.Join(perRoundCPU, ", "), cpu, 100*(cpuRatio-1), 100*(pairedCPURatio-1), ratioCI(pairedCPU),
+				median(p50s), median(p99s), kept, dropped, verdict)
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// ratioCI is the 95 % confidence interval of the median of per-round
+// ratios, as changes in per cent ("" when there are too few rounds).
+func ratioCI(ratios []float64) string {
+	lo, hi, ok := medianCI(ratios)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("[%+.1f, %+.1f]", 100*(lo-1), 100*(hi-1))
+}
+
+// medianCI is a distribution-free confidence interval of at least 95 %
+// for the median of the population xs is drawn from: the k-th smallest
+// and k-th largest of xs, for the largest k such that fewer than k of n
+// draws fall below the median with probability at most 2.5 %
+// (binomial, p = 1/2). It needs at least six samples.
+func medianCI(xs []float64) (lo, hi float64, ok bool) {
+	n := len(xs)
+	below, k := 0.0, 0 // P(X < k) for X ~ Binomial(n, 1/2)
+	for j := 0; j <= n; j++ {
+		p := math.Exp(lgamma(n+1)-lgamma(j+1)-lgamma(n-j+1)) / math.Pow(2, float64(n))
+		if below+p > 0.025 {
+			k = j // P(X < j) <= 2.5 %, P(X < j+1) > 2.5 %
+			break
+		}
+		below += p
+	}
+	if k < 1 {
+		return 0, 0, false
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[k-1], s[n-k], true
+}
+
+func lgamma(n int) float64 {
+	v, _ := math.Lgamma(float64(n))
+	return v
 }
 
 func median(xs []float64) float64 {
