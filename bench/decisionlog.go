@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/grantd/grantd/bench/loadgen"
@@ -42,11 +41,10 @@ type logSetup struct {
 
 // logRun is one measured run of a setup.
 type logRun struct {
-	setup            logSetup
-	round            int
-	result           loadgen.Result
-	kept, dropped    float64
-	written, batches float64
+	setup         logSetup
+	round         int
+	result        loadgen.Result
+	kept, dropped float64
 	// cpuPerDecision is grantd's CPU time (user and system) over the
 	// measured run, per decision, in microseconds: unlike throughput, it
 	// hardly moves with what else the machine does.
@@ -55,7 +53,10 @@ type logRun struct {
 
 // decisionLogBench measures gRPC decision throughput with the decision log
 // off, to a file and to an HTTP sink, with the decision cache on and off,
-// in alternating runs of one grantd each, every answer compared.
+// every answer compared. Each setup has its own grantd, started once; the
+// load moves from one to the next in short alternating slices, so that
+// what the machine does meanwhile (its neighbours, the disk) falls on
+// every setup alike instead of on whichever ran during a slow minute.
 func decisionLogBench(args []string) error {
 	o, err := parseDecisionLog(args)
 	if err != nil {
@@ -82,10 +83,6 @@ func decisionLogBench(args []string) error {
 	if err != nil {
 		return err
 	}
-	dataDir := filepath.Join(work, "grantd-data")
-	if _, err := restore(bin, dataDir, in.snapshot); err != nil {
-		return err
-	}
 	sink, err := startDiscardSink()
 	if err != nil {
 		return err
@@ -94,20 +91,36 @@ func decisionLogBench(args []string) error {
 	var setups []logSetup
 	for _, cache := range []bool{true, false} {
 		if o.cache == "both" || (o.cache == "on") == cache {
-			setups = append(setups, logSetup{"off", "", cache}, logSetup{"file", "file:" + filepath.Join(work, "decisions.jsonl"), cache},
+			file := filepath.Join(work, fmt.Sprintf("decisions-cache-%v.jsonl", cache))
+			setups = append(setups, logSetup{"off", "", cache}, logSetup{"file", "file:" + file, cache},
 				logSetup{"http", "http://" + sink.addr + "/logs", cache})
+		}
+	}
+	procs := make([]*process, len(setups))
+	defer func() {
+		for _, p := range procs {
+			if p != nil {
+				p.stop()
+			}
+		}
+	}()
+	for i, s := range setups {
+		logf("starting grantd: cache %v, decision log %s", s.cache, s.name)
+		if procs[i], err = startLogSetup(ctx, bin, filepath.Join(work, fmt.Sprintf("grantd-data-%d", i)), in.snapshot, in.password, in.queries, s); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	var runs []logRun
 	var answers []int8
 	compared := 0
 	for round := range o.rounds {
-		for i := range setups {
+		for j := range setups {
 			// Each round starts at another setup, so that none always
 			// runs first or last.
-			s := setups[(i+round)%len(setups)]
+			i := (j + round) % len(setups)
+			s := setups[i]
 			logf("round %d: cache %v, decision log %s", round+1, s.cache, s.name)
-			r, err := runLogSetup(ctx, o, bin, dataDir, in.password, in.queries, s, sink)
+			r, err := measureLogSetup(ctx, o, procs[i], in.queries, s)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
@@ -140,8 +153,8 @@ func parseDecisionLog(args []string) (decisionLogOptions, error) {
 	fs := flag.NewFlagSet("bench decisionlog", flag.ContinueOnError)
 	size := fs.String("size", "medium", "dataset: small, medium or enterprise-large")
 	out := fs.String("out", "bench-report", "directory for decisionlog.md")
-	dur := fs.Duration("duration", 5*time.Second, "length of each measured run")
-	rounds := fs.Int("rounds", 3, "runs of each setup, alternating")
+	dur := fs.Duration("duration", 2*time.Second, "length of each measured slice")
+	rounds := fs.Int("rounds", 10, "slices of each setup, alternating")
 	callers := fs.Int("callers", 64, "concurrent gRPC callers")
 	queries := fs.Int("queries", 20000, "questions drawn from the dataset")
 	cache := fs.String("cache", "both", "the decision cache of the runs: on, off or both")
@@ -165,9 +178,12 @@ func parseDecisionLog(args []string) (decisionLogOptions, error) {
 	return decisionLogOptions{size: s, out: *out, duration: *dur, rounds: *rounds, callers: *callers, queries: *queries, cache: *cache}, nil
 }
 
-// runLogSetup starts grantd as the setup says, warms it with one pass over
-// the questions, measures, and reads the decision log's counters.
-func runLogSetup(ctx context.Context, o decisionLogOptions, bin, dataDir, password string, qs []dataset.Query, s logSetup, sink *discardSink) (logRun, error) {
+// startLogSetup starts a grantd as the setup says, on its own copy of the
+// restored dataset, and warms it with one pass over the questions.
+func startLogSetup(ctx context.Context, bin, dataDir, snapshot, password string, qs []dataset.Query, s logSetup) (*process, error) {
+	if _, err := restore(bin, dataDir, snapshot); err != nil {
+		return nil, err
+	}
 	var flags []string
 	if s.sink != "" {
 		flags = append(flags, "--decision-log", s.sink)
@@ -177,23 +193,35 @@ func runLogSetup(ctx context.Context, o decisionLogOptions, bin, dataDir, passwo
 	}
 	p, err := startGrantd(ctx, bin, dataDir, password, flags...)
 	if err != nil {
-		return logRun{}, err
+		return nil, err
 	}
-	defer p.stop()
 	loadgen.Measure(ctx, "grantd", "warm-up", 4, 100, len(qs), time.Hour, batchCaller(p, qs, 100), loadgen.OnePass())
-	batches0 := sink.batches.Load()
+	return p, nil
+}
+
+// settle is how long a slice waits after its load stops before reading
+// grantd's CPU time: the log's writer finishes the last records of the
+// slice (its window is 5 ms) and they count in the slice that made them.
+const settle = 50 * time.Millisecond
+
+// measureLogSetup measures one slice of gRPC load on a setup's grantd: its
+// throughput, its CPU time per decision and what its decision log did.
+func measureLogSetup(ctx context.Context, o decisionLogOptions, p *process, qs []dataset.Query, s logSetup) (logRun, error) {
+	kept0, dropped0 := p.counter(ctx, "grantd_decision_log_records_total"), p.counter(ctx, "grantd_decision_log_dropped_total")
+	time.Sleep(settle)
 	cpu0, err := p.cpuTime()
 	if err != nil {
 		return logRun{}, err
 	}
 	r := logRun{setup: s, result: loadgen.Measure(ctx, "grantd", "gRPC "+s.name, o.callers, 1, len(qs), o.duration, grpcCaller(p, qs))}
+	time.Sleep(settle)
 	cpu1, err := p.cpuTime()
 	if err != nil {
 		return logRun{}, err
 	}
 	r.cpuPerDecision = float64((cpu1 - cpu0).Microseconds()) / float64(r.result.Decisions)
-	r.kept, r.dropped = p.counter(ctx, "grantd_decision_log_records_total"), p.counter(ctx, "grantd_decision_log_dropped_total")
-	r.written, r.batches = p.counter(ctx, "grantd_decision_log_written_total"), float64(sink.batches.Load()-batches0)
+	r.kept = p.counter(ctx, "grantd_decision_log_records_total") - kept0
+	r.dropped = p.counter(ctx, "grantd_decision_log_dropped_total") - dropped0
 	return r, nil
 }
 
@@ -201,9 +229,8 @@ func runLogSetup(ctx context.Context, o decisionLogOptions, bin, dataDir, passwo
 // throws it away: the cost of a remote sink, without a receiver's work on
 // grantd's two cores.
 type discardSink struct {
-	addr    string
-	srv     *http.Server
-	batches atomic.Int64
+	addr string
+	srv  *http.Server
 }
 
 func startDiscardSink() (*discardSink, error) {
@@ -214,7 +241,6 @@ func startDiscardSink() (*discardSink, error) {
 	s := &discardSink{addr: ln.Addr().String()}
 	s.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		s.batches.Add(1)
 		w.WriteHeader(http.StatusNoContent)
 	})}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -252,11 +278,12 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 	fmt.Fprintf(&b, "# Decision log: throughput with logging on and off\n\n")
 	fmt.Fprintf(&b, "`go run ./bench decisionlog -size %s -rounds %d -duration %s -callers %d`, %s. ", o.size.Name, o.rounds, o.duration, o.callers,
 		time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "gRPC Authorize from %d callers over %d questions, each run a fresh grantd on the restored dataset "+
-		"after one warm-up pass; setups alternate within each round; every answer equals every other run's answer to the same question "+
-		"(%d answers compared). "+
+	fmt.Fprintf(&b, "gRPC Authorize from %d callers over %d questions. Each setup has its own grantd on its own copy of the restored dataset, "+
+		"started once and warmed by one pass; the load moves from one to the next in slices of %s, each round starting at another setup, so that what "+
+		"the machine does meanwhile falls on every setup alike. Every answer equals every other slice's answer to the same question "+
+		"(%d answers compared). CPU per decision is grantd's user and system time over a slice (from /proc), %s after its load stops included. "+
 		"File: JSON lines on the local disk (rotated at 100 MiB). HTTP: gzip batches to a loopback sink that reads and discards them.\n\n",
-		o.callers, o.queries, compared)
+		o.callers, o.queries, o.duration, compared, settle)
 	for _, cache := range []bool{true, false} {
 		if o.cache != "both" && (o.cache == "on") != cache {
 			continue

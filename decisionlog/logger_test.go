@@ -80,6 +80,87 @@ func TestFileSinkRotatesBySize(t *testing.T) {
 	}
 }
 
+// An event longer than a whole file is written alone, in a file of its
+// own; the others keep to the size of rotation.
+func TestFileSinkWritesAnOversizeEventAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.jsonl")
+	cfg := testConfig("file:" + path)
+	cfg.MaxFileBytes, cfg.MaxFiles = 4096, 50
+	l, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	const n = 40
+	for i := range n {
+		r := randomRecord(rng)
+		if i == n/2 {
+			r.Decision.Reason = strings.Repeat("long ", 1000)
+		}
+		l.Log(r)
+	}
+	closeLogger(t, l)
+	matches, _ := filepath.Glob(path + "*")
+	events, oversize := 0, 0
+	for _, p := range matches {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := jsonlinestest.Read(t, p)
+		events += len(evs)
+		if st.Size() > cfg.MaxFileBytes {
+			oversize++
+			if len(evs) != 1 {
+				t.Fatalf("%s holds %d bytes in %d events: only a single event may exceed the size of rotation", p, st.Size(), len(evs))
+			}
+		}
+	}
+	if events != n || oversize != 1 {
+		t.Fatalf("%d events in %d files (%d oversize); want %d events, one file oversize", events, len(matches), oversize, n)
+	}
+	if s := l.Stats(); s.Written != n {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// Decisions log concurrently: every event arrives whole, once, with its
+// own decision ID and sequence number.
+func TestConcurrentDecisionsLogEveryEventOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.jsonl")
+	l, err := New(testConfig("file:"+path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 8, 1000
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			for range each {
+				l.Log(randomRecord(rng))
+			}
+		}()
+	}
+	wg.Wait()
+	closeLogger(t, l)
+	ids, seqs := map[string]bool{}, map[float64]bool{}
+	for _, ev := range jsonlinestest.Read(t, path) {
+		ids[ev["decision_id"].(string)] = true
+		seqs[ev["req_id"].(float64)] = true
+	}
+	if len(ids) != workers*each || len(seqs) != workers*each {
+		t.Fatalf("%d distinct decision IDs and %d sequence numbers; want %d of each", len(ids), len(seqs), workers*each)
+	}
+	for i := 1; i <= workers*each; i++ {
+		if !seqs[float64(i)] {
+			t.Fatalf("sequence number %d missing", i)
+		}
+	}
+}
+
 func TestFileSinkKeepsOnlyMaxFiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.jsonl")
 	cfg := testConfig("file:" + path)
