@@ -63,6 +63,16 @@ type compiler struct {
 	r Reader
 	// t shares string terms among the entries this compiler builds.
 	t terms
+	// schedulers remembers, per role, whether it holds node.schedule:
+	// every grant of every subject is checked, against a hundred roles or
+	// so (reading a role copies its permissions). Nil remembers nothing.
+	schedulers map[string]bool
+}
+
+// newCompiler is a compiler that shares terms and remembers roles; one per
+// goroutine, since neither map is locked.
+func newCompiler(r Reader) compiler {
+	return compiler{r: r, t: terms{}, schedulers: map[string]bool{}}
 }
 
 func str(s string) *ast.Term { return ast.StringTerm(s) }
@@ -290,11 +300,11 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 		if !ok {
 			continue
 		}
-		r, err := c.r.Role(g.Role)
+		scheduling, err := c.schedules(g.Role)
 		if err != nil {
 			return nil, err
 		}
-		if r != nil && holds(r.Role, "node.schedule") {
+		if scheduling {
 			o.Insert(c.t.str(path), str(g.ID))
 		}
 	}
@@ -302,6 +312,22 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 		return nil, nil
 	}
 	return ast.NewTerm(o), nil
+}
+
+// schedules reports whether the role holds node.schedule.
+func (c compiler) schedules(role string) (bool, error) {
+	if v, ok := c.schedulers[role]; ok {
+		return v, nil
+	}
+	r, err := c.r.Role(role)
+	if err != nil {
+		return false, err
+	}
+	v := r != nil && holds(r.Role, "node.schedule")
+	if c.schedulers != nil {
+		c.schedulers[role] = v
+	}
+	return v, nil
 }
 
 func holds(r roles.Role, op string) bool {
@@ -498,7 +524,7 @@ func (c compiler) entries(keys []key) ([]*ast.Term, error) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			c := compiler{r: c.r, t: terms{}}
+			c := newCompiler(c.r)
 			for i := w; i < len(keys) && errs[w] == nil; i += workers {
 				values[i], errs[w] = c.entry(keys[i])
 			}

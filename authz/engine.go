@@ -126,7 +126,7 @@ func (e *Engine) Rebuild(_ context.Context, r Reader) error {
 // the new revision, as one new snapshot.
 func (e *Engine) apply(_ context.Context, r Reader, changes []store.Change) error {
 	keys := affected(changes)
-	c := compiler{r: r, t: terms{}}
+	c := newCompiler(r)
 	values := make(map[key]*ast.Term, len(keys))
 	for k := range keys {
 		v, err := c.entry(k)
