@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -55,18 +54,6 @@ func (d *writer) applyAs(ctx context.Context, actor string, cmd store.Command) (
 	}
 	return rev, err
 }
-
-// clientAddr is the caller's network address, when known.
-func clientAddr(ctx context.Context) string {
-	if a := peerAddr(ctx); a != nil {
-		return a.String()
-	}
-	return ""
-}
-
-// peerAddr is the caller's network address: the gRPC peer, or the client
-// of a plain HTTP route (the routes record it).
-func peerAddr(ctx context.Context) net.Addr { return httpCallOf(ctx).peerAddr(ctx) }
 
 // Paging: page_size defaults to 100 and is capped at 1000; page tokens are
 // the opaque, URL-safe form of the last key returned.

@@ -2,12 +2,7 @@ package server
 
 import (
 	"context"
-	"net"
-	"net/http"
 	"time"
-
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/decisionlog"
@@ -78,87 +73,3 @@ func record(ctx context.Context, start time.Time, r authz.Request, d authz.Decis
 	}
 	return rec
 }
-
-// httpCall is what the HTTP routes keep about a call for the decisions it
-// leads to: the client's address, its X-Request-ID (bounded) and, for the
-// routes that say so, the interface.
-type httpCall struct {
-	addr      tcpAddrString
-	requestID string
-	via       string
-}
-
-type httpCallKey struct{}
-
-// withHTTPCall keeps what the decision log and the audit log want to know
-// about an HTTP request.
-func withHTTPCall(r *http.Request) *http.Request {
-	c := &httpCall{addr: tcpAddrString(r.RemoteAddr)}
-	if id := r.Header.Get("X-Request-ID"); len(id) <= maxRequestID {
-		c.requestID = id
-	}
-	return r.WithContext(context.WithValue(r.Context(), httpCallKey{}, c))
-}
-
-// httpCallOf is the HTTP call behind ctx, or nil for a gRPC call.
-func httpCallOf(ctx context.Context) *httpCall {
-	c, _ := ctx.Value(httpCallKey{}).(*httpCall)
-	return c
-}
-
-// interfaceName is the interface of an /v1/authorize call: REST when an
-// HTTP route took it, else gRPC; AuthZEN's routes say so themselves.
-func (c *httpCall) interfaceName() string {
-	switch {
-	case c == nil:
-		return viaGRPC
-	case c.via != "":
-		return c.via
-	default:
-		return viaREST
-	}
-}
-
-// peerAddr is the caller's network address: the gRPC peer, or the HTTP
-// client.
-func (c *httpCall) peerAddr(ctx context.Context) net.Addr {
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		return p.Addr
-	}
-	if c != nil {
-		return c.addr
-	}
-	return nil
-}
-
-// requestIDOr is the caller's request ID: the HTTP X-Request-ID header or
-// gRPC x-request-id metadata.
-func (c *httpCall) requestIDOr(ctx context.Context) string {
-	if c != nil {
-		return c.requestID
-	}
-	// ValueFromIncomingContext reads the key without copying the metadata.
-	if ids := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(ids) > 0 && len(ids[0]) <= maxRequestID {
-		return ids[0]
-	}
-	return ""
-}
-
-// withVia names the interface of the decisions a handler makes.
-func withVia(via string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c := httpCallOf(r.Context()); c != nil {
-			c.via = via
-		} else {
-			r = withHTTPCall(r)
-			httpCallOf(r.Context()).via = via
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// maxRequestID bounds the request IDs grantd records.
-const maxRequestID = 256
-
-// requestID is the caller's request ID (httpCall.requestIDOr).
-func requestID(ctx context.Context) string { return httpCallOf(ctx).requestIDOr(ctx) }

@@ -107,11 +107,6 @@ func withHTTPPeer(ctx context.Context) context.Context {
 	return ctx
 }
 
-type tcpAddrString string
-
-func (a tcpAddrString) Network() string { return "tcp" }
-func (a tcpAddrString) String() string  { return string(a) }
-
 // registrar registers a service on every server it holds.
 type registrar []grpc.ServiceRegistrar
 
