@@ -189,26 +189,29 @@ func (p *process) stop() {
 	<-p.exited
 }
 
-// counter reads one counter from grantd's /metrics (0 when absent).
-func (p *process) counter(ctx context.Context, name string) float64 {
+// counters reads counters from one scrape of grantd's /metrics, in the
+// order named (0 for one that is absent).
+func (p *process) counters(ctx context.Context, names ...string) []float64 {
+	out := make([]float64, len(names))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+p.addr+"/metrics", nil)
 	if err != nil {
-		return 0
+		return out
 	}
 	req.Header.Set("Authorization", "Bearer "+p.token)
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return 0
+		return out
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
+		for i, name := range names {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				out[i], _ = strconv.ParseFloat(v, 64)
+			}
 		}
 	}
-	return 0
+	return out
 }
 
 // memory reads the server's resident set size and its peak from /proc.

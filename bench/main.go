@@ -362,7 +362,8 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 		return err
 	}
 	rep.rssLoaded, rep.rssPeak = p.memory()
-	rep.cacheHits, rep.cacheMisses = p.counter(ctx, "grantd_decision_cache_hits_total"), p.counter(ctx, "grantd_decision_cache_misses_total")
+	cache := p.counters(ctx, "grantd_decision_cache_hits_total", "grantd_decision_cache_misses_total")
+	rep.cacheHits, rep.cacheMisses = cache[0], cache[1]
 	p.stop()
 
 	o.log("restarting grantd with --decision-cache 0")
