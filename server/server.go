@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	goruntime "runtime"
 	"strings"
 	"time"
 
@@ -87,6 +88,15 @@ const (
 	idleTimeout   = 2 * time.Minute
 )
 
+// streamWorkersPerCore is how many goroutines per core serve gRPC calls
+// and stay for the next one. Without them grpc-go starts a goroutine per
+// call, whose stack grows (and is copied) on every call: 12-13 % of
+// grantd's CPU at 64 callers with the decision cache on. Calls beyond the
+// workers still get a goroutine of their own, as before.
+const streamWorkersPerCore = 64
+
+func streamWorkers() uint32 { return uint32(streamWorkersPerCore * goruntime.GOMAXPROCS(0)) }
+
 // DefaultReadTimeout bounds reading one whole HTTP request, body included:
 // a client that trickles a body cannot hold a connection for minutes.
 const DefaultReadTimeout = 30 * time.Second
@@ -132,6 +142,7 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s.cfg = cfg
 	s.tokens = registry.New(cfg.Registry, registryBackend{s.deps}, registryKeys(pki.NewTokenKeys(st)), log)
 	s.grpc = grpc.NewServer(
+		grpc.NumStreamWorkers(streamWorkers()),
 		grpc.UnaryInterceptor(s.intercept),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idleTimeout}),
