@@ -324,8 +324,14 @@ func (s *Store) WaitForRevision(ctx context.Context, rev uint64) error {
 }
 
 // Read returns a consistent read-only view of the current state.
+//
+// The revision is read before the state: a write commits its state before
+// it publishes its revision, so the state read is at least at the
+// revision the read reports, never behind it (what is cached per revision,
+// such as authn.Principals, relies on it).
 func (s *Store) Read() *ReadTxn {
-	return &ReadTxn{txn: s.fsm.db.Load().Txn(false), rev: s.fsm.revision.current()}
+	rev := s.fsm.revision.current()
+	return &ReadTxn{txn: s.fsm.db.Load().Txn(false), rev: rev}
 }
 
 // Snapshot forces a raft snapshot (and so log compaction).
