@@ -30,43 +30,55 @@ func NewSecret(prefix string) (string, error) {
 }
 
 // TokenHash is how tokens are stored and looked up: never the token itself.
-func TokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+func TokenHash(token string) string { return tokenID(sha256.Sum256([]byte(token))) }
+
+// tokenID is the stored ID of the token whose SHA-256 is sum.
+func tokenID(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }
 
 // Bearer resolves a session or API token to an active principal; any
 // failure is ErrUnauthenticated.
 func Bearer(r *store.ReadTxn, token string, now time.Time) (*Principal, error) {
-	switch {
-	case strings.HasPrefix(token, SessionTokenPrefix):
-		return sessionPrincipal(r, token, now)
-	case strings.HasPrefix(token, APITokenPrefix):
-		return APIToken(r, token, now)
-	}
-	return nil, ErrUnauthenticated
+	p, _, err := bearer(r, token, sha256.Sum256([]byte(token)), now)
+	return p, err
 }
 
-func sessionPrincipal(r *store.ReadTxn, token string, now time.Time) (*Principal, error) {
-	id := TokenHash(token)
+// bearer resolves token, whose SHA-256 is sum, and says when the
+// credential expires (zero: never) without any write to the state.
+func bearer(r *store.ReadTxn, token string, sum [sha256.Size]byte, now time.Time) (*Principal, time.Time, error) {
+	switch {
+	case strings.HasPrefix(token, SessionTokenPrefix):
+		return sessionPrincipal(r, tokenID(sum), now)
+	case strings.HasPrefix(token, APITokenPrefix):
+		return apiTokenPrincipal(r, tokenID(sum), now)
+	}
+	return nil, time.Time{}, ErrUnauthenticated
+}
+
+func sessionPrincipal(r *store.ReadTxn, id string, now time.Time) (*Principal, time.Time, error) {
 	sess, err := r.Session(id)
 	if err != nil || sess == nil || !now.Before(sess.ExpiresAt) {
-		return nil, ErrUnauthenticated
+		return nil, time.Time{}, ErrUnauthenticated
 	}
 	p, err := PrincipalOf(r, subjects.OfUser(sess.User), MethodSession)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	p.SessionID, p.SessionExpires = id, sess.ExpiresAt
-	return p, nil
+	return p, sess.ExpiresAt, nil
 }
 
 // APIToken resolves an API token (of a user or a service account) to an
 // active principal.
 func APIToken(r *store.ReadTxn, token string, now time.Time) (*Principal, error) {
-	t, err := r.APITokenByHash(TokenHash(token))
+	p, _, err := apiTokenPrincipal(r, TokenHash(token), now)
+	return p, err
+}
+
+func apiTokenPrincipal(r *store.ReadTxn, hash string, now time.Time) (*Principal, time.Time, error) {
+	t, err := r.APITokenByHash(hash)
 	if err != nil || t == nil || !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
-		return nil, ErrUnauthenticated
+		return nil, time.Time{}, ErrUnauthenticated
 	}
-	return PrincipalOf(r, t.Owner, MethodAPIToken)
+	p, err := PrincipalOf(r, t.Owner, MethodAPIToken)
+	return p, t.ExpiresAt, err
 }

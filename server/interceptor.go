@@ -7,8 +7,6 @@ import (
 
 	"github.com/grantd/grantd/rights"
 
-	"github.com/grantd/grantd/authn"
-
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -51,7 +49,7 @@ func (s *Server) admit(ctx context.Context, method string) (context.Context, err
 		return ctx, nil
 	}
 	r := s.store.Read()
-	p, err := authn.Bearer(r, bearerToken(ctx), s.now())
+	p, err := s.deps.principals.Bearer(r, bearerToken(ctx), s.now())
 	if err != nil {
 		return ctx, status.Error(codes.Unauthenticated, err.Error())
 	}

@@ -109,7 +109,7 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s := &Server{cfg: cfg, log: log, store: st, engine: engine, metrics: newMetrics(), now: time.Now}
 	s.metrics.reg.MustRegister(engine.Collectors()...)
 	s.deps = &deps{store: st, log: log, metrics: s.metrics, now: func() time.Time { return s.now() }, engine: engine,
-		sessions: newSessionTracker(), logins: authn.NewThrottle(func() time.Time { return s.now() }),
+		principals: authn.NewPrincipals(), sessions: newSessionTracker(), logins: authn.NewThrottle(func() time.Time { return s.now() }),
 		clientCA: pki.NewClientCA(st), fresh: freshness{store: st, max: cfg.MaxStaleness},
 		decisions: decisions{engine: engine, log: cfg.DecisionLog}}
 	s.metrics.reg.MustRegister(cfg.DecisionLog.Collectors()...)
@@ -168,6 +168,9 @@ type deps struct {
 	now     func() time.Time
 	// engine answers repository-right checks of the admin API.
 	engine *authz.Engine
+	// principals remembers what bearer tokens resolved to at the current
+	// revision.
+	principals *authn.Principals
 	// sessions throttles session renewal writes; logins throttles failures.
 	sessions *sessionTracker
 	logins   *authn.Throttle
@@ -353,7 +356,7 @@ func (s *Server) requireBearer(may func(*Principal) error, next http.Handler) ht
 			http.Error(w, "authentication required\n", http.StatusUnauthorized)
 			return
 		}
-		p, err := authn.Bearer(s.store.Read(), strings.TrimSpace(token), s.now())
+		p, err := s.deps.principals.Bearer(s.store.Read(), strings.TrimSpace(token), s.now())
 		if err != nil {
 			http.Error(w, "authentication required\n", http.StatusUnauthorized)
 			return
