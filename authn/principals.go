@@ -43,22 +43,30 @@ func NewPrincipals() *Principals {
 	return &Principals{entries: map[[sha256.Size]byte]cachedPrincipal{}}
 }
 
-// Bearer is authn.Bearer, answered from the cache when r is at the
-// revision the token was last resolved at.
-func (c *Principals) Bearer(r *store.ReadTxn, token string, now time.Time) (*Principal, error) {
+// Bearer is authn.Bearer on the current state of st, answered without
+// reading the state when the token was resolved at the current revision.
+func (c *Principals) Bearer(st *store.Store, token string, now time.Time) (*Principal, error) {
 	sum := sha256.Sum256([]byte(token))
-	rev := r.Revision()
 	c.mu.RLock()
 	e, ok := c.entries[sum]
-	ok = ok && c.rev == rev
+	ok = ok && c.rev == st.Revision()
 	c.mu.RUnlock()
 	if ok && (e.expires.IsZero() || now.Before(e.expires)) {
 		return e.p, nil
 	}
+	return c.resolve(st.Read(), token, sum, now)
+}
+
+// resolve resolves the token (whose SHA-256 is sum) on r and remembers the
+// principal for r's revision, unless the cache has moved past it. The
+// state r reads is at least at r's revision (store.Store.Read), so what it
+// says holds at that revision.
+func (c *Principals) resolve(r *store.ReadTxn, token string, sum [sha256.Size]byte, now time.Time) (*Principal, error) {
 	p, expires, err := bearer(r, token, sum, now)
 	if err != nil {
 		return nil, err
 	}
+	rev := r.Revision()
 	c.mu.Lock()
 	if rev > c.rev || len(c.entries) >= MaxCachedPrincipals {
 		clear(c.entries)

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"reflect"
 	"testing"
@@ -79,23 +80,23 @@ func TestPrincipalsAnswerOnlyWhatTheStateStillSays(t *testing.T) {
 			}
 			cache := NewPrincipals()
 			now := t0.Add(time.Minute)
-			first, err := cache.Bearer(st.Read(), token, now)
+			first, err := cache.Bearer(st, token, now)
 			if err != nil || first.Name != "alice" {
 				t.Fatalf("first use: %+v, %v", first, err)
 			}
-			again, err := cache.Bearer(st.Read(), token, now)
+			again, err := cache.Bearer(st, token, now)
 			if err != nil || again != first {
 				t.Fatalf("second use at the same revision: %p, %v; want the remembered %p", again, err, first)
 			}
 			// Expiry needs no write.
-			if p, err := cache.Bearer(st.Read(), token, c.expiry); !errors.Is(err, ErrUnauthenticated) {
+			if p, err := cache.Bearer(st, token, c.expiry); !errors.Is(err, ErrUnauthenticated) {
 				t.Fatalf("at expiry: %+v, %v; want ErrUnauthenticated", p, err)
 			}
-			if p, err := cache.Bearer(st.Read(), token, now); err != nil || p != first {
+			if p, err := cache.Bearer(st, token, now); err != nil || p != first {
 				t.Fatalf("before expiry again: %+v, %v", p, err)
 			}
 			apply(t, st, end)
-			if p, err := cache.Bearer(st.Read(), token, now); !errors.Is(err, ErrUnauthenticated) {
+			if p, err := cache.Bearer(st, token, now); !errors.Is(err, ErrUnauthenticated) {
 				t.Fatalf("after %T: %+v, %v; want ErrUnauthenticated", end, p, err)
 			}
 			// Each answer is the uncached one.
@@ -112,12 +113,12 @@ func TestPrincipalsResolveAgainAfterAnyWrite(t *testing.T) {
 	st, session, _ := openStore(t)
 	cache := NewPrincipals()
 	now := t0.Add(time.Minute)
-	first, err := cache.Bearer(st.Read(), session, now)
+	first, err := cache.Bearer(st, session, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	apply(t, st, store.CreateUser{User: store.User{Name: "bob", Active: true, CreatedAt: t0}, PrivateGrantID: "g-bob"})
-	second, err := cache.Bearer(st.Read(), session, now)
+	second, err := cache.Bearer(st, session, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestPrincipalsRememberNoFailureAndNoOlderRevision(t *testing.T) {
 	cache := NewPrincipals()
 	now := t0.Add(time.Minute)
 	for _, bad := range []string{"", "gds_nope", "gdt_nope", "Bearer " + session, session + "x"} {
-		if p, err := cache.Bearer(st.Read(), bad, now); !errors.Is(err, ErrUnauthenticated) {
+		if p, err := cache.Bearer(st, bad, now); !errors.Is(err, ErrUnauthenticated) {
 			t.Fatalf("%q: %+v, %v", bad, p, err)
 		}
 	}
@@ -142,10 +143,10 @@ func TestPrincipalsRememberNoFailureAndNoOlderRevision(t *testing.T) {
 	}
 	old := st.Read()
 	apply(t, st, store.CreateUser{User: store.User{Name: "bob", Active: true, CreatedAt: t0}, PrivateGrantID: "g-bob"})
-	if _, err := cache.Bearer(st.Read(), session, now); err != nil {
+	if _, err := cache.Bearer(st, session, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cache.Bearer(old, session, now); err != nil {
+	if _, err := cache.resolve(old, session, sha256.Sum256([]byte(session)), now); err != nil {
 		t.Fatal(err)
 	}
 	if cache.rev != st.Read().Revision() || len(cache.entries) != 1 {
@@ -158,15 +159,14 @@ func TestPrincipalsRememberNoFailureAndNoOlderRevision(t *testing.T) {
 func TestPrincipalsAreBounded(t *testing.T) {
 	st, session, tok := openStore(t)
 	cache := NewPrincipals()
-	r := st.Read()
-	p, err := cache.Bearer(r, session, t0)
+	p, err := cache.Bearer(st, session, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; len(cache.entries) < MaxCachedPrincipals; i++ {
 		cache.entries[[32]byte{byte(i), byte(i >> 8), byte(i >> 16), 1}] = cachedPrincipal{p: p}
 	}
-	if _, err := cache.Bearer(r, tok, t0); err != nil {
+	if _, err := cache.Bearer(st, tok, t0); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(cache.entries); n != 1 {

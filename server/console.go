@@ -126,7 +126,7 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	token := resp.GetAuthToken()
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: token, Path: "/", HttpOnly: true,
 		Secure: !s.cfg.Insecure, SameSite: http.SameSiteStrictMode})
-	p, err := s.deps.principals.Bearer(s.store.Read(), token, s.now())
+	p, err := s.deps.principals.Bearer(s.store, token, s.now())
 	if err != nil {
 		writeConsole(w, http.StatusInternalServerError, consoleAnswer{Message: "the new session could not be read back"})
 		return
@@ -169,7 +169,7 @@ func (s *Server) cookieSession(r *http.Request) (string, *Principal, bool) {
 	if err != nil || c.Value == "" || !strings.HasPrefix(c.Value, authn.SessionTokenPrefix) {
 		return "", nil, false
 	}
-	p, err := s.deps.principals.Bearer(s.store.Read(), c.Value, s.now())
+	p, err := s.deps.principals.Bearer(s.store, c.Value, s.now())
 	if err != nil || p.SessionID == "" {
 		return "", nil, false
 	}

@@ -48,8 +48,7 @@ func (s *Server) admit(ctx context.Context, method string) (context.Context, err
 	if class == accessPublic {
 		return ctx, nil
 	}
-	r := s.store.Read()
-	p, err := s.deps.principals.Bearer(r, bearerToken(ctx), s.now())
+	p, err := s.deps.principals.Bearer(s.store, bearerToken(ctx), s.now())
 	if err != nil {
 		return ctx, status.Error(codes.Unauthenticated, err.Error())
 	}
@@ -59,6 +58,6 @@ func (s *Server) admit(ctx context.Context, method string) (context.Context, err
 		}
 	}
 	ctx = withPrincipal(ctx, p)
-	s.deps.touchSession(ctx, r, p)
+	s.deps.touchSession(ctx, p)
 	return ctx, nil
 }

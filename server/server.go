@@ -356,7 +356,7 @@ func (s *Server) requireBearer(may func(*Principal) error, next http.Handler) ht
 			http.Error(w, "authentication required\n", http.StatusUnauthorized)
 			return
 		}
-		p, err := s.deps.principals.Bearer(s.store.Read(), strings.TrimSpace(token), s.now())
+		p, err := s.deps.principals.Bearer(s.store, strings.TrimSpace(token), s.now())
 		if err != nil {
 			http.Error(w, "authentication required\n", http.StatusUnauthorized)
 			return

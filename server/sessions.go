@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grantd/grantd/store"
@@ -16,6 +17,14 @@ import (
 type sessionTracker struct {
 	mu      sync.Mutex
 	written map[string]time.Time // session ID -> last use written
+	// settings are the session settings at a revision, read again only
+	// after a write.
+	settings atomic.Pointer[sessionSettingsAt]
+}
+
+type sessionSettingsAt struct {
+	rev uint64
+	ss  store.SessionSettings
 }
 
 func newSessionTracker() *sessionTracker {
@@ -25,17 +34,31 @@ func newSessionTracker() *sessionTracker {
 // useRecordInterval is how stale a session's recorded last use may get.
 const useRecordInterval = time.Minute
 
+// sessionSettings are the session settings at the current revision.
+func (d *deps) sessionSettings() (store.SessionSettings, bool) {
+	t := d.sessions
+	if c := t.settings.Load(); c != nil && c.rev == d.store.Revision() {
+		return c.ss, true
+	}
+	r := d.store.Read()
+	settings, err := r.Settings()
+	if err != nil || settings == nil {
+		return store.SessionSettings{}, false
+	}
+	t.settings.Store(&sessionSettingsAt{rev: r.Revision(), ss: settings.Sessions})
+	return settings.Sessions, true
+}
+
 // touchSession records a use of the caller's session, renewing it when due.
-func (d *deps) touchSession(ctx context.Context, r *store.ReadTxn, p *Principal) {
+func (d *deps) touchSession(ctx context.Context, p *Principal) {
 	if p.SessionID == "" {
 		return
 	}
 	now := d.now()
-	settings, err := r.Settings()
-	if err != nil || settings == nil {
+	ss, ok := d.sessionSettings()
+	if !ok {
 		return
 	}
-	ss := settings.Sessions
 	threshold := time.Duration(ss.RenewalThresholdMinutes) * time.Minute
 	var renewTo time.Time
 	if threshold > 0 && p.SessionExpires.Sub(now) < threshold {
