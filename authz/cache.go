@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -151,17 +150,19 @@ func (c *decisionCache) name(k string, e *cached, grants []string, read []dep) {
 }
 
 // cacheKey encodes every field of r that reaches the policy, each with its
-// length, so that no two different requests share a key.
+// length, so that no two different requests share a key. The key is built
+// on the stack and copied once into its string.
 func cacheKey(r Request) string {
-	var b strings.Builder
+	var buf [256]byte
+	b := buf[:0]
 	field := func(s string) {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
 	}
 	list := func(tag byte, xs []string) {
-		b.WriteByte(tag)
-		b.WriteString(strconv.Itoa(len(xs)))
+		b = append(b, tag)
+		b = strconv.AppendInt(b, int64(len(xs)), 10)
 		for _, x := range xs {
 			field(x)
 		}
@@ -175,7 +176,7 @@ func cacheKey(r Request) string {
 	field(r.Collection)
 	field(r.Repository)
 	if r.Kubernetes {
-		b.WriteByte('K')
+		b = append(b, 'K')
 		field(r.Namespace)
 		list('G', r.Groups)
 	}
@@ -185,8 +186,8 @@ func cacheKey(r Request) string {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		b.WriteByte('L')
-		b.WriteString(strconv.Itoa(len(keys)))
+		b = append(b, 'L')
+		b = strconv.AppendInt(b, int64(len(keys)), 10)
 		for _, k := range keys {
 			field(k)
 			field(r.Labels[k])
@@ -194,7 +195,7 @@ func cacheKey(r Request) string {
 	}
 	list('O', r.Options)
 	list('S', r.Secrets)
-	return b.String()
+	return string(b)
 }
 
 // CacheStats counts the decision cache's answers since the engine began.
