@@ -107,9 +107,9 @@ func TestPrincipalsAnswerOnlyWhatTheStateStillSays(t *testing.T) {
 	}
 }
 
-// A write that does not touch the credential still retires the entry, and
-// the principal resolved again is equal to the first.
-func TestPrincipalsResolveAgainAfterAnyWrite(t *testing.T) {
+// A write to the accounts retires every entry, even one it does not touch,
+// and the principal resolved again is equal to the first.
+func TestPrincipalsResolveAgainAfterAnAccountWrite(t *testing.T) {
 	st, session, _ := openStore(t)
 	cache := NewPrincipals()
 	now := t0.Add(time.Minute)
@@ -141,16 +141,16 @@ func TestPrincipalsRememberNoFailureAndNoOlderRevision(t *testing.T) {
 	if n := len(cache.entries); n != 0 {
 		t.Fatalf("%d failures remembered", n)
 	}
-	old := st.Read()
+	oldRev, old := st.CredentialsRevision(), st.Read()
 	apply(t, st, store.CreateUser{User: store.User{Name: "bob", Active: true, CreatedAt: t0}, PrivateGrantID: "g-bob"})
 	if _, err := cache.Bearer(st, session, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cache.resolve(old, session, sha256.Sum256([]byte(session)), now); err != nil {
+	if _, err := cache.resolve(oldRev, old, session, sha256.Sum256([]byte(session)), now); err != nil {
 		t.Fatal(err)
 	}
-	if cache.rev != st.Read().Revision() || len(cache.entries) != 1 {
-		t.Fatalf("cache at revision %d with %d entries; want %d with 1", cache.rev, len(cache.entries), st.Read().Revision())
+	if cache.rev != st.CredentialsRevision() || cache.rev == oldRev || len(cache.entries) != 1 {
+		t.Fatalf("cache at credentials revision %d with %d entries; want %d with 1", cache.rev, len(cache.entries), st.CredentialsRevision())
 	}
 }
 
@@ -171,5 +171,31 @@ func TestPrincipalsAreBounded(t *testing.T) {
 	}
 	if n := len(cache.entries); n != 1 {
 		t.Fatalf("%d entries after a full cache took one more; want 1", n)
+	}
+}
+
+// Writes that change no account, session or token (an org, a collection, a
+// grant) leave the cache as it is: the same principal answers.
+func TestPrincipalsSurviveWritesElsewhere(t *testing.T) {
+	st, session, tok := openStore(t)
+	cache := NewPrincipals()
+	now := t0.Add(time.Minute)
+	first, err := cache.Bearer(st, session, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstTok, err := cache.Bearer(st, tok, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, st, store.CreateOrg{Org: store.Org{Name: "acme", CreatedAt: t0}},
+		store.CreateCollection{Collection: store.Collection{Path: "/acme", Parent: "/", CreatedAt: t0}},
+		store.CreateGrant{Grant: store.Grant{ID: "g1", Subject: subjects.OfUser("alice"), Role: "viewonly",
+			Object: subjects.CollectionOf("/acme"), Scope: store.ScopeSubtree, CreatedAt: t0}})
+	if p, err := cache.Bearer(st, session, now); err != nil || p != first {
+		t.Fatalf("session after writes elsewhere: %p, %v; want the remembered %p", p, err, first)
+	}
+	if p, err := cache.Bearer(st, tok, now); err != nil || p != firstTok {
+		t.Fatalf("token after writes elsewhere: %p, %v; want the remembered %p", p, err, firstTok)
 	}
 }

@@ -21,6 +21,9 @@ import (
 type fsm struct {
 	db       atomic.Pointer[memdb.MemDB]
 	revision revisionWaiter
+	// credentials is the revision of the last write that changed a
+	// credential or its account (credentialTables), or restored the state.
+	credentials atomic.Uint64
 	// observe, when set, sees each committed write before its revision
 	// becomes visible to WaitForRevision.
 	observe Observer
@@ -83,6 +86,14 @@ func (f *fsm) applyData(index uint64, data []byte) (err error) {
 	}
 	changes := txn.Changes()
 	txn.Commit()
+	// After the commit: whoever reads this revision and then the state
+	// sees the change (Store.CredentialsRevision).
+	for _, c := range changes {
+		if credentialTables[c.Table] {
+			f.credentials.Store(index)
+			break
+		}
+	}
 	if f.observe != nil {
 		f.observe(&ReadTxn{txn: f.db.Load().Txn(false), rev: index}, changesOf(changes))
 	}
@@ -154,6 +165,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.db.Store(db)
+	f.credentials.Store(max(rev, f.credentials.Load()+1))
 	if f.observe != nil {
 		f.observe(&ReadTxn{txn: db.Txn(false), rev: rev}, nil)
 	}

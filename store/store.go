@@ -323,6 +323,17 @@ func (s *Store) WaitForRevision(ctx context.Context, rev uint64) error {
 	return s.fsm.revision.wait(ctx, rev)
 }
 
+// credentialTables hold what turns a credential into a principal: the
+// accounts, their sessions and their API tokens.
+var credentialTables = map[string]bool{tableUsers: true, tableServiceAccounts: true, tableSessions: true, tableAPITokens: true}
+
+// CredentialsRevision changes with every write that changes a user, a
+// service account, a session or an API token, and with every restore: a
+// principal resolved from a read taken after reading it holds until it
+// changes (authn.Principals). Read it before the state, as Read reads the
+// revision.
+func (s *Store) CredentialsRevision() uint64 { return s.fsm.credentials.Load() }
+
 // Read returns a consistent read-only view of the current state.
 //
 // The revision is read before the state: a write commits its state before
