@@ -37,15 +37,9 @@ type Subject struct {
 
 // String returns the canonical subject string; "" for the zero Subject.
 func (s Subject) String() string {
-	switch s.Kind {
-	case "":
-		return ""
-	case Authenticated, Anonymous:
-		return string(s.Kind)
-	case Team:
-		return "team:" + s.Name + "/" + s.Team
-	}
-	return string(s.Kind) + ":" + s.Name
+	var buf [64]byte // most subjects fit: one allocation, the string's
+	b, _ := s.AppendText(buf[:0])
+	return string(b)
 }
 
 // AppendText appends the canonical subject string (String) to b, without
