@@ -46,9 +46,10 @@ func NewPrincipals() *Principals {
 	return &Principals{entries: map[[sha256.Size]byte]cachedPrincipal{}}
 }
 
-// Bearer is authn.Bearer on the current state of st, answered without
-// reading the state when the token was resolved since the last write to
-// the credentials.
+// Bearer resolves a session or API token to an active principal on the
+// current state of st (any failure is ErrUnauthenticated), without reading
+// the state when the token was resolved since the last write to the
+// credentials.
 func (c *Principals) Bearer(st *store.Store, token string, now time.Time) (*Principal, error) {
 	sum := sha256.Sum256([]byte(token))
 	// Before the state, so that the state read is at least as new.

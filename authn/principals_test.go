@@ -100,7 +100,7 @@ func TestPrincipalsAnswerOnlyWhatTheStateStillSays(t *testing.T) {
 				t.Fatalf("after %T: %+v, %v; want ErrUnauthenticated", end, p, err)
 			}
 			// Each answer is the uncached one.
-			if p, err := Bearer(st.Read(), token, now); !errors.Is(err, ErrUnauthenticated) {
+			if p, _, err := bearer(st.Read(), token, sha256.Sum256([]byte(token)), now); !errors.Is(err, ErrUnauthenticated) {
 				t.Fatalf("uncached after %T: %+v, %v", end, p, err)
 			}
 		})

@@ -35,15 +35,10 @@ func TokenHash(token string) string { return tokenID(sha256.Sum256([]byte(token)
 // tokenID is the stored ID of the token whose SHA-256 is sum.
 func tokenID(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }
 
-// Bearer resolves a session or API token to an active principal; any
-// failure is ErrUnauthenticated.
-func Bearer(r *store.ReadTxn, token string, now time.Time) (*Principal, error) {
-	p, _, err := bearer(r, token, sha256.Sum256([]byte(token)), now)
-	return p, err
-}
-
-// bearer resolves token, whose SHA-256 is sum, and says when the
-// credential expires (zero: never) without any write to the state.
+// bearer resolves a session or API token, whose SHA-256 is sum, to an
+// active principal, and says when the credential expires (zero: never)
+// without any write to the state; any failure is ErrUnauthenticated.
+// Principals.Bearer is how callers ask.
 func bearer(r *store.ReadTxn, token string, sum [sha256.Size]byte, now time.Time) (*Principal, time.Time, error) {
 	switch {
 	case strings.HasPrefix(token, SessionTokenPrefix):

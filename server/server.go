@@ -168,8 +168,8 @@ type deps struct {
 	now     func() time.Time
 	// engine answers repository-right checks of the admin API.
 	engine *authz.Engine
-	// principals remembers what bearer tokens resolved to at the current
-	// revision.
+	// principals remembers what bearer tokens resolved to, until a write
+	// to the credentials.
 	principals *authn.Principals
 	// sessions throttles session renewal writes; logins throttles failures.
 	sessions *sessionTracker

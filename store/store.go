@@ -339,7 +339,8 @@ func (s *Store) CredentialsRevision() uint64 { return s.fsm.credentials.Load() }
 // The revision is read before the state: a write commits its state before
 // it publishes its revision, so the state read is at least at the
 // revision the read reports, never behind it (what is cached per revision,
-// such as authn.Principals, relies on it).
+// such as the session settings of the server's renewal check, relies on
+// it; CredentialsRevision follows the same order).
 func (s *Store) Read() *ReadTxn {
 	rev := s.fsm.revision.current()
 	return &ReadTxn{txn: s.fsm.db.Load().Txn(false), rev: rev}
