@@ -319,11 +319,11 @@ func appendEscaped(b []byte, s string) []byte {
 			break // the last eight bytes, read again, are plain too
 		}
 		c := s[i]
+		if plainByte(c) {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -388,12 +388,16 @@ func plain(p []byte) bool {
 		}
 	}
 	for _, c := range p {
-		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+		if !plainByte(c) {
 			return false
 		}
 	}
 	return true
 }
+
+// plainByte reports whether c stands for itself in a JSON string: printable
+// ASCII other than a quote or a backslash (plain8 tests eight at once).
+func plainByte(c byte) bool { return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' }
 
 // appendSubject appends s's canonical string as a JSON string, written in
 // place and escaped only when it needs to be.
