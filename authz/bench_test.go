@@ -30,6 +30,7 @@ func benchSize() dataset.Size {
 var (
 	benchOnce sync.Once
 	benchEnv  *env
+	benchDir  string
 	benchData *dataset.Dataset
 	benchLoad time.Duration
 	benchHeap uint64
@@ -43,7 +44,8 @@ func loadBench(b *testing.B) (*env, *dataset.Dataset) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		// The dataset outlives each benchmark; the process exit ends it.
+		// The dataset outlives each benchmark; TestMain closes it.
+		benchDir = dir
 		benchEnv = openEnv(b, dir)
 		// These benchmarks measure the policy: every decision evaluates it.
 		// (go run ./bench measures the decision cache separately.)
