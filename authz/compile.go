@@ -28,7 +28,7 @@ import (
 //	c[path]           {"up": [parent, ..., "/"], "chain": [path, parent, ..., "/"]}
 //	gs[path]          {subject: {role: grant ID}}   subtree grants on the collection
 //	ge[path]          {subject: {role: grant ID}}   exact grants on the collection
-//	sched[subject]    {path: grant ID}              grants whose role holds node.schedule
+//	sched[subject]    {path: grant ID}              the topmost collections where a grant of the subject holds node.schedule
 //	repos["ns/name"]  {"ns", "public"}
 //	ns[namespace]     {"kind": "user"|"org", "admins": set of users}
 //	rg[object]        {subject: {role: grant ID}}   grants on repository:… and namespace:…
@@ -283,8 +283,19 @@ func (c compiler) repoGrants(object string) (*ast.Term, error) {
 	return c.t.grantMap(gs, func(*store.Grant) bool { return true }), nil
 }
 
-// schedule lists the collections where subject holds node.schedule through
-// a grant of its own.
+// schedule lists the topmost collections where subject holds
+// node.schedule through a grant of its own: those with no ancestor where
+// it holds node.schedule too.
+//
+// The policy's fallback (topmost_schedulable) wants the topmost of the
+// union of these sets over a principal's subjects, and the topmost of a
+// union is the topmost of the union of each set's topmost: a collection
+// below another one of its own subject's set is below it in the union
+// too. Listing only the topmost keeps the fallback's work to a few
+// collections per subject, however many a team is granted beneath them.
+// Roles never change (they are created and deleted, unused), and grant
+// paths name existing collections, so the entry only changes with the
+// subject's own grants (affected).
 func (c compiler) schedule(subject string) (*ast.Term, error) {
 	s, err := subjects.ParseStored(subject)
 	if err != nil {
@@ -294,7 +305,7 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := ast.NewObject()
+	held := map[string]string{} // path → grant ID
 	for _, g := range gs {
 		path, ok := g.Object.CollectionPath()
 		if !ok {
@@ -305,13 +316,29 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 			return nil, err
 		}
 		if scheduling {
-			o.Insert(c.t.str(path), str(g.ID))
+			held[path] = g.ID
+		}
+	}
+	o := ast.NewObject()
+	for path, id := range held {
+		if !heldAbove(held, path) {
+			o.Insert(c.t.str(path), str(id))
 		}
 	}
 	if o.Len() == 0 {
 		return nil, nil
 	}
 	return ast.NewTerm(o), nil
+}
+
+// heldAbove reports whether an ancestor of path is in held.
+func heldAbove(held map[string]string, path string) bool {
+	for a := collections.Parent(path); a != ""; a = collections.Parent(a) {
+		if _, ok := held[a]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // schedules reports whether the role holds node.schedule.

@@ -80,10 +80,9 @@ target := input.resource.collection if {
 # grants on it alone, for any of the principal's subjects.
 #
 # One builtin call per collection that has grants picks the principal's
-# subjects out of its grant map: object.filter looks up each of the
-# principal's few subjects, so a high collection granted to thousands of
-# teams costs no more than a leaf (intersecting with object.keys(grants)
-# would hash every one of them).
+# subjects out of its grant map. (OPA's object.filter walks the larger of
+# the two objects and looks its keys up in the other; iterating either in
+# Rego instead costs more evaluation steps than that walk, measured.)
 roles_at(path) := {role |
 	some a in data.grantd.state.c[path].chain
 	some _, roles in object.filter(data.grantd.state.gs[a], principal.s)
@@ -149,12 +148,22 @@ can_use_secret(path) if {
 # A subtree grant holding node.schedule on an ancestor makes that ancestor
 # schedulable itself, so the highest schedulable collection is the highest
 # one of the chain with such a grant (or an exact one) of its own.
+#
+# Only an allowed creation has a place to schedule: a denied one is not
+# created, and its answer carries no collections (nor costs their search).
+default schedulable := []
+
 schedulable := [highest] if {
-	input.operation in {"container.create", "service.create"}
+	creates_workload
 	levels := [a | some a in data.grantd.state.c[target].chain; schedules_at(a)]
 	highest := levels[count(levels) - 1]
 } else := sort(topmost_schedulable) if {
+	creates_workload
+}
+
+creates_workload if {
 	input.operation in {"container.create", "service.create"}
+	decision.allowed
 }
 
 schedules_at(a) if {
@@ -172,15 +181,18 @@ schedules_at(a) if {
 
 schedule_anywhere := {p | some s in subjects; some p, _ in data.grantd.state.sched[s]}
 
-topmost_schedulable := {p |
+# The schedulable collections with no schedulable ancestor. A collection's
+# path starts with each of its ancestors' paths and a slash, so one builtin
+# call per collection tests all its ancestors (a principal's teams may be
+# granted node.schedule on dozens of collections).
+topmost_schedulable := {"/"} if {
+	"/" in schedule_anywhere
+} else := {p |
 	some p in schedule_anywhere
-	not ancestor_schedulable(p)
+	not strings.any_prefix_match(p, subtree_prefixes)
 }
 
-ancestor_schedulable(p) if {
-	some a in data.grantd.state.c[p].up
-	a in schedule_anywhere
-}
+subtree_prefixes := {concat("", [a, "/"]) | some a in schedule_anywhere}
 
 #
 # Registry repositories.

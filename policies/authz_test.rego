@@ -102,6 +102,28 @@ test_schedulable if {
 		with data.grantd.state as state
 }
 
+test_schedulable_only_when_allowed if {
+	authz.schedulable == [] with input as {"subject": "user:maria", "operation": "container.create", "options": ["privileged"], "resource": {"collection": "/prod"}}
+		with data.grantd.state as state
+}
+
+# With no schedulable collection on the target's chain: the topmost of
+# those the principal's subjects may schedule on, by path ("/prodx" is not
+# under "/prod").
+test_topmost_schedulable if {
+	sched := {
+		"authenticated": {"/Shared": "g2"},
+		"team:acme/mobile": {"/prod/mobile": "g6"},
+		"org:acme": {"/prod": "g7"},
+		"user:maria": {"/prodx": "g8"},
+	}
+	authz.schedulable == ["/Shared", "/prod", "/prodx"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
+		with data.grantd.state as object.union(state, {"sched": sched})
+	root := {"org:acme": {"/": "g9"}, "team:acme/mobile": {"/prod": "g6"}}
+	authz.schedulable == ["/"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
+		with data.grantd.state as object.union(state, {"sched": root})
+}
+
 test_repositories if {
 	decide({"subject": "user:maria", "operation": "repository.pull", "resource": {"repository": "web/app"}}).allowed
 	not decide({"subject": "user:maria", "operation": "repository.push", "resource": {"repository": "web/app"}}).allowed

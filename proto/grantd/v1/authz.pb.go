@@ -192,7 +192,8 @@ type AuthorizeResponse struct {
 	Reason  string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The state revision the decision was made at.
 	Revision uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
-	// For container and service creation: where the workload may be scheduled.
+	// For an allowed container or service creation: where the workload may be
+	// scheduled (empty for a denial).
 	SchedulableCollections []string `protobuf:"bytes,4,rep,name=schedulable_collections,json=schedulableCollections,proto3" json:"schedulable_collections,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache

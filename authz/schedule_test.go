@@ -1,0 +1,108 @@
+package authz
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
+)
+
+// TestSchedulableCollections: an allowed creation says where it may be
+// scheduled, walking up from its target or, failing that, at the topmost
+// collections where any of the principal's subjects holds node.schedule;
+// a denied one says nothing. The compiled state lists, per subject, only
+// its own topmost such collections.
+func TestSchedulableCollections(t *testing.T) {
+	v := newEnv(t)
+	v.must(v.user("ann"),
+		store.CreateOrg{Org: store.Org{Name: "acme"}},
+		store.CreateTeam{Team: store.Team{Org: "acme", Name: "ops"}},
+		store.SetTeamMember{Member: store.TeamMember{Org: "acme", Team: "ops", User: "ann"}})
+	for _, p := range []string{"/a", "/a/b", "/a/b/c", "/c", "/c/d", "/c/d/e", "/e"} {
+		v.must(store.CreateCollection{Collection: store.Collection{Path: p}})
+	}
+	// Creates without scheduling (Full Control holds node.schedule).
+	v.must(v.role("deployer", roles.Permission{Operation: "container.create"}, roles.Permission{Operation: "service.create"},
+		roles.Permission{Operation: "container.view"}))
+	v.must(
+		v.grant("team:acme/ops", roles.Scheduler, "collection:/a/b", store.ScopeSubtree),
+		v.grant("team:acme/ops", roles.Scheduler, "collection:/a/b/c", store.ScopeSubtree),
+		v.grant("team:acme/ops", roles.Scheduler, "collection:/c/d/e", store.ScopeSubtree),
+		v.grant("org:acme", roles.Scheduler, "collection:/a", store.ScopeSubtree),
+		v.grant("user:ann", roles.Scheduler, "collection:/c/d", store.ScopeSubtree),
+		v.grant("user:ann", "deployer", "collection:/e", store.ScopeSubtree),
+		v.grant("user:ann", "deployer", "collection:/a/b/c", store.ScopeSubtree))
+
+	// Bootstrap's grant gives every authenticated user the scheduler role
+	// on /Shared; ann's private collection lies under it, but under
+	// another subject's grant.
+	for subject, want := range map[string][]string{
+		"team:acme/ops": {"/a/b", "/c/d/e"},
+		"org:acme":      {"/a"},
+		"user:ann":      {"/Shared/Private/ann", "/c/d"},
+		"authenticated": {"/Shared"},
+	} {
+		if got := compiledSchedule(t, v, subject); !slices.Equal(got, want) {
+			t.Errorf("sched[%s] = %v, want %v", subject, got, want)
+		}
+	}
+
+	for _, c := range []struct {
+		op, collection string
+		options        []string
+		allowed        bool
+		want           []string
+	}{
+		// No schedulable collection on /e's chain: the topmost of the
+		// union, where /c/d/e (the team's) lies under /c/d (ann's own).
+		{"container.create", "/e", nil, true, []string{"/Shared", "/a", "/c/d"}},
+		{"service.create", "/e", nil, true, []string{"/Shared", "/a", "/c/d"}},
+		// The highest schedulable collection of the chain.
+		{"container.create", "/a/b/c", nil, true, []string{"/a"}},
+		// Denied: not created, so nowhere to schedule.
+		{"container.create", "/a", nil, false, nil},
+		{"container.create", "/e", []string{"rocket"}, false, nil},
+		// Not a creation.
+		{"container.view", "/e", nil, true, nil},
+	} {
+		d := v.e.Decide(context.Background(), Request{Subject: subjects.OfUser("ann"), Operation: c.op, Collection: c.collection, Options: c.options})
+		if d.Allowed != c.allowed || !slices.Equal(d.Schedulable, c.want) && len(d.Schedulable)+len(c.want) > 0 {
+			t.Errorf("%s on %s %v: allowed %v (%s), schedulable %v; want allowed %v, schedulable %v",
+				c.op, c.collection, c.options, d.Allowed, d.Code, d.Schedulable, c.allowed, c.want)
+		}
+	}
+
+	// Revoking the org's grant uncovers the team's /a/b.
+	gs, err := v.st.Read().GrantsOfSubject(subjects.OfOrg("acme"))
+	if err != nil || len(gs) != 1 {
+		t.Fatalf("org grants: %v %v", gs, err)
+	}
+	v.must(store.DeleteGrant{ID: gs[0].ID})
+	if d := v.decide("user:ann", "container.create", "/e"); !slices.Equal(d.Schedulable, []string{"/Shared", "/a/b", "/c/d"}) {
+		t.Errorf("after the org's grant went: %v", d.Schedulable)
+	}
+}
+
+// compiledSchedule is the sorted keys of the compiled sched[subject].
+func compiledSchedule(t *testing.T, v *env, subject string) []string {
+	t.Helper()
+	state, _, err := v.e.Data(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := state.Find(ast.Ref{ast.StringTerm(tSchedule), ast.StringTerm(subject)})
+	if err != nil {
+		return nil
+	}
+	var keys []string
+	for _, k := range entry.(ast.Object).Keys() {
+		keys = append(keys, string(k.Value.(ast.String)))
+	}
+	slices.Sort(keys)
+	return keys
+}
