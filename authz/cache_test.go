@@ -44,6 +44,25 @@ func TestDecisionCacheFollowsWrites(t *testing.T) {
 		t.Fatalf("the first decision after the revocation still allows: %+v", d)
 	}
 
+	// A grant on an ancestor reaches a decision cached below it (the
+	// policy reads the derived at[/prod/app], which stands for /prod's
+	// grants too).
+	v.must(store.CreateCollection{Collection: store.Collection{Path: "/prod/app", Parent: "/prod"}})
+	for range 2 {
+		if d := v.decide("user:ann", "container.exec", "/prod/app"); d.Allowed {
+			t.Fatalf("below /prod before the grant: %+v", d)
+		}
+	}
+	above := v.id()
+	v.must(store.CreateGrant{Grant: store.Grant{ID: above, Subject: subjects.MustParse("user:ann"), Role: roles.FullControl, Object: subjects.MustParseObject("collection:/prod")}})
+	if d := v.decide("user:ann", "container.exec", "/prod/app"); !d.Allowed {
+		t.Fatalf("the first decision below /prod after its grant did not see it: %+v", d)
+	}
+	v.must(store.DeleteGrant{ID: above})
+	if d := v.decide("user:ann", "container.exec", "/prod/app"); d.Allowed {
+		t.Fatalf("the first decision below /prod after the revocation still allows: %+v", d)
+	}
+
 	// A broken engine denies even what it remembers allowing.
 	v.must(store.CreateGrant{Grant: store.Grant{ID: v.id(), Subject: subjects.MustParse("user:ann"), Role: roles.FullControl, Object: subjects.MustParseObject("collection:/prod")}})
 	if d := v.decide("user:ann", "container.exec", "/prod"); !d.Allowed {

@@ -28,6 +28,10 @@ import (
 //	c[path]           {"up": [parent, ..., "/"], "chain": [path, parent, ..., "/"]}
 //	gs[path]          {subject: {role: grant ID}}   subtree grants on the collection
 //	ge[path]          {subject: {role: grant ID}}   exact grants on the collection
+//	at[path]          {subject: {role: grant ID}}   every grant that applies at the collection: gs of
+//	                  each path of its chain and ge of its own, merged by subject. Derived: grantd's
+//	                  storage computes an entry from gs, ge and c when it is read (dataStore.Read),
+//	                  and the export carries the whole table, so stock OPA reads the same values.
 //	sched[subject]    {path: grant ID}              the topmost collections where a grant of the subject holds node.schedule
 //	repos["ns/name"]  {"ns", "public"}
 //	ns[namespace]     {"kind": "user"|"org", "admins": set of users}
@@ -51,6 +55,8 @@ const (
 	tNamespaces  = "ns"
 	tRepoGrants  = "rg"
 	tKubeGroups  = "kg"
+	// tApplies is derived, never stored (snapshot.applies).
+	tApplies = "at"
 )
 
 var allTables = []string{tPrincipals, tOps, tRoles, tCollections, tSubtree, tExact, tSchedule, tRepos, tNamespaces, tRepoGrants, tKubeGroups}

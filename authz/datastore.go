@@ -88,6 +88,10 @@ type readTxn struct {
 	snap *snapshot
 	// reads, when set, records every entry the transaction read.
 	reads *readLog
+	// atPath and atMaps are the collection whose derived at entry was
+	// read last, and its grant maps (snapshot.grantMaps).
+	atPath string
+	atMaps []ast.Object
 }
 
 // readLog is what one evaluation read of the compiled state: each entry
@@ -210,7 +214,116 @@ func (s *snapshot) object() ast.Object {
 	for _, t := range allTables {
 		state.Insert(str(t), ast.NewTerm(tableObject(s.tables[t])))
 	}
+	state.Insert(str(tApplies), ast.NewTerm(s.appliesObject()))
 	return state
+}
+
+// grantMaps lists the grant maps that apply at a collection: gs of every
+// path of its chain, nearest first, then ge of the collection itself
+// (nil when the collection does not exist). What it reads is recorded in
+// reads, entry by entry (c, then gs and ge), so that a cached decision
+// that read at[path] is dropped by a write to any of them, as if the
+// policy had read them itself.
+func (s *snapshot) grantMaps(path string, reads *readLog) []ast.Object {
+	get := func(table, name string) *ast.Term {
+		v, _ := s.tables[table].Get(name)
+		if reads != nil {
+			reads.deps = append(reads.deps, dep{table: table, name: name, v: v, hash: keyHash(table, name)})
+		}
+		return v
+	}
+	col := get(tCollections, path)
+	if col == nil {
+		return nil
+	}
+	maps := make([]ast.Object, 0, 8)
+	add := func(v *ast.Term) {
+		if v != nil {
+			maps = append(maps, v.Value.(ast.Object))
+		}
+	}
+	if chain, ok := col.Value.(ast.Object).Get(str("chain")).Value.(*ast.Array); ok {
+		chain.Foreach(func(a *ast.Term) { add(get(tSubtree, string(a.Value.(ast.String)))) })
+	}
+	add(get(tExact, path))
+	return maps
+}
+
+// applies computes the entry at[path] of the derived table from the
+// collection's grant maps (grantMaps), merged by subject: {subject: {role:
+// grant ID}}. When several grants give a subject the same role, the one
+// nearest the collection names it.
+func applies(maps []ast.Object) (*ast.Term, bool) {
+	switch len(maps) {
+	case 0:
+		return nil, false
+	case 1:
+		return ast.NewTerm(maps[0]), true
+	}
+	merged := ast.NewObject()
+	for _, m := range maps {
+		m.Foreach(func(subject, _ *ast.Term) {
+			if merged.Get(subject) == nil {
+				merged.Insert(subject, appliesTo(maps, subject))
+			}
+		})
+	}
+	return ast.NewTerm(merged), true
+}
+
+// appliesTo computes at[path][subject]: the subject's roles in the
+// collection's grant maps, merged in their order.
+func appliesTo(maps []ast.Object, subject *ast.Term) *ast.Term {
+	var found *ast.Term
+	var merged ast.Object
+	for _, m := range maps {
+		roles := m.Get(subject)
+		switch {
+		case roles == nil:
+		case found == nil:
+			found = roles
+		default:
+			if merged == nil {
+				merged = found.Value.(ast.Object).Copy()
+				found = ast.NewTerm(merged)
+			}
+			roles.Value.(ast.Object).Foreach(func(role, id *ast.Term) {
+				if merged.Get(role) == nil {
+					merged.Insert(role, id)
+				}
+			})
+		}
+	}
+	return found
+}
+
+// readApplies reads at[path] (whole, or one subject's roles, and below):
+// the policy asks for one subject's roles at a time, so only the entries
+// it looks at are merged, and the collection's grant maps are gathered
+// once per transaction and collection.
+func (t *readTxn) readApplies(path storage.Path) (*ast.Term, storage.Path, bool) {
+	if t.atPath != path[3] || t.atMaps == nil {
+		t.atPath, t.atMaps = path[3], t.snap.grantMaps(path[3], t.reads)
+	}
+	if len(path) == 4 {
+		v, ok := applies(t.atMaps)
+		return v, path[4:], ok
+	}
+	v := appliesTo(t.atMaps, str(path[4]))
+	return v, path[5:], v != nil
+}
+
+// appliesObject materializes the derived table at: an entry for every
+// collection some grant applies at.
+func (s *snapshot) appliesObject() ast.Object {
+	o := ast.NewObject()
+	for it := s.tables[tCollections].Iterator(); !it.Done(); {
+		path, _, _ := it.Next()
+		if v, ok := applies(s.grantMaps(path, nil)); ok {
+			o.Insert(str(path), v)
+		}
+	}
+	return o
 }
 
 func (d *dataStore) NewTransaction(_ context.Context, params ...storage.TransactionParams) (storage.Transaction, error) {
@@ -247,25 +360,35 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 	case len(path) == 2:
 		return s.object(), nil
 	}
-	tree, ok := s.tables[path[2]]
+	var v *ast.Term
+	var rest storage.Path
+	if path[2] == tApplies {
+		if len(path) == 3 {
+			return s.appliesObject(), nil
+		}
+		v, rest, ok = t.readApplies(path)
+	} else {
+		tree, found := s.tables[path[2]]
+		if !found {
+			return nil, notFound(path)
+		}
+		if len(path) == 3 {
+			return tableObject(tree), nil
+		}
+		v, ok = tree.Get(path[3])
+		rest = path[4:]
+		if t.reads != nil {
+			t.reads.deps = append(t.reads.deps, dep{table: path[2], name: path[3], v: v, hash: keyHash(path[2], path[3])})
+		}
+	}
 	if !ok {
 		return nil, notFound(path)
 	}
-	if len(path) == 3 {
-		return tableObject(tree), nil
+	ref := make(ast.Ref, len(rest))
+	for i, p := range rest {
+		ref[i] = str(p)
 	}
-	v, ok := tree.Get(path[3])
-	if t.reads != nil {
-		t.reads.deps = append(t.reads.deps, dep{table: path[2], name: path[3], v: v, hash: keyHash(path[2], path[3])})
-	}
-	if !ok {
-		return nil, notFound(path)
-	}
-	rest := make(ast.Ref, len(path)-4)
-	for i, p := range path[4:] {
-		rest[i] = str(p)
-	}
-	found, err := v.Value.Find(rest)
+	found, err := v.Value.Find(ref)
 	if err != nil {
 		return nil, notFound(path)
 	}

@@ -49,8 +49,18 @@ state := {
 	"rg": {"repository:web/app": {"team:acme/mobile": {"ro": "g5"}}},
 }
 
+# with_at completes a hand-written state with its derived table at
+# (grantd's storage derives it; see authz/compile.go): per collection, the
+# roles of every subtree grant on its chain and exact grant on itself.
+with_at(st) := object.union(st, {"at": {path: m |
+	some path, col in st.c
+	maps := array.concat([g | some a in col.chain; g := st.gs[a]], [g | g := st.ge[path]])
+	m := {s: {r: true | some g in maps; some r, _ in g[s]} | some g in maps; some s, _ in g}
+	count(m) > 0
+}})
+
 decide(req) := d if {
-	d := authz.decision with input as req with data.grantd.state as state
+	d := authz.decision with input as req with data.grantd.state as with_at(state)
 }
 
 test_inherited_subtree_grant if {
@@ -99,12 +109,12 @@ test_secrets_share_the_service_collection if {
 
 test_schedulable if {
 	authz.schedulable == ["/Shared"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
-		with data.grantd.state as state
+		with data.grantd.state as with_at(state)
 }
 
 test_schedulable_only_when_allowed if {
 	authz.schedulable == [] with input as {"subject": "user:maria", "operation": "container.create", "options": ["privileged"], "resource": {"collection": "/prod"}}
-		with data.grantd.state as state
+		with data.grantd.state as with_at(state)
 }
 
 # With no schedulable collection on the target's chain: the topmost of
@@ -118,10 +128,10 @@ test_topmost_schedulable if {
 		"user:maria": {"/prodx": "g8"},
 	}
 	authz.schedulable == ["/Shared", "/prod", "/prodx"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
-		with data.grantd.state as object.union(state, {"sched": sched})
+		with data.grantd.state as with_at(object.union(state, {"sched": sched}))
 	root := {"org:acme": {"/": "g9"}, "team:acme/mobile": {"/prod": "g6"}}
 	authz.schedulable == ["/"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
-		with data.grantd.state as object.union(state, {"sched": root})
+		with data.grantd.state as with_at(object.union(state, {"sched": root}))
 }
 
 test_repositories if {

@@ -1,0 +1,94 @@
+package authz
+
+import (
+	"context"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/storage"
+
+	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/store"
+)
+
+// TestDerivedAppliesTable: the derived table at reads the same however it
+// is addressed (whole, by collection, by subject, by role), and equals the
+// grants of gs on the collection's chain and of ge on the collection,
+// merged by subject, nearest grant first.
+func TestDerivedAppliesTable(t *testing.T) {
+	v := newEnv(t)
+	v.must(v.user("ann"), v.user("bob"))
+	for _, p := range []string{"/a", "/a/b", "/a/b/c", "/z"} {
+		v.must(store.CreateCollection{Collection: store.Collection{Path: p}})
+	}
+	v.must(
+		v.grant("user:ann", roles.ViewOnly, "collection:/a", store.ScopeSubtree),
+		v.grant("user:ann", roles.ViewOnly, "collection:/a/b", store.ScopeSubtree), // the same role, nearer
+		v.grant("user:ann", roles.Scheduler, "collection:/a/b", store.ScopeSubtree),
+		v.grant("user:bob", roles.FullControl, "collection:/a/b/c", store.ScopeExact),
+		v.grant("user:bob", roles.ViewOnly, "collection:/a/b", store.ScopeExact), // not below /a/b
+	)
+	ctx := context.Background()
+	txn, err := v.e.opa.NewTransaction(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(path ...string) ast.Value {
+		t.Helper()
+		x, err := v.e.opa.Read(ctx, txn, append(storage.Path{"grantd", "state"}, path...))
+		if storage.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			t.Fatalf("read %v: %v", path, err)
+		}
+		return x.(ast.Value)
+	}
+
+	whole := read(tApplies).(ast.Object)
+	want := map[string]string{
+		"/":      `null`,
+		"/z":     `null`,
+		"/nope":  `null`,
+		"/a":     `{"user:ann": {"viewonly": "g00003"}}`,
+		"/a/b":   `{"user:ann": {"viewonly": "g00004", "scheduler": "g00005"}, "user:bob": {"viewonly": "g00007"}}`,
+		"/a/b/c": `{"user:ann": {"viewonly": "g00004", "scheduler": "g00005"}, "user:bob": {"fullcontrol": "g00006"}}`,
+	}
+	for path, w := range want {
+		got := read(tApplies, path)
+		if w == "null" {
+			if got != nil || whole.Get(ast.StringTerm(path)) != nil {
+				t.Errorf("at[%s] = %v, want none", path, got)
+			}
+			continue
+		}
+		if got == nil || ast.Compare(got, ast.MustParseTerm(w).Value) != 0 {
+			t.Errorf("at[%s] = %v, want %s", path, got, w)
+			continue
+		}
+		if e := whole.Get(ast.StringTerm(path)); e == nil || ast.Compare(e.Value, got) != 0 {
+			t.Errorf("the whole table's at[%s] = %v, read alone %v", path, e, got)
+		}
+		got.(ast.Object).Foreach(func(s, roles *ast.Term) {
+			subject := string(s.Value.(ast.String))
+			if one := read(tApplies, path, subject); one == nil || ast.Compare(one, roles.Value) != 0 {
+				t.Errorf("at[%s][%s] = %v, want %v", path, subject, one, roles)
+			}
+			roles.Value.(ast.Object).Foreach(func(r, id *ast.Term) {
+				if got := read(tApplies, path, subject, string(r.Value.(ast.String))); got == nil || ast.Compare(got, id.Value) != 0 {
+					t.Errorf("at[%s][%s][%v] = %v, want %v", path, subject, r, got, id)
+				}
+			})
+		})
+		if got := read(tApplies, path, "user:nobody"); got != nil {
+			t.Errorf("at[%s][user:nobody] = %v", path, got)
+		}
+	}
+	// The whole table has no other entries (but bootstrap's, in /Shared).
+	whole.Foreach(func(k, _ *ast.Term) {
+		if p := string(k.Value.(ast.String)); !collections.IsWithin(p, "/Shared") && (want[p] == "" || want[p] == "null") {
+			t.Errorf("at has an entry for %v", k)
+		}
+	})
+}
