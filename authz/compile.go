@@ -32,7 +32,8 @@ import (
 //	                  each path of its chain and ge of its own, merged by subject. Derived: grantd's
 //	                  storage computes an entry from gs, ge and c when it is read (dataStore.Read),
 //	                  and the export carries the whole table, so stock OPA reads the same values.
-//	sched[subject]    {path: grant ID}              the topmost collections where a grant of the subject holds node.schedule
+//	sched[subject]    {"all": {path: grant ID}, "subtree": {path: grant ID}}  the topmost collections
+//	                  where a grant of the subject holds node.schedule, and of its subtree grants
 //	repos["ns/name"]  {"ns", "public"}
 //	ns[namespace]     {"kind": "user"|"org", "admins": set of users}
 //	rg[object]        {subject: {role: grant ID}}   grants on repository:… and namespace:…
@@ -289,19 +290,21 @@ func (c compiler) repoGrants(object string) (*ast.Term, error) {
 	return c.t.grantMap(gs, func(*store.Grant) bool { return true }), nil
 }
 
-// schedule lists the topmost collections where subject holds
-// node.schedule through a grant of its own: those with no ancestor where
-// it holds node.schedule too.
+// schedule lists, for subject, the topmost collections where a grant of
+// its own holds node.schedule ("all": those with no ancestor where it
+// holds node.schedule too), and the topmost of those its subtree grants
+// reach ("subtree"), each {path: grant ID}.
 //
-// The policy's fallback (topmost_schedulable) wants the topmost of the
-// union of these sets over a principal's subjects, and the topmost of a
-// union is the topmost of the union of each set's topmost: a collection
-// below another one of its own subject's set is below it in the union
-// too. Listing only the topmost keeps the fallback's work to a few
-// collections per subject, however many a team is granted beneath them.
-// Roles never change (they are created and deleted, unused), and grant
-// paths name existing collections, so the entry only changes with the
-// subject's own grants (affected).
+// The policy wants, of the union of these sets over a principal's
+// subjects, the topmost ("all", the fallback) and the highest on a
+// target's chain ("subtree"), and both survive keeping only each
+// subject's topmost: a collection below another one of its own subject's
+// set is below it in the union too, and a chain's highest element of a
+// set has no ancestor in it (its ancestors are on the chain). So a
+// principal's teams granted dozens of collections beneath one cost the
+// policy one. Roles never change (they are created and deleted, unused),
+// and grant paths name existing collections, so the entry only changes
+// with the subject's own grants (affected).
 func (c compiler) schedule(subject string) (*ast.Term, error) {
 	s, err := subjects.ParseStored(subject)
 	if err != nil {
@@ -311,7 +314,7 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	held := map[string]string{} // path → grant ID
+	all, subtree := map[string]string{}, map[string]string{} // path → grant ID
 	for _, g := range gs {
 		path, ok := g.Object.CollectionPath()
 		if !ok {
@@ -322,19 +325,36 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 			return nil, err
 		}
 		if scheduling {
-			held[path] = g.ID
+			all[path] = g.ID
+			if g.Scope != store.ScopeExact {
+				subtree[path] = g.ID
+			}
 		}
 	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	top := c.t.topmost(all)
+	entry := ast.NewObject(c.t.kv("all", top))
+	switch {
+	case len(subtree) == len(all): // no exact grant: the same collections
+		entry.Insert(c.t.str("subtree"), top)
+	case len(subtree) > 0:
+		entry.Insert(c.t.str("subtree"), c.t.topmost(subtree))
+	}
+	return ast.NewTerm(entry), nil
+}
+
+// topmost is {path: grant ID} for the paths of held with no ancestor in
+// held.
+func (t terms) topmost(held map[string]string) *ast.Term {
 	o := ast.NewObject()
 	for path, id := range held {
 		if !heldAbove(held, path) {
-			o.Insert(c.t.str(path), str(id))
+			o.Insert(t.str(path), str(id))
 		}
 	}
-	if o.Len() == 0 {
-		return nil, nil
-	}
-	return ast.NewTerm(o), nil
+	return ast.NewTerm(o)
 }
 
 // heldAbove reports whether an ancestor of path is in held.

@@ -35,20 +35,25 @@ func TestSchedulableCollections(t *testing.T) {
 		v.grant("team:acme/ops", roles.Scheduler, "collection:/c/d/e", store.ScopeSubtree),
 		v.grant("org:acme", roles.Scheduler, "collection:/a", store.ScopeSubtree),
 		v.grant("user:ann", roles.Scheduler, "collection:/c/d", store.ScopeSubtree),
+		// Exact: /c itself, not the chain below it.
+		v.grant("user:ann", roles.Scheduler, "collection:/c", store.ScopeExact),
+		v.grant("user:ann", "deployer", "collection:/c/d/e", store.ScopeSubtree),
 		v.grant("user:ann", "deployer", "collection:/e", store.ScopeSubtree),
 		v.grant("user:ann", "deployer", "collection:/a/b/c", store.ScopeSubtree))
 
 	// Bootstrap's grant gives every authenticated user the scheduler role
 	// on /Shared; ann's private collection lies under it, but under
 	// another subject's grant.
-	for subject, want := range map[string][]string{
-		"team:acme/ops": {"/a/b", "/c/d/e"},
-		"org:acme":      {"/a"},
-		"user:ann":      {"/Shared/Private/ann", "/c/d"},
-		"authenticated": {"/Shared"},
+	for subject, want := range map[string][2][]string{ // all, subtree
+		"team:acme/ops": {{"/a/b", "/c/d/e"}, {"/a/b", "/c/d/e"}},
+		"org:acme":      {{"/a"}, {"/a"}},
+		"user:ann":      {{"/Shared/Private/ann", "/c"}, {"/Shared/Private/ann", "/c/d"}},
+		"authenticated": {{"/Shared"}, {"/Shared"}},
 	} {
-		if got := compiledSchedule(t, v, subject); !slices.Equal(got, want) {
-			t.Errorf("sched[%s] = %v, want %v", subject, got, want)
+		for i, part := range []string{"all", "subtree"} {
+			if got := compiledSchedule(t, v, subject, part); !slices.Equal(got, want[i]) {
+				t.Errorf("sched[%s].%s = %v, want %v", subject, part, got, want[i])
+			}
 		}
 	}
 
@@ -59,11 +64,13 @@ func TestSchedulableCollections(t *testing.T) {
 		want           []string
 	}{
 		// No schedulable collection on /e's chain: the topmost of the
-		// union, where /c/d/e (the team's) lies under /c/d (ann's own).
-		{"container.create", "/e", nil, true, []string{"/Shared", "/a", "/c/d"}},
-		{"service.create", "/e", nil, true, []string{"/Shared", "/a", "/c/d"}},
+		// union, where /c/d/e (the team's) lies under /c (ann's own).
+		{"container.create", "/e", nil, true, []string{"/Shared", "/a", "/c"}},
+		{"service.create", "/e", nil, true, []string{"/Shared", "/a", "/c"}},
 		// The highest schedulable collection of the chain.
 		{"container.create", "/a/b/c", nil, true, []string{"/a"}},
+		// ... where an exact grant above the target does not count.
+		{"container.create", "/c/d/e", nil, true, []string{"/c/d"}},
 		// Denied: not created, so nowhere to schedule.
 		{"container.create", "/a", nil, false, nil},
 		{"container.create", "/e", []string{"rocket"}, false, nil},
@@ -83,19 +90,19 @@ func TestSchedulableCollections(t *testing.T) {
 		t.Fatalf("org grants: %v %v", gs, err)
 	}
 	v.must(store.DeleteGrant{ID: gs[0].ID})
-	if d := v.decide("user:ann", "container.create", "/e"); !slices.Equal(d.Schedulable, []string{"/Shared", "/a/b", "/c/d"}) {
+	if d := v.decide("user:ann", "container.create", "/e"); !slices.Equal(d.Schedulable, []string{"/Shared", "/a/b", "/c"}) {
 		t.Errorf("after the org's grant went: %v", d.Schedulable)
 	}
 }
 
-// compiledSchedule is the sorted keys of the compiled sched[subject].
-func compiledSchedule(t *testing.T, v *env, subject string) []string {
+// compiledSchedule is the sorted keys of the compiled sched[subject][part].
+func compiledSchedule(t *testing.T, v *env, subject, part string) []string {
 	t.Helper()
 	state, _, err := v.e.Data(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry, err := state.Find(ast.Ref{ast.StringTerm(tSchedule), ast.StringTerm(subject)})
+	entry, err := state.Find(ast.Ref{ast.StringTerm(tSchedule), ast.StringTerm(subject), ast.StringTerm(part)})
 	if err != nil {
 		return nil
 	}

@@ -159,11 +159,11 @@ creates_workload if {
 	decision.allowed
 }
 
-schedules_at(a) if {
-	some _, roles in object.filter(data.grantd.state.gs[a], principal.s)
-	some role, _ in roles
-	data.grantd.state.roles[role]["node.schedule"]
-}
+# The chain's collections where a subtree grant of the principal's holds
+# node.schedule, and the target if an exact one does there. (The state's
+# sched lists each subject's topmost such collections: the highest of the
+# chain is among them.)
+schedules_at(a) if subtree_schedulable[a]
 
 schedules_at(a) if {
 	a == target
@@ -172,7 +172,9 @@ schedules_at(a) if {
 	data.grantd.state.roles[role]["node.schedule"]
 }
 
-schedule_anywhere := {p | some s in subjects; some p, _ in data.grantd.state.sched[s]}
+subtree_schedulable := {p | some s, _ in principal.s; some p, _ in data.grantd.state.sched[s].subtree}
+
+schedule_anywhere := {p | some s, _ in principal.s; some p, _ in data.grantd.state.sched[s].all}
 
 # The schedulable collections with no schedulable ancestor. A collection's
 # path starts with each of its ancestors' paths and a slash, so one builtin
@@ -182,10 +184,10 @@ topmost_schedulable := {"/"} if {
 	"/" in schedule_anywhere
 } else := {p |
 	some p in schedule_anywhere
-	not strings.any_prefix_match(p, subtree_prefixes)
+	not strings.any_prefix_match(p, descendant_prefixes)
 }
 
-subtree_prefixes := {concat("", [a, "/"]) | some a in schedule_anywhere}
+descendant_prefixes := {concat("", [a, "/"]) | some a in schedule_anywhere}
 
 #
 # Registry repositories.

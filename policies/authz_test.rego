@@ -43,7 +43,7 @@ state := {
 		"/Shared/Private/maria": {"user:maria": {"fc": "g3"}},
 	},
 	"ge": {"/prod/mobile": {"org:acme": {"fc": "g4"}}},
-	"sched": {"authenticated": {"/Shared": "g2"}},
+	"sched": {"authenticated": {"all": {"/Shared": "g2"}, "subtree": {"/Shared": "g2"}}},
 	"repos": {"web/app": {"ns": "web", "public": false}, "web/pub": {"ns": "web", "public": true}},
 	"ns": {"web": {"kind": "org", "admins": {"owner": true}}, "maria": {"kind": "user", "admins": {}}},
 	"rg": {"repository:web/app": {"team:acme/mobile": {"ro": "g5"}}},
@@ -119,19 +119,30 @@ test_schedulable_only_when_allowed if {
 
 # With no schedulable collection on the target's chain: the topmost of
 # those the principal's subjects may schedule on, by path ("/prodx" is not
-# under "/prod").
+# under "/prod"). (Exact grants: they do not make the chain schedulable.)
 test_topmost_schedulable if {
 	sched := {
-		"authenticated": {"/Shared": "g2"},
-		"team:acme/mobile": {"/prod/mobile": "g6"},
-		"org:acme": {"/prod": "g7"},
-		"user:maria": {"/prodx": "g8"},
+		"authenticated": {"all": {"/Shared": "g2"}, "subtree": {"/Shared": "g2"}},
+		"team:acme/mobile": {"all": {"/prod/mobile": "g6"}},
+		"org:acme": {"all": {"/prod": "g7"}},
+		"user:maria": {"all": {"/prodx": "g8"}},
 	}
 	authz.schedulable == ["/Shared", "/prod", "/prodx"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
 		with data.grantd.state as with_at(object.union(state, {"sched": sched}))
-	root := {"org:acme": {"/": "g9"}, "team:acme/mobile": {"/prod": "g6"}}
+	root := {"org:acme": {"all": {"/": "g9"}}, "team:acme/mobile": {"all": {"/prod": "g6"}}}
 	authz.schedulable == ["/"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
 		with data.grantd.state as with_at(object.union(state, {"sched": root}))
+}
+
+# On the target's chain: the highest collection a subtree grant makes
+# schedulable.
+test_highest_schedulable_on_the_chain if {
+	sched := {
+		"authenticated": {"all": {"/Shared": "g2"}, "subtree": {"/Shared": "g2"}},
+		"org:acme": {"all": {"/prod": "g7"}, "subtree": {"/prod": "g7"}},
+	}
+	authz.schedulable == ["/prod"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod/mobile"}}
+		with data.grantd.state as with_at(object.union(state, {"sched": sched}))
 }
 
 test_repositories if {
