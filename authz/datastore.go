@@ -415,7 +415,6 @@ func grantdObject(s *snapshot) ast.Object {
 // (formatting one cost 8 % of a decision's allocations).
 var errNotFound = &storage.Error{Code: storage.NotFoundErr, Message: "document missing"}
 
-
 func (d *dataStore) Write(context.Context, storage.Transaction, storage.PatchOp, storage.Path, any) error {
 	return errReadOnly
 }
