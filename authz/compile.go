@@ -30,8 +30,8 @@ import (
 //	ge[path]          {subject: {role: grant ID}}   exact grants on the collection
 //	at[path]          {subject: {role: grant ID}}   every grant that applies at the collection: gs of
 //	                  each path of its chain and ge of its own, merged by subject. Derived: grantd's
-//	                  storage computes an entry from gs, ge and c when it is read (dataStore.Read),
-//	                  and the export carries the whole table, so stock OPA reads the same values.
+//	                  storage computes an entry from gs, ge and c when it is read (dataStore.Read);
+//	                  an export carries its definition in Rego (policies/derived) instead.
 //	sched[subject]    {"all": {path: grant ID}, "subtree": {path: grant ID}}  the topmost collections
 //	                  where a grant of the subject holds node.schedule, and of its subtree grants
 //	repos["ns/name"]  {"ns", "public"}

@@ -5,9 +5,12 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/grantd/grantd/collections"
+	"github.com/grantd/grantd/policies"
 	"github.com/grantd/grantd/roles"
 	"github.com/grantd/grantd/store"
 )
@@ -85,10 +88,47 @@ func TestDerivedAppliesTable(t *testing.T) {
 			t.Errorf("at[%s][user:nobody] = %v", path, got)
 		}
 	}
+	// Stock OPA, given the exported data and the derived modules, computes
+	// the same table.
+	if want := regoDerivedAt(t, v); ast.Compare(whole, want) != 0 {
+		t.Errorf("grantd's at:\n%v\nthe Rego definition's:\n%v", whole, want)
+	}
+
 	// The whole table has no other entries (but bootstrap's, in /Shared).
 	whole.Foreach(func(k, _ *ast.Term) {
 		if p := string(k.Value.(ast.String)); !collections.IsWithin(p, "/Shared") && (want[p] == "" || want[p] == "null") {
 			t.Errorf("at has an entry for %v", k)
 		}
 	})
+}
+
+// regoDerivedAt evaluates data.grantd.state.at with OPA over the engine's
+// exported data and the derived modules (policies.DerivedModules).
+func regoDerivedAt(t *testing.T, v *env) ast.Value {
+	t.Helper()
+	ctx := context.Background()
+	state, _, err := v.e.Data(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := ast.JSON(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []func(*rego.Rego){
+		rego.Query("x = data.grantd.state.at"),
+		rego.Store(inmem.NewFromObject(map[string]any{"grantd": map[string]any{"state": data}})),
+	}
+	for name, src := range policies.DerivedModules() {
+		opts = append(opts, rego.Module(name, src))
+	}
+	rs, err := rego.New(opts...).Eval(ctx)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("evaluating the derived modules: %v %v", rs, err)
+	}
+	want, err := ast.InterfaceToValue(rs[0].Bindings["x"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
 }

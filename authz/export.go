@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -51,13 +52,13 @@ func exportSnapshot(snap *snapshot, signer *BundleSigner) ([]byte, error) {
 			Metadata: map[string]any{"entrypoint": Entrypoint, "producer": "grantd"}},
 		Data: map[string]any{"grantd": map[string]any{"state": data, "revision": rev}},
 	}
-	names := make([]string, 0)
-	for name := range policies.Modules() {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	// The policy, and the Rego definitions of the derived tables, which
+	// grantd's storage serves but the data does not carry.
+	mods := policies.Modules()
+	maps.Copy(mods, policies.DerivedModules())
+	names := slices.Sorted(maps.Keys(mods))
 	for _, name := range names {
-		src := policies.Modules()[name]
+		src := mods[name]
 		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@
 package grantd.authz_test
 
 import data.grantd.authz
+import data.grantd.derive
 
 state := {
 	"p": {
@@ -49,14 +50,11 @@ state := {
 	"rg": {"repository:web/app": {"team:acme/mobile": {"ro": "g5"}}},
 }
 
-# with_at completes a hand-written state with its derived table at
-# (grantd's storage derives it; see authz/compile.go): per collection, the
-# roles of every subtree grant on its chain and exact grant on itself.
-with_at(st) := object.union(st, {"at": {path: m |
-	some path, col in st.c
-	maps := array.concat([g | some a in col.chain; g := st.gs[a]], [g | g := st.ge[path]])
-	m := {s: {r: true | some g in maps; some r, _ in g[s]} | some g in maps; some s, _ in g}
-	count(m) > 0
+# with_at completes a hand-written state with its derived table at, as
+# policies/derived defines it (grantd's storage computes it natively).
+with_at(st) := object.union(st, {"at": {p: e |
+	some p, _ in st.c
+	e := derive.applies_at(p) with data.grantd.state as st
 }})
 
 decide(req) := d if {

@@ -16,6 +16,9 @@ func TestRegoTests(t *testing.T) {
 	for name, src := range Modules() {
 		mods[name] = ast.MustParseModuleWithOpts(src, ast.ParserOptions{RegoVersion: ast.RegoV1})
 	}
+	for name, src := range DerivedModules() {
+		mods[name] = ast.MustParseModuleWithOpts(src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	}
 	for name, src := range TestModules() {
 		mods[name] = ast.MustParseModuleWithOpts(src, ast.ParserOptions{RegoVersion: ast.RegoV1})
 	}

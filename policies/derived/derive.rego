@@ -1,0 +1,34 @@
+# Derived views of the compiled state, as Rego: what data.grantd.state.at
+# holds. grantd's storage computes it natively when the policy reads it
+# (authz/datastore.go); an exported bundle carries these modules instead
+# of the table, so stock OPA computes the same values from the tables it
+# does carry. authz's tests check that the two agree.
+package grantd.derive
+
+# grant_maps(path) lists the grant maps that apply at a collection: gs of
+# each path of its chain, nearest first, then ge of the collection.
+grant_maps(path) := array.concat(
+	[g | some a in data.grantd.state.c[path].chain; g := data.grantd.state.gs[a]],
+	[g | g := data.grantd.state.ge[path]],
+) if data.grantd.state.c[path]
+
+# applies_at(path) is at[path]: the collection's grant maps merged by
+# subject ({subject: {role: grant ID}}). Undefined when no grant applies.
+applies_at(path) := {s: roles_in(maps, s) | some g in maps; some s, _ in g} if {
+	maps := grant_maps(path)
+	count(maps) > 0
+}
+
+# roles_in(maps, s) is at[path][s]: the subject's roles in the maps; of the
+# grants that give it the same role, the nearest names it.
+roles_in(maps, s) := {r: id |
+	some i, g in maps
+	some r, id in g[s]
+	not held_nearer(maps, i, s, r)
+}
+
+held_nearer(maps, i, s, r) if {
+	some j, g in maps
+	j < i
+	g[s][r]
+}
