@@ -5,17 +5,19 @@
 # does carry. authz's tests check that the two agree.
 package grantd.derive
 
-# grant_maps(path) lists the grant maps that apply at a collection: gs of
-# each path of its chain, nearest first, then ge of the collection.
-grant_maps(path) := array.concat(
-	[g | some a in data.grantd.state.c[path].chain; g := data.grantd.state.gs[a]],
+# grant_maps[path] lists the grant maps that apply at a collection: gs of
+# each path of its chain, nearest first, then ge of the collection. (A
+# rule, not a function: OPA keeps its value for the rest of the query, so
+# at[path][s] for each of a principal's subjects gathers them once.)
+grant_maps[path] := array.concat(
+	[g | some a in col.chain; g := data.grantd.state.gs[a]],
 	[g | g := data.grantd.state.ge[path]],
-) if data.grantd.state.c[path]
+) if some path, col in data.grantd.state.c
 
 # applies_at(path) is at[path]: the collection's grant maps merged by
 # subject ({subject: {role: grant ID}}). Undefined when no grant applies.
 applies_at(path) := {s: roles_in(maps, s) | some g in maps; some s, _ in g} if {
-	maps := grant_maps(path)
+	maps := grant_maps[path]
 	count(maps) > 0
 }
 

@@ -8,7 +8,7 @@ import data.grantd.derive
 
 at[path][s] := derive.roles_in(maps, s) if {
 	some path, _ in data.grantd.state.c
-	maps := derive.grant_maps(path)
+	maps := derive.grant_maps[path]
 	some g in maps
 	some s, _ in g
 }
