@@ -85,9 +85,6 @@ roles_at(path) := {role |
 	some role, _ in data.grantd.state.at[path][s]
 }
 
-# subjects is the principal's subject set, as a Rego set.
-subjects := {s | some s, _ in principal.s}
-
 target_roles := roles_at(target)
 
 holds_operation if {

@@ -31,12 +31,12 @@ state := {
 		"ro": {"repository.pull": {}},
 	},
 	"c": {
-		"/": {"up": [], "chain": ["/"]},
-		"/prod": {"up": ["/"], "chain": ["/prod", "/"]},
-		"/prod/mobile": {"up": ["/prod", "/"], "chain": ["/prod/mobile", "/prod", "/"]},
-		"/Shared": {"up": ["/"], "chain": ["/Shared", "/"]},
-		"/Shared/Private": {"up": ["/Shared", "/"], "chain": ["/Shared/Private", "/Shared", "/"]},
-		"/Shared/Private/maria": {"up": ["/Shared/Private", "/Shared", "/"], "chain": ["/Shared/Private/maria", "/Shared/Private", "/Shared", "/"]},
+		"/": {"chain": ["/"]},
+		"/prod": {"chain": ["/prod", "/"]},
+		"/prod/mobile": {"chain": ["/prod/mobile", "/prod", "/"]},
+		"/Shared": {"chain": ["/Shared", "/"]},
+		"/Shared/Private": {"chain": ["/Shared/Private", "/Shared", "/"]},
+		"/Shared/Private/maria": {"chain": ["/Shared/Private/maria", "/Shared/Private", "/Shared", "/"]},
 	},
 	"gs": {
 		"/prod": {"team:acme/mobile": {"rc": "g1"}},
