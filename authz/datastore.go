@@ -110,6 +110,14 @@ type dep struct {
 	hash        uint64
 }
 
+// record notes that the entry table[name] was read and found to be v (nil:
+// missing). A nil log records nothing.
+func (l *readLog) record(table, name string, v *ast.Term) {
+	if l != nil {
+		l.deps = append(l.deps, dep{table: table, name: name, v: v, hash: keyHash(table, name)})
+	}
+}
+
 // holdsSince reports whether everything read on snapshot from is the same
 // in s (a newer one). When s remembers every write since from and they
 // are few, their keys are checked against what was read; otherwise each
@@ -229,9 +237,7 @@ func (s *snapshot) object() ast.Object {
 func (s *snapshot) grantMaps(path string, reads *readLog) []ast.Object {
 	get := func(table, name string) *ast.Term {
 		v, _ := s.tables[table].Get(name)
-		if reads != nil {
-			reads.deps = append(reads.deps, dep{table: table, name: name, v: v, hash: keyHash(table, name)})
-		}
+		reads.record(table, name, v)
 		return v
 	}
 	col := get(tCollections, path)
@@ -379,9 +385,7 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 		}
 		v, ok = tree.Get(path[3])
 		rest = path[4:]
-		if t.reads != nil {
-			t.reads.deps = append(t.reads.deps, dep{table: path[2], name: path[3], v: v, hash: keyHash(path[2], path[3])})
-		}
+		t.reads.record(path[2], path[3], v)
 	}
 	if !ok {
 		return nil, errNotFound
