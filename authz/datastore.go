@@ -228,6 +228,16 @@ func (s *snapshot) object() ast.Object {
 	return state
 }
 
+// document is data.grantd.state as a rule reading it whole sees it: the
+// stored tables and the derived table at, as its entries read one by one
+// (and as stock OPA sees the exported tables with the derived modules).
+// Nothing on a decision's path reads it.
+func (s *snapshot) document() ast.Object {
+	state := s.object()
+	state.Insert(str(tApplies), ast.NewTerm(s.appliesObject()))
+	return state
+}
+
 // grantMaps lists the grant maps that apply at a collection: gs of every
 // path of its chain, nearest first, then ge of the collection itself
 // (nil when the collection does not exist). What it reads is recorded in
@@ -366,7 +376,7 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 	case path[1] != "state":
 		return nil, errNotFound
 	case len(path) == 2:
-		return s.object(), nil
+		return s.document(), nil
 	}
 	var v *ast.Term
 	var rest storage.Path
@@ -412,7 +422,7 @@ func tableObject(t *table) ast.Object {
 }
 
 func grantdObject(s *snapshot) ast.Object {
-	return ast.NewObject(ast.Item(str("state"), ast.NewTerm(s.object())), ast.Item(str("revision"), ast.UIntNumberTerm(s.rev)))
+	return ast.NewObject(ast.Item(str("state"), ast.NewTerm(s.document())), ast.Item(str("revision"), ast.UIntNumberTerm(s.rev)))
 }
 
 // errNotFound is every missing document: OPA takes it for undefined and

@@ -88,6 +88,12 @@ func TestDerivedAppliesTable(t *testing.T) {
 			t.Errorf("at[%s][user:nobody] = %v", path, got)
 		}
 	}
+	// Read whole, the state holds the same table.
+	if state, ok := read().(ast.Object); !ok || state.Get(ast.StringTerm(tApplies)) == nil ||
+		ast.Compare(state.Get(ast.StringTerm(tApplies)).Value, whole) != 0 {
+		t.Errorf("data.grantd.state read whole has no at, or another one than data.grantd.state.at")
+	}
+
 	// Stock OPA, given the exported data and the derived modules, computes
 	// the same table.
 	if want := regoDerivedAt(t, v); ast.Compare(whole, want) != 0 {
