@@ -11,10 +11,23 @@ type Metrics struct {
 	decisions *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	failures  prometheus.Counter
+	// The series of each kind, looked up once: a decision only counts
+	// and observes (a label lookup hashes and locks, twice per decision).
+	byKind [len(decisionKinds)]kindSeries
+}
+
+// decisionKinds are the values of the kind label.
+var decisionKinds = [...]string{"collection", "kubernetes", "repository"}
+
+// kindSeries are one kind's series: a counter for each result
+// (allowed, denied, error) and the latency histogram.
+type kindSeries struct {
+	allowed, denied, failed prometheus.Counter
+	latency                 prometheus.Observer
 }
 
 func newMetrics() *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "grantd_decisions_total", Help: "Decisions by resource kind and result (allowed, denied, error).",
 		}, []string{"kind", "result"}),
@@ -26,6 +39,15 @@ func newMetrics() *Metrics {
 			Name: "grantd_policy_state_failures_total", Help: "Times the compiled policy state could not follow the store.",
 		}),
 	}
+	for i, kind := range decisionKinds {
+		m.byKind[i] = kindSeries{
+			allowed: m.decisions.WithLabelValues(kind, "allowed"),
+			denied:  m.decisions.WithLabelValues(kind, "denied"),
+			failed:  m.decisions.WithLabelValues(kind, "error"),
+			latency: m.latency.WithLabelValues(kind),
+		}
+	}
+	return m
 }
 
 // Collectors returns the engine's metrics for registration.
@@ -38,20 +60,20 @@ func (e *Engine) Collectors() []prometheus.Collector {
 }
 
 func (m *Metrics) observe(r Request, d Decision, took time.Duration) {
-	kind := "collection"
+	k := &m.byKind[0]
 	switch {
 	case r.Kubernetes:
-		kind = "kubernetes"
+		k = &m.byKind[1]
 	case r.Repository != "":
-		kind = "repository"
+		k = &m.byKind[2]
 	}
-	result := "denied"
 	switch {
 	case d.Allowed:
-		result = "allowed"
+		k.allowed.Inc()
 	case d.Code == CodeInternalError:
-		result = "error"
+		k.failed.Inc()
+	default:
+		k.denied.Inc()
 	}
-	m.decisions.WithLabelValues(kind, result).Inc()
-	m.latency.WithLabelValues(kind).Observe(took.Seconds())
+	k.latency.Observe(took.Seconds())
 }
