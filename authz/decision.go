@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -100,7 +101,7 @@ var schedulingOps = map[string]bool{"container.create": true, "service.create": 
 // Decide answers a request. It never returns an error: a failure to decide
 // is a denial that says so.
 func (e *Engine) Decide(ctx context.Context, r Request) Decision {
-	d, _ := e.DecideWithGrants(ctx, r, false)
+	d, _, _ := e.DecideWithGrants(ctx, r, time.Now(), false)
 	return d
 }
 

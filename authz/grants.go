@@ -11,32 +11,35 @@ import (
 	"github.com/grantd/grantd/subjects"
 )
 
-// DecideWithGrants decides like Decide and, when withGrants is set and the
-// decision was made by grants (CodeGranted), also names them (a slice the
-// caller must not change: the decision cache shares it): the IDs of
+// DecideWithGrants decides like Decide, timed from start (when the
+// caller began handling the question, so that the engine's latency
+// metric and the caller's record share one reading of the clock), and
+// returns how long the decision took. When withGrants is set and the
+// decision was made by grants (CodeGranted), it also names them (a slice
+// the caller must not change: the decision cache shares it): the IDs of
 // the grants whose role holds the operation where the decision was made,
 // read from the same compiled snapshot the decision came from. They are
 // the grants Explain names for the same question, found with a few keyed
 // lookups instead of a second evaluation, so that a decision log can name
 // them for every decision it keeps.
-func (e *Engine) DecideWithGrants(ctx context.Context, r Request, withGrants bool) (Decision, []string) {
-	start := time.Now()
+func (e *Engine) DecideWithGrants(ctx context.Context, r Request, start time.Time, withGrants bool) (Decision, []string, time.Duration) {
 	d, a := e.decide(ctx, r)
-	e.metrics.observe(r, d, time.Since(start))
+	took := time.Since(start)
+	e.metrics.observe(r, d, took)
 	if !withGrants || d.Code != CodeGranted || a.snap == nil {
-		return d, nil
+		return d, nil, took
 	}
 	// The cache keeps the grants with the decision, and what naming them
 	// read with what deciding read: a write that changes either drops both.
 	if a.entry != nil && a.entry.named {
-		return d, a.entry.grants
+		return d, a.entry.grants, took
 	}
 	var read []dep
 	grants := a.snap.grantsFor(r, d, &read)
 	if a.entry != nil {
 		e.cache.name(a.key, a.entry, grants, read)
 	}
-	return d, grants
+	return d, grants, took
 }
 
 // grantsFor lists the grants behind the granted decision d of r, sorted:

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // BenchmarkGrantsOfDecisions measures what naming the grants adds to a
@@ -29,7 +30,7 @@ func BenchmarkGrantsOfDecisions(b *testing.B) {
 			b.ReportAllocs()
 			named := 0
 			for i := 0; b.Loop(); i++ {
-				_, gs := v.e.DecideWithGrants(ctx, toRequest(queries[i%len(queries)]), withGrants)
+				_, gs, _ := v.e.DecideWithGrants(ctx, toRequest(queries[i%len(queries)]), time.Now(), withGrants)
 				named += len(gs)
 			}
 			b.ReportMetric(float64(named)/float64(b.N), "grants/op")

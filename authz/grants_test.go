@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestDecideWithGrantsNamesExplainsGrants checks the grants a decision log
@@ -32,9 +33,9 @@ func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 					req = asked[g.rng.IntN(len(asked))]
 				}
 				asked = append(asked, req)
-				v.e.DecideWithGrants(ctx, req, true) // names them, or answers from the cache
-				d, grants := v.e.DecideWithGrants(ctx, req, true)
-				if plain, _ := v.e.DecideWithGrants(ctx, req, false); plain.Allowed != d.Allowed || plain.Code != d.Code {
+				v.e.DecideWithGrants(ctx, req, time.Now(), true) // names them, or answers from the cache
+				d, grants, _ := v.e.DecideWithGrants(ctx, req, time.Now(), true)
+				if plain, _, _ := v.e.DecideWithGrants(ctx, req, time.Now(), false); plain.Allowed != d.Allowed || plain.Code != d.Code {
 					t.Fatalf("%+v: decided %s, then %s", req, d.Code, plain.Code)
 				}
 				if d.Code != CodeGranted {

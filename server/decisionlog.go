@@ -46,9 +46,9 @@ func (ds decisions) decide(ctx context.Context, r authz.Request, via string) aut
 	}
 	start := time.Now()
 	keep := ds.log.SampleAllowed()
-	d, grants := ds.engine.DecideWithGrants(ctx, r, keep)
+	d, grants, took := ds.engine.DecideWithGrants(ctx, r, start, keep)
 	if keep || !d.Allowed {
-		ds.log.Log(record(ctx, start, r, d, grants, via))
+		ds.log.Log(record(ctx, start, took, r, d, grants, via))
 	}
 	return d
 }
@@ -57,16 +57,18 @@ func (ds decisions) decide(ctx context.Context, r authz.Request, via string) aut
 // malformed request, a revision that did not arrive in time.
 func (ds decisions) denied(ctx context.Context, start time.Time, r authz.Request, d authz.Decision, via string) {
 	if ds.log != nil {
-		ds.log.Log(record(ctx, start, r, d, nil, via))
+		ds.log.Log(record(ctx, start, time.Since(start), r, d, nil, via))
 	}
 }
 
-func record(ctx context.Context, start time.Time, r authz.Request, d authz.Decision, grants []string, via string) decisionlog.Record {
+// record is what the log keeps of a decision that started at start and
+// took took.
+func record(ctx context.Context, start time.Time, took time.Duration, r authz.Request, d authz.Decision, grants []string, via string) decisionlog.Record {
 	call := httpCallOf(ctx) // one walk up the context for the three facts an HTTP route keeps
 	if via == viaContext {
 		via = call.interfaceName()
 	}
-	rec := decisionlog.Record{Time: start, Request: r, Decision: d, Grants: grants, Latency: time.Since(start),
+	rec := decisionlog.Record{Time: start, Request: r, Decision: d, Grants: grants, Latency: took,
 		Interface: via, Address: call.peerAddr(ctx), RequestID: call.requestIDOr(ctx)}
 	if p := principalFrom(ctx); p != nil {
 		rec.Caller = p.Subject()
