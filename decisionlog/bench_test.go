@@ -2,8 +2,10 @@ package decisionlog
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -33,7 +35,8 @@ func benchRecords(n int) []Record {
 }
 
 // BenchmarkEventCost measures the writer's work per decision: encoding an
-// event, and compressing a batch of them as the HTTP sink does.
+// event, writing it to a file as the file sink does (rotated at the
+// default size), and compressing a batch of them as the HTTP sink does.
 //
 //	go test -run XXX -bench EventCost ./decisionlog
 func BenchmarkEventCost(b *testing.B) {
@@ -45,6 +48,23 @@ func BenchmarkEventCost(b *testing.B) {
 			buf = enc.appendEvent(buf[:0], &recs[i%len(recs)])
 		}
 		b.SetBytes(int64(len(buf)))
+	})
+	b.Run("file", func(b *testing.B) {
+		s, err := newFileSink(filepath.Join(b.TempDir(), "d.jsonl"), DefaultMaxFileBytes, DefaultMaxFiles, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		var buf []byte
+		for i := 0; b.Loop(); i++ {
+			buf = enc.appendEvent(buf[:0], &recs[i%len(recs)])
+			if err := s.write(ctx, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.close(ctx); err != nil {
+			b.Fatal(err)
+		}
 	})
 	// Batches of the default size, as the HTTP sink makes them.
 	var batches [][]byte
