@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -108,7 +109,8 @@ func (m mask) has(bit int) bool { return m.bits&bit != 0 }
 type encoder struct {
 	labels []byte // the encoded labels object
 	mask   mask
-	seq    uint64
+	// seq numbers the events: deciding goroutines encode their own.
+	seq atomic.Uint64
 	// idPrefix is the first half of every decision ID: random, drawn
 	// once per logger.
 	idPrefix [19]byte
@@ -132,9 +134,9 @@ func newEncoder(labels map[string]string, m mask) *encoder {
 // per logger, then the variant and the event's sequence number. IDs are
 // unique across loggers as random UUIDs are, and cost no random draw per
 // decision.
-func (e *encoder) decisionID(b []byte) []byte {
+func (e *encoder) decisionID(b []byte, seq uint64) []byte {
 	var u [8]byte
-	binary.BigEndian.PutUint64(u[:], e.seq&(1<<62-1)|1<<63) // variant 10
+	binary.BigEndian.PutUint64(u[:], seq&(1<<62-1)|1<<63) // variant 10
 	var s [17]byte
 	hex.Encode(s[0:4], u[0:2])
 	s[4] = '-'
@@ -147,7 +149,7 @@ func (e *encoder) decisionID(b []byte) []byte {
 
 // appendEvent appends r's event as one JSON object.
 func (e *encoder) appendEvent(b []byte, r *Record) []byte {
-	e.seq++
+	seq := e.seq.Add(1)
 	m := e.mask
 	b = append(b, `{"labels":`...)
 	b = append(b, e.labels...)
@@ -177,11 +179,11 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 		b = appendAddr(b, r.Address)
 	}
 	b = append(b, `,"decision_id":`...)
-	b = e.decisionID(b)
+	b = e.decisionID(b, seq)
 	b = append(b, `,"timestamp":"`...)
 	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","req_id":`...)
-	b = strconv.AppendUint(b, e.seq, 10)
+	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, `,"metrics":{"timer_grantd_decision_ns":`...)
 	b = strconv.AppendInt(b, r.Latency.Nanoseconds(), 10)
 	return append(b, `}}`...)

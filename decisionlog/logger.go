@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Logger takes records from the decision path and writes them out on its
-// own goroutine. A nil *Logger logs nothing.
+// Logger takes records from the decision path, as events encoded there,
+// and writes them out on its own goroutine. A nil *Logger logs nothing.
 type Logger struct {
 	queue  queue
 	sample float64
@@ -83,18 +84,38 @@ func (l *Logger) SampleAllowed() bool {
 	return l.sample >= 1 || rand.Float64() < l.sample
 }
 
-// Log hands a record to the writer without waiting: when the buffer is
-// full, the record is dropped and counted.
+// Log encodes a record and hands the event to the writer without waiting:
+// when the buffer is full, the record is dropped and counted.
+//
+// The deciding goroutine encodes its own record: the decision's strings
+// are in its core's cache now, where the writer would read them from
+// memory a few milliseconds later, and the queue then holds bytes, which
+// the collector never scans.
 func (l *Logger) Log(r Record) {
 	if l == nil {
 		return
 	}
-	if l.queue.put(&r) {
+	if l.queue.full() {
+		l.dropped.Add(1)
+		return
+	}
+	scratch := scratchPool.Get().(*[]byte)
+	*scratch = l.enc.appendEvent((*scratch)[:0], &r)
+	if l.queue.put(*scratch) {
 		l.kept.Add(1)
 	} else {
 		l.dropped.Add(1)
 	}
+	if cap(*scratch) <= maxScratch {
+		scratchPool.Put(scratch)
+	}
 }
+
+// scratchPool holds the buffers deciding goroutines encode into; one that
+// grew past maxScratch (an event with a large input) is not kept.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxScratch = 16 << 10
 
 // Stats are the logger's counters.
 type Stats struct {
@@ -150,24 +171,27 @@ func (l *Logger) Close(ctx context.Context) error {
 // record does).
 const batchWindow = 5 * time.Millisecond
 
-// run is the writer: it takes what gathered in the queue, encodes each
-// record and hands it to the sink, flushing at least every FlushInterval.
+// run is the writer: it takes the events that gathered in the queue and
+// hands them to the sink one by one, flushing at least every
+// FlushInterval.
 func (l *Logger) run() {
 	defer close(l.done)
 	tick := time.NewTicker(l.every)
 	defer tick.Stop()
 	ctx := l.ctx
-	var buf []byte
-	var batch []Record
+	var batch []byte
 	for {
 		select {
 		case <-l.queue.wake:
 			time.Sleep(min(batchWindow, l.every))
 			var closed bool
 			batch, closed = l.queue.take(batch)
-			for i := range batch {
-				buf = l.enc.appendEvent(buf[:0], &batch[i])
-				l.report(l.out.write(ctx, buf))
+			for rest := batch; len(rest) > 0; {
+				// Each event ends with a newline, which an encoded event
+				// holds nowhere else (JSON escapes it in strings).
+				i := bytes.IndexByte(rest, '\n')
+				l.report(l.out.write(ctx, rest[:i]))
+				rest = rest[i+1:]
 			}
 			if closed {
 				l.report(l.out.flush(ctx))
@@ -187,13 +211,14 @@ func (l *Logger) report(err error) {
 	}
 }
 
-// queue holds records between the decision path and the writer, at most
-// max of them. The writer swaps the whole queue for an empty slice, so
-// the records it holds stay few and in cache, and each wake-up takes all
-// that gathered.
+// queue holds encoded events between the decision path and the writer, at
+// most max of them, each followed by a newline. The writer swaps the
+// whole buffer for an empty one, so the events it holds stay few and in
+// cache, and each wake-up takes all that gathered.
 type queue struct {
 	mu      sync.Mutex
-	pending []Record
+	pending []byte
+	n       int // events in pending
 	max     int
 	closed  bool
 	// wake is signalled when the queue stops being empty, or closes.
@@ -204,15 +229,25 @@ func newQueue(max int) queue {
 	return queue{max: max, wake: make(chan struct{}, 1)}
 }
 
-// put adds r unless the queue is full or closed.
-func (q *queue) put(r *Record) bool {
+// full reports whether an event would be dropped now (so that it need
+// not be encoded).
+func (q *queue) full() bool {
 	q.mu.Lock()
-	if q.closed || len(q.pending) >= q.max {
+	full := q.closed || q.n >= q.max
+	q.mu.Unlock()
+	return full
+}
+
+// put adds event unless the queue is full or closed.
+func (q *queue) put(event []byte) bool {
+	q.mu.Lock()
+	if q.closed || q.n >= q.max {
 		q.mu.Unlock()
 		return false
 	}
-	q.pending = append(q.pending, *r)
-	first := len(q.pending) == 1
+	q.pending = append(append(q.pending, event...), '\n')
+	q.n++
+	first := q.n == 1
 	q.mu.Unlock()
 	if first {
 		q.signal()
@@ -227,12 +262,11 @@ func (q *queue) signal() {
 	}
 }
 
-// take returns what gathered, and whether the queue is closed, and keeps
-// spare (emptied) for what comes next.
-func (q *queue) take(spare []Record) (batch []Record, closed bool) {
-	clear(spare) // the records' strings are not kept alive by a spare slice
+// take returns the events that gathered, and whether the queue is closed,
+// and keeps spare (emptied) for what comes next.
+func (q *queue) take(spare []byte) (batch []byte, closed bool) {
 	q.mu.Lock()
-	batch, q.pending = q.pending, spare[:0]
+	batch, q.pending, q.n = q.pending, spare[:0], 0
 	closed = q.closed
 	q.mu.Unlock()
 	return batch, closed
