@@ -16,7 +16,7 @@ import (
 // Logger takes records from the decision path, as events encoded there,
 // and writes them out on its own goroutine. A nil *Logger logs nothing.
 type Logger struct {
-	queue  queue
+	queue  *queue
 	sample float64
 	enc    *encoder
 	out    sink
@@ -186,12 +186,10 @@ func (l *Logger) run() {
 			time.Sleep(min(batchWindow, l.every))
 			var closed bool
 			batch, closed = l.queue.take(batch)
-			for rest := batch; len(rest) > 0; {
-				// Each event ends with a newline, which an encoded event
-				// holds nowhere else (JSON escapes it in strings).
-				i := bytes.IndexByte(rest, '\n')
-				l.report(l.out.write(ctx, rest[:i]))
-				rest = rest[i+1:]
+			if lines, ok := l.out.(lineWriter); ok {
+				l.report(lines.writeLines(ctx, batch))
+			} else {
+				l.report(eachEvent(batch, func(event []byte) error { return l.out.write(ctx, event) }))
 			}
 			if closed {
 				l.report(l.out.flush(ctx))
@@ -201,6 +199,20 @@ func (l *Logger) run() {
 			l.report(l.out.flush(ctx))
 		}
 	}
+}
+
+// eachEvent calls write with each event of lines (events each followed by
+// a newline, which an encoded event holds nowhere else: JSON escapes it in
+// strings), until one fails.
+func eachEvent(lines []byte, write func(event []byte) error) error {
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		if err := write(lines[:i]); err != nil {
+			return err
+		}
+		lines = lines[i+1:]
+	}
+	return nil
 }
 
 // report logs a sink's failure (not the events: they may hold what the
@@ -218,36 +230,30 @@ func (l *Logger) report(err error) {
 type queue struct {
 	mu      sync.Mutex
 	pending []byte
-	n       int // events in pending
-	max     int
+	n       atomic.Int64 // events in pending; written under mu
+	max     int64
 	closed  bool
 	// wake is signalled when the queue stops being empty, or closes.
 	wake chan struct{}
 }
 
-func newQueue(max int) queue {
-	return queue{max: max, wake: make(chan struct{}, 1)}
+func newQueue(max int) *queue {
+	return &queue{max: int64(max), wake: make(chan struct{}, 1)}
 }
 
-// full reports whether an event would be dropped now (so that it need
-// not be encoded).
-func (q *queue) full() bool {
-	q.mu.Lock()
-	full := q.closed || q.n >= q.max
-	q.mu.Unlock()
-	return full
-}
+// full reports, without taking the lock, whether an event would be
+// dropped now for want of room (so that it need not be encoded).
+func (q *queue) full() bool { return q.n.Load() >= q.max }
 
 // put adds event unless the queue is full or closed.
 func (q *queue) put(event []byte) bool {
 	q.mu.Lock()
-	if q.closed || q.n >= q.max {
+	if q.closed || q.n.Load() >= q.max {
 		q.mu.Unlock()
 		return false
 	}
 	q.pending = append(append(q.pending, event...), '\n')
-	q.n++
-	first := q.n == 1
+	first := q.n.Add(1) == 1
 	q.mu.Unlock()
 	if first {
 		q.signal()
@@ -266,7 +272,8 @@ func (q *queue) signal() {
 // and keeps spare (emptied) for what comes next.
 func (q *queue) take(spare []byte) (batch []byte, closed bool) {
 	q.mu.Lock()
-	batch, q.pending, q.n = q.pending, spare[:0], 0
+	batch, q.pending = q.pending, spare[:0]
+	q.n.Store(0)
 	closed = q.closed
 	q.mu.Unlock()
 	return batch, closed

@@ -2,6 +2,7 @@ package decisionlog
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -19,6 +20,18 @@ func (s *lineSink) write(_ context.Context, event []byte) error {
 	_, _ = s.w.Write(event)
 	s.pending++
 	return s.w.WriteByte('\n')
+}
+
+// lineWriter is a sink that takes a whole batch of events at once, each
+// followed by a newline: the lines it writes.
+type lineWriter interface {
+	writeLines(ctx context.Context, lines []byte) error
+}
+
+func (s *lineSink) writeLines(_ context.Context, lines []byte) error {
+	s.pending += uint64(bytes.Count(lines, []byte{'\n'}))
+	_, err := s.w.Write(lines)
+	return err
 }
 
 func (s *lineSink) flush(context.Context) error {
@@ -101,6 +114,25 @@ func (s *fileSink) write(ctx context.Context, event []byte) error {
 	}
 	s.size += n
 	if err := s.lineSink.write(ctx, event); err != nil {
+		return err
+	}
+	if s.size-s.released >= releaseChunk {
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+		s.release()
+	}
+	return nil
+}
+
+// writeLines writes the batch at once when it fits in the file, and event
+// by event, rotating between them, when it does not.
+func (s *fileSink) writeLines(ctx context.Context, lines []byte) error {
+	if s.size+int64(len(lines)) > s.max {
+		return eachEvent(lines, func(event []byte) error { return s.write(ctx, event) })
+	}
+	s.size += int64(len(lines))
+	if err := s.lineSink.writeLines(ctx, lines); err != nil {
 		return err
 	}
 	if s.size-s.released >= releaseChunk {
