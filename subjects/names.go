@@ -19,6 +19,9 @@ const forbiddenInUsername = `/\[]:;|=,+*?<>'"`
 // ValidUsername checks a user or service-account name: 1–100 characters, no
 // whitespace, no unprintable characters and none of / \ [ ] : ; | = , + * ? < > ' ".
 func ValidUsername(name string) error {
+	if plainUsername(name) {
+		return nil
+	}
 	if name == "" || utf8.RuneCountInString(name) > maxNameLen {
 		return fmt.Errorf("%w: a username must be 1-%d characters", ErrInvalidName, maxNameLen)
 	}
@@ -36,6 +39,30 @@ func ValidUsername(name string) error {
 		}
 	}
 	return nil
+}
+
+// usernameASCII marks the ASCII characters a username may hold: printable,
+// not a space, not forbidden.
+var usernameASCII = func() (ok [utf8.RuneSelf]bool) {
+	for c := '!'; c <= '~'; c++ {
+		ok[c] = !strings.ContainsRune(forbiddenInUsername, c)
+	}
+	return ok
+}()
+
+// plainUsername reports, in one pass, whether name is a valid username
+// made of ASCII only, as nearly every name is; ValidUsername checks the
+// others rune by rune.
+func plainUsername(name string) bool {
+	if name == "" || len(name) > maxNameLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= utf8.RuneSelf || !usernameASCII[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidOrgName checks an org or team name: 1–100 of [A-Za-z0-9._-], not

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestValidUsername(t *testing.T) {
@@ -107,4 +109,45 @@ func FuzzParseSubject(f *testing.F) {
 			t.Fatalf("%q.AppendText = %q", in, b)
 		}
 	})
+}
+
+// TestPlainUsernameAgreesWithTheRules: the ASCII fast path accepts exactly
+// the names the rune-by-rune rules accept, for every ASCII character
+// alone, inside a name, and at the length bound.
+func TestPlainUsernameAgreesWithTheRules(t *testing.T) {
+	slow := func(name string) bool {
+		if name == "" || utf8.RuneCountInString(name) > maxNameLen || !utf8.ValidString(name) {
+			return false
+		}
+		for _, r := range name {
+			if unicode.IsSpace(r) || !unicode.IsPrint(r) || r < utf8.RuneSelf && strings.ContainsRune(forbiddenInUsername, r) {
+				return false
+			}
+		}
+		return true
+	}
+	names := []string{"", strings.Repeat("a", maxNameLen), strings.Repeat("a", maxNameLen+1), "ann", "é", "a b"}
+	for c := range utf8.RuneSelf {
+		names = append(names, string(rune(c)), "ann"+string(rune(c))+"x")
+	}
+	for _, n := range names {
+		if plainUsername(n) && !slow(n) {
+			t.Errorf("plainUsername(%q) accepts what the rules refuse", n)
+		}
+		if utf8.ValidString(n) && isASCII(n) && plainUsername(n) != slow(n) {
+			t.Errorf("plainUsername(%q) = %v, the rules say %v", n, plainUsername(n), slow(n))
+		}
+		if (ValidUsername(n) == nil) != slow(n) {
+			t.Errorf("ValidUsername(%q) = %v, the rules say %v", n, ValidUsername(n), slow(n))
+		}
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
