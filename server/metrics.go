@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,8 +16,11 @@ type metrics struct {
 	reg        *prometheus.Registry
 	rpcs       *prometheus.CounterVec
 	rpcLatency *prometheus.HistogramVec
-	writes     *prometheus.HistogramVec
-	logins     *prometheus.CounterVec
+	// byMethod holds each registered method's *rpcSeries, looked up once
+	// (a label lookup hashes and locks, twice per call).
+	byMethod sync.Map
+	writes   *prometheus.HistogramVec
+	logins   *prometheus.CounterVec
 	// LDAP sync runs: by state, their duration, what they changed, and
 	// when the last one succeeded.
 	syncRuns        *prometheus.CounterVec
@@ -73,9 +77,27 @@ func newMetrics() *metrics {
 	return m
 }
 
+// rpcSeries are a method's count of calls that succeeded and its latency.
+type rpcSeries struct {
+	ok      prometheus.Counter
+	latency prometheus.Observer
+}
+
 func (m *metrics) observeRPC(method string, code codes.Code, d time.Duration) {
-	m.rpcs.WithLabelValues(method, code.String()).Inc()
-	m.rpcLatency.WithLabelValues(method).Observe(d.Seconds())
+	v, found := m.byMethod.Load(method)
+	if !found {
+		// Only registered methods reach the interceptor: the map is
+		// bounded by the API.
+		v, _ = m.byMethod.LoadOrStore(method, &rpcSeries{
+			ok: m.rpcs.WithLabelValues(method, codes.OK.String()), latency: m.rpcLatency.WithLabelValues(method)})
+	}
+	series := v.(*rpcSeries)
+	if code == codes.OK {
+		series.ok.Inc()
+	} else {
+		m.rpcs.WithLabelValues(method, code.String()).Inc()
+	}
+	series.latency.Observe(d.Seconds())
 }
 
 func (m *metrics) observeWrite(err error, d time.Duration) {
