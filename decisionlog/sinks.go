@@ -116,13 +116,7 @@ func (s *fileSink) write(ctx context.Context, event []byte) error {
 	if err := s.lineSink.write(ctx, event); err != nil {
 		return err
 	}
-	if s.size-s.released >= releaseChunk {
-		if err := s.w.Flush(); err != nil {
-			return err
-		}
-		s.release()
-	}
-	return nil
+	return s.releaseDue()
 }
 
 // writeLines writes the batch at once when it fits in the file, and event
@@ -135,12 +129,19 @@ func (s *fileSink) writeLines(ctx context.Context, lines []byte) error {
 	if err := s.lineSink.writeLines(ctx, lines); err != nil {
 		return err
 	}
-	if s.size-s.released >= releaseChunk {
-		if err := s.w.Flush(); err != nil {
-			return err
-		}
-		s.release()
+	return s.releaseDue()
+}
+
+// releaseDue releases the page cache behind the file once a chunk has
+// been written since the last release.
+func (s *fileSink) releaseDue() error {
+	if s.size-s.released < releaseChunk {
+		return nil
 	}
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	s.release()
 	return nil
 }
 
