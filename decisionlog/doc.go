@@ -3,10 +3,9 @@
 // OPA's decision-log upload format (a gzip-compressed JSON array of
 // events, POSTed; failed uploads are retried with backoff).
 //
-// Logging waits for nothing on a decision's path: Log encodes the record
-// (about 0.3 µs), hands the event to a bounded buffer and returns; one
-// writer goroutine writes or sends. When the buffer is full the record is
-// dropped and counted. Allowed
+// Logging is never on a decision's critical path: Log hands a record to a
+// bounded buffer and returns; one writer goroutine encodes and writes.
+// When the buffer is full the record is dropped and counted. Allowed
 // decisions can be sampled; denials are always kept. Fields can be erased
 // before they leave the process.
 //

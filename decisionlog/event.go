@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -109,8 +108,7 @@ func (m mask) has(bit int) bool { return m.bits&bit != 0 }
 type encoder struct {
 	labels []byte // the encoded labels object
 	mask   mask
-	// seq numbers the events: deciding goroutines encode their own.
-	seq atomic.Uint64
+	seq    uint64
 	// idPrefix is the first half of every decision ID: random, drawn
 	// once per logger.
 	idPrefix [19]byte
@@ -134,9 +132,9 @@ func newEncoder(labels map[string]string, m mask) *encoder {
 // per logger, then the variant and the event's sequence number. IDs are
 // unique across loggers as random UUIDs are, and cost no random draw per
 // decision.
-func (e *encoder) decisionID(b []byte, seq uint64) []byte {
+func (e *encoder) decisionID(b []byte) []byte {
 	var u [8]byte
-	binary.BigEndian.PutUint64(u[:], seq&(1<<62-1)|1<<63) // variant 10
+	binary.BigEndian.PutUint64(u[:], e.seq&(1<<62-1)|1<<63) // variant 10
 	var s [17]byte
 	hex.Encode(s[0:4], u[0:2])
 	s[4] = '-'
@@ -149,7 +147,7 @@ func (e *encoder) decisionID(b []byte, seq uint64) []byte {
 
 // appendEvent appends r's event as one JSON object.
 func (e *encoder) appendEvent(b []byte, r *Record) []byte {
-	seq := e.seq.Add(1)
+	e.seq++
 	m := e.mask
 	b = append(b, `{"labels":`...)
 	b = append(b, e.labels...)
@@ -179,11 +177,11 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 		b = appendAddr(b, r.Address)
 	}
 	b = append(b, `,"decision_id":`...)
-	b = e.decisionID(b, seq)
+	b = e.decisionID(b)
 	b = append(b, `,"timestamp":"`...)
 	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","req_id":`...)
-	b = strconv.AppendUint(b, seq, 10)
+	b = strconv.AppendUint(b, e.seq, 10)
 	b = append(b, `,"metrics":{"timer_grantd_decision_ns":`...)
 	b = strconv.AppendInt(b, r.Latency.Nanoseconds(), 10)
 	return append(b, `}}`...)

@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Logger takes records from the decision path, as events encoded there,
-// and writes them out on its own goroutine. A nil *Logger logs nothing.
+// Logger takes records from the decision path and encodes and writes them
+// out on its own goroutine. A nil *Logger logs nothing.
 type Logger struct {
-	queue  *queue
+	queue  queue
 	sample float64
 	enc    *encoder
 	out    sink
@@ -84,38 +84,19 @@ func (l *Logger) SampleAllowed() bool {
 	return l.sample >= 1 || rand.Float64() < l.sample
 }
 
-// Log encodes a record and hands the event to the writer without waiting:
-// when the buffer is full, the record is dropped and counted.
-//
-// The deciding goroutine encodes its own record: the decision's strings
-// are in its core's cache now, where the writer would read them from
-// memory a few milliseconds later, and the queue then holds bytes, which
-// the collector never scans.
+// Log hands a record to the writer without waiting: when the buffer is
+// full, the record is dropped and counted. The writer encodes it: nothing
+// but a copy into the queue is added to the decision's path.
 func (l *Logger) Log(r Record) {
 	if l == nil {
 		return
 	}
-	if l.queue.full() {
-		l.dropped.Add(1)
-		return
-	}
-	scratch := scratchPool.Get().(*[]byte)
-	*scratch = l.enc.appendEvent((*scratch)[:0], &r)
-	if l.queue.put(*scratch) {
+	if l.queue.put(&r) {
 		l.kept.Add(1)
 	} else {
 		l.dropped.Add(1)
 	}
-	if cap(*scratch) <= maxScratch {
-		scratchPool.Put(scratch)
-	}
 }
-
-// scratchPool holds the buffers deciding goroutines encode into; one that
-// grew past maxScratch (an event with a large input) is not kept.
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-const maxScratch = 16 << 10
 
 // Stats are the logger's counters.
 type Stats struct {
@@ -171,25 +152,33 @@ func (l *Logger) Close(ctx context.Context) error {
 // record does).
 const batchWindow = 5 * time.Millisecond
 
-// run is the writer: it takes the events that gathered in the queue and
-// hands them to the sink one by one, flushing at least every
-// FlushInterval.
+// run is the writer: it takes the records that gathered in the queue,
+// encodes them and hands them to the sink (a sink of lines takes them all
+// in one write), flushing at least every FlushInterval.
 func (l *Logger) run() {
 	defer close(l.done)
 	tick := time.NewTicker(l.every)
 	defer tick.Stop()
 	ctx := l.ctx
-	var batch []byte
+	var buf []byte
+	var batch []Record
 	for {
 		select {
 		case <-l.queue.wake:
 			time.Sleep(min(batchWindow, l.every))
 			var closed bool
 			batch, closed = l.queue.take(batch)
-			if lines, ok := l.out.(lineWriter); ok {
-				l.report(lines.writeLines(ctx, batch))
+			buf = buf[:0]
+			if sink, ok := l.out.(lineWriter); ok {
+				for i := range batch {
+					buf = append(l.enc.appendEvent(buf, &batch[i]), '\n')
+				}
+				l.report(sink.writeLines(ctx, buf))
 			} else {
-				l.report(eachEvent(batch, func(event []byte) error { return l.out.write(ctx, event) }))
+				for i := range batch {
+					buf = l.enc.appendEvent(buf[:0], &batch[i])
+					l.report(l.out.write(ctx, buf))
+				}
 			}
 			if closed {
 				l.report(l.out.flush(ctx))
@@ -223,37 +212,32 @@ func (l *Logger) report(err error) {
 	}
 }
 
-// queue holds encoded events between the decision path and the writer, at
-// most max of them, each followed by a newline. The writer swaps the
-// whole buffer for an empty one, so the events it holds stay few and in
-// cache, and each wake-up takes all that gathered.
+// queue holds records between the decision path and the writer, at most
+// max of them. The writer swaps the whole queue for an empty slice, so
+// the records it holds stay few and in cache, and each wake-up takes all
+// that gathered.
 type queue struct {
 	mu      sync.Mutex
-	pending []byte
-	n       atomic.Int64 // events in pending; written under mu
-	max     int64
+	pending []Record
+	max     int
 	closed  bool
 	// wake is signalled when the queue stops being empty, or closes.
 	wake chan struct{}
 }
 
-func newQueue(max int) *queue {
-	return &queue{max: int64(max), wake: make(chan struct{}, 1)}
+func newQueue(max int) queue {
+	return queue{max: max, wake: make(chan struct{}, 1)}
 }
 
-// full reports, without taking the lock, whether an event would be
-// dropped now for want of room (so that it need not be encoded).
-func (q *queue) full() bool { return q.n.Load() >= q.max }
-
-// put adds event unless the queue is full or closed.
-func (q *queue) put(event []byte) bool {
+// put adds r unless the queue is full or closed.
+func (q *queue) put(r *Record) bool {
 	q.mu.Lock()
-	if q.closed || q.n.Load() >= q.max {
+	if q.closed || len(q.pending) >= q.max {
 		q.mu.Unlock()
 		return false
 	}
-	q.pending = append(append(q.pending, event...), '\n')
-	first := q.n.Add(1) == 1
+	q.pending = append(q.pending, *r)
+	first := len(q.pending) == 1
 	q.mu.Unlock()
 	if first {
 		q.signal()
@@ -268,12 +252,12 @@ func (q *queue) signal() {
 	}
 }
 
-// take returns the events that gathered, and whether the queue is closed,
-// and keeps spare (emptied) for what comes next.
-func (q *queue) take(spare []byte) (batch []byte, closed bool) {
+// take returns what gathered, and whether the queue is closed, and keeps
+// spare (emptied) for what comes next.
+func (q *queue) take(spare []Record) (batch []Record, closed bool) {
+	clear(spare) // the records' strings are not kept alive by a spare slice
 	q.mu.Lock()
 	batch, q.pending = q.pending, spare[:0]
-	q.n.Store(0)
 	closed = q.closed
 	q.mu.Unlock()
 	return batch, closed
