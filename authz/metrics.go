@@ -16,8 +16,14 @@ type Metrics struct {
 	byKind [len(decisionKinds)]kindSeries
 }
 
-// decisionKinds are the values of the kind label.
-var decisionKinds = [...]string{"collection", "kubernetes", "repository"}
+// The values of the kind label, by index into Metrics.byKind.
+const (
+	kindCollection = iota
+	kindKubernetes
+	kindRepository
+)
+
+var decisionKinds = [...]string{kindCollection: "collection", kindKubernetes: "kubernetes", kindRepository: "repository"}
 
 // kindSeries are one kind's series: a counter for each result
 // (allowed, denied, error) and the latency histogram.
@@ -60,12 +66,12 @@ func (e *Engine) Collectors() []prometheus.Collector {
 }
 
 func (m *Metrics) observe(r Request, d Decision, took time.Duration) {
-	k := &m.byKind[0]
+	k := &m.byKind[kindCollection]
 	switch {
 	case r.Kubernetes:
-		k = &m.byKind[1]
+		k = &m.byKind[kindKubernetes]
 	case r.Repository != "":
-		k = &m.byKind[2]
+		k = &m.byKind[kindRepository]
 	}
 	switch {
 	case d.Allowed:
