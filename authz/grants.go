@@ -34,10 +34,10 @@ func (e *Engine) DecideWithGrants(ctx context.Context, r Request, start time.Tim
 	if a.entry != nil && a.entry.named {
 		return d, a.entry.grants, took
 	}
-	var read []dep
-	grants := a.snap.grantsFor(r, d, &read)
+	var reads readLog
+	grants := a.snap.grantsFor(r, d, &reads)
 	if a.entry != nil {
-		e.cache.name(a.key, a.entry, grants, read)
+		e.cache.name(a.key, a.entry, grants, reads.deps)
 	}
 	return d, grants, took
 }
@@ -45,11 +45,11 @@ func (e *Engine) DecideWithGrants(ctx context.Context, r Request, start time.Tim
 // grantsFor lists the grants behind the granted decision d of r, sorted:
 // the policy's target_grants (policies/authz.rego) whose role holds the
 // operation.
-func (s *snapshot) grantsFor(r Request, d Decision, read *[]dep) []string {
+func (s *snapshot) grantsFor(r Request, d Decision, reads *readLog) []string {
 	// entryObject is the snapshot's, with each entry read recorded.
 	entryObject := func(table, name string) (ast.Object, bool) {
 		o, v := s.entryTerm(table, name)
-		*read = append(*read, dep{table: table, name: name, v: v, hash: keyHash(table, name)})
+		reads.record(table, name, v)
 		return o, o != nil
 	}
 	p, _ := entryObject(tPrincipals, r.Subject.String())
@@ -78,11 +78,7 @@ func (s *snapshot) grantsFor(r Request, d Decision, read *[]dep) []string {
 	// the subjects of sets, walking whichever side is smaller: a high
 	// collection may be granted to thousands of subjects, a principal
 	// acts as a few.
-	collect := func(table, name string, sets ...ast.Object) {
-		bySubject, _ := entryObject(table, name)
-		if bySubject == nil {
-			return
-		}
+	collectFrom := func(bySubject ast.Object, sets ...ast.Object) {
 		for _, set := range sets {
 			if set.Len() <= bySubject.Len() {
 				set.Foreach(func(sub, _ *ast.Term) {
@@ -97,6 +93,11 @@ func (s *snapshot) grantsFor(r Request, d Decision, read *[]dep) []string {
 					addRoles(t)
 				}
 			})
+		}
+	}
+	collect := func(table, name string, sets ...ast.Object) {
+		if bySubject, _ := entryObject(table, name); bySubject != nil {
+			collectFrom(bySubject, sets...)
 		}
 	}
 	switch {
@@ -116,12 +117,10 @@ func (s *snapshot) grantsFor(r Request, d Decision, read *[]dep) []string {
 		collect(tRepoGrants, subjects.Object{Kind: subjects.RepositoryObject, Path: r.Repository}.String(), subjectSet)
 		collect(tRepoGrants, subjects.NamespaceOf(ns).String(), subjectSet)
 	default:
-		if c, _ := entryObject(tCollections, d.Collection); c != nil {
-			if chain, ok := field(c, "chain").(*ast.Array); ok {
-				chain.Foreach(func(a *ast.Term) { collect(tSubtree, stringOf(a), subjectSet) })
-			}
+		// The grant maps the policy's at[path] merges (snapshot.grantMaps).
+		for _, bySubject := range s.grantMaps(d.Collection, reads) {
+			collectFrom(bySubject, subjectSet)
 		}
-		collect(tExact, d.Collection, subjectSet)
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
