@@ -3,8 +3,8 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
-	"reflect"
 
+	"github.com/grantd/grantd/subjects"
 	memdb "github.com/hashicorp/go-memdb"
 )
 
@@ -112,31 +112,115 @@ func schema() *memdb.DBSchema {
 	return db
 }
 
-func str(field string) memdb.Indexer { return &memdb.StringFieldIndex{Field: field} }
+// The indexers read a row's fields directly, not by reflection as memdb's
+// own indexers do: restoring a large state computes millions of keys.
+// The keys are memdb's: str's is memdb.StringFieldIndex's, compound's
+// memdb.CompoundIndex's, and queries build them with those indexers
+// (TestIndexersKeyLikeMemdbs).
 
-// text indexes a field by its canonical string (subjects and objects).
-func text(field string) memdb.Indexer { return &textIndex{field: field} }
-
-type textIndex struct{ field string }
-
-func (x *textIndex) FromObject(obj any) (bool, []byte, error) {
-	v := reflect.Indirect(reflect.ValueOf(obj)).FieldByName(x.field)
-	s, ok := v.Interface().(fmt.Stringer)
-	if !v.IsValid() || !ok {
-		return false, nil, fmt.Errorf("field %q is not a fmt.Stringer", x.field)
-	}
-	return true, append([]byte(s.String()), 0), nil
+// str indexes rows by one string field: the string and a NUL; a row whose
+// field is empty is not indexed.
+func str[T any](get func(*T) string) memdb.Indexer {
+	return &fieldIndex[T]{args: &memdb.StringFieldIndex{}, parts: []func(*T) string{get}, skipEmpty: true}
 }
 
-func (x *textIndex) FromArgs(args ...any) ([]byte, error) {
+// compound indexes rows by several string fields, each with its NUL; a row
+// with one of them empty is not indexed.
+func compound[T any](gets ...func(*T) string) memdb.Indexer {
+	args := &memdb.CompoundIndex{}
+	for range gets {
+		args.Indexes = append(args.Indexes, &memdb.StringFieldIndex{})
+	}
+	return &fieldIndex[T]{args: args, parts: gets, skipEmpty: true}
+}
+
+// text indexes rows by the canonical string of a subject or object field
+// (every row is indexed).
+func text[T any](add func(b []byte, row *T) []byte) memdb.Indexer {
+	return &textIndex[T]{add: add}
+}
+
+// argsIndexer makes the keys of queries.
+type argsIndexer interface {
+	FromArgs(args ...any) ([]byte, error)
+}
+
+type fieldIndex[T any] struct {
+	args      argsIndexer
+	parts     []func(*T) string
+	skipEmpty bool
+}
+
+func (x *fieldIndex[T]) FromObject(obj any) (bool, []byte, error) {
+	row, err := rowOf[T](obj)
+	if err != nil {
+		return false, nil, err
+	}
+	n := 0
+	for _, get := range x.parts {
+		s := get(row)
+		if s == "" && x.skipEmpty {
+			return false, nil, nil
+		}
+		n += len(s) + 1
+	}
+	key := make([]byte, 0, n)
+	for _, get := range x.parts {
+		key = append(append(key, get(row)...), 0)
+	}
+	return true, key, nil
+}
+
+func (x *fieldIndex[T]) FromArgs(args ...any) ([]byte, error) { return x.args.FromArgs(args...) }
+
+// PrefixFromArgs serves the indexIDPrefix queries.
+func (x *fieldIndex[T]) PrefixFromArgs(args ...any) ([]byte, error) {
+	p, ok := x.args.(memdb.PrefixIndexer)
+	if !ok {
+		return nil, fmt.Errorf("index takes no prefix")
+	}
+	return p.PrefixFromArgs(args...)
+}
+
+type textIndex[T any] struct {
+	// add appends the field's canonical string.
+	add func(b []byte, row *T) []byte
+}
+
+func (x *textIndex[T]) FromObject(obj any) (bool, []byte, error) {
+	row, err := rowOf[T](obj)
+	if err != nil {
+		return false, nil, err
+	}
+	return true, append(x.add(make([]byte, 0, 48), row), 0), nil
+}
+
+func (x *textIndex[T]) FromArgs(args ...any) ([]byte, error) {
 	if len(args) != 1 {
-		return nil, fmt.Errorf("index %q takes one argument", x.field)
+		return nil, fmt.Errorf("index takes one argument")
 	}
 	s, ok := args[0].(fmt.Stringer)
 	if !ok {
-		return nil, fmt.Errorf("index %q argument must be a subject or object, not %T", x.field, args[0])
+		return nil, fmt.Errorf("index argument must be a subject or object, not %T", args[0])
 	}
 	return append([]byte(s.String()), 0), nil
+}
+
+func appendSubject(b []byte, s subjects.Subject) []byte { b, _ = s.AppendText(b); return b }
+
+func appendObject(b []byte, o subjects.Object) []byte { b, _ = o.AppendText(b); return b }
+
+// rowOf is obj as a row of type T.
+func rowOf[T any](obj any) (*T, error) {
+	switch v := obj.(type) {
+	case *T:
+		if v != nil {
+			return v, nil
+		}
+	case T:
+		return &v, nil
+	}
+	return nil, fmt.Errorf("an index of %T rows was given a %T", new(T), obj)
 }
 
 func idIndex(idx memdb.Indexer) *memdb.IndexSchema {
@@ -147,14 +231,6 @@ func index(name string, idx memdb.Indexer) *memdb.IndexSchema {
 	return &memdb.IndexSchema{Name: name, Indexer: idx}
 }
 
-func compound(fields ...string) memdb.Indexer {
-	idx := &memdb.CompoundIndex{}
-	for _, f := range fields {
-		idx.Indexes = append(idx.Indexes, str(f))
-	}
-	return idx
-}
-
 func table(name string, indexes ...*memdb.IndexSchema) *memdb.TableSchema {
 	t := &memdb.TableSchema{Name: name, Indexes: map[string]*memdb.IndexSchema{}}
 	for _, i := range indexes {
@@ -163,91 +239,112 @@ func table(name string, indexes ...*memdb.IndexSchema) *memdb.TableSchema {
 	return t
 }
 
-func metaTable() *memdb.TableSchema     { return table(tableMeta, idIndex(str("Key"))) }
-func settingsTable() *memdb.TableSchema { return table(tableSettings, idIndex(str("ID"))) }
-
-func usersTable() *memdb.TableSchema {
-	return table(tableUsers, idIndex(str("Name")))
+func metaTable() *memdb.TableSchema {
+	return table(tableMeta, idIndex(str(func(m *Meta) string { return m.Key })))
+}
+func settingsTable() *memdb.TableSchema {
+	return table(tableSettings, idIndex(str(func(s *Settings) string { return s.ID })))
 }
 
-func orgsTable() *memdb.TableSchema { return table(tableOrgs, idIndex(str("Name"))) }
+func usersTable() *memdb.TableSchema {
+	return table(tableUsers, idIndex(str(func(u *User) string { return u.Name })))
+}
+
+func orgsTable() *memdb.TableSchema {
+	return table(tableOrgs, idIndex(str(func(o *Org) string { return o.Name })))
+}
 
 func teamsTable() *memdb.TableSchema {
 	groups := &memdb.IndexSchema{Name: indexKubeGroup, AllowMissing: true,
 		Indexer: &memdb.StringSliceFieldIndex{Field: "KubernetesGroups"}}
-	return table(tableTeams, idIndex(compound("Org", "Name")), groups)
+	return table(tableTeams, idIndex(compound(func(t *Team) string { return t.Org }, func(t *Team) string { return t.Name })), groups)
 }
 
 func orgMembersTable() *memdb.TableSchema {
-	return table(tableOrgMembers, idIndex(compound("Org", "User")), index(indexUser, str("User")))
+	return table(tableOrgMembers, idIndex(compound(func(m *OrgMember) string { return m.Org }, func(m *OrgMember) string { return m.User })),
+		index(indexUser, str(func(m *OrgMember) string { return m.User })))
 }
 
 func teamMembersTable() *memdb.TableSchema {
-	return table(tableTeamMembers, idIndex(compound("Org", "Team", "User")), index(indexUser, str("User")))
+	return table(tableTeamMembers, idIndex(compound(func(m *TeamMember) string { return m.Org },
+		func(m *TeamMember) string { return m.Team }, func(m *TeamMember) string { return m.User })),
+		index(indexUser, str(func(m *TeamMember) string { return m.User })))
 }
 
 func serviceAccountsTable() *memdb.TableSchema {
-	return table(tableServiceAccounts, idIndex(str("Name")))
+	return table(tableServiceAccounts, idIndex(str(func(a *ServiceAccount) string { return a.Name })))
 }
 
 func sessionsTable() *memdb.TableSchema {
-	return table(tableSessions, idIndex(str("ID")), index(indexUser, str("User")))
+	return table(tableSessions, idIndex(str(func(s *Session) string { return s.ID })), index(indexUser, str(func(s *Session) string { return s.User })))
 }
 
 func apiTokensTable() *memdb.TableSchema {
-	hash := index(indexHash, str("Hash"))
+	hash := index(indexHash, str(func(t *APIToken) string { return t.Hash }))
 	hash.Unique = true
-	return table(tableAPITokens, idIndex(str("ID")), hash, index(indexOwner, text("Owner")))
+	return table(tableAPITokens, idIndex(str(func(t *APIToken) string { return t.ID })), hash,
+		index(indexOwner, text(func(b []byte, t *APIToken) []byte { return appendSubject(b, t.Owner) })))
 }
 
 func collectionsTable() *memdb.TableSchema {
-	parent := index(indexParent, str("Parent"))
+	parent := index(indexParent, str(func(c *Collection) string { return c.Parent }))
 	parent.AllowMissing = true // the root has no parent
-	return table(tableCollections, idIndex(str("Path")), parent)
+	return table(tableCollections, idIndex(str(func(c *Collection) string { return c.Path })), parent)
 }
 
-func rolesTable() *memdb.TableSchema { return table(tableRoles, idIndex(str("ID"))) }
+func rolesTable() *memdb.TableSchema {
+	return table(tableRoles, idIndex(str(func(r *Role) string { return r.ID })))
+}
 
 func grantsTable() *memdb.TableSchema {
-	return table(tableGrants, idIndex(str("ID")), index(indexSubject, text("Subject")), index(indexObject, text("Object")))
+	return table(tableGrants, idIndex(str(func(g *Grant) string { return g.ID })),
+		index(indexSubject, text(func(b []byte, g *Grant) []byte { return appendSubject(b, g.Subject) })),
+		index(indexObject, text(func(b []byte, g *Grant) []byte { return appendObject(b, g.Object) })))
 }
 
 func repositoriesTable() *memdb.TableSchema {
-	return table(tableRepositories, idIndex(compound("Namespace", "Name")))
+	return table(tableRepositories, idIndex(compound(func(r *Repository) string { return r.Namespace }, func(r *Repository) string { return r.Name })))
 }
 
-func ldapConfigTable() *memdb.TableSchema { return table(tableLDAPConfig, idIndex(str("ID"))) }
+func ldapConfigTable() *memdb.TableSchema {
+	return table(tableLDAPConfig, idIndex(str(func(c *LDAPConfig) string { return c.ID })))
+}
 
 func syncReportsTable() *memdb.TableSchema {
-	return table(tableSyncReports, idIndex(&sequenceIndex{field: "ID"}))
+	return table(tableSyncReports, idIndex(&sequenceIndex[SyncReport]{get: func(r *SyncReport) uint64 { return r.ID }}))
 }
 
 func clientCertsTable() *memdb.TableSchema {
-	return table(tableClientCerts, idIndex(str("Serial")), index(indexOwner, text("Owner")))
+	return table(tableClientCerts, idIndex(str(func(c *ClientCert) string { return c.Serial })),
+		index(indexOwner, text(func(b []byte, c *ClientCert) []byte { return appendSubject(b, c.Owner) })))
 }
 
-func keyMaterialTable() *memdb.TableSchema { return table(tableKeyMaterial, idIndex(str("ID"))) }
+func keyMaterialTable() *memdb.TableSchema {
+	return table(tableKeyMaterial, idIndex(str(func(k *KeyMaterial) string { return k.ID })))
+}
 
-func joinTokensTable() *memdb.TableSchema { return table(tableJoinTokens, idIndex(str("ID"))) }
+func joinTokensTable() *memdb.TableSchema {
+	return table(tableJoinTokens, idIndex(str(func(t *JoinToken) string { return t.ID })))
+}
 
 func auditEventsTable() *memdb.TableSchema {
-	return table(tableAuditEvents, idIndex(&sequenceIndex{field: "ID"}))
+	return table(tableAuditEvents, idIndex(&sequenceIndex[AuditEvent]{get: func(e *AuditEvent) uint64 { return e.ID }}))
 }
 
 // sequenceIndex indexes a uint64 field in numeric order. (memdb's
 // UintFieldIndex writes varints, whose byte order is not numeric order, so
 // a range scan over it would not list events oldest to newest.)
-type sequenceIndex struct{ field string }
+type sequenceIndex[T any] struct{ get func(*T) uint64 }
 
-func (x *sequenceIndex) FromObject(obj any) (bool, []byte, error) {
-	v := reflect.Indirect(reflect.ValueOf(obj)).FieldByName(x.field)
-	if !v.IsValid() || v.Kind() != reflect.Uint64 {
-		return false, nil, fmt.Errorf("field %q is not a uint64", x.field)
+func (x *sequenceIndex[T]) FromObject(obj any) (bool, []byte, error) {
+	row, err := rowOf[T](obj)
+	if err != nil {
+		return false, nil, err
 	}
-	return true, binary.BigEndian.AppendUint64(nil, v.Uint()), nil
+	return true, binary.BigEndian.AppendUint64(make([]byte, 0, 8), x.get(row)), nil
 }
 
-func (x *sequenceIndex) FromArgs(args ...any) ([]byte, error) {
+func (x *sequenceIndex[T]) FromArgs(args ...any) ([]byte, error) {
 	if len(args) != 1 {
 		return nil, fmt.Errorf("sequence index takes one argument")
 	}

@@ -33,6 +33,14 @@ type Object struct {
 // String returns the canonical object string.
 func (o Object) String() string { return string(o.Kind) + ":" + o.Path }
 
+// AppendText appends the canonical object string (String) to b, without
+// making the string (encoding.TextAppender).
+func (o Object) AppendText(b []byte) ([]byte, error) {
+	b = append(b, o.Kind...)
+	b = append(b, ':')
+	return append(b, o.Path...), nil
+}
+
 // ParseObject parses and validates a grant object string.
 func ParseObject(in string) (Object, error) {
 	kind, rest, ok := strings.Cut(in, ":")
