@@ -553,6 +553,9 @@ func (c compiler) build(rev uint64) (*snapshot, error) {
 	for k := range affected(grantChanges(grants)) {
 		keys = append(keys, k)
 	}
+	if c.r, err = preload(c.r, grants); err != nil {
+		return nil, err
+	}
 	values, err := c.entries(keys)
 	if err != nil {
 		return nil, err

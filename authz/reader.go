@@ -20,6 +20,7 @@ type Reader interface {
 	OrgMembers(org string) ([]*store.OrgMember, error)
 	KubernetesGroups() ([]string, error)
 	TeamsOfKubernetesGroup(group string) ([]*store.Team, error)
+	Teams(org string) ([]*store.Team, error)
 	TeamMembers(org, team string) ([]*store.TeamMember, error)
 	Collection(path string) (*store.Collection, error)
 	Collections(after string, limit int) ([]*store.Collection, error)

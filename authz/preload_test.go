@@ -1,0 +1,92 @@
+package authz
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/grantd/grantd/internal/randid"
+	"github.com/grantd/grantd/store"
+	"github.com/grantd/grantd/subjects"
+)
+
+// The preloaded lookups of a whole compile answer what the store's indexes
+// answer, in the same order, on a state with names that extend one another
+// ("acme" and "acme2", "dev" and "dev2"), users in many teams and orgs,
+// and grants with random IDs.
+func TestPreloadedReaderAnswersLikeTheStore(t *testing.T) {
+	v := newEnv(t)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	orgs := []string{"acme", "acme2", "ac", "zeta"}
+	teams := []string{"dev", "dev2", "d", "ops"}
+	var users []string
+	for i := range 30 {
+		users = append(users, fmt.Sprintf("u%d", i))
+		v.must(v.user(users[i]))
+	}
+	users = append(users, "admin")
+	for _, o := range orgs {
+		v.must(store.CreateOrg{Org: store.Org{Name: o}})
+		for _, tm := range teams {
+			v.must(store.CreateTeam{Team: store.Team{Org: o, Name: tm}})
+		}
+	}
+	for range 200 {
+		u, o, tm := users[rnd.IntN(len(users))], orgs[rnd.IntN(len(orgs))], teams[rnd.IntN(len(teams))]
+		_ = v.apply(store.SetOrgMember{Member: store.OrgMember{Org: o, User: u}},
+			store.SetTeamMember{Member: store.TeamMember{Org: o, Team: tm, User: u}})
+	}
+	objects := []string{"collection:/", "collection:/Shared", "collection:/Shared/Private/u1", "namespace:acme", "repository:acme/web"}
+	subjectsOf := []string{"user:u1", "user:u2", "team:acme/dev", "team:acme2/dev", "org:acme", "org:acme2", "authenticated"}
+	for range 120 {
+		id, err := randid.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = v.apply(store.CreateGrant{Grant: store.Grant{ID: id, Subject: subjects.MustParse(subjectsOf[rnd.IntN(len(subjectsOf))]),
+			Role:   []string{"viewonly", "restrictedcontrol", "fullcontrol"}[rnd.IntN(3)],
+			Object: subjects.MustParseObject(objects[rnd.IntN(len(objects))]), Scope: store.ScopeSubtree}})
+	}
+
+	r := v.st.Read()
+	grants, err := r.Grants("", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := preload(r, grants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(what string, got, gotErr, want, wantErr any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) || gotErr != wantErr {
+			t.Errorf("%s: preloaded %v (%v), store %v (%v)", what, got, gotErr, want, wantErr)
+		}
+	}
+	var answered int
+	for _, u := range append(users, "nobody") {
+		got, gotErr := p.TeamsOfUser(u)
+		want, wantErr := r.TeamsOfUser(u)
+		same("teams of "+u, got, gotErr, want, wantErr)
+		gotOrgs, gotErr := p.OrgsOfUser(u)
+		wantOrgs, wantErr := r.OrgsOfUser(u)
+		same("orgs of "+u, gotOrgs, gotErr, wantOrgs, wantErr)
+		answered += len(want) + len(wantOrgs)
+	}
+	for _, o := range append(objects, "collection:/Elsewhere") {
+		got, gotErr := p.GrantsOnObject(subjects.MustParseObject(o))
+		want, wantErr := r.GrantsOnObject(subjects.MustParseObject(o))
+		same("grants on "+o, got, gotErr, want, wantErr)
+		answered += len(want)
+	}
+	for _, s := range append(subjectsOf, "user:admin", "team:zeta/ops") {
+		got, gotErr := p.GrantsOfSubject(subjects.MustParse(s))
+		want, wantErr := r.GrantsOfSubject(subjects.MustParse(s))
+		same("grants of "+s, got, gotErr, want, wantErr)
+		answered += len(want)
+	}
+	if answered < 300 {
+		t.Errorf("only %d rows compared: the state is too small to tell", answered)
+	}
+}
