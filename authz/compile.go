@@ -495,6 +495,17 @@ func initialState() *snapshot {
 
 // build compiles the whole state, as of revision rev.
 func (c compiler) build(rev uint64) (*snapshot, error) {
+	// The grants and memberships are read on another core while the keys
+	// are listed here.
+	type preloadResult struct {
+		p   *preloaded
+		err error
+	}
+	pre := make(chan preloadResult, 1)
+	go func() {
+		p, err := preload(c.r)
+		pre <- preloadResult{p, err}
+	}()
 	var keys []key
 	keys = append(keys, key{tPrincipals, subjects.AnonymousCaller.String()})
 	users, err := c.r.Users("", "", 0)
@@ -546,16 +557,14 @@ func (c compiler) build(rev uint64) (*snapshot, error) {
 	for _, r := range repos {
 		keys = append(keys, key{tRepos, r.Namespace + "/" + r.Name})
 	}
-	grants, err := c.r.Grants("", 0)
-	if err != nil {
-		return nil, err
+	loaded := <-pre
+	if loaded.err != nil {
+		return nil, loaded.err
 	}
-	for k := range affected(grantChanges(grants)) {
+	for k := range affected(grantChanges(loaded.p.grants)) {
 		keys = append(keys, k)
 	}
-	if c.r, err = preload(c.r, grants); err != nil {
-		return nil, err
-	}
+	c.r = loaded.p
 	values, err := c.entries(keys)
 	if err != nil {
 		return nil, err

@@ -14,17 +14,21 @@ import (
 // rows are shared between the answers and must not be changed.
 type preloaded struct {
 	Reader
+	grants    []*store.Grant // all of them, in ID order
 	onObject  map[subjects.Object][]*store.Grant
 	ofSubject map[subjects.Subject][]*store.Grant
 	teamsOf   map[string][]*store.TeamMember
 	orgsOf    map[string][]*store.OrgMember
 }
 
-// preload reads the grants (given: the compile has listed them already)
-// and the memberships of r.
-func preload(r Reader, grants []*store.Grant) (*preloaded, error) {
-	p := &preloaded{Reader: r, onObject: map[subjects.Object][]*store.Grant{},
-		ofSubject: map[subjects.Subject][]*store.Grant{}, teamsOf: map[string][]*store.TeamMember{},
+// preload reads the grants and the memberships of r.
+func preload(r Reader) (*preloaded, error) {
+	grants, err := r.Grants("", 0)
+	if err != nil {
+		return nil, err
+	}
+	p := &preloaded{Reader: r, grants: grants, onObject: make(map[subjects.Object][]*store.Grant, len(grants)/2),
+		ofSubject: make(map[subjects.Subject][]*store.Grant, len(grants)/2), teamsOf: map[string][]*store.TeamMember{},
 		orgsOf: map[string][]*store.OrgMember{}}
 	// The store lists grants in ID order, and its indexes by object and by
 	// subject order each one's grants by ID.

@@ -50,11 +50,7 @@ func TestPreloadedReaderAnswersLikeTheStore(t *testing.T) {
 	}
 
 	r := v.st.Read()
-	grants, err := r.Grants("", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := preload(r, grants)
+	p, err := preload(r)
 	if err != nil {
 		t.Fatal(err)
 	}
