@@ -121,12 +121,13 @@ func (s *Store) startRaft() error {
 	conf := raft.DefaultConfig()
 	conf.LocalID = raft.ServerID(s.cfg.NodeID)
 	conf.Logger = logger
-	// A single node elects itself after one heartbeat timeout; keep the
-	// timeouts short so start-up is fast. A cluster keeps them short too:
-	// a leader lost is replaced within about a second.
-	conf.HeartbeatTimeout = 200 * time.Millisecond
-	conf.ElectionTimeout = 200 * time.Millisecond
-	conf.LeaderLeaseTimeout = 100 * time.Millisecond
+	// A single node elects itself after one to two heartbeat timeouts,
+	// and only then serves: keep them short so start-up is fast (it has
+	// no peer to lose contact with). A cluster keeps them short too: a
+	// leader lost is replaced within about a second.
+	conf.HeartbeatTimeout = 50 * time.Millisecond
+	conf.ElectionTimeout = 50 * time.Millisecond
+	conf.LeaderLeaseTimeout = 50 * time.Millisecond
 	if s.cfg.Cluster != nil {
 		conf.HeartbeatTimeout = 500 * time.Millisecond
 		conf.ElectionTimeout = 500 * time.Millisecond
