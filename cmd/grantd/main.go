@@ -97,6 +97,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	}
 
 	started := time.Now()
+	loaded := collectLessWhileLoading()
 	engine, err := authz.New(log)
 	if err != nil {
 		return err
@@ -146,6 +147,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err := st.WaitReady(readyCtx); err != nil {
 		return err
 	}
+	loaded()
 	generated, err := server.Bootstrap(ctx, st, getenv("GRANTD_ADMIN_PASSWORD"), time.Now())
 	if errors.Is(err, server.ErrBootstrapped) {
 		if getenv("GRANTD_ADMIN_PASSWORD") != "" {
@@ -282,6 +284,24 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	}
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// loadingGCPercent is the collector's target percentage while grantd
+// loads its state. Loading allocates nearly all of what the heap will
+// hold at once; collected each time the heap doubles (GOGC 100), the
+// state is marked again and again: a third of start-up's CPU with
+// enterprise-large. See docs/decisions.md, "Start-up collects less often".
+const loadingGCPercent = 400
+
+// collectLessWhileLoading raises the collector's target percentage to
+// loadingGCPercent, unless GOGC has it higher or off, and returns what
+// puts it back.
+func collectLessWhileLoading() (loaded func()) {
+	prev := debug.SetGCPercent(loadingGCPercent)
+	if prev < 0 || prev >= loadingGCPercent {
+		debug.SetGCPercent(prev)
+	}
+	return func() { debug.SetGCPercent(prev) }
 }
 
 // memoryReturned is logged once the start-up garbage is back with the OS:
