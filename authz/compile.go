@@ -495,8 +495,8 @@ func initialState() *snapshot {
 
 // build compiles the whole state, as of revision rev.
 func (c compiler) build(rev uint64) (*snapshot, error) {
-	// The grants and memberships are read on another core while the keys
-	// are listed here.
+	// The grants and the memberships are read while the keys are listed
+	// here (preload reads them on two goroutines).
 	type preloadResult struct {
 		p   *preloaded
 		err error

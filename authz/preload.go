@@ -1,6 +1,9 @@
 package authz
 
 import (
+	"errors"
+	"sync"
+
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
 )
@@ -21,50 +24,69 @@ type preloaded struct {
 	orgsOf    map[string][]*store.OrgMember
 }
 
-// preload reads the grants and the memberships of r.
+// preload reads the grants and the memberships of r, each on a core of
+// its own.
 func preload(r Reader) (*preloaded, error) {
-	grants, err := r.Grants("", 0)
-	if err != nil {
+	p := &preloaded{Reader: r}
+	var membersErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { membersErr = p.loadMemberships() })
+	grantsErr := p.loadGrants()
+	wg.Wait()
+	if err := errors.Join(grantsErr, membersErr); err != nil {
 		return nil, err
 	}
-	p := &preloaded{Reader: r, grants: grants, onObject: make(map[subjects.Object][]*store.Grant, len(grants)/2),
-		ofSubject: make(map[subjects.Subject][]*store.Grant, len(grants)/2), teamsOf: map[string][]*store.TeamMember{},
-		orgsOf: map[string][]*store.OrgMember{}}
+	return p, nil
+}
+
+func (p *preloaded) loadGrants() error {
+	grants, err := p.Reader.Grants("", 0)
+	if err != nil {
+		return err
+	}
+	p.grants = grants
+	p.onObject = make(map[subjects.Object][]*store.Grant, len(grants)/2)
+	p.ofSubject = make(map[subjects.Subject][]*store.Grant, len(grants)/2)
 	// The store lists grants in ID order, and its indexes by object and by
 	// subject order each one's grants by ID.
 	for _, g := range grants {
 		p.onObject[g.Object] = append(p.onObject[g.Object], g)
 		p.ofSubject[g.Subject] = append(p.ofSubject[g.Subject], g)
 	}
-	// Its index by user orders a user's memberships by org, then team: the
-	// order of the orgs, their teams and their members here.
-	orgs, err := r.Orgs("", 0)
+	return nil
+}
+
+func (p *preloaded) loadMemberships() error {
+	p.teamsOf, p.orgsOf = map[string][]*store.TeamMember{}, map[string][]*store.OrgMember{}
+	// The store's index by user orders a user's memberships by org, then
+	// team: the order of the orgs, their teams and their members here.
+	orgs, err := p.Reader.Orgs("", 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, o := range orgs {
-		members, err := r.OrgMembers(o.Name)
+		members, err := p.Reader.OrgMembers(o.Name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, m := range members {
 			p.orgsOf[m.User] = append(p.orgsOf[m.User], m)
 		}
-		teams, err := r.Teams(o.Name)
+		teams, err := p.Reader.Teams(o.Name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, t := range teams {
-			members, err := r.TeamMembers(o.Name, t.Name)
+			members, err := p.Reader.TeamMembers(o.Name, t.Name)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for _, m := range members {
 				p.teamsOf[m.User] = append(p.teamsOf[m.User], m)
 			}
 		}
 	}
-	return p, nil
+	return nil
 }
 
 func (p *preloaded) GrantsOnObject(o subjects.Object) ([]*store.Grant, error) {
