@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/grantd/grantd/internal/loadgc"
+
 	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/pki"
@@ -97,7 +99,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	}
 
 	started := time.Now()
-	loaded := collectLessWhileLoading()
+	loaded := loadgc.Start()
 	engine, err := authz.New(log)
 	if err != nil {
 		return err
@@ -284,24 +286,6 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	}
 	log.Info("stopped", "err", err)
 	return err
-}
-
-// loadingGCPercent is the collector's target percentage while grantd
-// loads its state. Loading allocates nearly all of what the heap will
-// hold at once; collected each time the heap doubles (GOGC 100), the
-// state is marked again and again: a third of start-up's CPU with
-// enterprise-large. See docs/decisions.md, "Start-up collects less often".
-const loadingGCPercent = 400
-
-// collectLessWhileLoading raises the collector's target percentage to
-// loadingGCPercent, unless GOGC has it higher or off, and returns what
-// puts it back.
-func collectLessWhileLoading() (loaded func()) {
-	prev := debug.SetGCPercent(loadingGCPercent)
-	if prev < 0 || prev >= loadingGCPercent {
-		debug.SetGCPercent(prev)
-	}
-	return func() { debug.SetGCPercent(prev) }
 }
 
 // memoryReturned is logged once the start-up garbage is back with the OS:

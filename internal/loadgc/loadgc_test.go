@@ -1,4 +1,4 @@
-package main
+package loadgc
 
 import (
 	"runtime/debug"
@@ -7,13 +7,13 @@ import (
 
 // While the state loads, the collector runs at most a quarter as often as
 // by default, never more often than GOGC asks, and as GOGC asks afterwards.
-func TestCollectLessWhileLoading(t *testing.T) {
+func TestStartCollectsLessUntilLoaded(t *testing.T) {
 	orig := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(orig)
 	for _, gogc := range []int{100, 50, 400, 800, -1} {
 		debug.SetGCPercent(gogc)
-		loaded := collectLessWhileLoading()
-		want := max(gogc, loadingGCPercent)
+		loaded := Start()
+		want := max(gogc, Percent)
 		if gogc < 0 {
 			want = gogc
 		}
