@@ -104,6 +104,17 @@ func (t terms) str(s string) *ast.Term {
 	return x
 }
 
+// subject is str of s's canonical string, made only when it is not shared
+// yet.
+func (t terms) subject(s subjects.Subject) *ast.Term {
+	var buf [64]byte
+	b, _ := s.AppendText(buf[:0])
+	if x, ok := t[string(b)]; ok {
+		return x
+	}
+	return t.str(string(b))
+}
+
 // stringSet is a set as an object {item: true}: JSON has no sets, and the
 // exported bundle must mean exactly what the compiled state means.
 func (t terms) stringSet(items ...string) *ast.Term {
@@ -114,13 +125,9 @@ func (t terms) stringSet(items ...string) *ast.Term {
 	return ast.NewTerm(o)
 }
 
-func obj(items ...[2]*ast.Term) *ast.Term {
-	o := ast.NewObject()
-	for _, it := range items {
-		o.Insert(it[0], it[1])
-	}
-	return ast.NewTerm(o)
-}
+// obj is the object of items, whose keys are distinct (ast.NewObject
+// does not look for duplicates; it places the items in one allocation).
+func obj(items ...[2]*ast.Term) *ast.Term { return ast.NewTerm(ast.NewObject(items...)) }
 
 func (t terms) kv(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{t.str(k), v} }
 
@@ -265,7 +272,7 @@ func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Te
 	}
 	o := ast.NewObject()
 	for _, s := range order {
-		o.Insert(t.str(s.String()), ast.NewTerm(bySubject[s]))
+		o.Insert(t.subject(s), ast.NewTerm(bySubject[s]))
 	}
 	return ast.NewTerm(o)
 }
