@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/grantd/grantd/internal/loadgc"
+
 	"github.com/grantd/grantd/store"
 )
 
@@ -41,6 +43,9 @@ func runRestore(args []string, stdout, stderr io.Writer) error {
 	cfg := store.DefaultConfig(filepath.Join(*dataDir, "raft"))
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	started := time.Now()
+	// The command loads the state it replaces and then the snapshot's:
+	// pace the collector as grantd's start-up does.
+	defer loadgc.Start()()
 	st, err := store.Open(cfg)
 	if err != nil {
 		return err
