@@ -121,7 +121,7 @@ func schema() *memdb.DBSchema {
 // str indexes rows by one string field: the string and a NUL; a row whose
 // field is empty is not indexed.
 func str[T any](get func(*T) string) memdb.Indexer {
-	return &fieldIndex[T]{args: &memdb.StringFieldIndex{}, parts: []func(*T) string{get}, skipEmpty: true}
+	return &fieldIndex[T]{args: &memdb.StringFieldIndex{}, parts: []func(*T) string{get}}
 }
 
 // compound indexes rows by several string fields, each with its NUL; a row
@@ -131,7 +131,7 @@ func compound[T any](gets ...func(*T) string) memdb.Indexer {
 	for range gets {
 		args.Indexes = append(args.Indexes, &memdb.StringFieldIndex{})
 	}
-	return &fieldIndex[T]{args: args, parts: gets, skipEmpty: true}
+	return &fieldIndex[T]{args: args, parts: gets}
 }
 
 // text indexes rows by the canonical string of a subject or object field
@@ -140,15 +140,9 @@ func text[T any](add func(b []byte, row *T) []byte) memdb.Indexer {
 	return &textIndex[T]{add: add}
 }
 
-// argsIndexer makes the keys of queries.
-type argsIndexer interface {
-	FromArgs(args ...any) ([]byte, error)
-}
-
 type fieldIndex[T any] struct {
-	args      argsIndexer
-	parts     []func(*T) string
-	skipEmpty bool
+	args  memdb.Indexer // memdb's indexer of the same key: it makes the queries' keys
+	parts []func(*T) string
 }
 
 func (x *fieldIndex[T]) FromObject(obj any) (bool, []byte, error) {
@@ -159,7 +153,7 @@ func (x *fieldIndex[T]) FromObject(obj any) (bool, []byte, error) {
 	n := 0
 	for _, get := range x.parts {
 		s := get(row)
-		if s == "" && x.skipEmpty {
+		if s == "" {
 			return false, nil, nil
 		}
 		n += len(s) + 1
