@@ -1,9 +1,11 @@
 package authz
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
 	"github.com/grantd/grantd/internal/randid"
@@ -12,43 +14,10 @@ import (
 )
 
 // The preloaded lookups of a whole compile answer what the store's indexes
-// answer, in the same order, on a state with names that extend one another
-// ("acme" and "acme2", "dev" and "dev2"), users in many teams and orgs,
-// and grants with random IDs.
+// answer, in the same order (on the entangled state).
 func TestPreloadedReaderAnswersLikeTheStore(t *testing.T) {
 	v := newEnv(t)
-	rnd := rand.New(rand.NewPCG(3, 4))
-	orgs := []string{"acme", "acme2", "ac", "zeta"}
-	teams := []string{"dev", "dev2", "d", "ops"}
-	var users []string
-	for i := range 30 {
-		users = append(users, fmt.Sprintf("u%d", i))
-		v.must(v.user(users[i]))
-	}
-	users = append(users, "admin")
-	for _, o := range orgs {
-		v.must(store.CreateOrg{Org: store.Org{Name: o}})
-		for _, tm := range teams {
-			v.must(store.CreateTeam{Team: store.Team{Org: o, Name: tm}})
-		}
-	}
-	for range 200 {
-		u, o, tm := users[rnd.IntN(len(users))], orgs[rnd.IntN(len(orgs))], teams[rnd.IntN(len(teams))]
-		_ = v.apply(store.SetOrgMember{Member: store.OrgMember{Org: o, User: u}},
-			store.SetTeamMember{Member: store.TeamMember{Org: o, Team: tm, User: u}})
-	}
-	objects := []string{"collection:/", "collection:/Shared", "collection:/Shared/Private/u1", "namespace:acme", "repository:acme/web"}
-	subjectsOf := []string{"user:u1", "user:u2", "team:acme/dev", "team:acme2/dev", "org:acme", "org:acme2", "authenticated"}
-	for range 120 {
-		id, err := randid.New()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = v.apply(store.CreateGrant{Grant: store.Grant{ID: id, Subject: subjects.MustParse(subjectsOf[rnd.IntN(len(subjectsOf))]),
-			Role:   []string{"viewonly", "restrictedcontrol", "fullcontrol"}[rnd.IntN(3)],
-			Object: subjects.MustParseObject(objects[rnd.IntN(len(objects))]), Scope: store.ScopeSubtree}})
-	}
-
+	users, objects, subjectsOf := v.entangled(t)
 	r := v.st.Read()
 	p, err := preload(r)
 	if err != nil {
@@ -85,4 +54,91 @@ func TestPreloadedReaderAnswersLikeTheStore(t *testing.T) {
 	if answered < 300 {
 		t.Errorf("only %d rows compared: the state is too small to tell", answered)
 	}
+}
+
+// A restart restores the raft snapshot. The engine compiles it from the
+// snapshot's rows while the store indexes them (Engine.Preview), and ends
+// with the very state a compile from the store makes.
+func TestPreviewCompilesWhatTheStoreHolds(t *testing.T) {
+	dir := t.TempDir()
+	v := openEnv(t, dir)
+	v.entangled(t)
+	if err := v.st.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var previewed atomic.Bool
+	cfg := store.DefaultConfig(dir)
+	cfg.Logger = quietLog()
+	cfg.Observe = func(*store.ReadTxn, []store.Change) { t.Error("the restore was observed, not previewed") }
+	cfg.Preview = func(rows *store.ReadTxn) store.Observer {
+		previewed.Store(true)
+		return e.Preview(rows)
+	}
+	st, err := store.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !previewed.Load() {
+		t.Fatal("the restart did not preview its snapshot")
+	}
+	want, err := compiler{r: st.Read()}.build(st.Read().Revision())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.opa.cur.Load()
+	if got.rev != want.rev || got.object().Compare(want.object()) != 0 {
+		t.Errorf("previewed state at %d differs from the store's at %d", got.rev, want.rev)
+	}
+	if n := want.tables[tCollections].Len() + want.tables[tPrincipals].Len(); n < 30 {
+		t.Errorf("only %d entries compiled: the state is too small to tell", n)
+	}
+}
+
+// entangled fills the store with names that extend one another ("acme"
+// and "acme2", "dev" and "dev2"), users in many teams and orgs, and grants
+// with random IDs. It returns the users, and the objects and subjects of
+// the grants.
+func (v *env) entangled(t *testing.T) (users, objects, subjectsOf []string) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	orgs := []string{"acme", "acme2", "ac", "zeta"}
+	teams := []string{"dev", "dev2", "d", "ops"}
+	for i := range 30 {
+		users = append(users, fmt.Sprintf("u%d", i))
+		v.must(v.user(users[i]))
+	}
+	users = append(users, "admin")
+	for _, o := range orgs {
+		v.must(store.CreateOrg{Org: store.Org{Name: o}})
+		for _, tm := range teams {
+			v.must(store.CreateTeam{Team: store.Team{Org: o, Name: tm}})
+		}
+	}
+	for range 200 {
+		u, o, tm := users[rnd.IntN(len(users))], orgs[rnd.IntN(len(orgs))], teams[rnd.IntN(len(teams))]
+		_ = v.apply(store.SetOrgMember{Member: store.OrgMember{Org: o, User: u}},
+			store.SetTeamMember{Member: store.TeamMember{Org: o, Team: tm, User: u}})
+	}
+	objects = []string{"collection:/", "collection:/Shared", "collection:/Shared/Private/u1", "namespace:acme", "repository:acme/web"}
+	subjectsOf = []string{"user:u1", "user:u2", "team:acme/dev", "team:acme2/dev", "org:acme", "org:acme2", "authenticated"}
+	for range 120 {
+		id, err := randid.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = v.apply(store.CreateGrant{Grant: store.Grant{ID: id, Subject: subjects.MustParse(subjectsOf[rnd.IntN(len(subjectsOf))]),
+			Role:   []string{"viewonly", "restrictedcontrol", "fullcontrol"}[rnd.IntN(3)],
+			Object: subjects.MustParseObject(objects[rnd.IntN(len(objects))]), Scope: store.ScopeSubtree}})
+	}
+	return users, objects, subjectsOf
 }

@@ -106,6 +106,31 @@ func (e *Engine) Observe(state *store.ReadTxn, changes []store.Change) {
 	}
 }
 
+// Preview is a store.Previewer: it compiles the state a snapshot restore
+// is installing from the snapshot's rows while the store builds its
+// indexes, and installs it in Observe's place once the store has. Should
+// that compile fail, the installed state is compiled as Observe would.
+func (e *Engine) Preview(rows *store.ReadTxn) store.Observer {
+	type result struct {
+		state *snapshot
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		state, err := compiler{r: rows}.build(rows.Revision())
+		done <- result{state, err}
+	}()
+	return func(state *store.ReadTxn, _ []store.Change) {
+		r := <-done
+		if r.err != nil || state.Revision() != rows.Revision() {
+			e.log.Warn("compiling the restored state from the snapshot failed; compiling it from the store", "revision", state.Revision(), "err", r.err)
+			e.Observe(state, nil)
+			return
+		}
+		e.install(r.state)
+	}
+}
+
 // Healthy reports whether the compiled state follows the store.
 func (e *Engine) Healthy() bool { return !e.broken.Load() }
 
@@ -115,11 +140,16 @@ func (e *Engine) Rebuild(_ context.Context, r Reader) error {
 	if err != nil {
 		return err
 	}
+	e.install(state)
+	return nil
+}
+
+// install swaps in a whole compiled state.
+func (e *Engine) install(state *snapshot) {
 	e.writeMu.Lock()
 	e.opa.cur.Store(state)
 	e.writeMu.Unlock()
 	e.broken.Store(false)
-	return nil
 }
 
 // apply recomputes the entries a write changed and publishes them, with

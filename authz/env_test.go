@@ -43,7 +43,7 @@ func openEnv(t testing.TB, dir string) *env {
 	e.SetDecisionCache(DefaultDecisionCache)
 	cfg := store.DefaultConfig(dir)
 	cfg.Logger = quietLog()
-	cfg.Observe = e.Observe
+	cfg.Observe, cfg.Preview = e.Observe, e.Preview
 	st, err := store.Open(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -83,7 +83,7 @@ func openLikeGrantd(ctx context.Context, dataDir string) (*store.Store, *authz.E
 	}
 	cfg := store.DefaultConfig(filepath.Join(dataDir, "raft"))
 	cfg.Logger = log
-	cfg.Observe = engine.Observe
+	cfg.Observe, cfg.Preview = engine.Observe, engine.Preview
 	st, err := store.Open(cfg)
 	if err != nil {
 		return nil, nil, err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -27,6 +28,7 @@ type fsm struct {
 	// observe, when set, sees each committed write before its revision
 	// becomes visible to WaitForRevision.
 	observe Observer
+	preview Previewer
 	// prepared is the state Store.Restore built while checking the
 	// snapshot it hands raft, so that raft's restore of those same bytes
 	// does not build it a second time.
@@ -117,7 +119,7 @@ type snapshotRow struct {
 }
 
 type fsmSnapshot struct {
-	txn   *memdb.Txn
+	txn   rowSource
 	index uint64
 }
 
@@ -160,14 +162,23 @@ func (s *fsmSnapshot) Release() {}
 // the old database until the new one is complete.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	db, rev, err := f.restoredState(rc)
+	observe := f.observe
+	var preview func(*ReadTxn)
+	if f.preview != nil {
+		preview = func(rows *ReadTxn) {
+			if o := f.preview(rows); o != nil {
+				observe = o
+			}
+		}
+	}
+	db, rev, err := f.restoredState(rc, preview)
 	if err != nil {
 		return err
 	}
 	f.db.Store(db)
 	f.credentials.Store(max(rev, f.credentials.Load()+1))
-	if f.observe != nil {
-		f.observe(&ReadTxn{txn: db.Txn(false), rev: rev}, nil)
+	if observe != nil {
+		observe(&ReadTxn{txn: db.Txn(false), rev: rev}, nil)
 	}
 	f.revision.advance(rev)
 	return nil
@@ -175,17 +186,17 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 
 // restoredState is the state a snapshot holds: the prepared one when the
 // snapshot is the very one it was built from, else decoded from r.
-func (f *fsm) restoredState(r io.Reader) (*memdb.MemDB, uint64, error) {
+func (f *fsm) restoredState(r io.Reader, preview func(*ReadTxn)) (*memdb.MemDB, uint64, error) {
 	p := f.prepared.Swap(nil)
 	if p == nil {
-		return readSnapshot(r)
+		return readSnapshot(r, preview)
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, 0, err
 	}
 	if sha256.Sum256(data) != p.sum {
-		return readSnapshot(bytes.NewReader(data))
+		return readSnapshot(bytes.NewReader(data), preview)
 	}
 	var hdr snapshotHeader
 	line, _, _ := bytes.Cut(data, []byte("\n"))
@@ -195,26 +206,48 @@ func (f *fsm) restoredState(r io.Reader) (*memdb.MemDB, uint64, error) {
 	return p.db, hdr.Revision, nil
 }
 
-func readSnapshot(r io.Reader) (*memdb.MemDB, uint64, error) {
-	newRow := map[string]func() any{}
-	for _, t := range tables {
-		newRow[t.name] = t.newRow
-	}
+// readSnapshot builds the state a snapshot holds. When prepare is set, it
+// is given that state as soon as the rows are decoded, read from the rows
+// themselves (rowTables) while the memdb's indexes are still being built.
+func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, error) {
 	db, err := memdb.NewMemDB(schema())
 	if err != nil {
 		return nil, 0, err
 	}
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
+	br := bufio.NewReaderSize(r, 1<<16)
+	var buf []byte
+	line, err := nextLine(br, &buf)
 	var hdr snapshotHeader
-	if err := dec.Decode(&hdr); err != nil || hdr.Version != 1 {
+	if err == nil {
+		err = json.Unmarshal(line, &hdr)
+	}
+	if err != nil || hdr.Version != 1 {
 		return nil, 0, fmt.Errorf("snapshot header: version %d: %v", hdr.Version, err)
 	}
+	d := &rowDecoder{r: br, tables: map[string]int{}}
+	for i, t := range tables {
+		d.tables[t.name] = i
+	}
+	if prepare != nil {
+		d.rows = map[string][]any{}
+		d.done = func() {
+			if rt, err := newRowTables(db.DBSchema(), d.rows); err == nil {
+				prepare(&ReadTxn{txn: rt, rev: hdr.Revision})
+			}
+		}
+	}
 	// Decoding overlaps the index inserts, which take most of the time.
-	batches := make(chan []tableRow, 4)
+	// The decoder keeps a few batches ahead of them, or, when it collects
+	// the rows for a preview, runs ahead as far as it can.
+	ahead := 4
+	if prepare != nil {
+		ahead = 1 << 14
+	}
+	batches := make(chan []tableRow, ahead)
 	stop := make(chan struct{})
 	defer close(stop)
 	decodeErr := make(chan error, 1)
-	go func() { decodeErr <- decodeRows(dec, newRow, batches, stop) }()
+	go func() { decodeErr <- d.decode(batches, stop) }()
 	txn := db.Txn(true)
 	defer txn.Abort()
 	for batch := range batches {
@@ -237,9 +270,20 @@ type tableRow struct {
 	row   any
 }
 
-// decodeRows decodes the snapshot's rows into batches until the end of
-// the stream, an error, or stop; it closes out either way.
-func decodeRows(dec *json.Decoder, newRow map[string]func() any, out chan<- []tableRow, stop <-chan struct{}) error {
+// rowDecoder decodes a snapshot's rows, the lines after its header.
+type rowDecoder struct {
+	r      *bufio.Reader
+	buf    []byte         // a line longer than r's buffer
+	tables map[string]int // by name, their place in tables
+	// rows, when set, collects the rows by table, and done is called once
+	// they all are.
+	rows map[string][]any
+	done func()
+}
+
+// decode decodes the rows into batches until the end of the stream, an
+// error, or stop; it closes out either way.
+func (d *rowDecoder) decode(out chan<- []tableRow, stop <-chan struct{}) error {
 	defer close(out)
 	const batchSize = 512
 	batch := make([]tableRow, 0, batchSize)
@@ -253,28 +297,100 @@ func decodeRows(dec *json.Decoder, newRow map[string]func() any, out chan<- []ta
 		}
 	}
 	for {
-		var line snapshotRow
-		if err := dec.Decode(&line); err == io.EOF {
+		line, err := nextLine(d.r, &d.buf)
+		if err == io.EOF {
 			break
 		} else if err != nil {
 			return fmt.Errorf("snapshot row: %w", err)
 		}
-		mk, ok := newRow[line.Table]
-		if !ok {
-			return fmt.Errorf("snapshot names unknown table %q", line.Table)
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
 		}
-		row := mk()
-		if err := json.Unmarshal(line.Row, row); err != nil {
-			return fmt.Errorf("snapshot %s row: %w", line.Table, err)
+		r, err := d.row(line)
+		if err != nil {
+			return err
 		}
-		if batch = append(batch, tableRow{line.Table, row}); len(batch) == batchSize && !send() {
+		if d.rows != nil {
+			d.rows[r.table] = append(d.rows[r.table], r.row)
+		}
+		if batch = append(batch, r); len(batch) == batchSize && !send() {
 			return nil
 		}
 	}
-	if len(batch) > 0 {
-		send()
+	if len(batch) > 0 && !send() {
+		return nil
+	}
+	if d.done != nil {
+		d.done()
 	}
 	return nil
+}
+
+// row decodes one line. The row is decoded straight from the line when
+// it has the shape Persist writes, {"t":"table","r":row}, which spares
+// the JSON decoder a pass over it; any other line is decoded as JSON.
+func (d *rowDecoder) row(line []byte) (tableRow, error) {
+	if name, body, ok := splitRow(line); ok {
+		if i, ok := d.tables[string(name)]; ok {
+			row := tables[i].newRow()
+			if json.Unmarshal(body, row) == nil {
+				return tableRow{tables[i].name, row}, nil
+			}
+		}
+	}
+	var r snapshotRow
+	if err := json.Unmarshal(line, &r); err != nil {
+		return tableRow{}, fmt.Errorf("snapshot row: %w", err)
+	}
+	i, ok := d.tables[r.Table]
+	if !ok {
+		return tableRow{}, fmt.Errorf("snapshot names unknown table %q", r.Table)
+	}
+	row := tables[i].newRow()
+	if err := json.Unmarshal(r.Row, row); err != nil {
+		return tableRow{}, fmt.Errorf("snapshot %s row: %w", r.Table, err)
+	}
+	return tableRow{tables[i].name, row}, nil
+}
+
+// splitRow splits a line of the shape {"t":"table","r":row} whose table
+// name has no escapes.
+func splitRow(line []byte) (name, body []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"t":"`))
+	if !ok {
+		return nil, nil, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 || bytes.IndexByte(rest[:i], '\\') >= 0 {
+		return nil, nil, false
+	}
+	name = rest[:i]
+	if body, ok = bytes.CutPrefix(rest[i+1:], []byte(`,"r":`)); !ok {
+		return nil, nil, false
+	}
+	body, ok = bytes.CutSuffix(body, []byte("}"))
+	return name, body, ok
+}
+
+// nextLine returns the next line of r without its newline, io.EOF after
+// the last one. buf holds a line longer than r's buffer.
+func nextLine(r *bufio.Reader, buf *[]byte) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		*buf = append((*buf)[:0], line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			line, err = r.ReadSlice('\n')
+			*buf = append(*buf, line...)
+		}
+		line = *buf
+	}
+	if err == io.EOF && len(line) > 0 {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(line, []byte("\n")), nil
 }
 
 // revisionWaiter publishes the applied revision and wakes waiters.

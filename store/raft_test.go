@@ -7,7 +7,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,7 +68,7 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatal("state after snapshot restore differs")
 	}
 	// The snapshot format round-trips on its own too.
-	db, rev, err := readSnapshot(bytes.NewReader(want.Bytes()))
+	db, rev, err := readSnapshot(bytes.NewReader(want.Bytes()), nil)
 	if err != nil || rev != after {
 		t.Fatalf("readSnapshot: rev %d, %v", rev, err)
 	}
@@ -177,5 +180,93 @@ func TestObserverSeesWritesBeforeReaders(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen) != 1 || seen[0] != rev {
 		t.Fatalf("observer saw %v, want [%d]", seen, rev)
+	}
+}
+
+// A restore shows its state to the Previewer once the rows are decoded,
+// and calls what the Previewer returns in the Observer's place; a restore
+// that fails calls neither.
+func TestRestorePreview(t *testing.T) {
+	s := newStore(t)
+	for i := range 20 {
+		mustApply(t, s, user(fmt.Sprint("u", i)))
+	}
+	var snap bytes.Buffer
+	if err := s.WriteSnapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	rev := s.Revision()
+	var observed, installed []uint64
+	var previewed *ReadTxn
+	f, err := newFSM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.observe = func(r *ReadTxn, _ []Change) { observed = append(observed, r.Revision()) }
+	f.preview = func(rows *ReadTxn) Observer {
+		previewed = rows
+		return func(r *ReadTxn, changes []Change) {
+			if changes != nil {
+				t.Error("a restore's changes are not nil")
+			}
+			installed = append(installed, r.Revision())
+		}
+	}
+	if err := f.Restore(io.NopCloser(bytes.NewReader(snap.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if previewed == nil || previewed.Revision() != rev || len(installed) != 1 || installed[0] != rev || len(observed) != 0 {
+		t.Fatalf("previewed %v, installed %v, observed %v; want revision %d installed only", previewed != nil, installed, observed, rev)
+	}
+	if u, err := previewed.User("u7"); err != nil || u == nil || u.Name != "u7" {
+		t.Errorf("the preview lacks u7: %v, %v", u, err)
+	}
+
+	// Without an observer of its own from the Previewer, the Observer sees it.
+	previewed, installed = nil, nil
+	f.preview = func(rows *ReadTxn) Observer { previewed = rows; return nil }
+	if err := f.Restore(io.NopCloser(bytes.NewReader(snap.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if previewed == nil || len(observed) != 1 || observed[0] != rev {
+		t.Fatalf("previewed %v, observed %v; want revision %d observed", previewed != nil, observed, rev)
+	}
+
+	// A snapshot that fails to decode is neither previewed nor observed.
+	previewed, observed = nil, nil
+	bad := append(bytes.Clone(snap.Bytes()), `{"t":"users","r":{"name":`...)
+	if err := f.Restore(io.NopCloser(bytes.NewReader(bad))); err == nil {
+		t.Fatal("a broken snapshot was restored")
+	}
+	if previewed != nil || len(observed) != 0 {
+		t.Errorf("a failed restore was previewed (%v) or observed (%v)", previewed != nil, observed)
+	}
+}
+
+// Rows need not be in the shape Persist writes: any JSON object with the
+// table and the row decodes the same.
+func TestSnapshotRowsInAnyShape(t *testing.T) {
+	s := newStore(t)
+	mustApply(t, s, user("bob"))
+	var snap bytes.Buffer
+	if err := s.WriteSnapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(snap.String(), "\n"), "\n")
+	for i := 1; i < len(lines); i++ {
+		var r snapshotRow
+		if err := json.Unmarshal([]byte(lines[i]), &r); err != nil {
+			t.Fatal(err)
+		}
+		lines[i] = fmt.Sprintf(`{ "r" : %s, "t":"%s" }`, r.Row, r.Table)
+	}
+	other := strings.Join(lines, "\n") + "\n\n"
+	db, _, err := readSnapshot(strings.NewReader(other), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	if err := (&fsmSnapshot{txn: db.Txn(false), index: s.Revision()}).write(&again); err != nil || !bytes.Equal(again.Bytes(), snap.Bytes()) {
+		t.Fatalf("rows in another shape decode to another state: %v", err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // Getters return nil, nil when an object does not exist, and copies that
 // callers may change freely.
 type ReadTxn struct {
-	txn *memdb.Txn
+	txn rowSource
 	rev uint64
 }
 

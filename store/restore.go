@@ -28,7 +28,7 @@ func (s *Store) Restore(r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("read snapshot: %w", err)
 	}
-	db, _, err := readSnapshot(bytes.NewReader(data))
+	db, _, err := readSnapshot(bytes.NewReader(data), nil)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -106,12 +106,12 @@ func TestRestoreTakesPreparedState(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	built, _, err := readSnapshot(bytes.NewReader(body))
+	built, _, err := readSnapshot(bytes.NewReader(body), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.prepared.Store(&preparedState{sum: sha256.Sum256(body), db: built})
-	db, rev, err := f.restoredState(bytes.NewReader(body))
+	db, rev, err := f.restoredState(bytes.NewReader(body), nil)
 	if err != nil || db != built || rev != src.Revision() {
 		t.Fatalf("same snapshot: prepared state taken %v, revision %d (want %d), %v", db == built, rev, src.Revision(), err)
 	}
@@ -127,7 +127,7 @@ func TestRestoreTakesPreparedState(t *testing.T) {
 	if err := src.WriteSnapshot(&snap); err != nil {
 		t.Fatal(err)
 	}
-	db, _, err = f.restoredState(bytes.NewReader(snap.Bytes()))
+	db, _, err = f.restoredState(bytes.NewReader(snap.Bytes()), nil)
 	if err != nil || db == built {
 		t.Fatalf("other snapshot: prepared state taken %v, %v", db == built, err)
 	}

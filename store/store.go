@@ -38,6 +38,8 @@ type Config struct {
 	// before its revision becomes visible to readers that wait for it. It
 	// runs on the apply path, so it must be fast.
 	Observe Observer
+	// Preview, when set, sees a restored state before it is installed.
+	Preview Previewer
 }
 
 // DefaultConfig is a single node storing its data in dir.
@@ -89,7 +91,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.observe = cfg.Observe
+	f.observe, f.preview = cfg.Observe, cfg.Preview
 	// Another process holding the log (a running grantd, say) makes the
 	// open fail after a moment instead of waiting for ever.
 	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db"),

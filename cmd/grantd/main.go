@@ -121,8 +121,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		return err
 	}
 	// The engine follows every write, replayed ones included, before the
-	// write's revision becomes visible.
-	storeCfg.Observe = engine.Observe
+	// write's revision becomes visible; it compiles a restored snapshot
+	// while the store still indexes it.
+	storeCfg.Observe, storeCfg.Preview = engine.Observe, engine.Preview
 	st, err := store.Open(storeCfg)
 	if err != nil {
 		return err
