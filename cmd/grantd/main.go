@@ -150,7 +150,6 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err := st.WaitReady(readyCtx); err != nil {
 		return err
 	}
-	loaded()
 	generated, err := server.Bootstrap(ctx, st, getenv("GRANTD_ADMIN_PASSWORD"), time.Now())
 	if errors.Is(err, server.ErrBootstrapped) {
 		if getenv("GRANTD_ADMIN_PASSWORD") != "" {
@@ -250,9 +249,14 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	// superseded index nodes) mapped; give it back to the OS now rather
 	// than whenever the scavenger gets to it. Not before serving: the
 	// collection this forces takes seconds with a large state, and
-	// decisions need not wait for it.
+	// decisions need not wait for it. The collector keeps the load's pace
+	// until then: back at GOGC's, the heap a load leaves is often past
+	// its goal at once, and a collection started before serving made
+	// the last steps of start-up pay for it in assists (up to a second
+	// with enterprise-large), only to be followed by this one.
 	go func() {
 		start := time.Now()
+		loaded()
 		debug.FreeOSMemory()
 		log.Info(memoryReturned, "elapsed", time.Since(start).String())
 	}()
