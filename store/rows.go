@@ -29,7 +29,7 @@ var _ rowSource = (*memdb.Txn)(nil)
 // in a non-unique index), sorted by bytes as a radix tree iterates them.
 // It lets a snapshot restore show its state to the observer while the
 // memdb's radix trees are still being built, which takes most of a
-// restore (Config.Prepare). Every index is sorted the first time a query
+// restore (Config.Preview). Every index is sorted the first time a query
 // reads it, once; rowTables may be read from any number of goroutines.
 // The rows are the memdb's own and must not be changed.
 type rowTables struct {
