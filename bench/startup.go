@@ -12,9 +12,8 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/grantd/grantd/internal/loadgc"
-
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/internal/loadgc"
 	"github.com/grantd/grantd/store"
 )
 

@@ -21,10 +21,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/grantd/grantd/internal/loadgc"
-
 	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/internal/loadgc"
 	"github.com/grantd/grantd/pki"
 	"github.com/grantd/grantd/server"
 	"github.com/grantd/grantd/store"

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/grantd/grantd/internal/loadgc"
-
 	"github.com/grantd/grantd/store"
 )
 
