@@ -122,8 +122,11 @@ func (e *Engine) Preview(rows *store.ReadTxn) store.Observer {
 	}()
 	return func(state *store.ReadTxn, _ []store.Change) {
 		r := <-done
-		if r.err != nil || state.Revision() != rows.Revision() {
-			e.log.Warn("compiling the restored state from the snapshot failed; compiling it from the store", "revision", state.Revision(), "err", r.err)
+		if r.err == nil && state.Revision() != rows.Revision() {
+			r.err = fmt.Errorf("the snapshot's rows are at revision %d", rows.Revision())
+		}
+		if r.err != nil {
+			e.log.Warn("the state compiled from the snapshot's rows cannot be installed; compiling it from the store", "revision", state.Revision(), "err", r.err)
 			e.Observe(state, nil)
 			return
 		}
