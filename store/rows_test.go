@@ -34,6 +34,14 @@ func TestRowTablesAnswerLikeMemdb(t *testing.T) {
 	for _, k := range []subjects.ObjectKind{subjects.CollectionObject, subjects.RepositoryObject, subjects.NamespaceObject} {
 		objs = append(objs, subjects.Object{Kind: k, Path: words[8+rnd.IntN(3)]})
 	}
+	// Rows take their values from small sets, so that they share names,
+	// prefixes and subjects.
+	shared := rowValues{
+		word:    func() string { return words[rnd.IntN(len(words))] },
+		number:  func() uint64 { return uint64(rnd.IntN(40)) },
+		subject: func() subjects.Subject { return subs[rnd.IntN(len(subs))] },
+		object:  func() subjects.Object { return objs[rnd.IntN(len(objs))] },
+	}
 	schema := schema()
 	db, err := memdb.NewMemDB(schema)
 	if err != nil {
@@ -46,7 +54,7 @@ func TestRowTablesAnswerLikeMemdb(t *testing.T) {
 		ids := map[string]bool{}
 		for range 300 {
 			row := tb.newRow()
-			fillRow(reflect.ValueOf(row).Elem(), rnd, words, subs, objs)
+			fillRow(reflect.ValueOf(row).Elem(), rnd, shared)
 			if !insertable(schema.Tables[tb.name], row, ids) {
 				continue
 			}
@@ -157,9 +165,17 @@ func insertable(ts *memdb.TableSchema, row any, ids map[string]bool) bool {
 	return true
 }
 
-// fillRow sets v's fields, nested structs' included, from small sets of
-// values, so that rows share names, prefixes and subjects.
-func fillRow(v reflect.Value, rnd *rand.Rand, words []string, subs []subjects.Subject, objs []subjects.Object) {
+// rowValues makes the values fillRow puts in a row's fields.
+type rowValues struct {
+	word    func() string
+	number  func() uint64
+	subject func() subjects.Subject
+	object  func() subjects.Object
+}
+
+// fillRow sets v's string, number, flag, string list, subject and object
+// fields, nested structs' included, from vals.
+func fillRow(v reflect.Value, rnd *rand.Rand, vals rowValues) {
 	for i := range v.NumField() {
 		f := v.Field(i)
 		if !f.CanSet() {
@@ -167,24 +183,24 @@ func fillRow(v reflect.Value, rnd *rand.Rand, words []string, subs []subjects.Su
 		}
 		switch f.Interface().(type) {
 		case string:
-			f.SetString(words[rnd.IntN(len(words))])
+			f.SetString(vals.word())
 		case bool:
 			f.SetBool(rnd.IntN(2) == 0)
 		case uint64:
-			f.SetUint(uint64(rnd.IntN(40)))
+			f.SetUint(vals.number())
 		case []string:
 			var s []string
 			for range rnd.IntN(3) {
-				s = append(s, words[rnd.IntN(len(words))])
+				s = append(s, vals.word())
 			}
 			f.Set(reflect.ValueOf(s))
 		case subjects.Subject:
-			f.Set(reflect.ValueOf(subs[rnd.IntN(len(subs))]))
+			f.Set(reflect.ValueOf(vals.subject()))
 		case subjects.Object:
-			f.Set(reflect.ValueOf(objs[rnd.IntN(len(objs))]))
+			f.Set(reflect.ValueOf(vals.object()))
 		default:
 			if f.Kind() == reflect.Struct && f.Type().PkgPath() != "time" {
-				fillRow(f, rnd, words, subs, objs)
+				fillRow(f, rnd, vals)
 			}
 		}
 	}

@@ -52,6 +52,8 @@ func TestIndexersKeyLikeMemdbs(t *testing.T) {
 		tableAuditEvents:     {indexID: sequenceOf("ID")},
 	}
 	rnd := rand.New(rand.NewPCG(1, 2))
+	var n int
+	random := randomValues(rnd, &n)
 	for _, tb := range tables {
 		schema := tb.schema()
 		for name, idx := range schema.Indexes {
@@ -64,9 +66,9 @@ func TestIndexersKeyLikeMemdbs(t *testing.T) {
 				t.Errorf("%s.%s: no reference indexer to compare with", tb.name, name)
 				continue
 			}
-			for i := range 200 {
+			for n = range 200 {
 				row := tb.newRow()
-				fill(reflect.ValueOf(row).Elem(), rnd, i)
+				fillRow(reflect.ValueOf(row).Elem(), rnd, random)
 				gotOK, got, gotErr := ours.FromObject(row)
 				wantOK, wantKey, wantErr := want.FromObject(row)
 				if gotOK != wantOK || !bytes.Equal(got, wantKey) || (gotErr == nil) != (wantErr == nil) {
@@ -82,11 +84,12 @@ func TestIndexersKeyLikeMemdbs(t *testing.T) {
 	}
 }
 
-// fill sets v's string, subject and object fields: empty in the first
-// rows and now and then, else random (some with bytes to escape).
-func fill(v reflect.Value, rnd *rand.Rand, i int) {
+// randomValues are random values for fillRow: strings empty in the
+// first rows (*n < 2) and now and then, else random, some with bytes to
+// escape.
+func randomValues(rnd *rand.Rand, n *int) rowValues {
 	word := func() string {
-		if i < 2 || rnd.IntN(8) == 0 {
+		if *n < 2 || rnd.IntN(8) == 0 {
 			return ""
 		}
 		b := make([]byte, 1+rnd.IntN(12))
@@ -95,20 +98,17 @@ func fill(v reflect.Value, rnd *rand.Rand, i int) {
 		}
 		return string(b)
 	}
-	for j := range v.NumField() {
-		f := v.Field(j)
-		switch f.Interface().(type) {
-		case string:
-			f.SetString(word())
-		case uint64:
-			f.SetUint(rnd.Uint64() >> rnd.IntN(64))
-		case subjects.Subject:
+	return rowValues{
+		word:   word,
+		number: func() uint64 { return rnd.Uint64() >> rnd.IntN(64) },
+		subject: func() subjects.Subject {
 			kinds := []subjects.Kind{subjects.User, subjects.Team, subjects.Org, subjects.ServiceAccount, subjects.Anonymous, ""}
-			f.Set(reflect.ValueOf(subjects.Subject{Kind: kinds[rnd.IntN(len(kinds))], Name: word(), Team: word()}))
-		case subjects.Object:
+			return subjects.Subject{Kind: kinds[rnd.IntN(len(kinds))], Name: word(), Team: word()}
+		},
+		object: func() subjects.Object {
 			kinds := []subjects.ObjectKind{subjects.CollectionObject, subjects.RepositoryObject, subjects.NamespaceObject}
-			f.Set(reflect.ValueOf(subjects.Object{Kind: kinds[rnd.IntN(len(kinds))], Path: word()}))
-		}
+			return subjects.Object{Kind: kinds[rnd.IntN(len(kinds))], Path: word()}
+		},
 	}
 }
 
