@@ -78,3 +78,26 @@ func TestInsecureIsLoudAndTLSIsDefault(t *testing.T) {
 		t.Fatal("plain HTTP accepted without --insecure")
 	}
 }
+
+// TestStartupMemoryReturnedAfterFirstRequests checks that grantd returns
+// its start-up garbage to the OS, and only after serving its first
+// requests: the collection this forces takes up to a second with a large
+// state, and a login and a decision right after serving must not wait for
+// it.
+func TestStartupMemoryReturnedAfterFirstRequests(t *testing.T) {
+	g := start(t, t.TempDir())
+	const returned = `"msg":"start-up memory returned to the OS"`
+	token := g.login(t)
+	g.must(t, 200, "POST", "/v1/authorize", token, map[string]any{"subject": "user:admin",
+		"operation": "container.view", "resource": map[string]any{"collection": "/"}})
+	if strings.Contains(g.logs.String(), returned) {
+		t.Fatalf("start-up memory was returned before the first login and decision were answered:\n%s", g.logs)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(g.logs.String(), returned) {
+		if time.Now().After(deadline) {
+			t.Fatalf("start-up memory was not returned within 30 s of serving:\n%s", g.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -245,15 +245,22 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	running := 1
 	go func() { errc <- srv.Serve(ctx, ln) }()
 	// Loading a large state leaves its transient garbage (decoded rows,
-	// superseded index nodes) mapped; give it back to the OS now rather
+	// superseded index nodes) mapped; give it back to the OS soon rather
 	// than whenever the scavenger gets to it. Not before serving: the
 	// collection this forces takes seconds with a large state, and
-	// decisions need not wait for it. The collector keeps the load's pace
-	// until then: back at GOGC's, the heap a load leaves is often past
-	// its goal at once, and a collection started before serving made
-	// the last steps of start-up pay for it in assists (up to a second
-	// with enterprise-large), only to be followed by this one.
+	// decisions need not wait for it. Nor as soon as serving starts: the
+	// first requests (enforcement points reconnecting, the first logins)
+	// would pay for it, up to a second with enterprise-large. The
+	// collector keeps the load's pace until then: back at GOGC's, the
+	// heap a load leaves is often past its goal at once, and a collection
+	// started before serving made the last steps of start-up pay for it
+	// in assists, only to be followed by this one.
 	go func() {
+		select {
+		case <-time.After(startupMemoryDelay):
+		case <-ctx.Done():
+			return
+		}
 		start := time.Now()
 		loaded()
 		debug.FreeOSMemory()
@@ -295,6 +302,11 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 // memoryReturned is logged once the start-up garbage is back with the OS:
 // from then on, resident memory is what the loaded state holds.
 const memoryReturned = "start-up memory returned to the OS"
+
+// startupMemoryDelay is how long grantd serves before it collects and
+// returns the start-up garbage (docs/decisions.md, "Start-up collects
+// less often").
+const startupMemoryDelay = 2 * time.Second
 
 // startEnginePlugin serves the engine plugin on its unix socket and, when
 // configured, over TLS TCP with a spec file for remote daemons. It
