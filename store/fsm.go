@@ -279,6 +279,9 @@ type rowDecoder struct {
 	// they all are.
 	rows map[string][]any
 	done func()
+	// fields and strings serve the flat rows (flatRows).
+	fields  []flatField
+	strings interner
 }
 
 // decode decodes the rows into batches until the end of the stream, an
@@ -328,10 +331,21 @@ func (d *rowDecoder) decode(out chan<- []tableRow, stop <-chan struct{}) error {
 
 // row decodes one line. The row is decoded straight from the line when
 // it has the shape Persist writes, {"t":"table","r":row}, which spares
-// the JSON decoder a pass over it; any other line is decoded as JSON.
+// the JSON decoder a pass over it, and by hand when it is a flat row
+// (flatRows); any other line is decoded as JSON.
 func (d *rowDecoder) row(line []byte) (tableRow, error) {
 	if name, body, ok := splitRow(line); ok {
 		if i, ok := d.tables[string(name)]; ok {
+			if flat := flatRows[tables[i].name]; flat != nil {
+				if d.fields, ok = scanFlat(body, d.fields[:0]); ok {
+					if d.strings == nil {
+						d.strings = interner{}
+					}
+					if row, ok := flat(d.fields, d.strings); ok {
+						return tableRow{tables[i].name, row}, nil
+					}
+				}
+			}
 			row := tables[i].newRow()
 			if json.Unmarshal(body, row) == nil {
 				return tableRow{tables[i].name, row}, nil
