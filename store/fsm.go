@@ -3,12 +3,14 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -299,6 +301,26 @@ func (d *rowDecoder) decode(out chan<- []tableRow, stop <-chan struct{}) error {
 			return false
 		}
 	}
+	add := func(r tableRow) bool {
+		batch = append(batch, r)
+		return len(batch) < batchSize || send()
+	}
+	// The rows of a table with an insert order are held until the
+	// table's last, then sent in that order.
+	var held []tableRow
+	release := func() bool {
+		if len(held) > 0 {
+			order := insertOrders[held[0].table]
+			slices.SortStableFunc(held, func(a, b tableRow) int { return order(a.row, b.row) })
+		}
+		for _, r := range held {
+			if !add(r) {
+				return false
+			}
+		}
+		held = held[:0]
+		return true
+	}
 	for {
 		line, err := nextLine(d.r, &d.buf)
 		if err == io.EOF {
@@ -316,17 +338,38 @@ func (d *rowDecoder) decode(out chan<- []tableRow, stop <-chan struct{}) error {
 		if d.rows != nil {
 			d.rows[r.table] = append(d.rows[r.table], r.row)
 		}
-		if batch = append(batch, r); len(batch) == batchSize && !send() {
+		if len(held) > 0 && held[0].table != r.table && !release() {
+			return nil
+		}
+		if insertOrders[r.table] != nil {
+			held = append(held, r)
+		} else if !add(r) {
 			return nil
 		}
 	}
-	if len(batch) > 0 && !send() {
+	if !release() || len(batch) > 0 && !send() {
 		return nil
 	}
 	if d.done != nil {
 		d.done()
 	}
 	return nil
+}
+
+// insertOrders are the orders in which a restore inserts the rows of some
+// tables, rather than in the snapshot's (their primary key's). memdb's
+// radix trees copy a node for each insert unless it is among the last few
+// thousand an insert touched, so rows are cheapest to insert in the order
+// of every index at once. Org memberships listed by org reach the user
+// index in 500 sweeps across all users; listed by user, each index sees
+// its keys nearly in order (the primary one, per org). Inserting
+// enterprise-large: 3.3 s → 2.7 s, and 10–15 MiB less left fragmented
+// (docs/decisions.md, "Org memberships are inserted by user").
+var insertOrders = map[string]func(a, b any) int{
+	tableOrgMembers: func(a, b any) int {
+		x, y := a.(*OrgMember), b.(*OrgMember)
+		return cmp.Or(cmp.Compare(x.User, y.User), cmp.Compare(x.Org, y.Org))
+	},
 }
 
 // row decodes one line. The row is decoded straight from the line when
