@@ -18,7 +18,8 @@ import (
 // by hand) and others (escapes, non-ASCII), and lines changed into every
 // shape a hand decoder could get wrong (keys in another case, unknown
 // keys, numbers, nulls, nested values, spaces, a value of the other type,
-// repeated keys, invalid UTF-8, truncations), for which encoding/json must decide alone.
+// repeated keys, invalid UTF-8, truncations), for which encoding/json
+// must decide alone.
 func TestFlatRowsDecodeLikeJSON(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(7, 11))
 	n := 2
@@ -35,7 +36,7 @@ func TestFlatRowsDecodeLikeJSON(t *testing.T) {
 		object: func() subjects.Object { return subjects.CollectionOf("/" + word()) },
 	}
 	for name := range flatRows {
-		i, plain := tableIndex(name), 0
+		i, plain := tableIndex[name], 0
 		for k := range 400 {
 			row := tables[i].newRow()
 			vals := random
@@ -63,16 +64,6 @@ func TestFlatRowsDecodeLikeJSON(t *testing.T) {
 			t.Errorf("%s: %d of 400 rows were decoded by hand, want the 200 with plain values at least", name, plain)
 		}
 	}
-}
-
-// tableIndex is the place of the named table in tables.
-func tableIndex(name string) int {
-	for i, t := range tables {
-		if t.name == name {
-			return i
-		}
-	}
-	panic(name)
 }
 
 // setTimes sets v's time fields to random instants.
@@ -125,13 +116,10 @@ func reshaped(body []byte, rnd *rand.Rand) [][]byte {
 // both an error.
 func compareDecoders(t *testing.T, table string, line []byte) {
 	t.Helper()
-	d := &rowDecoder{tables: map[string]int{}}
-	for i, t := range tables {
-		d.tables[t.name] = i
-	}
+	d := &rowDecoder{}
 	got, gotErr := d.row(line)
 	var r snapshotRow
-	want := tables[tableIndex(table)].newRow()
+	want := tables[tableIndex[table]].newRow()
 	wantErr := json.Unmarshal(line, &r)
 	if wantErr == nil {
 		wantErr = json.Unmarshal(r.Row, want)

@@ -226,10 +226,7 @@ func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, er
 	if err != nil || hdr.Version != 1 {
 		return nil, 0, fmt.Errorf("snapshot header: version %d: %v", hdr.Version, err)
 	}
-	d := &rowDecoder{r: br, tables: map[string]int{}}
-	for i, t := range tables {
-		d.tables[t.name] = i
-	}
+	d := &rowDecoder{r: br}
 	if prepare != nil {
 		d.rows = map[string][]any{}
 		d.done = func() {
@@ -274,9 +271,8 @@ type tableRow struct {
 
 // rowDecoder decodes a snapshot's rows, the lines after its header.
 type rowDecoder struct {
-	r      *bufio.Reader
-	buf    []byte         // a line longer than r's buffer
-	tables map[string]int // by name, their place in tables
+	r   *bufio.Reader
+	buf []byte // a line longer than r's buffer
 	// rows, when set, collects the rows by table, and done is called once
 	// they all are.
 	rows map[string][]any
@@ -363,8 +359,9 @@ func (d *rowDecoder) decode(out chan<- []tableRow, stop <-chan struct{}) error {
 // of every index at once. Org memberships listed by org reach the user
 // index in 500 sweeps across all users; listed by user, each index sees
 // its keys nearly in order (the primary one, per org). Inserting
-// enterprise-large: 3.3 s → 2.7 s, and 10–15 MiB less left fragmented
-// (docs/decisions.md, "Org memberships are inserted by user").
+// enterprise-large: 3.3 s → 2.7 s; resident memory after start came out
+// higher in most starts, which docs/decisions.md ("Org memberships are
+// inserted by user") weighs.
 var insertOrders = map[string]func(a, b any) int{
 	tableOrgMembers: func(a, b any) int {
 		x, y := a.(*OrgMember), b.(*OrgMember)
@@ -378,7 +375,7 @@ var insertOrders = map[string]func(a, b any) int{
 // (flatRows); any other line is decoded as JSON.
 func (d *rowDecoder) row(line []byte) (tableRow, error) {
 	if name, body, ok := splitRow(line); ok {
-		if i, ok := d.tables[string(name)]; ok {
+		if i, ok := tableIndex[string(name)]; ok {
 			if flat := flatRows[tables[i].name]; flat != nil {
 				if d.fields, ok = scanFlat(body, d.fields[:0]); ok {
 					if d.strings == nil {
@@ -399,7 +396,7 @@ func (d *rowDecoder) row(line []byte) (tableRow, error) {
 	if err := json.Unmarshal(line, &r); err != nil {
 		return tableRow{}, fmt.Errorf("snapshot row: %w", err)
 	}
-	i, ok := d.tables[r.Table]
+	i, ok := tableIndex[r.Table]
 	if !ok {
 		return tableRow{}, fmt.Errorf("snapshot names unknown table %q", r.Table)
 	}

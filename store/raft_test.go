@@ -298,10 +298,7 @@ func TestRestoreInsertsOrgMembersByUser(t *testing.T) {
 	if _, err := nextLine(br, &buf); err != nil {
 		t.Fatal(err)
 	}
-	d := &rowDecoder{r: br, tables: map[string]int{}}
-	for i, t := range tables {
-		d.tables[t.name] = i
-	}
+	d := &rowDecoder{r: br}
 	out := make(chan []tableRow, 1<<10)
 	if err := d.decode(out, make(chan struct{})); err != nil {
 		t.Fatal(err)

@@ -99,6 +99,15 @@ var tables = []struct {
 	{tableAuditEvents, auditEventsTable, func() any { return new(AuditEvent) }},
 }
 
+// tableIndex is each table's place in tables, by name.
+var tableIndex = func() map[string]int {
+	m := make(map[string]int, len(tables))
+	for i, t := range tables {
+		m[t.name] = i
+	}
+	return m
+}()
+
 // schema returns the whole database schema.
 func schema() *memdb.DBSchema {
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
