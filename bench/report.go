@@ -397,14 +397,7 @@ func (r *report) plot(path string) error {
 }
 
 // startup is the median of the start-ups measured (0 if none was).
-func (r *report) startup() time.Duration {
-	if len(r.startups) == 0 {
-		return 0
-	}
-	s := slices.Clone(r.startups)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
+func (r *report) startup() time.Duration { return percentile(r.startups, 0.5) }
 
 // seconds lists durations in seconds, in their order.
 func seconds(ds []time.Duration) string {
