@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/benbjohnson/immutable"
 	memdb "github.com/hashicorp/go-memdb"
 )
 
@@ -225,6 +226,9 @@ type writeTxn struct {
 	*memdb.Txn
 	// index is the raft index of the command: the revision it creates.
 	index uint64
+	// sorted are the sorted indexes as this transaction changed them
+	// (sorted.go).
+	sorted map[string]*immutable.SortedMap[string, any]
 }
 
 // get returns the row with the given id, or nil.

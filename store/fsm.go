@@ -45,7 +45,7 @@ type preparedState struct {
 }
 
 func newFSM() (*fsm, error) {
-	db, err := memdb.NewMemDB(schema())
+	db, err := memdb.NewMemDB(memdbSchema())
 	if err != nil {
 		return nil, fmt.Errorf("create memdb: %w", err)
 	}
@@ -64,7 +64,7 @@ var _ raft.FSM = (*fsm)(nil)
 func (f *fsm) Apply(l *raft.Log) any {
 	err := f.applyData(l.Index, l.Data)
 	if err != nil && f.observe != nil {
-		f.observe(&ReadTxn{txn: f.db.Load().Txn(false), rev: l.Index}, []Change{})
+		f.observe(readTxn(f.db.Load(), l.Index), []Change{})
 	}
 	f.revision.advance(l.Index)
 	return err
@@ -85,7 +85,11 @@ func (f *fsm) applyData(index uint64, data []byte) (err error) {
 			err = fmt.Errorf("%w: command %T panicked: %v", ErrInvalid, cmd, r)
 		}
 	}()
-	if err := cmd.apply(&writeTxn{Txn: txn, index: index}); err != nil {
+	tx := &writeTxn{Txn: txn, index: index}
+	if err := cmd.apply(tx); err != nil {
+		return err
+	}
+	if err := tx.flushSorted(); err != nil {
 		return err
 	}
 	changes := txn.Changes()
@@ -99,7 +103,7 @@ func (f *fsm) applyData(index uint64, data []byte) (err error) {
 		}
 	}
 	if f.observe != nil {
-		f.observe(&ReadTxn{txn: f.db.Load().Txn(false), rev: index}, changesOf(changes))
+		f.observe(readTxn(f.db.Load(), index), changesOf(changes))
 	}
 	return nil
 }
@@ -180,7 +184,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.db.Store(db)
 	f.credentials.Store(max(rev, f.credentials.Load()+1))
 	if observe != nil {
-		observe(&ReadTxn{txn: db.Txn(false), rev: rev}, nil)
+		observe(readTxn(db, rev), nil)
 	}
 	f.revision.advance(rev)
 	return nil
@@ -212,7 +216,7 @@ func (f *fsm) restoredState(r io.Reader, preview func(*ReadTxn)) (*memdb.MemDB, 
 // is given that state as soon as the rows are decoded, read from the rows
 // themselves (rowTables) while the memdb's indexes are still being built.
 func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, error) {
-	db, err := memdb.NewMemDB(schema())
+	db, err := memdb.NewMemDB(memdbSchema())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -230,7 +234,7 @@ func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, er
 	if prepare != nil {
 		d.rows = map[string][]any{}
 		d.done = func() {
-			if rt, err := newRowTables(db.DBSchema(), d.rows); err == nil {
+			if rt, err := newRowTables(rowSchema(), d.rows); err == nil {
 				prepare(&ReadTxn{txn: rt, rev: hdr.Revision})
 			}
 		}
@@ -257,6 +261,9 @@ func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, er
 		}
 	}
 	if err := <-decodeErr; err != nil {
+		return nil, 0, err
+	}
+	if err := buildSorted(txn); err != nil {
 		return nil, 0, err
 	}
 	txn.Commit()

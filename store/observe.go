@@ -39,10 +39,14 @@ const (
 	TableRepositories    = tableRepositories
 )
 
+// changesOf are a write's changes to rows: not those to the sorted
+// indexes, which follow from them.
 func changesOf(cs memdb.Changes) []Change {
-	out := make([]Change, len(cs))
-	for i, c := range cs {
-		out[i] = Change{Table: c.Table, Before: c.Before, After: c.After}
+	out := make([]Change, 0, len(cs))
+	for _, c := range cs {
+		if c.Table != tableSortedIndexes {
+			out = append(out, Change{Table: c.Table, Before: c.Before, After: c.After})
+		}
 	}
 	return out
 }

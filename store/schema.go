@@ -46,12 +46,13 @@ const (
 )
 
 // Rows are indexed only by what a frequent read looks them up by: every
-// index is a radix tree that start-up rebuilds and memory holds (with
-// enterprise-large, each index entry costs about 400 bytes and a fraction
-// of start-up). Grants by role (role deletion, the role filter of
-// ListGrants) and users by source (an LDAP sync) are scans of their
-// table instead: rare administrative reads, tens of milliseconds with
-// enterprise-large. See docs/decisions.md, "State".
+// index is a tree that start-up rebuilds and memory holds (a memdb radix
+// tree costs about 400 bytes per entry with enterprise-large; the large
+// tables' secondary indexes are sorted maps instead, about 70: sorted.go).
+// Grants by role (role deletion, the role filter of ListGrants) and users
+// by source (an LDAP sync) are scans of their table instead: rare
+// administrative reads, tens of milliseconds with enterprise-large. See
+// docs/decisions.md, "State".
 
 // indexIDPrefix queries a compound id index by its leading fields (the
 // teams of an org, the members of a team) with the arguments of leading.
@@ -108,8 +109,8 @@ var tableIndex = func() map[string]int {
 	return m
 }()
 
-// schema returns the whole database schema.
-func schema() *memdb.DBSchema {
+// rowSchema is the tables and indexes as the store's queries see them.
+func rowSchema() *memdb.DBSchema {
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range tables {
 		s := t.schema()
@@ -118,6 +119,17 @@ func schema() *memdb.DBSchema {
 		}
 		db.Tables[s.Name] = s
 	}
+	return db
+}
+
+// memdbSchema is the memdb's schema: rowSchema without the sorted indexes,
+// which a table of their own holds (sorted.go).
+func memdbSchema() *memdb.DBSchema {
+	db := rowSchema()
+	for _, def := range sortedIndexes {
+		delete(db.Tables[def.table].Indexes, def.index)
+	}
+	db.Tables[tableSortedIndexes] = table(tableSortedIndexes, idIndex(str(func(s *sortedIndex) string { return s.Name })))
 	return db
 }
 
@@ -175,6 +187,22 @@ func (x *fieldIndex[T]) FromObject(obj any) (bool, []byte, error) {
 }
 
 func (x *fieldIndex[T]) FromArgs(args ...any) ([]byte, error) { return x.args.FromArgs(args...) }
+
+// argsOf are the arguments of a query for row's key, and whether row has
+// one.
+func (x *fieldIndex[T]) argsOf(obj any) ([]any, bool, error) {
+	row, err := rowOf[T](obj)
+	if err != nil {
+		return nil, false, err
+	}
+	args := make([]any, len(x.parts))
+	for i, get := range x.parts {
+		if args[i] = get(row); args[i] == "" {
+			return nil, false, nil
+		}
+	}
+	return args, true, nil
+}
 
 // PrefixFromArgs serves the indexIDPrefix queries.
 func (x *fieldIndex[T]) PrefixFromArgs(args ...any) ([]byte, error) {

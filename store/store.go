@@ -346,7 +346,7 @@ func (s *Store) CredentialsRevision() uint64 { return s.fsm.credentials.Load() }
 // it; CredentialsRevision follows the same order).
 func (s *Store) Read() *ReadTxn {
 	rev := s.fsm.revision.current()
-	return &ReadTxn{txn: s.fsm.db.Load().Txn(false), rev: rev}
+	return readTxn(s.fsm.db.Load(), rev)
 }
 
 // Snapshot forces a raft snapshot (and so log compaction).

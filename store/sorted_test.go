@@ -1,0 +1,173 @@
+package store
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"github.com/grantd/grantd/subjects"
+)
+
+// A random sequence of writes (rows inserted, replaced with other keys,
+// deleted one by one and by a query of a sorted index or of a primary key's
+// prefix, some transactions aborted) leaves the store's sorted indexes
+// answering every lookup as a memdb whose indexes are all radix trees
+// answers it: after every write, inside the transaction (which reads its
+// own writes) and after its commit.
+func TestSortedIndexesFollowWrites(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	words := []string{"a", "ab", "acme", "acme2", "dev", "/", "/Shared", "/Shared/a", "x\x00y"}
+	var subs []subjects.Subject
+	for _, k := range []subjects.Kind{subjects.User, subjects.Team, subjects.Org} {
+		for _, w := range words[:5] {
+			subs = append(subs, subjects.Subject{Kind: k, Name: w, Team: "t"})
+		}
+	}
+	var objs []subjects.Object
+	for _, k := range []subjects.ObjectKind{subjects.CollectionObject, subjects.RepositoryObject} {
+		for _, w := range words[4:] {
+			objs = append(objs, subjects.Object{Kind: k, Path: w})
+		}
+	}
+	vals := rowValues{
+		word:    func() string { return words[rnd.IntN(len(words))] },
+		number:  func() uint64 { return uint64(rnd.IntN(5)) },
+		subject: func() subjects.Subject { return subs[rnd.IntN(len(subs))] },
+		object:  func() subjects.Object { return objs[rnd.IntN(len(objs))] },
+	}
+	// The arguments a lookup of each sorted index is asked with.
+	argsOf := func(d *sortedDef) []any {
+		var out []any
+		switch d.index {
+		case indexSubject:
+			for _, s := range subs {
+				out = append(out, s)
+			}
+		case indexObject:
+			for _, o := range objs {
+				out = append(out, o)
+			}
+		default:
+			for _, w := range append([]string{"ac", "zz"}, words...) {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+	rowTypes := map[string]func() any{}
+	for _, tb := range tables {
+		if _, ok := sortedTables[tb.name]; ok {
+			rowTypes[tb.name] = tb.newRow
+		}
+	}
+	names := []string{tableOrgMembers, tableTeamMembers, tableGrants, tableCollections}
+	if len(names) != len(rowTypes) {
+		t.Fatalf("the test writes %v; sorted indexes are on %d tables", names, len(rowTypes))
+	}
+
+	db, err := memdb.NewMemDB(memdbSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logical := rowSchema()
+	ref, err := memdb.NewMemDB(logical)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// same compares every lookup of every sorted index.
+	compared := 0
+	same := func(when string, got, want rowSource) {
+		t.Helper()
+		for _, d := range sortedIndexes {
+			for _, arg := range argsOf(d) {
+				g, gerr := collectAll(got, d.table, d.index, arg)
+				w, werr := collectAll(want, d.table, d.index, arg)
+				if (gerr != nil) != (werr != nil) || !reflect.DeepEqual(g, w) {
+					t.Fatalf("%s: %s(%q): store %s (%v), radix memdb %s (%v)", when, d.name, arg, show(g), gerr, show(w), werr)
+				}
+				if len(w) > 0 {
+					compared++
+				}
+				gf, _ := got.First(d.table, d.index, arg)
+				wf, _ := want.First(d.table, d.index, arg)
+				if gf != wf {
+					t.Fatalf("%s: First %s(%q): store %v, radix memdb %v", when, d.name, arg, gf, wf)
+				}
+			}
+		}
+	}
+	for step := range 400 {
+		txn, refTxn := db.Txn(true), ref.Txn(true)
+		tx := &writeTxn{Txn: txn}
+		for range 1 + rnd.IntN(6) {
+			table := names[rnd.IntN(len(names))]
+			existing, _ := collectAll(refTxn, table, indexID)
+			switch op := rnd.IntN(10); {
+			case op < 5 || len(existing) == 0: // insert, or replace a row with the same key
+				row := rowTypes[table]()
+				fillRow(reflect.ValueOf(row).Elem(), rnd, vals)
+				if !insertable(logical.Tables[table], row, map[string]bool{}) {
+					continue
+				}
+				errA, errB := tx.Insert(table, row), refTxn.Insert(table, row)
+				if (errA != nil) != (errB != nil) {
+					t.Fatalf("insert %s %+v: store %v, radix memdb %v", table, row, errA, errB)
+				}
+			case op < 8: // delete one
+				row := existing[rnd.IntN(len(existing))]
+				if err := tx.Delete(table, row); err != nil {
+					t.Fatal(err)
+				}
+				if err := refTxn.Delete(table, row); err != nil {
+					t.Fatal(err)
+				}
+			case op < 9: // delete by a sorted index
+				d := sortedTables[table][rnd.IntN(len(sortedTables[table]))]
+				args := argsOf(d)
+				arg := args[rnd.IntN(len(args))]
+				n, err := tx.DeleteAll(table, d.index, arg)
+				m, refErr := refTxn.DeleteAll(table, d.index, arg)
+				if n != m || err != nil || refErr != nil {
+					t.Fatalf("DeleteAll %s(%q): store %d %v, radix memdb %d %v", d.name, arg, n, err, m, refErr)
+				}
+			default: // delete by the primary key's prefix
+				w := words[rnd.IntN(len(words))]
+				n, err := tx.DeleteAll(table, indexIDPrefix, w)
+				m, refErr := refTxn.DeleteAll(table, indexIDPrefix, w)
+				if n != m || (err != nil) != (refErr != nil) {
+					t.Fatalf("DeleteAll %s id prefix %q: store %d %v, radix memdb %d %v", table, w, n, err, m, refErr)
+				}
+			}
+			same("in the transaction", tx, refTxn)
+		}
+		if rnd.IntN(8) == 0 {
+			txn.Abort()
+			refTxn.Abort()
+		} else {
+			if err := tx.flushSorted(); err != nil {
+				t.Fatal(err)
+			}
+			txn.Commit()
+			refTxn.Commit()
+		}
+		same(fmt.Sprintf("after step %d", step), readTxn(db, 1).txn, ref.Txn(false))
+	}
+	if compared < 10000 {
+		t.Errorf("only %d lookups found rows: too few to tell", compared)
+	}
+}
+
+func collectAll(src rowSource, table, index string, args ...any) ([]any, error) {
+	it, err := src.Get(table, index, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	for row := it.Next(); row != nil; row = it.Next() {
+		out = append(out, row)
+	}
+	return out, nil
+}
