@@ -3,14 +3,12 @@ package store
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -251,19 +249,48 @@ func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, er
 	defer close(stop)
 	decodeErr := make(chan error, 1)
 	go func() { decodeErr <- d.decode(batches, stop) }()
-	txn := db.Txn(true)
-	defer txn.Abort()
-	for batch := range batches {
-		for _, r := range batch {
-			if err := txn.Insert(r.table, r.row); err != nil {
-				return nil, 0, fmt.Errorf("snapshot %s insert: %w", r.table, err)
+	// The sorted indexes are built on a third goroutine from the rows
+	// inserted, while the inserts go on.
+	sorted := newSortedBuilder()
+	toSort := make(chan []tableRow, 1<<14)
+	sortErr := make(chan error, 1)
+	go func() {
+		var err error
+		for batch := range toSort {
+			for _, r := range batch {
+				if err == nil {
+					err = sorted.add(r.table, r.row)
+				}
 			}
 		}
+		sortErr <- err
+	}()
+	txn := db.Txn(true)
+	defer txn.Abort()
+	err = func() error {
+		defer close(toSort)
+		for batch := range batches {
+			for _, r := range batch {
+				if err := txn.Insert(r.table, r.row); err != nil {
+					return fmt.Errorf("snapshot %s insert: %w", r.table, err)
+				}
+			}
+			toSort <- batch
+		}
+		return nil
+	}()
+	if err != nil {
+		return nil, 0, err // the deferred close(stop) ends the decoder
 	}
-	if err := <-decodeErr; err != nil {
+	if err := errors.Join(<-decodeErr, <-sortErr); err != nil {
 		return nil, 0, err
 	}
-	if err := buildSorted(txn); err != nil {
+	if sorted.unordered {
+		err = sortedFromMemdb(txn)
+	} else {
+		err = sorted.insert(txn)
+	}
+	if err != nil {
 		return nil, 0, err
 	}
 	txn.Commit()
@@ -308,22 +335,6 @@ func (d *rowDecoder) decode(out chan<- []tableRow, stop <-chan struct{}) error {
 		batch = append(batch, r)
 		return len(batch) < batchSize || send()
 	}
-	// The rows of a table with an insert order are held until the
-	// table's last, then sent in that order.
-	var held []tableRow
-	release := func() bool {
-		if len(held) > 0 {
-			order := insertOrders[held[0].table]
-			slices.SortStableFunc(held, func(a, b tableRow) int { return order(a.row, b.row) })
-		}
-		for _, r := range held {
-			if !add(r) {
-				return false
-			}
-		}
-		held = held[:0]
-		return true
-	}
 	for {
 		line, err := nextLine(d.r, &d.buf)
 		if err == io.EOF {
@@ -341,39 +352,17 @@ func (d *rowDecoder) decode(out chan<- []tableRow, stop <-chan struct{}) error {
 		if d.rows != nil {
 			d.rows[r.table] = append(d.rows[r.table], r.row)
 		}
-		if len(held) > 0 && held[0].table != r.table && !release() {
-			return nil
-		}
-		if insertOrders[r.table] != nil {
-			held = append(held, r)
-		} else if !add(r) {
+		if !add(r) {
 			return nil
 		}
 	}
-	if !release() || len(batch) > 0 && !send() {
+	if len(batch) > 0 && !send() {
 		return nil
 	}
 	if d.done != nil {
 		d.done()
 	}
 	return nil
-}
-
-// insertOrders are the orders in which a restore inserts the rows of some
-// tables, rather than in the snapshot's (their primary key's). memdb's
-// radix trees copy a node for each insert unless it is among the last few
-// thousand an insert touched, so rows are cheapest to insert in the order
-// of every index at once. Org memberships listed by org reach the user
-// index in 500 sweeps across all users; listed by user, each index sees
-// its keys nearly in order (the primary one, per org). Inserting
-// enterprise-large: 3.3 s → 2.7 s; resident memory after start came out
-// higher in most starts, which docs/decisions.md ("Org memberships are
-// inserted by user") weighs.
-var insertOrders = map[string]func(a, b any) int{
-	tableOrgMembers: func(a, b any) int {
-		x, y := a.(*OrgMember), b.(*OrgMember)
-		return cmp.Or(cmp.Compare(x.User, y.User), cmp.Compare(x.Org, y.Org))
-	},
 }
 
 // row decodes one line. The row is decoded straight from the line when

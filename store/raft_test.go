@@ -5,7 +5,6 @@ package store
 // observer that sees each write before readers do.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -269,70 +268,5 @@ func TestSnapshotRowsInAnyShape(t *testing.T) {
 	var again bytes.Buffer
 	if err := (&fsmSnapshot{txn: db.Txn(false), index: s.Revision()}).write(&again); err != nil || !bytes.Equal(again.Bytes(), snap.Bytes()) {
 		t.Fatalf("rows in another shape decode to another state: %v", err)
-	}
-}
-
-// TestRestoreInsertsOrgMembersByUser checks that a restore hands org
-// memberships to the inserts by user (insertOrders), the other rows as the
-// snapshot lists them, and that the state is the same as the snapshot's.
-func TestRestoreInsertsOrgMembersByUser(t *testing.T) {
-	s := newStore(t)
-	var cmds []Command
-	users := []string{"dora", "bob", "carl", "ann"}
-	for _, u := range users {
-		cmds = append(cmds, user(u))
-	}
-	for _, o := range []string{"zeta", "alpha", "mid"} {
-		cmds = append(cmds, CreateOrg{Org: Org{Name: o, CreatedAt: t0}})
-		for _, u := range users {
-			cmds = append(cmds, SetOrgMember{Member: OrgMember{Org: o, User: u}})
-		}
-	}
-	mustApply(t, s, cmds...)
-	var snap bytes.Buffer
-	if err := s.WriteSnapshot(&snap); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(bytes.NewReader(snap.Bytes()))
-	var buf []byte
-	if _, err := nextLine(br, &buf); err != nil {
-		t.Fatal(err)
-	}
-	d := &rowDecoder{r: br}
-	out := make(chan []tableRow, 1<<10)
-	if err := d.decode(out, make(chan struct{})); err != nil {
-		t.Fatal(err)
-	}
-	var members []string
-	var tablesSeen []string
-	for batch := range out {
-		for _, r := range batch {
-			if len(tablesSeen) == 0 || tablesSeen[len(tablesSeen)-1] != r.table {
-				tablesSeen = append(tablesSeen, r.table)
-			}
-			if m, ok := r.row.(*OrgMember); ok {
-				members = append(members, m.User+"@"+m.Org)
-			}
-		}
-	}
-	want := []string{"ann@alpha", "ann@mid", "ann@zeta", "bob@alpha", "bob@mid", "bob@zeta",
-		"carl@alpha", "carl@mid", "carl@zeta", "dora@alpha", "dora@mid", "dora@zeta"}
-	if got := strings.Join(members, " "); got != strings.Join(want, " ") {
-		t.Errorf("org memberships inserted in the order %s", got)
-	}
-	seen := map[string]bool{}
-	for _, name := range tablesSeen {
-		if seen[name] {
-			t.Errorf("a table's rows were split: %v", tablesSeen)
-		}
-		seen[name] = true
-	}
-	db, _, err := readSnapshot(bytes.NewReader(snap.Bytes()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var again bytes.Buffer
-	if err := (&fsmSnapshot{txn: db.Txn(false), index: s.Revision()}).write(&again); err != nil || !bytes.Equal(again.Bytes(), snap.Bytes()) {
-		t.Fatalf("the restored state differs from the snapshot's: %v", err)
 	}
 }

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/benbjohnson/immutable"
 	memdb "github.com/hashicorp/go-memdb"
@@ -386,37 +389,95 @@ func (tx *writeTxn) flushSorted() error {
 	return nil
 }
 
-// buildSorted builds every sorted index of the rows txn holds, for a
-// restore: each map from its keys in order.
-func buildSorted(txn *memdb.Txn) error {
-	type entry struct {
-		key string
-		row any
+// sortedBuilder builds the sorted indexes of a restore's rows, given in
+// their tables' primary key order (a snapshot's): each map from its keys,
+// sorted.
+type sortedBuilder struct {
+	entries map[string][]sortedEntry // by index
+	last    map[string][]byte        // each table's last primary key
+	// unordered is set when a table's rows came out of order (or twice):
+	// then the maps are built from the memdb instead (fromMemdb).
+	unordered bool
+}
+
+type sortedEntry struct {
+	key string
+	row any
+}
+
+func newSortedBuilder() *sortedBuilder {
+	return &sortedBuilder{entries: map[string][]sortedEntry{}, last: map[string][]byte{}}
+}
+
+// add adds a row of table, if table has sorted indexes.
+func (b *sortedBuilder) add(table string, row any) error {
+	defs := sortedTables[table]
+	if defs == nil || b.unordered {
+		return nil
 	}
-	for _, name := range slices.Sorted(maps.Keys(sortedIndexes)) {
-		d := sortedIndexes[name]
-		it, err := txn.Get(d.table, indexID)
+	ok, id, err := defs[0].id.FromObject(row)
+	if err != nil || !ok {
+		return err // memdb refuses the row for its missing key
+	}
+	if last, seen := b.last[table]; seen && bytes.Compare(id, last) <= 0 {
+		b.unordered = true
+		return nil
+	}
+	b.last[table] = id
+	for _, d := range defs {
+		ok, k, err := d.keys.FromObject(row)
 		if err != nil {
 			return err
 		}
-		var entries []entry
-		for row := it.Next(); row != nil; row = it.Next() {
-			k, ok, err := d.key(row)
-			if err != nil {
-				return err
-			}
-			if ok {
-				entries = append(entries, entry{k, row})
-			}
+		if ok {
+			b.entries[d.name] = append(b.entries[d.name], sortedEntry{string(append(k, id...)), row})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-		b := immutable.NewSortedMapBuilder[string, any](keyOrder{})
-		for _, e := range entries {
-			b.Set(e.key, e.row)
-		}
-		if err := txn.Insert(tableSortedIndexes, &sortedIndex{Name: name, Keys: b.Map()}); err != nil {
+	}
+	return nil
+}
+
+// insert sorts each index's keys, builds its map (one per core at a time)
+// and inserts them into txn.
+func (b *sortedBuilder) insert(txn *memdb.Txn) error {
+	names := slices.Sorted(maps.Keys(sortedIndexes))
+	built := make([]*immutable.SortedMap[string, any], len(names))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, name := range names {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			entries := b.entries[name]
+			slices.SortFunc(entries, func(a, b sortedEntry) int { return strings.Compare(a.key, b.key) })
+			mb := immutable.NewSortedMapBuilder[string, any](keyOrder{})
+			for _, e := range entries {
+				mb.Set(e.key, e.row)
+			}
+			built[i] = mb.Map()
+		})
+	}
+	wg.Wait()
+	for i, name := range names {
+		if err := txn.Insert(tableSortedIndexes, &sortedIndex{Name: name, Keys: built[i]}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sortedFromMemdb builds the sorted indexes of the rows txn holds.
+func sortedFromMemdb(txn *memdb.Txn) error {
+	b := newSortedBuilder()
+	for table := range sortedTables {
+		it, err := txn.Get(table, indexID)
+		if err != nil {
+			return err
+		}
+		for row := it.Next(); row != nil; row = it.Next() {
+			if err := b.add(table, row); err != nil {
+				return err
+			}
+		}
+	}
+	return b.insert(txn)
 }
