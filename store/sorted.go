@@ -351,6 +351,16 @@ func (tx *writeTxn) DeleteAll(table, index string, args ...any) (int, error) {
 	return len(rows), nil
 }
 
+// DeletePrefix deletes the rows whose key in a prefix index starts with
+// prefix, and says whether there were any.
+func (tx *writeTxn) DeletePrefix(table, prefixIndex, prefix string) (bool, error) {
+	if _, ok := sortedTables[table]; !ok {
+		return tx.Txn.DeletePrefix(table, prefixIndex, prefix)
+	}
+	n, err := tx.DeleteAll(table, prefixIndex, prefix)
+	return n > 0, err
+}
+
 func (tx *writeTxn) Get(table, index string, args ...any) (memdb.ResultIterator, error) {
 	d, err := sortedDefOf(table, index)
 	if d == nil || err != nil {

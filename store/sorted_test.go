@@ -136,10 +136,18 @@ func TestSortedIndexesFollowWrites(t *testing.T) {
 				}
 			default: // delete by the primary key's prefix
 				w := words[rnd.IntN(len(words))]
-				n, err := tx.DeleteAll(table, indexIDPrefix, w)
-				m, refErr := refTxn.DeleteAll(table, indexIDPrefix, w)
-				if n != m || (err != nil) != (refErr != nil) {
-					t.Fatalf("DeleteAll %s id prefix %q: store %d %v, radix memdb %d %v", table, w, n, err, m, refErr)
+				if rnd.IntN(2) == 0 {
+					n, err := tx.DeleteAll(table, indexIDPrefix, w)
+					m, refErr := refTxn.DeleteAll(table, indexIDPrefix, w)
+					if n != m || (err != nil) != (refErr != nil) {
+						t.Fatalf("DeleteAll %s id prefix %q: store %d %v, radix memdb %d %v", table, w, n, err, m, refErr)
+					}
+				} else {
+					n, err := tx.DeletePrefix(table, indexIDPrefix, w)
+					m, refErr := refTxn.DeletePrefix(table, indexIDPrefix, w)
+					if n != m || (err != nil) != (refErr != nil) {
+						t.Fatalf("DeletePrefix %s %q: store %v %v, radix memdb %v %v", table, w, n, err, m, refErr)
+					}
 				}
 			}
 			same("in the transaction", tx, refTxn)
