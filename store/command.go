@@ -262,7 +262,12 @@ func (tx *writeTxn) mustNotExist(what, table string, id ...any) error {
 
 // all collects every row of an index lookup.
 func (tx *writeTxn) all(table, index string, args ...any) ([]any, error) {
-	it, err := tx.Get(table, index, args...)
+	return allRows(tx, table, index, args...)
+}
+
+// allRows collects every row of an index lookup in src.
+func allRows(src rowSource, table, index string, args ...any) ([]any, error) {
+	it, err := src.Get(table, index, args...)
 	if err != nil {
 		return nil, err
 	}

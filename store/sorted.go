@@ -197,11 +197,17 @@ func (s sortedReads) Get(table, index string, args ...any) (memdb.ResultIterator
 }
 
 func (s sortedReads) First(table, index string, args ...any) (any, error) {
-	d, err := sortedDefOf(table, index)
-	if d == nil && err == nil {
-		return s.rowSource.First(table, index, args...)
+	return firstOf(table, index, args, s.rowSource.First, s.Get)
+}
+
+// firstOf is a lookup's first row: memdb's (first) for a memdb index, the
+// first that get finds for a sorted one.
+func firstOf(table, index string, args []any, first func(string, string, ...any) (any, error),
+	get func(string, string, ...any) (memdb.ResultIterator, error)) (any, error) {
+	if d, err := sortedDefOf(table, index); d == nil && err == nil {
+		return first(table, index, args...)
 	}
-	it, err := s.Get(table, index, args...)
+	it, err := get(table, index, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -306,32 +312,29 @@ func (tx *writeTxn) resort(table string, old, new any) error {
 
 // Insert inserts or replaces a row.
 func (tx *writeTxn) Insert(table string, row any) error {
-	if _, ok := sortedTables[table]; !ok {
-		return tx.Txn.Insert(table, row)
-	}
-	old, err := tx.stored(table, row)
-	if err != nil {
-		return err
-	}
-	if err := tx.Txn.Insert(table, row); err != nil {
-		return err
-	}
-	return tx.resort(table, old, row)
+	return tx.write(table, row, row, tx.Txn.Insert)
 }
 
 // Delete deletes the row with row's primary key.
 func (tx *writeTxn) Delete(table string, row any) error {
+	return tx.write(table, row, nil, tx.Txn.Delete)
+}
+
+// write applies memdb's Insert or Delete of row (op) and moves the row's
+// entries in its table's sorted indexes from the stored row's keys to
+// after's (none when after is nil).
+func (tx *writeTxn) write(table string, row, after any, op func(string, any) error) error {
 	if _, ok := sortedTables[table]; !ok {
-		return tx.Txn.Delete(table, row)
+		return op(table, row)
 	}
 	old, err := tx.stored(table, row)
 	if err != nil {
 		return err
 	}
-	if err := tx.Txn.Delete(table, row); err != nil {
+	if err := op(table, row); err != nil {
 		return err
 	}
-	return tx.resort(table, old, nil)
+	return tx.resort(table, old, after)
 }
 
 // DeleteAll deletes the rows a query finds and says how many.
@@ -377,15 +380,7 @@ func (tx *writeTxn) Get(table, index string, args ...any) (memdb.ResultIterator,
 }
 
 func (tx *writeTxn) First(table, index string, args ...any) (any, error) {
-	d, err := sortedDefOf(table, index)
-	if d == nil && err == nil {
-		return tx.Txn.First(table, index, args...)
-	}
-	it, err := tx.Get(table, index, args...)
-	if err != nil {
-		return nil, err
-	}
-	return it.Next(), nil
+	return firstOf(table, index, args, tx.Txn.First, tx.Get)
 }
 
 // flushSorted stores the sorted indexes the transaction changed.

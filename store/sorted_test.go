@@ -84,8 +84,8 @@ func TestSortedIndexesFollowWrites(t *testing.T) {
 		t.Helper()
 		for _, d := range sortedIndexes {
 			for _, arg := range argsOf(d) {
-				g, gerr := collectAll(got, d.table, d.index, arg)
-				w, werr := collectAll(want, d.table, d.index, arg)
+				g, gerr := allRows(got, d.table, d.index, arg)
+				w, werr := allRows(want, d.table, d.index, arg)
 				if (gerr != nil) != (werr != nil) || !reflect.DeepEqual(g, w) {
 					t.Fatalf("%s: %s(%q): store %s (%v), radix memdb %s (%v)", when, d.name, arg, show(g), gerr, show(w), werr)
 				}
@@ -105,7 +105,7 @@ func TestSortedIndexesFollowWrites(t *testing.T) {
 		tx := &writeTxn{Txn: txn}
 		for range 1 + rnd.IntN(6) {
 			table := names[rnd.IntN(len(names))]
-			existing, _ := collectAll(refTxn, table, indexID)
+			existing, _ := allRows(refTxn, table, indexID)
 			switch op := rnd.IntN(10); {
 			case op < 5 || len(existing) == 0: // insert, or replace a row with the same key
 				row := rowTypes[table]()
@@ -167,18 +167,6 @@ func TestSortedIndexesFollowWrites(t *testing.T) {
 	if compared < 10000 {
 		t.Errorf("only %d lookups found rows: too few to tell", compared)
 	}
-}
-
-func collectAll(src rowSource, table, index string, args ...any) ([]any, error) {
-	it, err := src.Get(table, index, args...)
-	if err != nil {
-		return nil, err
-	}
-	var out []any
-	for row := it.Next(); row != nil; row = it.Next() {
-		out = append(out, row)
-	}
-	return out, nil
 }
 
 // A snapshot not in its tables' primary key order (written by hand, or
