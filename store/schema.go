@@ -48,7 +48,7 @@ const (
 // Rows are indexed only by what a frequent read looks them up by: every
 // index is a tree that start-up rebuilds and memory holds (a memdb radix
 // tree costs about 400 bytes per entry with enterprise-large; the large
-// tables' secondary indexes are sorted maps instead, about 70: sorted.go).
+// tables' secondary indexes are sorted maps instead, about 100: sorted.go).
 // Grants by role (role deletion, the role filter of ListGrants) and users
 // by source (an LDAP sync) are scans of their table instead: rare
 // administrative reads, tens of milliseconds with enterprise-large. See

@@ -20,10 +20,10 @@ import (
 // (B+trees) from the key memdb would give a row in that index (the
 // index's key, then the row's primary key) to the row. A radix tree costs
 // about 480 bytes per entry with enterprise-large, two channels and two
-// nodes of them; a B+tree about 70. The maps are rows of a memdb table
-// of their own, so a read transaction sees the version of each map that
-// belongs with its rows, and a write replaces the maps it changed when
-// its command commits. Queries name the index as before: the read and
+// nodes of them; a B+tree about 100, its key included. The maps are rows
+// of a memdb table of their own, so a read transaction sees the version
+// of each map that belongs with its rows, and a write replaces the maps
+// it changed when its command commits. Queries name the index as before: the read and
 // write transactions answer them from the map. See docs/decisions.md,
 // "Sorted secondary indexes".
 
