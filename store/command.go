@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/benbjohnson/immutable"
 	memdb "github.com/hashicorp/go-memdb"
 )
 
@@ -228,7 +227,7 @@ type writeTxn struct {
 	index uint64
 	// sorted are the sorted indexes as this transaction changed them
 	// (sorted.go).
-	sorted map[string]*immutable.SortedMap[string, any]
+	sorted map[string]txnSorted
 }
 
 // get returns the row with the given id, or nil.

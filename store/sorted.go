@@ -23,9 +23,9 @@ import (
 // nodes of them; a B+tree about 100, its key included. The maps are rows
 // of a memdb table of their own, so a read transaction sees the version
 // of each map that belongs with its rows, and a write replaces the maps
-// it changed when its command commits. Queries name the index as before: the read and
-// write transactions answer them from the map. See docs/decisions.md,
-// "Sorted secondary indexes".
+// it changed when its command commits. Queries name the index as before:
+// the read and write transactions answer them from the map. See
+// docs/decisions.md, "Sorted secondary indexes".
 
 // tableSortedIndexes holds one row per sorted index; it is not in
 // snapshots: a restore builds the maps from the rows.
@@ -115,12 +115,17 @@ func sortedDefOf(table, index string) (*sortedDef, error) {
 
 // key is row's key in the index, and whether the row is in it at all.
 func (d *sortedDef) key(row any) (string, bool, error) {
-	ok, k, err := d.keys.FromObject(row)
-	if err != nil || !ok {
-		return "", false, err
-	}
 	_, id, err := d.id.FromObject(row)
 	if err != nil {
+		return "", false, err
+	}
+	return d.keyWith(row, id)
+}
+
+// keyWith is key for a row whose primary key is id.
+func (d *sortedDef) keyWith(row any, id []byte) (string, bool, error) {
+	ok, k, err := d.keys.FromObject(row)
+	if err != nil || !ok {
 		return "", false, err
 	}
 	return string(append(k, id...)), true, nil
@@ -182,14 +187,23 @@ func sortedOf(src rowSource, d *sortedDef) (*immutable.SortedMap[string, any], e
 type sortedReads struct{ rowSource }
 
 func (s sortedReads) Get(table, index string, args ...any) (memdb.ResultIterator, error) {
+	return getOf(table, index, args, s.rowSource.Get, func(d *sortedDef) (*immutable.SortedMap[string, any], error) {
+		return sortedOf(s.rowSource, d)
+	})
+}
+
+// getOf is a lookup's rows: memdb's (get) for a memdb index, those in the
+// map that sorted gives for a sorted one.
+func getOf(table, index string, args []any, get func(string, string, ...any) (memdb.ResultIterator, error),
+	sorted func(*sortedDef) (*immutable.SortedMap[string, any], error)) (memdb.ResultIterator, error) {
 	d, err := sortedDefOf(table, index)
-	if d == nil || err != nil {
-		if err != nil {
-			return nil, err
-		}
-		return s.rowSource.Get(table, index, args...)
+	if err != nil {
+		return nil, err
 	}
-	m, err := sortedOf(s.rowSource, d)
+	if d == nil {
+		return get(table, index, args...)
+	}
+	m, err := sorted(d)
 	if err != nil {
 		return nil, err
 	}
@@ -254,19 +268,26 @@ func readTxn(db *memdb.MemDB, rev uint64) *ReadTxn {
 // the transaction's own changes; flushSorted stores the changed maps
 // before the commit.
 
+// txnSorted is a sorted index as a write transaction has it, and whether
+// the transaction changed it.
+type txnSorted struct {
+	m       *immutable.SortedMap[string, any]
+	changed bool
+}
+
 // sortedMap is a sorted index as of this transaction.
 func (tx *writeTxn) sortedMap(d *sortedDef) (*immutable.SortedMap[string, any], error) {
-	if m, ok := tx.sorted[d.name]; ok {
-		return m, nil
+	if s, ok := tx.sorted[d.name]; ok {
+		return s.m, nil
 	}
 	m, err := sortedOf(tx.Txn, d)
 	if err != nil {
 		return nil, err
 	}
 	if tx.sorted == nil {
-		tx.sorted = map[string]*immutable.SortedMap[string, any]{}
+		tx.sorted = map[string]txnSorted{}
 	}
-	tx.sorted[d.name] = m
+	tx.sorted[d.name] = txnSorted{m: m}
 	return m, nil
 }
 
@@ -305,7 +326,7 @@ func (tx *writeTxn) resort(table string, old, new any) error {
 				m = m.Set(k, new)
 			}
 		}
-		tx.sorted[d.name] = m
+		tx.sorted[d.name] = txnSorted{m: m, changed: true}
 	}
 	return nil
 }
@@ -365,28 +386,21 @@ func (tx *writeTxn) DeletePrefix(table, prefixIndex, prefix string) (bool, error
 }
 
 func (tx *writeTxn) Get(table, index string, args ...any) (memdb.ResultIterator, error) {
-	d, err := sortedDefOf(table, index)
-	if d == nil || err != nil {
-		if err != nil {
-			return nil, err
-		}
-		return tx.Txn.Get(table, index, args...)
-	}
-	m, err := tx.sortedMap(d)
-	if err != nil {
-		return nil, err
-	}
-	return d.lookup(m, args)
+	return getOf(table, index, args, tx.Txn.Get, tx.sortedMap)
 }
 
 func (tx *writeTxn) First(table, index string, args ...any) (any, error) {
 	return firstOf(table, index, args, tx.Txn.First, tx.Get)
 }
 
-// flushSorted stores the sorted indexes the transaction changed.
+// flushSorted stores the sorted indexes the transaction changed (not
+// those it only read).
 func (tx *writeTxn) flushSorted() error {
-	for name, m := range tx.sorted {
-		if err := tx.Txn.Insert(tableSortedIndexes, &sortedIndex{Name: name, Keys: m}); err != nil {
+	for name, s := range tx.sorted {
+		if !s.changed {
+			continue
+		}
+		if err := tx.Txn.Insert(tableSortedIndexes, &sortedIndex{Name: name, Keys: s.m}); err != nil {
 			return err
 		}
 	}
@@ -401,7 +415,7 @@ type sortedBuilder struct {
 	entries map[string][]sortedEntry // by index
 	last    map[string][]byte        // each table's last primary key
 	// unordered is set when a table's rows came out of order (or twice):
-	// then the maps are built from the memdb instead (fromMemdb).
+	// then the maps are built from the memdb instead (sortedFromMemdb).
 	unordered bool
 }
 
@@ -430,12 +444,12 @@ func (b *sortedBuilder) add(table string, row any) error {
 	}
 	b.last[table] = id
 	for _, d := range defs {
-		ok, k, err := d.keys.FromObject(row)
+		k, ok, err := d.keyWith(row, id)
 		if err != nil {
 			return err
 		}
 		if ok {
-			b.entries[d.name] = append(b.entries[d.name], sortedEntry{string(append(k, id...)), row})
+			b.entries[d.name] = append(b.entries[d.name], sortedEntry{k, row})
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -204,5 +205,50 @@ func TestSortedIndexesOfAnUnorderedSnapshot(t *testing.T) {
 		if err != nil || len(onShared) != 3 {
 			t.Errorf("%s: %d grants on /Shared (%v), want 3", name, len(onShared), err)
 		}
+	}
+}
+
+// A transaction that only reads a sorted index stores no new version of
+// it: only the maps a write changed are replaced at its commit.
+func TestSortedIndexesStoredOnlyWhenChanged(t *testing.T) {
+	db, err := memdb.NewMemDB(memdbSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Grant{ID: "g1", Subject: subjects.OfUser("ann"), Role: "viewonly",
+		Object: subjects.Object{Kind: subjects.CollectionObject, Path: "/Shared"}, Scope: "subtree"}
+	changed := func(write func(tx *writeTxn) error) []string {
+		t.Helper()
+		txn := db.Txn(true)
+		txn.TrackChanges()
+		tx := &writeTxn{Txn: txn}
+		if err := write(tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.flushSorted(); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, c := range txn.Changes() {
+			if c.Table == tableSortedIndexes {
+				names = append(names, c.After.(*sortedIndex).Name)
+			}
+		}
+		txn.Commit()
+		slices.Sort(names)
+		return names
+	}
+	if got := changed(func(tx *writeTxn) error { return tx.Insert(tableGrants, g) }); !slices.Equal(got, []string{"grants.object", "grants.subject"}) {
+		t.Errorf("inserting a grant stored %v", got)
+	}
+	got := changed(func(tx *writeTxn) error {
+		rows, err := tx.all(tableGrants, indexSubject, g.Subject)
+		if err == nil && len(rows) != 1 {
+			err = fmt.Errorf("%d grants of ann", len(rows))
+		}
+		return err
+	})
+	if len(got) != 0 {
+		t.Errorf("reading a subject's grants stored %v", got)
 	}
 }
