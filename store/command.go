@@ -225,9 +225,10 @@ type writeTxn struct {
 	*memdb.Txn
 	// index is the raft index of the command: the revision it creates.
 	index uint64
-	// sorted are the sorted indexes as this transaction changed them
-	// (sorted.go).
-	sorted map[string]txnSorted
+	// sorted are the sorted indexes as this transaction has them, and
+	// changes its changes to the sorted tables' rows (sorted_write.go).
+	sorted  map[string]txnSorted
+	changes []sortedChange
 }
 
 // get returns the row with the given id, or nil.

@@ -90,7 +90,7 @@ func (f *fsm) applyData(index uint64, data []byte) (err error) {
 	if err := tx.flushSorted(); err != nil {
 		return err
 	}
-	changes := txn.Changes()
+	changes := tx.rowChanges()
 	txn.Commit()
 	// After the commit: whoever reads this revision and then the state
 	// sees the change (Store.CredentialsRevision).
@@ -101,7 +101,7 @@ func (f *fsm) applyData(index uint64, data []byte) (err error) {
 		}
 	}
 	if f.observe != nil {
-		f.observe(readTxn(f.db.Load(), index), changesOf(changes))
+		f.observe(readTxn(f.db.Load(), index), changes)
 	}
 	return nil
 }
@@ -109,7 +109,7 @@ func (f *fsm) applyData(index uint64, data []byte) (err error) {
 // Snapshot captures the current state; Persist runs concurrently with
 // further applies on the immutable memdb snapshot.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{txn: f.db.Load().Txn(false), index: f.revision.current()}, nil
+	return &fsmSnapshot{txn: rowsOf(f.db.Load()), index: f.revision.current()}, nil
 }
 
 type snapshotHeader struct {
@@ -249,8 +249,8 @@ func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, er
 	defer close(stop)
 	decodeErr := make(chan error, 1)
 	go func() { decodeErr <- d.decode(batches, stop) }()
-	// The sorted indexes are built on a third goroutine from the rows
-	// inserted, while the inserts go on.
+	// The sorted tables' rows are collected on a third goroutine while
+	// the other tables' rows are inserted.
 	sorted := newSortedBuilder()
 	toSort := make(chan []tableRow, 1<<14)
 	sortErr := make(chan error, 1)
@@ -259,7 +259,9 @@ func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, er
 		for batch := range toSort {
 			for _, r := range batch {
 				if err == nil {
-					err = sorted.add(r.table, r.row)
+					if _, err = sorted.add(r.table, r.row); err != nil {
+						err = fmt.Errorf("snapshot %s insert: %w", r.table, err)
+					}
 				}
 			}
 		}
@@ -271,6 +273,9 @@ func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, er
 		defer close(toSort)
 		for batch := range batches {
 			for _, r := range batch {
+				if _, ok := sortedTables[r.table]; ok {
+					continue
+				}
 				if err := txn.Insert(r.table, r.row); err != nil {
 					return fmt.Errorf("snapshot %s insert: %w", r.table, err)
 				}
@@ -285,12 +290,7 @@ func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, er
 	if err := errors.Join(<-decodeErr, <-sortErr); err != nil {
 		return nil, 0, err
 	}
-	if sorted.unordered {
-		err = sortedFromMemdb(txn)
-	} else {
-		err = sorted.insert(txn)
-	}
-	if err != nil {
+	if err := sorted.insert(txn); err != nil {
 		return nil, 0, err
 	}
 	txn.Commit()

@@ -1,7 +1,5 @@
 package store
 
-import memdb "github.com/hashicorp/go-memdb"
-
 // Observer sees the state after every committed write, with the rows the
 // write changed, before the write's revision becomes visible to readers
 // waiting for it. After a snapshot restore, changes is nil: everything may
@@ -38,15 +36,3 @@ const (
 	TableGrants          = tableGrants
 	TableRepositories    = tableRepositories
 )
-
-// changesOf are a write's changes to rows: not those to the sorted
-// indexes, which follow from them.
-func changesOf(cs memdb.Changes) []Change {
-	out := make([]Change, 0, len(cs))
-	for _, c := range cs {
-		if c.Table != tableSortedIndexes {
-			out = append(out, Change{Table: c.Table, Before: c.Before, After: c.After})
-		}
-	}
-	return out
-}

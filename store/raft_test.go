@@ -73,7 +73,7 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatalf("readSnapshot: rev %d, %v", rev, err)
 	}
 	var again bytes.Buffer
-	if err := (&fsmSnapshot{txn: db.Txn(false), index: rev}).write(&again); err != nil || !bytes.Equal(again.Bytes(), want.Bytes()) {
+	if err := (&fsmSnapshot{txn: rowsOf(db), index: rev}).write(&again); err != nil || !bytes.Equal(again.Bytes(), want.Bytes()) {
 		t.Fatal("snapshot does not round-trip")
 	}
 }
@@ -266,7 +266,7 @@ func TestSnapshotRowsInAnyShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	var again bytes.Buffer
-	if err := (&fsmSnapshot{txn: db.Txn(false), index: s.Revision()}).write(&again); err != nil || !bytes.Equal(again.Bytes(), snap.Bytes()) {
+	if err := (&fsmSnapshot{txn: rowsOf(db), index: s.Revision()}).write(&again); err != nil || !bytes.Equal(again.Bytes(), snap.Bytes()) {
 		t.Fatalf("rows in another shape decode to another state: %v", err)
 	}
 }

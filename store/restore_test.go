@@ -131,7 +131,7 @@ func TestRestoreTakesPreparedState(t *testing.T) {
 	if err != nil || db == built {
 		t.Fatalf("other snapshot: prepared state taken %v, %v", db == built, err)
 	}
-	if u, _ := (&ReadTxn{txn: db.Txn(false)}).User("bob"); u == nil {
+	if u, _ := (&ReadTxn{txn: rowsOf(db)}).User("bob"); u == nil {
 		t.Error("the decoded snapshot lacks bob")
 	}
 }

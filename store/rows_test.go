@@ -145,7 +145,7 @@ func TestRowTablesAnswerLikeMemdb(t *testing.T) {
 	if err := (&fsmSnapshot{txn: rt, index: 7}).write(&a); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&fsmSnapshot{txn: db.Txn(false), index: 7}).write(&b); err != nil {
+	if err := (&fsmSnapshot{txn: rowsOf(db), index: 7}).write(&b); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {

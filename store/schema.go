@@ -122,12 +122,16 @@ func rowSchema() *memdb.DBSchema {
 	return db
 }
 
-// memdbSchema is the memdb's schema: rowSchema without the sorted indexes,
-// which a table of their own holds (sorted.go).
+// memdbSchema is the memdb's schema: rowSchema without the sorted
+// tables' secondary indexes, and with a table for their maps (sorted.go).
+// The sorted tables keep their primary index, which memdb requires, and
+// no rows.
 func memdbSchema() *memdb.DBSchema {
 	db := rowSchema()
 	for _, def := range sortedIndexes {
-		delete(db.Tables[def.table].Indexes, def.index)
+		if !def.unique {
+			delete(db.Tables[def.table].Indexes, def.index)
+		}
 	}
 	db.Tables[tableSortedIndexes] = table(tableSortedIndexes, idIndex(str(func(s *sortedIndex) string { return s.Name })))
 	return db

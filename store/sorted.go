@@ -1,31 +1,29 @@
 package store
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
-	"maps"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/benbjohnson/immutable"
 	memdb "github.com/hashicorp/go-memdb"
 )
 
-// Sorted indexes. The secondary indexes of the large tables (a user's
-// org and team memberships, a subject's grants, the grants on an object,
-// a collection's children) are not memdb radix trees but sorted maps
-// (B+trees) from the key memdb would give a row in that index (the
-// index's key, then the row's primary key) to the row. A radix tree costs
-// about 480 bytes per entry with enterprise-large, two channels and two
-// nodes of them; a B+tree about 100, its key included. The maps are rows
-// of a memdb table of their own, so a read transaction sees the version
-// of each map that belongs with its rows, and a write replaces the maps
-// it changed when its command commits. Queries name the index as before:
-// the read and write transactions answer them from the map. See
-// docs/decisions.md, "Sorted secondary indexes".
+// Sorted tables. The large tables (users, a user's org and team
+// memberships, grants, collections) keep their rows not in memdb's radix
+// trees but in sorted maps (B+trees), one per index: the primary key's
+// map goes from the key memdb would give a row in that index to the row,
+// and each secondary index's from the key memdb would give the row there
+// (the index's key, then the primary key). A radix tree costs about 480
+// bytes per entry with enterprise-large, two channels and two nodes of
+// them; a B+tree about 100, its key included. The maps are rows of a
+// memdb table of their own, so a read transaction sees the version of
+// each map that belongs with its other rows, and a write replaces the
+// maps it changed when its command commits; the memdb has the tables
+// (with their primary index, which memdb requires) but no rows in them.
+// Queries name the index as before: the read and write transactions
+// answer them from the maps. See docs/decisions.md, "Sorted tables".
 
 // tableSortedIndexes holds one row per sorted index; it is not in
 // snapshots: a restore builds the maps from the rows.
@@ -38,16 +36,19 @@ type sortedIndex struct {
 }
 
 // sortedDef is a sorted index's definition: its table, its indexer (the
-// one rowSchema declares) and the table's primary key.
+// one rowSchema declares) and the table's primary key. The primary key's
+// own map is unique: its keys are the primary keys alone.
 type sortedDef struct {
 	name, table, index string
+	unique             bool
 	keys               keyIndexer
 	id                 idIndexer
 }
 
 // idIndexer is a primary key of string fields (fieldIndex).
 type idIndexer interface {
-	memdb.SingleIndexer
+	keyIndexer
+	memdb.PrefixIndexer
 	// argsOf are the query arguments that find row, and whether it has
 	// every field.
 	argsOf(row any) ([]any, bool, error)
@@ -59,71 +60,88 @@ type keyIndexer interface {
 	memdb.Indexer
 }
 
-// sortedIndexes are the indexes kept sorted, by table "." index.
+// sortedIndexes are the sorted indexes, by table "." index.
 var sortedIndexes = func() map[string]*sortedDef {
 	s := rowSchema()
 	defs := map[string]*sortedDef{}
-	for _, ti := range [][2]string{
-		{tableOrgMembers, indexUser}, {tableTeamMembers, indexUser},
-		{tableGrants, indexSubject}, {tableGrants, indexObject},
-		{tableCollections, indexParent},
+	for table, secondary := range map[string][]string{
+		tableUsers:       nil,
+		tableOrgMembers:  {indexUser},
+		tableTeamMembers: {indexUser},
+		tableGrants:      {indexSubject, indexObject},
+		tableCollections: {indexParent},
 	} {
-		t := s.Tables[ti[0]]
-		idx := t.Indexes[ti[1]]
-		keys, ok := idx.Indexer.(keyIndexer)
-		if !ok || idx.Unique {
-			panic(fmt.Sprintf("store: %s.%s cannot be sorted: one key per row, not unique", ti[0], ti[1]))
+		t := s.Tables[table]
+		if len(t.Indexes) != len(secondary)+1 {
+			panic(fmt.Sprintf("store: %s is sorted, and every index of a sorted table must be", table))
 		}
 		// The old row of a write is found by its primary key's fields.
 		id, ok := t.Indexes[indexID].Indexer.(idIndexer)
 		if !ok {
-			panic(fmt.Sprintf("store: %s's primary key is not made of string fields", ti[0]))
+			panic(fmt.Sprintf("store: %s's primary key is not made of string fields", table))
 		}
-		name := ti[0] + "." + ti[1]
-		defs[name] = &sortedDef{name: name, table: ti[0], index: ti[1], keys: keys, id: id}
+		name := table + "." + indexID
+		defs[name] = &sortedDef{name: name, table: table, index: indexID, unique: true, keys: id, id: id}
+		for _, index := range secondary {
+			idx := t.Indexes[index]
+			keys, ok := idx.Indexer.(keyIndexer)
+			if !ok || idx.Unique {
+				panic(fmt.Sprintf("store: %s.%s cannot be sorted: one key per row, not unique", table, index))
+			}
+			name := table + "." + index
+			defs[name] = &sortedDef{name: name, table: table, index: index, keys: keys, id: id}
+		}
 	}
 	return defs
 }()
 
-// sortedTables are the tables with sorted indexes, and those indexes.
+// sortedTables are the tables kept sorted, and their indexes, the primary
+// key's first.
 var sortedTables = func() map[string][]*sortedDef {
 	m := map[string][]*sortedDef{}
 	for _, d := range sortedIndexes {
 		m[d.table] = append(m[d.table], d)
 	}
 	for _, ds := range m {
-		slices.SortFunc(ds, func(a, b *sortedDef) int { return cmp.Compare(a.name, b.name) })
+		slices.SortFunc(ds, func(a, b *sortedDef) int {
+			switch {
+			case a.unique:
+				return -1
+			case b.unique:
+				return 1
+			}
+			return cmp.Compare(a.name, b.name)
+		})
 	}
 	return m
 }()
 
-// sortedDefOf is the sorted index a query names, or nil for a memdb
-// index. Only plain lookups are served: a prefix or range query of a
-// sorted index is an error.
-func sortedDefOf(table, index string) (*sortedDef, error) {
+// sortedQuery is the sorted index a query names (nil for a memdb table)
+// and whether it asks for a prefix of the primary key (indexIDPrefix).
+// Only the primary key is searched by prefix: a prefix query of a
+// secondary sorted index is an error.
+func sortedQuery(table, index string) (*sortedDef, bool, error) {
 	if _, ok := sortedTables[table]; !ok {
-		return nil, nil
+		return nil, false, nil
 	}
 	if d := sortedIndexes[table+"."+index]; d != nil {
-		return d, nil
+		return d, false, nil
 	}
 	if d := sortedIndexes[table+"."+strings.TrimSuffix(index, "_prefix")]; d != nil {
-		return nil, fmt.Errorf("store: %s.%s is a sorted index: only exact lookups", table, d.index)
+		if d.unique {
+			return d, true, nil
+		}
+		return nil, false, fmt.Errorf("store: %s.%s is a sorted index: only exact lookups", table, d.index)
 	}
-	return nil, nil
+	return nil, false, fmt.Errorf("store: table %s has no index %q", table, index)
 }
 
-// key is row's key in the index, and whether the row is in it at all.
-func (d *sortedDef) key(row any) (string, bool, error) {
-	_, id, err := d.id.FromObject(row)
-	if err != nil {
-		return "", false, err
+// keyWith is a row's key in the index, given its primary key (id), and
+// whether the row is in the index at all.
+func (d *sortedDef) keyWith(row any, id string) (string, bool, error) {
+	if d.unique {
+		return id, true, nil
 	}
-	return d.keyWith(row, id)
-}
-
-// keyWith is key for a row whose primary key is id.
-func (d *sortedDef) keyWith(row any, id []byte) (string, bool, error) {
 	ok, k, err := d.keys.FromObject(row)
 	if err != nil || !ok {
 		return "", false, err
@@ -131,17 +149,42 @@ func (d *sortedDef) keyWith(row any, id []byte) (string, bool, error) {
 	return string(append(k, id...)), true, nil
 }
 
-// lookup iterates the rows of m that a query's arguments name: the keys
-// that start with the index's key for them, as memdb matches a
-// non-unique index.
-func (d *sortedDef) lookup(m *immutable.SortedMap[string, any], args []any) (memdb.ResultIterator, error) {
-	prefix, err := d.keys.FromArgs(args...)
+// lookup iterates the rows of m that a query's arguments name, as memdb
+// matches them: the keys that start with the index's key for them (or,
+// for a prefix query, with the prefix its indexer makes of them); every
+// row when there are none.
+func (d *sortedDef) lookup(m *immutable.SortedMap[string, any], args []any, prefix bool) (memdb.ResultIterator, error) {
+	var k []byte
+	var err error
+	switch {
+	case len(args) == 0:
+	case prefix:
+		k, err = d.id.PrefixFromArgs(args...)
+	default:
+		k, err = d.keys.FromArgs(args...)
+	}
 	if err != nil {
 		return nil, err
 	}
 	it := m.Iterator()
-	it.Seek(string(prefix))
-	return &sortedIterator{it: it, prefix: string(prefix)}, nil
+	it.Seek(string(k))
+	return &sortedIterator{it: it, prefix: string(k)}, nil
+}
+
+// lowerBound iterates the rows of m from the first whose key is not below
+// the index's key for args, to the end, as memdb's LowerBound.
+func (d *sortedDef) lowerBound(m *immutable.SortedMap[string, any], args []any) (memdb.ResultIterator, error) {
+	var k []byte
+	var err error
+	if len(args) > 0 {
+		k, err = d.keys.FromArgs(args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	it := m.Iterator()
+	it.Seek(string(k))
+	return &sortedIterator{it: it}, nil
 }
 
 type sortedIterator struct {
@@ -183,20 +226,22 @@ func sortedOf(src rowSource, d *sortedDef) (*immutable.SortedMap[string, any], e
 }
 
 // sortedReads answers a memdb read transaction's queries of the sorted
-// indexes from their maps.
+// tables from their maps.
 type sortedReads struct{ rowSource }
 
-func (s sortedReads) Get(table, index string, args ...any) (memdb.ResultIterator, error) {
-	return getOf(table, index, args, s.rowSource.Get, func(d *sortedDef) (*immutable.SortedMap[string, any], error) {
-		return sortedOf(s.rowSource, d)
-	})
+func (s sortedReads) sortedMap(d *sortedDef) (*immutable.SortedMap[string, any], error) {
+	return sortedOf(s.rowSource, d)
 }
 
-// getOf is a lookup's rows: memdb's (get) for a memdb index, those in the
+func (s sortedReads) Get(table, index string, args ...any) (memdb.ResultIterator, error) {
+	return getOf(table, index, args, s.rowSource.Get, s.sortedMap)
+}
+
+// getOf is a lookup's rows: memdb's (get) for a memdb table, those in the
 // map that sorted gives for a sorted one.
 func getOf(table, index string, args []any, get func(string, string, ...any) (memdb.ResultIterator, error),
 	sorted func(*sortedDef) (*immutable.SortedMap[string, any], error)) (memdb.ResultIterator, error) {
-	d, err := sortedDefOf(table, index)
+	d, prefix, err := sortedQuery(table, index)
 	if err != nil {
 		return nil, err
 	}
@@ -207,296 +252,94 @@ func getOf(table, index string, args []any, get func(string, string, ...any) (me
 	if err != nil {
 		return nil, err
 	}
-	return d.lookup(m, args)
+	return d.lookup(m, args, prefix)
 }
 
 func (s sortedReads) First(table, index string, args ...any) (any, error) {
-	return firstOf(table, index, args, s.rowSource.First, s.Get)
+	return firstOf(table, index, args, s.rowSource.First, s.Get, s.sortedMap)
 }
 
-// firstOf is a lookup's first row: memdb's (first) for a memdb index, the
-// first that get finds for a sorted one.
+// firstOf is a lookup's first row: memdb's (first) for a memdb table; for
+// a sorted one, as memdb finds it, the row with the key of a primary key
+// lookup, or the first that get finds for any other.
 func firstOf(table, index string, args []any, first func(string, string, ...any) (any, error),
-	get func(string, string, ...any) (memdb.ResultIterator, error)) (any, error) {
-	if d, err := sortedDefOf(table, index); d == nil && err == nil {
+	get func(string, string, ...any) (memdb.ResultIterator, error),
+	sorted func(*sortedDef) (*immutable.SortedMap[string, any], error)) (any, error) {
+	d, prefix, err := sortedQuery(table, index)
+	switch {
+	case err != nil:
+		return nil, err
+	case d == nil:
 		return first(table, index, args...)
+	case !d.unique || prefix || len(args) == 0:
+		it, err := get(table, index, args...)
+		if err != nil {
+			return nil, err
+		}
+		return it.Next(), nil
 	}
-	it, err := get(table, index, args...)
+	k, err := d.keys.FromArgs(args...)
 	if err != nil {
 		return nil, err
 	}
-	return it.Next(), nil
+	m, err := sorted(d)
+	if err != nil {
+		return nil, err
+	}
+	row, _ := m.Get(string(k))
+	return row, nil
+}
+
+func (s sortedReads) LowerBound(table, index string, args ...any) (memdb.ResultIterator, error) {
+	return lowerBoundOf(table, index, args, s.rowSource.LowerBound, s.sortedMap)
+}
+
+// lowerBoundOf is memdb's LowerBound (lower) for a memdb table, and serves
+// the primary key of a sorted one; a sorted secondary index has no ranges.
+func lowerBoundOf(table, index string, args []any, lower func(string, string, ...any) (memdb.ResultIterator, error),
+	sorted func(*sortedDef) (*immutable.SortedMap[string, any], error)) (memdb.ResultIterator, error) {
+	d, prefix, err := sortedQuery(table, index)
+	switch {
+	case err != nil:
+		return nil, err
+	case d == nil:
+		return lower(table, index, args...)
+	case prefix || !d.unique:
+		return nil, fmt.Errorf("store: %s is a sorted index: only exact lookups", d.name)
+	}
+	m, err := sorted(d)
+	if err != nil {
+		return nil, err
+	}
+	return d.lowerBound(m, args)
 }
 
 func (s sortedReads) GetReverse(table, index string, args ...any) (memdb.ResultIterator, error) {
-	if err := notSorted(table, index); err != nil {
+	if err := forwardOnly(table); err != nil {
 		return nil, err
 	}
 	return s.rowSource.GetReverse(table, index, args...)
 }
 
-func (s sortedReads) LowerBound(table, index string, args ...any) (memdb.ResultIterator, error) {
-	if err := notSorted(table, index); err != nil {
-		return nil, err
-	}
-	return s.rowSource.LowerBound(table, index, args...)
-}
-
 func (s sortedReads) ReverseLowerBound(table, index string, args ...any) (memdb.ResultIterator, error) {
-	if err := notSorted(table, index); err != nil {
+	if err := forwardOnly(table); err != nil {
 		return nil, err
 	}
 	return s.rowSource.ReverseLowerBound(table, index, args...)
 }
 
-// notSorted refuses a range query of a sorted index.
-func notSorted(table, index string) error {
-	d, err := sortedDefOf(table, index)
-	if d != nil {
-		return fmt.Errorf("store: %s is a sorted index: only exact lookups", d.name)
+// forwardOnly refuses a reverse query of a sorted table (none is made).
+func forwardOnly(table string) error {
+	if _, ok := sortedTables[table]; ok {
+		return fmt.Errorf("store: %s is a sorted table: only forward queries", table)
 	}
-	return err
+	return nil
 }
 
 // readTxn is a read of db's current state at revision rev.
 func readTxn(db *memdb.MemDB, rev uint64) *ReadTxn {
-	return &ReadTxn{txn: sortedReads{db.Txn(false)}, rev: rev}
+	return &ReadTxn{txn: rowsOf(db), rev: rev}
 }
 
-// The write side: writeTxn's Insert, Delete and DeleteAll keep the sorted
-// indexes of the rows they change, and its Get and First read them with
-// the transaction's own changes; flushSorted stores the changed maps
-// before the commit.
-
-// txnSorted is a sorted index as a write transaction has it, and whether
-// the transaction changed it.
-type txnSorted struct {
-	m       *immutable.SortedMap[string, any]
-	changed bool
-}
-
-// sortedMap is a sorted index as of this transaction.
-func (tx *writeTxn) sortedMap(d *sortedDef) (*immutable.SortedMap[string, any], error) {
-	if s, ok := tx.sorted[d.name]; ok {
-		return s.m, nil
-	}
-	m, err := sortedOf(tx.Txn, d)
-	if err != nil {
-		return nil, err
-	}
-	if tx.sorted == nil {
-		tx.sorted = map[string]txnSorted{}
-	}
-	tx.sorted[d.name] = txnSorted{m: m}
-	return m, nil
-}
-
-// stored is the row of table with row's primary key, or nil.
-func (tx *writeTxn) stored(table string, row any) (any, error) {
-	args, ok, err := sortedTables[table][0].id.argsOf(row)
-	if err != nil || !ok {
-		return nil, err // memdb refuses the row for its missing key
-	}
-	return tx.Txn.First(table, indexID, args...)
-}
-
-// resort moves a row's entries in table's sorted indexes from old to
-// new (either may be nil).
-func (tx *writeTxn) resort(table string, old, new any) error {
-	for _, d := range sortedTables[table] {
-		m, err := tx.sortedMap(d)
-		if err != nil {
-			return err
-		}
-		if old != nil {
-			k, ok, err := d.key(old)
-			if err != nil {
-				return err
-			}
-			if ok {
-				m = m.Delete(k)
-			}
-		}
-		if new != nil {
-			k, ok, err := d.key(new)
-			if err != nil {
-				return err
-			}
-			if ok {
-				m = m.Set(k, new)
-			}
-		}
-		tx.sorted[d.name] = txnSorted{m: m, changed: true}
-	}
-	return nil
-}
-
-// Insert inserts or replaces a row.
-func (tx *writeTxn) Insert(table string, row any) error {
-	return tx.write(table, row, row, tx.Txn.Insert)
-}
-
-// Delete deletes the row with row's primary key.
-func (tx *writeTxn) Delete(table string, row any) error {
-	return tx.write(table, row, nil, tx.Txn.Delete)
-}
-
-// write applies memdb's Insert or Delete of row (op) and moves the row's
-// entries in its table's sorted indexes from the stored row's keys to
-// after's (none when after is nil).
-func (tx *writeTxn) write(table string, row, after any, op func(string, any) error) error {
-	if _, ok := sortedTables[table]; !ok {
-		return op(table, row)
-	}
-	old, err := tx.stored(table, row)
-	if err != nil {
-		return err
-	}
-	if err := op(table, row); err != nil {
-		return err
-	}
-	return tx.resort(table, old, after)
-}
-
-// DeleteAll deletes the rows a query finds and says how many.
-func (tx *writeTxn) DeleteAll(table, index string, args ...any) (int, error) {
-	if _, ok := sortedTables[table]; !ok {
-		return tx.Txn.DeleteAll(table, index, args...)
-	}
-	rows, err := tx.all(table, index, args...)
-	if err != nil {
-		return 0, err
-	}
-	for _, row := range rows {
-		if err := tx.Delete(table, row); err != nil {
-			return 0, err
-		}
-	}
-	return len(rows), nil
-}
-
-// DeletePrefix deletes the rows whose key in a prefix index starts with
-// prefix, and says whether there were any.
-func (tx *writeTxn) DeletePrefix(table, prefixIndex, prefix string) (bool, error) {
-	if _, ok := sortedTables[table]; !ok {
-		return tx.Txn.DeletePrefix(table, prefixIndex, prefix)
-	}
-	n, err := tx.DeleteAll(table, prefixIndex, prefix)
-	return n > 0, err
-}
-
-func (tx *writeTxn) Get(table, index string, args ...any) (memdb.ResultIterator, error) {
-	return getOf(table, index, args, tx.Txn.Get, tx.sortedMap)
-}
-
-func (tx *writeTxn) First(table, index string, args ...any) (any, error) {
-	return firstOf(table, index, args, tx.Txn.First, tx.Get)
-}
-
-// flushSorted stores the sorted indexes the transaction changed (not
-// those it only read).
-func (tx *writeTxn) flushSorted() error {
-	for name, s := range tx.sorted {
-		if !s.changed {
-			continue
-		}
-		if err := tx.Txn.Insert(tableSortedIndexes, &sortedIndex{Name: name, Keys: s.m}); err != nil {
-			return err
-		}
-	}
-	tx.sorted = nil
-	return nil
-}
-
-// sortedBuilder builds the sorted indexes of a restore's rows, given in
-// their tables' primary key order (a snapshot's): each map from its keys,
-// sorted.
-type sortedBuilder struct {
-	entries map[string][]sortedEntry // by index
-	last    map[string][]byte        // each table's last primary key
-	// unordered is set when a table's rows came out of order (or twice):
-	// then the maps are built from the memdb instead (sortedFromMemdb).
-	unordered bool
-}
-
-type sortedEntry struct {
-	key string
-	row any
-}
-
-func newSortedBuilder() *sortedBuilder {
-	return &sortedBuilder{entries: map[string][]sortedEntry{}, last: map[string][]byte{}}
-}
-
-// add adds a row of table, if table has sorted indexes.
-func (b *sortedBuilder) add(table string, row any) error {
-	defs := sortedTables[table]
-	if defs == nil || b.unordered {
-		return nil
-	}
-	ok, id, err := defs[0].id.FromObject(row)
-	if err != nil || !ok {
-		return err // memdb refuses the row for its missing key
-	}
-	if last, seen := b.last[table]; seen && bytes.Compare(id, last) <= 0 {
-		b.unordered = true
-		return nil
-	}
-	b.last[table] = id
-	for _, d := range defs {
-		k, ok, err := d.keyWith(row, id)
-		if err != nil {
-			return err
-		}
-		if ok {
-			b.entries[d.name] = append(b.entries[d.name], sortedEntry{k, row})
-		}
-	}
-	return nil
-}
-
-// insert sorts each index's keys, builds its map (one per core at a time)
-// and inserts them into txn.
-func (b *sortedBuilder) insert(txn *memdb.Txn) error {
-	names := slices.Sorted(maps.Keys(sortedIndexes))
-	built := make([]*immutable.SortedMap[string, any], len(names))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, name := range names {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			entries := b.entries[name]
-			slices.SortFunc(entries, func(a, b sortedEntry) int { return strings.Compare(a.key, b.key) })
-			mb := immutable.NewSortedMapBuilder[string, any](keyOrder{})
-			for _, e := range entries {
-				mb.Set(e.key, e.row)
-			}
-			built[i] = mb.Map()
-		})
-	}
-	wg.Wait()
-	for i, name := range names {
-		if err := txn.Insert(tableSortedIndexes, &sortedIndex{Name: name, Keys: built[i]}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// sortedFromMemdb builds the sorted indexes of the rows txn holds.
-func sortedFromMemdb(txn *memdb.Txn) error {
-	b := newSortedBuilder()
-	for table := range sortedTables {
-		it, err := txn.Get(table, indexID)
-		if err != nil {
-			return err
-		}
-		for row := it.Next(); row != nil; row = it.Next() {
-			if err := b.add(table, row); err != nil {
-				return err
-			}
-		}
-	}
-	return b.insert(txn)
-}
+// rowsOf reads db's current state, the sorted tables' rows included.
+func rowsOf(db *memdb.MemDB) rowSource { return sortedReads{db.Txn(false)} }

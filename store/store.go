@@ -354,7 +354,7 @@ func (s *Store) Snapshot() error { return s.raft.Snapshot().Error() }
 
 // WriteSnapshot writes the current state in the snapshot format.
 func (s *Store) WriteSnapshot(w io.Writer) error {
-	snap := &fsmSnapshot{txn: s.fsm.db.Load().Txn(false), index: s.fsm.revision.current()}
+	snap := &fsmSnapshot{txn: rowsOf(s.fsm.db.Load()), index: s.fsm.revision.current()}
 	return snap.write(w)
 }
 

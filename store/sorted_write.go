@@ -1,0 +1,331 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/benbjohnson/immutable"
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// The write side of the sorted tables (sorted.go): writeTxn's Insert,
+// Delete and DeleteAll keep the rows of a sorted table in its maps and
+// note the changes as memdb notes its own; its queries read the maps with
+// the transaction's own changes; flushSorted stores the changed maps
+// before the commit.
+
+// txnSorted is a sorted index as a write transaction has it, and whether
+// the transaction changed it.
+type txnSorted struct {
+	m       *immutable.SortedMap[string, any]
+	changed bool
+}
+
+// sortedMap is a sorted index as of this transaction.
+func (tx *writeTxn) sortedMap(d *sortedDef) (*immutable.SortedMap[string, any], error) {
+	if s, ok := tx.sorted[d.name]; ok {
+		return s.m, nil
+	}
+	m, err := sortedOf(tx.Txn, d)
+	if err != nil {
+		return nil, err
+	}
+	if tx.sorted == nil {
+		tx.sorted = map[string]txnSorted{}
+	}
+	tx.sorted[d.name] = txnSorted{m: m}
+	return m, nil
+}
+
+// Insert inserts or replaces a row.
+func (tx *writeTxn) Insert(table string, row any) error {
+	return tx.write(table, row, row, tx.Txn.Insert)
+}
+
+// Delete deletes the row with row's primary key.
+func (tx *writeTxn) Delete(table string, row any) error {
+	return tx.write(table, row, nil, tx.Txn.Delete)
+}
+
+// write applies an Insert (after is the row) or a Delete (after is nil):
+// memdb's (op) for a memdb table; for a sorted one, it moves the row's
+// entries in every map of the table from the stored row's keys to
+// after's, and refuses what memdb would.
+func (tx *writeTxn) write(table string, row, after any, op func(string, any) error) error {
+	defs := sortedTables[table]
+	if defs == nil {
+		return op(table, row)
+	}
+	ok, id, err := defs[0].id.FromObject(row)
+	switch {
+	case err != nil:
+		return fmt.Errorf("failed to build primary index: %v", err)
+	case !ok:
+		return fmt.Errorf("object missing primary index")
+	}
+	primary, err := tx.sortedMap(defs[0])
+	if err != nil {
+		return err
+	}
+	key := string(id)
+	old, _ := primary.Get(key)
+	if old == nil && after == nil {
+		return memdb.ErrNotFound
+	}
+	for _, d := range defs {
+		m, err := tx.sortedMap(d)
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			k, ok, err := d.keyWith(old, key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				m = m.Delete(k)
+			}
+		}
+		if after != nil {
+			k, ok, err := d.keyWith(after, key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				m = m.Set(k, after)
+			}
+		}
+		tx.sorted[d.name] = txnSorted{m: m, changed: true}
+	}
+	tx.changes = append(tx.changes, sortedChange{Change{Table: table, Before: old, After: after}, key})
+	return nil
+}
+
+// sortedChange is a change to a sorted table's row, with its primary key.
+type sortedChange struct {
+	Change
+	id string
+}
+
+// DeleteAll deletes the rows a query finds and says how many.
+func (tx *writeTxn) DeleteAll(table, index string, args ...any) (int, error) {
+	if _, ok := sortedTables[table]; !ok {
+		return tx.Txn.DeleteAll(table, index, args...)
+	}
+	rows, err := tx.all(table, index, args...)
+	if err != nil {
+		return 0, err
+	}
+	for _, row := range rows {
+		if err := tx.Delete(table, row); err != nil {
+			return 0, err
+		}
+	}
+	return len(rows), nil
+}
+
+// DeletePrefix deletes the rows whose key in a prefix index starts with
+// prefix, and says whether there were any.
+func (tx *writeTxn) DeletePrefix(table, prefixIndex, prefix string) (bool, error) {
+	if _, ok := sortedTables[table]; !ok {
+		return tx.Txn.DeletePrefix(table, prefixIndex, prefix)
+	}
+	n, err := tx.DeleteAll(table, prefixIndex, prefix)
+	return n > 0, err
+}
+
+func (tx *writeTxn) Get(table, index string, args ...any) (memdb.ResultIterator, error) {
+	return getOf(table, index, args, tx.Txn.Get, tx.sortedMap)
+}
+
+func (tx *writeTxn) First(table, index string, args ...any) (any, error) {
+	return firstOf(table, index, args, tx.Txn.First, tx.Get, tx.sortedMap)
+}
+
+func (tx *writeTxn) LowerBound(table, index string, args ...any) (memdb.ResultIterator, error) {
+	return lowerBoundOf(table, index, args, tx.Txn.LowerBound, tx.sortedMap)
+}
+
+func (tx *writeTxn) GetReverse(table, index string, args ...any) (memdb.ResultIterator, error) {
+	if err := forwardOnly(table); err != nil {
+		return nil, err
+	}
+	return tx.Txn.GetReverse(table, index, args...)
+}
+
+func (tx *writeTxn) ReverseLowerBound(table, index string, args ...any) (memdb.ResultIterator, error) {
+	if err := forwardOnly(table); err != nil {
+		return nil, err
+	}
+	return tx.Txn.ReverseLowerBound(table, index, args...)
+}
+
+func (tx *writeTxn) Last(table, index string, args ...any) (any, error) {
+	if err := forwardOnly(table); err != nil {
+		return nil, err
+	}
+	return tx.Txn.Last(table, index, args...)
+}
+
+// flushSorted stores the sorted indexes the transaction changed (not
+// those it only read).
+func (tx *writeTxn) flushSorted() error {
+	for name, s := range tx.sorted {
+		if !s.changed {
+			continue
+		}
+		if err := tx.Txn.Insert(tableSortedIndexes, &sortedIndex{Name: name, Keys: s.m}); err != nil {
+			return err
+		}
+	}
+	tx.sorted = nil
+	return nil
+}
+
+// rowChanges are the rows the transaction changed, memdb's (its Changes,
+// when it tracks them) and the sorted tables' alike, each row once (from
+// its state before the transaction to its state after it) as memdb
+// reports them, and none that the transaction inserted and deleted again.
+// The sorted indexes' own table is left out: its changes follow from the
+// rows'.
+func (tx *writeTxn) rowChanges() []Change {
+	memdbs := tx.Txn.Changes()
+	out := make([]Change, 0, len(memdbs)+len(tx.changes))
+	for _, c := range memdbs {
+		if c.Table != tableSortedIndexes {
+			out = append(out, Change{Table: c.Table, Before: c.Before, After: c.After})
+		}
+	}
+	type rowID struct{ table, id string }
+	first := map[rowID]int{} // the first change of each row, in out
+	for _, c := range tx.changes {
+		k := rowID{c.Table, c.id}
+		i, seen := first[k]
+		if !seen {
+			first[k] = len(out)
+			out = append(out, c.Change)
+			continue
+		}
+		out[i].After = c.After
+	}
+	return slices.DeleteFunc(out, func(c Change) bool { return c.Before == nil && c.After == nil })
+}
+
+// sortedBuilder builds the maps of a restore's sorted tables from their
+// rows, which usually come in primary key order (a snapshot's).
+type sortedBuilder struct {
+	rows map[string][]sortedEntry // by table, keyed by primary key
+}
+
+type sortedEntry struct {
+	key string
+	row any
+}
+
+func newSortedBuilder() *sortedBuilder {
+	return &sortedBuilder{rows: map[string][]sortedEntry{}}
+}
+
+// add takes a row of a sorted table, and says whether table is one.
+func (b *sortedBuilder) add(table string, row any) (bool, error) {
+	defs := sortedTables[table]
+	if defs == nil {
+		return false, nil
+	}
+	ok, id, err := defs[0].id.FromObject(row)
+	switch {
+	case err != nil:
+		return true, fmt.Errorf("failed to build primary index: %v", err)
+	case !ok:
+		return true, errors.New("object missing primary index")
+	}
+	b.rows[table] = append(b.rows[table], sortedEntry{string(id), row})
+	return true, nil
+}
+
+// insert builds every sorted index (one per core at a time) and inserts
+// the maps into txn. Of two rows with the same primary key, the later
+// stays, as memdb keeps it.
+func (b *sortedBuilder) insert(txn *memdb.Txn) error {
+	for table, rows := range b.rows {
+		if !slices.IsSortedFunc(rows, byKey) || hasDuplicates(rows) {
+			slices.SortStableFunc(rows, byKey)
+			b.rows[table] = latest(rows)
+		}
+	}
+	names := slices.Sorted(maps.Keys(sortedIndexes))
+	built := make([]*immutable.SortedMap[string, any], len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, name := range names {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			built[i], errs[i] = b.build(sortedIndexes[name])
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, name := range names {
+		if err := txn.Insert(tableSortedIndexes, &sortedIndex{Name: name, Keys: built[i]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// build is one sorted index's map of the rows.
+func (b *sortedBuilder) build(d *sortedDef) (*immutable.SortedMap[string, any], error) {
+	rows := b.rows[d.table]
+	entries := rows
+	if !d.unique {
+		entries = make([]sortedEntry, 0, len(rows))
+		for _, r := range rows {
+			k, ok, err := d.keyWith(r.row, r.key)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				entries = append(entries, sortedEntry{k, r.row})
+			}
+		}
+		slices.SortFunc(entries, byKey)
+	}
+	mb := immutable.NewSortedMapBuilder[string, any](keyOrder{})
+	for _, e := range entries {
+		mb.Set(e.key, e.row)
+	}
+	return mb.Map(), nil
+}
+
+func byKey(a, b sortedEntry) int { return strings.Compare(a.key, b.key) }
+
+// hasDuplicates reports whether two neighbours of sorted rows share a key.
+func hasDuplicates(rows []sortedEntry) bool {
+	for i := 1; i < len(rows); i++ {
+		if rows[i].key == rows[i-1].key {
+			return true
+		}
+	}
+	return false
+}
+
+// latest keeps, of each run of rows with one key (stably sorted), the last.
+func latest(rows []sortedEntry) []sortedEntry {
+	out := rows[:0]
+	for i, r := range rows {
+		if i+1 < len(rows) && rows[i+1].key == r.key {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
