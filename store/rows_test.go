@@ -42,8 +42,8 @@ func TestRowTablesAnswerLikeMemdb(t *testing.T) {
 		subject: func() subjects.Subject { return subs[rnd.IntN(len(subs))] },
 		object:  func() subjects.Object { return objs[rnd.IntN(len(objs))] },
 	}
-	// The store's memdb keeps the large tables' secondary indexes sorted
-	// (sorted.go); ref is a memdb with every index a radix tree.
+	// The store keeps the large tables in sorted maps (sorted.go); ref is
+	// a memdb with every index a radix tree.
 	schema := rowSchema()
 	db, err := memdb.NewMemDB(memdbSchema())
 	if err != nil {
