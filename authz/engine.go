@@ -76,8 +76,9 @@ func New(log *slog.Logger) (*Engine, error) {
 // unless told otherwise.
 const DefaultDecisionCache = 100000
 
-// SetDecisionCache makes the engine remember up to entries decisions of
-// the current state version (0: none). Call it before the first decision.
+// SetDecisionCache makes the engine remember up to entries decisions
+// (0: none); a write invalidates only those it can change (cache.go).
+// Call it before the first decision.
 func (e *Engine) SetDecisionCache(entries int) {
 	if entries <= 0 {
 		e.cache = nil

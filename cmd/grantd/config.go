@@ -114,7 +114,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.TLSKey, "tls-key", "", "key of --tls-cert (PEM)")
 	fs.StringVar(&c.TLSSANs, "tls-san", "", "comma-separated extra host names and IPs for the generated certificate")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.IntVar(&c.DecisionCache, "decision-cache", authz.DefaultDecisionCache, "decisions remembered for the current state version; every write starts afresh (0: off)")
+	fs.IntVar(&c.DecisionCache, "decision-cache", authz.DefaultDecisionCache, "decisions remembered; a write invalidates only those it can change (0: off)")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
 	fs.Int64Var(&c.MaxRequestBytes, "max-request-bytes", 1<<20, "largest request body or gRPC message accepted")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
