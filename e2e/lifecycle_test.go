@@ -124,3 +124,56 @@ func TestStartupMemoryReturnedAfterFirstRequests(t *testing.T) {
 			began.Sub(serving), serving, began, g.logs)
 	}
 }
+
+// TestMemoryLimitFollowsTheState: once the start-up garbage is returned,
+// grantd sets the runtime's soft memory limit from its live heap
+// (internal/memlimit), which the Go collector's metric shows; with
+// GOMEMLIMIT set, the operator's limit holds and grantd sets none.
+func TestMemoryLimitFollowsTheState(t *testing.T) {
+	g := start(t, t.TempDir())
+	var e struct{ LimitMiB, LiveMiB int64 }
+	line := g.waitLog(t, `"msg":"memory limit"`, 30*time.Second)
+	if err := json.Unmarshal([]byte(line), &struct {
+		LimitMiB *int64 `json:"limit_mib"`
+		LiveMiB  *int64 `json:"live_mib"`
+	}{&e.LimitMiB, &e.LiveMiB}); err != nil {
+		t.Fatal(err)
+	}
+	// At first the state is what is live: twice it, or 256 MiB above it,
+	// rounded up to 16 MiB; the log rounds the live heap down to MiB.
+	if want := max(2*e.LiveMiB, e.LiveMiB+256); e.LimitMiB < want || e.LimitMiB > want+18 {
+		t.Errorf("limit %d MiB for a live heap of %d MiB, want about %d:\n%s", e.LimitMiB, e.LiveMiB, want, g.logs)
+	}
+	token := g.login(t)
+	if got := metric(t, g, token, "go_gc_gomemlimit_bytes"); got != float64(e.LimitMiB<<20) {
+		t.Errorf("go_gc_gomemlimit_bytes %v, grantd logged a limit of %d MiB", got, e.LimitMiB)
+	}
+
+	t.Setenv("GOMEMLIMIT", "3GiB")
+	g = start(t, t.TempDir())
+	g.waitLog(t, `"msg":"start-up memory returned to the OS"`, 30*time.Second)
+	token = g.login(t) // after the line: the limit, had it been set, is logged before
+	if strings.Contains(g.logs.String(), `"msg":"memory limit"`) {
+		t.Errorf("grantd set a memory limit although GOMEMLIMIT was set:\n%s", g.logs)
+	}
+	if got := metric(t, g, token, "go_gc_gomemlimit_bytes"); got != 3<<30 {
+		t.Errorf("go_gc_gomemlimit_bytes %v with GOMEMLIMIT=3GiB", got)
+	}
+}
+
+// waitLog is the first line of g's log that holds substr, once there is one.
+func (g *grantd) waitLog(t *testing.T, substr string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for line := range strings.Lines(g.logs.String()) {
+			if strings.Contains(line, substr) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in grantd's log within %v:\n%s", substr, timeout, g.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

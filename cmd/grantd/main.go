@@ -24,6 +24,7 @@ import (
 	"github.com/grantd/grantd/adapters/registry"
 	"github.com/grantd/grantd/authz"
 	"github.com/grantd/grantd/internal/loadgc"
+	"github.com/grantd/grantd/internal/memlimit"
 	"github.com/grantd/grantd/pki"
 	"github.com/grantd/grantd/server"
 	"github.com/grantd/grantd/store"
@@ -265,6 +266,17 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		loaded()
 		debug.FreeOSMemory()
 		log.Info(memoryReturned, "elapsed", time.Since(start).String())
+		if memlimit.Configured(os.Getenv) {
+			return
+		}
+		first := true
+		memlimit.Follow(ctx, memoryLimitInterval, func(limit int64, state, live uint64) {
+			level := slog.LevelDebug
+			if first {
+				level, first = slog.LevelInfo, false
+			}
+			log.Log(ctx, level, "memory limit", "limit_mib", limit>>20, "state_mib", state>>20, "live_mib", live>>20)
+		})
 	}()
 	if proxyLn != nil {
 		if err := startEngineProxy(ctx, cfg, srv, proxyLn, log, errc); err != nil {
@@ -307,6 +319,10 @@ const memoryReturned = "start-up memory returned to the OS"
 // returns the start-up garbage (docs/decisions.md, "Start-up collects
 // less often").
 const startupMemoryDelay = 2 * time.Second
+
+// memoryLimitInterval is how often the soft memory limit follows the
+// state's size (internal/memlimit), unless GOGC or GOMEMLIMIT is set.
+const memoryLimitInterval = 10 * time.Second
 
 // startEnginePlugin serves the engine plugin on its unix socket and, when
 // configured, over TLS TCP with a spec file for remote daemons. It

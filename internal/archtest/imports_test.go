@@ -41,8 +41,9 @@ var allowed = map[string][]string{
 	// cmd/grantd speaks the API as a client once: a node joining a cluster
 	// (--join) asks another node's ClusterService.
 	// Both it and the benchmark's in-process start-up pace the collector
-	// with internal/loadgc while the state loads.
-	"cmd/grantd": {"adapters/registry", "authn", "authz", "decisionlog", "internal/loadgc", "pki", "proto/", "server", "store", "subjects"},
+	// with internal/loadgc while the state loads; grantd then keeps its
+	// memory in proportion to the state with internal/memlimit.
+	"cmd/grantd": {"adapters/registry", "authn", "authz", "decisionlog", "internal/loadgc", "internal/memlimit", "pki", "proto/", "server", "store", "subjects"},
 	// grantctl speaks the API, names subjects in its vocabulary, and reads
 	// manifests (the format only, never the store).
 	"cmd/grantctl": {"proto/", "subjects", "manifest"},
