@@ -271,11 +271,16 @@ func allRows(src rowSource, table, index string, args ...any) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return rowsLeft(it), nil
+}
+
+// rowsLeft is every row an iterator has left, as stored.
+func rowsLeft(it memdb.ResultIterator) []any {
 	var out []any
 	for row := it.Next(); row != nil; row = it.Next() {
 		out = append(out, row)
 	}
-	return out, nil
+	return out
 }
 
 func joinIDs(ids []any) string {

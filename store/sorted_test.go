@@ -115,11 +115,7 @@ func TestSortedIndexesFollowWrites(t *testing.T) {
 						if err != nil {
 							return nil, err
 						}
-						var out []any
-						for row := it.Next(); row != nil; row = it.Next() {
-							out = append(out, row)
-						}
-						return out, nil
+						return rowsLeft(it), nil
 					}},
 				} {
 					g, gerr := q.run(got)
