@@ -90,38 +90,26 @@ func TestStartupMemoryReturnedAfterFirstRequests(t *testing.T) {
 	token := g.login(t)
 	g.must(t, 200, "POST", "/v1/authorize", token, map[string]any{"subject": "user:admin",
 		"operation": "container.view", "resource": map[string]any{"collection": "/"}})
-	var serving, returned time.Time
-	var took time.Duration
-	deadline := time.Now().Add(30 * time.Second)
-	for returned.IsZero() {
-		if time.Now().After(deadline) {
-			t.Fatalf("start-up memory was not returned within 30 s of serving:\n%s", g.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-		for line := range strings.Lines(g.logs.String()) {
-			var e struct {
-				Time    time.Time
-				Msg     string
-				Elapsed string
-			}
-			if json.Unmarshal([]byte(line), &e) != nil {
-				continue
-			}
-			switch e.Msg {
-			case "serving":
-				serving = e.Time
-			case "start-up memory returned to the OS":
-				returned = e.Time
-				var err error
-				if took, err = time.ParseDuration(e.Elapsed); err != nil {
-					t.Fatalf("memory returned, elapsed %q: %v", e.Elapsed, err)
-				}
-			}
+	type entry struct {
+		Time    time.Time
+		Elapsed string
+	}
+	var serving, returned entry
+	for line, e := range map[string]*entry{
+		g.waitLog(t, `"msg":"start-up memory returned to the OS"`, 30*time.Second): &returned,
+		g.waitLog(t, `"msg":"serving"`, 0):                                         &serving,
+	} {
+		if err := json.Unmarshal([]byte(line), e); err != nil {
+			t.Fatalf("%s: %v", line, err)
 		}
 	}
-	if began := returned.Add(-took); serving.IsZero() || began.Sub(serving) < 2*time.Second {
+	took, err := time.ParseDuration(returned.Elapsed)
+	if err != nil {
+		t.Fatalf("memory returned, elapsed %q: %v", returned.Elapsed, err)
+	}
+	if began := returned.Time.Add(-took); serving.Time.IsZero() || began.Sub(serving.Time) < 2*time.Second {
 		t.Fatalf("the start-up collection began %v after serving did (%v, %v), want 2 s at least:\n%s",
-			began.Sub(serving), serving, began, g.logs)
+			began.Sub(serving.Time), serving.Time, began, g.logs)
 	}
 }
 

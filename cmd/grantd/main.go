@@ -266,6 +266,8 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		loaded()
 		debug.FreeOSMemory()
 		log.Info(memoryReturned, "elapsed", time.Since(start).String())
+		// The runtime reads the process's own environment, not the
+		// configuration's getenv: so does this.
 		if memlimit.Configured(os.Getenv) {
 			return
 		}

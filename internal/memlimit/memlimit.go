@@ -63,8 +63,8 @@ func Configured(getenv func(string) string) bool {
 	return getenv("GOGC") != "" || getenv("GOMEMLIMIT") != ""
 }
 
-// Live is the heap the last collection found live, in bytes.
-func Live() uint64 {
+// liveHeap is the heap the last collection found live, in bytes.
+func liveHeap() uint64 {
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
@@ -97,7 +97,7 @@ func (s *state) observe(live uint64) uint64 {
 	return least
 }
 
-// Follow sets the soft memory limit to For(state, Live()) now and every
+// Follow sets the soft memory limit to For(state, live heap) now and every
 // interval until ctx ends, the state being the least live heap over the
 // last Window; it calls set with each limit it sets that differs from the
 // last, and the state and live heap it follows. Call it once the state is
@@ -106,7 +106,7 @@ func Follow(ctx context.Context, interval time.Duration, set func(limit int64, s
 	st := newState(int(Window / interval))
 	last := int64(-1)
 	apply := func() {
-		live := Live()
+		live := liveHeap()
 		s := st.observe(live)
 		limit := For(s, live)
 		if limit == last {
@@ -114,9 +114,7 @@ func Follow(ctx context.Context, interval time.Duration, set func(limit int64, s
 		}
 		debug.SetMemoryLimit(limit)
 		last = limit
-		if set != nil {
-			set(limit, s, live)
-		}
+		set(limit, s, live)
 	}
 	apply()
 	t := time.NewTicker(interval)

@@ -61,7 +61,8 @@ func TestConfigured(t *testing.T) {
 }
 
 // TestFollowSetsTheRuntimeLimit: the limit the runtime holds is the one
-// Follow reports, twice the live heap, and it follows the heap as it grows.
+// Follow reports, For of the state and the live heap, and it follows the
+// heap as it grows.
 func TestFollowSetsTheRuntimeLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	ctx, cancel := context.WithCancel(context.Background())
