@@ -52,6 +52,9 @@ type cached struct {
 	// asked (named); reads then include what naming them read.
 	grants []string
 	named  bool
+	// memo goes with the question, the decision and the grants: a move
+	// to a newer snapshot keeps it, naming the grants starts a new one.
+	memo *Memo
 }
 
 func newDecisionCache(entries int) *decisionCache {
@@ -98,7 +101,7 @@ func (c *decisionCache) entry(cur *snapshot, k string) (Decision, *cached) {
 			c.misses.Inc()
 			return Decision{}, nil
 		}
-		moved := &cached{d: e.d, snap: cur, reads: e.reads, grants: e.grants, named: e.named}
+		moved := &cached{d: e.d, snap: cur, reads: e.reads, grants: e.grants, named: e.named, memo: e.memo}
 		moved.d.Revision = cur.rev
 		s.mu.Lock()
 		if s.m[k] == e {
@@ -131,22 +134,25 @@ func (c *decisionCache) put(snap *snapshot, k string, d Decision, reads *readLog
 			break
 		}
 	}
-	e := &cached{d: d, snap: snap, reads: reads}
+	e := &cached{d: d, snap: snap, reads: reads, memo: &Memo{}}
 	s.m[k] = e
 	return e
 }
 
 // name replaces entry e of key k, if it is still there, with one that
-// also holds the grants behind its decision and what naming them read.
-func (c *decisionCache) name(k string, e *cached, grants []string, read []dep) {
+// also holds the grants behind its decision and what naming them read,
+// and returns the entry that holds them (nil if e was gone).
+func (c *decisionCache) name(k string, e *cached, grants []string, read []dep) *cached {
 	reads := &readLog{deps: append(slices.Clone(e.reads.deps), read...), wide: e.reads.wide}
-	named := &cached{d: e.d, snap: e.snap, reads: reads, grants: grants, named: true}
+	named := &cached{d: e.d, snap: e.snap, reads: reads, grants: grants, named: true, memo: &Memo{}}
 	s := c.shard(k)
 	s.mu.Lock()
-	if s.m[k] == e {
-		s.m[k] = named
+	defer s.mu.Unlock()
+	if s.m[k] != e {
+		return nil
 	}
-	s.mu.Unlock()
+	s.m[k] = named
+	return named
 }
 
 // cacheKey encodes every field of r that reaches the policy, each with its

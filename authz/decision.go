@@ -101,8 +101,7 @@ var schedulingOps = map[string]bool{"container.create": true, "service.create": 
 // Decide answers a request. It never returns an error: a failure to decide
 // is a denial that says so.
 func (e *Engine) Decide(ctx context.Context, r Request) Decision {
-	d, _, _ := e.DecideWithGrants(ctx, r, time.Now(), false)
-	return d
+	return e.DecideWithGrants(ctx, r, time.Now(), false).Decision
 }
 
 // answer is a decision with where it came from: the snapshot it holds

@@ -11,35 +11,58 @@ import (
 	"github.com/grantd/grantd/subjects"
 )
 
+// Decided is a decision with what a decision log keeps beside it.
+type Decided struct {
+	Decision
+	// Grants are the grants behind a granted decision, when they were
+	// asked for (a slice the caller must not change: the decision cache
+	// shares it).
+	Grants []string
+	// Took is how long deciding took, from the caller's start.
+	Took time.Duration
+	// Memo is the decision cache's memo for this question, this decision
+	// and these grants; nil when the cache does not hold them.
+	Memo *Memo
+}
+
 // DecideWithGrants decides like Decide, timed from start (when the
 // caller began handling the question, so that the engine's latency
 // metric and the caller's record share one reading of the clock), and
-// returns how long the decision took. When withGrants is set and the
-// decision was made by grants (CodeGranted), it also names them (a slice
-// the caller must not change: the decision cache shares it): the IDs of
-// the grants whose role holds the operation where the decision was made,
-// read from the same compiled snapshot the decision came from. They are
-// the grants Explain names for the same question, found with a few keyed
-// lookups instead of a second evaluation, so that a decision log can name
-// them for every decision it keeps.
-func (e *Engine) DecideWithGrants(ctx context.Context, r Request, start time.Time, withGrants bool) (Decision, []string, time.Duration) {
+// says how long the decision took. When withGrants is set and the
+// decision was made by grants (CodeGranted), it also names them: the IDs
+// of the grants whose role holds the operation where the decision was
+// made, read from the same compiled snapshot the decision came from. They
+// are the grants Explain names for the same question, found with a few
+// keyed lookups instead of a second evaluation, so that a decision log
+// can name them for every decision it keeps.
+func (e *Engine) DecideWithGrants(ctx context.Context, r Request, start time.Time, withGrants bool) Decided {
 	d, a := e.decide(ctx, r)
 	took := time.Since(start)
 	e.metrics.observe(r, d, took)
-	if !withGrants || d.Code != CodeGranted || a.snap == nil {
-		return d, nil, took
+	out := Decided{Decision: d, Took: took}
+	if d.Code != CodeGranted {
+		if a.entry != nil {
+			out.Memo = a.entry.memo // no grants to name: the entry says it all
+		}
+		return out
+	}
+	if !withGrants || a.snap == nil {
+		return out // granted, the grants not asked for: no memo goes with it
 	}
 	// The cache keeps the grants with the decision, and what naming them
 	// read with what deciding read: a write that changes either drops both.
 	if a.entry != nil && a.entry.named {
-		return d, a.entry.grants, took
+		out.Grants, out.Memo = a.entry.grants, a.entry.memo
+		return out
 	}
 	var reads readLog
-	grants := a.snap.grantsFor(r, d, &reads)
+	out.Grants = a.snap.grantsFor(r, d, &reads)
 	if a.entry != nil {
-		e.cache.name(a.key, a.entry, grants, reads.deps)
+		if named := e.cache.name(a.key, a.entry, out.Grants, reads.deps); named != nil {
+			out.Memo = named.memo
+		}
 	}
-	return d, grants, took
+	return out
 }
 
 // grantsFor lists the grants behind the granted decision d of r, sorted:

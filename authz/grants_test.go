@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -12,7 +13,9 @@ import (
 // names (found by keyed lookups, then kept in the decision cache) against
 // Explain's (the policy's target_grants, evaluated), on random states,
 // writes and questions: the questions repeat across writes, so cached
-// names that a write should have dropped would show.
+// names that a write should have dropped would show. It also checks the
+// memo that comes with an answer: one memo always comes with the same
+// question, the same decision (less its revision) and the same grants.
 func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 	seed := testSeed(t)
 	rounds := 4
@@ -20,8 +23,23 @@ func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 		rounds = 2
 	}
 	ctx := context.Background()
-	granted, named := 0, 0
+	granted, named, memoed := 0, 0, 0
 	for round := range rounds {
+		memos := map[*Memo]string{}
+		// memoOf checks that a memo always goes with one answer.
+		memoOf := func(req Request, a Decided) {
+			if a.Memo == nil {
+				return
+			}
+			memoed++
+			d := a.Decision
+			d.Revision = 0
+			said := fmt.Sprintf("%s %+v %v", cacheKey(req), d, a.Grants)
+			if was, ok := memos[a.Memo]; ok && was != said {
+				t.Fatalf("one memo came with two answers:\n%s\n%s", was, said)
+			}
+			memos[a.Memo] = said
+		}
 		v := newEnv(t)
 		g := &gen{rng: rand.New(rand.NewPCG(seed, uint64(100+round))), v: v}
 		g.populate()
@@ -33,10 +51,17 @@ func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 					req = asked[g.rng.IntN(len(asked))]
 				}
 				asked = append(asked, req)
-				v.e.DecideWithGrants(ctx, req, time.Now(), true) // names them, or answers from the cache
-				d, grants, _ := v.e.DecideWithGrants(ctx, req, time.Now(), true)
-				if plain, _, _ := v.e.DecideWithGrants(ctx, req, time.Now(), false); plain.Allowed != d.Allowed || plain.Code != d.Code {
+				memoOf(req, v.e.DecideWithGrants(ctx, req, time.Now(), true)) // names them, or answers from the cache
+				a := v.e.DecideWithGrants(ctx, req, time.Now(), true)
+				memoOf(req, a)
+				d, grants := a.Decision, a.Grants
+				plain := v.e.DecideWithGrants(ctx, req, time.Now(), false)
+				memoOf(req, plain)
+				if plain.Allowed != d.Allowed || plain.Code != d.Code {
 					t.Fatalf("%+v: decided %s, then %s", req, d.Code, plain.Code)
+				}
+				if d.Code == CodeGranted && a.Memo == nil {
+					t.Fatalf("%+v: a granted, cached answer with its grants came without a memo", req)
 				}
 				if d.Code != CodeGranted {
 					if grants != nil {
@@ -60,7 +85,7 @@ func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 			g.mutate(25)
 		}
 	}
-	t.Logf("%d granted decisions named the same %d grants as Explain", granted, named)
+	t.Logf("%d granted decisions named the same %d grants as Explain; %d answers came with a memo", granted, named, memoed)
 	if granted < 50 {
 		t.Fatalf("only %d granted decisions: the questions test too little", granted)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func benchRecords(n int) []Record {
 }
 
 // BenchmarkEventCost measures the writer's work per decision: encoding an
-// event, writing it to a file as the file sink does (rotated at the
+// event (a new question's, and a repeated one's from the memo), writing it to a file as the file sink does (rotated at the
 // default size), and compressing a batch of them as the HTTP sink does.
 //
 //	go test -run XXX -bench EventCost ./decisionlog
@@ -46,6 +47,20 @@ func BenchmarkEventCost(b *testing.B) {
 		var buf []byte
 		for i := 0; b.Loop(); i++ {
 			buf = enc.appendEvent(buf[:0], &recs[i%len(recs)])
+		}
+		b.SetBytes(int64(len(buf)))
+	})
+	// A question the decision cache answered before: the input and the
+	// result come from the memo.
+	b.Run("encode-memo", func(b *testing.B) {
+		memoed := slices.Clone(recs)
+		var buf []byte
+		for i := range memoed {
+			memoed[i].Memo = &authz.Memo{}
+			buf = enc.appendEvent(buf[:0], &memoed[i])
+		}
+		for i := 0; b.Loop(); i++ {
+			buf = enc.appendEvent(buf[:0], &memoed[i%len(memoed)])
 		}
 		b.SetBytes(int64(len(buf)))
 	})

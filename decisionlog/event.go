@@ -35,6 +35,11 @@ type Record struct {
 	Caller    subjects.Subject
 	Address   net.Addr
 	RequestID string
+	// Memo is the decision cache's memo for this question, decision and
+	// grants (authz.Decided.Memo), where the writer keeps the event's
+	// input and result once encoded, for the next time the cache gives
+	// the same answer. Nil when the cache does not hold the decision.
+	Memo *authz.Memo
 }
 
 // Path is the decision's path in every event: the policy rule that decides.
@@ -169,9 +174,10 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 		b = appendString(b, r.RequestID)
 	}
 	b = append(b, `},"input":`...)
-	b = e.appendInput(b, &r.Request)
-	b = append(b, `,"result":`...)
-	b = e.appendResult(b, r)
+	b = e.appendInputResult(b, r)
+	b = append(b, `,"revision":`...)
+	b = strconv.AppendUint(b, r.Decision.Revision, 10)
+	b = append(b, '}')
 	if r.Address != nil && !m.has(maskRequestedBy) {
 		b = append(b, `,"requested_by":`...)
 		b = appendAddr(b, r.Address)
@@ -185,6 +191,26 @@ func (e *encoder) appendEvent(b []byte, r *Record) []byte {
 	b = append(b, `,"metrics":{"timer_grantd_decision_ns":`...)
 	b = strconv.AppendInt(b, r.Latency.Nanoseconds(), 10)
 	return append(b, `}}`...)
+}
+
+// appendInputResult appends the input and the result, less the result's
+// revision and its closing brace: what the decision cache's memo holds,
+// the same for every answer the cache gives from one entry. A repeated
+// question's event copies it, instead of reading and escaping the
+// request's and the decision's strings again (most of an event's encoding,
+// and a cache miss for each string).
+func (e *encoder) appendInputResult(b []byte, r *Record) []byte {
+	if m := r.Memo.Load(e); m != nil {
+		return append(b, m...)
+	}
+	start := len(b)
+	b = e.appendInput(b, &r.Request)
+	b = append(b, `,"result":`...)
+	b = e.appendResult(b, r)
+	if r.Memo != nil {
+		r.Memo.Store(e, slices.Clone(b[start:]))
+	}
+	return b
 }
 
 // appendInput appends the policy input of the request, as
@@ -231,7 +257,8 @@ func (e *encoder) appendInput(b []byte, r *authz.Request) []byte {
 }
 
 // appendResult appends the decision: allowed, its code and reason, what
-// it was about, the grants behind it and the revision it was made at.
+// it was about and the grants behind it; not the revision it was made at,
+// nor the closing brace (appendEvent adds them).
 func (e *encoder) appendResult(b []byte, r *Record) []byte {
 	d := &r.Decision
 	b = append(b, `{"allowed":`...)
@@ -258,9 +285,7 @@ func (e *encoder) appendResult(b []byte, r *Record) []byte {
 		b = append(b, `,"grants":`...)
 		b = appendStrings(b, r.Grants)
 	}
-	b = append(b, `,"revision":`...)
-	b = strconv.AppendUint(b, d.Revision, 10)
-	return append(b, '}')
+	return b
 }
 
 func appendStrings(b []byte, xs []string) []byte {

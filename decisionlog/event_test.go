@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,44 @@ func TestEventsAreOPADecisionLogEvents(t *testing.T) {
 		if ev.RequestedBy != valid(r.Address.String()) || ev.Custom["interface"] != valid(r.Interface) ||
 			ev.Custom["caller"] != valid(r.Caller.String()) {
 			t.Fatalf("event %d: requested_by %q custom %v", i, ev.RequestedBy, ev.Custom)
+		}
+	}
+}
+
+// TestMemoizedEventsAreTheSame encodes each record three times with a
+// memo (the first time fills it, the others copy it) and checks each
+// event against the one encoded without a memo: only the fields that
+// change from one answer to the next (the revision, the caller, the time)
+// may differ, and they must be the new ones. A memo another encoder (with
+// another mask) filled is not used.
+func TestMemoizedEventsAreTheSame(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	enc := newEncoder(map[string]string{"id": "node-1"}, mask{})
+	m, err := parseMask([]string{"/input/subject", "/result/reason"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	masked := newEncoder(nil, m)
+	for i := range 500 {
+		r := randomRecord(rng)
+		r.Memo = &authz.Memo{}
+		if i%3 == 0 {
+			_ = masked.appendEvent(nil, &r) // fills the memo for the other encoder only
+		}
+		for range 3 {
+			r.Decision.Revision = rng.Uint64N(1e9)
+			r.Time, r.RequestID = r.Time.Add(time.Second), strconv.Itoa(i)
+			got := enc.appendEvent(nil, &r)
+			plain := r
+			plain.Memo = nil
+			enc.seq-- // the same decision ID and req_id
+			want := enc.appendEvent(nil, &plain)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("record %d: from the memo\n%s\nwithout\n%s", i, got, want)
+			}
+		}
+		if r.Memo.Load(enc) == nil {
+			t.Fatalf("record %d: the memo was never filled", i)
 		}
 	}
 }

@@ -46,11 +46,13 @@ func (ds decisions) decide(ctx context.Context, r authz.Request, via string) aut
 	}
 	start := time.Now()
 	keep := ds.log.SampleAllowed()
-	d, grants, took := ds.engine.DecideWithGrants(ctx, r, start, keep)
-	if keep || !d.Allowed {
-		ds.log.Log(record(ctx, start, took, r, d, grants, via))
+	a := ds.engine.DecideWithGrants(ctx, r, start, keep)
+	if keep || !a.Allowed {
+		rec := record(ctx, start, a.Took, r, a.Decision, a.Grants, via)
+		rec.Memo = a.Memo
+		ds.log.Log(rec)
 	}
-	return d
+	return a.Decision
 }
 
 // denied records a denial made without the engine: a stale node, a
