@@ -1,9 +1,11 @@
 package decisionlog
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -190,6 +192,8 @@ type sinkServer struct {
 	events   []logs.EventV1
 	bad      []string
 	hold     chan struct{} // when set, each upload waits for it
+	// largest is the largest batch, uncompressed.
+	largest int
 }
 
 func (s *sinkServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -215,15 +219,21 @@ func (s *sinkServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not gzip", http.StatusBadRequest)
 		return
 	}
-	var batch []logs.EventV1
-	dec := json.NewDecoder(zr)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&batch); err != nil {
+	body, err := io.ReadAll(zr)
+	if err != nil {
 		s.bad = append(s.bad, err.Error())
+		http.Error(w, "not gzip", http.StatusBadRequest)
+		return
+	}
+	var batch []logs.EventV1
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&batch); err != nil || dec.More() {
+		s.bad = append(s.bad, fmt.Sprintf("not one JSON array of events: %v", err))
 		http.Error(w, "bad batch", http.StatusBadRequest)
 		return
 	}
-	_, _ = io.Copy(io.Discard, zr)
+	s.largest = max(s.largest, len(body))
 	s.batches++
 	s.events = append(s.events, batch...)
 	w.WriteHeader(http.StatusNoContent)
@@ -259,6 +269,9 @@ func TestHTTPSinkRetriesAndDeliversBatchesOnce(t *testing.T) {
 	}
 	if srv.batches < 2 || srv.attempts != srv.batches+3 {
 		t.Fatalf("%d batches in %d attempts: want several batches and 3 retried attempts", srv.batches, srv.attempts)
+	}
+	if srv.largest > cfg.BatchBytes {
+		t.Fatalf("a batch of %d bytes, uncompressed: the limit is %d", srv.largest, cfg.BatchBytes)
 	}
 	if s := l.Stats(); s.Written != n || s.Lost != 0 {
 		t.Fatalf("stats %+v", s)
