@@ -14,25 +14,21 @@ import (
 
 // httpSink sends events in batches in OPA's decision-log upload format:
 // a JSON array of events, gzip-compressed, POSTed with Content-Encoding:
-// gzip. Events are compressed as they come, while the writer has just
-// encoded them and they are still in the processor's cache, and only the
-// compressed batch is kept. A batch that fails is retried with exponential
-// backoff until it is delivered or the logger stops; while it is retried,
-// new records wait in the logger's buffer, and are dropped (and counted)
-// when it is full. A sink that refuses a batch as a client error (4xx
-// other than 408 and 429) will refuse it again: that batch is counted
-// lost.
+// gzip. A batch that fails is retried with exponential backoff until it is
+// delivered or the logger stops; while it is retried, new records wait in
+// the logger's buffer, and are dropped (and counted) when it is full. A
+// sink that refuses a batch as a client error (4xx other than 408 and
+// 429) will refuse it again: that batch is counted lost.
 type httpSink struct {
 	url    string
 	client *http.Client
 	token  string
-	// max bounds a batch's uncompressed size; size is the current
-	// batch's, n its events.
-	max, size int
-	n         uint64
-	l         *Logger
-	gz        *gzip.Writer
-	body      bytes.Buffer
+	max    int
+	l      *Logger
+	batch  []byte
+	n      uint64
+	gz     *gzip.Writer
+	body   bytes.Buffer
 }
 
 // Backoff between attempts: from retryMin, doubling, at most retryMax.
@@ -47,29 +43,19 @@ func newHTTPSink(cfg Config, l *Logger) *httpSink {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
 	gz, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-	return &httpSink{url: cfg.Destination, client: client, token: cfg.Token, max: cfg.BatchBytes, l: l, gz: gz}
+	return &httpSink{url: cfg.Destination, client: client, token: cfg.Token, max: cfg.BatchBytes, l: l, gz: gz,
+		batch: append(make([]byte, 0, cfg.BatchBytes+4096), '[')}
 }
-
-var (
-	batchOpen = []byte{'['}
-	batchSep  = []byte{','}
-)
 
 func (s *httpSink) write(ctx context.Context, event []byte) error {
 	var err error
-	if s.n > 0 && s.size+len(event)+2 > s.max {
+	if s.n > 0 && len(s.batch)+len(event)+2 > s.max {
 		err = s.flush(ctx)
 	}
-	sep := batchSep
-	if s.n == 0 {
-		s.body.Reset()
-		s.gz.Reset(&s.body)
-		sep, s.size = batchOpen, 0
+	if s.n > 0 {
+		s.batch = append(s.batch, ',')
 	}
-	// Writes to a bytes.Buffer do not fail.
-	_, _ = s.gz.Write(sep)
-	_, _ = s.gz.Write(event)
-	s.size += len(event) + 1
+	s.batch = append(s.batch, event...)
 	s.n++
 	return err
 }
@@ -78,21 +64,23 @@ func (s *httpSink) flush(ctx context.Context) error {
 	if s.n == 0 {
 		return nil
 	}
-	_, _ = s.gz.Write([]byte{']'})
-	err := s.gz.Close()
-	if err == nil {
-		err = s.deliver(ctx)
-	} else {
-		s.l.lost.Add(s.n)
-	}
-	s.n = 0
+	s.batch = append(s.batch, ']')
+	err := s.deliver(ctx)
+	s.batch, s.n = append(s.batch[:0], '['), 0
 	return err
 }
 
 func (s *httpSink) close(context.Context) error { return nil }
 
-// deliver sends the compressed batch until it is taken.
+// deliver compresses the batch and sends it until it is taken.
 func (s *httpSink) deliver(ctx context.Context) error {
+	s.body.Reset()
+	s.gz.Reset(&s.body)
+	_, _ = s.gz.Write(s.batch)
+	if err := s.gz.Close(); err != nil {
+		s.l.lost.Add(s.n)
+		return err
+	}
 	wait := retryMin
 	for attempt := 1; ; attempt++ {
 		retry, err := s.post(ctx)
