@@ -273,7 +273,20 @@ func TestClusterRollingRestart(t *testing.T) {
 			restart(i)
 		}
 	}
-	c.nodes[(leader+1)%3].must(t, 200, "POST", "/v1/cluster:transferLeadership", c.token, map[string]any{})
+	// A node that has just rejoined may answer "not ready; retry" (503)
+	// while it learns who leads; the transfer is retried as the answer
+	// says, for a bounded time, and must then succeed.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body, err := c.nodes[(leader+1)%3].call(context.Background(), "POST", "/v1/cluster:transferLeadership", c.token, map[string]any{})
+		if code == 200 {
+			break
+		}
+		if code != 503 || time.Now().After(deadline) {
+			t.Fatalf("POST /v1/cluster:transferLeadership: %d %v %v, want 200", code, body, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if now := c.leader(t, all); now == leader {
 		t.Fatalf("node%d still leads after the transfer", leader+1)
 	}
