@@ -48,9 +48,7 @@ func (ds decisions) decide(ctx context.Context, r authz.Request, via string) aut
 	keep := ds.log.SampleAllowed()
 	a := ds.engine.DecideWithGrants(ctx, r, start, keep)
 	if keep || !a.Allowed {
-		rec := record(ctx, start, a.Took, r, a.Decision, a.Grants, via)
-		rec.Memo = a.Memo
-		ds.log.Log(rec)
+		ds.log.Log(record(ctx, start, r, a, via))
 	}
 	return a.Decision
 }
@@ -59,18 +57,17 @@ func (ds decisions) decide(ctx context.Context, r authz.Request, via string) aut
 // malformed request, a revision that did not arrive in time.
 func (ds decisions) denied(ctx context.Context, start time.Time, r authz.Request, d authz.Decision, via string) {
 	if ds.log != nil {
-		ds.log.Log(record(ctx, start, time.Since(start), r, d, nil, via))
+		ds.log.Log(record(ctx, start, r, authz.Decided{Decision: d, Took: time.Since(start)}, via))
 	}
 }
 
-// record is what the log keeps of a decision that started at start and
-// took took.
-func record(ctx context.Context, start time.Time, took time.Duration, r authz.Request, d authz.Decision, grants []string, via string) decisionlog.Record {
+// record is what the log keeps of a decision that started at start.
+func record(ctx context.Context, start time.Time, r authz.Request, a authz.Decided, via string) decisionlog.Record {
 	call := httpCallOf(ctx) // one walk up the context for the three facts an HTTP route keeps
 	if via == viaContext {
 		via = call.interfaceName()
 	}
-	rec := decisionlog.Record{Time: start, Request: r, Decision: d, Grants: grants, Latency: took,
+	rec := decisionlog.Record{Time: start, Request: r, Decision: a.Decision, Grants: a.Grants, Latency: a.Took, Memo: a.Memo,
 		Interface: via, Address: call.peerAddr(ctx), RequestID: call.requestIDOr(ctx)}
 	if p := principalFrom(ctx); p != nil {
 		rec.Caller = p.Subject()
