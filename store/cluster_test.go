@@ -276,3 +276,53 @@ func TestClusterRefusalReadsWhatTheLeaderSaw(t *testing.T) {
 		}
 	}
 }
+
+// A transfer of leadership asked of a follower succeeds when leadership
+// moves, whichever arrives first at the follower: the old leader's answer
+// or word of the new leader (which writes under way make likely).
+func TestTransferAskedOfAFollower(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := nodes[0].Apply(ctx, store.Bootstrap{Admin: store.User{Name: "admin"}, SharedGrantID: "g1", AdminGrantID: "g2"}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	defer writers.Wait()
+	defer close(stop)
+	for w := range 8 {
+		writers.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Some fail while leadership moves; the test is of the transfer.
+				_, _ = nodes[w%3].Apply(ctx, store.CreateCollection{Collection: store.Collection{Path: fmt.Sprintf("/w%d-%d", w, i)}})
+			}
+		})
+	}
+	for round := range 6 {
+		leader, followers := leaderOf(t, nodes)
+		change := store.MembershipChange{Action: "transfer"}
+		if round%2 == 1 { // every other round names the follower that is not asked
+			change.ID = followers[1].NodeID()
+		}
+		if err := followers[0].ChangeMembership(ctx, change); err != nil {
+			t.Fatalf("round %d: transfer from %s asked of %s: %v", round, leader.NodeID(), followers[0].NodeID(), err)
+		}
+		now := followers[0].Leader()
+		if now == leader.NodeID() || now == "" || (change.ID != "" && now != change.ID) {
+			t.Fatalf("round %d: %q leads after a transfer from %s to %q", round, now, leader.NodeID(), change.ID)
+		}
+		// Wait until every node has left the old leader behind.
+		deadline := time.Now().Add(10 * time.Second)
+		for slices.ContainsFunc(nodes, func(s *store.Store) bool { return s.Leader() != now }) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the nodes do not agree that %s leads", round, now)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}

@@ -58,11 +58,13 @@ type MembershipChange struct {
 }
 
 // ChangeMembership applies a configuration change on the leader (from a
-// follower, through it) and returns once this node has applied it.
+// follower, through it) and returns once this node has applied it; a
+// transfer of leadership, once this node knows the new leader.
 func (s *Store) ChangeMembership(ctx context.Context, c MembershipChange) error {
 	if s.mux == nil {
 		return fmt.Errorf("%w: this node runs alone (start it with --cluster-listen to form a cluster)", ErrFailedPrecondition)
 	}
+	before, _ := s.raft.LeaderWithID()
 	var index uint64
 	var err error
 	if s.raft.State() == raft.Leader {
@@ -74,10 +76,40 @@ func (s *Store) ChangeMembership(ctx context.Context, c MembershipChange) error 
 		}
 		index, err = s.forward(ctx, opMember, body)
 	}
+	if c.Action == "transfer" && before != "" && (err == nil || errors.Is(err, ErrNotReady)) {
+		// A transfer is done when this node knows the new leader. The
+		// old leader may hand leadership on before its answer reaches
+		// this node, which then stops waiting for it: a new leader is
+		// the answer then too.
+		if s.leadershipMoved(ctx, before, c.ID) {
+			return nil
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}
 	return s.waitApplied(ctx, index)
+}
+
+// leadershipMoved reports whether, within the request's time, a leader
+// other than before is known here (and is to, when a target was named).
+func (s *Store) leadershipMoved(ctx context.Context, before raft.ServerAddress, to string) bool {
+	deadline := time.Now().Add(s.timeout(ctx))
+	for {
+		addr, id := s.raft.LeaderWithID()
+		if addr != "" && addr != before {
+			return to == "" || string(id) == to
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Store) changeLocal(ctx context.Context, c MembershipChange) (uint64, error) {
