@@ -153,8 +153,12 @@ func (s *Store) startRaft() error {
 			return err
 		}
 		s.mux = mux
+		// MaxRPCsInFlight 1 turns raft's pipelined replication off: with
+		// it, a follower that answers a stale term or a refusal can leave
+		// the leader's sender parked for good (hashicorp/raft#612), so
+		// that follower gets no more entries and Close never returns.
 		nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: mux, MaxPool: 4,
-			Timeout: 5 * time.Second, Logger: logger})
+			MaxRPCsInFlight: 1, Timeout: 5 * time.Second, Logger: logger})
 		trans, s.trans = nt, nt
 		for _, p := range c.Peers {
 			boot.Servers = append(boot.Servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Address)})
