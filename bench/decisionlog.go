@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grantd/grantd/bench/loadgen"
@@ -29,6 +30,9 @@ type decisionLogOptions struct {
 	callers  int
 	queries  int
 	cache    string
+	// together measures the setups of a round at the same time rather
+	// than one after the other.
+	together bool
 }
 
 // logSetup is one way of running grantd: its decision log's destination
@@ -114,7 +118,47 @@ func decisionLogBench(args []string) error {
 	var runs []logRun
 	var answers []int8
 	compared := 0
+	add := func(r logRun, err error) error {
+		s := r.setup
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if answers == nil {
+			answers = slices.Clone(r.result.Answers)
+		}
+		n, same := mergeAnswers(answers, r.result.Answers)
+		if !same {
+			return fmt.Errorf("round %d, %s (cache %v): the answers differ from the earlier runs'", r.round, s.name, s.cache)
+		}
+		compared += n
+		if r.result.Errors > 0 {
+			return fmt.Errorf("round %d, %s: %d errors, first: %s", r.round, s.name, r.result.Errors, r.result.FirstError)
+		}
+		runs = append(runs, r)
+		return nil
+	}
 	for round := range o.rounds {
+		if o.together {
+			// The setups of one cache setting take load at the same time,
+			// so that whatever the machine does falls on all of them at
+			// once; the settings follow each other.
+			for _, group := range groupByCache(setups) {
+				logf("round %d: cache %v, every decision log at once", round+1, setups[group[0]].cache)
+				rs, errs := make([]logRun, len(group)), make([]error, len(group))
+				var wg sync.WaitGroup
+				for k, i := range group {
+					wg.Go(func() { rs[k], errs[k] = measureLogSetup(ctx, o, procs[i], in.queries, setups[i]) })
+				}
+				wg.Wait()
+				for k := range group {
+					rs[k].round = round + 1
+					if err := add(rs[k], errs[k]); err != nil {
+						return err
+					}
+				}
+			}
+			continue
+		}
 		for j := range setups {
 			// Each round starts at another setup, so that none always
 			// runs first or last.
@@ -122,22 +166,10 @@ func decisionLogBench(args []string) error {
 			s := setups[i]
 			logf("round %d: cache %v, decision log %s", round+1, s.cache, s.name)
 			r, err := measureLogSetup(ctx, o, procs[i], in.queries, s)
-			if err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
-			}
 			r.round = round + 1
-			if answers == nil {
-				answers = slices.Clone(r.result.Answers)
+			if err := add(r, err); err != nil {
+				return err
 			}
-			n, same := mergeAnswers(answers, r.result.Answers)
-			if !same {
-				return fmt.Errorf("round %d, %s (cache %v): the answers differ from the earlier runs'", round+1, s.name, s.cache)
-			}
-			compared += n
-			if r.result.Errors > 0 {
-				return fmt.Errorf("round %d, %s: %d errors, first: %s", round+1, s.name, r.result.Errors, r.result.FirstError)
-			}
-			runs = append(runs, r)
 		}
 	}
 	report := decisionLogReport(o, runs, compared)
@@ -150,6 +182,19 @@ func decisionLogBench(args []string) error {
 	return nil
 }
 
+// groupByCache is the indexes of the setups, one group per decision
+// cache setting, in order.
+func groupByCache(setups []logSetup) [][]int {
+	var groups [][]int
+	for i, s := range setups {
+		if i == 0 || setups[i-1].cache != s.cache {
+			groups = append(groups, nil)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], i)
+	}
+	return groups
+}
+
 func parseDecisionLog(args []string) (decisionLogOptions, error) {
 	fs := flag.NewFlagSet("bench decisionlog", flag.ContinueOnError)
 	size := fs.String("size", "medium", "dataset: small, medium or enterprise-large")
@@ -159,6 +204,7 @@ func parseDecisionLog(args []string) (decisionLogOptions, error) {
 	callers := fs.Int("callers", 64, "concurrent gRPC callers")
 	queries := fs.Int("queries", 20000, "questions drawn from the dataset")
 	cache := fs.String("cache", "both", "the decision cache of the runs: on, off or both")
+	together := fs.Bool("together", false, "load every setup of a cache setting at the same time, each with -callers callers, instead of one after the other")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: go run ./bench decisionlog [flags]\n\nMeasures decision throughput with the decision log off, to a file and to an HTTP sink.")
 		fs.PrintDefaults()
@@ -176,7 +222,7 @@ func parseDecisionLog(args []string) (decisionLogOptions, error) {
 	if *cache != "on" && *cache != "off" && *cache != "both" {
 		return decisionLogOptions{}, errors.New("-cache is on, off or both")
 	}
-	return decisionLogOptions{size: s, out: *out, duration: *dur, rounds: *rounds, callers: *callers, queries: *queries, cache: *cache}, nil
+	return decisionLogOptions{size: s, out: *out, duration: *dur, rounds: *rounds, callers: *callers, queries: *queries, cache: *cache, together: *together}, nil
 }
 
 // startLogSetup starts a grantd as the setup says, on its own copy of the
@@ -216,13 +262,13 @@ func measureLogSetup(ctx context.Context, o decisionLogOptions, p *process, qs [
 	time.Sleep(settle)
 	cpu0, err := p.cpuTime()
 	if err != nil {
-		return logRun{}, err
+		return logRun{setup: s}, err
 	}
 	r := logRun{setup: s, result: loadgen.Measure(ctx, "grantd", "gRPC "+s.name, o.callers, 1, len(qs), o.duration, grpcCaller(p, qs))}
 	time.Sleep(settle)
 	cpu1, err := p.cpuTime()
 	if err != nil {
-		return logRun{}, err
+		return logRun{setup: s}, err
 	}
 	r.cpuPerDecision = float64((cpu1 - cpu0).Microseconds()) / float64(r.result.Decisions)
 	after := p.counters(ctx, logCounters...)
@@ -281,14 +327,21 @@ func (p *process) cpuTime() (time.Duration, error) {
 func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Decision log: throughput with logging on and off\n\n")
-	fmt.Fprintf(&b, "`go run ./bench decisionlog -size %s -rounds %d -duration %s -callers %d`, %s. ", o.size.Name, o.rounds, o.duration, o.callers,
-		time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	together, how := "", fmt.Sprintf("the load moves from one to the next in slices of %s, each round starting at another setup, so that what "+
+		"the machine does meanwhile falls on every setup alike", o.duration)
+	if o.together {
+		together = " -together"
+		how = fmt.Sprintf("in each round the setups of one cache setting take their load at the same time, for %s, each from its own callers, "+
+			"so that what the machine does meanwhile falls on all of them at once; they share the machine's cores with each other and the "+
+			"load generator, so throughput is each one's share, and CPU per decision is the comparison", o.duration)
+	}
+	fmt.Fprintf(&b, "`go run ./bench decisionlog -size %s -rounds %d -duration %s -callers %d -cache %s%s`, %s. ", o.size.Name, o.rounds, o.duration, o.callers,
+		o.cache, together, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "gRPC Authorize from %d callers over %d questions. Each setup has its own grantd on its own copy of the restored dataset, "+
-		"started once and warmed by one pass; the load moves from one to the next in slices of %s, each round starting at another setup, so that what "+
-		"the machine does meanwhile falls on every setup alike. Every answer equals every other slice's answer to the same question "+
+		"started once and warmed by one pass; %s. Every answer equals every other slice's answer to the same question "+
 		"(%d answers compared). CPU per decision is grantd's user and system time over a slice (from /proc), %s after its load stops included. "+
 		"File: JSON lines on the local disk (rotated at 100 MiB). HTTP: gzip batches to a loopback sink that reads and discards them.\n\n",
-		o.callers, o.queries, o.duration, compared, settle)
+		o.callers, o.queries, how, compared, settle)
 	for _, cache := range []bool{true, false} {
 		if o.cache != "both" && (o.cache == "on") != cache {
 			continue

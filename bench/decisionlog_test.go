@@ -23,3 +23,23 @@ func TestMedianCI(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupByCache: -together loads the setups of one cache setting at
+// once, and never a setup of the other setting with them.
+func TestGroupByCache(t *testing.T) {
+	setups := []logSetup{{"off", "", true}, {"file", "f", true}, {"http", "h", true}, {"off", "", false}, {"file", "f", false}, {"http", "h", false}}
+	got := groupByCache(setups)
+	if len(got) != 2 || len(got[0]) != 3 || len(got[1]) != 3 {
+		t.Fatalf("groups %v, want two of three", got)
+	}
+	for _, g := range got {
+		for _, i := range g {
+			if setups[i].cache != setups[g[0]].cache {
+				t.Errorf("group %v mixes cache settings", g)
+			}
+		}
+	}
+	if got := groupByCache(setups[3:]); len(got) != 1 || len(got[0]) != 3 || got[0][0] != 0 {
+		t.Errorf("one setting: %v", got)
+	}
+}
