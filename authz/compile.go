@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/grantd/grantd/subjects"
@@ -115,15 +116,42 @@ func (t terms) subject(s subjects.Subject) *ast.Term {
 // stringSet is a set as an object {item: true}: JSON has no sets, and the
 // exported bundle must mean exactly what the compiled state means.
 func (t terms) stringSet(items ...string) *ast.Term {
-	o := ast.NewObject()
-	for _, s := range items {
-		o.Insert(t.str(s), ast.InternedTerm(true))
+	items = distinct(items)
+	kvs := make([][2]*ast.Term, len(items))
+	for i, s := range items {
+		kvs[i] = [2]*ast.Term{t.str(s), ast.InternedTerm(true)}
 	}
-	return ast.NewTerm(o)
+	return obj(kvs...)
+}
+
+// distinct is items without repeats, in their first order: obj needs
+// distinct keys. It returns items itself when nothing repeats.
+func distinct(items []string) []string {
+	seen := make(map[string]bool, len(items))
+	out := items[:0:0]
+	for i, s := range items {
+		if seen[s] {
+			if out == nil {
+				out = slices.Clone(items[:i])
+			}
+			continue
+		}
+		seen[s] = true
+		if out != nil {
+			out = append(out, s)
+		}
+	}
+	if out == nil {
+		return items
+	}
+	return out
 }
 
 // obj is the object of items, whose keys are distinct (ast.NewObject
-// does not look for duplicates; it places the items in one allocation).
+// does not look for duplicates; it places the items in one allocation,
+// where Insert allocates one element per item and regrows the object's
+// key list: the compiled state is most of the heap's objects, and every
+// collection marks them all).
 func obj(items ...[2]*ast.Term) *ast.Term { return ast.NewTerm(ast.NewObject(items...)) }
 
 func (t terms) kv(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{t.str(k), v} }
@@ -215,11 +243,15 @@ func (c compiler) role(id string) (*ast.Term, error) {
 }
 
 func (t terms) role(r roles.Role) *ast.Term {
-	o := ast.NewObject()
-	for _, p := range r.Permissions {
-		o.Insert(t.str(p.Operation), t.stringSet(p.Options...))
+	kvs := make([][2]*ast.Term, 0, len(r.Permissions))
+	seen := make(map[string]bool, len(r.Permissions))
+	for _, p := range slices.Backward(r.Permissions) { // the last of an operation's permissions wins, as with Insert
+		if !seen[p.Operation] {
+			seen[p.Operation] = true
+			kvs = append(kvs, t.kv(p.Operation, t.stringSet(p.Options...)))
+		}
 	}
-	return ast.NewTerm(o)
+	return obj(kvs...)
 }
 
 // opsTerm is the operation catalog, which never changes at run time.
@@ -250,28 +282,40 @@ func (c compiler) collection(path string) (*ast.Term, error) {
 
 // grantMap is {subject: {role: grant ID}} for a set of grants.
 func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
-	bySubject := map[subjects.Subject]ast.Object{}
+	type held struct {
+		roles []string
+		ids   map[string]string // role → grant ID; the last grant of a role wins, as with Insert
+	}
+	bySubject := map[subjects.Subject]*held{}
 	var order []subjects.Subject
 	for _, g := range gs {
 		if !keep(g) {
 			continue
 		}
-		m, ok := bySubject[g.Subject]
+		h, ok := bySubject[g.Subject]
 		if !ok {
-			m = ast.NewObject()
-			bySubject[g.Subject] = m
+			h = &held{ids: map[string]string{}}
+			bySubject[g.Subject] = h
 			order = append(order, g.Subject)
 		}
-		m.Insert(t.str(g.Role), str(g.ID))
+		if _, ok := h.ids[g.Role]; !ok {
+			h.roles = append(h.roles, g.Role)
+		}
+		h.ids[g.Role] = g.ID
 	}
 	if len(order) == 0 {
 		return nil
 	}
-	o := ast.NewObject()
-	for _, s := range order {
-		o.Insert(t.subject(s), ast.NewTerm(bySubject[s]))
+	kvs := make([][2]*ast.Term, len(order))
+	for i, s := range order {
+		h := bySubject[s]
+		roles := make([][2]*ast.Term, len(h.roles))
+		for j, r := range h.roles {
+			roles[j] = t.kv(r, str(h.ids[r]))
+		}
+		kvs[i] = [2]*ast.Term{t.subject(s), obj(roles...)}
 	}
-	return ast.NewTerm(o)
+	return obj(kvs...)
 }
 
 func (c compiler) collectionGrants(path string, exact bool) (*ast.Term, error) {
@@ -339,26 +383,25 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 		return nil, nil
 	}
 	top := c.t.topmost(all)
-	entry := ast.NewObject(c.t.kv("all", top))
 	switch {
 	case len(subtree) == len(all): // no exact grant: the same collections
-		entry.Insert(c.t.str("subtree"), top)
+		return obj(c.t.kv("all", top), c.t.kv("subtree", top)), nil
 	case len(subtree) > 0:
-		entry.Insert(c.t.str("subtree"), c.t.topmost(subtree))
+		return obj(c.t.kv("all", top), c.t.kv("subtree", c.t.topmost(subtree))), nil
 	}
-	return ast.NewTerm(entry), nil
+	return obj(c.t.kv("all", top)), nil
 }
 
 // topmost is {path: grant ID} for the paths of held with no ancestor in
 // held.
 func (t terms) topmost(held map[string]string) *ast.Term {
-	o := ast.NewObject()
+	var kvs [][2]*ast.Term
 	for path, id := range held {
 		if !heldAbove(held, path) {
-			o.Insert(t.str(path), str(id))
+			kvs = append(kvs, t.kv(path, str(id)))
 		}
 	}
-	return ast.NewTerm(o)
+	return obj(kvs...)
 }
 
 // heldAbove reports whether an ancestor of path is in held.
