@@ -138,3 +138,50 @@ func regoDerivedAt(t *testing.T, v *env) ast.Value {
 	}
 	return want
 }
+
+// TestReadCache: the evaluation's read cache answers what was put at
+// data.grantd.state.<table>.<key> and one level below, and what lies under
+// it; it keeps nothing else, and an empty field is not its entry.
+func TestReadCache(t *testing.T) {
+	ref := func(s string) ast.Ref { return ast.MustParseRef(s) }
+	role := ast.MustParseTerm(`{"container.create": {"bind": true}, "": {"x": true}}`).Value
+	var c readCache
+	if got := c.Get(ref(`data.grantd.state.roles.admin`)); got != nil {
+		t.Fatalf("an empty cache answered %v", got)
+	}
+	c.Put(ref(`data.grantd.state.roles.admin`), role)
+	c.Put(ref(`data.grantd.state.roles.viewer["container.list"]`), ast.MustParseTerm(`{"all": true}`).Value)
+	c.Put(ref(`data.grantd.revision`), ast.Number("7"))
+	c.Put(ref(`data.grantd.state.roles.ops["a"]["b"]`), ast.String("deep"))
+	c.Put(ref(`data.grantd.state.roles.empty[""]`), ast.String("field"))
+	cases := []struct {
+		ref  string
+		want string // "" for no answer
+	}{
+		{`data.grantd.state.roles.admin`, role.String()},
+		{`data.grantd.state.roles.admin["container.create"]`, `{"bind": true}`},
+		{`data.grantd.state.roles.admin["container.create"].bind`, `true`},
+		{`data.grantd.state.roles.admin[""]`, `{"x": true}`},
+		{`data.grantd.state.roles.admin["image.pull"]`, ``},
+		{`data.grantd.state.roles.viewer["container.list"]`, `{"all": true}`},
+		{`data.grantd.state.roles.viewer["container.list"].all`, `true`},
+		{`data.grantd.state.roles.viewer`, ``},
+		{`data.grantd.state.roles.viewer[""]`, ``},
+		{`data.grantd.state.roles.other`, ``},
+		{`data.grantd.state.teams.admin`, ``},
+		{`data.grantd.revision`, ``},
+		{`data.grantd.state.roles.ops["a"]["b"]`, ``},
+		{`data.grantd.state.roles.ops["a"]`, ``},
+		{`data.grantd.state.roles.empty[""]`, `"field"`},
+		{`data.grantd.state.roles.empty`, ``},
+	}
+	for _, tc := range cases {
+		got := c.Get(ref(tc.ref))
+		switch {
+		case tc.want == "" && got != nil:
+			t.Errorf("%s: %v, want no answer", tc.ref, got)
+		case tc.want != "" && (got == nil || got.Compare(ast.MustParseTerm(tc.want).Value) != 0):
+			t.Errorf("%s: %v, want %s", tc.ref, got, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/grantd/grantd/policies"
@@ -198,6 +199,7 @@ func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, reads 
 	found := false
 	err = topdown.NewQuery(e.queries[query]).WithCompiler(e.compiler).WithStore(e.opa).WithTransaction(txn).
 		WithInput(input).WithStrictBuiltinErrors(true).
+		WithBaseCache(&txn.(*readTxn).seen).WithMetrics(metrics.NoOp()).
 		Iter(ctx, func(qr topdown.QueryResult) error {
 			for i, v := range vars {
 				out[i] = qr[v]
