@@ -23,7 +23,7 @@ import (
 //	ops[operation]    {"kind": "swarm"|"repository"|"kubernetes", "create", "reserved", "options": set}
 //	roles[role]       {operation: set of options}
 //	(a "set" is an object {item: true}, so that it survives JSON)
-//	c[path]           {"chain": [path, parent, ..., "/"]}
+//	c[path]           [path, parent, ..., "/"]  the collection's chain, itself first
 //	gs[path]          {subject: {role: grant ID}}   subtree grants on the collection
 //	ge[path]          {subject: {role: grant ID}}   exact grants on the collection
 //	at[path]          {subject: {role: grant ID}}   every grant that applies at the collection: gs of
@@ -277,7 +277,7 @@ func (c compiler) collection(path string) (*ast.Term, error) {
 	for i, a := range chain {
 		paths[i] = c.t.str(a)
 	}
-	return obj(c.t.kv("chain", ast.ArrayTerm(paths...))), nil
+	return ast.ArrayTerm(paths...), nil
 }
 
 // grantMap is {subject: {role: grant ID}} for a set of grants.

@@ -327,26 +327,24 @@ func (s *snapshot) document() ast.Object {
 // that read at[path] is dropped by a write to any of them, as if the
 // policy had read them itself.
 func (s *snapshot) grantMaps(path string, reads *readLog) []ast.Object {
-	get := func(table, name string) ast.Object {
+	get := func(table, name string) *ast.Term {
 		v, _ := s.tables[table].Get(name)
 		reads.record(table, name, v)
-		if v == nil {
-			return nil
-		}
-		o, _ := v.Value.(ast.Object)
-		return o
+		return v
 	}
 	col := get(tCollections, path)
 	if col == nil {
 		return nil
 	}
 	maps := make([]ast.Object, 0, 8)
-	add := func(o ast.Object) {
-		if o != nil {
-			maps = append(maps, o)
+	add := func(v *ast.Term) {
+		if v != nil {
+			if o, ok := v.Value.(ast.Object); ok {
+				maps = append(maps, o)
+			}
 		}
 	}
-	if chain, ok := field(col, "chain").(*ast.Array); ok {
+	if chain, ok := col.Value.(*ast.Array); ok {
 		chain.Foreach(func(a *ast.Term) { add(get(tSubtree, stringOf(a))) })
 	}
 	add(get(tExact, path))

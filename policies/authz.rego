@@ -145,7 +145,7 @@ default schedulable := []
 
 schedulable := [highest] if {
 	creates_workload
-	levels := [a | some a in data.grantd.state.c[target].chain; schedules_at(a)]
+	levels := [a | some a in data.grantd.state.c[target]; schedules_at(a)]
 	highest := levels[count(levels) - 1]
 } else := sort(topmost_schedulable) if {
 	creates_workload
@@ -291,7 +291,7 @@ kube_missing_options := {o | some o in input.options} - kube_granted_options
 target_grants contains {"grant": id, "subject": s, "role": role, "object": concat("", ["collection:", a]), "scope": "subtree"} if {
 	op.kind == "swarm"
 	not kubernetes_request
-	some a in data.grantd.state.c[target].chain
+	some a in data.grantd.state.c[target]
 	some s, roles in object.filter(data.grantd.state.gs[a], principal.s)
 	some role, id in roles
 }

@@ -31,12 +31,12 @@ state := {
 		"ro": {"repository.pull": {}},
 	},
 	"c": {
-		"/": {"chain": ["/"]},
-		"/prod": {"chain": ["/prod", "/"]},
-		"/prod/mobile": {"chain": ["/prod/mobile", "/prod", "/"]},
-		"/Shared": {"chain": ["/Shared", "/"]},
-		"/Shared/Private": {"chain": ["/Shared/Private", "/Shared", "/"]},
-		"/Shared/Private/maria": {"chain": ["/Shared/Private/maria", "/Shared/Private", "/Shared", "/"]},
+		"/": ["/"],
+		"/prod": ["/prod", "/"],
+		"/prod/mobile": ["/prod/mobile", "/prod", "/"],
+		"/Shared": ["/Shared", "/"],
+		"/Shared/Private": ["/Shared/Private", "/Shared", "/"],
+		"/Shared/Private/maria": ["/Shared/Private/maria", "/Shared/Private", "/Shared", "/"],
 	},
 	"gs": {
 		"/prod": {"team:acme/mobile": {"rc": "g1"}},

@@ -10,9 +10,9 @@ package grantd.derive
 # rule, not a function: OPA keeps its value for the rest of the query, so
 # at[path][s] for each of a principal's subjects gathers them once.)
 grant_maps[path] := array.concat(
-	[g | some a in col.chain; g := data.grantd.state.gs[a]],
+	[g | some a in chain; g := data.grantd.state.gs[a]],
 	[g | g := data.grantd.state.ge[path]],
-) if some path, col in data.grantd.state.c
+) if some path, chain in data.grantd.state.c
 
 # applies_at(path) is at[path]: the collection's grant maps merged by
 # subject ({subject: {role: grant ID}}). Undefined when no grant applies.
