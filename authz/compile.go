@@ -30,8 +30,9 @@ import (
 //	                  each path of its chain and ge of its own, merged by subject. Derived: grantd's
 //	                  storage computes an entry from gs, ge and c when it is read (dataStore.Read);
 //	                  an export carries its definition in Rego (policies/derived) instead.
-//	sched[subject]    {"all": {path: grant ID}, "subtree": {path: grant ID}}  the topmost collections
-//	                  where a grant of the subject holds node.schedule, and of its subtree grants
+//	sched[subject]    {path: "all"|"subtree"|"both"}  the topmost collections where a grant of the
+//	                  subject holds node.schedule ("all"), the topmost of its subtree grants that
+//	                  do ("subtree"), and those that are both
 //	repos["ns/name"]  {"ns", "public"}
 //	ns[namespace]     {"kind": "user"|"org", "admins": set of users}
 //	rg[object]        {subject: {role: grant ID}}   grants on repository:… and namespace:…
@@ -341,7 +342,9 @@ func (c compiler) repoGrants(object string) (*ast.Term, error) {
 // schedule lists, for subject, the topmost collections where a grant of
 // its own holds node.schedule ("all": those with no ancestor where it
 // holds node.schedule too), and the topmost of those its subtree grants
-// reach ("subtree"), each {path: grant ID}.
+// reach ("subtree"), in one object {path: "all"|"subtree"|"both"}: most
+// subjects have no exact grant, so both sets are the same, and one object
+// of shared strings per subject is the least the collector has to mark.
 //
 // The policy wants, of the union of these sets over a principal's
 // subjects, the topmost ("all", the fallback) and the highest on a
@@ -362,7 +365,7 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, subtree := map[string]string{}, map[string]string{} // path → grant ID
+	all, subtree := map[string]bool{}, map[string]bool{}
 	for _, g := range gs {
 		path, ok := g.Object.CollectionPath()
 		if !ok {
@@ -373,39 +376,39 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 			return nil, err
 		}
 		if scheduling {
-			all[path] = g.ID
+			all[path] = true
 			if g.Scope != store.ScopeExact {
-				subtree[path] = g.ID
+				subtree[path] = true
 			}
 		}
 	}
 	if len(all) == 0 {
 		return nil, nil
 	}
-	top := c.t.topmost(all)
-	switch {
-	case len(subtree) == len(all): // no exact grant: the same collections
-		return obj(c.t.kv("all", top), c.t.kv("subtree", top)), nil
-	case len(subtree) > 0:
-		return obj(c.t.kv("all", top), c.t.kv("subtree", c.t.topmost(subtree))), nil
-	}
-	return obj(c.t.kv("all", top)), nil
-}
-
-// topmost is {path: grant ID} for the paths of held with no ancestor in
-// held.
-func (t terms) topmost(held map[string]string) *ast.Term {
-	var kvs [][2]*ast.Term
-	for path, id := range held {
-		if !heldAbove(held, path) {
-			kvs = append(kvs, t.kv(path, str(id)))
+	kind := map[string]string{}
+	for path := range all {
+		if !heldAbove(all, path) {
+			kind[path] = "all"
 		}
 	}
-	return obj(kvs...)
+	for path := range subtree {
+		if !heldAbove(subtree, path) {
+			if kind[path] == "all" {
+				kind[path] = "both"
+			} else {
+				kind[path] = "subtree"
+			}
+		}
+	}
+	kvs := make([][2]*ast.Term, 0, len(kind))
+	for path, k := range kind {
+		kvs = append(kvs, c.t.kv(path, c.t.str(k)))
+	}
+	return obj(kvs...), nil
 }
 
 // heldAbove reports whether an ancestor of path is in held.
-func heldAbove(held map[string]string, path string) bool {
+func heldAbove(held map[string]bool, path string) bool {
 	for a := collections.Parent(path); a != ""; a = collections.Parent(a) {
 		if _, ok := held[a]; ok {
 			return true

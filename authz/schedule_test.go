@@ -95,21 +95,24 @@ func TestSchedulableCollections(t *testing.T) {
 	}
 }
 
-// compiledSchedule is the sorted keys of the compiled sched[subject][part].
+// compiledSchedule is the sorted paths of the compiled sched[subject] in
+// part ("all" or "subtree"): those marked part or "both".
 func compiledSchedule(t *testing.T, v *env, subject, part string) []string {
 	t.Helper()
 	state, _, err := v.e.Data(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry, err := state.Find(ast.Ref{ast.StringTerm(tSchedule), ast.StringTerm(subject), ast.StringTerm(part)})
+	entry, err := state.Find(ast.Ref{ast.StringTerm(tSchedule), ast.StringTerm(subject)})
 	if err != nil {
 		return nil
 	}
 	var keys []string
-	for _, k := range entry.(ast.Object).Keys() {
-		keys = append(keys, string(k.Value.(ast.String)))
-	}
+	entry.(ast.Object).Foreach(func(k, v *ast.Term) {
+		if kind := string(v.Value.(ast.String)); kind == part || kind == "both" {
+			keys = append(keys, string(k.Value.(ast.String)))
+		}
+	})
 	slices.Sort(keys)
 	return keys
 }

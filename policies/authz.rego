@@ -169,9 +169,9 @@ schedules_at(a) if {
 	data.grantd.state.roles[role]["node.schedule"]
 }
 
-subtree_schedulable := {p | some s, _ in principal.s; some p, _ in data.grantd.state.sched[s].subtree}
+subtree_schedulable := {p | some s, _ in principal.s; some p, k in data.grantd.state.sched[s]; k != "all"}
 
-schedule_anywhere := {p | some s, _ in principal.s; some p, _ in data.grantd.state.sched[s].all}
+schedule_anywhere := {p | some s, _ in principal.s; some p, k in data.grantd.state.sched[s]; k != "subtree"}
 
 # The schedulable collections with no schedulable ancestor. A collection's
 # path starts with each of its ancestors' paths and a slash, so one builtin

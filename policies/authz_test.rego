@@ -44,7 +44,7 @@ state := {
 		"/Shared/Private/maria": {"user:maria": {"fc": "g3"}},
 	},
 	"ge": {"/prod/mobile": {"org:acme": {"fc": "g4"}}},
-	"sched": {"authenticated": {"all": {"/Shared": "g2"}, "subtree": {"/Shared": "g2"}}},
+	"sched": {"authenticated": {"/Shared": "both"}},
 	"repos": {"web/app": {"ns": "web", "public": false}, "web/pub": {"ns": "web", "public": true}},
 	"ns": {"web": {"kind": "org", "admins": {"owner": true}}, "maria": {"kind": "user", "admins": {}}},
 	"rg": {"repository:web/app": {"team:acme/mobile": {"ro": "g5"}}},
@@ -120,14 +120,14 @@ test_schedulable_only_when_allowed if {
 # under "/prod"). (Exact grants: they do not make the chain schedulable.)
 test_topmost_schedulable if {
 	sched := {
-		"authenticated": {"all": {"/Shared": "g2"}, "subtree": {"/Shared": "g2"}},
-		"team:acme/mobile": {"all": {"/prod/mobile": "g6"}},
-		"org:acme": {"all": {"/prod": "g7"}},
-		"user:maria": {"all": {"/prodx": "g8"}},
+		"authenticated": {"/Shared": "both"},
+		"team:acme/mobile": {"/prod/mobile": "all"},
+		"org:acme": {"/prod": "all"},
+		"user:maria": {"/prodx": "all"},
 	}
 	authz.schedulable == ["/Shared", "/prod", "/prodx"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
 		with data.grantd.state as with_at(object.union(state, {"sched": sched}))
-	root := {"org:acme": {"all": {"/": "g9"}}, "team:acme/mobile": {"all": {"/prod": "g6"}}}
+	root := {"org:acme": {"/": "all"}, "team:acme/mobile": {"/prod": "all"}}
 	authz.schedulable == ["/"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
 		with data.grantd.state as with_at(object.union(state, {"sched": root}))
 }
@@ -136,8 +136,8 @@ test_topmost_schedulable if {
 # schedulable.
 test_highest_schedulable_on_the_chain if {
 	sched := {
-		"authenticated": {"all": {"/Shared": "g2"}, "subtree": {"/Shared": "g2"}},
-		"org:acme": {"all": {"/prod": "g7"}, "subtree": {"/prod": "g7"}},
+		"authenticated": {"/Shared": "both"},
+		"org:acme": {"/prod": "both"},
 	}
 	authz.schedulable == ["/prod"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod/mobile"}}
 		with data.grantd.state as with_at(object.union(state, {"sched": sched}))
