@@ -72,6 +72,9 @@ type Server struct {
 	metrics *metrics
 	grpc    *grpc.Server
 	handler http.Handler
+	// rest is the REST gateway behind handler (authorizeREST answers
+	// its commonest route itself).
+	rest http.Handler
 	// tokens is the registry token service.
 	tokens *registry.Service
 	// bundles serves the policy bundle to OPA agents.
@@ -153,7 +156,8 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	s.handler = s.routes(gw)
+	s.rest = gw
+	s.handler = s.routes(gw, authorizeREST(gw, inproc))
 	return s, nil
 }
 
@@ -291,7 +295,7 @@ func (s *Server) gateway(conn grpc.ClientConnInterface) (*runtime.ServeMux, erro
 // routes is the HTTP surface: the operational endpoints, the registry
 // token service and the REST gateway for everything else (gRPC reaches
 // its own server through the connection mux).
-func (s *Server) routes(gw http.Handler) http.Handler {
+func (s *Server) routes(gw, authorize http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -309,6 +313,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	s.consoleRoutes(mux)
 	s.authzenRoutes(mux)
 	s.manifestRoutes(mux)
+	mux.Handle("POST /v1/authorize", s.limitBody(authorize))
 	mux.Handle("/", s.limitBody(gw))
 	withCookie := s.withConsoleCookie(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
