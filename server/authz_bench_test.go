@@ -86,3 +86,57 @@ func BenchmarkAuthorizeREST(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKubernetesWebhook is BenchmarkAuthorizeREST for the Kubernetes
+// authorization webhook: one SubjectAccessReview per POST over HTTPS, as
+// kube-apiserver sends them, with the decision cache answering.
+//
+//	go test -run XXX -bench KubernetesWebhook -benchtime 30000x -memprofile mem.pprof ./server
+func BenchmarkKubernetesWebhook(b *testing.B) {
+	ts := startServer(b)
+	ts.srv.engine.SetDecisionCache(authz.DefaultDecisionCache)
+	admin := ts.login(b, "admin", adminPassword)
+	// kube-apiserver calls as a service account that may ask.
+	ts.mustDo(b, "POST", "/v1/serviceAccounts", admin, map[string]any{"name": "kube-apiserver", "capabilities": []string{"authorize"}})
+	code, out := ts.do(b, "POST", "/v1/tokens", admin, map[string]any{"owner": "serviceaccount:kube-apiserver", "name": "webhook"})
+	if code != http.StatusOK {
+		b.Fatalf("the webhook's token: %d %v", code, out)
+	}
+	token := out["secret"].(string)
+	tr := ts.http.Transport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	defer tr.CloseIdleConnections()
+	body := []byte(`{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"resourceAttributes":` +
+		`{"namespace":"default","verb":"get","group":"","version":"v1","resource":"pods"},"user":"admin","groups":["system:authenticated"]}}`)
+	for _, callers := range []int{16, 64} {
+		b.Run(fmt.Sprintf("callers-%d", callers), func(b *testing.B) {
+			runLoad(b, "review", "decisions/s", callers, func() error {
+				req, err := http.NewRequest(http.MethodPost, "https://"+ts.addr+KubernetesAuthorizePath, bytes.NewReader(body))
+				if err != nil {
+					return err
+				}
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				var out struct {
+					Status struct {
+						Allowed         bool   `json:"allowed"`
+						EvaluationError string `json:"evaluationError"`
+					} `json:"status"`
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+					return err
+				}
+				if resp.StatusCode != http.StatusOK || !out.Status.Allowed {
+					return fmt.Errorf("admin's review denied: %d %+v", resp.StatusCode, out.Status)
+				}
+				return nil
+			})
+		})
+	}
+}

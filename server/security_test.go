@@ -23,7 +23,7 @@ import (
 // `go test -run TestSecurity ./...` runs the whole suite.
 
 // mustDo is ts.do that fails the test unless the answer is 200.
-func (ts *testServer) mustDo(t *testing.T, method, path, token string, body any) map[string]any {
+func (ts *testServer) mustDo(t testing.TB, method, path, token string, body any) map[string]any {
 	t.Helper()
 	code, out := ts.do(t, method, path, token, body)
 	if code != 200 {
