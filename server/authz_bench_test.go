@@ -60,13 +60,7 @@ func BenchmarkAuthorizeREST(b *testing.B) {
 	for _, callers := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("callers-%d", callers), func(b *testing.B) {
 			runLoad(b, "authorize", "decisions/s", callers, func() error {
-				req, err := http.NewRequest(http.MethodPost, "https://"+ts.addr+"/v1/authorize", bytes.NewReader(body))
-				if err != nil {
-					return err
-				}
-				req.Header.Set("Authorization", "Bearer "+admin)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
+				resp, err := postJSON(client, "https://"+ts.addr+"/v1/authorize", admin, body)
 				if err != nil {
 					return err
 				}
@@ -112,13 +106,7 @@ func BenchmarkKubernetesWebhook(b *testing.B) {
 	for _, callers := range []int{16, 64} {
 		b.Run(fmt.Sprintf("callers-%d", callers), func(b *testing.B) {
 			runLoad(b, "review", "decisions/s", callers, func() error {
-				req, err := http.NewRequest(http.MethodPost, "https://"+ts.addr+KubernetesAuthorizePath, bytes.NewReader(body))
-				if err != nil {
-					return err
-				}
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
+				resp, err := postJSON(client, "https://"+ts.addr+KubernetesAuthorizePath, token, body)
 				if err != nil {
 					return err
 				}
@@ -139,4 +127,15 @@ func BenchmarkKubernetesWebhook(b *testing.B) {
 			})
 		})
 	}
+}
+
+// postJSON posts body as JSON with token as the bearer credential.
+func postJSON(client *http.Client, url, token string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	return client.Do(req)
 }
