@@ -124,7 +124,7 @@ func stateRef(ref ast.Ref) (entry, field readKey, ok bool) {
 	if !ok1 || !ok2 {
 		return entry, field, false
 	}
-	entry = readKey{table: string(table), key: string(key), }
+	entry = readKey{table: string(table), key: string(key), n: 2}
 	if len(ref) > 5 {
 		if f, ok := ref[5].Value.(ast.String); ok {
 			field = readKey{table: string(table), key: string(key), field: string(f), n: 3}
