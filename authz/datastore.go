@@ -116,12 +116,14 @@ type readKey struct {
 
 // stateRef is ref's key at depth 2 and, when ref is longer, at depth 3.
 func stateRef(ref ast.Ref) (entry, field readKey, ok bool) {
-	if len(ref) < 5 || ref[1].Value.Compare(ast.String("grantd")) != 0 || ref[2].Value.Compare(ast.String("state")) != 0 {
+	if len(ref) < 5 {
 		return entry, field, false
 	}
-	table, ok1 := ref[3].Value.(ast.String)
-	key, ok2 := ref[4].Value.(ast.String)
-	if !ok1 || !ok2 {
+	root, ok1 := ref[1].Value.(ast.String)
+	state, ok2 := ref[2].Value.(ast.String)
+	table, ok3 := ref[3].Value.(ast.String)
+	key, ok4 := ref[4].Value.(ast.String)
+	if !ok1 || !ok2 || !ok3 || !ok4 || root != "grantd" || state != "state" {
 		return entry, field, false
 	}
 	entry = readKey{table: string(table), key: string(key), n: 2}
@@ -144,8 +146,10 @@ func (c *readCache) Get(ref ast.Ref) ast.Value {
 	if v, ok := c.m[entry]; ok {
 		return find(v, ref[5:])
 	}
-	if v, ok := c.m[field]; ok && field.n == 3 {
-		return find(v, ref[6:])
+	if field.n == 3 {
+		if v, ok := c.m[field]; ok {
+			return find(v, ref[6:])
+		}
 	}
 	return nil
 }

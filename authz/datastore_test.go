@@ -154,6 +154,8 @@ func TestReadCache(t *testing.T) {
 	c.Put(ref(`data.grantd.revision`), ast.Number("7"))
 	c.Put(ref(`data.grantd.state.roles.ops["a"]["b"]`), ast.String("deep"))
 	c.Put(ref(`data.grantd.state.roles.empty[""]`), ast.String("field"))
+	c.Put(ref(`data.other.state.roles.admin`), ast.String("elsewhere"))
+	c.Put(ref(`data.grantd.derived.roles.admin`), ast.String("elsewhere"))
 	cases := []struct {
 		ref  string
 		want string // "" for no answer
@@ -174,6 +176,8 @@ func TestReadCache(t *testing.T) {
 		{`data.grantd.state.roles.ops["a"]`, ``},
 		{`data.grantd.state.roles.empty[""]`, `"field"`},
 		{`data.grantd.state.roles.empty`, ``},
+		{`data.other.state.roles.admin`, ``},
+		{`data.grantd.derived.roles.admin`, ``},
 	}
 	for _, tc := range cases {
 		got := c.Get(ref(tc.ref))
