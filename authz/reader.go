@@ -6,7 +6,8 @@ import (
 )
 
 // Reader is the narrow view of the store the decision engine compiles from.
-// It only reads.
+// It only reads, and the compiler never changes a row it gets: it reads
+// the store's own rows, not copies (store.ReadTxn.SharedRows).
 type Reader interface {
 	Revision() uint64
 	User(name string) (*store.User, error)

@@ -116,23 +116,32 @@ func TestRowTablesAnswerLikeMemdb(t *testing.T) {
 	}
 	answered := 0
 	typ := reflect.TypeOf(fromRows)
-	for i := range typ.NumMethod() {
-		m := typ.Method(i)
-		for range 60 {
-			in := args(m)
-			got := m.Func.Call(append([]reflect.Value{reflect.ValueOf(fromRows)}, in...))
-			store := m.Func.Call(append([]reflect.Value{reflect.ValueOf(fromDB)}, in...))
-			want := m.Func.Call(append([]reflect.Value{reflect.ValueOf(fromRef)}, in...))
-			for j := range want {
-				g, s, w := got[j].Interface(), store[j].Interface(), want[j].Interface()
-				if !reflect.DeepEqual(g, w) {
-					t.Fatalf("%s%v: rows answer %v, memdb %v", m.Name, values(in), show(g), show(w))
-				}
-				if !reflect.DeepEqual(s, w) {
-					t.Fatalf("%s%v: the store answers %v, a memdb of radix indexes %v", m.Name, values(in), show(s), show(w))
-				}
-				if v := reflect.ValueOf(w); v.Kind() == reflect.Slice && v.Len() > 0 || v.Kind() == reflect.Pointer && !v.IsNil() {
-					answered++
+	// Each getter, of the views and of their SharedRows views (the
+	// method itself returns a view: it is compared through the others).
+	views := [][3]*ReadTxn{{fromRows, fromDB, fromRef}, {fromRows.SharedRows(), fromDB.SharedRows(), fromRef.SharedRows()}}
+	for _, view := range views {
+		fromRows, fromDB, fromRef := view[0], view[1], view[2]
+		for i := range typ.NumMethod() {
+			m := typ.Method(i)
+			if m.Name == "SharedRows" {
+				continue
+			}
+			for range 60 {
+				in := args(m)
+				got := m.Func.Call(append([]reflect.Value{reflect.ValueOf(fromRows)}, in...))
+				store := m.Func.Call(append([]reflect.Value{reflect.ValueOf(fromDB)}, in...))
+				want := m.Func.Call(append([]reflect.Value{reflect.ValueOf(fromRef)}, in...))
+				for j := range want {
+					g, s, w := got[j].Interface(), store[j].Interface(), want[j].Interface()
+					if !reflect.DeepEqual(g, w) {
+						t.Fatalf("%s%v: rows answer %v, memdb %v", m.Name, values(in), show(g), show(w))
+					}
+					if !reflect.DeepEqual(s, w) {
+						t.Fatalf("%s%v: the store answers %v, a memdb of radix indexes %v", m.Name, values(in), show(s), show(w))
+					}
+					if v := reflect.ValueOf(w); v.Kind() == reflect.Slice && v.Len() > 0 || v.Kind() == reflect.Pointer && !v.IsNil() {
+						answered++
+					}
 				}
 			}
 		}
