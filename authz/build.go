@@ -24,6 +24,7 @@ func initialState() *snapshot {
 
 // build compiles the whole state, as of revision rev.
 func (c compiler) build(rev uint64) (*snapshot, error) {
+	c.r = readOnly(c.r)
 	// The grants and the memberships are read while the keys are listed
 	// here (preload reads them on two goroutines).
 	type preloadResult struct {

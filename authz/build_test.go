@@ -142,3 +142,29 @@ func (v *env) entangled(t *testing.T) (users, objects, subjectsOf []string) {
 	}
 	return users, objects, subjectsOf
 }
+
+// The compiler reads the store's own rows, never copies of them: from a
+// store view, newCompiler's reader (and build's) returns one row for two
+// reads; any other Reader is read as it is.
+func TestCompilerReadsTheStoresRows(t *testing.T) {
+	v := newEnv(t)
+	view := v.st.Read()
+	twice := func(r Reader) (*store.Grant, *store.Grant) {
+		a, err1 := r.Grant("g-admin")
+		b, err2 := r.Grant("g-admin")
+		if err1 != nil || err2 != nil || a == nil {
+			t.Fatalf("grant g-admin: %v, %v, %v", a, err1, err2)
+		}
+		return a, b
+	}
+	if a, b := twice(view); a == b {
+		t.Fatal("a store view returned its row, not a copy: the test cannot tell")
+	}
+	if a, b := twice(newCompiler(view).r); a != b {
+		t.Errorf("the compiler read copies of the store's rows: %p, %p", a, b)
+	}
+	p := &preloaded{Reader: view}
+	if got := readOnly(p); got != Reader(p) {
+		t.Errorf("readOnly(%T) = %T, want it unchanged", p, got)
+	}
+}

@@ -78,7 +78,7 @@ type compiler struct {
 // newCompiler is a compiler that shares terms and remembers roles; one per
 // goroutine, since neither map is locked.
 func newCompiler(r Reader) compiler {
-	return compiler{r: r, t: terms{}, schedulers: map[string]bool{}}
+	return compiler{r: readOnly(r), t: terms{}, schedulers: map[string]bool{}}
 }
 
 func str(s string) *ast.Term { return ast.StringTerm(s) }

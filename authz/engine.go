@@ -92,8 +92,6 @@ func (e *Engine) SetDecisionCache(entries int) {
 // with one committed write, before the write's revision is visible.
 func (e *Engine) Observe(state *store.ReadTxn, changes []store.Change) {
 	ctx := context.Background()
-	// The compiler only reads rows: it reads the store's own.
-	state = state.SharedRows()
 	var err error
 	if changes == nil {
 		err = e.Rebuild(ctx, state)
@@ -121,7 +119,7 @@ func (e *Engine) Preview(rows *store.ReadTxn) store.Observer {
 	}
 	done := make(chan result, 1)
 	go func() {
-		state, err := compiler{r: rows.SharedRows()}.build(rows.Revision())
+		state, err := compiler{r: rows}.build(rows.Revision())
 		done <- result{state, err}
 	}()
 	return func(state *store.ReadTxn, _ []store.Change) {

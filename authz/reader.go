@@ -7,7 +7,7 @@ import (
 
 // Reader is the narrow view of the store the decision engine compiles from.
 // It only reads, and the compiler never changes a row it gets: it reads
-// the store's own rows, not copies (store.ReadTxn.SharedRows).
+// the store's own rows, not copies (readOnly).
 type Reader interface {
 	Revision() uint64
 	User(name string) (*store.User, error)
@@ -36,3 +36,13 @@ type Reader interface {
 }
 
 var _ Reader = (*store.ReadTxn)(nil)
+
+// readOnly is r as the compiler reads it: a store view returns the store's
+// own rows instead of copies (store.ReadTxn.SharedRows), since the
+// compiler never changes one; a full compile reads every row.
+func readOnly(r Reader) Reader {
+	if t, ok := r.(*store.ReadTxn); ok {
+		return t.SharedRows()
+	}
+	return r
+}
