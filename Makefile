@@ -1,8 +1,9 @@
 # grantd — the two commands of the quick start are `make run` and `make test`.
 GO ?= go
-# How much `make test` fuzzes the REST request decoders and the engine
-# plugin's request handling, each (the seed corpus of every fuzz test also
-# runs as part of the ordinary tests): a number of inputs, not a duration.
+# How much `make test` fuzzes the REST request decoders (the gateway's and
+# the authorize route's own) and the engine plugin's request handling, each
+# (the seed corpus of every fuzz test also runs as part of the ordinary
+# tests): a number of inputs, not a duration.
 # Go 1.26's fuzzing coordinator can fail a duration-bounded run that ends
 # while a worker is busy ("context deadline exceeded", no failing input;
 # go.dev/issue/75804, fixed in Go 1.27), which a loaded machine makes
@@ -24,6 +25,7 @@ test: fmt-check tracked-check test-deps
 	cd e2e/kubernetes && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
 	cd ui && npm ci --no-audit --no-fund && npm run check && node build.mjs --check && npm test
 	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzAuthorizeDecode$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzPluginRequest$$' -fuzztime $(FUZZTIME) ./adapters/engine
 	GRANTD_BENCH_LDAP_USERS=500 $(GO) test -run '^$$' -bench 'SyncLargeDirectory|LDAPLogin' -benchtime 2x ./ldapsync
 

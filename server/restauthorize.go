@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -24,7 +25,9 @@ import (
 // on the values the gateway would. A request that asks the gateway for
 // something more (a gRPC timeout, a method override) goes to the gateway.
 // TestAuthorizeRESTAnswersAsTheGateway holds the two to the same bytes.
-func authorizeREST(gw *runtime.ServeMux, conn *inprocConn) http.Handler {
+// With the gateway's JSON (json), the plain request and its answer are
+// read and written by hand (restcodec.go).
+func authorizeREST(gw *runtime.ServeMux, json *runtime.JSONPb, conn *inprocConn) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Grpc-Timeout") != "" || r.Header.Get("X-HTTP-Method-Override") != "" {
 			gw.ServeHTTP(w, r)
@@ -33,11 +36,17 @@ func authorizeREST(gw *runtime.ServeMux, conn *inprocConn) http.Handler {
 		ctx := r.Context()
 		in, out := runtime.MarshalerForRequest(gw, r)
 		var req v1.AuthorizeRequest
-		if err := in.NewDecoder(r.Body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
-			return
+		// The body is bounded (limitBody); a read that fails leaves the
+		// gateway's decoder what it would have read, then the same error.
+		body, readErr := io.ReadAll(r.Body)
+		if readErr != nil || in != runtime.Marshaler(json) || !decodeAuthorize(body, &req) {
+			req.Reset()
+			if err := in.NewDecoder(io.MultiReader(bytes.NewReader(body), r.Body)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+				runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
+				return
+			}
+			_, _ = io.Copy(io.Discard, r.Body)
 		}
-		_, _ = io.Copy(io.Discard, r.Body)
 		var auth []string
 		for _, v := range r.Header.Values("Authorization") {
 			if metadataText(v) {
@@ -55,6 +64,9 @@ func authorizeREST(gw *runtime.ServeMux, conn *inprocConn) http.Handler {
 		if err != nil {
 			runtime.HTTPError(ctx, gw, out, w, r, err)
 			return
+		}
+		if out == runtime.Marshaler(json) {
+			out = authorizeJSON{out}
 		}
 		runtime.ForwardResponseMessage(ctx, gw, out, w, r, resp, gw.GetForwardResponseOptions()...)
 	})

@@ -36,6 +36,17 @@ func TestAuthorizeRESTAnswersAsTheGateway(t *testing.T) {
 		{"trailers accepted", allowed, map[string][]string{"Authorization": {"Bearer " + admin}, "Te": {"trailers"}}},
 		{"grpc timeout", allowed, map[string][]string{"Authorization": {"Bearer " + admin}, "Grpc-Timeout": {"5S"}}},
 		{"text content", allowed, map[string][]string{"Authorization": {"Bearer " + admin}, "Content-Type": {"text/plain"}}},
+		// Read by hand (restcodec.go), then the forms left to the gateway.
+		{"labels, options, secrets", ` {"subject":"user:admin", "operation":"service.create","options":["privileged"],
+			"secrets":["/Shared"],"resource":{"labels":{"com.docker.ucp.access.label":"/Shared","app":"web"}}} `, map[string][]string{"Authorization": {"Bearer " + admin}}},
+		{"a repository", `{"subject":"user:admin","operation":"repository.pull","resource":{"repository":"admin/app"}}`, map[string][]string{"Authorization": {"Bearer " + admin}}},
+		{"not ASCII", `{"subject":"user:josé","operation":"container.view","resource":{"collection":"/Shared/été"}}`, map[string][]string{"Authorization": {"Bearer " + admin}}},
+		{"escapes", `{"subject":"user:\u0061dmin","operation":"container.view","resource":{"collection":"/Sh\"ared"}}`, map[string][]string{"Authorization": {"Bearer " + admin}}},
+		{"a member twice", `{"subject":"user:admin","subject":"user:nobody","operation":"container.view"}`, map[string][]string{"Authorization": {"Bearer " + admin}}},
+		{"a label twice", `{"subject":"user:admin","operation":"container.view","resource":{"labels":{"a":"1","a":"2"}}}`, map[string][]string{"Authorization": {"Bearer " + admin}}},
+		{"null", `{"subject":"user:admin","operation":"container.view","resource":null}`, map[string][]string{"Authorization": {"Bearer " + admin}}},
+		{"min revision", `{"subject":"user:admin","operation":"container.view","minRevision":"1"}`, map[string][]string{"Authorization": {"Bearer " + admin}}},
+		{"invalid UTF-8", "{\"subject\":\"user:\xff\",\"operation\":\"container.view\"}", map[string][]string{"Authorization": {"Bearer " + admin}}},
 	}
 	serve := func(h http.Handler, body string, headers map[string][]string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, "/v1/authorize", bytes.NewReader([]byte(body)))

@@ -152,12 +152,13 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	)
 	inproc := newInprocConn(s.intercept)
 	s.registerServices(registrar{s.grpc, inproc})
-	gw, err := s.gateway(inproc)
+	json := gatewayJSON()
+	gw, err := s.gateway(inproc, json)
 	if err != nil {
 		return nil, err
 	}
 	s.rest = gw
-	s.handler = s.routes(gw, authorizeREST(gw, inproc))
+	s.handler = s.routes(gw, authorizeREST(gw, json, inproc))
 	return s, nil
 }
 
@@ -214,14 +215,20 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	v1.RegisterClusterServiceServer(r, &clusterService{store: d.store, writer: d.writer, log: d.log, now: d.now})
 }
 
-// gateway builds the REST gateway over the in-process connection.
-func (s *Server) gateway(conn grpc.ClientConnInterface) (*runtime.ServeMux, error) {
+// gatewayJSON is the REST gateway's JSON marshaler.
+func gatewayJSON() *runtime.JSONPb {
+	return &runtime.JSONPb{
+		// Emit false, 0 and empty lists: clients read "allowed": false.
+		MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+}
+
+// gateway builds the REST gateway over the in-process connection, with
+// json for every media type.
+func (s *Server) gateway(conn grpc.ClientConnInterface, json *runtime.JSONPb) (*runtime.ServeMux, error) {
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			// Emit false, 0 and empty lists: clients read "allowed": false.
-			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, json),
 		runtime.WithErrorHandler(writeError),
 		runtime.WithRoutingErrorHandler(routingError),
 		// No HTTP header becomes gRPC metadata but Authorization, which
