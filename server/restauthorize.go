@@ -25,9 +25,9 @@ import (
 // on the values the gateway would. A request that asks the gateway for
 // something more (a gRPC timeout, a method override) goes to the gateway.
 // TestAuthorizeRESTAnswersAsTheGateway holds the two to the same bytes.
-// With the gateway's JSON (json), the plain request and its answer are
+// With the gateway's JSON (jsonpb), the plain request and its answer are
 // read and written by hand (restcodec.go).
-func authorizeREST(gw *runtime.ServeMux, json *runtime.JSONPb, conn *inprocConn) http.Handler {
+func authorizeREST(gw *runtime.ServeMux, jsonpb *runtime.JSONPb, conn *inprocConn) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Grpc-Timeout") != "" || r.Header.Get("X-HTTP-Method-Override") != "" {
 			gw.ServeHTTP(w, r)
@@ -39,7 +39,7 @@ func authorizeREST(gw *runtime.ServeMux, json *runtime.JSONPb, conn *inprocConn)
 		// The body is bounded (limitBody); a read that fails leaves the
 		// gateway's decoder what it would have read, then the same error.
 		body, readErr := io.ReadAll(r.Body)
-		if readErr != nil || in != runtime.Marshaler(json) || !decodeAuthorize(body, &req) {
+		if readErr != nil || in != runtime.Marshaler(jsonpb) || !decodeAuthorize(body, &req) {
 			req.Reset()
 			if err := in.NewDecoder(io.MultiReader(bytes.NewReader(body), r.Body)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 				runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
@@ -65,7 +65,7 @@ func authorizeREST(gw *runtime.ServeMux, json *runtime.JSONPb, conn *inprocConn)
 			runtime.HTTPError(ctx, gw, out, w, r, err)
 			return
 		}
-		if out == runtime.Marshaler(json) {
+		if out == runtime.Marshaler(jsonpb) {
 			out = authorizeJSON{out}
 		}
 		runtime.ForwardResponseMessage(ctx, gw, out, w, r, resp, gw.GetForwardResponseOptions()...)

@@ -29,53 +29,47 @@ import (
 // filled and the caller decodes body with the gateway's decoder instead.
 func decodeAuthorize(body []byte, req *v1.AuthorizeRequest) bool {
 	s := jsonScan{b: body}
-	var seen uint8
-	return s.object(func(key []byte) bool {
-		var bit uint8
-		var ok bool
+	return s.members(func(key []byte) (uint8, bool) {
 		switch string(key) {
 		case "subject":
-			bit = 1
-			req.Subject, ok = s.str()
+			v, ok := s.str()
+			req.Subject = v
+			return 1, ok
 		case "operation":
-			bit = 2
-			req.Operation, ok = s.str()
+			v, ok := s.str()
+			req.Operation = v
+			return 2, ok
 		case "options":
-			bit = 4
-			req.Options, ok = s.strs()
+			v, ok := s.strs()
+			req.Options = v
+			return 4, ok
 		case "secrets":
-			bit = 8
-			req.Secrets, ok = s.strs()
+			v, ok := s.strs()
+			req.Secrets = v
+			return 8, ok
 		case "resource":
-			bit = 16
 			req.Resource = &v1.Resource{}
-			ok = s.resource(req.Resource)
+			return 16, s.resource(req.Resource)
 		}
-		if bit == 0 || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return ok
+		return 0, false
 	})
 }
 
 // resource reads a Resource object.
 func (s *jsonScan) resource(r *v1.Resource) bool {
-	var seen uint8
-	return s.object(func(key []byte) bool {
-		var bit uint8
-		var ok bool
+	return s.members(func(key []byte) (uint8, bool) {
 		switch string(key) {
 		case "collection":
-			bit = 1
-			r.Collection, ok = s.str()
+			v, ok := s.str()
+			r.Collection = v
+			return 1, ok
 		case "repository":
-			bit = 2
-			r.Repository, ok = s.str()
+			v, ok := s.str()
+			r.Repository = v
+			return 2, ok
 		case "labels":
-			bit = 4
 			r.Labels = map[string]string{}
-			ok = s.object(func(k []byte) bool {
+			return 4, s.object(func(k []byte) bool {
 				if _, dup := r.Labels[string(k)]; dup {
 					return false
 				}
@@ -84,11 +78,7 @@ func (s *jsonScan) resource(r *v1.Resource) bool {
 				return ok
 			})
 		}
-		if bit == 0 || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return ok
+		return 0, false
 	})
 }
 
@@ -117,6 +107,21 @@ func (s *jsonScan) take(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// members reads an object of known members: read reads the value of the
+// member key and returns the member's bit (0 for a key it does not know)
+// and whether the value was read. A member seen twice ends it.
+func (s *jsonScan) members(read func(key []byte) (bit uint8, ok bool)) bool {
+	var seen uint8
+	return s.object(func(key []byte) bool {
+		bit, ok := read(key)
+		if bit == 0 || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return ok
+	})
 }
 
 // object reads an object, calling member with each key after its colon

@@ -152,13 +152,13 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	)
 	inproc := newInprocConn(s.intercept)
 	s.registerServices(registrar{s.grpc, inproc})
-	json := gatewayJSON()
-	gw, err := s.gateway(inproc, json)
+	jsonpb := gatewayJSON()
+	gw, err := s.gateway(inproc, jsonpb)
 	if err != nil {
 		return nil, err
 	}
 	s.rest = gw
-	s.handler = s.routes(gw, authorizeREST(gw, json, inproc))
+	s.handler = s.routes(gw, authorizeREST(gw, jsonpb, inproc))
 	return s, nil
 }
 
@@ -225,10 +225,10 @@ func gatewayJSON() *runtime.JSONPb {
 }
 
 // gateway builds the REST gateway over the in-process connection, with
-// json for every media type.
-func (s *Server) gateway(conn grpc.ClientConnInterface, json *runtime.JSONPb) (*runtime.ServeMux, error) {
+// jsonpb for every media type.
+func (s *Server) gateway(conn grpc.ClientConnInterface, jsonpb *runtime.JSONPb) (*runtime.ServeMux, error) {
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, json),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonpb),
 		runtime.WithErrorHandler(writeError),
 		runtime.WithRoutingErrorHandler(routingError),
 		// No HTTP header becomes gRPC metadata but Authorization, which
