@@ -1,7 +1,9 @@
 # grantd — the two commands of the quick start are `make run` and `make test`.
 GO ?= go
 # How much `make test` fuzzes the REST request decoders (the gateway's and
-# the authorize route's own) and the engine plugin's request handling, each
+# the authorize route's own), the Kubernetes review decoder (against
+# encoding/json), the JSON skipping under both, and the engine plugin's
+# request handling, each
 # (the seed corpus of every fuzz test also runs as part of the ordinary
 # tests): a number of inputs, not a duration.
 # Go 1.26's fuzzing coordinator can fail a duration-bounded run that ends
@@ -26,6 +28,8 @@ test: fmt-check tracked-check test-deps
 	cd ui && npm ci --no-audit --no-fund && npm run check && node build.mjs --check && npm test
 	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthorizeDecode$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzReviewDecode$$' -fuzztime $(FUZZTIME) ./adapters/kubernetes
+	$(GO) test -run '^$$' -fuzz '^FuzzSkip$$' -fuzztime $(FUZZTIME) ./internal/plainjson
 	$(GO) test -run '^$$' -fuzz '^FuzzPluginRequest$$' -fuzztime $(FUZZTIME) ./adapters/engine
 	GRANTD_BENCH_LDAP_USERS=500 $(GO) test -run '^$$' -bench 'SyncLargeDirectory|LDAPLogin' -benchtime 2x ./ldapsync
 

@@ -8,6 +8,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/grantd/grantd/internal/plainjson"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 )
 
@@ -28,176 +29,58 @@ import (
 // and ignores what follows it. When it reports false, req may be partly
 // filled and the caller decodes body with the gateway's decoder instead.
 func decodeAuthorize(body []byte, req *v1.AuthorizeRequest) bool {
-	s := jsonScan{b: body}
-	return s.members(func(key []byte) (uint8, bool) {
+	s := plainjson.New(body)
+	return s.Members(func(key []byte) (uint8, bool) {
 		switch string(key) {
 		case "subject":
-			v, ok := s.str()
+			v, ok := s.Str()
 			req.Subject = v
 			return 1, ok
 		case "operation":
-			v, ok := s.str()
+			v, ok := s.Str()
 			req.Operation = v
 			return 2, ok
 		case "options":
-			v, ok := s.strs()
+			v, ok := s.Strs()
 			req.Options = v
 			return 4, ok
 		case "secrets":
-			v, ok := s.strs()
+			v, ok := s.Strs()
 			req.Secrets = v
 			return 8, ok
 		case "resource":
 			req.Resource = &v1.Resource{}
-			return 16, s.resource(req.Resource)
+			return 16, readResource(s, req.Resource)
 		}
 		return 0, false
 	})
 }
 
-// resource reads a Resource object.
-func (s *jsonScan) resource(r *v1.Resource) bool {
-	return s.members(func(key []byte) (uint8, bool) {
+// readResource reads a Resource object.
+func readResource(s *plainjson.Scanner, r *v1.Resource) bool {
+	return s.Members(func(key []byte) (uint8, bool) {
 		switch string(key) {
 		case "collection":
-			v, ok := s.str()
+			v, ok := s.Str()
 			r.Collection = v
 			return 1, ok
 		case "repository":
-			v, ok := s.str()
+			v, ok := s.Str()
 			r.Repository = v
 			return 2, ok
 		case "labels":
 			r.Labels = map[string]string{}
-			return 4, s.object(func(k []byte) bool {
+			return 4, s.Object(func(k []byte) bool {
 				if _, dup := r.Labels[string(k)]; dup {
 					return false
 				}
-				v, ok := s.str()
+				v, ok := s.Str()
 				r.Labels[string(k)] = v
 				return ok
 			})
 		}
 		return 0, false
 	})
-}
-
-// jsonScan reads the plain JSON of decodeAuthorize from b at i.
-type jsonScan struct {
-	b []byte
-	i int
-}
-
-func (s *jsonScan) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// take consumes c after any white space, and reports whether it was there.
-func (s *jsonScan) take(c byte) bool {
-	s.space()
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// members reads an object of known members: read reads the value of the
-// member key and returns the member's bit (0 for a key it does not know)
-// and whether the value was read. A member seen twice ends it.
-func (s *jsonScan) members(read func(key []byte) (bit uint8, ok bool)) bool {
-	var seen uint8
-	return s.object(func(key []byte) bool {
-		bit, ok := read(key)
-		if bit == 0 || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return ok
-	})
-}
-
-// object reads an object, calling member with each key after its colon
-// to read the value; it stops at the first member that reports false.
-func (s *jsonScan) object(member func(key []byte) bool) bool {
-	if !s.take('{') {
-		return false
-	}
-	if s.take('}') {
-		return true
-	}
-	for {
-		key, ok := s.raw()
-		if !ok || !s.take(':') || !member(key) {
-			return false
-		}
-		if s.take('}') {
-			return true
-		}
-		if !s.take(',') {
-			return false
-		}
-	}
-}
-
-// strs reads an array of strings; an empty array is nil, as protojson
-// leaves a repeated field it has no items for.
-func (s *jsonScan) strs() ([]string, bool) {
-	if !s.take('[') {
-		return nil, false
-	}
-	if s.take(']') {
-		return nil, true
-	}
-	var out []string
-	for {
-		v, ok := s.str()
-		if !ok {
-			return nil, false
-		}
-		out = append(out, v)
-		if s.take(']') {
-			return out, true
-		}
-		if !s.take(',') {
-			return nil, false
-		}
-	}
-}
-
-func (s *jsonScan) str() (string, bool) {
-	v, ok := s.raw()
-	return string(v), ok
-}
-
-// raw reads a string without escapes or control characters, of valid
-// UTF-8, and returns its bytes between the quotes.
-func (s *jsonScan) raw() ([]byte, bool) {
-	if !s.take('"') {
-		return nil, false
-	}
-	start := s.i
-	ascii := true
-	for ; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			v := s.b[start:s.i]
-			s.i++
-			return v, ascii || utf8.Valid(v)
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return nil, false
 }
 
 // authorizeJSON is the gateway's JSON marshaler with AuthorizeResponse

@@ -89,8 +89,11 @@ var ErrBadReview = errors.New("malformed review")
 // verdict and the decision behind it are returned for logs and metrics.
 func Authorize(ctx context.Context, b Backend, body []byte) (answer []byte, v Verdict, d authz.Decision, err error) {
 	var rv accessReview
-	if err := json.Unmarshal(body, &rv); err != nil {
-		return nil, "", d, fmt.Errorf("%w: %w", ErrBadReview, err)
+	if !decodeReview(body, &rv) {
+		rv = accessReview{}
+		if err := json.Unmarshal(body, &rv); err != nil {
+			return nil, "", d, fmt.Errorf("%w: %w", ErrBadReview, err)
+		}
 	}
 	if rv.Kind != "SubjectAccessReview" || rv.APIVersion != authorizationV1 && rv.APIVersion != authorizationV1beta1 {
 		return nil, "", d, fmt.Errorf("%w: a SubjectAccessReview of %s or %s, not %s %s", ErrBadReview,
@@ -104,8 +107,7 @@ func Authorize(ctx context.Context, b Backend, body []byte) (answer []byte, v Ve
 	if d.Code == authz.CodeInternalError {
 		rv.Status.EvaluationError = d.Reason
 	}
-	answer, err = json.Marshal(rv)
-	return answer, v, d, err
+	return appendReview(make([]byte, 0, 256+len(body)+len(rv.Status.Reason)), &rv), v, d, nil
 }
 
 func authorize(ctx context.Context, b Backend, spec reviewSpec) (Verdict, authz.Decision) {
