@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/grantd/grantd/adapters/kubernetes"
@@ -54,7 +53,8 @@ func (s *Server) kubernetesRoutes(mux *http.ServeMux) {
 }
 
 func (s *Server) kubeAuthorize(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readReview(w, r)
+	body, buf, ok := s.readReview(w, r)
+	defer putBody(buf)
 	if !ok {
 		return
 	}
@@ -70,7 +70,8 @@ func (s *Server) kubeAuthorize(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) kubeAdmit(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readReview(w, r)
+	body, buf, ok := s.readReview(w, r)
+	defer putBody(buf)
 	if !ok {
 		return
 	}
@@ -82,8 +83,10 @@ func (s *Server) kubeAdmit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, answer)
 }
 
-func (s *Server) readReview(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(r.Body)
+// readReview reads a review's body into a pooled buffer (readBody), which
+// the caller returns with putBody whatever the outcome.
+func (s *Server) readReview(w http.ResponseWriter, r *http.Request) ([]byte, *[]byte, bool) {
+	body, buf, err := readBody(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -91,9 +94,9 @@ func (s *Server) readReview(w http.ResponseWriter, r *http.Request) ([]byte, boo
 		} else {
 			http.Error(w, "reading the review failed\n", http.StatusBadRequest)
 		}
-		return nil, false
+		return nil, buf, false
 	}
-	return body, true
+	return body, buf, true
 }
 
 // reviewError answers a malformed review with 400: kube-apiserver treats

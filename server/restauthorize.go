@@ -38,7 +38,8 @@ func authorizeREST(gw *runtime.ServeMux, jsonpb *runtime.JSONPb, conn *inprocCon
 		var req v1.AuthorizeRequest
 		// The body is bounded (limitBody); a read that fails leaves the
 		// gateway's decoder what it would have read, then the same error.
-		body, readErr := io.ReadAll(r.Body)
+		body, buf, readErr := readBody(r.Body)
+		defer putBody(buf)
 		if readErr != nil || in != runtime.Marshaler(jsonpb) || !decodeAuthorize(body, &req) {
 			req.Reset()
 			if err := in.NewDecoder(io.MultiReader(bytes.NewReader(body), r.Body)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
