@@ -27,11 +27,12 @@ var allowed = map[string][]string{
 	"ldapsync":            {"store", "subjects", "internal/randid"},
 	"adapters/engine":     {"authz", "collections", "subjects"},
 	"adapters/registry":   {"internal/randid", "subjects"},
-	"adapters/kubernetes": {"authz", "roles", "subjects"},
+	"adapters/kubernetes": {"authz", "internal/plainjson", "roles", "subjects"},
 	"adapters/authzen":    {"authz", "subjects"},
 	"dataset":             {"collections", "roles", "store", "subjects"},
-	// The decision log records authz's requests and decisions.
-	"decisionlog": {"authz", "subjects"},
+	// The decision log records authz's requests and decisions; it writes
+	// JSON strings with the escaper the webhook and REST share.
+	"decisionlog": {"authz", "internal/plainjson", "subjects"},
 	// The manifest format is pure; reconcile compares it with the store.
 	"manifest":           {"collections", "roles", "subjects"},
 	"manifest/reconcile": {"collections", "manifest", "roles", "store", "subjects"},
