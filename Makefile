@@ -2,8 +2,9 @@
 GO ?= go
 # How much `make test` fuzzes the REST request decoders (the gateway's and
 # the authorize route's own), the Kubernetes review decoder (against
-# encoding/json), the JSON skipping under both, and the engine plugin's
-# request handling, each
+# encoding/json), the JSON skipping under both, the JSON string writer
+# they and the decision log share, and the engine plugin's request
+# handling, each
 # (the seed corpus of every fuzz test also runs as part of the ordinary
 # tests): a number of inputs, not a duration.
 # Go 1.26's fuzzing coordinator can fail a duration-bounded run that ends
@@ -30,6 +31,7 @@ test: fmt-check tracked-check test-deps
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthorizeDecode$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzReviewDecode$$' -fuzztime $(FUZZTIME) ./adapters/kubernetes
 	$(GO) test -run '^$$' -fuzz '^FuzzSkip$$' -fuzztime $(FUZZTIME) ./internal/plainjson
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME) ./internal/plainjson
 	$(GO) test -run '^$$' -fuzz '^FuzzPluginRequest$$' -fuzztime $(FUZZTIME) ./adapters/engine
 	GRANTD_BENCH_LDAP_USERS=500 $(GO) test -run '^$$' -bench 'SyncLargeDirectory|LDAPLogin' -benchtime 2x ./ldapsync
 

@@ -10,9 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/grantd/grantd/authz"
+	"github.com/grantd/grantd/internal/plainjson"
 	"github.com/grantd/grantd/subjects"
 )
 
@@ -318,111 +318,9 @@ func appendMap(b []byte, m map[string]string) []byte {
 	return append(b, '}')
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced by U+FFFD, and
-// U+2028 and U+2029 escaped so that a line holds exactly one event.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendEscaped(b, s)
-	return append(b, '"')
-}
-
-// appendEscaped appends the body of s's JSON string (appendString without
-// the quotes). Escaping is per character, so the pieces of a string may be
-// escaped one by one.
-func appendEscaped(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		// Most of what a decision holds is plain ASCII: skip it eight
-		// bytes at a time.
-		for i+8 <= len(s) && plain8(load8(s, i)) {
-			i += 8
-		}
-		if i >= len(s) || i > len(s)-8 && len(s) >= 8 && plain8(load8(s, len(s)-8)) {
-			break // the last eight bytes, read again, are plain too
-		}
-		c := s[i]
-		if plainByte(c) {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
-}
-
-// plain8 reports whether none of the eight bytes of x needs a look: each
-// is printable ASCII other than a quote or a backslash. (Each test sets a
-// byte's high bit for the bytes it finds, exactly: a byte under 0x20, a
-// byte equal to '"' or to '\\', a byte of 0x80 or more.)
-func plain8(x uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := x^('"'*ones), x^('\\'*ones)
-	control := (x - 0x20*ones) &^ x
-	zeros := (quote-ones)&^quote | (backslash-ones)&^backslash
-	return (control|zeros|x)&highs == 0
-}
-
-// load8 reads the eight bytes of s from i on, little-endian.
-func load8(s string, i int) uint64 {
-	s = s[i : i+8]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// plain reports whether p needs no escaping in a JSON string.
-func plain(p []byte) bool {
-	for ; len(p) >= 8; p = p[8:] {
-		if !plain8(binary.LittleEndian.Uint64(p)) {
-			return false
-		}
-	}
-	for _, c := range p {
-		if !plainByte(c) {
-			return false
-		}
-	}
-	return true
-}
-
-// plainByte reports whether c stands for itself in a JSON string: printable
-// ASCII other than a quote or a backslash (plain8 tests eight at once).
-func plainByte(c byte) bool { return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' }
+// appendString appends s as a JSON string, as encoding/json writes it
+// without html escapes (an event is no HTML page): one line, always.
+func appendString(b []byte, s string) []byte { return plainjson.AppendString(b, s) }
 
 // appendSubject appends s's canonical string as a JSON string, written in
 // place and escaped only when it needs to be.
@@ -430,9 +328,9 @@ func appendSubject(b []byte, s subjects.Subject) []byte {
 	b = append(b, '"')
 	start := len(b)
 	b, _ = s.AppendText(b)
-	if !plain(b[start:]) {
+	if !plainjson.Plain(b[start:]) {
 		text := string(b[start:])
-		b = appendEscaped(b[:start], text)
+		b = plainjson.AppendEscaped(b[:start], text)
 	}
 	return append(b, '"')
 }

@@ -2,7 +2,6 @@ package decisionlog
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"net"
@@ -228,44 +227,6 @@ func toAny(xs []string) []any {
 	return out
 }
 
-func FuzzAppendString(f *testing.F) {
-	for _, s := range awkward {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b := appendString(nil, s)
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("%q encoded as %s: %v", s, b, err)
-		}
-		if got != valid(s) || bytes.ContainsAny(b, "\n\r") {
-			t.Fatalf("%q encoded as %s, decoded as %q", s, b, got)
-		}
-	})
-}
-
-// TestAppendStringFindsEveryEscapeInLongStrings puts each character that
-// needs care at every position of a longer plain string, where the
-// encoder skips eight bytes at a time.
-func TestAppendStringFindsEveryEscapeInLongStrings(t *testing.T) {
-	var specials []string
-	for c := range 0x20 {
-		specials = append(specials, string(rune(c)))
-	}
-	specials = append(specials, `"`, `\`, "\x7f", "\x80", "\xff", "é", "\u2028", "\u2029", "🎉", "\xe2\x80")
-	plain := "abcdefghijklmnopqrstuvwxyz0123456789"
-	for _, sp := range specials {
-		for i := range len(plain) + 1 {
-			s := plain[:i] + sp + plain[i:]
-			b := appendString(nil, s)
-			var got string
-			if err := json.Unmarshal(b, &got); err != nil || got != valid(s) || bytes.ContainsAny(b, "\n\r") {
-				t.Fatalf("%q encoded as %s, decoded as %q (%v)", s, b, got, err)
-			}
-		}
-	}
-}
-
 // TestAppendAddrIsItsString: an address written in place reads as its
 // String.
 func TestAppendAddrIsItsString(t *testing.T) {
@@ -282,38 +243,6 @@ func TestAppendAddrIsItsString(t *testing.T) {
 		var got string
 		if err := json.Unmarshal(appendAddr(nil, a), &got); err != nil || got != a.String() {
 			t.Errorf("%v written as %s (%q, %v)", a, appendAddr(nil, a), got, err)
-		}
-	}
-}
-
-// TestPlain8 checks the eight-byte test against its definition, byte by
-// byte, for every byte value at every position.
-func TestPlain8(t *testing.T) {
-	plainBytes := func(s string) bool {
-		for i := range len(s) {
-			if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-				return false
-			}
-		}
-		return true
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	for c := range 256 {
-		for pos := range 8 {
-			for range 8 {
-				b := []byte("        ")
-				for i := range b {
-					b[i] = byte(0x20 + rng.IntN(0x60)) // printable ASCII, or DEL
-				}
-				b[pos] = byte(c)
-				if got, want := plain8(binary.LittleEndian.Uint64(b)), plainBytes(string(b)); got != want {
-					t.Fatalf("plain8(%q) = %v, want %v", b, got, want)
-				}
-				long := append(b, b[:pos]...)
-				if got, want := plain(long), plainBytes(string(long)); got != want {
-					t.Fatalf("plain(%q) = %v, want %v", long, got, want)
-				}
-			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -106,8 +107,8 @@ var commaSpace = func() bool {
 }()
 
 // appendAuthorizeResponse appends r as protojson writes it with
-// EmitDefaultValues, and reports false for a string that is not valid
-// UTF-8 (which protojson refuses).
+// EmitDefaultValues, and reports false for a string appendJSONString
+// leaves to protojson.
 func appendAuthorizeResponse(b []byte, r *v1.AuthorizeResponse) ([]byte, bool) {
 	comma := func(b []byte) []byte {
 		if commaSpace {
@@ -136,39 +137,23 @@ func appendAuthorizeResponse(b []byte, r *v1.AuthorizeResponse) ([]byte, bool) {
 	return append(b, ']', '}'), true
 }
 
-// appendJSONString appends s quoted as protojson quotes it: '"', '\' and
-// control characters escaped, everything else as it is.
+// appendJSONString appends s quoted as protojson quotes it: as
+// encoding/json without html escapes, but for U+2028 and U+2029, which
+// protojson leaves as they are. It reports false for invalid UTF-8, which
+// protojson refuses.
 func appendJSONString(b []byte, s string) ([]byte, bool) {
 	if !utf8.ValidString(s) {
 		return nil, false
 	}
 	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
+	for {
+		i := strings.IndexAny(s, "\u2028\u2029")
+		if i < 0 {
+			break
 		}
-		b = append(b, s[start:i]...)
-		start = i + 1
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigit[c>>4], hexDigit[c&0xf])
-		}
+		const n = len("\u2028") // and of U+2029, in UTF-8
+		b = append(plainjson.AppendEscaped(b, s[:i]), s[i:i+n]...)
+		s = s[i+n:]
 	}
-	return append(append(b, s[start:]...), '"'), true
+	return append(plainjson.AppendEscaped(b, s), '"'), true
 }
-
-const hexDigit = "0123456789abcdef"

@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"bytes"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/grantd/grantd/internal/plainjson"
 )
@@ -148,7 +147,8 @@ func str(s *plainjson.Scanner, v *string) bool {
 	return ok
 }
 
-// appendReview appends rv as encoding/json's Marshal writes it.
+// appendReview appends rv as encoding/json's Marshal writes it (html
+// escapes included).
 func appendReview(b []byte, rv *accessReview) []byte {
 	o := object{b: append(b, '{')}
 	o.str("apiVersion", rv.APIVersion, false)
@@ -212,7 +212,7 @@ func (o *object) str(k, v string, omitEmpty bool) {
 		return
 	}
 	o.key(k)
-	o.b = appendString(o.b, v)
+	o.b = plainjson.AppendStringHTML(o.b, v)
 }
 
 // strs writes an array of strings, none if it is empty (omitempty).
@@ -226,58 +226,7 @@ func (o *object) strs(k string, vs []string) {
 		if i > 0 {
 			o.b = append(o.b, ',')
 		}
-		o.b = appendString(o.b, v)
+		o.b = plainjson.AppendStringHTML(o.b, v)
 	}
 	o.b = append(o.b, ']')
-}
-
-// appendString quotes s as encoding/json does: '"' and '\' escaped, the
-// control characters, '<', '>' and '&' escaped (\n, \r, \t, \b and \f by
-// name), U+2028 and U+2029 escaped, and each invalid UTF-8 byte written
-// as U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(append(b, s[start:i]...), `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	return append(append(b, s[start:]...), '"')
 }
