@@ -146,14 +146,20 @@ func appendJSONString(b []byte, s string) ([]byte, bool) {
 		return nil, false
 	}
 	b = append(b, '"')
+	// U+2028 and U+2029 are E2 80 A8 and E2 80 A9; s is valid UTF-8, so
+	// E2 80 starts a character of three bytes. (strings.Index on two
+	// bytes is vectorized; IndexAny over two runes reads rune by rune.)
 	for {
-		i := strings.IndexAny(s, "\u2028\u2029")
+		i := strings.Index(s, "\xe2\x80")
 		if i < 0 {
 			break
 		}
-		const n = len("\u2028") // and of U+2029, in UTF-8
-		b = append(plainjson.AppendEscaped(b, s[:i]), s[i:i+n]...)
-		s = s[i+n:]
+		if c := s[i+2]; c == 0xa8 || c == 0xa9 {
+			b = append(plainjson.AppendEscaped(b, s[:i]), s[i:i+3]...)
+		} else {
+			b = plainjson.AppendEscaped(b, s[:i+3])
+		}
+		s = s[i+3:]
 	}
 	return append(plainjson.AppendEscaped(b, s), '"'), true
 }

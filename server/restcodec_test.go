@@ -153,7 +153,7 @@ func TestAuthorizeEncodeLikeTheGateway(t *testing.T) {
 	for c := range 0x20 {
 		control.WriteByte(byte(c))
 	}
-	texts := []string{"", "granted", `say "no"`, `C:\path`, control.String(), "é 日本 \u2028", "é 日本", "<a &amp; b>", "\xff", "a\x7fb",
+	texts := []string{"", "granted", `say "no"`, `C:\path`, control.String(), "é 日本 \u2028", "é 日本", "a—b … \u2029c\u2028", "<a &amp; b>", "\xff", "a\x7fb",
 		"user:maria holds container.view on /prod/api", strings.Repeat("x", 300)}
 	pick := func() string { return texts[rng.IntN(len(texts))] }
 	json := gatewayJSON()
