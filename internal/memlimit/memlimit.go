@@ -27,9 +27,10 @@ const (
 	// is 2.25 times. Under load a collection marks the whole state again,
 	// so the room left above what is live sets how often it does: at
 	// twice the state, the collector took 35–42 % of grantd's CPU under
-	// REST and webhook load with enterprise-large; at 2.25 times it runs
-	// about a third less often, and resident memory after the
-	// benchmark's load stays under 1 GiB (docs/decisions.md).
+	// REST and webhook load with enterprise-large; 2.25 times leaves it
+	// about 100 MB more room (the webhook's CPU per review fell 9–12 %),
+	// and resident memory after the benchmark's load stays under 1 GiB
+	// (docs/decisions.md).
 	Quarters = 9
 	// Margin is the least room the limit leaves above what is live now:
 	// with a small state, requests' garbage is most of the heap, and
