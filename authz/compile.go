@@ -30,6 +30,8 @@ import (
 //	                  each path of its chain and ge of its own, merged by subject. Derived: grantd's
 //	                  storage computes an entry from gs, ge and c when it is read (dataStore.Read);
 //	                  an export carries its definition in Rego (policies/derived) instead.
+//	held[principal][path]  set of the roles the principal's subjects (its s) hold in at[path];
+//	                  derived like at, from p and at
 //	sched[subject]    {path: "all"|"subtree"|"both"}  the topmost collections where a grant of the
 //	                  subject holds node.schedule ("all"), the topmost of its subtree grants that
 //	                  do ("subtree"), and those that are both
@@ -55,8 +57,10 @@ const (
 	tNamespaces  = "ns"
 	tRepoGrants  = "rg"
 	tKubeGroups  = "kg"
-	// tApplies is derived, never stored (snapshot.applies).
+	// tApplies and tHeld are derived, never stored (snapshot.applies,
+	// snapshot.held).
 	tApplies = "at"
+	tHeld    = "held"
 )
 
 var allTables = []string{tPrincipals, tOps, tRoles, tCollections, tSubtree, tExact, tSchedule, tRepos, tNamespaces, tRepoGrants, tKubeGroups}

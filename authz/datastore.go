@@ -321,115 +321,8 @@ func (s *snapshot) object() ast.Object {
 func (s *snapshot) document() ast.Object {
 	state := s.object()
 	state.Insert(str(tApplies), ast.NewTerm(s.appliesObject()))
+	state.Insert(str(tHeld), ast.NewTerm(s.heldObject("")))
 	return state
-}
-
-// grantMaps lists the grant maps that apply at a collection: gs of every
-// path of its chain, nearest first, then ge of the collection itself
-// (nil when the collection does not exist). What it reads is recorded in
-// reads, entry by entry (c, then gs and ge), so that a cached decision
-// that read at[path] is dropped by a write to any of them, as if the
-// policy had read them itself.
-func (s *snapshot) grantMaps(path string, reads *readLog) []ast.Object {
-	get := func(table, name string) *ast.Term {
-		v, _ := s.tables[table].Get(name)
-		reads.record(table, name, v)
-		return v
-	}
-	col := get(tCollections, path)
-	if col == nil {
-		return nil
-	}
-	maps := make([]ast.Object, 0, 8)
-	add := func(v *ast.Term) {
-		if v != nil {
-			if o, ok := v.Value.(ast.Object); ok {
-				maps = append(maps, o)
-			}
-		}
-	}
-	if chain, ok := col.Value.(*ast.Array); ok {
-		chain.Foreach(func(a *ast.Term) { add(get(tSubtree, stringOf(a))) })
-	}
-	add(get(tExact, path))
-	return maps
-}
-
-// applies computes the entry at[path] of the derived table from the
-// collection's grant maps (grantMaps), merged by subject: {subject: {role:
-// grant ID}}. When several grants give a subject the same role, the one
-// nearest the collection names it.
-func applies(maps []ast.Object) (*ast.Term, bool) {
-	switch len(maps) {
-	case 0:
-		return nil, false
-	case 1:
-		return ast.NewTerm(maps[0]), true
-	}
-	merged := ast.NewObject()
-	for _, m := range maps {
-		m.Foreach(func(subject, _ *ast.Term) {
-			if merged.Get(subject) == nil {
-				merged.Insert(subject, appliesTo(maps, subject))
-			}
-		})
-	}
-	return ast.NewTerm(merged), true
-}
-
-// appliesTo computes at[path][subject]: the subject's roles in the
-// collection's grant maps, merged in their order.
-func appliesTo(maps []ast.Object, subject *ast.Term) *ast.Term {
-	var found *ast.Term
-	var merged ast.Object
-	for _, m := range maps {
-		roles := m.Get(subject)
-		switch {
-		case roles == nil:
-		case found == nil:
-			found = roles
-		default:
-			if merged == nil {
-				merged = found.Value.(ast.Object).Copy()
-				found = ast.NewTerm(merged)
-			}
-			roles.Value.(ast.Object).Foreach(func(role, id *ast.Term) {
-				if merged.Get(role) == nil {
-					merged.Insert(role, id)
-				}
-			})
-		}
-	}
-	return found
-}
-
-// readApplies reads at[path] (whole, or one subject's roles, and below):
-// the policy asks for one subject's roles at a time, so only the entries
-// it looks at are merged, and the collection's grant maps are gathered
-// once per transaction and collection.
-func (t *readTxn) readApplies(path storage.Path) (*ast.Term, storage.Path, bool) {
-	if t.atPath != path[3] || t.atMaps == nil {
-		t.atPath, t.atMaps = path[3], t.snap.grantMaps(path[3], t.reads)
-	}
-	if len(path) == 4 {
-		v, ok := applies(t.atMaps)
-		return v, path[4:], ok
-	}
-	v := appliesTo(t.atMaps, str(path[4]))
-	return v, path[5:], v != nil
-}
-
-// appliesObject materializes the derived table at: an entry for every
-// collection some grant applies at.
-func (s *snapshot) appliesObject() ast.Object {
-	o := ast.NewObject()
-	for it := s.tables[tCollections].Iterator(); !it.Done(); {
-		path, _, _ := it.Next()
-		if v, ok := applies(s.grantMaps(path, nil)); ok {
-			o.Insert(str(path), v)
-		}
-	}
-	return o
 }
 
 func (d *dataStore) NewTransaction(_ context.Context, params ...storage.TransactionParams) (storage.Transaction, error) {
@@ -449,7 +342,7 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 		return nil, errors.New("foreign transaction")
 	}
 	s := t.snap
-	if t.reads != nil && !(len(path) >= 4 && path[0] == "grantd" && path[1] == "state") {
+	if t.reads != nil && !entryRead(path) {
 		t.reads.wide = true
 	}
 	switch {
@@ -468,12 +361,25 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 	}
 	var v *ast.Term
 	var rest storage.Path
-	if path[2] == tApplies {
+	switch {
+	case path[2] == tHeld:
+		switch len(path) {
+		case 3:
+			return s.heldObject(""), nil
+		case 4:
+			o := s.heldObject(path[3])
+			if o.Len() == 0 {
+				return nil, errNotFound
+			}
+			return o, nil
+		}
+		v, rest, ok = t.readHeld(path)
+	case path[2] == tApplies:
 		if len(path) == 3 {
 			return s.appliesObject(), nil
 		}
 		v, rest, ok = t.readApplies(path)
-	} else {
+	default:
 		tree, found := s.tables[path[2]]
 		if !found {
 			return nil, errNotFound
@@ -497,6 +403,17 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 		return nil, errNotFound
 	}
 	return found, nil
+}
+
+// entryRead reports whether a read is of one entry of the state or below
+// it, which the read log can record entry by entry: a whole table is not,
+// and neither is a principal's whole entry of held, which reads every
+// collection's.
+func entryRead(path storage.Path) bool {
+	if len(path) < 4 || path[0] != "grantd" || path[1] != "state" {
+		return false
+	}
+	return path[2] != tHeld || len(path) >= 5
 }
 
 // tableObject materializes one table.

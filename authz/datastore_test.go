@@ -2,6 +2,8 @@ package authz
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -108,9 +110,128 @@ func TestDerivedAppliesTable(t *testing.T) {
 	})
 }
 
+// TestDerivedHeldTable: the derived table held reads the same however it
+// is addressed (whole, by principal, by principal and collection, by
+// role), holds for each principal the roles its subjects (itself, its
+// teams and orgs, "authenticated") hold in at, and equals what stock OPA
+// computes from the exported tables and the derived modules.
+func TestDerivedHeldTable(t *testing.T) {
+	v := newEnv(t)
+	v.must(v.user("ann"), v.user("bob"), v.user("cy"),
+		store.CreateOrg{Org: store.Org{Name: "acme"}},
+		store.CreateTeam{Team: store.Team{Org: "acme", Name: "dev"}},
+		store.SetOrgMember{Member: store.OrgMember{Org: "acme", User: "ann"}},
+		store.SetTeamMember{Member: store.TeamMember{Org: "acme", Team: "dev", User: "ann"}},
+		store.SetOrgMember{Member: store.OrgMember{Org: "acme", User: "bob"}})
+	for _, p := range []string{"/a", "/a/b", "/a/b/c", "/z"} {
+		v.must(store.CreateCollection{Collection: store.Collection{Path: p}})
+	}
+	v.must(
+		v.grant("user:ann", roles.ViewOnly, "collection:/a", store.ScopeSubtree),
+		v.grant("team:acme/dev", roles.Scheduler, "collection:/a/b", store.ScopeSubtree),
+		v.grant("org:acme", roles.ViewOnly, "collection:/a/b", store.ScopeSubtree),
+		v.grant("user:bob", roles.FullControl, "collection:/a/b/c", store.ScopeExact),
+		v.grant("authenticated", roles.RestrictedControl, "collection:/z", store.ScopeSubtree),
+	)
+	ctx := context.Background()
+	txn, err := v.e.opa.NewTransaction(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(path ...string) ast.Value {
+		t.Helper()
+		x, err := v.e.opa.Read(ctx, txn, append(storage.Path{"grantd", "state"}, path...))
+		if storage.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			t.Fatalf("read %v: %v", path, err)
+		}
+		return x.(ast.Value)
+	}
+	set := func(rs ...string) string {
+		var b strings.Builder
+		for i, r := range rs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q: true", r)
+		}
+		return "{" + b.String() + "}"
+	}
+	rc := roles.RestrictedControl
+	want := map[[2]string]string{
+		{"user:ann", "/a"}:        set(roles.ViewOnly),
+		{"user:ann", "/a/b"}:      set(roles.ViewOnly, roles.Scheduler),
+		{"user:ann", "/a/b/c"}:    set(roles.ViewOnly, roles.Scheduler),
+		{"user:ann", "/z"}:        set(rc),
+		{"user:ann", "/"}:         ``,
+		{"user:bob", "/a"}:        ``,
+		{"user:bob", "/a/b"}:      set(roles.ViewOnly),
+		{"user:bob", "/a/b/c"}:    set(roles.ViewOnly, roles.FullControl),
+		{"user:bob", "/z"}:        set(rc),
+		{"user:cy", "/a/b/c"}:     ``,
+		{"user:cy", "/z"}:         set(rc),
+		{"user:nobody", "/z"}:     ``,
+		{"user:ann", "/nope"}:     ``,
+		{"team:acme/dev", "/a/b"}: ``, // not a principal
+	}
+	whole, _ := read(tHeld).(ast.Object)
+	if whole == nil {
+		t.Fatal("held read whole is not an object")
+	}
+	for k, w := range want {
+		got := read(tHeld, k[0], k[1])
+		var inWhole ast.Value
+		if e := whole.Get(ast.StringTerm(k[0])); e != nil {
+			if r := e.Value.(ast.Object).Get(ast.StringTerm(k[1])); r != nil {
+				inWhole = r.Value
+			}
+		}
+		if w == "" {
+			if got != nil || inWhole != nil {
+				t.Errorf("held[%s][%s] = %v (whole: %v), want none", k[0], k[1], got, inWhole)
+			}
+			continue
+		}
+		if got == nil || ast.Compare(got, ast.MustParseTerm(w).Value) != 0 {
+			t.Errorf("held[%s][%s] = %v, want %s", k[0], k[1], got, w)
+			continue
+		}
+		if inWhole == nil || ast.Compare(inWhole, got) != 0 {
+			t.Errorf("the whole table's held[%s][%s] = %v, read alone %v", k[0], k[1], inWhole, got)
+		}
+		if one := read(tHeld, k[0]); one == nil || ast.Compare(one.(ast.Object).Get(ast.StringTerm(k[1])).Value, got) != 0 {
+			t.Errorf("held[%s] read alone has another [%s] than %v: %v", k[0], k[1], got, one)
+		}
+		got.(ast.Object).Foreach(func(r, _ *ast.Term) {
+			if x := read(tHeld, k[0], k[1], string(r.Value.(ast.String))); x == nil || ast.Compare(x, ast.Boolean(true)) != 0 {
+				t.Errorf("held[%s][%s][%v] = %v, want true", k[0], k[1], r, x)
+			}
+		})
+	}
+	if got := read(tHeld, "user:nobody"); got != nil {
+		t.Errorf("held[user:nobody] = %v", got)
+	}
+	// Read whole, the state holds the same table.
+	if state, ok := read().(ast.Object); !ok || state.Get(ast.StringTerm(tHeld)) == nil ||
+		ast.Compare(state.Get(ast.StringTerm(tHeld)).Value, whole) != 0 {
+		t.Errorf("data.grantd.state read whole has no held, or another one than data.grantd.state.held")
+	}
+	// Stock OPA, given the exported data and the derived modules, computes
+	// the same table.
+	if rego := regoDerived(t, v, "held"); ast.Compare(whole, rego) != 0 {
+		t.Errorf("grantd's held:\n%v\nthe Rego definition's:\n%v", whole, rego)
+	}
+}
+
 // regoDerivedAt evaluates data.grantd.state.at with OPA over the engine's
 // exported data and the derived modules (policies.DerivedModules).
-func regoDerivedAt(t *testing.T, v *env) ast.Value {
+func regoDerivedAt(t *testing.T, v *env) ast.Value { return regoDerived(t, v, tApplies) }
+
+// regoDerived evaluates the derived table data.grantd.state.<table> with
+// OPA over the engine's exported data and the derived modules.
+func regoDerived(t *testing.T, v *env, table string) ast.Value {
 	t.Helper()
 	ctx := context.Background()
 	state, _, err := v.e.Data(ctx)
@@ -122,7 +243,7 @@ func regoDerivedAt(t *testing.T, v *env) ast.Value {
 		t.Fatal(err)
 	}
 	opts := []func(*rego.Rego){
-		rego.Query("x = data.grantd.state.at"),
+		rego.Query("x = data.grantd.state." + table),
 		rego.Store(inmem.NewFromObject(map[string]any{"grantd": map[string]any{"state": data}})),
 	}
 	for name, src := range policies.DerivedModules() {

@@ -78,12 +78,9 @@ target := input.resource.collection if {
 
 # Roles held at a collection: subtree grants on it and its ancestors, exact
 # grants on it alone, for any of the principal's subjects. The state's
-# at[path] holds exactly those grants, merged by subject, so that is one
-# lookup per subject of the principal.
-roles_at(path) := {role |
-	some s, _ in principal.s
-	some role, _ in data.grantd.state.at[path][s]
-}
+# held[principal][path] holds exactly those roles (derived from at[path],
+# which merges the grants by subject), so that is one lookup.
+roles_at(path) := {role | some role, _ in data.grantd.state.held[input.subject][path]}
 
 target_roles := roles_at(target)
 

@@ -50,12 +50,22 @@ state := {
 	"rg": {"repository:web/app": {"team:acme/mobile": {"ro": "g5"}}},
 }
 
-# with_at completes a hand-written state with its derived table at, as
-# policies/derived defines it (grantd's storage computes it natively).
-with_at(st) := object.union(st, {"at": {p: e |
-	some p, _ in st.c
-	e := derive.applies_at(p) with data.grantd.state as st
-}})
+# with_at completes a hand-written state with its derived tables at and
+# held, as policies/derived defines them (grantd's storage computes them
+# natively).
+with_at(st) := object.union(applies, {"held": {pr: e |
+	some pr, _ in st.p
+	e := {path: roles |
+		some path, _ in st.c
+		roles := derive.held_at(pr, path) with data.grantd.state as applies
+	}
+	count(e) > 0
+}}) if {
+	applies := object.union(st, {"at": {p: e |
+		some p, _ in st.c
+		e := derive.applies_at(p) with data.grantd.state as st
+	}})
+}
 
 decide(req) := d if {
 	d := authz.decision with input as req with data.grantd.state as with_at(state)

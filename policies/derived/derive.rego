@@ -34,3 +34,14 @@ held_nearer(maps, i, s, r) if {
 	j < i
 	g[s][r]
 }
+
+# held_at(principal, path) is held[principal][path]: the roles that the
+# principal's subjects hold in at[path], as a set {role: true}. Undefined
+# when it holds none there.
+held_at(principal, path) := roles if {
+	roles := {role: true |
+		some s, _ in data.grantd.state.p[principal].s
+		some role, _ in data.grantd.state.at[path][s]
+	}
+	count(roles) > 0
+}

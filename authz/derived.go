@@ -1,0 +1,205 @@
+package authz
+
+import (
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/storage"
+)
+
+// The derived tables of the compiled state, at and held: computed from the
+// stored tables where the policy reads them (dataStore.Read), entry by
+// entry, with what they read recorded for the decision cache. An exported
+// bundle carries their definitions in Rego instead (policies/derived).
+
+// grantMaps lists the grant maps that apply at a collection: gs of every
+// path of its chain, nearest first, then ge of the collection itself
+// (nil when the collection does not exist). What it reads is recorded in
+// reads, entry by entry (c, then gs and ge), so that a cached decision
+// that read at[path] is dropped by a write to any of them, as if the
+// policy had read them itself.
+func (s *snapshot) grantMaps(path string, reads *readLog) []ast.Object {
+	get := func(table, name string) *ast.Term {
+		v, _ := s.tables[table].Get(name)
+		reads.record(table, name, v)
+		return v
+	}
+	col := get(tCollections, path)
+	if col == nil {
+		return nil
+	}
+	maps := make([]ast.Object, 0, 8)
+	add := func(v *ast.Term) {
+		if v != nil {
+			if o, ok := v.Value.(ast.Object); ok {
+				maps = append(maps, o)
+			}
+		}
+	}
+	if chain, ok := col.Value.(*ast.Array); ok {
+		chain.Foreach(func(a *ast.Term) { add(get(tSubtree, stringOf(a))) })
+	}
+	add(get(tExact, path))
+	return maps
+}
+
+// applies computes the entry at[path] of the derived table from the
+// collection's grant maps (grantMaps), merged by subject: {subject: {role:
+// grant ID}}. When several grants give a subject the same role, the one
+// nearest the collection names it.
+func applies(maps []ast.Object) (*ast.Term, bool) {
+	switch len(maps) {
+	case 0:
+		return nil, false
+	case 1:
+		return ast.NewTerm(maps[0]), true
+	}
+	merged := ast.NewObject()
+	for _, m := range maps {
+		m.Foreach(func(subject, _ *ast.Term) {
+			if merged.Get(subject) == nil {
+				merged.Insert(subject, appliesTo(maps, subject))
+			}
+		})
+	}
+	return ast.NewTerm(merged), true
+}
+
+// appliesTo computes at[path][subject]: the subject's roles in the
+// collection's grant maps, merged in their order.
+func appliesTo(maps []ast.Object, subject *ast.Term) *ast.Term {
+	var found *ast.Term
+	var merged ast.Object
+	for _, m := range maps {
+		roles := m.Get(subject)
+		switch {
+		case roles == nil:
+		case found == nil:
+			found = roles
+		default:
+			if merged == nil {
+				merged = found.Value.(ast.Object).Copy()
+				found = ast.NewTerm(merged)
+			}
+			roles.Value.(ast.Object).Foreach(func(role, id *ast.Term) {
+				if merged.Get(role) == nil {
+					merged.Insert(role, id)
+				}
+			})
+		}
+	}
+	return found
+}
+
+// readApplies reads at[path] (whole, or one subject's roles, and below):
+// the policy asks for one subject's roles at a time, so only the entries
+// it looks at are merged, and the collection's grant maps are gathered
+// once per transaction and collection.
+func (t *readTxn) readApplies(path storage.Path) (*ast.Term, storage.Path, bool) {
+	if t.atPath != path[3] || t.atMaps == nil {
+		t.atPath, t.atMaps = path[3], t.snap.grantMaps(path[3], t.reads)
+	}
+	if len(path) == 4 {
+		v, ok := applies(t.atMaps)
+		return v, path[4:], ok
+	}
+	v := appliesTo(t.atMaps, str(path[4]))
+	return v, path[5:], v != nil
+}
+
+// readHeld reads held[subject][path] and below (the policy's roles at a
+// collection): one read where the policy would read at[path][s] for each
+// of the principal's subjects. The collection's grant maps are gathered
+// once per transaction and collection, as for at.
+func (t *readTxn) readHeld(path storage.Path) (*ast.Term, storage.Path, bool) {
+	if t.atPath != path[4] || t.atMaps == nil {
+		t.atPath, t.atMaps = path[4], t.snap.grantMaps(path[4], t.reads)
+	}
+	v := t.snap.held(path[3], t.atMaps, t.reads)
+	return v, path[5:], v != nil
+}
+
+// held computes the entry held[subject][path] of the derived table held
+// from the collection's grant maps (grantMaps): the roles that the
+// principal's subjects (the set s of its entry in p) hold there, as a set
+// {role: true}; nil when it holds none or is no principal. The principal's
+// entry is recorded in reads, as the policy reading it would.
+func (s *snapshot) held(subject string, maps []ast.Object, reads *readLog) *ast.Term {
+	p, _ := s.tables[tPrincipals].Get(subject)
+	reads.record(tPrincipals, subject, p)
+	if p == nil || len(maps) == 0 {
+		return nil
+	}
+	po, _ := p.Value.(ast.Object)
+	if po == nil {
+		return nil
+	}
+	set, _ := field(po, "s").(ast.Object)
+	if set == nil {
+		return nil
+	}
+	var roles ast.Object
+	set.Foreach(func(sub, _ *ast.Term) {
+		for _, m := range maps {
+			if r := m.Get(sub); r != nil {
+				r.Value.(ast.Object).Foreach(func(role, _ *ast.Term) {
+					if roles == nil {
+						roles = ast.NewObject()
+					}
+					roles.Insert(role, ast.InternedTerm(true))
+				})
+			}
+		}
+	})
+	if roles == nil {
+		return nil
+	}
+	return ast.NewTerm(roles)
+}
+
+// heldObject materializes the derived table held, or with one subject
+// (subject != ""), that principal's entry. Every principal against every
+// collection: never on a decision's path (the policy reads one entry).
+func (s *snapshot) heldObject(subject string) ast.Object {
+	var paths []string
+	for it := s.tables[tCollections].Iterator(); !it.Done(); {
+		path, _, _ := it.Next()
+		paths = append(paths, path)
+	}
+	byPath := make([][]ast.Object, len(paths))
+	for i, path := range paths {
+		byPath[i] = s.grantMaps(path, nil)
+	}
+	entry := func(sub string) (ast.Object, bool) {
+		o := ast.NewObject()
+		for i, path := range paths {
+			if v := s.held(sub, byPath[i], nil); v != nil {
+				o.Insert(str(path), v)
+			}
+		}
+		return o, o.Len() > 0
+	}
+	if subject != "" {
+		o, _ := entry(subject)
+		return o
+	}
+	whole := ast.NewObject()
+	for it := s.tables[tPrincipals].Iterator(); !it.Done(); {
+		sub, _, _ := it.Next()
+		if o, ok := entry(sub); ok {
+			whole.Insert(str(sub), ast.NewTerm(o))
+		}
+	}
+	return whole
+}
+
+// appliesObject materializes the derived table at: an entry for every
+// collection some grant applies at.
+func (s *snapshot) appliesObject() ast.Object {
+	o := ast.NewObject()
+	for it := s.tables[tCollections].Iterator(); !it.Done(); {
+		path, _, _ := it.Next()
+		if v, ok := applies(s.grantMaps(path, nil)); ok {
+			o.Insert(str(path), v)
+		}
+	}
+	return o
+}
