@@ -78,18 +78,17 @@ target := input.resource.collection if {
 
 # Roles held at a collection: subtree grants on it and its ancestors, exact
 # grants on it alone, for any of the principal's subjects. The state's
-# held[principal][path] holds exactly those roles (derived from at[path],
-# which merges the grants by subject), so that is one lookup.
-roles_at(path) := {role | some role, _ in data.grantd.state.held[input.subject][path]}
-
-target_roles := roles_at(target)
+# held[principal][path] is exactly those roles, a set {role: true}
+# (derived from at[path], which merges the grants by subject), so that is
+# one lookup; undefined when the principal holds none there.
+target_roles := data.grantd.state.held[input.subject][target]
 
 holds_operation if {
-	some r in target_roles
+	some r, _ in target_roles
 	data.grantd.state.roles[r][input.operation]
 }
 
-granted_options := {o | some r in target_roles; some o, _ in data.grantd.state.roles[r][input.operation]}
+granted_options := {o | some r, _ in target_roles; some o, _ in data.grantd.state.roles[r][input.operation]}
 
 missing_options := {o | some o in input.options} - granted_options
 
@@ -124,7 +123,7 @@ unusable_secrets := {s |
 }
 
 can_use_secret(path) if {
-	some r in roles_at(path)
+	some r, _ in data.grantd.state.held[input.subject][path]
 	data.grantd.state.roles[r]["secret.use"]
 }
 
