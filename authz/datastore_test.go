@@ -34,22 +34,7 @@ func TestDerivedAppliesTable(t *testing.T) {
 		v.grant("user:bob", roles.FullControl, "collection:/a/b/c", store.ScopeExact),
 		v.grant("user:bob", roles.ViewOnly, "collection:/a/b", store.ScopeExact), // not below /a/b
 	)
-	ctx := context.Background()
-	txn, err := v.e.opa.NewTransaction(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(path ...string) ast.Value {
-		t.Helper()
-		x, err := v.e.opa.Read(ctx, txn, append(storage.Path{"grantd", "state"}, path...))
-		if storage.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			t.Fatalf("read %v: %v", path, err)
-		}
-		return x.(ast.Value)
-	}
+	read := stateReader(t, v)
 
 	whole := read(tApplies).(ast.Object)
 	want := map[string]string{
@@ -133,22 +118,7 @@ func TestDerivedHeldTable(t *testing.T) {
 		v.grant("user:bob", roles.FullControl, "collection:/a/b/c", store.ScopeExact),
 		v.grant("authenticated", roles.RestrictedControl, "collection:/z", store.ScopeSubtree),
 	)
-	ctx := context.Background()
-	txn, err := v.e.opa.NewTransaction(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(path ...string) ast.Value {
-		t.Helper()
-		x, err := v.e.opa.Read(ctx, txn, append(storage.Path{"grantd", "state"}, path...))
-		if storage.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			t.Fatalf("read %v: %v", path, err)
-		}
-		return x.(ast.Value)
-	}
+	read := stateReader(t, v)
 	set := func(rs ...string) string {
 		var b strings.Builder
 		for i, r := range rs {
@@ -222,6 +192,27 @@ func TestDerivedHeldTable(t *testing.T) {
 	// the same table.
 	if rego := regoDerived(t, v, "held"); ast.Compare(whole, rego) != 0 {
 		t.Errorf("grantd's held:\n%v\nthe Rego definition's:\n%v", whole, rego)
+	}
+}
+
+// stateReader reads data.grantd.state below a path from the engine's
+// storage in one transaction; nil when nothing is there.
+func stateReader(t *testing.T, v *env) func(path ...string) ast.Value {
+	ctx := context.Background()
+	txn, err := v.e.opa.NewTransaction(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(path ...string) ast.Value {
+		t.Helper()
+		x, err := v.e.opa.Read(ctx, txn, append(storage.Path{"grantd", "state"}, path...))
+		if storage.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			t.Fatalf("read %v: %v", path, err)
+		}
+		return x.(ast.Value)
 	}
 }
 
