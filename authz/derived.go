@@ -94,38 +94,40 @@ func appliesTo(maps []ast.Object, subject *ast.Term) *ast.Term {
 // it looks at are merged, and the collection's grant maps are gathered
 // once per transaction and collection.
 func (t *readTxn) readApplies(path storage.Path) (*ast.Term, storage.Path, bool) {
-	if t.atPath != path[3] || t.atMaps == nil {
-		t.atPath, t.atMaps = path[3], t.snap.grantMaps(path[3], t.reads)
-	}
+	maps := t.grantMaps(path[3])
 	if len(path) == 4 {
-		v, ok := applies(t.atMaps)
+		v, ok := applies(maps)
 		return v, path[4:], ok
 	}
-	v := appliesTo(t.atMaps, str(path[4]))
+	v := appliesTo(maps, str(path[4]))
 	return v, path[5:], v != nil
 }
 
-// readHeld reads held[subject][path] and below (the policy's roles at a
-// collection): one read where the policy would read at[path][s] for each
-// of the principal's subjects. The collection's grant maps are gathered
-// once per transaction and collection, as for at.
-func (t *readTxn) readHeld(path storage.Path) (*ast.Term, storage.Path, bool) {
-	if t.atPath != path[4] || t.atMaps == nil {
-		t.atPath, t.atMaps = path[4], t.snap.grantMaps(path[4], t.reads)
+// grantMaps is the collection's grant maps (snapshot.grantMaps), gathered
+// once per transaction and collection: the policy reads at[path][s] for
+// one subject after another, and held[principal][path] after them.
+func (t *readTxn) grantMaps(path string) []ast.Object {
+	if t.atPath != path || t.atMaps == nil {
+		t.atPath, t.atMaps = path, t.snap.grantMaps(path, t.reads)
 	}
-	v := t.snap.held(path[3], t.atMaps, t.reads)
+	return t.atMaps
+}
+
+// readHeld reads held[principal][path] and below (the policy's roles at a
+// collection): one read where the policy would read at[path][s] for each
+// of the principal's subjects.
+func (t *readTxn) readHeld(path storage.Path) (*ast.Term, storage.Path, bool) {
+	v := rolesHeld(t.snap.subjectsOf(path[3], t.reads), t.grantMaps(path[4]))
 	return v, path[5:], v != nil
 }
 
-// held computes the entry held[subject][path] of the derived table held
-// from the collection's grant maps (grantMaps): the roles that the
-// principal's subjects (the set s of its entry in p) hold there, as a set
-// {role: true}; nil when it holds none or is no principal. The principal's
-// entry is recorded in reads, as the policy reading it would.
-func (s *snapshot) held(subject string, maps []ast.Object, reads *readLog) *ast.Term {
-	p, _ := s.tables[tPrincipals].Get(subject)
-	reads.record(tPrincipals, subject, p)
-	if p == nil || len(maps) == 0 {
+// subjectsOf is the set of subjects a principal acts as (s of its entry
+// in p), nil when it is no principal. The entry is recorded in reads, as
+// the policy reading it would.
+func (s *snapshot) subjectsOf(principal string, reads *readLog) ast.Object {
+	p, _ := s.tables[tPrincipals].Get(principal)
+	reads.record(tPrincipals, principal, p)
+	if p == nil {
 		return nil
 	}
 	po, _ := p.Value.(ast.Object)
@@ -133,11 +135,18 @@ func (s *snapshot) held(subject string, maps []ast.Object, reads *readLog) *ast.
 		return nil
 	}
 	set, _ := field(po, "s").(ast.Object)
-	if set == nil {
+	return set
+}
+
+// rolesHeld computes an entry held[principal][path] of the derived table
+// held: the roles that the principal's subjects hold in the collection's
+// grant maps (grantMaps), as a set {role: true}; nil when they hold none.
+func rolesHeld(subjects ast.Object, maps []ast.Object) *ast.Term {
+	if subjects == nil || len(maps) == 0 {
 		return nil
 	}
 	var roles ast.Object
-	set.Foreach(func(sub, _ *ast.Term) {
+	subjects.Foreach(func(sub, _ *ast.Term) {
 		for _, m := range maps {
 			if r := m.Get(sub); r != nil {
 				r.Value.(ast.Object).Foreach(func(role, _ *ast.Term) {
@@ -155,37 +164,36 @@ func (s *snapshot) held(subject string, maps []ast.Object, reads *readLog) *ast.
 	return ast.NewTerm(roles)
 }
 
-// heldObject materializes the derived table held, or with one subject
-// (subject != ""), that principal's entry. Every principal against every
-// collection: never on a decision's path (the policy reads one entry).
-func (s *snapshot) heldObject(subject string) ast.Object {
+// heldObject materializes the derived table held, or with one principal
+// (principal != ""), that principal's entry. Every principal against
+// every collection: never on a decision's path (the policy reads one
+// entry).
+func (s *snapshot) heldObject(principal string) ast.Object {
 	var paths []string
+	var maps [][]ast.Object
 	for it := s.tables[tCollections].Iterator(); !it.Done(); {
 		path, _, _ := it.Next()
 		paths = append(paths, path)
+		maps = append(maps, s.grantMaps(path, nil))
 	}
-	byPath := make([][]ast.Object, len(paths))
-	for i, path := range paths {
-		byPath[i] = s.grantMaps(path, nil)
-	}
-	entry := func(sub string) (ast.Object, bool) {
+	entry := func(p string) ast.Object {
+		subjects := s.subjectsOf(p, nil)
 		o := ast.NewObject()
 		for i, path := range paths {
-			if v := s.held(sub, byPath[i], nil); v != nil {
+			if v := rolesHeld(subjects, maps[i]); v != nil {
 				o.Insert(str(path), v)
 			}
 		}
-		return o, o.Len() > 0
-	}
-	if subject != "" {
-		o, _ := entry(subject)
 		return o
+	}
+	if principal != "" {
+		return entry(principal)
 	}
 	whole := ast.NewObject()
 	for it := s.tables[tPrincipals].Iterator(); !it.Done(); {
-		sub, _, _ := it.Next()
-		if o, ok := entry(sub); ok {
-			whole.Insert(str(sub), ast.NewTerm(o))
+		p, _, _ := it.Next()
+		if o := entry(p); o.Len() > 0 {
+			whole.Insert(str(p), ast.NewTerm(o))
 		}
 	}
 	return whole
