@@ -50,10 +50,10 @@ state := {
 	"rg": {"repository:web/app": {"team:acme/mobile": {"ro": "g5"}}},
 }
 
-# with_at completes a hand-written state with its derived tables at and
+# with_derived completes a hand-written state with its derived tables at and
 # held, as policies/derived defines them (grantd's storage computes them
 # natively).
-with_at(st) := object.union(applies, {"held": {pr: e |
+with_derived(st) := object.union(applies, {"held": {pr: e |
 	some pr, _ in st.p
 	e := {path: roles |
 		some path, _ in st.c
@@ -68,7 +68,7 @@ with_at(st) := object.union(applies, {"held": {pr: e |
 }
 
 decide(req) := d if {
-	d := authz.decision with input as req with data.grantd.state as with_at(state)
+	d := authz.decision with input as req with data.grantd.state as with_derived(state)
 }
 
 test_inherited_subtree_grant if {
@@ -117,12 +117,12 @@ test_secrets_share_the_service_collection if {
 
 test_schedulable if {
 	authz.schedulable == ["/Shared"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
-		with data.grantd.state as with_at(state)
+		with data.grantd.state as with_derived(state)
 }
 
 test_schedulable_only_when_allowed if {
 	authz.schedulable == [] with input as {"subject": "user:maria", "operation": "container.create", "options": ["privileged"], "resource": {"collection": "/prod"}}
-		with data.grantd.state as with_at(state)
+		with data.grantd.state as with_derived(state)
 }
 
 # With no schedulable collection on the target's chain: the topmost of
@@ -136,10 +136,10 @@ test_topmost_schedulable if {
 		"user:maria": {"/prodx": "all"},
 	}
 	authz.schedulable == ["/Shared", "/prod", "/prodx"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
-		with data.grantd.state as with_at(object.union(state, {"sched": sched}))
+		with data.grantd.state as with_derived(object.union(state, {"sched": sched}))
 	root := {"org:acme": {"/": "all"}, "team:acme/mobile": {"/prod": "all"}}
 	authz.schedulable == ["/"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod"}}
-		with data.grantd.state as with_at(object.union(state, {"sched": root}))
+		with data.grantd.state as with_derived(object.union(state, {"sched": root}))
 }
 
 # On the target's chain: the highest collection a subtree grant makes
@@ -150,7 +150,7 @@ test_highest_schedulable_on_the_chain if {
 		"org:acme": {"/prod": "both"},
 	}
 	authz.schedulable == ["/prod"] with input as {"subject": "user:maria", "operation": "container.create", "resource": {"collection": "/prod/mobile"}}
-		with data.grantd.state as with_at(object.union(state, {"sched": sched}))
+		with data.grantd.state as with_derived(object.union(state, {"sched": sched}))
 }
 
 test_repositories if {
