@@ -247,6 +247,29 @@ func TestAppendAddrIsItsString(t *testing.T) {
 	}
 }
 
+// TestAppendTimeIsRFC3339InUTC: a timestamp reads back as the instant it
+// was, in UTC with nine digits of fraction, whatever its zone and however
+// the seconds follow each other.
+func TestAppendTimeIsRFC3339InUTC(t *testing.T) {
+	enc := newEncoder(nil, mask{})
+	east := time.FixedZone("east", 5*3600+1800)
+	at := time.Date(2026, 12, 31, 23, 59, 58, 999999990, time.UTC)
+	for i := range 2000 {
+		at = at.Add(time.Duration(rand.Int64N(int64(2 * time.Millisecond))))
+		if i%500 == 0 {
+			at = at.Add(time.Duration(rand.Int64N(int64(400 * 24 * time.Hour))))
+		}
+		in := at
+		if i%3 == 0 {
+			in = at.In(east)
+		}
+		got := string(enc.appendTime([]byte("x"), in))
+		if want := "x" + strconv.Quote(at.UTC().Format("2006-01-02T15:04:05.000000000Z07:00")); got != want {
+			t.Fatalf("%v written as %s, want %s", in, got, want)
+		}
+	}
+}
+
 // TestDecisionIDsAreVersion8UUIDs: IDs are UUIDs of version 8 and variant
 // 10, unique within a logger and across loggers.
 func TestDecisionIDsAreVersion8UUIDs(t *testing.T) {
