@@ -27,8 +27,10 @@ type Logger struct {
 	// time.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// What happened to the records: kept, dropped for a full buffer,
-	// written (or sent), lost to a sink that failed for good.
+	// What happened to the records: kept (counted by the writer as it
+	// takes them, not by 64 deciding goroutines on one cache line),
+	// dropped for a full buffer, written (or sent), lost to a sink that
+	// failed for good.
 	kept, dropped, written, lost atomic.Uint64
 	// preloaded keeps the encoder's preload from being optimized away.
 	preloaded byte
@@ -93,9 +95,7 @@ func (l *Logger) Log(r Record) {
 	if l == nil {
 		return
 	}
-	if l.queue.put(&r) {
-		l.kept.Add(1)
-	} else {
+	if !l.queue.put(&r) {
 		l.dropped.Add(1)
 	}
 }
@@ -170,6 +170,7 @@ func (l *Logger) run() {
 			time.Sleep(min(batchWindow, l.every))
 			var closed bool
 			batch, closed = l.queue.take(batch)
+			l.kept.Add(uint64(len(batch)))
 			l.preloaded += l.enc.preload(batch)
 			buf = buf[:0]
 			if sink, ok := l.out.(lineWriter); ok {
