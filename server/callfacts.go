@@ -7,42 +7,61 @@ import (
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/tap"
 )
 
 // What grantd knows of a caller beyond its credentials: its network
 // address, its request ID and the interface it came through, for the audit
 // log, login throttling, the decision log and AuthZEN's echo.
 
-// httpCall is what the HTTP routes keep about a call for the decisions it
+// callFacts is what the HTTP routes keep about a call for the decisions it
 // leads to: the client's address, its X-Request-ID (bounded) and, for the
-// routes that say so, the interface.
-type httpCall struct {
+// routes that say so, the interface. With the decision log on, a gRPC call
+// has them too (tapCallFacts), so that recording each of its decisions
+// looks up one context value, not three.
+type callFacts struct {
 	addr      tcpAddrString
 	requestID string
 	via       string
 }
 
-type httpCallKey struct{}
+type callFactsKey struct{}
 
 // withHTTPCall keeps what the decision log and the audit log want to know
 // about an HTTP request.
 func withHTTPCall(r *http.Request) *http.Request {
-	c := &httpCall{addr: tcpAddrString(r.RemoteAddr)}
+	c := &callFacts{addr: tcpAddrString(r.RemoteAddr)}
 	if id := r.Header.Get("X-Request-ID"); len(id) <= maxRequestID {
 		c.requestID = id
 	}
-	return r.WithContext(context.WithValue(r.Context(), httpCallKey{}, c))
+	return r.WithContext(context.WithValue(r.Context(), callFactsKey{}, c))
 }
 
-// httpCallOf is the HTTP call behind ctx, or nil for a gRPC call.
-func httpCallOf(ctx context.Context) *httpCall {
-	c, _ := ctx.Value(httpCallKey{}).(*httpCall)
+// tapCallFacts keeps a gRPC call's facts as the transport takes its
+// headers (grpc.InTapHandle): the request ID read from the header map
+// directly, where looking up a key that is absent, as x-request-id
+// usually is, costs metadata.ValueFromIncomingContext a case-insensitive
+// comparison with every key of the call (0.65 % of grantd's CPU for
+// cached decisions with the log on). The address stays the gRPC peer's.
+func tapCallFacts(ctx context.Context, info *tap.Info) (context.Context, error) {
+	c := &callFacts{via: viaGRPC}
+	if ids := info.Header["x-request-id"]; len(ids) > 0 && len(ids[0]) <= maxRequestID {
+		c.requestID = ids[0]
+	}
+	return context.WithValue(ctx, callFactsKey{}, c), nil
+}
+
+// callFactsOf is the facts of the call behind ctx: an HTTP call's, or a
+// gRPC call's when the decision log is on; else nil.
+func callFactsOf(ctx context.Context) *callFacts {
+	c, _ := ctx.Value(callFactsKey{}).(*callFacts)
 	return c
 }
 
 // interfaceName is the interface of an /v1/authorize call: REST when an
-// HTTP route took it, else gRPC; AuthZEN's routes say so themselves.
-func (c *httpCall) interfaceName() string {
+// HTTP route took it, else gRPC; gRPC's and AuthZEN's facts say so
+// themselves.
+func (c *callFacts) interfaceName() string {
 	switch {
 	case c == nil:
 		return viaGRPC
@@ -54,8 +73,8 @@ func (c *httpCall) interfaceName() string {
 }
 
 // peerAddr is the caller's network address: the gRPC peer, or the HTTP
-// client.
-func (c *httpCall) peerAddr(ctx context.Context) net.Addr {
+// client. (A gRPC call's facts hold no address.)
+func (c *callFacts) peerAddr(ctx context.Context) net.Addr {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		return p.Addr
 	}
@@ -67,7 +86,7 @@ func (c *httpCall) peerAddr(ctx context.Context) net.Addr {
 
 // requestIDOr is the caller's request ID: the HTTP X-Request-ID header or
 // gRPC x-request-id metadata.
-func (c *httpCall) requestIDOr(ctx context.Context) string {
+func (c *callFacts) requestIDOr(ctx context.Context) string {
 	if c != nil {
 		return c.requestID
 	}
@@ -81,11 +100,11 @@ func (c *httpCall) requestIDOr(ctx context.Context) string {
 // withVia names the interface of the decisions a handler makes.
 func withVia(via string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c := httpCallOf(r.Context()); c != nil {
+		if c := callFactsOf(r.Context()); c != nil {
 			c.via = via
 		} else {
 			r = withHTTPCall(r)
-			httpCallOf(r.Context()).via = via
+			callFactsOf(r.Context()).via = via
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -94,12 +113,12 @@ func withVia(via string, next http.Handler) http.Handler {
 // maxRequestID bounds the request IDs grantd records.
 const maxRequestID = 256
 
-// requestID is the caller's request ID (httpCall.requestIDOr).
-func requestID(ctx context.Context) string { return httpCallOf(ctx).requestIDOr(ctx) }
+// requestID is the caller's request ID (callFacts.requestIDOr).
+func requestID(ctx context.Context) string { return callFactsOf(ctx).requestIDOr(ctx) }
 
 // clientAddr is the caller's network address, when known.
 func clientAddr(ctx context.Context) string {
-	if a := httpCallOf(ctx).peerAddr(ctx); a != nil {
+	if a := callFactsOf(ctx).peerAddr(ctx); a != nil {
 		return a.String()
 	}
 	return ""

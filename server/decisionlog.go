@@ -23,8 +23,8 @@ const (
 	viaRegistry   = "registry"
 	viaKubernetes = "kubernetes"
 	viaAuthZEN    = "authzen"
-	// viaContext: the context says (httpCall.interfaceName), read only when the decision
-	// is logged.
+	// viaContext: the context says (callFacts.interfaceName), read only
+	// when the decision is logged.
 	viaContext = ""
 )
 
@@ -63,7 +63,7 @@ func (ds decisions) denied(ctx context.Context, start time.Time, r authz.Request
 
 // record is what the log keeps of a decision that started at start.
 func record(ctx context.Context, start time.Time, r authz.Request, a authz.Decided, via string) decisionlog.Record {
-	call := httpCallOf(ctx) // one walk up the context for the three facts an HTTP route keeps
+	call := callFactsOf(ctx) // one walk up the context for the facts an HTTP route or the gRPC tap keeps
 	if via == viaContext {
 		via = call.interfaceName()
 	}

@@ -101,7 +101,7 @@ func (s *inprocStream) SetTrailer(md metadata.MD) error {
 // withHTTPPeer turns the HTTP client address the routes recorded into the
 // gRPC peer that clientAddr reads.
 func withHTTPPeer(ctx context.Context) context.Context {
-	if c := httpCallOf(ctx); c != nil {
+	if c := callFactsOf(ctx); c != nil {
 		return peer.NewContext(ctx, &peer.Peer{Addr: c.addr})
 	}
 	return ctx
