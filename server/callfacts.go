@@ -53,7 +53,7 @@ func tapCallFacts(ctx context.Context, info *tap.Info) (context.Context, error) 
 }
 
 // callFactsOf is the facts of the call behind ctx: an HTTP call's, or a
-// gRPC call's when the decision log is on; else nil.
+// tapped gRPC call's that sent a request ID; else nil.
 func callFactsOf(ctx context.Context) *callFacts {
 	c, _ := ctx.Value(callFactsKey{}).(*callFacts)
 	return c
