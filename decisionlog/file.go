@@ -86,7 +86,7 @@ func (s *fileSink) open() error {
 		return fmt.Errorf("decision log file: %w", err)
 	}
 	size := st.Size()
-	s.f, s.direct = f, openDirect(s.path)
+	s.f, s.direct = f, openDirect(f)
 	s.base, s.n = size&^(blockSize-1), int(size%blockSize)
 	s.inFile = s.n
 	if _, err := io.ReadFull(io.NewSectionReader(f, s.base, int64(s.n)), s.chunk[:s.n]); err != nil {
