@@ -61,16 +61,14 @@ func (ds decisions) denied(ctx context.Context, start time.Time, r authz.Request
 	}
 }
 
-// record is what the log keeps of a decision that started at start. With
-// the log on, gRPC calls are tapped (tapCallFacts): the request ID is in
-// the call's facts or nowhere.
+// record is what the log keeps of a decision that started at start.
 func record(ctx context.Context, start time.Time, r authz.Request, a authz.Decided, via string) decisionlog.Record {
 	call := callFactsOf(ctx) // one walk up the context for the facts an HTTP route or the gRPC tap keeps
 	if via == viaContext {
 		via = call.interfaceName()
 	}
 	rec := decisionlog.Record{Time: start, Request: r, Decision: a.Decision, Grants: a.Grants, Latency: a.Took, Memo: a.Memo,
-		Interface: via, Address: call.peerAddr(ctx), RequestID: call.tappedRequestID()}
+		Interface: via, Address: call.peerAddr(ctx), RequestID: call.sentRequestID()}
 	if p := principalFrom(ctx); p != nil {
 		rec.Caller = p.Subject()
 	}

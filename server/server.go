@@ -144,16 +144,13 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	}
 	s.cfg = cfg
 	s.tokens = registry.New(cfg.Registry, registryBackend{s.deps}, registryKeys(pki.NewTokenKeys(st)), log)
-	opts := []grpc.ServerOption{
+	s.grpc = grpc.NewServer(
 		grpc.NumStreamWorkers(streamWorkers()),
 		grpc.UnaryInterceptor(s.intercept),
+		grpc.InTapHandle(tapCallFacts),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idleTimeout}),
-	}
-	if cfg.DecisionLog != nil {
-		opts = append(opts, grpc.InTapHandle(tapCallFacts))
-	}
-	s.grpc = grpc.NewServer(opts...)
+	)
 	inproc := newInprocConn(s.intercept)
 	s.registerServices(registrar{s.grpc, inproc})
 	jsonpb := gatewayJSON()
