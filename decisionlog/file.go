@@ -1,7 +1,6 @@
 package decisionlog
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -113,11 +112,11 @@ func (s *fileSink) write(ctx context.Context, event []byte) error {
 
 // writeLines takes the batch at once when it fits in the file, and event
 // by event, rotating between them, when it does not.
-func (s *fileSink) writeLines(ctx context.Context, lines []byte) error {
+func (s *fileSink) writeLines(ctx context.Context, lines []byte, n int) error {
 	if s.size()+int64(len(lines)) > s.max {
 		return eachEvent(lines, func(event []byte) error { return s.write(ctx, event) })
 	}
-	s.pending += uint64(bytes.Count(lines, newline))
+	s.pending += uint64(n)
 	return s.put(lines)
 }
 

@@ -31,7 +31,7 @@ func TestFileSinkWritesAroundThePageCache(t *testing.T) {
 	for batch := range 200 { // about 8.7 MiB: two chunks and a part
 		b := lines(batch*60, 60)
 		want = append(want, b...)
-		if err := s.writeLines(ctx, b); err != nil {
+		if err := s.writeLines(ctx, b, 60); err != nil {
 			t.Fatal(err)
 		}
 		if batch%70 == 69 {

@@ -42,7 +42,7 @@ func TestFileSinkGoesOnAfterTheFile(t *testing.T) {
 			for batch := range 60 { // 2.6 MiB: within the file
 				b := lines(100+batch*60, 60)
 				want = append(want, b...)
-				if err := s.writeLines(ctx, b); err != nil {
+				if err := s.writeLines(ctx, b, 60); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -52,7 +52,7 @@ func TestFileSinkGoesOnAfterTheFile(t *testing.T) {
 			fileHolds(t, path, want)
 			// Past the size of rotation: the rest goes to a new file.
 			next := lines(10000, 1000)
-			if err := s.writeLines(ctx, next); err != nil {
+			if err := s.writeLines(ctx, next, 1000); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.close(ctx); err != nil {

@@ -177,7 +177,7 @@ func (l *Logger) run() {
 				for i := range batch {
 					buf = append(l.enc.appendEvent(buf, &batch[i]), '\n')
 				}
-				l.report(sink.writeLines(ctx, buf))
+				l.report(sink.writeLines(ctx, buf, len(batch)))
 			} else {
 				for i := range batch {
 					buf = l.enc.appendEvent(buf[:0], &batch[i])
