@@ -58,10 +58,7 @@ type logRun struct {
 
 // decisionLogBench measures gRPC decision throughput with the decision log
 // off, to a file and to an HTTP sink, with the decision cache on and off,
-// every answer compared. Each setup has its own grantd, started once; the
-// load moves from one to the next in short alternating slices, so that
-// what the machine does meanwhile (its neighbours, the disk) falls on
-// every setup alike instead of on whichever ran during a slow minute.
+// every answer compared, and writes the report.
 func decisionLogBench(args []string) error {
 	o, err := parseDecisionLog(args)
 	if err != nil {
@@ -71,34 +68,66 @@ func decisionLogBench(args []string) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "grantd-bench-decisionlog")
+	runs, compared, err := measureDecisionLog(context.Background(), o, logf)
 	if err != nil {
 		return err
 	}
+	report := decisionLogReport(o, runs, compared)
+	path := filepath.Join(o.out, "decisionlog.md")
+	if err := os.WriteFile(path, []byte(report), 0o644); err != nil { //nolint:gosec // a report
+		return err
+	}
+	fmt.Print(report)
+	logf("wrote %s", path)
+	return nil
+}
+
+// The setups of each cache setting. The control is a second grantd with
+// the log off, measured like the others: how far it lands from the first
+// is what the bench cannot tell from chance on this machine (the two
+// processes' heaps, their collections, which slices the machine's
+// neighbours took).
+const (
+	setupOff     = "off"
+	setupControl = "control"
+	setupFile    = "file"
+	setupHTTP    = "http"
+)
+
+// measureDecisionLog runs the rounds of every setup, each setup on its own
+// grantd, started once; the load moves from one to the next in short
+// alternating slices, so that what the machine does meanwhile (its
+// neighbours, the disk) falls on every setup alike instead of on whichever
+// ran during a slow minute. It returns the runs and how many answers were
+// compared.
+func measureDecisionLog(ctx context.Context, o decisionLogOptions, logf func(string, ...any)) ([]logRun, int, error) {
+	work, err := os.MkdirTemp("", "grantd-bench-decisionlog")
+	if err != nil {
+		return nil, 0, err
+	}
 	defer os.RemoveAll(work)
-	ctx := context.Background()
 	logf("generating %s", o.size.Name)
 	in, err := build(ctx, o.size, work, o.queries, false)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	in.close()
 	logf("building grantd")
 	bin, err := buildGrantd(work)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	sink, err := startDiscardSink()
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	defer sink.close()
 	var setups []logSetup
 	for _, cache := range []bool{true, false} {
 		if o.cache == "both" || (o.cache == "on") == cache {
 			file := filepath.Join(work, fmt.Sprintf("decisions-cache-%v.jsonl", cache))
-			setups = append(setups, logSetup{"off", "", cache}, logSetup{"file", "file:" + file, cache},
-				logSetup{"http", "http://" + sink.addr + "/logs", cache})
+			setups = append(setups, logSetup{setupOff, "", cache}, logSetup{setupControl, "", cache},
+				logSetup{setupFile, "file:" + file, cache}, logSetup{setupHTTP, "http://" + sink.addr + "/logs", cache})
 		}
 	}
 	procs := make([]*process, len(setups))
@@ -112,7 +141,7 @@ func decisionLogBench(args []string) error {
 	for i, s := range setups {
 		logf("starting grantd: cache %v, decision log %s", s.cache, s.name)
 		if procs[i], err = startLogSetup(ctx, bin, filepath.Join(work, fmt.Sprintf("grantd-data-%d", i)), in.snapshot, in.password, in.queries, s); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+			return nil, 0, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	var runs []logRun
@@ -153,7 +182,7 @@ func decisionLogBench(args []string) error {
 				for k := range group {
 					rs[k].round = round + 1
 					if err := add(rs[k], errs[k]); err != nil {
-						return err
+						return nil, 0, err
 					}
 				}
 			}
@@ -168,18 +197,11 @@ func decisionLogBench(args []string) error {
 			r, err := measureLogSetup(ctx, o, procs[i], in.queries, s)
 			r.round = round + 1
 			if err := add(r, err); err != nil {
-				return err
+				return nil, 0, err
 			}
 		}
 	}
-	report := decisionLogReport(o, runs, compared)
-	path := filepath.Join(o.out, "decisionlog.md")
-	if err := os.WriteFile(path, []byte(report), 0o644); err != nil { //nolint:gosec // a report
-		return err
-	}
-	fmt.Print(report)
-	logf("wrote %s", path)
-	return nil
+	return runs, compared, nil
 }
 
 // groupByCache is the indexes of the setups, one group per decision
@@ -340,7 +362,8 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 	fmt.Fprintf(&b, "gRPC Authorize from %d callers over %d questions. Each setup has its own grantd on its own copy of the restored dataset, "+
 		"started once and warmed by one pass; %s. Every answer equals every other slice's answer to the same question "+
 		"(%d answers compared). CPU per decision is grantd's user and system time over a slice (from /proc), %s after its load stops included. "+
-		"File: JSON lines on the local disk (rotated at 100 MiB). HTTP: gzip batches to a loopback sink that reads and discards them.\n\n",
+		"File: JSON lines on the local disk (rotated at 100 MiB). HTTP: gzip batches to a loopback sink that reads and discards them. "+
+		"Control: a second grantd with the log off, so that the distance between two grantds that differ in nothing shows what the run can resolve.\n\n",
 		o.callers, o.queries, how, compared, settle)
 	for _, cache := range []bool{true, false} {
 		if o.cache != "both" && (o.cache == "on") != cache {
@@ -351,11 +374,12 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 		var off, offCPU float64
 		offByRound, offCPUByRound := map[int]float64{}, map[int]float64{}
 		for _, r := range runs {
-			if r.setup.cache == cache && r.setup.name == "off" {
+			if r.setup.cache == cache && r.setup.name == setupOff {
 				offByRound[r.round], offCPUByRound[r.round] = r.result.PerSecond, r.cpuPerDecision
 			}
 		}
-		for _, name := range []string{"off", "file", "http"} {
+		var control [2]float64 // the control's CPU per decision against off: medians, median of per-round ratios
+		for _, name := range []string{setupOff, setupControl, setupFile, setupHTTP} {
 			var rates, paired, cpus, pairedCPU, p50s, p99s []float64
 			var kept, dropped float64
 			for _, r := range runs {
@@ -369,11 +393,16 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 				}
 			}
 			med, cpu := median(rates), median(cpus)
-			if name == "off" {
+			if name == setupOff {
 				off, offCPU = med, cpu
 			}
 			ratio, pairedRatio, cpuRatio, pairedCPURatio, verdict := med/off, median(paired), cpu/offCPU, median(pairedCPU), "—"
-			if name != "off" {
+			label := name
+			if name == setupControl {
+				label, verdict = "off, a second grantd (control)", "— (resolution)"
+				control = [2]float64{cpuRatio, pairedCPURatio}
+			}
+			if name == setupFile || name == setupHTTP {
 				// Throughput on a shared 2-core machine moves by more than
 				// 5 % from run to run, and the load generator shares the
 				// cores, which hides part of grantd's cost: grantd's CPU per
@@ -386,11 +415,12 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 			for i := range rates {
 				perRound[i], perRoundCPU[i] = fmt.Sprintf("%.0f", rates[i]), fmt.Sprintf("%.1f", cpus[i])
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %+.1f %% | %+.1f %% %s | %s | %.1f | %+.1f %% | %+.1f %% %s | %.2f | %.2f | %.0f | %.0f | %s |\n", name, strings.Join(perRound, ", "), med,
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %+.1f %% | %+.1f %% %s | %s | %.1f | %+.1f %% | %+.1f %% %s | %.2f | %.2f | %.0f | %.0f | %s |\n", label, strings.Join(perRound, ", "), med,
 				100*(ratio-1), 100*(pairedRatio-1), ratioCI(paired), strings.Join(perRoundCPU, ", "), cpu, 100*(cpuRatio-1), 100*(pairedCPURatio-1), ratioCI(pairedCPU),
 				median(p50s), median(p99s), kept, dropped, verdict)
 		}
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "\nThe control, a grantd with the log off like the first, lands %+.1f %% / %+.1f %% from it in CPU per decision: "+
+			"a difference of that size between a log setup and off is within what this run cannot tell from chance.\n\n", 100*(control[0]-1), 100*(control[1]-1))
 	}
 	return b.String()
 }

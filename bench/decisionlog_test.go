@@ -1,6 +1,13 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/dataset"
+)
 
 // TestMedianCI checks the order statistics the interval takes, from the
 // binomial tables: n = 6 → 1st and 6th, n = 10 → 2nd and 9th, n = 20 →
@@ -41,5 +48,54 @@ func TestGroupByCache(t *testing.T) {
 	}
 	if got := groupByCache(setups[3:]); len(got) != 1 || len(got[0]) != 3 || got[0][0] != 0 {
 		t.Errorf("one setting: %v", got)
+	}
+}
+
+// TestDecisionLogSmoke runs the decision-log bench at the small size with
+// short slices, one after the other and at once: every setup's grantd
+// answers every question alike, the setups with a log keep every
+// decision and the others none, and the report has a row and a verdict
+// for each. It asserts no timings.
+func TestDecisionLogSmoke(t *testing.T) {
+	for _, together := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alternating", true: "together"}[together], func(t *testing.T) {
+			o := decisionLogOptions{size: dataset.Small, out: t.TempDir(), duration: 300 * time.Millisecond, rounds: 2, callers: 8,
+				queries: 2000, cache: "both", together: together}
+			runs, compared, err := measureDecisionLog(context.Background(), o, t.Logf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != o.rounds*2*4 {
+				t.Fatalf("%d runs, want %d rounds of four setups for each cache setting", len(runs), o.rounds)
+			}
+			decisions := 0
+			for _, r := range runs {
+				logs := r.setup.name == setupFile || r.setup.name == setupHTTP
+				if r.result.Decisions == 0 || r.cpuPerDecision <= 0 {
+					t.Errorf("round %d, %s (cache %v): %d decisions, %.1f µs CPU each", r.round, r.setup.name, r.setup.cache, r.result.Decisions, r.cpuPerDecision)
+				}
+				// The log counts a record when its writer takes it, which may
+				// be after the slice's last reading: a logging setup counts
+				// some in every slice, the others none.
+				if logs != (r.kept+r.dropped > 0) {
+					t.Errorf("round %d, %s (cache %v): %d decisions, %.0f kept and %.0f dropped by the log", r.round, r.setup.name, r.setup.cache,
+						r.result.Decisions, r.kept, r.dropped)
+				}
+				decisions += r.result.Decisions
+			}
+			// Every answer after the first run's is compared with an earlier one.
+			if compared == 0 || compared > decisions {
+				t.Errorf("%d answers compared of %d", compared, decisions)
+			}
+			report := decisionLogReport(o, runs, compared)
+			for _, want := range []string{"## Decision cache on", "## Decision cache off", "| off |", "| off, a second grantd (control) |", "| file |", "| http |", "The control, a grantd with the log off"} {
+				if strings.Count(report, want) != map[bool]int{true: 1, false: 2}[strings.HasPrefix(want, "##")] {
+					t.Errorf("the report has %q %d times:\n%s", want, strings.Count(report, want), report)
+				}
+			}
+			if n := strings.Count(report, "| met |") + strings.Count(report, "| **not met** |"); n != 4 {
+				t.Errorf("%d verdicts in the report, want one per log setup and cache setting:\n%s", n, report)
+			}
+		})
 	}
 }
