@@ -56,6 +56,14 @@ func wireCode(err error) byte {
 // one after another, until it closes.
 func (s *Store) serveForwarded(conn net.Conn) {
 	defer func() { _ = conn.Close() }()
+	// The cluster port opens before raft starts (its transport needs it),
+	// and a restarted node's peers call at once; none of their requests is
+	// read until this node's raft runs.
+	select {
+	case <-s.started:
+	case <-s.closed:
+		return
+	}
 	r := bufio.NewReader(conn)
 	for {
 		op, body, err := readFrame(r)

@@ -63,6 +63,9 @@ type Store struct {
 	// closed ends the goroutine that watches it.
 	leftLeading atomic.Int64
 	closed      chan struct{}
+	// started is closed once raft runs (startRaft): the cluster port
+	// serves from before then, and what it takes for this node waits.
+	started chan struct{}
 	// caughtUp is set once WaitReady has seen the node apply its leader's
 	// committed log.
 	caughtUp atomic.Bool
@@ -101,11 +104,16 @@ func Open(cfg Config) (*Store, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
-	s := &Store{cfg: cfg, fsm: f, bolt: bolt, closed: make(chan struct{})}
+	s := &Store{cfg: cfg, fsm: f, bolt: bolt, closed: make(chan struct{}), started: make(chan struct{})}
 	if err := s.startRaft(); err != nil {
+		s.closeOnce.Do(func() { close(s.closed) })
+		if s.mux != nil {
+			_ = s.mux.Close()
+		}
 		_ = bolt.Close()
 		return nil, err
 	}
+	close(s.started)
 	return s, nil
 }
 
