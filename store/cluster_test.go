@@ -326,3 +326,31 @@ func TestTransferAskedOfAFollower(t *testing.T) {
 		}
 	}
 }
+
+// A node whose raft cannot start (here: a bootstrap configuration raft
+// refuses, two peers of one ID) gives its cluster port back and leaves
+// nothing running (the package's goleak check).
+func TestClusterNodeThatFailsToStartClosesItsPort(t *testing.T) {
+	dir := t.TempDir()
+	if err := pki.IssueNodeCerts(filepath.Join(dir, "certs"), []string{"node1"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := pki.ClusterTLSConfig(pki.ClusterFilesIn(filepath.Join(dir, "certs"), "node1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t, "127.0.0.1")
+	cfg := store.DefaultConfig(filepath.Join(dir, "node1"))
+	cfg.NodeID = "node1"
+	cfg.Cluster = &store.ClusterConfig{Listen: addr, TLS: tc,
+		Peers: []store.Peer{{ID: "node1", Address: addr}, {ID: "node1", Address: freeAddr(t, "127.0.0.2")}}}
+	if s, err := store.Open(cfg); err == nil {
+		_ = s.Close()
+		t.Fatal("a node with two peers of one ID started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the cluster port is still held: %v", err)
+	}
+	_ = ln.Close()
+}

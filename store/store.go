@@ -106,15 +106,27 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, fsm: f, bolt: bolt, closed: make(chan struct{}), started: make(chan struct{})}
 	if err := s.startRaft(); err != nil {
-		s.closeOnce.Do(func() { close(s.closed) })
-		if s.mux != nil {
-			_ = s.mux.Close()
-		}
-		_ = bolt.Close()
+		s.abandon()
 		return nil, err
 	}
 	close(s.started)
 	return s, nil
+}
+
+// abandon releases what a startRaft that failed had set up: the transport
+// (and with it the cluster port), the raft log's writer, the raft log.
+func (s *Store) abandon() {
+	s.closeOnce.Do(func() { close(s.closed) })
+	if s.trans != nil {
+		_ = s.trans.Close()
+	}
+	if s.mux != nil {
+		_ = s.mux.Close() // closed with the transport once it has one
+	}
+	if s.logOut != nil {
+		_ = s.logOut.Close()
+	}
+	_ = s.bolt.Close()
 }
 
 func (s *Store) startRaft() error {
