@@ -19,9 +19,11 @@ op := data.grantd.state.ops[input.operation]
 
 default decision := {"allowed": false, "code": "malformed_request"}
 
-# A branch that reports offending options or secrets tests for one (some
-# ... not ...) rather than counting the set it reports: most questions
-# have none, and the set is then never built.
+# Most questions carry no options and no secrets: a branch that reports
+# offending options tests for one (some ... not ...) rather than counting
+# the set it reports, and the secrets' branches count theirs only for a
+# request that uses secrets, so the sets are built only for the answers
+# that carry them.
 
 decision := {"allowed": false, "code": "unknown_subject"} if {
 	not principal
