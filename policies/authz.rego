@@ -19,15 +19,16 @@ op := data.grantd.state.ops[input.operation]
 
 default decision := {"allowed": false, "code": "malformed_request"}
 
-# Most questions carry no options and no secrets: a branch that reports
-# offending options tests for one (some ... not ...) rather than counting
-# the set it reports, and the secrets' branches count theirs only for a
-# request that uses secrets, so the sets are built only for the answers
-# that carry them.
+# Every branch tried and every rule evaluated is a step each decision
+# pays for, so the common question (an active principal, a known
+# operation, no options, no secrets) passes as few as possible: one branch
+# tests the principal (unknown or inactive are told apart only for a
+# denial), a branch that reports offending options tests for one
+# (some ... not ...) rather than counting the set it reports, and the
+# secrets' checks sit behind one branch, so the sets are built only for
+# the answers that carry them.
 
-decision := {"allowed": false, "code": "unknown_subject"} if {
-	not principal
-} else := {"allowed": false, "code": "inactive_subject"} if {
+decision := subject_problem if {
 	not principal.active
 } else := {"allowed": false, "code": "unknown_operation"} if {
 	not op
@@ -35,12 +36,18 @@ decision := {"allowed": false, "code": "unknown_subject"} if {
 	some o in input.options
 	not op.options[o]
 } else := kube_decision if {
-	kubernetes_request
-} else := {"allowed": false, "code": "wrong_resource"} if {
-	op.kind == "kubernetes"
+	is_string(input.resource.namespace)
 } else := swarm_decision if {
 	op.kind == "swarm"
+} else := {"allowed": false, "code": "wrong_resource"} if {
+	op.kind == "kubernetes"
 } else := repo_decision
+
+# A principal that is not active is unknown or deactivated: one branch of
+# the decision tests both, and only a denied one tells them apart.
+subject_problem := {"allowed": false, "code": "inactive_subject"} if {
+	principal
+} else := {"allowed": false, "code": "unknown_subject"}
 
 kubernetes_request if is_string(input.resource.namespace)
 
@@ -61,11 +68,13 @@ swarm_decision := {"allowed": false, "code": "wrong_resource"} if {
 } else := {"allowed": false, "code": "missing_options", "collection": target, "options": missing_options} if {
 	some o in input.options
 	not o in granted_options
-} else := {"allowed": false, "code": "secret_collection", "collection": target, "secrets": foreign_secrets} if {
+} else := secrets_decision if {
 	uses_secrets
+} else := {"allowed": true, "code": "granted", "collection": target}
+
+secrets_decision := {"allowed": false, "code": "secret_collection", "collection": target, "secrets": foreign_secrets} if {
 	count(foreign_secrets) > 0
 } else := {"allowed": false, "code": "missing_secret_use", "collection": target, "secrets": unusable_secrets} if {
-	uses_secrets
 	count(unusable_secrets) > 0
 } else := {"allowed": true, "code": "granted", "collection": target}
 
@@ -90,23 +99,27 @@ target := input.resource.collection if {
 # grants on it alone, for any of the principal's subjects. The state's
 # held[principal][path] is exactly those roles, a set {role: true}
 # (derived from at[path], which merges the grants by subject), so that is
-# one lookup; undefined when the principal holds none there.
-target_roles := data.grantd.state.held[input.subject][target]
-
+# one lookup; undefined when the principal holds none there. (Read where
+# it is used rather than through a rule of its own: a rule costs every
+# decision an evaluation, the second read is served from the decision's
+# read cache.)
 holds_operation if {
-	some r, _ in target_roles
+	some r, _ in data.grantd.state.held[input.subject][target]
 	data.grantd.state.roles[r][input.operation]
 }
 
-granted_options := {o | some r, _ in target_roles; some o, _ in data.grantd.state.roles[r][input.operation]}
+granted_options := {o |
+	some r, _ in data.grantd.state.held[input.subject][target]
+	some o, _ in data.grantd.state.roles[r][input.operation]
+}
 
 missing_options := {o | some o in input.options} - granted_options
 
 # A service and the secrets it uses share a collection, unless the service
 # and all its secrets are unlabeled (their secrets then sit in "/").
 uses_secrets if {
-	input.operation in {"service.create", "service.update"}
 	count(input.secrets) > 0
+	input.operation in {"service.create", "service.update"}
 }
 
 unlabeled_service if {
