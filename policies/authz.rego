@@ -36,20 +36,23 @@ decision := subject_problem if {
 	some o in input.options
 	not op.options[o]
 } else := kube_decision if {
-	is_string(input.resource.namespace)
+	is_string(input.resource.namespace) # kubernetes_request, without a rule's evaluation
 } else := swarm_decision if {
 	op.kind == "swarm"
 } else := {"allowed": false, "code": "wrong_resource"} if {
 	op.kind == "kubernetes"
 } else := repo_decision
 
+# A Kubernetes request names a namespace ("" for the cluster scope). A rule,
+# for the explanations' `not kubernetes_request`: OPA finds `not
+# is_string(x)` undefined, not true, when x is.
+kubernetes_request if is_string(input.resource.namespace)
+
 # A principal that is not active is unknown or deactivated: one branch of
 # the decision tests both, and only a denied one tells them apart.
 subject_problem := {"allowed": false, "code": "inactive_subject"} if {
 	principal
 } else := {"allowed": false, "code": "unknown_subject"}
-
-kubernetes_request if is_string(input.resource.namespace)
 
 bad_options := {o | some o in input.options; not op.options[o]}
 
@@ -68,15 +71,17 @@ swarm_decision := {"allowed": false, "code": "wrong_resource"} if {
 } else := {"allowed": false, "code": "missing_options", "collection": target, "options": missing_options} if {
 	some o in input.options
 	not o in granted_options
-} else := secrets_decision if {
+} else := secrets_denial if {
 	uses_secrets
+	secrets_denial
 } else := {"allowed": true, "code": "granted", "collection": target}
 
-secrets_decision := {"allowed": false, "code": "secret_collection", "collection": target, "secrets": foreign_secrets} if {
+# Undefined when the secrets a service uses are fine.
+secrets_denial := {"allowed": false, "code": "secret_collection", "collection": target, "secrets": foreign_secrets} if {
 	count(foreign_secrets) > 0
 } else := {"allowed": false, "code": "missing_secret_use", "collection": target, "secrets": unusable_secrets} if {
 	count(unusable_secrets) > 0
-} else := {"allowed": true, "code": "granted", "collection": target}
+}
 
 access_label := "com.docker.ucp.access.label"
 

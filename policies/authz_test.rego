@@ -113,6 +113,9 @@ test_secrets_share_the_service_collection if {
 	d.code == "secret_collection"
 	e := decide({"subject": "user:maria", "operation": "service.create", "resource": {"collection": "/prod"}, "secrets": ["/prod"]})
 	e.code == "missing_secret_use"
+	f := decide({"subject": "user:maria", "operation": "service.create", "resource": {"collection": "/prod/mobile"}, "secrets": ["/prod/mobile"]})
+	f.allowed
+	f.code == "granted"
 }
 
 test_schedulable if {
