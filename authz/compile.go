@@ -35,6 +35,10 @@ import (
 //	sched[subject]    {path: "all"|"subtree"|"both"}  the topmost collections where a grant of the
 //	                  subject holds node.schedule ("all"), the topmost of its subtree grants that
 //	                  do ("subtree"), and those that are both
+//	ps[principal][path]  true when sched of one of the principal's subjects has the path as
+//	                  "subtree" or "both"; derived like at, from p and sched
+//	pt[principal]     [path, ...]  of the paths where sched of the principal's subjects has "all"
+//	                  or "both", those with none of them above, sorted; derived like at
 //	repos["ns/name"]  {"ns", "public"}
 //	ns[namespace]     {"kind": "user"|"org", "admins": set of users}
 //	rg[object]        {subject: {role: grant ID}}   grants on repository:… and namespace:…
@@ -57,10 +61,12 @@ const (
 	tNamespaces  = "ns"
 	tRepoGrants  = "rg"
 	tKubeGroups  = "kg"
-	// tApplies and tHeld are derived, never stored (snapshot.applies,
-	// snapshot.held).
-	tApplies = "at"
-	tHeld    = "held"
+	// tApplies, tHeld, tSchedSubtree and tSchedTop are derived, never
+	// stored (derived.go).
+	tApplies      = "at"
+	tHeld         = "held"
+	tSchedSubtree = "ps"
+	tSchedTop     = "pt"
 )
 
 var allTables = []string{tPrincipals, tOps, tRoles, tCollections, tSubtree, tExact, tSchedule, tRepos, tNamespaces, tRepoGrants, tKubeGroups}

@@ -92,6 +92,12 @@ type readTxn struct {
 	// read last, and its grant maps (snapshot.grantMaps).
 	atPath string
 	atMaps []ast.Object
+	// schedPrincipal and sched are the principal whose derived ps or pt
+	// entry was read last, and its subjects' sched entries
+	// (snapshot.schedEntries); schedRead is whether they are set.
+	schedPrincipal string
+	sched          []ast.Object
+	schedRead      bool
 	// seen is the evaluation's cache of what it read (readCache).
 	seen readCache
 }
@@ -322,6 +328,9 @@ func (s *snapshot) document() ast.Object {
 	state := s.object()
 	state.Insert(str(tApplies), ast.NewTerm(s.appliesObject()))
 	state.Insert(str(tHeld), ast.NewTerm(s.heldObject("")))
+	ps, pt := s.schedObjects()
+	state.Insert(str(tSchedSubtree), ast.NewTerm(ps))
+	state.Insert(str(tSchedTop), ast.NewTerm(pt))
 	return state
 }
 
@@ -379,6 +388,27 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 			return s.appliesObject(), nil
 		}
 		v, rest, ok = t.readApplies(path)
+	case path[2] == tSchedSubtree:
+		switch len(path) {
+		case 3:
+			ps, _ := s.schedObjects()
+			return ps, nil
+		case 4:
+			o := schedSubtreeObject(t.schedEntries(path[3]))
+			if o.Len() == 0 {
+				return nil, errNotFound
+			}
+			return o, nil
+		}
+		v, ok = ast.InternedTerm(true), schedulesSubtree(t.schedEntries(path[3]), str(path[4]))
+		rest = path[5:]
+	case path[2] == tSchedTop:
+		if len(path) == 3 {
+			_, pt := s.schedObjects()
+			return pt, nil
+		}
+		v = topmostSchedulable(t.schedEntries(path[3]))
+		ok, rest = v != nil, path[4:]
 	default:
 		tree, found := s.tables[path[2]]
 		if !found {

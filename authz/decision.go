@@ -200,6 +200,8 @@ func stringOf(t *ast.Term) string {
 	return string(s)
 }
 
+// stringsOf is the strings of a set or an array, sorted; nil when there
+// are none.
 func stringsOf(v ast.Value) []string {
 	var out []string
 	add := func(t *ast.Term) {
@@ -209,9 +211,14 @@ func stringsOf(v ast.Value) []string {
 	}
 	switch x := v.(type) {
 	case ast.Set:
+		out = make([]string, 0, x.Len())
 		x.Foreach(add)
 	case *ast.Array:
+		out = make([]string, 0, x.Len())
 		x.Foreach(add)
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	sort.Strings(out)
 	return out

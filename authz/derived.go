@@ -1,14 +1,17 @@
 package authz
 
 import (
+	"slices"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
 )
 
-// The derived tables of the compiled state, at and held: computed from the
-// stored tables where the policy reads them (dataStore.Read), entry by
-// entry, with what they read recorded for the decision cache. An exported
-// bundle carries their definitions in Rego instead (policies/derived).
+// The derived tables of the compiled state, at, held, ps and pt: computed
+// from the stored tables where the policy reads them (dataStore.Read),
+// entry by entry, with what they read recorded for the decision cache. An
+// exported bundle carries their definitions in Rego instead
+// (policies/derived).
 
 // grantMaps lists the grant maps that apply at a collection: gs of every
 // path of its chain, nearest first, then ge of the collection itself
@@ -210,4 +213,116 @@ func (s *snapshot) appliesObject() ast.Object {
 		}
 	}
 	return o
+}
+
+// schedEntries is the sched entries of the principal's subjects, those it
+// has: what ps[principal] and pt[principal] derive from. The principal's
+// entry and each subject's are recorded in reads, as the policy reading
+// them would.
+func (s *snapshot) schedEntries(principal string, reads *readLog) []ast.Object {
+	subs := s.subjectsOf(principal, reads)
+	if subs == nil {
+		return nil
+	}
+	var entries []ast.Object
+	subs.Foreach(func(sub, _ *ast.Term) {
+		name := stringOf(sub)
+		v, _ := s.tables[tSchedule].Get(name)
+		reads.record(tSchedule, name, v)
+		if v != nil {
+			if o, ok := v.Value.(ast.Object); ok {
+				entries = append(entries, o)
+			}
+		}
+	})
+	return entries
+}
+
+// schedEntries is snapshot.schedEntries, read once per transaction and
+// principal: the policy reads ps[principal][path] for each collection of
+// a target's chain.
+func (t *readTxn) schedEntries(principal string) []ast.Object {
+	if !t.schedRead || t.schedPrincipal != principal {
+		t.schedPrincipal, t.schedRead = principal, true
+		t.sched = t.snap.schedEntries(principal, t.reads)
+	}
+	return t.sched
+}
+
+// schedulesSubtree computes an entry ps[principal][path] of the derived
+// table ps from the principal's sched entries (schedEntries): whether one
+// of them has the path as "subtree" or "both", the topmost collections
+// where a subtree grant of its subject holds node.schedule.
+func schedulesSubtree(entries []ast.Object, path *ast.Term) bool {
+	for _, o := range entries {
+		if k := o.Get(path); k != nil && stringOf(k) != "all" {
+			return true
+		}
+	}
+	return false
+}
+
+// topmostSchedulable computes an entry pt[principal] of the derived table
+// pt from the principal's sched entries (schedEntries): of the paths they
+// have as "all" or "both", those with none of them above, sorted (["/"]
+// when "/" is one); nil when there are none.
+func topmostSchedulable(entries []ast.Object) *ast.Term {
+	anywhere := map[string]bool{}
+	for _, o := range entries {
+		o.Foreach(func(path, kind *ast.Term) {
+			if stringOf(kind) != "subtree" {
+				anywhere[stringOf(path)] = true
+			}
+		})
+	}
+	if len(anywhere) == 0 {
+		return nil
+	}
+	if anywhere["/"] {
+		return ast.ArrayTerm(str("/"))
+	}
+	top := make([]string, 0, len(anywhere))
+	for path := range anywhere {
+		if !heldAbove(anywhere, path) {
+			top = append(top, path)
+		}
+	}
+	slices.Sort(top)
+	terms := make([]*ast.Term, len(top))
+	for i, path := range top {
+		terms[i] = str(path)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+// schedSubtreeObject is ps[principal] whole: the paths of the principal's
+// sched entries that schedulesSubtree finds, as a set {path: true}.
+func schedSubtreeObject(entries []ast.Object) ast.Object {
+	o := ast.NewObject()
+	for _, e := range entries {
+		e.Foreach(func(path, _ *ast.Term) {
+			if schedulesSubtree(entries, path) {
+				o.Insert(path, ast.InternedTerm(true))
+			}
+		})
+	}
+	return o
+}
+
+// schedObjects materializes the derived tables ps and pt: an entry for
+// every principal that has one. Never on a decision's path (the policy
+// reads one entry).
+func (s *snapshot) schedObjects() (ps, pt ast.Object) {
+	ps, pt = ast.NewObject(), ast.NewObject()
+	for it := s.tables[tPrincipals].Iterator(); !it.Done(); {
+		p, _, _ := it.Next()
+		entries := s.schedEntries(p, nil)
+		if o := schedSubtreeObject(entries); o.Len() > 0 {
+			ps.Insert(str(p), ast.NewTerm(o))
+		}
+		if top := topmostSchedulable(entries); top != nil {
+			pt.Insert(str(p), top)
+		}
+	}
+	return ps, pt
 }

@@ -18,28 +18,7 @@ import (
 // a denied one says nothing. The compiled state lists, per subject, only
 // its own topmost such collections.
 func TestSchedulableCollections(t *testing.T) {
-	v := newEnv(t)
-	v.must(v.user("ann"),
-		store.CreateOrg{Org: store.Org{Name: "acme"}},
-		store.CreateTeam{Team: store.Team{Org: "acme", Name: "ops"}},
-		store.SetTeamMember{Member: store.TeamMember{Org: "acme", Team: "ops", User: "ann"}})
-	for _, p := range []string{"/a", "/a/b", "/a/b/c", "/c", "/c/d", "/c/d/e", "/e"} {
-		v.must(store.CreateCollection{Collection: store.Collection{Path: p}})
-	}
-	// Creates without scheduling (Full Control holds node.schedule).
-	v.must(v.role("deployer", roles.Permission{Operation: "container.create"}, roles.Permission{Operation: "service.create"},
-		roles.Permission{Operation: "container.view"}))
-	v.must(
-		v.grant("team:acme/ops", roles.Scheduler, "collection:/a/b", store.ScopeSubtree),
-		v.grant("team:acme/ops", roles.Scheduler, "collection:/a/b/c", store.ScopeSubtree),
-		v.grant("team:acme/ops", roles.Scheduler, "collection:/c/d/e", store.ScopeSubtree),
-		v.grant("org:acme", roles.Scheduler, "collection:/a", store.ScopeSubtree),
-		v.grant("user:ann", roles.Scheduler, "collection:/c/d", store.ScopeSubtree),
-		// Exact: /c itself, not the chain below it.
-		v.grant("user:ann", roles.Scheduler, "collection:/c", store.ScopeExact),
-		v.grant("user:ann", "deployer", "collection:/c/d/e", store.ScopeSubtree),
-		v.grant("user:ann", "deployer", "collection:/e", store.ScopeSubtree),
-		v.grant("user:ann", "deployer", "collection:/a/b/c", store.ScopeSubtree))
+	v := scheduleEnv(t)
 
 	// Bootstrap's grant gives every authenticated user the scheduler role
 	// on /Shared; ann's private collection lies under it, but under
@@ -71,6 +50,9 @@ func TestSchedulableCollections(t *testing.T) {
 		{"container.create", "/a/b/c", nil, true, []string{"/a"}},
 		// ... where an exact grant above the target does not count.
 		{"container.create", "/c/d/e", nil, true, []string{"/c/d"}},
+		// ... but one at the target does, when nothing above it is
+		// schedulable.
+		{"container.create", "/c", nil, true, []string{"/c"}},
 		// Denied: not created, so nowhere to schedule.
 		{"container.create", "/a", nil, false, nil},
 		{"container.create", "/e", []string{"rocket"}, false, nil},
@@ -115,4 +97,97 @@ func compiledSchedule(t *testing.T, v *env, subject, part string) []string {
 	})
 	slices.Sort(keys)
 	return keys
+}
+
+// TestDerivedScheduleTables: the derived tables ps and pt read the same
+// however they are addressed (whole, by principal, by principal and
+// collection), hold what the scheduling search needs of a principal's
+// subjects' sched entries, and equal what stock OPA computes from the
+// exported tables and the derived modules.
+func TestDerivedScheduleTables(t *testing.T) {
+	v := scheduleEnv(t)
+	v.must(v.user("bob"), v.user("cy"),
+		store.SetTeamMember{Member: store.TeamMember{Org: "acme", Team: "ops", User: "bob"}},
+		// cy may schedule under /Shared only (every authenticated user
+		// may); bob with the team and the org; one grant on / for nobody.
+		v.grant("user:bob", roles.Scheduler, "collection:/", store.ScopeExact))
+	read := stateReader(t, v)
+	ps, _ := read(tSchedSubtree).(ast.Object)
+	pt, _ := read(tSchedTop).(ast.Object)
+	if ps == nil || pt == nil {
+		t.Fatalf("ps or pt read whole is not an object: %v %v", ps, pt)
+	}
+	want := map[string][2]string{ // ps[principal], pt[principal]
+		"user:ann": {`{"/Shared": true, "/Shared/Private/ann": true, "/a": true, "/a/b": true, "/c/d": true, "/c/d/e": true}`,
+			`["/Shared", "/a", "/c"]`},
+		// Exact on /: every collection lies under it, none of its subtree.
+		"user:bob": {`{"/Shared": true, "/Shared/Private/bob": true, "/a": true, "/a/b": true, "/c/d/e": true}`, `["/"]`},
+		"user:cy":  {`{"/Shared": true, "/Shared/Private/cy": true}`, `["/Shared"]`},
+	}
+	for p, w := range want {
+		for i, table := range []string{tSchedSubtree, tSchedTop} {
+			got := read(table, p)
+			if got == nil || ast.Compare(got, ast.MustParseTerm(w[i]).Value) != 0 {
+				t.Errorf("%s[%s] = %v, want %s", table, p, got, w[i])
+			}
+			whole := map[string]ast.Object{tSchedSubtree: ps, tSchedTop: pt}[table]
+			if e := whole.Get(ast.StringTerm(p)); e == nil || got == nil || ast.Compare(e.Value, got) != 0 {
+				t.Errorf("the whole table's %s[%s] = %v, read alone %v", table, p, e, got)
+			}
+		}
+		for _, c := range []string{"/", "/Shared", "/a", "/a/b", "/a/b/c", "/c", "/c/d", "/c/d/e", "/e", "/nope"} {
+			in := ps.Get(ast.StringTerm(p)).Value.(ast.Object).Get(ast.StringTerm(c)) != nil
+			if got := read(tSchedSubtree, p, c); (got != nil) != in || got != nil && ast.Compare(got, ast.Boolean(true)) != 0 {
+				t.Errorf("ps[%s][%s] = %v, the whole table has it: %v", p, c, got, in)
+			}
+		}
+	}
+	for _, table := range []string{tSchedSubtree, tSchedTop} {
+		if got := read(table, "user:nobody"); got != nil {
+			t.Errorf("%s[user:nobody] = %v", table, got)
+		}
+		if got := read(table, "team:acme/ops"); got != nil {
+			t.Errorf("%s[team:acme/ops] = %v (not a principal)", table, got)
+		}
+	}
+	// Read whole, the state holds the same tables, and stock OPA, given
+	// the exported data and the derived modules, computes them alike.
+	state, _ := read().(ast.Object)
+	for table, whole := range map[string]ast.Object{tSchedSubtree: ps, tSchedTop: pt} {
+		if state == nil || state.Get(ast.StringTerm(table)) == nil || ast.Compare(state.Get(ast.StringTerm(table)).Value, whole) != 0 {
+			t.Errorf("data.grantd.state read whole has no %s, or another one than data.grantd.state.%s", table, table)
+		}
+		if rego := regoDerived(t, v, table); ast.Compare(whole, rego) != 0 {
+			t.Errorf("grantd's %s:\n%v\nthe Rego definition's:\n%v", table, whole, rego)
+		}
+	}
+}
+
+// scheduleEnv is a state where ann may schedule through her team, her org
+// and grants of her own, subtree and exact.
+func scheduleEnv(t *testing.T) *env {
+	v := newEnv(t)
+	v.must(v.user("ann"),
+		store.CreateOrg{Org: store.Org{Name: "acme"}},
+		store.CreateTeam{Team: store.Team{Org: "acme", Name: "ops"}},
+		store.SetTeamMember{Member: store.TeamMember{Org: "acme", Team: "ops", User: "ann"}})
+	for _, p := range []string{"/a", "/a/b", "/a/b/c", "/c", "/c/d", "/c/d/e", "/e"} {
+		v.must(store.CreateCollection{Collection: store.Collection{Path: p}})
+	}
+	// Creates without scheduling (Full Control holds node.schedule).
+	v.must(v.role("deployer", roles.Permission{Operation: "container.create"}, roles.Permission{Operation: "service.create"},
+		roles.Permission{Operation: "container.view"}))
+	v.must(
+		v.grant("team:acme/ops", roles.Scheduler, "collection:/a/b", store.ScopeSubtree),
+		v.grant("team:acme/ops", roles.Scheduler, "collection:/a/b/c", store.ScopeSubtree),
+		v.grant("team:acme/ops", roles.Scheduler, "collection:/c/d/e", store.ScopeSubtree),
+		v.grant("org:acme", roles.Scheduler, "collection:/a", store.ScopeSubtree),
+		v.grant("user:ann", roles.Scheduler, "collection:/c/d", store.ScopeSubtree),
+		// Exact: /c itself, not the chain below it.
+		v.grant("user:ann", roles.Scheduler, "collection:/c", store.ScopeExact),
+		v.grant("user:ann", "deployer", "collection:/c/d/e", store.ScopeSubtree),
+		v.grant("user:ann", "deployer", "collection:/e", store.ScopeSubtree),
+		v.grant("user:ann", "deployer", "collection:/a/b/c", store.ScopeSubtree),
+		v.grant("user:ann", "deployer", "collection:/c", store.ScopeExact))
+	return v
 }

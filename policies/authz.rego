@@ -169,10 +169,14 @@ default schedulable := []
 
 schedulable := [highest] if {
 	creates_workload
-	levels := [a | some a in data.grantd.state.c[target]; schedules_at(a)]
+	levels := [a | some a in data.grantd.state.c[target]; data.grantd.state.ps[input.subject][a]]
 	highest := levels[count(levels) - 1]
-} else := sort(topmost_schedulable) if {
+} else := [target] if {
 	creates_workload
+	exact_schedules_at_target
+} else := topmost if {
+	creates_workload
+	topmost := data.grantd.state.pt[input.subject]
 }
 
 creates_workload if {
@@ -180,35 +184,17 @@ creates_workload if {
 	decision.allowed
 }
 
-# The chain's collections where a subtree grant of the principal's holds
-# node.schedule, and the target if an exact one does there. (The state's
-# sched lists each subject's topmost such collections: the highest of the
-# chain is among them.)
-schedules_at(a) if subtree_schedulable[a]
-
-schedules_at(a) if {
-	a == target
-	some _, roles in object.filter(data.grantd.state.ge[a], principal.s)
+# The derived ps lists, of the principal's subjects' sched, the topmost
+# collections of their subtree grants that hold node.schedule: the highest
+# of the target's chain is among them. Failing that, an exact grant at the
+# target itself makes it schedulable (the target is the lowest of its
+# chain, so it is the highest only when nothing above it is). Failing
+# both, the derived pt is the topmost of all their collections.
+exact_schedules_at_target if {
+	some _, roles in object.filter(data.grantd.state.ge[target], principal.s)
 	some role, _ in roles
 	data.grantd.state.roles[role]["node.schedule"]
 }
-
-subtree_schedulable := {p | some s, _ in principal.s; some p, k in data.grantd.state.sched[s]; k != "all"}
-
-schedule_anywhere := {p | some s, _ in principal.s; some p, k in data.grantd.state.sched[s]; k != "subtree"}
-
-# The schedulable collections with no schedulable ancestor. A collection's
-# path starts with each of its ancestors' paths and a slash, so one builtin
-# call per collection tests all its ancestors (a principal's teams may be
-# granted node.schedule on dozens of collections).
-topmost_schedulable := {"/"} if {
-	"/" in schedule_anywhere
-} else := {p |
-	some p in schedule_anywhere
-	not strings.any_prefix_match(p, descendant_prefixes)
-}
-
-descendant_prefixes := {concat("", [a, "/"]) | some a in schedule_anywhere}
 
 #
 # Registry repositories.

@@ -50,17 +50,32 @@ state := {
 	"rg": {"repository:web/app": {"team:acme/mobile": {"ro": "g5"}}},
 }
 
-# with_derived completes a hand-written state with its derived tables at and
-# held, as policies/derived defines them (grantd's storage computes them
-# natively).
-with_derived(st) := object.union(applies, {"held": {pr: e |
-	some pr, _ in st.p
-	e := {path: roles |
-		some path, _ in st.c
-		roles := derive.held_at(pr, path) with data.grantd.state as applies
-	}
-	count(e) > 0
-}}) if {
+# with_derived completes a hand-written state with its derived tables at,
+# held, ps and pt, as policies/derived defines them (grantd's storage
+# computes them natively).
+with_derived(st) := object.union(applies, {
+	"held": {pr: e |
+		some pr, _ in st.p
+		e := {path: roles |
+			some path, _ in st.c
+			roles := derive.held_at(pr, path) with data.grantd.state as applies
+		}
+		count(e) > 0
+	},
+	"ps": {pr: e |
+		some pr, _ in st.p
+		e := {path: true |
+			some s, _ in st.p[pr].s
+			some path, _ in st.sched[s]
+			derive.schedules_subtree(pr, path) with data.grantd.state as st
+		}
+		count(e) > 0
+	},
+	"pt": {pr: top |
+		some pr, _ in st.p
+		top := derive.topmost_schedulable(pr) with data.grantd.state as st
+	},
+}) if {
 	applies := object.union(st, {"at": {p: e |
 		some p, _ in st.c
 		e := derive.applies_at(p) with data.grantd.state as st

@@ -1,8 +1,8 @@
-# Derived views of the compiled state, as Rego: what data.grantd.state.at
-# holds. grantd's storage computes it natively when the policy reads it
-# (authz/datastore.go); an exported bundle carries these modules instead
-# of the table, so stock OPA computes the same values from the tables it
-# does carry. authz's tests check that the two agree.
+# Derived views of the compiled state, as Rego: what data.grantd.state.at,
+# .held, .ps and .pt hold. grantd's storage computes them natively when the
+# policy reads them (authz/derived.go); an exported bundle carries these
+# modules instead of the tables, so stock OPA computes the same values from
+# the tables it does carry. authz's tests check that the two agree.
 package grantd.derive
 
 # grant_maps[path] lists the grant maps that apply at a collection: gs of
@@ -44,4 +44,34 @@ held_at(principal, path) := roles if {
 		some role, _ in data.grantd.state.at[path][s]
 	}
 	count(roles) > 0
+}
+
+# schedules_subtree(principal, path) is ps[principal][path]: true when a
+# subtree grant of one of the principal's subjects holds node.schedule on
+# the collection, and it is among that subject's topmost such collections
+# (sched[s][path] is "subtree" or "both"). Undefined otherwise.
+schedules_subtree(principal, path) if {
+	some s, _ in data.grantd.state.p[principal].s
+	data.grantd.state.sched[s][path] != "all"
+}
+
+# topmost_schedulable(principal) is pt[principal]: of the collections where
+# a grant of one of the principal's subjects holds node.schedule, those
+# with no such collection above them, sorted. A collection's path starts
+# with each of its ancestors' paths and a slash, so one builtin call per
+# collection tests all its ancestors. Undefined when there are none.
+topmost_schedulable(principal) := ["/"] if {
+	"/" in schedulable_anywhere(principal)
+} else := sort({p |
+	some p in anywhere
+	not strings.any_prefix_match(p, {concat("", [a, "/"]) | some a in anywhere})
+}) if {
+	anywhere := schedulable_anywhere(principal)
+	count(anywhere) > 0
+}
+
+schedulable_anywhere(principal) := {p |
+	some s, _ in data.grantd.state.p[principal].s
+	some p, k in data.grantd.state.sched[s]
+	k != "subtree"
 }
