@@ -418,7 +418,7 @@ func (c compiler) schedule(subject string) (*ast.Term, error) {
 }
 
 // heldAbove reports whether an ancestor of path is in held.
-func heldAbove(held map[string]bool, path string) bool {
+func heldAbove[V any](held map[string]V, path string) bool {
 	for a := collections.Parent(path); a != ""; a = collections.Parent(a) {
 		if _, ok := held[a]; ok {
 			return true

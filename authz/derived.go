@@ -2,6 +2,7 @@ package authz
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
@@ -265,34 +266,35 @@ func schedulesSubtree(entries []ast.Object, path *ast.Term) bool {
 // topmostSchedulable computes an entry pt[principal] of the derived table
 // pt from the principal's sched entries (schedEntries): of the paths they
 // have as "all" or "both", those with none of them above, sorted (["/"]
-// when "/" is one); nil when there are none.
+// when "/" is one); nil when there are none. The entries' own path terms
+// make the array.
 func topmostSchedulable(entries []ast.Object) *ast.Term {
-	anywhere := map[string]bool{}
+	n := 0
+	for _, o := range entries {
+		n += o.Len()
+	}
+	anywhere := make(map[string]*ast.Term, n)
 	for _, o := range entries {
 		o.Foreach(func(path, kind *ast.Term) {
 			if stringOf(kind) != "subtree" {
-				anywhere[stringOf(path)] = true
+				anywhere[stringOf(path)] = path
 			}
 		})
 	}
 	if len(anywhere) == 0 {
 		return nil
 	}
-	if anywhere["/"] {
-		return ast.ArrayTerm(str("/"))
+	if root, ok := anywhere["/"]; ok {
+		return ast.ArrayTerm(root)
 	}
-	top := make([]string, 0, len(anywhere))
-	for path := range anywhere {
+	top := make([]*ast.Term, 0, len(anywhere))
+	for path, t := range anywhere {
 		if !heldAbove(anywhere, path) {
-			top = append(top, path)
+			top = append(top, t)
 		}
 	}
-	slices.Sort(top)
-	terms := make([]*ast.Term, len(top))
-	for i, path := range top {
-		terms[i] = str(path)
-	}
-	return ast.ArrayTerm(terms...)
+	slices.SortFunc(top, func(a, b *ast.Term) int { return strings.Compare(stringOf(a), stringOf(b)) })
+	return ast.ArrayTerm(top...)
 }
 
 // schedSubtreeObject is ps[principal] whole: the paths of the principal's
