@@ -64,12 +64,7 @@ with_derived(st) := object.union(applies, {
 	},
 	"ps": {pr: e |
 		some pr, _ in st.p
-		e := {path: true |
-			some s, _ in st.p[pr].s
-			some path, _ in st.sched[s]
-			derive.schedules_subtree(pr, path) with data.grantd.state as st
-		}
-		count(e) > 0
+		e := derive.subtree_schedulable(pr) with data.grantd.state as st
 	},
 	"pt": {pr: top |
 		some pr, _ in st.p

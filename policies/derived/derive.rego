@@ -46,32 +46,37 @@ held_at(principal, path) := roles if {
 	count(roles) > 0
 }
 
-# schedules_subtree(principal, path) is ps[principal][path]: true when a
-# subtree grant of one of the principal's subjects holds node.schedule on
-# the collection, and it is among that subject's topmost such collections
-# (sched[s][path] is "subtree" or "both"). Undefined otherwise.
-schedules_subtree(principal, path) if {
-	some s, _ in data.grantd.state.p[principal].s
-	data.grantd.state.sched[s][path] != "all"
+# subtree_schedulable(principal) is ps[principal]: the collections where
+# a subtree grant of one of the principal's subjects holds node.schedule
+# and that are among that subject's topmost such collections (sched[s][path]
+# is "subtree" or "both"), as a set {path: true}. Undefined when there are
+# none.
+subtree_schedulable(principal) := paths if {
+	paths := {path: true |
+		some s, _ in data.grantd.state.p[principal].s
+		some path, kind in data.grantd.state.sched[s]
+		kind != "all"
+	}
+	count(paths) > 0
 }
 
 # topmost_schedulable(principal) is pt[principal]: of the collections where
 # a grant of one of the principal's subjects holds node.schedule, those
-# with no such collection above them, sorted. A collection's path starts
-# with each of its ancestors' paths and a slash, so one builtin call per
-# collection tests all its ancestors. Undefined when there are none.
-topmost_schedulable(principal) := ["/"] if {
-	"/" in schedulable_anywhere(principal)
-} else := sort({p |
-	some p in anywhere
-	not strings.any_prefix_match(p, {concat("", [a, "/"]) | some a in anywhere})
-}) if {
-	anywhere := schedulable_anywhere(principal)
+# with no such collection above them, sorted. Undefined when there are
+# none.
+topmost_schedulable(principal) := topmost(anywhere) if {
+	anywhere := {path |
+		some s, _ in data.grantd.state.p[principal].s
+		some path, kind in data.grantd.state.sched[s]
+		kind != "subtree"
+	}
 	count(anywhere) > 0
 }
 
-schedulable_anywhere(principal) := {p |
-	some s, _ in data.grantd.state.p[principal].s
-	some p, k in data.grantd.state.sched[s]
-	k != "subtree"
+# A collection's path starts with each of its ancestors' paths and a
+# slash, so one builtin call per collection tests all its ancestors.
+topmost(paths) := ["/"] if {
+	"/" in paths
+} else := sort({p | some p in paths; not strings.any_prefix_match(p, prefixes)}) if {
+	prefixes := {concat("", [a, "/"]) | some a in paths}
 }

@@ -1,9 +1,11 @@
 # The derived tables at, held, ps and pt, for stock OPA on an exported
 # bundle (see derive.rego). grantd itself never loads this module: its
-# storage serves data.grantd.state.at, .held, .ps and .pt. Keyed two levels
-# deep, so that at[path][subject] computes one subject's roles, and the
-# policy's held[principal][path] and ps[principal][path] one principal's at
-# one collection, not a whole entry.
+# storage serves data.grantd.state.at, .held, .ps and .pt. at and held are
+# keyed two levels deep, so that at[path][subject] computes one subject's
+# roles, and the policy's held[principal][path] one principal's at one
+# collection, not a whole entry; ps and pt one level, so that the policy's
+# ps[principal][path] for each collection of a chain reads one entry, which
+# OPA computes once per query.
 package grantd.state
 
 import data.grantd.derive
@@ -22,17 +24,13 @@ held[principal][path] := derive.held_at(principal, path) if {
 	some path, _ in data.grantd.state.c
 }
 
-# ps[principal][path]: true when the principal may schedule on the
-# collection's subtree through a grant there (derive.schedules_subtree).
-ps[principal][path] if {
+# ps[principal]: the collections on whose subtree the principal may
+# schedule through a grant there, as a set; pt[principal]: the topmost
+# collections it may schedule on, sorted. Undefined when there are none.
+ps[principal] := derive.subtree_schedulable(principal) if {
 	some principal, _ in data.grantd.state.p
-	some s, _ in data.grantd.state.p[principal].s
-	some path, _ in data.grantd.state.sched[s]
-	derive.schedules_subtree(principal, path)
 }
 
-# pt[principal]: the topmost collections the principal may schedule on,
-# sorted. Undefined when it may schedule nowhere.
 pt[principal] := derive.topmost_schedulable(principal) if {
 	some principal, _ in data.grantd.state.p
 }
