@@ -297,13 +297,14 @@ func topmostSchedulable(entries []ast.Object) *ast.Term {
 	return ast.ArrayTerm(top...)
 }
 
-// schedSubtreeObject is ps[principal] whole: the paths of the principal's
-// sched entries that schedulesSubtree finds, as a set {path: true}.
+// schedSubtreeObject is ps[principal] whole: the paths the principal's
+// sched entries have as "subtree" or "both" (those schedulesSubtree
+// finds), as a set {path: true}.
 func schedSubtreeObject(entries []ast.Object) ast.Object {
 	o := ast.NewObject()
 	for _, e := range entries {
-		e.Foreach(func(path, _ *ast.Term) {
-			if schedulesSubtree(entries, path) {
+		e.Foreach(func(path, kind *ast.Term) {
+			if stringOf(kind) != "all" {
 				o.Insert(path, ast.InternedTerm(true))
 			}
 		})
