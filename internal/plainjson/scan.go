@@ -173,7 +173,23 @@ func (s *Scanner) skip(depth int) bool {
 	}
 	switch c := s.b[s.i]; {
 	case c == '{':
-		return s.Object(func([]byte) bool { return s.skip(depth + 1) })
+		// Keys are read as any other string here: encoding/json takes
+		// a key of invalid UTF-8, which Object (for known members) does not.
+		s.i++
+		if s.Take('}') {
+			return true
+		}
+		for {
+			if !s.Take('"') || !s.quoted() || !s.Take(':') || !s.skip(depth+1) {
+				return false
+			}
+			if s.Take('}') {
+				return true
+			}
+			if !s.Take(',') {
+				return false
+			}
+		}
 	case c == '[':
 		s.i++
 		if s.Take(']') {
@@ -191,6 +207,7 @@ func (s *Scanner) skip(depth int) bool {
 			}
 		}
 	case c == '"':
+		s.i++ // the opening quote
 		return s.quoted()
 	case c == '-' || c >= '0' && c <= '9':
 		return s.number()
@@ -198,9 +215,9 @@ func (s *Scanner) skip(depth int) bool {
 	return s.literal("true") || s.literal("false") || s.literal("null")
 }
 
-// quoted reads a string with any escapes.
+// quoted reads the rest of a string, after its opening quote, with any
+// escapes.
 func (s *Scanner) quoted() bool {
-	s.i++ // the opening quote
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		s.i++

@@ -20,7 +20,8 @@ func checkSkip(t *testing.T, b []byte) {
 
 func FuzzSkip(f *testing.F) {
 	for _, s := range []string{`{"a":[1,-2.5e+3,true,false,null,"\u00e9\n"]}`, `01`, `-`, `1.`, `.5`, `1e`, `"\x"`, `"\u12"`,
-		"\"\xff\"", "\"\x01\"", `[1,]`, `{"a":1,}`, `{"a"}`, ` [ ] `, `nul`, `truex`, `"a" "b"`, `[[[[]]]]`, `-0.0E-0`} {
+		"\"\xff\"", "\"\x01\"", `[1,]`, `{"a":1,}`, `{"a"}`, ` [ ] `, `nul`, `truex`, `"a" "b"`, `[[[[]]]]`, `-0.0E-0`,
+		"{\"\xf3\":[]}", "{\"\\u00e9\":1}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(checkSkip)
