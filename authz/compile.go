@@ -35,8 +35,8 @@ import (
 //	sched[subject]    {path: "all"|"subtree"|"both"}  the topmost collections where a grant of the
 //	                  subject holds node.schedule ("all"), the topmost of its subtree grants that
 //	                  do ("subtree"), and those that are both
-//	ps[principal][path]  true when sched of one of the principal's subjects has the path as
-//	                  "subtree" or "both"; derived like at, from p and sched
+//	hs[principal][path]  the highest collection of c[path] that sched of one of the principal's
+//	                  subjects has as "subtree" or "both"; derived like at, from p, sched and c
 //	pt[principal]     [path, ...]  of the paths where sched of the principal's subjects has "all"
 //	                  or "both", those with none of them above, sorted; derived like at
 //	repos["ns/name"]  {"ns", "public"}
@@ -61,11 +61,11 @@ const (
 	tNamespaces  = "ns"
 	tRepoGrants  = "rg"
 	tKubeGroups  = "kg"
-	// tApplies, tHeld, tSchedSubtree and tSchedTop are derived, never
+	// tApplies, tHeld, tSchedHighest and tSchedTop are derived, never
 	// stored (derived.go).
 	tApplies      = "at"
 	tHeld         = "held"
-	tSchedSubtree = "ps"
+	tSchedHighest = "hs"
 	tSchedTop     = "pt"
 )
 

@@ -328,8 +328,8 @@ func (s *snapshot) document() ast.Object {
 	state := s.object()
 	state.Insert(str(tApplies), ast.NewTerm(s.appliesObject()))
 	state.Insert(str(tHeld), ast.NewTerm(s.heldObject("")))
-	ps, pt := s.schedObjects()
-	state.Insert(str(tSchedSubtree), ast.NewTerm(ps))
+	hs, pt := s.schedObjects()
+	state.Insert(str(tSchedHighest), ast.NewTerm(hs))
 	state.Insert(str(tSchedTop), ast.NewTerm(pt))
 	return state
 }
@@ -388,20 +388,19 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 			return s.appliesObject(), nil
 		}
 		v, rest, ok = t.readApplies(path)
-	case path[2] == tSchedSubtree:
+	case path[2] == tSchedHighest:
 		switch len(path) {
 		case 3:
-			ps, _ := s.schedObjects()
-			return ps, nil
+			hs, _ := s.schedObjects()
+			return hs, nil
 		case 4:
-			o := schedSubtreeObject(t.schedEntries(path[3]))
+			o := s.highestObject(t.schedEntries(path[3]))
 			if o.Len() == 0 {
 				return nil, errNotFound
 			}
 			return o, nil
 		}
-		v, ok = ast.InternedTerm(true), schedulesSubtree(t.schedEntries(path[3]), str(path[4]))
-		rest = path[5:]
+		v, rest, ok = t.readHighest(path)
 	case path[2] == tSchedTop:
 		if len(path) == 3 {
 			_, pt := s.schedObjects()
@@ -437,13 +436,13 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 
 // entryRead reports whether a read is of one entry of the state or below
 // it, which the read log can record entry by entry: a whole table is not,
-// and neither is a principal's whole entry of held, which reads every
-// collection's.
+// and neither is a principal's whole entry of held or hs, which reads
+// every collection's.
 func entryRead(path storage.Path) bool {
 	if len(path) < 4 || path[0] != "grantd" || path[1] != "state" {
 		return false
 	}
-	return path[2] != tHeld || len(path) >= 5
+	return path[2] != tHeld && path[2] != tSchedHighest || len(path) >= 5
 }
 
 // tableObject materializes one table.

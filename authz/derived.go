@@ -8,7 +8,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 )
 
-// The derived tables of the compiled state, at, held, ps and pt: computed
+// The derived tables of the compiled state, at, held, hs and pt: computed
 // from the stored tables where the policy reads them (dataStore.Read),
 // entry by entry, with what they read recorded for the decision cache. An
 // exported bundle carries their definitions in Rego instead
@@ -217,7 +217,7 @@ func (s *snapshot) appliesObject() ast.Object {
 }
 
 // schedEntries is the sched entries of the principal's subjects, those it
-// has: what ps[principal] and pt[principal] derive from. The principal's
+// has: what hs[principal] and pt[principal] derive from. The principal's
 // entry and each subject's are recorded in reads, as the policy reading
 // them would.
 func (s *snapshot) schedEntries(principal string, reads *readLog) []ast.Object {
@@ -240,8 +240,8 @@ func (s *snapshot) schedEntries(principal string, reads *readLog) []ast.Object {
 }
 
 // schedEntries is snapshot.schedEntries, read once per transaction and
-// principal: the policy reads ps[principal][path] for each collection of
-// a target's chain.
+// principal: a creation's decision may read both hs[principal][path] and
+// pt[principal].
 func (t *readTxn) schedEntries(principal string) []ast.Object {
 	if !t.schedRead || t.schedPrincipal != principal {
 		t.schedPrincipal, t.schedRead = principal, true
@@ -250,10 +250,9 @@ func (t *readTxn) schedEntries(principal string) []ast.Object {
 	return t.sched
 }
 
-// schedulesSubtree computes an entry ps[principal][path] of the derived
-// table ps from the principal's sched entries (schedEntries): whether one
-// of them has the path as "subtree" or "both", the topmost collections
-// where a subtree grant of its subject holds node.schedule.
+// schedulesSubtree reports whether one of a principal's sched entries
+// (schedEntries) has the path as "subtree" or "both", the topmost
+// collections where a subtree grant of its subject holds node.schedule.
 func schedulesSubtree(entries []ast.Object, path *ast.Term) bool {
 	for _, o := range entries {
 		if k := o.Get(path); k != nil && stringOf(k) != "all" {
@@ -261,6 +260,41 @@ func schedulesSubtree(entries []ast.Object, path *ast.Term) bool {
 		}
 	}
 	return false
+}
+
+// highestSchedulable computes an entry hs[principal][path] of the derived
+// table hs from the principal's sched entries (schedEntries) and the
+// collection's chain c[path] (itself first): the highest collection of
+// the chain where schedulesSubtree holds, as the chain's own term; nil
+// when there is none.
+func highestSchedulable(entries []ast.Object, chain *ast.Term) *ast.Term {
+	if len(entries) == 0 || chain == nil {
+		return nil
+	}
+	a, ok := chain.Value.(*ast.Array)
+	if !ok {
+		return nil
+	}
+	for i := a.Len() - 1; i >= 0; i-- {
+		if p := a.Elem(i); schedulesSubtree(entries, p) {
+			return p
+		}
+	}
+	return nil
+}
+
+// readHighest reads hs[principal][path]: the chain and the principal's
+// sched entries are recorded in reads, as the policy reading them would.
+// A principal without sched entries has no entry, whatever the chain.
+func (t *readTxn) readHighest(path storage.Path) (*ast.Term, storage.Path, bool) {
+	entries := t.schedEntries(path[3])
+	if len(entries) == 0 {
+		return nil, nil, false
+	}
+	chain, _ := t.snap.tables[tCollections].Get(path[4])
+	t.reads.record(tCollections, path[4], chain)
+	v := highestSchedulable(entries, chain)
+	return v, path[5:], v != nil
 }
 
 // topmostSchedulable computes an entry pt[principal] of the derived table
@@ -297,35 +331,37 @@ func topmostSchedulable(entries []ast.Object) *ast.Term {
 	return ast.ArrayTerm(top...)
 }
 
-// schedSubtreeObject is ps[principal] whole: the paths the principal's
-// sched entries have as "subtree" or "both" (those schedulesSubtree
-// finds), as a set {path: true}.
-func schedSubtreeObject(entries []ast.Object) ast.Object {
+// highestObject is hs[principal] whole: the highest schedulable
+// collection (highestSchedulable) of every collection's chain that has
+// one, {path: highest}.
+func (s *snapshot) highestObject(entries []ast.Object) ast.Object {
 	o := ast.NewObject()
-	for _, e := range entries {
-		e.Foreach(func(path, kind *ast.Term) {
-			if stringOf(kind) != "all" {
-				o.Insert(path, ast.InternedTerm(true))
-			}
-		})
+	if len(entries) == 0 {
+		return o
+	}
+	for it := s.tables[tCollections].Iterator(); !it.Done(); {
+		path, chain, _ := it.Next()
+		if h := highestSchedulable(entries, chain); h != nil {
+			o.Insert(str(path), h)
+		}
 	}
 	return o
 }
 
-// schedObjects materializes the derived tables ps and pt: an entry for
+// schedObjects materializes the derived tables hs and pt: an entry for
 // every principal that has one. Never on a decision's path (the policy
 // reads one entry).
-func (s *snapshot) schedObjects() (ps, pt ast.Object) {
-	ps, pt = ast.NewObject(), ast.NewObject()
+func (s *snapshot) schedObjects() (hs, pt ast.Object) {
+	hs, pt = ast.NewObject(), ast.NewObject()
 	for it := s.tables[tPrincipals].Iterator(); !it.Done(); {
 		p, _, _ := it.Next()
 		entries := s.schedEntries(p, nil)
-		if o := schedSubtreeObject(entries); o.Len() > 0 {
-			ps.Insert(str(p), ast.NewTerm(o))
+		if o := s.highestObject(entries); o.Len() > 0 {
+			hs.Insert(str(p), ast.NewTerm(o))
 		}
 		if top := topmostSchedulable(entries); top != nil {
 			pt.Insert(str(p), top)
 		}
 	}
-	return ps, pt
+	return hs, pt
 }

@@ -99,7 +99,7 @@ func compiledSchedule(t *testing.T, v *env, subject, part string) []string {
 	return keys
 }
 
-// TestDerivedScheduleTables: the derived tables ps and pt read the same
+// TestDerivedScheduleTables: the derived tables hs and pt read the same
 // however they are addressed (whole, by principal, by principal and
 // collection), hold what the scheduling search needs of a principal's
 // subjects' sched entries, and equal what stock OPA computes from the
@@ -112,37 +112,68 @@ func TestDerivedScheduleTables(t *testing.T) {
 		// may); bob with the team and the org; one grant on / for nobody.
 		v.grant("user:bob", roles.Scheduler, "collection:/", store.ScopeExact))
 	read := stateReader(t, v)
-	ps, _ := read(tSchedSubtree).(ast.Object)
+	hs, _ := read(tSchedHighest).(ast.Object)
 	pt, _ := read(tSchedTop).(ast.Object)
-	if ps == nil || pt == nil {
-		t.Fatalf("ps or pt read whole is not an object: %v %v", ps, pt)
+	chains, _ := read(tCollections).(ast.Object)
+	if hs == nil || pt == nil || chains == nil {
+		t.Fatalf("hs, pt or c read whole is not an object: %v %v %v", hs, pt, chains)
 	}
-	want := map[string][2]string{ // ps[principal], pt[principal]
-		"user:ann": {`{"/Shared": true, "/Shared/Private/ann": true, "/a": true, "/a/b": true, "/c/d": true, "/c/d/e": true}`,
-			`["/Shared", "/a", "/c"]`},
+	want := map[string]struct {
+		subtree []string // the subjects' sched paths marked "subtree" or "both"
+		top     string   // pt[principal]
+	}{
+		"user:ann": {[]string{"/Shared", "/Shared/Private/ann", "/a", "/a/b", "/c/d", "/c/d/e"}, `["/Shared", "/a", "/c"]`},
 		// Exact on /: every collection lies under it, none of its subtree.
-		"user:bob": {`{"/Shared": true, "/Shared/Private/bob": true, "/a": true, "/a/b": true, "/c/d/e": true}`, `["/"]`},
-		"user:cy":  {`{"/Shared": true, "/Shared/Private/cy": true}`, `["/Shared"]`},
+		"user:bob": {[]string{"/Shared", "/Shared/Private/bob", "/a", "/a/b", "/c/d/e"}, `["/"]`},
+		"user:cy":  {[]string{"/Shared", "/Shared/Private/cy"}, `["/Shared"]`},
 	}
 	for p, w := range want {
-		for i, table := range []string{tSchedSubtree, tSchedTop} {
-			got := read(table, p)
-			if got == nil || ast.Compare(got, ast.MustParseTerm(w[i]).Value) != 0 {
-				t.Errorf("%s[%s] = %v, want %s", table, p, got, w[i])
-			}
-			whole := map[string]ast.Object{tSchedSubtree: ps, tSchedTop: pt}[table]
-			if e := whole.Get(ast.StringTerm(p)); e == nil || got == nil || ast.Compare(e.Value, got) != 0 {
-				t.Errorf("the whole table's %s[%s] = %v, read alone %v", table, p, e, got)
-			}
+		if got := read(tSchedTop, p); got == nil || ast.Compare(got, ast.MustParseTerm(w.top).Value) != 0 {
+			t.Errorf("pt[%s] = %v, want %s", p, got, w.top)
 		}
-		for _, c := range []string{"/", "/Shared", "/a", "/a/b", "/a/b/c", "/c", "/c/d", "/c/d/e", "/e", "/nope"} {
-			in := ps.Get(ast.StringTerm(p)).Value.(ast.Object).Get(ast.StringTerm(c)) != nil
-			if got := read(tSchedSubtree, p, c); (got != nil) != in || got != nil && ast.Compare(got, ast.Boolean(true)) != 0 {
-				t.Errorf("ps[%s][%s] = %v, the whole table has it: %v", p, c, got, in)
+		if e, got := pt.Get(ast.StringTerm(p)), read(tSchedTop, p); e == nil || got == nil || ast.Compare(e.Value, got) != 0 {
+			t.Errorf("the whole table's pt[%s] = %v, read alone %v", p, e, got)
+		}
+		// hs[p][c] for every collection: the highest of its chain (itself
+		// first) among the subtree paths.
+		entry := read(tSchedHighest, p)
+		n := 0
+		chains.Foreach(func(c, chain *ast.Term) {
+			var highest ast.Value
+			chain.Value.(*ast.Array).Foreach(func(a *ast.Term) {
+				if slices.Contains(w.subtree, string(a.Value.(ast.String))) {
+					highest = a.Value
+				}
+			})
+			got := read(tSchedHighest, p, string(c.Value.(ast.String)))
+			if (got == nil) != (highest == nil) || got != nil && ast.Compare(got, highest) != 0 {
+				t.Errorf("hs[%s][%s] = %v, want %v", p, c, got, highest)
 			}
+			var inEntry, inWhole ast.Value
+			if e, ok := entry.(ast.Object); ok && e.Get(c) != nil {
+				inEntry = e.Get(c).Value
+			}
+			if e := hs.Get(ast.StringTerm(p)); e != nil && e.Value.(ast.Object).Get(c) != nil {
+				inWhole = e.Value.(ast.Object).Get(c).Value
+			}
+			if ast.Compare(inEntry, got) != 0 || ast.Compare(inWhole, got) != 0 {
+				t.Errorf("hs[%s][%s] = %v read alone, %v in the principal's entry, %v in the whole table", p, c, got, inEntry, inWhole)
+			}
+			if got != nil {
+				n++
+			}
+		})
+		if n == 0 {
+			t.Errorf("hs[%s] has no entry", p)
 		}
 	}
-	for _, table := range []string{tSchedSubtree, tSchedTop} {
+	for c, h := range map[string]string{"/a/b/c": "/a", "/c/d/e": "/c/d", "/c": "", "/e": "", "/Shared/Private/ann": "/Shared"} {
+		got := read(tSchedHighest, "user:ann", c)
+		if h == "" && got != nil || h != "" && (got == nil || ast.Compare(got, ast.String(h)) != 0) {
+			t.Errorf("hs[user:ann][%s] = %v, want %q", c, got, h)
+		}
+	}
+	for _, table := range []string{tSchedHighest, tSchedTop} {
 		if got := read(table, "user:nobody"); got != nil {
 			t.Errorf("%s[user:nobody] = %v", table, got)
 		}
@@ -150,10 +181,13 @@ func TestDerivedScheduleTables(t *testing.T) {
 			t.Errorf("%s[team:acme/ops] = %v (not a principal)", table, got)
 		}
 	}
+	if got := read(tSchedHighest, "user:ann", "/nope"); got != nil {
+		t.Errorf("hs[user:ann][/nope] = %v (no such collection)", got)
+	}
 	// Read whole, the state holds the same tables, and stock OPA, given
 	// the exported data and the derived modules, computes them alike.
 	state, _ := read().(ast.Object)
-	for table, whole := range map[string]ast.Object{tSchedSubtree: ps, tSchedTop: pt} {
+	for table, whole := range map[string]ast.Object{tSchedHighest: hs, tSchedTop: pt} {
 		if state == nil || state.Get(ast.StringTerm(table)) == nil || ast.Compare(state.Get(ast.StringTerm(table)).Value, whole) != 0 {
 			t.Errorf("data.grantd.state read whole has no %s, or another one than data.grantd.state.%s", table, table)
 		}

@@ -169,8 +169,7 @@ default schedulable := []
 
 schedulable := [highest] if {
 	creates_workload
-	levels := [a | some a in data.grantd.state.c[target]; data.grantd.state.ps[input.subject][a]]
-	highest := levels[count(levels) - 1]
+	highest := data.grantd.state.hs[input.subject][target]
 } else := [target] if {
 	creates_workload
 	exact_schedules_at_target
@@ -184,9 +183,9 @@ creates_workload if {
 	decision.allowed
 }
 
-# The derived ps lists, of the principal's subjects' sched, the topmost
-# collections of their subtree grants that hold node.schedule: the highest
-# of the target's chain is among them. Failing that, an exact grant at the
+# The derived hs is the highest collection of the target's chain among
+# the topmost collections of the principal's subjects' subtree grants that
+# hold node.schedule (their sched), in one read. Failing that, an exact grant at the
 # target itself makes it schedulable (the target is the lowest of its
 # chain, so it is the highest only when nothing above it is). Failing
 # both, the derived pt is the topmost of all their collections.

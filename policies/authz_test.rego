@@ -51,7 +51,7 @@ state := {
 }
 
 # with_derived completes a hand-written state with its derived tables at,
-# held, ps and pt, as policies/derived defines them (grantd's storage
+# held, hs and pt, as policies/derived defines them (grantd's storage
 # computes them natively).
 with_derived(st) := object.union(applies, {
 	"held": {pr: e |
@@ -62,9 +62,13 @@ with_derived(st) := object.union(applies, {
 		}
 		count(e) > 0
 	},
-	"ps": {pr: e |
+	"hs": {pr: e |
 		some pr, _ in st.p
-		e := derive.subtree_schedulable(pr) with data.grantd.state as st
+		e := {path: h |
+			some path, _ in st.c
+			h := derive.highest_schedulable(pr, path) with data.grantd.state as st
+		}
+		count(e) > 0
 	},
 	"pt": {pr: top |
 		some pr, _ in st.p

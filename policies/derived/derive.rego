@@ -1,5 +1,5 @@
 # Derived views of the compiled state, as Rego: what data.grantd.state.at,
-# .held, .ps and .pt hold. grantd's storage computes them natively when the
+# .held, .hs and .pt hold. grantd's storage computes them natively when the
 # policy reads them (authz/derived.go); an exported bundle carries these
 # modules instead of the tables, so stock OPA computes the same values from
 # the tables it does carry. authz's tests check that the two agree.
@@ -46,18 +46,21 @@ held_at(principal, path) := roles if {
 	count(roles) > 0
 }
 
-# subtree_schedulable(principal) is ps[principal]: the collections where
-# a subtree grant of one of the principal's subjects holds node.schedule
-# and that are among that subject's topmost such collections (sched[s][path]
-# is "subtree" or "both"), as a set {path: true}. Undefined when there are
-# none.
-subtree_schedulable(principal) := paths if {
-	paths := {path: true |
+# highest_schedulable(principal, path) is hs[principal][path]: of the
+# collections where a subtree grant of one of the principal's subjects
+# holds node.schedule and that are among that subject's topmost such
+# collections (sched[s][path] is "subtree" or "both"), the highest on the
+# path's chain (which lists the path first, "/" last). The principal's
+# set is built once, then each collection of the chain looked up in it.
+# Undefined when there is none.
+highest_schedulable(principal, path) := levels[count(levels) - 1] if {
+	paths := {p: true |
 		some s, _ in data.grantd.state.p[principal].s
-		some path, kind in data.grantd.state.sched[s]
+		some p, kind in data.grantd.state.sched[s]
 		kind != "all"
 	}
-	count(paths) > 0
+	levels := [a | some a in data.grantd.state.c[path]; paths[a]]
+	count(levels) > 0
 }
 
 # topmost_schedulable(principal) is pt[principal]: of the collections where

@@ -1,11 +1,10 @@
-# The derived tables at, held, ps and pt, for stock OPA on an exported
+# The derived tables at, held, hs and pt, for stock OPA on an exported
 # bundle (see derive.rego). grantd itself never loads this module: its
-# storage serves data.grantd.state.at, .held, .ps and .pt. at and held are
-# keyed two levels deep, so that at[path][subject] computes one subject's
-# roles, and the policy's held[principal][path] one principal's at one
-# collection, not a whole entry; ps and pt one level, so that the policy's
-# ps[principal][path] for each collection of a chain reads one entry, which
-# OPA computes once per query.
+# storage serves data.grantd.state.at, .held, .hs and .pt. at, held and hs
+# are keyed two levels deep, so that at[path][subject] computes one
+# subject's roles, and the policy's held[principal][path] and
+# hs[principal][path] one principal's at one collection, not a whole
+# entry; pt one level.
 package grantd.state
 
 import data.grantd.derive
@@ -24,11 +23,13 @@ held[principal][path] := derive.held_at(principal, path) if {
 	some path, _ in data.grantd.state.c
 }
 
-# ps[principal]: the collections on whose subtree the principal may
-# schedule through a grant there, as a set; pt[principal]: the topmost
-# collections it may schedule on, sorted. Undefined when there are none.
-ps[principal] := derive.subtree_schedulable(principal) if {
+# hs[principal][path]: the highest collection of the path's chain on
+# whose subtree the principal may schedule through a grant there;
+# pt[principal]: the topmost collections it may schedule on, sorted.
+# Undefined when there are none.
+hs[principal][path] := derive.highest_schedulable(principal, path) if {
 	some principal, _ in data.grantd.state.p
+	some path, _ in data.grantd.state.c
 }
 
 pt[principal] := derive.topmost_schedulable(principal) if {
