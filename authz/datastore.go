@@ -92,7 +92,7 @@ type readTxn struct {
 	// read last, and its grant maps (snapshot.grantMaps).
 	atPath string
 	atMaps []ast.Object
-	// schedPrincipal and sched are the principal whose derived ps or pt
+	// schedPrincipal and sched are the principal whose derived hs or pt
 	// entry was read last, and its subjects' sched entries
 	// (snapshot.schedEntries); schedRead is whether they are set.
 	schedPrincipal string
