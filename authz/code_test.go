@@ -2,9 +2,12 @@ package authz
 
 import (
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/grantd/grantd/subjects"
 )
@@ -31,5 +34,28 @@ func TestCodesMatchThePolicy(t *testing.T) {
 		if reason(Request{Subject: subjects.MustParse("user:x"), Operation: "container.view"}, Decision{Code: c}) == "denied ("+string(c)+")" {
 			t.Errorf("Code %q has no reason for people", c)
 		}
+	}
+}
+
+// A decision document the engine cannot read is an error (the engine then
+// denies), never a panic; a well-formed one is read whole.
+func TestDecisionFromDocument(t *testing.T) {
+	for _, src := range []string{
+		`"granted"`,
+		`{}`,
+		`{"code": "granted"}`,
+		`{"allowed": "true", "code": "granted"}`,
+	} {
+		if d, err := decisionFrom(ast.MustParseTerm(src)); err == nil {
+			t.Errorf("%s: read as %+v, want an error", src, d)
+		}
+	}
+	d, err := decisionFrom(ast.MustParseTerm(`{"allowed": false, "code": "missing_options", "collection": "/a", "options": ["privileged"], "secrets": ["/b"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Decision{Code: CodeMissingOptions, Collection: "/a", Options: []string{"privileged"}, Secrets: []string{"/b"}}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("read %+v, want %+v", d, want)
 	}
 }

@@ -59,33 +59,51 @@ func (r Request) Input() *ast.Term {
 	res := ast.NewObject()
 	switch {
 	case r.Kubernetes:
-		res.Insert(str("namespace"), str(r.Namespace))
+		res.Insert(keyNamespace, str(r.Namespace))
 	case r.Repository != "":
-		res.Insert(str("repository"), str(r.Repository))
+		res.Insert(keyRepository, str(r.Repository))
 	case r.Collection != "":
-		res.Insert(str("collection"), str(r.Collection))
+		res.Insert(keyCollection, str(r.Collection))
 	case r.HasLabels || r.Labels != nil:
 		labels := ast.NewObject()
 		for k, v := range r.Labels {
 			labels.Insert(str(k), str(v))
 		}
-		res.Insert(str("labels"), ast.NewTerm(labels))
+		res.Insert(keyLabels, ast.NewTerm(labels))
 	}
 	in := ast.NewObject(
-		ast.Item(str("subject"), str(r.Subject.String())),
-		ast.Item(str("operation"), str(r.Operation)),
-		ast.Item(str("resource"), ast.NewTerm(res)))
+		ast.Item(keySubject, str(r.Subject.String())),
+		ast.Item(keyOperation, str(r.Operation)),
+		ast.Item(keyResource, ast.NewTerm(res)))
 	if len(r.Options) > 0 {
-		in.Insert(str("options"), stringArray(r.Options))
+		in.Insert(keyOptions, stringArray(r.Options))
 	}
 	if len(r.Secrets) > 0 {
-		in.Insert(str("secrets"), stringArray(r.Secrets))
+		in.Insert(keySecrets, stringArray(r.Secrets))
 	}
 	if r.Kubernetes && len(r.Groups) > 0 {
-		in.Insert(str("groups"), stringArray(r.Groups))
+		in.Insert(keyGroups, stringArray(r.Groups))
 	}
 	return ast.NewTerm(in)
 }
+
+// The keys of the input and of the decision document, made once: every
+// decision builds the one and reads the other with them (a term made per
+// use is an allocation each).
+var (
+	keySubject    = str("subject")
+	keyOperation  = str("operation")
+	keyResource   = str("resource")
+	keyNamespace  = str("namespace")
+	keyRepository = str("repository")
+	keyCollection = str("collection")
+	keyLabels     = str("labels")
+	keyOptions    = str("options")
+	keySecrets    = str("secrets")
+	keyGroups     = str("groups")
+	keyAllowed    = str("allowed")
+	keyCode       = str("code")
+)
 
 func stringArray(items []string) *ast.Term {
 	terms := make([]*ast.Term, len(items))
@@ -176,17 +194,21 @@ func decisionFrom(t *ast.Term) (Decision, error) {
 		return Decision{}, fmt.Errorf("decision is %T, not an object", t.Value)
 	}
 	var d Decision
-	allowed, ok := o.Get(str("allowed")).Value.(ast.Boolean)
+	a := o.Get(keyAllowed)
+	if a == nil {
+		return Decision{}, fmt.Errorf("decision has no allowed")
+	}
+	allowed, ok := a.Value.(ast.Boolean)
 	if !ok {
 		return Decision{}, fmt.Errorf("decision has no boolean allowed")
 	}
 	d.Allowed = bool(allowed)
-	d.Code = Code(stringOf(o.Get(str("code"))))
-	d.Collection = stringOf(o.Get(str("collection")))
-	if v := o.Get(str("options")); v != nil {
+	d.Code = Code(stringOf(o.Get(keyCode)))
+	d.Collection = stringOf(o.Get(keyCollection))
+	if v := o.Get(keyOptions); v != nil {
 		d.Options = stringsOf(v.Value)
 	}
-	if v := o.Get(str("secrets")); v != nil {
+	if v := o.Get(keySecrets); v != nil {
 		d.Secrets = stringsOf(v.Value)
 	}
 	return d, nil

@@ -138,7 +138,7 @@ func (s *snapshot) subjectsOf(principal string, reads *readLog) ast.Object {
 	if po == nil {
 		return nil
 	}
-	set, _ := field(po, "s").(ast.Object)
+	set, _ := field(po, keySubjectSet).(ast.Object)
 	return set
 }
 

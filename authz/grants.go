@@ -79,7 +79,7 @@ func (s *snapshot) grantsFor(r Request, d Decision, reads *readLog) []string {
 	if p == nil {
 		return nil
 	}
-	subjectSet, _ := field(p, "s").(ast.Object)
+	subjectSet, _ := field(p, keySubjectSet).(ast.Object)
 	if subjectSet == nil {
 		return nil
 	}
@@ -164,10 +164,14 @@ func (s *snapshot) entryTerm(table, name string) (ast.Object, *ast.Term) {
 	return o, v
 }
 
-// field is an object's value at a string key, nil when it has none.
-func field(o ast.Object, k string) ast.Value {
-	if t := o.Get(str(k)); t != nil {
+// field is an object's value at a key, nil when it has none.
+func field(o ast.Object, k *ast.Term) ast.Value {
+	if t := o.Get(k); t != nil {
 		return t.Value
 	}
 	return nil
 }
+
+// keySubjectSet is the key of a principal's subjects in its entry p[name]
+// (compile.go), made once: decisions read it.
+var keySubjectSet = str("s")
