@@ -240,9 +240,16 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 	return nil, nil
 }
 
+// principalSubjects is the key of a principal's subjects in its entry
+// p[name] (the policy's principal.s); keySubjectSet is its term, made once
+// for the decisions that read it.
+const principalSubjects = "s"
+
+var keySubjectSet = str(principalSubjects)
+
 func (t terms) principal(kind, name string, active, admin bool, def string, subjects []string) *ast.Term {
 	return obj(t.kv("kind", t.str(kind)), t.kv("name", t.str(name)), t.kv("active", ast.InternedTerm(active)),
-		t.kv("admin", ast.InternedTerm(admin)), t.kv("default", t.str(def)), t.kv("s", t.stringSet(subjects...)))
+		t.kv("admin", ast.InternedTerm(admin)), t.kv("default", t.str(def)), t.kv(principalSubjects, t.stringSet(subjects...)))
 }
 
 func (c compiler) role(id string) (*ast.Term, error) {

@@ -171,7 +171,3 @@ func field(o ast.Object, k *ast.Term) ast.Value {
 	}
 	return nil
 }
-
-// keySubjectSet is the key of a principal's subjects in its entry p[name]
-// (compile.go), made once: decisions read it.
-var keySubjectSet = str("s")
