@@ -17,6 +17,8 @@ package grantd.authz
 # and the operation's, where it tests them instead of through these rules:
 # a rule costs each decision an evaluation and a cache entry of its own,
 # a second read of the entry is served from the decision's read cache.
+# Past the Swarm branch the rules are used: the repository path reads
+# both entries many times, and a rule evaluated once is then cheaper.
 principal := data.grantd.state.p[input.subject]
 
 op := data.grantd.state.ops[input.operation]
@@ -44,7 +46,7 @@ decision := subject_problem if {
 } else := swarm_decision if {
 	data.grantd.state.ops[input.operation].kind == "swarm"
 } else := {"allowed": false, "code": "wrong_resource"} if {
-	data.grantd.state.ops[input.operation].kind == "kubernetes"
+	op.kind == "kubernetes"
 } else := repo_decision
 
 # A Kubernetes request names a namespace ("" for the cluster scope). A rule,
