@@ -100,6 +100,9 @@ type readTxn struct {
 	schedRead      bool
 	// seen is the evaluation's cache of what it read (readCache).
 	seen readCache
+	// rules is the evaluation's cache of the rules it evaluated
+	// (ruleCache).
+	rules ruleCache
 }
 
 // readCache is the documents one evaluation read at

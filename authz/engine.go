@@ -199,7 +199,7 @@ func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, reads 
 	found := false
 	err = topdown.NewQuery(e.queries[query]).WithCompiler(e.compiler).WithStore(e.opa).WithTransaction(txn).
 		WithInput(input).WithStrictBuiltinErrors(true).
-		WithBaseCache(&txn.(*readTxn).seen).WithMetrics(metrics.NoOp()).
+		WithBaseCache(&txn.(*readTxn).seen).WithVirtualCache(&txn.(*readTxn).rules).WithMetrics(metrics.NoOp()).
 		Iter(ctx, func(qr topdown.QueryResult) error {
 			for i, v := range vars {
 				out[i] = qr[v]
