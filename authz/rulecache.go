@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"slices"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -38,14 +40,19 @@ type ruleEntry struct {
 	undefined bool
 }
 
+// terms is the entry's reference.
+func (e *ruleEntry) terms() ast.Ref {
+	if e.long != nil {
+		return e.long
+	}
+	return e.short[:e.n]
+}
+
 func (e *ruleEntry) is(ref ast.Ref) bool {
 	if e.n != len(ref) {
 		return false
 	}
-	terms := e.long
-	if terms == nil {
-		terms = e.short[:e.n]
-	}
+	terms := e.terms()
 	for i := len(ref) - 1; i >= 0; i-- {
 		if !terms[i].Equal(ref[i]) {
 			return false
@@ -131,11 +138,8 @@ func (c *ruleCache) Keys() []ast.Ref {
 		if e.value == nil {
 			continue
 		}
-		ref := e.long
-		if ref == nil {
-			ref = append(ast.Ref(nil), e.short[:e.n]...)
-		}
-		keys = append(keys, ref)
+		// A copy: the caller may change what it is given.
+		keys = append(keys, slices.Clone(e.terms()))
 	}
 	return keys
 }

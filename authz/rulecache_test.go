@@ -98,4 +98,13 @@ func TestRuleCacheFrames(t *testing.T) {
 	if v, _ := c.Get(ref); !v.Equal(ast.StringTerm("below")) {
 		t.Fatalf("after the pop: %v", v)
 	}
+	// The keys are copies: changing one changes nothing in the cache.
+	keys := c.Keys()
+	if len(keys) != 1 || !keys[0].Equal(ref) {
+		t.Fatalf("Keys() = %v, want [%v]", keys, ref)
+	}
+	keys[0][3] = ast.StringTerm("overwritten")
+	if v, _ := c.Get(ref); !v.Equal(ast.StringTerm("below")) {
+		t.Fatalf("after changing a key: %v", v)
+	}
 }
