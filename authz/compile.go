@@ -298,13 +298,18 @@ func (c compiler) collection(path string) (*ast.Term, error) {
 	return ast.ArrayTerm(paths...), nil
 }
 
-// grantMap is {subject: {role: grant ID}} for a set of grants.
-func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
-	type held struct {
-		roles []string
-		ids   map[string]string // role → grant ID; the last grant of a role wins, as with Insert
-	}
-	bySubject := map[subjects.Subject]*held{}
+// subjectGrants is what a set of grants gives each subject: its roles in
+// their first order, and the grant ID of each (the last grant of a role
+// wins, as with Insert).
+type subjectGrants struct {
+	roles []string
+	ids   map[string]string
+}
+
+// groupGrants groups the grants kept by subject, the subjects in their
+// first order.
+func groupGrants(gs []*store.Grant, keep func(*store.Grant) bool) ([]subjects.Subject, map[subjects.Subject]*subjectGrants) {
+	bySubject := map[subjects.Subject]*subjectGrants{}
 	var order []subjects.Subject
 	for _, g := range gs {
 		if !keep(g) {
@@ -312,7 +317,7 @@ func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Te
 		}
 		h, ok := bySubject[g.Subject]
 		if !ok {
-			h = &held{ids: map[string]string{}}
+			h = &subjectGrants{ids: map[string]string{}}
 			bySubject[g.Subject] = h
 			order = append(order, g.Subject)
 		}
@@ -321,6 +326,13 @@ func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Te
 		}
 		h.ids[g.Role] = g.ID
 	}
+	return order, bySubject
+}
+
+// grantObject is {subject: {role: grant ID}} for a set of grants, as an
+// object (the table rg; gs and ge keep a grantMap).
+func (t terms) grantObject(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
+	order, bySubject := groupGrants(gs, keep)
 	if len(order) == 0 {
 		return nil
 	}
@@ -334,6 +346,21 @@ func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Te
 		kvs[i] = [2]*ast.Term{t.subject(s), obj(roles...)}
 	}
 	return obj(kvs...)
+}
+
+// grantMap is {subject: {role: grant ID}} for a set of grants, as a
+// grantMap; nil when none is kept.
+func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
+	order, bySubject := groupGrants(gs, keep)
+	if len(order) == 0 {
+		return nil
+	}
+	m := make(map[string]map[string]string, len(order))
+	for _, s := range order {
+		// The subject's string is its shared term's.
+		m[stringOf(t.subject(s))] = bySubject[s].ids
+	}
+	return t.newGrantMap(m)
 }
 
 func (c compiler) collectionGrants(path string, exact bool) (*ast.Term, error) {
@@ -353,7 +380,7 @@ func (c compiler) repoGrants(object string) (*ast.Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.t.grantMap(gs, func(*store.Grant) bool { return true }), nil
+	return c.t.grantObject(gs, func(*store.Grant) bool { return true }), nil
 }
 
 // schedule lists, for subject, the topmost collections where a grant of

@@ -91,7 +91,7 @@ type readTxn struct {
 	// atPath and atMaps are the collection whose derived at entry was
 	// read last, and its grant maps (snapshot.grantMaps).
 	atPath string
-	atMaps []ast.Object
+	atMaps []*grantMap
 	// schedPrincipal and sched are the principal whose derived hs or pt
 	// entry was read last, and its subjects' sched entries
 	// (snapshot.schedEntries); schedRead is whether they are set.
@@ -453,6 +453,9 @@ func tableObject(t *table) ast.Object {
 	o := ast.NewObject()
 	for it := t.Iterator(); !it.Done(); {
 		k, v, _ := it.Next()
+		if m, ok := v.Value.(*grantMap); ok {
+			v = ast.NewTerm(m.object())
+		}
 		o.Insert(str(k), v)
 	}
 	return o

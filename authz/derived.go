@@ -20,7 +20,7 @@ import (
 // reads, entry by entry (c, then gs and ge), so that a cached decision
 // that read at[path] is dropped by a write to any of them, as if the
 // policy had read them itself.
-func (s *snapshot) grantMaps(path string, reads *readLog) []ast.Object {
+func (s *snapshot) grantMaps(path string, reads *readLog) []*grantMap {
 	get := func(table, name string) *ast.Term {
 		v, _ := s.tables[table].Get(name)
 		reads.record(table, name, v)
@@ -30,11 +30,11 @@ func (s *snapshot) grantMaps(path string, reads *readLog) []ast.Object {
 	if col == nil {
 		return nil
 	}
-	maps := make([]ast.Object, 0, 8)
+	maps := make([]*grantMap, 0, 8)
 	add := func(v *ast.Term) {
 		if v != nil {
-			if o, ok := v.Value.(ast.Object); ok {
-				maps = append(maps, o)
+			if m, ok := v.Value.(*grantMap); ok {
+				maps = append(maps, m)
 			}
 		}
 	}
@@ -49,48 +49,40 @@ func (s *snapshot) grantMaps(path string, reads *readLog) []ast.Object {
 // collection's grant maps (grantMaps), merged by subject: {subject: {role:
 // grant ID}}. When several grants give a subject the same role, the one
 // nearest the collection names it.
-func applies(maps []ast.Object) (*ast.Term, bool) {
-	switch len(maps) {
-	case 0:
+func applies(maps []*grantMap) (*ast.Term, bool) {
+	if len(maps) == 0 {
 		return nil, false
-	case 1:
-		return ast.NewTerm(maps[0]), true
 	}
 	merged := ast.NewObject()
 	for _, m := range maps {
-		m.Foreach(func(subject, _ *ast.Term) {
-			if merged.Get(subject) == nil {
-				merged.Insert(subject, appliesTo(maps, subject))
+		for _, s := range m.subjects {
+			if sub := str(s); merged.Get(sub) == nil {
+				merged.Insert(sub, appliesTo(maps, s))
 			}
-		})
+		}
 	}
 	return ast.NewTerm(merged), true
 }
 
 // appliesTo computes at[path][subject]: the subject's roles in the
-// collection's grant maps, merged in their order.
-func appliesTo(maps []ast.Object, subject *ast.Term) *ast.Term {
-	var found *ast.Term
+// collection's grant maps, merged in their order; nil when it has none.
+func appliesTo(maps []*grantMap, subject string) *ast.Term {
 	var merged ast.Object
 	for _, m := range maps {
-		roles := m.Get(subject)
-		switch {
-		case roles == nil:
-		case found == nil:
-			found = roles
-		default:
+		roles, ids := m.grantsOf(subject)
+		for i, role := range roles {
 			if merged == nil {
-				merged = found.Value.(ast.Object).Copy()
-				found = ast.NewTerm(merged)
+				merged = ast.NewObject()
 			}
-			roles.Value.(ast.Object).Foreach(func(role, id *ast.Term) {
-				if merged.Get(role) == nil {
-					merged.Insert(role, id)
-				}
-			})
+			if merged.Get(role) == nil {
+				merged.Insert(role, str(ids[i]))
+			}
 		}
 	}
-	return found
+	if merged == nil {
+		return nil
+	}
+	return ast.NewTerm(merged)
 }
 
 // readApplies reads at[path] (whole, or one subject's roles, and below):
@@ -103,14 +95,14 @@ func (t *readTxn) readApplies(path storage.Path) (*ast.Term, storage.Path, bool)
 		v, ok := applies(maps)
 		return v, path[4:], ok
 	}
-	v := appliesTo(maps, str(path[4]))
+	v := appliesTo(maps, path[4])
 	return v, path[5:], v != nil
 }
 
 // grantMaps is the collection's grant maps (snapshot.grantMaps), gathered
 // once per transaction and collection: the policy reads at[path][s] for
 // one subject after another, and held[principal][path] after them.
-func (t *readTxn) grantMaps(path string) []ast.Object {
+func (t *readTxn) grantMaps(path string) []*grantMap {
 	if t.atPath != path || t.atMaps == nil {
 		t.atPath, t.atMaps = path, t.snap.grantMaps(path, t.reads)
 	}
@@ -145,20 +137,20 @@ func (s *snapshot) subjectsOf(principal string, reads *readLog) ast.Object {
 // rolesHeld computes an entry held[principal][path] of the derived table
 // held: the roles that the principal's subjects hold in the collection's
 // grant maps (grantMaps), as a set {role: true}; nil when they hold none.
-func rolesHeld(subjects ast.Object, maps []ast.Object) *ast.Term {
+func rolesHeld(subjects ast.Object, maps []*grantMap) *ast.Term {
 	if subjects == nil || len(maps) == 0 {
 		return nil
 	}
 	var roles ast.Object
 	subjects.Foreach(func(sub, _ *ast.Term) {
+		s := stringOf(sub)
 		for _, m := range maps {
-			if r := m.Get(sub); r != nil {
-				r.Value.(ast.Object).Foreach(func(role, _ *ast.Term) {
-					if roles == nil {
-						roles = ast.NewObject()
-					}
-					roles.Insert(role, ast.InternedTerm(true))
-				})
+			held, _ := m.grantsOf(s)
+			for _, role := range held {
+				if roles == nil {
+					roles = ast.NewObject()
+				}
+				roles.Insert(role, ast.InternedTerm(true))
 			}
 		}
 	})
@@ -174,7 +166,7 @@ func rolesHeld(subjects ast.Object, maps []ast.Object) *ast.Term {
 // entry).
 func (s *snapshot) heldObject(principal string) ast.Object {
 	var paths []string
-	var maps [][]ast.Object
+	var maps [][]*grantMap
 	for it := s.tables[tCollections].Iterator(); !it.Done(); {
 		path, _, _ := it.Next()
 		paths = append(paths, path)

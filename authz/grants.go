@@ -85,17 +85,18 @@ func (s *snapshot) grantsFor(r Request, d Decision, reads *readLog) []string {
 	}
 	op := str(r.Operation)
 	var ids []string
+	addGrant := func(role *ast.Term, id string) {
+		ops, _ := entryObject(tRoles, stringOf(role))
+		if ops != nil && ops.Get(op) != nil {
+			ids = append(ids, id)
+		}
+	}
 	addRoles := func(t *ast.Term) {
 		roles, _ := t.Value.(ast.Object)
 		if roles == nil {
 			return
 		}
-		roles.Foreach(func(role, id *ast.Term) {
-			ops, _ := entryObject(tRoles, stringOf(role))
-			if ops != nil && ops.Get(op) != nil {
-				ids = append(ids, stringOf(id))
-			}
-		})
+		roles.Foreach(func(role, id *ast.Term) { addGrant(role, stringOf(id)) })
 	}
 	// collect adds the grants of an entry {subject: {role: grant ID}} to
 	// the subjects of sets, walking whichever side is smaller: a high
@@ -141,8 +142,13 @@ func (s *snapshot) grantsFor(r Request, d Decision, reads *readLog) []string {
 		collect(tRepoGrants, subjects.NamespaceOf(ns).String(), subjectSet)
 	default:
 		// The grant maps the policy's at[path] merges (snapshot.grantMaps).
-		for _, bySubject := range s.grantMaps(d.Collection, reads) {
-			collectFrom(bySubject, subjectSet)
+		for _, m := range s.grantMaps(d.Collection, reads) {
+			subjectSet.Foreach(func(sub, _ *ast.Term) {
+				roles, grants := m.grantsOf(stringOf(sub))
+				for i, role := range roles {
+					addGrant(role, grants[i])
+				}
+			})
 		}
 	}
 	slices.Sort(ids)

@@ -1,0 +1,128 @@
+package authz
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// grantMap is an entry of the tables gs and ge, {subject: {role: grant
+// ID}}, as a snapshot keeps it: flat slices of strings shared with the
+// store's rows, where an OPA object of objects spends a dozen heap objects
+// on a subject with one role. These maps are most of the compiled state
+// (with enterprise-large 77,000 entries, a fifth of the heap's objects),
+// and the collector marks the whole state at every cycle, so their
+// objects are paid for under every load (docs/performance.md, "What a
+// collection marks").
+//
+// It satisfies ast.Value only so that it can sit in a table beside the
+// other entries: nothing hands it to OPA. The storage gives the policy its
+// object (Find, dataStore.Read), an export its object (tableObject), and
+// the derived tables read it directly (grantMaps).
+type grantMap struct {
+	// subjects are sorted; subject i's roles and their grants are
+	// roles[ends[i-1]:ends[i]] and ids[ends[i-1]:ends[i]] (from 0 for the
+	// first), each subject's sorted by role.
+	subjects []string
+	ends     []uint32
+	// roles are the compiler's shared terms, so that the roles a
+	// principal holds (rolesHeld) are made of terms the state already has.
+	roles []*ast.Term
+	ids   []string
+}
+
+var _ ast.Value = (*grantMap)(nil)
+
+// grantsOf is the roles of subject in m and their grant IDs, nil when it
+// has none.
+func (m *grantMap) grantsOf(subject string) ([]*ast.Term, []string) {
+	i, ok := slices.BinarySearch(m.subjects, subject)
+	if !ok {
+		return nil, nil
+	}
+	from := m.from(i)
+	return m.roles[from:m.ends[i]], m.ids[from:m.ends[i]]
+}
+
+// from is where subject i's roles start.
+func (m *grantMap) from(i int) uint32 {
+	if i == 0 {
+		return 0
+	}
+	return m.ends[i-1]
+}
+
+// object is m as the policy reads it.
+func (m *grantMap) object() ast.Object {
+	kvs := make([][2]*ast.Term, len(m.subjects))
+	for i, s := range m.subjects {
+		from := m.from(i)
+		roles := make([][2]*ast.Term, 0, m.ends[i]-from)
+		for j := from; j < m.ends[i]; j++ {
+			roles = append(roles, [2]*ast.Term{m.roles[j], str(m.ids[j])})
+		}
+		kvs[i] = [2]*ast.Term{str(s), obj(roles...)}
+	}
+	return ast.NewObject(kvs...)
+}
+
+// equal reports whether m and o hold the same grants: their slices are in
+// one order (sorted subjects, each one's roles sorted).
+func (m *grantMap) equal(o *grantMap) bool {
+	return slices.Equal(m.subjects, o.subjects) && slices.Equal(m.ends, o.ends) && slices.Equal(m.ids, o.ids) &&
+		slices.EqualFunc(m.roles, o.roles, func(a, b *ast.Term) bool { return stringOf(a) == stringOf(b) })
+}
+
+// Compare orders m as its object, and finds it equal to another grantMap
+// holding the same grants without making either object: a write that
+// recomputes an entry to what it was keeps the old one (Engine.apply).
+func (m *grantMap) Compare(other ast.Value) int {
+	if o, ok := other.(*grantMap); ok {
+		if m.equal(o) {
+			return 0
+		}
+		other = o.object()
+	}
+	return m.object().Compare(other)
+}
+
+// Find is the value at path in m's object.
+func (m *grantMap) Find(path ast.Ref) (ast.Value, error) { return m.object().Find(path) }
+
+func (m *grantMap) Hash() int         { return m.object().Hash() }
+func (m *grantMap) IsGround() bool    { return true }
+func (m *grantMap) String() string    { return m.object().String() }
+func (m *grantMap) StringLength() int { return m.object().StringLength() }
+
+// newGrantMap makes a grantMap from each subject's roles and grant IDs
+// (subject → role → grant ID); nil when there are none.
+func (t terms) newGrantMap(bySubject map[string]map[string]string) *ast.Term {
+	if len(bySubject) == 0 {
+		return nil
+	}
+	m := &grantMap{subjects: make([]string, 0, len(bySubject)), ends: make([]uint32, 0, len(bySubject))}
+	for s := range bySubject {
+		m.subjects = append(m.subjects, s)
+	}
+	slices.Sort(m.subjects)
+	n := 0
+	for _, roles := range bySubject {
+		n += len(roles)
+	}
+	m.roles, m.ids = make([]*ast.Term, 0, n), make([]string, 0, n)
+	names := make([]string, 0, 4)
+	for _, s := range m.subjects {
+		names = names[:0]
+		for r := range bySubject[s] {
+			names = append(names, r)
+		}
+		slices.SortFunc(names, strings.Compare)
+		for _, r := range names {
+			m.roles = append(m.roles, t.str(r))
+			m.ids = append(m.ids, bySubject[s][r])
+		}
+		m.ends = append(m.ends, uint32(len(m.roles)))
+	}
+	return ast.NewTerm(m)
+}
