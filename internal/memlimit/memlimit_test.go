@@ -18,15 +18,15 @@ func TestFor(t *testing.T) {
 	}{
 		{0, 0, Margin},                                     // the margin above nothing live
 		{100 * mib, 100 * mib, 368 * mib},                  // a small state: the margin above it (356 MiB), rounded up
-		{400 * mib, 400 * mib, 912 * mib},                  // enterprise-large's state: 2.25 times it (900 MiB), rounded up
-		{400 * mib, 550 * mib, 912 * mib},                  // live above the state under load: 2.25 times the state still
-		{400 * mib, 800 * mib, 1056 * mib},                 // far above it (a bulk import): the margin above what is live
-		{1 << 30, 1 << 30, 2304 * mib},                     // already a multiple of the step
-		{1<<30 + 1, 1<<30 + 1, 2320 * mib},                 // one byte more: the next step
-		{(math.MaxInt64 - 16*mib) / 9, 0, 1 << 61},         // the largest state 2.25 times which fits: rounded up, 2^61
+		{350 * mib, 350 * mib, 880 * mib},                  // enterprise-large's state: 2.5 times it (875 MiB), rounded up
+		{350 * mib, 550 * mib, 880 * mib},                  // live above the state under load: 2.5 times the state still
+		{350 * mib, 800 * mib, 1056 * mib},                 // far above it (a bulk import): the margin above what is live
+		{1 << 30, 1 << 30, 2560 * mib},                     // already a multiple of the step
+		{1<<30 + 1, 1<<30 + 1, 2576 * mib},                 // one byte more: the next step
+		{(math.MaxInt64 - 16*mib) / 10, 0, 1 << 61},        // the largest state 2.5 times which fits: rounded up, 2^61
 		{math.MaxUint64, 0, math.MaxInt64 - 16*mib + 1},    // no overflow
 		{0, math.MaxUint64, math.MaxInt64 - 16*mib + 1},    // nor here
-		{math.MaxInt64 / 4, 0, math.MaxInt64 - 16*mib + 1}, // nor 2.25 times the most
+		{math.MaxInt64 / 4, 0, math.MaxInt64 - 16*mib + 1}, // nor 2.5 times the most
 	} {
 		if got := For(c.state, c.live); got != c.want {
 			t.Errorf("For(%d, %d) = %d, want %d", c.state, c.live, got, c.want)
