@@ -303,3 +303,55 @@ func TestSortedIndexesStoredOnlyWhenChanged(t *testing.T) {
 		t.Errorf("reading a subject's grants stored %v", got)
 	}
 }
+
+// A row's keys made at once (rowKeys, one string for all of them) are
+// the keys each index makes of it (keyWith), the primary key's first.
+func TestRowKeysAreEachIndexsKeys(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	words := []string{"", "a", "acme", "/Shared/a", "x\x00y"}
+	vals := rowValues{
+		word:   func() string { return words[rnd.IntN(len(words))] },
+		number: func() uint64 { return uint64(rnd.IntN(5)) },
+		subject: func() subjects.Subject {
+			return subjects.Subject{Kind: subjects.Team, Name: words[rnd.IntN(len(words))], Team: "t"}
+		},
+		object: func() subjects.Object {
+			return subjects.Object{Kind: subjects.CollectionObject, Path: words[rnd.IntN(len(words))]}
+		},
+	}
+	checked := 0
+	for _, tb := range tables {
+		defs := sortedTables[tb.name]
+		if defs == nil {
+			continue
+		}
+		for range 200 {
+			row := tb.newRow()
+			fillRow(reflect.ValueOf(row).Elem(), rnd, vals)
+			ok, id, err := defs[0].id.FromObject(row)
+			if err != nil || !ok {
+				continue // a row without a primary key is refused before its keys are made
+			}
+			keys, err := rowKeys(defs, row, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, d := range defs {
+				want, in, err := d.keyWith(row, string(id))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !in {
+					want = ""
+				}
+				if keys[i] != want {
+					t.Fatalf("%s of %+v: key %q, want %q", d.name, row, keys[i], want)
+				}
+			}
+			checked++
+		}
+	}
+	if checked < 500 {
+		t.Fatalf("only %d rows had a primary key", checked)
+	}
+}

@@ -72,12 +72,21 @@ func (tx *writeTxn) write(table string, row, after any, op func(string, any) err
 	if err != nil {
 		return err
 	}
+	var keys []string // after's
+	if after != nil {
+		if keys, err = rowKeys(defs, after, id); err != nil {
+			return err
+		}
+	}
 	key := string(id)
+	if keys != nil {
+		key = keys[0]
+	}
 	old, _ := primary.Get(key)
 	if old == nil && after == nil {
 		return memdb.ErrNotFound
 	}
-	for _, d := range defs {
+	for i, d := range defs {
 		m, err := tx.sortedMap(d)
 		if err != nil {
 			return err
@@ -91,14 +100,8 @@ func (tx *writeTxn) write(table string, row, after any, op func(string, any) err
 				m = m.Delete(k)
 			}
 		}
-		if after != nil {
-			k, ok, err := d.keyWith(after, key)
-			if err != nil {
-				return err
-			}
-			if ok {
-				m = m.Set(k, after)
-			}
+		if k := keys; k != nil && k[i] != "" {
+			m = m.Set(k[i], after)
 		}
 		tx.sorted[d.name] = txnSorted{m: m, changed: true}
 	}
@@ -225,6 +228,9 @@ type sortedBuilder struct {
 type sortedEntry struct {
 	key string
 	row any
+	// keys are the row's keys in each map of its table (rowKeys), when
+	// the builder collected them.
+	keys []string
 }
 
 func newSortedBuilder() *sortedBuilder {
@@ -244,7 +250,11 @@ func (b *sortedBuilder) add(table string, row any) (bool, error) {
 	case !ok:
 		return true, errors.New("object missing primary index")
 	}
-	b.rows[table] = append(b.rows[table], sortedEntry{string(id), row})
+	keys, err := rowKeys(defs, row, id)
+	if err != nil {
+		return true, err
+	}
+	b.rows[table] = append(b.rows[table], sortedEntry{keys[0], row, keys})
 	return true, nil
 }
 
@@ -287,14 +297,11 @@ func (b *sortedBuilder) build(d *sortedDef) (*immutable.SortedMap[string, any], 
 	rows := b.rows[d.table]
 	entries := rows
 	if !d.unique {
+		at := slices.Index(sortedTables[d.table], d)
 		entries = make([]sortedEntry, 0, len(rows))
 		for _, r := range rows {
-			k, ok, err := d.keyWith(r.row, r.key)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				entries = append(entries, sortedEntry{k, r.row})
+			if k := r.keys[at]; k != "" {
+				entries = append(entries, sortedEntry{key: k, row: r.row})
 			}
 		}
 		slices.SortFunc(entries, byKey)
@@ -307,6 +314,44 @@ func (b *sortedBuilder) build(d *sortedDef) (*immutable.SortedMap[string, any], 
 }
 
 func byKey(a, b sortedEntry) int { return strings.Compare(a.key, b.key) }
+
+// rowKeys are a row's keys in each map of its table (defs, the primary
+// key's first; id is its primary key), "" for an index the row is not in.
+// They are substrings of one string: a secondary key is the index's key
+// followed by the primary key, and the primary key is the one that ends
+// the first secondary key. With enterprise-large that is one heap object
+// a row where each key was one, some 600,000 fewer for the collector to
+// mark at every cycle.
+func rowKeys(defs []*sortedDef, row any, id []byte) ([]string, error) {
+	keys := make([]string, len(defs))
+	bounds := make([][2]int, len(defs))
+	var buf []byte
+	for i, d := range defs[1:] {
+		ok, k, err := d.keys.FromObject(row)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			start := len(buf)
+			buf = append(append(buf, k...), id...)
+			bounds[i+1] = [2]int{start, len(buf)}
+		}
+	}
+	if len(buf) == 0 {
+		keys[0] = string(id)
+		return keys, nil
+	}
+	all := string(buf)
+	for i, b := range bounds[1:] {
+		if b[1] > 0 {
+			keys[i+1] = all[b[0]:b[1]]
+			if keys[0] == "" {
+				keys[0] = all[b[1]-len(id) : b[1]]
+			}
+		}
+	}
+	return keys, nil
+}
 
 // hasDuplicates reports whether two neighbours of sorted rows share a key.
 func hasDuplicates(rows []sortedEntry) bool {
