@@ -351,16 +351,7 @@ func (t terms) grantObject(gs []*store.Grant, keep func(*store.Grant) bool) *ast
 // grantMap is {subject: {role: grant ID}} for a set of grants, as a
 // grantMap; nil when none is kept.
 func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
-	order, bySubject := groupGrants(gs, keep)
-	if len(order) == 0 {
-		return nil
-	}
-	m := make(map[string]map[string]string, len(order))
-	for _, s := range order {
-		// The subject's string is its shared term's.
-		m[stringOf(t.subject(s))] = bySubject[s].ids
-	}
-	return t.newGrantMap(m)
+	return t.newGrantMap(groupGrants(gs, keep))
 }
 
 func (c compiler) collectionGrants(path string, exact bool) (*ast.Term, error) {

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/grantd/grantd/subjects"
 )
 
 // grantMap is an entry of the tables gs and ge, {subject: {role: grant
@@ -95,34 +97,33 @@ func (m *grantMap) IsGround() bool    { return true }
 func (m *grantMap) String() string    { return m.object().String() }
 func (m *grantMap) StringLength() int { return m.object().StringLength() }
 
-// newGrantMap makes a grantMap from each subject's roles and grant IDs
-// (subject → role → grant ID); nil when there are none.
-func (t terms) newGrantMap(bySubject map[string]map[string]string) *ast.Term {
-	if len(bySubject) == 0 {
+// newGrantMap makes a grantMap of grants grouped by subject
+// (groupGrants); nil when there are none.
+func (t terms) newGrantMap(order []subjects.Subject, bySubject map[subjects.Subject]*subjectGrants) *ast.Term {
+	if len(order) == 0 {
 		return nil
 	}
-	m := &grantMap{subjects: make([]string, 0, len(bySubject)), ends: make([]uint32, 0, len(bySubject))}
-	for s := range bySubject {
-		m.subjects = append(m.subjects, s)
+	// Each subject's string is its shared term's.
+	type named struct {
+		name   string
+		grants *subjectGrants
 	}
-	slices.Sort(m.subjects)
+	list := make([]named, len(order))
 	n := 0
-	for _, roles := range bySubject {
-		n += len(roles)
+	for i, s := range order {
+		list[i] = named{stringOf(t.subject(s)), bySubject[s]}
+		n += len(bySubject[s].roles)
 	}
-	m.roles, m.ids = make([]*ast.Term, 0, n), make([]string, 0, n)
-	names := make([]string, 0, 4)
-	for _, s := range m.subjects {
-		names = names[:0]
-		for r := range bySubject[s] {
-			names = append(names, r)
-		}
-		slices.SortFunc(names, strings.Compare)
-		for _, r := range names {
+	slices.SortFunc(list, func(a, b named) int { return strings.Compare(a.name, b.name) })
+	m := &grantMap{subjects: make([]string, len(list)), ends: make([]uint32, len(list)),
+		roles: make([]*ast.Term, 0, n), ids: make([]string, 0, n)}
+	for i, s := range list {
+		m.subjects[i] = s.name
+		for _, r := range slices.Sorted(slices.Values(s.grants.roles)) {
 			m.roles = append(m.roles, t.str(r))
-			m.ids = append(m.ids, bySubject[s][r])
+			m.ids = append(m.ids, s.grants.ids[r])
 		}
-		m.ends = append(m.ends, uint32(len(m.roles)))
+		m.ends[i] = uint32(len(m.roles))
 	}
 	return ast.NewTerm(m)
 }
