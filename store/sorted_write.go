@@ -72,15 +72,16 @@ func (tx *writeTxn) write(table string, row, after any, op func(string, any) err
 	if err != nil {
 		return err
 	}
-	var keys []string // after's
+	// key is the primary key; keys are after's in each map.
+	var key string
+	var keys []string
 	if after != nil {
 		if keys, err = rowKeys(defs, after, id); err != nil {
 			return err
 		}
-	}
-	key := string(id)
-	if keys != nil {
 		key = keys[0]
+	} else {
+		key = string(id)
 	}
 	old, _ := primary.Get(key)
 	if old == nil && after == nil {
@@ -100,8 +101,8 @@ func (tx *writeTxn) write(table string, row, after any, op func(string, any) err
 				m = m.Delete(k)
 			}
 		}
-		if k := keys; k != nil && k[i] != "" {
-			m = m.Set(k[i], after)
+		if keys != nil && keys[i] != "" {
+			m = m.Set(keys[i], after)
 		}
 		tx.sorted[d.name] = txnSorted{m: m, changed: true}
 	}
