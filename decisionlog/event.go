@@ -306,16 +306,23 @@ func (e *encoder) appendInput(b []byte, r *authz.Request) []byte {
 	return append(b, '}')
 }
 
-// appendResult appends the decision: allowed, its code and reason, what
-// it was about and the grants behind it; not the revision it was made at,
-// nor the closing brace (appendEvent adds them).
+// appendResult appends the decision: allowed, its code, a denial's
+// reason, what it was about and the grants behind it; not the revision it
+// was made at, nor the closing brace (appendEvent adds them).
+//
+// An allowed decision's reason is left out: it is a sentence made from
+// the code and the input alone ("user:maria holds container.view on
+// /prod/api", "user:root is a system admin"), so it says nothing the event
+// does not, and it was a ninth of an event's bytes. A denial keeps its
+// reason, which can name what the rest does not (a stale node, a revision
+// that did not arrive).
 func (e *encoder) appendResult(b []byte, r *Record) []byte {
 	d := &r.Decision
 	b = append(b, `{"allowed":`...)
 	b = strconv.AppendBool(b, d.Allowed)
 	b = append(b, `,"code":`...)
 	b = appendString(b, string(d.Code))
-	if !e.mask.has(maskReason) {
+	if !d.Allowed && !e.mask.has(maskReason) {
 		b = append(b, `,"reason":`...)
 		b = appendString(b, d.Reason)
 	}

@@ -97,7 +97,8 @@ func TestFileSinkWritesAnOversizeEventAlone(t *testing.T) {
 	for i := range n {
 		r := randomRecord(rng)
 		if i == n/2 {
-			r.Decision.Reason = strings.Repeat("long ", 1000)
+			// A denial's reason is in its event.
+			r.Decision.Allowed, r.Decision.Reason = false, strings.Repeat("long ", 1000)
 		}
 		l.Log(r)
 	}

@@ -92,7 +92,7 @@ func TestDecisionLogRecordsEveryInterface(t *testing.T) {
 	check := func(ev map[string]any, subject, op string, allowed bool, code string, wantGrants ...string) {
 		t.Helper()
 		in, res := ev["input"].(map[string]any), ev["result"].(map[string]any)
-		if in["subject"] != subject || in["operation"] != op || res["allowed"] != allowed || res["code"] != code || res["reason"] == "" {
+		if in["subject"] != subject || in["operation"] != op || res["allowed"] != allowed || res["code"] != code || (res["reason"] == nil) != allowed || res["reason"] == "" {
 			t.Fatalf("event %v: want %s %s allowed=%v code=%s", ev, subject, op, allowed, code)
 		}
 		var got []string
