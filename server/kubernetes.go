@@ -58,11 +58,16 @@ func (s *Server) kubeAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	answer, verdict, d, err := kubernetes.Authorize(r.Context(), kubeBackend{s.deps}, body)
+	// The answer goes into a pooled buffer too: it was the largest
+	// allocation a review left behind.
+	out := bodyBuffers.Get().(*[]byte)
+	defer putBody(out)
+	answer, verdict, d, err := kubernetes.Authorize(r.Context(), kubeBackend{s.deps}, body, (*out)[:0])
 	if err != nil {
 		s.reviewError(w, err)
 		return
 	}
+	*out = answer[:0]
 	if d.Code == authz.CodeInternalError {
 		s.log.Warn("Kubernetes authorization failed closed", "verdict", verdict, "reason", d.Reason)
 	}

@@ -225,7 +225,7 @@ func TestReviewAsKubeAPIServerSendsIt(t *testing.T) {
 	b := &backend{allow: func(r authz.Request) authz.Decision {
 		return authz.Decision{Allowed: r.Namespace == "team-a" && r.Operation == "kubernetes.pods.list", Code: authz.CodeGranted, Reason: "granted"}
 	}}
-	answer, v, _, err := Authorize(context.Background(), b, body)
+	answer, v, _, err := Authorize(context.Background(), b, body, nil)
 	if err != nil || v != Allow || len(b.asked) != 1 || len(b.asked[0].Groups) != 3 {
 		t.Fatalf("%s, %v, %v; asked %+v", answer, v, err, b.asked)
 	}
@@ -234,5 +234,12 @@ func TestReviewAsKubeAPIServerSendsIt(t *testing.T) {
 		`"system:serviceaccounts:team-a","system:authenticated"],"uid":"8a1c7c36-0cde-4f7a-9b1e-6c1e0ad1d2a5"},"status":{"allowed":true,"reason":"granted"}}`
 	if string(answer) != want {
 		t.Errorf("answered\n%s\nwant\n%s", answer, want)
+	}
+	// Appended to a reused buffer, it is the same answer, and it stays
+	// the same when the body's bytes are gone.
+	again, _, _, _ := Authorize(context.Background(), b, body, []byte("left over from another answer")[:0])
+	clear(body)
+	if string(again) != want {
+		t.Errorf("into a reused buffer, answered\n%s\nwant\n%s", again, want)
 	}
 }

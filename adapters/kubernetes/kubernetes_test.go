@@ -69,7 +69,7 @@ func TestAuthorizeVerdicts(t *testing.T) {
 		{"neither attributes", "v1", "alice", `"uid":"1"`, Deny, ""},
 	} {
 		b := &backend{allow: grant}
-		answer, v, _, err := Authorize(context.Background(), b, sar(c.version, c.user, c.attrs))
+		answer, v, _, err := Authorize(context.Background(), b, sar(c.version, c.user, c.attrs), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -93,7 +93,7 @@ func TestAuthorizeVerdicts(t *testing.T) {
 	// Groups reach the decision in either version's field.
 	for version, field := range map[string]string{"v1": "groups", "v1beta1": "group"} {
 		b := &backend{allow: grant}
-		if _, _, _, err := Authorize(context.Background(), b, sar(version, "alice", podsInA+`,"`+field+`":["devs","system:authenticated"]`)); err != nil {
+		if _, _, _, err := Authorize(context.Background(), b, sar(version, "alice", podsInA+`,"`+field+`":["devs","system:authenticated"]`), nil); err != nil {
 			t.Fatal(err)
 		}
 		if len(b.asked) != 1 || !slices.Equal(b.asked[0].Groups, []string{"devs", "system:authenticated"}) {
@@ -101,12 +101,12 @@ func TestAuthorizeVerdicts(t *testing.T) {
 		}
 	}
 	many := `,"groups":["g"` + strings.Repeat(`,"g"`, MaxGroups) + `]`
-	if _, v, _, _ := Authorize(context.Background(), &backend{allow: grant}, sar("v1", "alice", podsInA+many)); v != Deny {
+	if _, v, _, _ := Authorize(context.Background(), &backend{allow: grant}, sar("v1", "alice", podsInA+many), nil); v != Deny {
 		t.Errorf("%d groups: %s", MaxGroups+1, v)
 	}
 	for _, bad := range []string{`{`, `{"apiVersion":"authorization.k8s.io/v2","kind":"SubjectAccessReview"}`,
 		`{"apiVersion":"authorization.k8s.io/v1","kind":"TokenReview"}`} {
-		if _, _, _, err := Authorize(context.Background(), &backend{}, []byte(bad)); err == nil {
+		if _, _, _, err := Authorize(context.Background(), &backend{}, []byte(bad), nil); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
 	}
@@ -116,7 +116,7 @@ func TestAuthorizeFailsClosed(t *testing.T) {
 	b := &backend{allow: func(authz.Request) authz.Decision {
 		return authz.Decision{Code: authz.CodeInternalError, Reason: "denied: grantd could not decide"}
 	}}
-	answer, v, _, _ := Authorize(context.Background(), b, sar("v1", "alice", `"resourceAttributes":{"verb":"get","resource":"pods"}`))
+	answer, v, _, _ := Authorize(context.Background(), b, sar("v1", "alice", `"resourceAttributes":{"verb":"get","resource":"pods"}`), nil)
 	if v != Deny || !strings.Contains(string(answer), `"evaluationError"`) {
 		t.Errorf("an engine failure answered %s: %s", v, answer)
 	}

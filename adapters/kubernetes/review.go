@@ -84,10 +84,12 @@ const MaxGroups = 256
 // ErrBadReview is wrapped by every error about a malformed review.
 var ErrBadReview = errors.New("malformed review")
 
-// Authorize answers one SubjectAccessReview body. The answer is the same
+// Authorize answers one SubjectAccessReview body. The answer, appended to
+// dst (which may be nil, or a buffer the caller reuses), is the same
 // review with its status filled in, in the request's own apiVersion; the
 // verdict and the decision behind it are returned for logs and metrics.
-func Authorize(ctx context.Context, b Backend, body []byte) (answer []byte, v Verdict, d authz.Decision, err error) {
+// The answer holds no part of body.
+func Authorize(ctx context.Context, b Backend, body, dst []byte) (answer []byte, v Verdict, d authz.Decision, err error) {
 	var rv accessReview
 	if !decodeReview(body, &rv) {
 		rv = accessReview{}
@@ -107,7 +109,7 @@ func Authorize(ctx context.Context, b Backend, body []byte) (answer []byte, v Ve
 	if d.Code == authz.CodeInternalError {
 		rv.Status.EvaluationError = d.Reason
 	}
-	return appendReview(make([]byte, 0, 256+len(body)+len(rv.Status.Reason)), &rv), v, d, nil
+	return appendReview(dst, &rv), v, d, nil
 }
 
 func authorize(ctx context.Context, b Backend, spec reviewSpec) (Verdict, authz.Decision) {
