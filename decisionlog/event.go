@@ -311,9 +311,10 @@ func (e *encoder) appendInput(b []byte, r *authz.Request) []byte {
 // was made at, nor the closing brace (appendEvent adds them).
 //
 // An allowed decision's reason is left out: it is a sentence made from
-// the code and the input alone ("user:maria holds container.view on
-// /prod/api", "user:root is a system admin"), so it says nothing the event
-// does not, and it was a ninth of an event's bytes. A denial keeps its
+// the code, the input and the collection, all in the event ("user:maria
+// holds container.view on /prod/api", "user:root is a system admin"), so
+// it says nothing the event does not, and it was a ninth of an event's
+// bytes. A denial keeps its
 // reason, which can name what the rest does not (a stale node, a revision
 // that did not arrive).
 func (e *encoder) appendResult(b []byte, r *Record) []byte {
