@@ -314,9 +314,8 @@ func (e *encoder) appendInput(b []byte, r *authz.Request) []byte {
 // the code, the input and the collection, all in the event ("user:maria
 // holds container.view on /prod/api", "user:root is a system admin"), so
 // it says nothing the event does not, and it was a ninth of an event's
-// bytes. A denial keeps its
-// reason, which can name what the rest does not (a stale node, a revision
-// that did not arrive).
+// bytes. A denial keeps its reason, which can name what the rest does not
+// (a stale node, a revision that did not arrive).
 func (e *encoder) appendResult(b []byte, r *Record) []byte {
 	d := &r.Decision
 	b = append(b, `{"allowed":`...)

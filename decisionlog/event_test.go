@@ -115,7 +115,7 @@ func TestEventsAreOPADecisionLogEvents(t *testing.T) {
 			t.Fatalf("event %d: result %v for %+v", i, res, r.Decision)
 		}
 		// A denial says why; an allowed decision's reason is implied by
-		// its code and input, and left out.
+		// its code, input and collection, and left out.
 		if reason, has := res["reason"]; has == r.Decision.Allowed || (has && reason != valid(r.Decision.Reason)) {
 			t.Fatalf("event %d: reason %q (present %v) for %+v", i, reason, has, r.Decision)
 		}

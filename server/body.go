@@ -6,10 +6,10 @@ import (
 )
 
 // Request bodies of the decision routes (REST's authorize, the Kubernetes
-// webhooks) are read into pooled buffers: they are a few hundred bytes,
-// and a buffer per request was a tenth of the garbage such a request
-// leaves, which the collector pays for by marking the whole state again
-// (docs/performance.md).
+// webhooks) are read into pooled buffers, and the authorization webhook's
+// answers written into them: they are a few hundred bytes, and a buffer
+// per request was a tenth of the garbage such a request leaves, which the
+// collector pays for by marking the whole state again (docs/performance.md).
 var bodyBuffers = sync.Pool{New: func() any {
 	b := make([]byte, 0, 1024)
 	return &b
@@ -40,7 +40,8 @@ func readBody(r io.Reader) ([]byte, *[]byte, error) {
 	}
 }
 
-// putBody returns a buffer of readBody to the pool.
+// putBody returns a buffer of readBody, or one an answer was written
+// into (the webhook's), to the pool.
 func putBody(p *[]byte) {
 	if cap(*p) <= maxPooledBody {
 		bodyBuffers.Put(p)
