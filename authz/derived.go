@@ -68,8 +68,9 @@ func applies(maps []*grantMap) (*ast.Term, bool) {
 // collection's grant maps, merged in their order; nil when it has none.
 func appliesTo(maps []*grantMap, subject string) *ast.Term {
 	var merged ast.Object
+	k := keyOf(subject)
 	for _, m := range maps {
-		roles, ids := m.grantsOf(subject)
+		roles, ids := m.grantsOf(k)
 		for i, role := range roles {
 			if merged == nil {
 				merged = ast.NewObject()
@@ -143,9 +144,9 @@ func rolesHeld(subjects ast.Object, maps []*grantMap) *ast.Term {
 	}
 	var roles ast.Object
 	subjects.Foreach(func(sub, _ *ast.Term) {
-		s := stringOf(sub)
+		k := keyOf(stringOf(sub))
 		for _, m := range maps {
-			held, _ := m.grantsOf(s)
+			held, _ := m.grantsOf(k)
 			for _, role := range held {
 				if roles == nil {
 					roles = ast.NewObject()

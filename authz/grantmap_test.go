@@ -47,7 +47,7 @@ func TestGrantMapHoldsWhatItsObjectHolds(t *testing.T) {
 			t.Fatalf("round %d: the map's object is %v, want %v", round, obj, want)
 		}
 		for _, s := range []string{"user:u0", "user:u3", "team:o/t1", "user:nobody"} {
-			roles, ids := m.grantsOf(s)
+			roles, ids := m.grantsOf(keyOf(s))
 			byRole := want.Value.(ast.Object).Get(str(s))
 			n := 0
 			if byRole != nil {
@@ -91,6 +91,47 @@ func TestGrantMapHoldsWhatItsObjectHolds(t *testing.T) {
 		more := append(append([]*store.Grant(nil), gs...), &store.Grant{ID: "g9999", Subject: subjects.OfUser("u0"), Role: "r0", Scope: store.ScopeSubtree})
 		if again := (terms{}).grantMap(more, keep); again.Equal(got) || again.Value.Compare(got.Value) == 0 {
 			t.Fatalf("round %d: a grant more makes an equal map", round)
+		}
+	}
+}
+
+// A grant map's filter never hides a subject it holds, and in a map of a
+// few subjects it rules out most of the subjects it does not hold without
+// a search; past filterMost subjects it rules out nothing.
+func TestGrantMapFilter(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 5))
+	keep := func(*store.Grant) bool { return true }
+	for round := range 200 {
+		n := 1 + rnd.IntN(2*filterMost)
+		gs := make([]*store.Grant, n)
+		held := map[string]bool{}
+		for i := range gs {
+			sub := subjects.OfUser(fmt.Sprintf("u%d", rnd.IntN(4*filterMost)))
+			gs[i] = &store.Grant{ID: fmt.Sprintf("g%d", i), Subject: sub, Role: "r", Scope: store.ScopeSubtree}
+			held[sub.String()] = true
+		}
+		m := terms{}.grantMap(gs, keep).Value.(*grantMap)
+		ruledOut, absent := 0, 0
+		for u := range 8 * filterMost {
+			s := fmt.Sprintf("user:u%d", u)
+			k := keyOf(s)
+			roles, _ := m.grantsOf(k)
+			if (roles != nil) != held[s] {
+				t.Fatalf("round %d (%d subjects): %s found %v, held %v", round, len(m.subjects), s, roles != nil, held[s])
+			}
+			if !held[s] {
+				absent++
+				if !m.mayHold(k.hash) {
+					ruledOut++
+				}
+			}
+		}
+		share := float64(ruledOut) / float64(absent)
+		switch subs := len(m.subjects); {
+		case subs > filterMost && ruledOut != 0:
+			t.Fatalf("round %d: a filter of %d subjects ruled out %d", round, subs, ruledOut)
+		case subs <= 16 && share < 0.8:
+			t.Fatalf("round %d: a filter of %d subjects ruled out %.0f %% of the others", round, subs, 100*share)
 		}
 	}
 }

@@ -142,14 +142,16 @@ func (s *snapshot) grantsFor(r Request, d Decision, reads *readLog) []string {
 		collect(tRepoGrants, subjects.NamespaceOf(ns).String(), subjectSet)
 	default:
 		// The grant maps the policy's at[path] merges (snapshot.grantMaps).
-		for _, m := range s.grantMaps(d.Collection, reads) {
-			subjectSet.Foreach(func(sub, _ *ast.Term) {
-				roles, grants := m.grantsOf(stringOf(sub))
+		maps := s.grantMaps(d.Collection, reads)
+		subjectSet.Foreach(func(sub, _ *ast.Term) {
+			k := keyOf(stringOf(sub))
+			for _, m := range maps {
+				roles, grants := m.grantsOf(k)
 				for i, role := range roles {
 					addGrant(role, grants[i])
 				}
-			})
-		}
+			}
+		})
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
