@@ -188,7 +188,7 @@ func TestCacheSurvivesWritesDifferential(t *testing.T) {
 		h := hits()
 		for _, q := range questions {
 			got := v.e.Decide(ctx, q)
-			want, _, _ := v.e.evaluate(ctx, q, nil)
+			want, _, _ := v.e.evaluate(ctx, q, nil, nil)
 			asked++
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("step %d, after revision %d: %+v\ncached: %+v\nfresh:  %+v", step, v.st.Revision(), q, got, want)

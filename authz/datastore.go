@@ -103,6 +103,9 @@ type readTxn struct {
 	// rules is the evaluation's cache of the rules it evaluated
 	// (ruleCache).
 	rules ruleCache
+	// held, when set, keeps the grants behind the first held entry the
+	// evaluation reads (heldGrants).
+	held *heldGrants
 }
 
 // readCache is the documents one evaluation read at

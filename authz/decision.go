@@ -129,38 +129,50 @@ type answer struct {
 	snap  *snapshot
 	entry *cached
 	key   string
+	// held, for an evaluated decision whose grants were asked for, is
+	// what the evaluation found behind the first held entry it read.
+	held *heldGrants
 }
 
-// decide answers r.
-func (e *Engine) decide(ctx context.Context, r Request) (Decision, answer) {
+// decide answers r; withGrants asks an evaluation to keep what it finds
+// behind the roles held (answer.held).
+func (e *Engine) decide(ctx context.Context, r Request, withGrants bool) (Decision, answer) {
 	if e.broken.Load() {
 		return failed(errBroken), answer{}
 	}
+	var held *heldGrants
 	if e.cache == nil {
-		d, snap, _ := e.evaluate(ctx, r, nil)
-		return d, answer{snap: snap}
+		if withGrants {
+			held = &heldGrants{}
+		}
+		d, snap, _ := e.evaluate(ctx, r, nil, held)
+		return d, answer{snap: snap, held: held}
 	}
 	ck, cur := cacheKey(r), e.opa.cur.Load()
 	if d, entry := e.cache.entry(cur, ck); entry != nil {
 		return d, answer{snap: cur, entry: entry, key: ck}
 	}
+	if withGrants {
+		held = &heldGrants{}
+	}
 	reads := &readLog{}
-	d, snap, ok := e.evaluate(ctx, r, reads)
+	d, snap, ok := e.evaluate(ctx, r, reads, held)
 	var entry *cached
 	if ok {
 		entry = e.cache.put(snap, ck, d, reads)
 	}
-	return d, answer{snap: snap, entry: entry, key: ck}
+	return d, answer{snap: snap, entry: entry, key: ck, held: held}
 }
 
 // evaluate decides r by evaluating the policy, recording what it read in
-// reads (when set); ok is false for a failure to decide.
-func (e *Engine) evaluate(ctx context.Context, r Request, reads *readLog) (d Decision, snap *snapshot, ok bool) {
+// reads and the grants behind the roles held in held (each when set); ok
+// is false for a failure to decide.
+func (e *Engine) evaluate(ctx context.Context, r Request, reads *readLog, held *heldGrants) (d Decision, snap *snapshot, ok bool) {
 	query, vars := "decide", []ast.Var{varDecision}
 	if schedulingOps[r.Operation] {
 		query, vars = "schedule", []ast.Var{varDecision, varSchedule}
 	}
-	out, snap, err := e.eval(ctx, query, r.Input(), reads, vars...)
+	out, snap, err := e.eval(ctx, query, r.Input(), reads, held, vars...)
 	if err != nil {
 		e.log.ErrorContext(ctx, "decision failed", "subject", r.Subject, "operation", r.Operation, "err", err)
 		return failed(err), nil, false

@@ -114,8 +114,25 @@ func (t *readTxn) grantMaps(path string) []*grantMap {
 // collection): one read where the policy would read at[path][s] for each
 // of the principal's subjects.
 func (t *readTxn) readHeld(path storage.Path) (*ast.Term, storage.Path, bool) {
-	v := rolesHeld(t.snap.subjectsOf(path[3], t.reads), t.grantMaps(path[4]))
+	var each func(role *ast.Term, id string)
+	if h := t.held; h != nil && !h.read {
+		h.read, h.principal, h.path = true, path[3], path[4]
+		each = func(role *ast.Term, id string) { h.roles, h.ids = append(h.roles, role), append(h.ids, id) }
+	}
+	v := rolesHeld(t.snap.subjectsOf(path[3], t.reads), t.grantMaps(path[4]), each)
 	return v, path[5:], v != nil
+}
+
+// heldGrants are the grants behind the first held[principal][path] entry
+// an evaluation read: each role a subject of the principal holds there,
+// and the grant that gives it. The decision log names the grants behind
+// a decision (snapshot.grantsFor); when the decision was made at that
+// entry, these are the pairs it would find again.
+type heldGrants struct {
+	read            bool
+	principal, path string
+	roles           []*ast.Term
+	ids             []string
 }
 
 // subjectsOf is the set of subjects a principal acts as (s of its entry
@@ -138,7 +155,8 @@ func (s *snapshot) subjectsOf(principal string, reads *readLog) ast.Object {
 // rolesHeld computes an entry held[principal][path] of the derived table
 // held: the roles that the principal's subjects hold in the collection's
 // grant maps (grantMaps), as a set {role: true}; nil when they hold none.
-func rolesHeld(subjects ast.Object, maps []*grantMap) *ast.Term {
+// each, when set, is called with every role held and the grant giving it.
+func rolesHeld(subjects ast.Object, maps []*grantMap, each func(role *ast.Term, id string)) *ast.Term {
 	if subjects == nil || len(maps) == 0 {
 		return nil
 	}
@@ -146,8 +164,11 @@ func rolesHeld(subjects ast.Object, maps []*grantMap) *ast.Term {
 	subjects.Foreach(func(sub, _ *ast.Term) {
 		k := keyOf(stringOf(sub))
 		for _, m := range maps {
-			held, _ := m.grantsOf(k)
-			for _, role := range held {
+			held, ids := m.grantsOf(k)
+			for i, role := range held {
+				if each != nil {
+					each(role, ids[i])
+				}
 				if roles == nil {
 					roles = ast.NewObject()
 				}
@@ -177,7 +198,7 @@ func (s *snapshot) heldObject(principal string) ast.Object {
 		subjects := s.subjectsOf(p, nil)
 		o := ast.NewObject()
 		for i, path := range paths {
-			if v := rolesHeld(subjects, maps[i]); v != nil {
+			if v := rolesHeld(subjects, maps[i], nil); v != nil {
 				o.Insert(str(path), v)
 			}
 		}

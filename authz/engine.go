@@ -186,14 +186,16 @@ func (e *Engine) apply(_ context.Context, r Reader, changes []store.Change) erro
 
 // eval runs one compiled query on input in a read transaction and returns
 // the bindings of vars and the snapshot of the state it read; reads, when
-// set, records what it read.
-func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, reads *readLog, vars ...ast.Var) ([]*ast.Term, *snapshot, error) {
+// set, records what it read, and held the grants behind the first held
+// entry it read.
+func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, reads *readLog, held *heldGrants, vars ...ast.Var) ([]*ast.Term, *snapshot, error) {
 	txn, err := e.opa.NewTransaction(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer e.opa.Abort(ctx, txn)
 	txn.(*readTxn).reads = reads
+	txn.(*readTxn).held = held
 	snap := txn.(*readTxn).snap
 	out := make([]*ast.Term, len(vars))
 	found := false

@@ -39,7 +39,7 @@ func (e *Engine) Explain(ctx context.Context, r Request) Explanation {
 	if e.broken.Load() {
 		return Explanation{Decision: failed(errBroken)}
 	}
-	out, snap, err := e.eval(ctx, "explain", r.Input(), nil, varDecision, varGrants)
+	out, snap, err := e.eval(ctx, "explain", r.Input(), nil, nil, varDecision, varGrants)
 	if err != nil {
 		e.log.ErrorContext(ctx, "explanation failed", "subject", r.Subject, "operation", r.Operation, "err", err)
 		return Explanation{Decision: failed(err)}
@@ -120,7 +120,7 @@ func (e *Engine) EffectivePermissions(ctx context.Context, subject subjects.Subj
 	// Any Swarm operation resolves the collection and the grants on it;
 	// the decision part only says whether the subject and collection exist.
 	r := Request{Subject: subject, Operation: "container.view", Collection: collection}
-	out, snap, err := e.eval(ctx, "explain", r.Input(), nil, varDecision, varGrants)
+	out, snap, err := e.eval(ctx, "explain", r.Input(), nil, nil, varDecision, varGrants)
 	if err != nil {
 		e.log.ErrorContext(ctx, "effective permissions failed", "subject", subject, "err", err)
 		return Permissions{Decision: failed(err)}

@@ -32,11 +32,13 @@ type Decided struct {
 // decision was made by grants (CodeGranted), it also names them: the IDs
 // of the grants whose role holds the operation where the decision was
 // made, read from the same compiled snapshot the decision came from. They
-// are the grants Explain names for the same question, found with a few
-// keyed lookups instead of a second evaluation, so that a decision log
-// can name them for every decision it keeps.
+// are the grants Explain names for the same question, found without a
+// second evaluation, so that a decision log can name them for every
+// decision it keeps: an evaluation keeps the grants behind the roles it
+// found held at the collection (heldGrants), and otherwise a few keyed
+// lookups find them.
 func (e *Engine) DecideWithGrants(ctx context.Context, r Request, start time.Time, withGrants bool) Decided {
-	d, a := e.decide(ctx, r)
+	d, a := e.decide(ctx, r, withGrants)
 	took := time.Since(start)
 	e.metrics.observe(r, d, took)
 	out := Decided{Decision: d, Took: took}
@@ -56,7 +58,7 @@ func (e *Engine) DecideWithGrants(ctx context.Context, r Request, start time.Tim
 		return out
 	}
 	var reads readLog
-	out.Grants = a.snap.grantsFor(r, d, &reads)
+	out.Grants = a.snap.grantsFor(r, d, a.held, &reads)
 	if a.entry != nil {
 		if named := e.cache.name(a.key, a.entry, out.Grants, reads.deps); named != nil {
 			out.Memo = named.memo
@@ -68,7 +70,7 @@ func (e *Engine) DecideWithGrants(ctx context.Context, r Request, start time.Tim
 // grantsFor lists the grants behind the granted decision d of r, sorted:
 // the policy's target_grants (policies/authz.rego) whose role holds the
 // operation.
-func (s *snapshot) grantsFor(r Request, d Decision, reads *readLog) []string {
+func (s *snapshot) grantsFor(r Request, d Decision, held *heldGrants, reads *readLog) []string {
 	// entryObject is the snapshot's, with each entry read recorded.
 	entryObject := func(table, name string) (ast.Object, bool) {
 		o, v := s.entryTerm(table, name)
@@ -140,6 +142,12 @@ func (s *snapshot) grantsFor(r Request, d Decision, reads *readLog) []string {
 		ns, _, _ := strings.Cut(r.Repository, "/")
 		collect(tRepoGrants, subjects.Object{Kind: subjects.RepositoryObject, Path: r.Repository}.String(), subjectSet)
 		collect(tRepoGrants, subjects.NamespaceOf(ns).String(), subjectSet)
+	case held != nil && held.read && held.principal == r.Subject.String() && held.path == d.Collection:
+		// The evaluation read the roles held at the collection and kept
+		// the grants behind them: the pairs the join below finds.
+		for i, role := range held.roles {
+			addGrant(role, held.ids[i])
+		}
 	default:
 		// The grant maps the policy's at[path] merges (snapshot.grantMaps).
 		maps := s.grantMaps(d.Collection, reads)

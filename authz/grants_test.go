@@ -16,6 +16,9 @@ import (
 // names that a write should have dropped would show. It also checks the
 // memo that comes with an answer: one memo always comes with the same
 // question, the same decision (less its revision) and the same grants.
+// Every other round runs without the decision cache, where every decision
+// is evaluated and names its grants from what the evaluation kept
+// (heldGrants); the test checks that it did keep them.
 func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 	seed := testSeed(t)
 	rounds := 4
@@ -24,6 +27,7 @@ func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 	}
 	ctx := context.Background()
 	granted, named, memoed := 0, 0, 0
+	uncached, kept := 0, 0
 	for round := range rounds {
 		memos := map[*Memo]string{}
 		// memoOf checks that a memo always goes with one answer.
@@ -41,6 +45,10 @@ func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 			memos[a.Memo] = said
 		}
 		v := newEnv(t)
+		cacheOff := round%2 == 1
+		if cacheOff {
+			v.e.SetDecisionCache(0)
+		}
 		g := &gen{rng: rand.New(rand.NewPCG(seed, uint64(100+round))), v: v}
 		g.populate()
 		var asked []Request
@@ -60,7 +68,7 @@ func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 				if plain.Allowed != d.Allowed || plain.Code != d.Code {
 					t.Fatalf("%+v: decided %s, then %s", req, d.Code, plain.Code)
 				}
-				if d.Code == CodeGranted && a.Memo == nil {
+				if d.Code == CodeGranted && a.Memo == nil && !cacheOff {
 					t.Fatalf("%+v: a granted, cached answer with its grants came without a memo", req)
 				}
 				if d.Code != CodeGranted {
@@ -70,6 +78,12 @@ func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 					continue
 				}
 				granted++
+				if cacheOff && req.Repository == "" && !req.Kubernetes {
+					uncached++
+					if _, a := v.e.decide(ctx, req, true); a.held != nil && a.held.read && a.held.path == d.Collection {
+						kept++
+					}
+				}
 				x := v.e.Explain(ctx, req)
 				var want []string
 				for _, c := range x.Grants {
@@ -88,5 +102,9 @@ func TestDecideWithGrantsNamesExplainsGrants(t *testing.T) {
 	t.Logf("%d granted decisions named the same %d grants as Explain; %d answers came with a memo", granted, named, memoed)
 	if granted < 50 {
 		t.Fatalf("only %d granted decisions: the questions test too little", granted)
+	}
+	t.Logf("without the cache, %d of %d granted collection decisions kept the grants behind the roles held", kept, uncached)
+	if uncached < 20 || kept < uncached*9/10 {
+		t.Fatalf("without the cache, %d of %d granted collection decisions kept the grants behind the roles held", kept, uncached)
 	}
 }
