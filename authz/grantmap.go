@@ -33,13 +33,15 @@ type grantMap struct {
 	// principal holds (rolesHeld) are made of terms the state already has.
 	roles []*ast.Term
 	ids   []string
-	// filter has two bits set for each subject (subjectKey's hash), all
-	// of them when the subjects are too many for it to tell. A principal
-	// acts as a dozen subjects and a collection's decision reads half a
-	// dozen maps, most of a few subjects each; 97 % of the pairs find
-	// nothing, and the filter answers most of those without a binary
-	// search's string comparisons.
+	// filter has two bits set for each subject (subjectKey's hash). A
+	// principal acts as a dozen subjects and a collection's decision
+	// reads half a dozen maps, most of a few subjects each; 97 % of the
+	// pairs find nothing, and the filter answers most of those without a
+	// binary search's string comparisons. A map of more than filterMost
+	// subjects (a collection near the root, granted to many) keeps a
+	// filter of its own size in big instead, about a byte a subject.
 	filter [filterWords]uint64
+	big    []uint64
 }
 
 var _ ast.Value = (*grantMap)(nil)
@@ -47,10 +49,13 @@ var _ ast.Value = (*grantMap)(nil)
 const (
 	// filterWords is the size of a grantMap's filter in 64-bit words.
 	filterWords = 4
-	// filterMost is the most subjects a filter stands for; a map with
-	// more has all bits set. With two bits a subject, a filter of 256
-	// bits tells a missing subject at 32 subjects 95 times out of 100.
+	// filterMost is the most subjects the filter stands for; a map with
+	// more has a big one. With two bits a subject, a filter of 256 bits
+	// tells a missing subject at 32 subjects 95 times out of 100.
 	filterMost = 48
+	// bigBits is how many bits of a big filter stand for a subject, at
+	// least: 8 tells a missing subject 95 times out of 100.
+	bigBits = 8
 )
 
 // subjectSeed seeds the filters' hash. Filters live in memory only, so
@@ -68,32 +73,40 @@ func keyOf(subject string) subjectKey {
 	return subjectKey{subject, maphash.String(subjectSeed, subject)}
 }
 
-// filterBits are the filter's two bits for a hash: word and bit, twice.
-func filterBits(h uint64) (w1, b1, w2, b2 uint64) {
-	const bits = filterWords * 64
-	x, y := h%bits, (h>>32)%bits
+// filterBits are a hash's two bits in a filter of words 64-bit words (a
+// power of two): word and bit, twice.
+func filterBits(h uint64, words int) (w1, b1, w2, b2 uint64) {
+	mask := uint64(words)*64 - 1
+	x, y := h&mask, (h>>32)&mask
 	return x / 64, 1 << (x % 64), y / 64, 1 << (y % 64)
 }
 
 // mayHold reports whether m may have grants for the subject of hash h:
 // false means it has none.
 func (m *grantMap) mayHold(h uint64) bool {
-	w1, b1, w2, b2 := filterBits(h)
-	return m.filter[w1]&b1 != 0 && m.filter[w2]&b2 != 0
+	f := m.filter[:]
+	if m.big != nil {
+		f = m.big
+	}
+	w1, b1, w2, b2 := filterBits(h, len(f))
+	return f[w1]&b1 != 0 && f[w2]&b2 != 0
 }
 
 // fill sets the filter from the subjects.
 func (m *grantMap) fill() {
-	if len(m.subjects) > filterMost {
-		for i := range m.filter {
-			m.filter[i] = ^uint64(0)
+	f := m.filter[:]
+	if n := len(m.subjects); n > filterMost {
+		words := 1
+		for words*64 < n*bigBits {
+			words *= 2
 		}
-		return
+		m.big = make([]uint64, words)
+		f = m.big
 	}
 	for _, s := range m.subjects {
-		w1, b1, w2, b2 := filterBits(keyOf(s).hash)
-		m.filter[w1] |= b1
-		m.filter[w2] |= b2
+		w1, b1, w2, b2 := filterBits(keyOf(s).hash, len(f))
+		f[w1] |= b1
+		f[w2] |= b2
 	}
 }
 
