@@ -140,28 +140,29 @@ func (e *Engine) decide(ctx context.Context, r Request, withGrants bool) (Decisi
 	if e.broken.Load() {
 		return failed(errBroken), answer{}
 	}
-	var held *heldGrants
-	if e.cache == nil {
-		if withGrants {
-			held = &heldGrants{}
+	var ck string
+	var reads *readLog
+	if e.cache != nil {
+		cur := e.opa.cur.Load()
+		ck = cacheKey(r)
+		if d, entry := e.cache.entry(cur, ck); entry != nil {
+			return d, answer{snap: cur, entry: entry, key: ck}
 		}
-		d, snap, _ := e.evaluate(ctx, r, nil, held)
-		return d, answer{snap: snap, held: held}
+		reads = &readLog{}
 	}
-	ck, cur := cacheKey(r), e.opa.cur.Load()
-	if d, entry := e.cache.entry(cur, ck); entry != nil {
-		return d, answer{snap: cur, entry: entry, key: ck}
-	}
+	var held *heldGrants
 	if withGrants {
 		held = &heldGrants{}
 	}
-	reads := &readLog{}
 	d, snap, ok := e.evaluate(ctx, r, reads, held)
-	var entry *cached
-	if ok {
-		entry = e.cache.put(snap, ck, d, reads)
+	a := answer{snap: snap, held: held}
+	if e.cache != nil {
+		a.key = ck
+		if ok {
+			a.entry = e.cache.put(snap, ck, d, reads)
+		}
 	}
-	return d, answer{snap: snap, entry: entry, key: ck, held: held}
+	return d, a
 }
 
 // evaluate decides r by evaluating the policy, recording what it read in
