@@ -38,7 +38,7 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"grantd in-process", "grantd in-process, cache", "grantd gRPC", "grantd gRPC batch of 100",
-		"grantd REST", "grantd Kubernetes webhook", "grantd gRPC, cache off", "OPA, idiomatic policy in-process", "OPA, naive policy (floor) in-process",
+		"grantd REST", "grantd Kubernetes webhook", "grantd gRPC, cache off", floorSystem + " gRPC, no decision", "OPA, idiomatic policy in-process", "OPA, naive policy (floor) in-process",
 		"OpenFGA, parent-child model, SQLite in-process", "OpenFGA, flat-ancestor model, SQLite in-process",
 		"OpenFGA, flat-ancestor model, SQLite, check cache in-process", "SpiceDB, parent-child schema, in-memory datastore in-process gRPC",
 		"SpiceDB, parent-child schema, in-memory datastore, dispatch cache in-process gRPC"} {
@@ -81,7 +81,7 @@ func TestSmoke(t *testing.T) {
 		c.failover <= 0 || c.singleRate <= 0 || c.nodeRates[0] <= 0 || c.nodeRates[1] <= 0 || c.nodeRates[2] <= 0 {
 		t.Errorf("cluster figures: %+v", c)
 	}
-	for _, want := range []string{"## Targets", "## Side by side with the peers", "OPA, idiomatic policy", "a floor, not a fair peer", "OpenFGA, parent-child", "![", "## Where the time goes", "Start-up, profiled",
+	for _, want := range []string{"## Targets", "the transport floor, answering without deciding", "## Side by side with the peers", "OPA, idiomatic policy", "a floor, not a fair peer", "OpenFGA, parent-child", "![", "## Where the time goes", "Start-up, profiled",
 		"## A three-node cluster"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("the report lacks %q", want)

@@ -37,6 +37,8 @@ type process struct {
 	// settled is closed when grantd logs that it returned its start-up
 	// garbage to the OS.
 	settled chan struct{}
+	// stdin, held open, keeps the transport floor's server serving.
+	stdin io.WriteCloser
 }
 
 // logBuffer keeps the first MiB of the server's log lines, written by the

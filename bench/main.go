@@ -71,6 +71,7 @@ func peerCommand() {
 
 func main() {
 	peerCommand()
+	floorCommand()
 	if len(os.Args) > 1 && os.Args[1] == "decisionlog" {
 		err := decisionLogBench(os.Args[2:])
 		if errors.Is(err, flag.ErrHelp) {
@@ -355,10 +356,19 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 	o.log("warming the decision cache: one batched pass over the questions")
 	rep.serverWarmup = loadgen.Measure(ctx, "grantd", "warm-up", 4, 100, len(qs), time.Hour, batchCaller(p, qs, 100), loadgen.OnePass()).Seconds
 
-	for _, c := range o.callers {
-		o.log("gRPC Authorize, %d callers", c)
-		rep.server = append(rep.server, loadgen.Measure(ctx, "grantd", "gRPC", c, 1, len(qs), o.duration, grpcCaller(p, qs)))
+	// Each gRPC step, then the same calls to the transport floor, which
+	// answers them without deciding (bench/floor.go).
+	floor, err := startFloor()
+	if err != nil {
+		return err
 	}
+	defer floor.stop()
+	for _, c := range o.callers {
+		o.log("gRPC Authorize, %d callers, and the transport floor", c)
+		rep.server = append(rep.server, loadgen.Measure(ctx, "grantd", "gRPC", c, 1, len(qs), o.duration, grpcCaller(p, qs)),
+			loadgen.Measure(ctx, floorSystem, "gRPC, no decision", c, 1, len(qs), o.duration, grpcCaller(floor, qs)))
+	}
+	floor.stop()
 	for _, c := range []int{4, 16} {
 		o.log("gRPC AuthorizeBatch, %d callers", c)
 		rep.server = append(rep.server, loadgen.Measure(ctx, "grantd", "gRPC batch of 100", c, 100, len(qs), o.duration, batchCaller(p, qs, 100)))

@@ -98,7 +98,9 @@ const (
 // workers still get a goroutine of their own, as before.
 const streamWorkersPerCore = 64
 
-func streamWorkers() uint32 { return uint32(streamWorkersPerCore * goruntime.GOMAXPROCS(0)) }
+// StreamWorkers is how many stream workers grantd's gRPC server keeps
+// (the benchmark's transport floor runs with as many).
+func StreamWorkers() uint32 { return uint32(streamWorkersPerCore * goruntime.GOMAXPROCS(0)) }
 
 // DefaultReadTimeout bounds reading one whole HTTP request, body included:
 // a client that trickles a body cannot hold a connection for minutes.
@@ -145,7 +147,7 @@ func New(cfg Config, st *store.Store, engine *authz.Engine, log *slog.Logger) (*
 	s.cfg = cfg
 	s.tokens = registry.New(cfg.Registry, registryBackend{s.deps}, registryKeys(pki.NewTokenKeys(st)), log)
 	s.grpc = grpc.NewServer(
-		grpc.NumStreamWorkers(streamWorkers()),
+		grpc.NumStreamWorkers(StreamWorkers()),
 		grpc.UnaryInterceptor(s.intercept),
 		grpc.InTapHandle(tapCallFacts),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),

@@ -1,0 +1,159 @@
+package main
+
+// The transport floor: a gRPC server that takes the same Authorize calls
+// as grantd, over TLS, with the same bearer metadata and the same stream
+// workers, and answers without deciding. Loaded from the same callers in
+// the same process as grantd's gRPC steps, it shows how much of grantd's
+// latency the transport and the machine take on their own: on 2 cores
+// shared with the load generator, 64 callers queue whatever the server
+// does.
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	v1 "github.com/grantd/grantd/proto/grantd/v1"
+	"github.com/grantd/grantd/server"
+)
+
+// floorSystem names the floor's rows in the report.
+const floorSystem = "transport floor"
+
+// floorArg runs the bench executable as the floor's server.
+const floorArg = "transport-floor"
+
+// floorHello is what the floor's server prints once it listens.
+type floorHello struct {
+	Addr  string `json:"addr"`
+	CA    string `json:"ca"`
+	Token string `json:"token"`
+}
+
+// floorCommand serves the floor when the bench executable was started as
+// it, and exits; it returns otherwise.
+func floorCommand() {
+	if len(os.Args) < 2 || os.Args[1] != floorArg {
+		return
+	}
+	if err := serveFloor(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench", floorArg+":", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+type floorService struct {
+	v1.UnimplementedAuthzServiceServer
+	token string
+}
+
+// Authorize checks the caller's bearer token, as grantd does before any
+// decision, and answers without deciding.
+func (f floorService) Authorize(ctx context.Context, _ *v1.AuthorizeRequest) (*v1.AuthorizeResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	got := md.Get("authorization")
+	if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), []byte("Bearer "+f.token)) != 1 {
+		return nil, status.Error(codes.Unauthenticated, "no session")
+	}
+	return &v1.AuthorizeResponse{}, nil
+}
+
+// serveFloor serves until its standard input closes (the bench stopped or
+// died).
+func serveFloor() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	s := grpc.NewServer(grpc.NumStreamWorkers(server.StreamWorkers()),
+		grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})))
+	f := floorService{token: hex.EncodeToString(secret)}
+	v1.RegisterAuthzServiceServer(s, f)
+	hello, _ := json.Marshal(floorHello{Addr: l.Addr().String(), Token: f.token,
+		CA: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))})
+	fmt.Println(string(hello))
+	go func() {
+		_, _ = bufio.NewReader(os.Stdin).ReadString(0)
+		s.Stop()
+	}()
+	return s.Serve(l)
+}
+
+// startFloor starts the floor's server as a process of its own and
+// connects to it as the benchmark connects to grantd.
+func startFloor() (*process, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, floorArg)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, exited: make(chan struct{}), settled: make(chan struct{}), stdin: stdin}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	var hello floorHello
+	if err == nil {
+		err = json.Unmarshal([]byte(strings.TrimSpace(line)), &hello)
+	}
+	pool := x509.NewCertPool()
+	if err == nil && !pool.AppendCertsFromPEM([]byte(hello.CA)) {
+		err = errors.New("no certificate in its greeting")
+	}
+	if err == nil {
+		p.addr, p.token = hello.Addr, hello.Token
+		p.conn, err = grpc.NewClient(p.addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "localhost"})))
+	}
+	if err != nil {
+		p.stop()
+		return nil, fmt.Errorf("the transport floor's server: %w", err)
+	}
+	return p, nil
+}
