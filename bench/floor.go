@@ -11,24 +11,18 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,6 +30,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/grantd/grantd/pki"
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
 	"github.com/grantd/grantd/server"
 )
@@ -56,10 +51,10 @@ type floorHello struct {
 // floorCommand serves the floor when the bench executable was started as
 // it, and exits; it returns otherwise.
 func floorCommand() {
-	if len(os.Args) < 2 || os.Args[1] != floorArg {
+	if len(os.Args) != 3 || os.Args[1] != floorArg {
 		return
 	}
-	if err := serveFloor(); err != nil {
+	if err := serveFloor(os.Args[2]); err != nil {
 		fmt.Fprintln(os.Stderr, "bench", floorArg+":", err)
 		os.Exit(1)
 	}
@@ -83,16 +78,17 @@ func (f floorService) Authorize(ctx context.Context, _ *v1.AuthorizeRequest) (*v
 }
 
 // serveFloor serves until its standard input closes (the bench stopped or
-// died).
-func serveFloor() error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// died), with TLS material made in dir as grantd makes its own.
+func serveFloor(dir string) error {
+	files, err := pki.EnsureTLS(dir, "", "", nil)
 	if err != nil {
 		return err
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, err := tls.LoadX509KeyPair(files.Cert, files.Key)
+	if err != nil {
+		return err
+	}
+	ca, err := os.ReadFile(files.CA)
 	if err != nil {
 		return err
 	}
@@ -103,11 +99,10 @@ func serveFloor() error {
 		return err
 	}
 	s := grpc.NewServer(grpc.NumStreamWorkers(server.StreamWorkers()),
-		grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})))
+		grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}})))
 	f := floorService{token: hex.EncodeToString(secret)}
 	v1.RegisterAuthzServiceServer(s, f)
-	hello, _ := json.Marshal(floorHello{Addr: l.Addr().String(), Token: f.token,
-		CA: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))})
+	hello, _ := json.Marshal(floorHello{Addr: l.Addr().String(), Token: f.token, CA: string(ca)})
 	fmt.Println(string(hello))
 	go func() {
 		_, _ = bufio.NewReader(os.Stdin).ReadString(0)
@@ -116,14 +111,14 @@ func serveFloor() error {
 	return s.Serve(l)
 }
 
-// startFloor starts the floor's server as a process of its own and
-// connects to it as the benchmark connects to grantd.
-func startFloor() (*process, error) {
+// startFloor starts the floor's server as a process of its own, its TLS
+// material in dir, and connects to it as the benchmark connects to grantd.
+func startFloor(dir string) (*process, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, floorArg)
+	cmd := exec.Command(exe, floorArg, dir)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -358,7 +358,7 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 
 	// Each gRPC step, then the same calls to the transport floor, which
 	// answers them without deciding (bench/floor.go).
-	floor, err := startFloor()
+	floor, err := startFloor(filepath.Join(work, "transport-floor"))
 	if err != nil {
 		return err
 	}
