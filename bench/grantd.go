@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,8 +38,6 @@ type process struct {
 	// settled is closed when grantd logs that it returned its start-up
 	// garbage to the OS.
 	settled chan struct{}
-	// stdin, held open, keeps the transport floor's server serving.
-	stdin io.WriteCloser
 }
 
 // logBuffer keeps the first MiB of the server's log lines, written by the
@@ -135,9 +134,11 @@ func startGrantd(ctx context.Context, bin, dataDir, password string, flags ...st
 		p.stop()
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	tlsCfg := &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	tlsCfg, err := trustingCA(pem)
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
 	p.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg,
 		MaxIdleConnsPerHost: 256, ForceAttemptHTTP2: false}}
 	if p.conn, err = grpc.NewClient(p.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg))); err != nil {
@@ -162,6 +163,16 @@ func startGrantd(ctx context.Context, bin, dataDir, password string, flags ...st
 	}
 	p.startup = time.Since(start)
 	return p, nil
+}
+
+// trustingCA is a client's TLS configuration that trusts the CA in caPEM
+// for a server named localhost, as grantd's own certificate is (pki).
+func trustingCA(caPEM []byte) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("no CA certificate in the PEM given")
+	}
+	return &tls.Config{RootCAs: pool, ServerName: "localhost"}, nil
 }
 
 // settledMemory is the resident memory once grantd has returned its
