@@ -77,8 +77,12 @@ func ldapDirectory(t *testing.T) *ldaptest.Server {
 	})
 }
 
+// ldapConfigFor is a configuration for d with the schedule off: the server's
+// scheduler starts a run at the top of the hour, and one that fell inside a
+// test would take the changes and the run counts it checks.
+// TestScheduledSync turns the schedule on.
 func ldapConfigFor(d *ldaptest.Server, jit bool) map[string]any {
-	return map[string]any{"enabled": true, "jitUserProvisioning": jit, "syncIntervalHours": 1, "maxDeactivationPercent": 50,
+	return map[string]any{"enabled": true, "jitUserProvisioning": jit, "syncIntervalHours": 0, "maxDeactivationPercent": 50,
 		"servers":           []any{map[string]any{"url": d.URL, "readerDN": d.ReaderDN, "readerPassword": d.ReaderPassword}},
 		"userSearchConfigs": []any{map[string]any{"baseDN": ldapPeople, "usernameAttr": "uid", "fullNameAttr": "cn"}}}
 }
@@ -333,6 +337,7 @@ func TestScheduledSync(t *testing.T) {
 		t.Error("a sync was scheduled with LDAP off")
 	}
 	cfg := ldapConfigFor(d, false)
+	cfg["syncIntervalHours"] = 1
 	ts.configureLDAP(t, admin, cfg)
 	ts.do(t, "POST", "/v1/orgs", admin, map[string]any{"name": "eng"})
 	ts.do(t, "POST", "/v1/orgs/eng/teams", admin, map[string]any{"name": "devs"})
