@@ -68,6 +68,21 @@ func loadBench(b *testing.B) (*env, *dataset.Dataset) {
 	return benchEnv, benchData
 }
 
+// BenchmarkBuild measures a whole compile of the dataset's state, as a
+// restore and a start-up make it, and reports its allocations.
+//
+//	go test -run XXX -bench Build -benchtime 5x ./authz/
+func BenchmarkBuild(b *testing.B) {
+	v, _ := loadBench(b)
+	r := v.st.Read()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (compiler{r: r}).build(r.Revision()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func toRequest(q dataset.Query) Request {
 	return Request{Subject: q.Subject, Operation: q.Operation, Collection: q.Collection, Repository: q.Repository, Options: q.Options}
 }

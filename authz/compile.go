@@ -348,12 +348,6 @@ func (t terms) grantObject(gs []*store.Grant, keep func(*store.Grant) bool) *ast
 	return obj(kvs...)
 }
 
-// grantMap is {subject: {role: grant ID}} for a set of grants, as a
-// grantMap; nil when none is kept.
-func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
-	return t.newGrantMap(groupGrants(gs, keep))
-}
-
 func (c compiler) collectionGrants(path string, exact bool) (*ast.Term, error) {
 	gs, err := c.r.GrantsOnObject(subjects.CollectionOf(path))
 	if err != nil {
