@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -166,5 +167,34 @@ func TestCompilerReadsTheStoresRows(t *testing.T) {
 	p := &preloaded{Reader: view}
 	if got := readOnly(p); got != Reader(p) {
 		t.Errorf("readOnly(%T) = %T, want it unchanged", p, got)
+	}
+}
+
+// distinct keeps each item's first occurrence, in order, in short lists
+// (compared) and long ones (a map), and hands back the list itself when
+// nothing repeats.
+func TestDistinct(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 8))
+	for round := range 500 {
+		n := rnd.IntN(40)
+		items := make([]string, n)
+		for i := range items {
+			items[i] = fmt.Sprintf("s%d", rnd.IntN(1+rnd.IntN(60)))
+		}
+		var want []string
+		seen := map[string]bool{}
+		for _, s := range items {
+			if !seen[s] {
+				seen[s] = true
+				want = append(want, s)
+			}
+		}
+		got := distinct(items)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: distinct(%v) = %v, want %v", round, items, got, want)
+		}
+		if len(want) == n && n > 0 && &got[0] != &items[0] {
+			t.Fatalf("round %d: distinct copied %v, which has no repeats", round, items)
+		}
 	}
 }

@@ -138,7 +138,20 @@ func (t terms) stringSet(items ...string) *ast.Term {
 // distinct is items without repeats, in their first order: obj needs
 // distinct keys. It returns items itself when nothing repeats.
 func distinct(items []string) []string {
-	seen := make(map[string]bool, len(items))
+	if len(items) <= 16 {
+		// Most sets are a principal's subjects, a dozen on average: a
+		// compile makes one per user, and comparing them beats a map.
+		for i, s := range items {
+			if slices.Contains(items[:i], s) {
+				return distinctBy(items, make(map[string]bool, len(items)))
+			}
+		}
+		return items
+	}
+	return distinctBy(items, make(map[string]bool, len(items)))
+}
+
+func distinctBy(items []string, seen map[string]bool) []string {
 	out := items[:0:0]
 	for i, s := range items {
 		if seen[s] {
@@ -204,20 +217,23 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 		if err != nil || u == nil {
 			return nil, err
 		}
-		held := []string{subject, "authenticated"}
 		teams, err := c.r.TeamsOfUser(name)
 		if err != nil {
 			return nil, err
-		}
-		for _, t := range teams {
-			held = append(held, subjects.OfTeam(t.Org, t.Team).String())
 		}
 		orgs, err := c.r.OrgsOfUser(name)
 		if err != nil {
 			return nil, err
 		}
+		held := make([]string, 0, 2+len(teams)+len(orgs))
+		held = append(held, subject, "authenticated")
+		// Each subject's shared string: made once per compile, not once
+		// per member.
+		for _, t := range teams {
+			held = append(held, stringOf(c.t.subject(subjects.OfTeam(t.Org, t.Team))))
+		}
 		for _, o := range orgs {
-			held = append(held, subjects.OfOrg(o.Org).String())
+			held = append(held, stringOf(c.t.subject(subjects.OfOrg(o.Org))))
 		}
 		return c.t.principal("user", name, u.Active, u.IsAdmin, u.DefaultCollection, held), nil
 	case subjects.ServiceAccount:
