@@ -151,6 +151,7 @@ func distinct(items []string) []string {
 	return distinctBy(items, make(map[string]bool, len(items)))
 }
 
+// distinctBy is distinct with seen, an empty map, to find the repeats.
 func distinctBy(items []string, seen map[string]bool) []string {
 	out := items[:0:0]
 	for i, s := range items {

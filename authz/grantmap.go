@@ -181,8 +181,8 @@ func (m *grantMap) StringLength() int { return m.object().StringLength() }
 // groupGrants has it.
 //
 // A whole compile makes one for every collection (with enterprise-large
-// 77,000 of them, a fifth of start-up's compile), so the grants are
-// grouped by sorting one slice rather than in a map of maps.
+// 77,000 of them), and grouping their grants in a map of maps was two
+// fifths of its CPU: they are grouped by sorting one slice instead.
 func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Term {
 	type held struct {
 		subject string // the subject's shared string
