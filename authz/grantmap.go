@@ -200,36 +200,29 @@ func (t terms) grantMap(gs []*store.Grant, keep func(*store.Grant) bool) *ast.Te
 		return nil
 	}
 	// By subject, then role; of one subject's grants of one role, the
-	// last in gs first: that one is kept.
+	// last in gs first, and that one is kept.
 	slices.SortFunc(list, func(a, b held) int {
 		return cmp.Or(strings.Compare(a.subject, b.subject), strings.Compare(a.role, b.role), cmp.Compare(b.at, a.at))
 	})
-	subjectsN, rolesN := 0, 0
+	list = slices.CompactFunc(list, func(a, b held) bool { return a.subject == b.subject && a.role == b.role })
+	subjectsN := 0
 	for i, h := range list {
 		if i == 0 || h.subject != list[i-1].subject {
 			subjectsN++
-			rolesN++
-		} else if h.role != list[i-1].role {
-			rolesN++
 		}
 	}
 	m := &grantMap{subjects: make([]string, 0, subjectsN), ends: make([]uint32, 0, subjectsN),
-		roles: make([]*ast.Term, 0, rolesN), ids: make([]string, 0, rolesN)}
+		roles: make([]*ast.Term, 0, len(list)), ids: make([]string, 0, len(list))}
 	for i, h := range list {
-		newSubject := i == 0 || h.subject != list[i-1].subject
-		if !newSubject && h.role == list[i-1].role {
-			continue
-		}
-		if newSubject {
-			if i > 0 {
-				m.ends = append(m.ends, uint32(len(m.roles)))
-			}
+		if i == 0 || h.subject != list[i-1].subject {
 			m.subjects = append(m.subjects, h.subject)
 		}
 		m.roles = append(m.roles, t.str(h.role))
 		m.ids = append(m.ids, h.id)
+		if i+1 == len(list) || list[i+1].subject != h.subject {
+			m.ends = append(m.ends, uint32(len(m.roles)))
+		}
 	}
-	m.ends = append(m.ends, uint32(len(m.roles)))
 	m.fill()
 	return ast.NewTerm(m)
 }
