@@ -180,6 +180,9 @@ func TestDistinct(t *testing.T) {
 		items := make([]string, n)
 		for i := range items {
 			items[i] = fmt.Sprintf("s%d", rnd.IntN(1+rnd.IntN(60)))
+			if round%4 == 0 {
+				items[i] = fmt.Sprintf("s%d", i) // no repeats, short and long
+			}
 		}
 		var want []string
 		seen := map[string]bool{}

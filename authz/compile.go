@@ -141,19 +141,16 @@ func distinct(items []string) []string {
 	if len(items) <= 16 {
 		// Most sets are a principal's subjects, a dozen on average: a
 		// compile makes one per user, and comparing them beats a map.
-		for i, s := range items {
-			if slices.Contains(items[:i], s) {
-				return distinctBy(items, make(map[string]bool, len(items)))
-			}
+		repeats := false
+		for i := 1; i < len(items) && !repeats; i++ {
+			repeats = slices.Contains(items[:i], items[i])
 		}
-		return items
+		if !repeats {
+			return items
+		}
 	}
-	return distinctBy(items, make(map[string]bool, len(items)))
-}
-
-// distinctBy is distinct with seen, an empty map, to find the repeats.
-func distinctBy(items []string, seen map[string]bool) []string {
-	out := items[:0:0]
+	seen := make(map[string]bool, len(items))
+	var out []string // nil until the first repeat
 	for i, s := range items {
 		if seen[s] {
 			if out == nil {
