@@ -230,9 +230,14 @@ func readSnapshot(r io.Reader, prepare func(*ReadTxn)) (*memdb.MemDB, uint64, er
 	}
 	d := &rowDecoder{r: br}
 	if prepare != nil {
-		d.rows = map[string][]any{}
+		d.rows = map[string]*chunks[any]{}
 		d.done = func() {
-			if rt, err := newRowTables(rowSchema(), d.rows); err == nil {
+			rows := make(map[string][]any, len(d.rows))
+			for table, c := range d.rows {
+				rows[table] = c.slice()
+			}
+			d.rows = nil
+			if rt, err := newRowTables(rowSchema(), rows); err == nil {
 				prepare(&ReadTxn{txn: rt, rev: hdr.Revision})
 			}
 		}
@@ -309,7 +314,7 @@ type rowDecoder struct {
 	buf []byte // a line longer than r's buffer
 	// rows, when set, collects the rows by table, and done is called once
 	// they all are.
-	rows map[string][]any
+	rows map[string]*chunks[any]
 	done func()
 	// fields and strings serve the flat rows (flatRows).
 	fields  []flatField
@@ -350,7 +355,12 @@ func (d *rowDecoder) decode(out chan<- []tableRow, stop <-chan struct{}) error {
 			return err
 		}
 		if d.rows != nil {
-			d.rows[r.table] = append(d.rows[r.table], r.row)
+			rows := d.rows[r.table]
+			if rows == nil {
+				rows = &chunks[any]{}
+				d.rows[r.table] = rows
+			}
+			rows.add(r.row)
 		}
 		if !add(r) {
 			return nil

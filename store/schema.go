@@ -183,11 +183,28 @@ func (x *fieldIndex[T]) FromObject(obj any) (bool, []byte, error) {
 		}
 		n += len(s) + 1
 	}
-	key := make([]byte, 0, n)
-	for _, get := range x.parts {
-		key = append(append(key, get(row)...), 0)
+	return true, x.add(make([]byte, 0, n), row), nil
+}
+
+func (x *fieldIndex[T]) appendKey(b []byte, obj any) ([]byte, bool, error) {
+	row, err := rowOf[T](obj)
+	if err != nil {
+		return b, false, err
 	}
-	return true, key, nil
+	for _, get := range x.parts {
+		if get(row) == "" {
+			return b, false, nil
+		}
+	}
+	return x.add(b, row), true, nil
+}
+
+// add appends the key of a row that has every field.
+func (x *fieldIndex[T]) add(b []byte, row *T) []byte {
+	for _, get := range x.parts {
+		b = append(append(b, get(row)...), 0)
+	}
+	return b
 }
 
 func (x *fieldIndex[T]) FromArgs(args ...any) ([]byte, error) { return x.args.FromArgs(args...) }
@@ -228,6 +245,14 @@ func (x *textIndex[T]) FromObject(obj any) (bool, []byte, error) {
 		return false, nil, err
 	}
 	return true, append(x.add(make([]byte, 0, 48), row), 0), nil
+}
+
+func (x *textIndex[T]) appendKey(b []byte, obj any) ([]byte, bool, error) {
+	row, err := rowOf[T](obj)
+	if err != nil {
+		return b, false, err
+	}
+	return append(x.add(b, row), 0), true, nil
 }
 
 func (x *textIndex[T]) FromArgs(args ...any) ([]byte, error) {

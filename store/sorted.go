@@ -58,6 +58,9 @@ type idIndexer interface {
 type keyIndexer interface {
 	memdb.SingleIndexer
 	memdb.Indexer
+	// appendKey appends the row's key to b (FromObject's, without a
+	// slice of its own), and says whether the row has one.
+	appendKey(b []byte, row any) ([]byte, bool, error)
 }
 
 // sortedIndexes are the sorted indexes, by table "." index.

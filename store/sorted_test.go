@@ -320,6 +320,7 @@ func TestRowKeysAreEachIndexsKeys(t *testing.T) {
 		},
 	}
 	checked := 0
+	var scratch []byte // reused, as a restore reuses it
 	for _, tb := range tables {
 		defs := sortedTables[tb.name]
 		if defs == nil {
@@ -332,7 +333,7 @@ func TestRowKeysAreEachIndexsKeys(t *testing.T) {
 			if err != nil || !ok {
 				continue // a row without a primary key is refused before its keys are made
 			}
-			keys, err := rowKeys(defs, row, id)
+			keys, err := rowKeys(defs, row, id, &scratch)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -76,7 +76,7 @@ func (tx *writeTxn) write(table string, row, after any, op func(string, any) err
 	var key string
 	var keys []string
 	if after != nil {
-		if keys, err = rowKeys(defs, after, id); err != nil {
+		if keys, err = rowKeys(defs, after, id, nil); err != nil {
 			return err
 		}
 		key = keys[0]
@@ -223,7 +223,9 @@ func (tx *writeTxn) rowChanges() []Change {
 // sortedBuilder builds the maps of a restore's sorted tables from their
 // rows, which usually come in primary key order (a snapshot's).
 type sortedBuilder struct {
-	rows map[string][]sortedEntry // by table, keyed by primary key
+	rows map[string]*chunks[sortedEntry] // by table, keyed by primary key
+	// id and keys are add's scratch buffers for a row's keys.
+	id, keys []byte
 }
 
 type sortedEntry struct {
@@ -235,7 +237,7 @@ type sortedEntry struct {
 }
 
 func newSortedBuilder() *sortedBuilder {
-	return &sortedBuilder{rows: map[string][]sortedEntry{}}
+	return &sortedBuilder{rows: map[string]*chunks[sortedEntry]{}}
 }
 
 // add takes a row of a sorted table, and says whether table is one.
@@ -244,18 +246,24 @@ func (b *sortedBuilder) add(table string, row any) (bool, error) {
 	if defs == nil {
 		return false, nil
 	}
-	ok, id, err := defs[0].id.FromObject(row)
+	id, ok, err := defs[0].id.appendKey(b.id[:0], row)
+	b.id = id
 	switch {
 	case err != nil:
 		return true, fmt.Errorf("failed to build primary index: %v", err)
 	case !ok:
 		return true, errors.New("object missing primary index")
 	}
-	keys, err := rowKeys(defs, row, id)
+	keys, err := rowKeys(defs, row, id, &b.keys)
 	if err != nil {
 		return true, err
 	}
-	b.rows[table] = append(b.rows[table], sortedEntry{keys[0], row, keys})
+	rows := b.rows[table]
+	if rows == nil {
+		rows = &chunks[sortedEntry]{}
+		b.rows[table] = rows
+	}
+	rows.add(sortedEntry{keys[0], row, keys})
 	return true, nil
 }
 
@@ -264,9 +272,11 @@ func (b *sortedBuilder) add(table string, row any) (bool, error) {
 // stays, as memdb keeps it.
 func (b *sortedBuilder) insert(txn *memdb.Txn) error {
 	for table, rows := range b.rows {
-		if !slices.IsSortedFunc(rows, byKey) || hasDuplicates(rows) {
-			slices.SortStableFunc(rows, byKey)
-			b.rows[table] = latest(rows)
+		if !strictlySorted(rows) {
+			s := rows.slice()
+			slices.SortStableFunc(s, byKey)
+			s = latest(s)
+			b.rows[table] = new(chunksOf(s))
 		}
 	}
 	names := slices.Sorted(maps.Keys(sortedIndexes))
@@ -296,18 +306,24 @@ func (b *sortedBuilder) insert(txn *memdb.Txn) error {
 // build is one sorted index's map of the rows.
 func (b *sortedBuilder) build(d *sortedDef) (*immutable.SortedMap[string, any], error) {
 	rows := b.rows[d.table]
-	entries := rows
-	if !d.unique {
-		at := slices.Index(sortedTables[d.table], d)
-		entries = make([]sortedEntry, 0, len(rows))
-		for _, r := range rows {
-			if k := r.keys[at]; k != "" {
-				entries = append(entries, sortedEntry{key: k, row: r.row})
-			}
-		}
-		slices.SortFunc(entries, byKey)
+	if rows == nil {
+		rows = &chunks[sortedEntry]{}
 	}
 	mb := immutable.NewSortedMapBuilder[string, any](keyOrder{})
+	if d.unique {
+		for _, e := range rows.all() {
+			mb.Set(e.key, e.row)
+		}
+		return mb.Map(), nil
+	}
+	at := slices.Index(sortedTables[d.table], d)
+	entries := make([]sortedEntry, 0, rows.len())
+	for _, r := range rows.all() {
+		if k := r.keys[at]; k != "" {
+			entries = append(entries, sortedEntry{key: k, row: r.row})
+		}
+	}
+	slices.SortFunc(entries, byKey)
 	for _, e := range entries {
 		mb.Set(e.key, e.row)
 	}
@@ -322,28 +338,40 @@ func byKey(a, b sortedEntry) int { return strings.Compare(a.key, b.key) }
 // followed by the primary key, and the primary key is the one that ends
 // the first secondary key. With enterprise-large that is one heap object
 // a row where each key was one, some 600,000 fewer for the collector to
-// mark at every cycle.
-func rowKeys(defs []*sortedDef, row any, id []byte) ([]string, error) {
+// mark at every cycle. The keys are made in *scratch, which rowKeys
+// grows and the next call reuses (nil: a buffer of its own).
+func rowKeys(defs []*sortedDef, row any, id []byte, scratch *[]byte) ([]string, error) {
 	keys := make([]string, len(defs))
-	bounds := make([][2]int, len(defs))
+	var at [4][2]int // the bounds of each secondary key in buf; no table has more
+	bounds := at[:]
+	if len(defs) > len(at) {
+		bounds = make([][2]int, len(defs))
+	}
 	var buf []byte
+	if scratch != nil {
+		buf = (*scratch)[:0]
+	}
 	for i, d := range defs[1:] {
-		ok, k, err := d.keys.FromObject(row)
-		if err != nil {
+		start := len(buf)
+		var ok bool
+		var err error
+		if buf, ok, err = d.keys.appendKey(buf, row); err != nil {
 			return nil, err
 		}
 		if ok {
-			start := len(buf)
-			buf = append(append(buf, k...), id...)
+			buf = append(buf, id...)
 			bounds[i+1] = [2]int{start, len(buf)}
 		}
+	}
+	if scratch != nil {
+		*scratch = buf
 	}
 	if len(buf) == 0 {
 		keys[0] = string(id)
 		return keys, nil
 	}
 	all := string(buf)
-	for i, b := range bounds[1:] {
+	for i, b := range bounds[1:len(defs)] {
 		if b[1] > 0 {
 			keys[i+1] = all[b[0]:b[1]]
 			if keys[0] == "" {
@@ -354,14 +382,17 @@ func rowKeys(defs []*sortedDef, row any, id []byte) ([]string, error) {
 	return keys, nil
 }
 
-// hasDuplicates reports whether two neighbours of sorted rows share a key.
-func hasDuplicates(rows []sortedEntry) bool {
-	for i := 1; i < len(rows); i++ {
-		if rows[i].key == rows[i-1].key {
-			return true
+// strictlySorted reports whether the rows' keys increase, with no two
+// alike: as a snapshot lists them.
+func strictlySorted(rows *chunks[sortedEntry]) bool {
+	prev := ""
+	for i, r := range rows.all() {
+		if i > 0 && r.key <= prev {
+			return false
 		}
+		prev = r.key
 	}
-	return false
+	return true
 }
 
 // latest keeps, of each run of rows with one key (stably sorted), the last.
