@@ -5,6 +5,7 @@ package authz
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/grantd/grantd/store"
@@ -36,64 +37,63 @@ func (c compiler) build(rev uint64) (*snapshot, error) {
 		p, err := preload(c.r)
 		pre <- preloadResult{p, err}
 	}()
-	var keys []key
-	keys = append(keys, key{tPrincipals, subjects.AnonymousCaller.String()})
 	users, err := c.r.Users("", "", 0)
 	if err != nil {
 		return nil, err
-	}
-	for _, u := range users {
-		keys = append(keys, key{tPrincipals, subjects.OfUser(u.Name).String()}, key{tNamespaces, u.Name})
 	}
 	accounts, err := c.r.ServiceAccounts("", 0)
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range accounts {
-		keys = append(keys, key{tPrincipals, subjects.OfServiceAccount(a.Name).String()})
-	}
 	orgs, err := c.r.Orgs("", 0)
 	if err != nil {
 		return nil, err
-	}
-	for _, o := range orgs {
-		keys = append(keys, key{tNamespaces, o.Name})
 	}
 	groups, err := c.r.KubernetesGroups()
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range groups {
-		keys = append(keys, key{tKubeGroups, g})
-	}
 	rs, err := c.r.Roles()
 	if err != nil {
 		return nil, err
-	}
-	for _, r := range rs {
-		keys = append(keys, key{tRoles, r.ID})
 	}
 	cols, err := c.r.Collections("", 0)
 	if err != nil {
 		return nil, err
 	}
-	for _, col := range cols {
-		keys = append(keys, key{tCollections, col.Path})
-	}
 	repos, err := c.r.AllRepositories()
 	if err != nil {
 		return nil, err
-	}
-	for _, r := range repos {
-		keys = append(keys, key{tRepos, r.Namespace + "/" + r.Name})
 	}
 	loaded := <-pre
 	if loaded.err != nil {
 		return nil, loaded.err
 	}
-	for k := range affected(grantChanges(loaded.p.grants)) {
-		keys = append(keys, k)
+	grantKeys := loaded.p.grantKeys()
+	keys := make([]key, 0, 1+2*len(users)+len(accounts)+len(orgs)+len(groups)+len(rs)+len(cols)+len(repos)+len(grantKeys))
+	keys = append(keys, key{tPrincipals, subjects.AnonymousCaller.String()})
+	for _, u := range users {
+		keys = append(keys, key{tPrincipals, subjects.OfUser(u.Name).String()}, key{tNamespaces, u.Name})
 	}
+	for _, a := range accounts {
+		keys = append(keys, key{tPrincipals, subjects.OfServiceAccount(a.Name).String()})
+	}
+	for _, o := range orgs {
+		keys = append(keys, key{tNamespaces, o.Name})
+	}
+	for _, g := range groups {
+		keys = append(keys, key{tKubeGroups, g})
+	}
+	for _, r := range rs {
+		keys = append(keys, key{tRoles, r.ID})
+	}
+	for _, col := range cols {
+		keys = append(keys, key{tCollections, col.Path})
+	}
+	for _, r := range repos {
+		keys = append(keys, key{tRepos, r.Namespace + "/" + r.Name})
+	}
+	keys = append(keys, grantKeys...)
 	c.r = loaded.p
 	values, err := c.entries(keys)
 	if err != nil {
@@ -127,14 +127,6 @@ func (c compiler) entries(keys []key) ([]*ast.Term, error) {
 	}
 	wg.Wait()
 	return values, errors.Join(errs...)
-}
-
-func grantChanges(gs []*store.Grant) []store.Change {
-	out := make([]store.Change, len(gs))
-	for i, g := range gs {
-		out[i] = store.Change{Table: store.TableGrants, After: g}
-	}
-	return out
 }
 
 // preloaded answers the lookups a whole compile makes once per entry (the
@@ -216,6 +208,34 @@ func (p *preloaded) loadMemberships() error {
 		}
 	}
 	return nil
+}
+
+// grantKeys are the entries the grants make, those affected names for a
+// change of each grant, each once: taken from the maps of the grants by
+// object and by subject, they need no set of their own.
+func (p *preloaded) grantKeys() []key {
+	keys := make([]key, 0, 2*len(p.onObject)+len(p.ofSubject))
+	for o := range p.onObject {
+		if path, ok := o.CollectionPath(); ok {
+			keys = append(keys, key{tSubtree, path}, key{tExact, path})
+		} else {
+			keys = append(keys, key{tRepoGrants, o.String()})
+		}
+	}
+	for s, gs := range p.ofSubject {
+		if slices.ContainsFunc(gs, onCollection) {
+			keys = append(keys, key{tSchedule, s.String()})
+		}
+		if s.Kind == subjects.KubernetesServiceAccount {
+			keys = append(keys, key{tPrincipals, s.String()})
+		}
+	}
+	return keys
+}
+
+func onCollection(g *store.Grant) bool {
+	_, ok := g.Object.CollectionPath()
+	return ok
 }
 
 func (p *preloaded) GrantsOnObject(o subjects.Object) ([]*store.Grant, error) {

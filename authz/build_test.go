@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -54,6 +55,49 @@ func TestPreloadedReaderAnswersLikeTheStore(t *testing.T) {
 	}
 	if answered < 300 {
 		t.Errorf("only %d rows compared: the state is too small to tell", answered)
+	}
+}
+
+// A whole compile lists the entries the grants make from the preloaded
+// maps: the same entries affected names for a change of every grant, each
+// once (a subject with grants on repositories alone has no schedule
+// entry; a Kubernetes service account some grant names is a principal).
+func TestGrantKeysAreThoseEveryGrantAffects(t *testing.T) {
+	v := newEnv(t)
+	v.entangled(t)
+	for i, g := range []store.Grant{
+		{Subject: subjects.MustParse("k8s-serviceaccount:team-b/ci"), Object: subjects.MustParseObject("namespace:team-b")},
+		{Subject: subjects.MustParse("org:zeta"), Object: subjects.MustParseObject("namespace:acme")},
+	} {
+		g.ID, g.Role, g.Scope = fmt.Sprintf("g-keys-%d", i), "viewonly", store.ScopeSubtree
+		v.must(store.CreateGrant{Grant: g})
+	}
+	p, err := preload(v.st.Read())
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := make([]store.Change, len(p.grants))
+	for i, g := range p.grants {
+		changes[i] = store.Change{Table: store.TableGrants, After: g}
+	}
+	want := affected(changes)
+	got := map[key]bool{}
+	for _, k := range p.grantKeys() {
+		if got[k] {
+			t.Errorf("%v listed twice", k)
+		}
+		got[k] = true
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("grant keys:\n%v\nwant those affected names:\n%v", got, want)
+	}
+	for _, k := range []key{{tPrincipals, "k8s-serviceaccount:team-b/ci"}, {tRepoGrants, "namespace:team-b"}, {tSchedule, "user:u1"}} {
+		if !got[k] {
+			t.Errorf("%v missing: the test's state does not have what it checks", k)
+		}
+	}
+	if got[key{tSchedule, "org:zeta"}] {
+		t.Errorf("a schedule entry for org:zeta, whose only grant is on a namespace")
 	}
 }
 
