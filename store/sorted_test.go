@@ -220,16 +220,24 @@ func TestSortedIndexesFollowWrites(t *testing.T) {
 }
 
 // A snapshot not in its tables' primary key order (written by hand, or
-// with a row twice, of which memdb keeps the later) restores the same
-// sorted tables: the rows are sorted first, and the later of two kept.
+// with a row twice, of which memdb keeps the later), or whose table's rows
+// are interrupted by another table's, restores the same sorted tables: the
+// rows are sorted first, the later of two kept, and a table's maps hold
+// all its rows.
 func TestSortedIndexesOfAnUnorderedSnapshot(t *testing.T) {
 	row := func(id, user string) string {
 		return `{"t":"grants","r":{"id":"` + id + `","subject":"user:` + user + `","role":"viewonly","object":"collection:/Shared","scope":"subtree","createdAt":"2026-01-01T00:00:00Z"}}` + "\n"
+	}
+	user := func(name string) string {
+		return `{"t":"users","r":{"name":"` + name + `","active":true,"source":"local","createdAt":"2026-01-01T00:00:00Z"}}` + "\n"
 	}
 	for name, snap := range map[string]string{
 		"in order":     row("g1", "ann") + row("g2", "bob") + row("g3", "ann"),
 		"out of order": row("g3", "ann") + row("g1", "ann") + row("g2", "bob"),
 		"a row twice":  row("g1", "ann") + row("g2", "carl") + row("g3", "ann") + row("g2", "bob"),
+		// The grants' maps are built when the users' rows begin, and
+		// built again when the grants resume.
+		"resumed": row("g1", "ann") + row("g2", "bob") + user("zed") + row("g3", "ann") + user("zoe"),
 	} {
 		db, _, err := readSnapshot(strings.NewReader(`{"version":1,"revision":3}`+"\n"+snap), nil)
 		if err != nil {
@@ -255,6 +263,14 @@ func TestSortedIndexesOfAnUnorderedSnapshot(t *testing.T) {
 		onShared, err := r.GrantsOnObject(subjects.Object{Kind: subjects.CollectionObject, Path: "/Shared"})
 		if err != nil || len(onShared) != 3 {
 			t.Errorf("%s: %d grants on /Shared (%v), want 3", name, len(onShared), err)
+		}
+		if g, _ := r.Grant("g3"); g == nil {
+			t.Errorf("%s: grant g3 not found by its ID", name)
+		}
+		if name == "resumed" {
+			if u, _ := r.User("zoe"); u == nil {
+				t.Errorf("%s: user zoe not found, of the last table's rows", name)
+			}
 		}
 	}
 }

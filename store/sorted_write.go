@@ -221,9 +221,19 @@ func (tx *writeTxn) rowChanges() []Change {
 }
 
 // sortedBuilder builds the maps of a restore's sorted tables from their
-// rows, which usually come in primary key order (a snapshot's).
+// rows, which usually come in primary key order and table by table (a
+// snapshot's). A table's maps are built as soon as its rows end (add is
+// given another table's row), on the goroutine that adds the rows: while
+// the snapshot is decoded, that goroutine has half a core to spare, and
+// after it the compile of the policy state wants both cores. Only the
+// last table's maps are left for insert.
 type sortedBuilder struct {
 	rows map[string]*chunks[sortedEntry] // by table, keyed by primary key
+	// current is the table of the last row added; built holds the maps
+	// of the tables whose rows ended, by index name (a table whose rows
+	// resume later loses them).
+	current string
+	built   map[string]*immutable.SortedMap[string, any]
 	// id and keys are add's scratch buffers for a row's keys.
 	id, keys []byte
 }
@@ -237,11 +247,18 @@ type sortedEntry struct {
 }
 
 func newSortedBuilder() *sortedBuilder {
-	return &sortedBuilder{rows: map[string]*chunks[sortedEntry]{}}
+	return &sortedBuilder{rows: map[string]*chunks[sortedEntry]{}, built: map[string]*immutable.SortedMap[string, any]{}}
 }
 
-// add takes a row of a sorted table, and says whether table is one.
+// add takes a row of a table, and says whether the table is sorted.
 func (b *sortedBuilder) add(table string, row any) (bool, error) {
+	if table != b.current {
+		b.ended(b.current)
+		b.current = table
+		for _, d := range sortedTables[table] {
+			delete(b.built, d.name) // its rows resume
+		}
+	}
 	defs := sortedTables[table]
 	if defs == nil {
 		return false, nil
@@ -267,9 +284,22 @@ func (b *sortedBuilder) add(table string, row any) (bool, error) {
 	return true, nil
 }
 
-// insert builds every sorted index (one per core at a time) and inserts
-// the maps into txn. Of two rows with the same primary key, the later
-// stays, as memdb keeps it.
+// ended builds the maps of a table whose rows have ended, if it is a
+// sorted table and they are in order (a table out of order is sorted by
+// insert, which builds its maps then).
+func (b *sortedBuilder) ended(table string) {
+	rows := b.rows[table]
+	if rows == nil || !strictlySorted(rows) {
+		return
+	}
+	for _, d := range sortedTables[table] {
+		b.built[d.name] = b.build(d)
+	}
+}
+
+// insert builds every sorted index not built yet (one per core at a
+// time) and inserts the maps into txn. Of two rows with the same primary
+// key, the later stays, as memdb keeps it.
 func (b *sortedBuilder) insert(txn *memdb.Txn) error {
 	for table, rows := range b.rows {
 		if !strictlySorted(rows) {
@@ -277,24 +307,27 @@ func (b *sortedBuilder) insert(txn *memdb.Txn) error {
 			slices.SortStableFunc(s, byKey)
 			s = latest(s)
 			b.rows[table] = new(chunksOf(s))
+			for _, d := range sortedTables[table] {
+				delete(b.built, d.name)
+			}
 		}
 	}
 	names := slices.Sorted(maps.Keys(sortedIndexes))
 	built := make([]*immutable.SortedMap[string, any], len(names))
-	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, name := range names {
+		if m, ok := b.built[name]; ok {
+			built[i] = m
+			continue
+		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			built[i], errs[i] = b.build(sortedIndexes[name])
+			built[i] = b.build(sortedIndexes[name])
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
 	for i, name := range names {
 		if err := txn.Insert(tableSortedIndexes, &sortedIndex{Name: name, Keys: built[i]}); err != nil {
 			return err
@@ -304,7 +337,7 @@ func (b *sortedBuilder) insert(txn *memdb.Txn) error {
 }
 
 // build is one sorted index's map of the rows.
-func (b *sortedBuilder) build(d *sortedDef) (*immutable.SortedMap[string, any], error) {
+func (b *sortedBuilder) build(d *sortedDef) *immutable.SortedMap[string, any] {
 	rows := b.rows[d.table]
 	if rows == nil {
 		rows = &chunks[sortedEntry]{}
@@ -314,7 +347,7 @@ func (b *sortedBuilder) build(d *sortedDef) (*immutable.SortedMap[string, any], 
 		for _, e := range rows.all() {
 			mb.Set(e.key, e.row)
 		}
-		return mb.Map(), nil
+		return mb.Map()
 	}
 	at := slices.Index(sortedTables[d.table], d)
 	entries := make([]sortedEntry, 0, rows.len())
@@ -327,7 +360,7 @@ func (b *sortedBuilder) build(d *sortedDef) (*immutable.SortedMap[string, any], 
 	for _, e := range entries {
 		mb.Set(e.key, e.row)
 	}
-	return mb.Map(), nil
+	return mb.Map()
 }
 
 func byKey(a, b sortedEntry) int { return strings.Compare(a.key, b.key) }
