@@ -101,11 +101,7 @@ func (c compiler) build(rev uint64) (*snapshot, error) {
 	}
 	b := newSnapshotBuilder()
 	b.setObject(tOps, opsTerm().Value.(ast.Object))
-	for i, k := range keys {
-		if values[i] != nil {
-			b.set(k, values[i])
-		}
-	}
+	b.setAll(keys, values)
 	return b.snapshot(rev), nil
 }
 

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"hash/maphash"
 	"maps"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/benbjohnson/immutable"
@@ -273,6 +275,40 @@ func newSnapshotBuilder() snapshotBuilder {
 }
 
 func (b snapshotBuilder) set(k key, v *ast.Term) { b[k.table].Set(k.name, v) }
+
+// setAll sets keys[i] to values[i] for every value that is not nil, the
+// tables on every core: with enterprise-large a whole compile ends with
+// 300,000 entries, some 0.2 s on one core.
+func (b snapshotBuilder) setAll(keys []key, values []*ast.Term) {
+	count := map[string]int{}
+	for i, k := range keys {
+		if values[i] != nil {
+			count[k.table]++
+		}
+	}
+	byTable := make(map[string][]int32, len(count))
+	for table, n := range count {
+		byTable[table] = make([]int32, 0, n)
+	}
+	for i, k := range keys {
+		if values[i] != nil {
+			byTable[k.table] = append(byTable[k.table], int32(i))
+		}
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for table, at := range byTable {
+		tb := b[table]
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			for _, i := range at {
+				tb.Set(keys[i].name, values[i])
+			}
+		})
+	}
+	wg.Wait()
+}
 
 // setObject sets every entry of an object of entries.
 func (b snapshotBuilder) setObject(table string, o ast.Object) {
