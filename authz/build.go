@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/grantd/grantd/store"
 	"github.com/grantd/grantd/subjects"
@@ -107,23 +108,38 @@ func (c compiler) build(rev uint64) (*snapshot, error) {
 
 // entries compiles the entries of keys on every core (the Reader is only
 // read, and store read transactions may be read concurrently); values[i]
-// is keys[i]'s entry, nil when it has none.
+// is keys[i]'s entry, nil when it has none. The workers take the keys
+// entriesChunk at a time, as each is free: keys come table by table, and
+// their entries cost from almost nothing (a user's namespace) to a dozen
+// microseconds (the user's principal, next to it), so keys dealt out in
+// turn left one worker every principal and idle for the last 0.6 s of a
+// start-up with enterprise-large.
 func (c compiler) entries(keys []key) ([]*ast.Term, error) {
 	values := make([]*ast.Term, len(keys))
 	workers := runtime.GOMAXPROCS(0)
 	errs := make([]error, workers)
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			c := newCompiler(c.r)
-			for i := w; i < len(keys) && errs[w] == nil; i += workers {
-				values[i], errs[w] = c.entry(keys[i])
+			for errs[w] == nil {
+				from := int(next.Add(entriesChunk)) - entriesChunk
+				if from >= len(keys) {
+					return
+				}
+				for i := from; i < min(from+entriesChunk, len(keys)) && errs[w] == nil; i++ {
+					values[i], errs[w] = c.entry(keys[i])
+				}
 			}
 		})
 	}
 	wg.Wait()
 	return values, errors.Join(errs...)
 }
+
+// entriesChunk is how many keys a worker of entries takes at a time.
+const entriesChunk = 64
 
 // preloaded answers the lookups a whole compile makes once per entry (the
 // grants on each collection, of each subject, the teams and orgs of each
