@@ -372,3 +372,28 @@ func TestRowKeysAreEachIndexsKeys(t *testing.T) {
 		t.Fatalf("only %d rows had a primary key", checked)
 	}
 }
+
+// mapOf holds every entry it is given, in key order, whatever their
+// number (each half set in its own pass).
+func TestMapOf(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 32, 33, 65, 1000, 100001} {
+		entries := make([]sortedEntry, n)
+		for i := range entries {
+			entries[i] = sortedEntry{key: fmt.Sprintf("k%07d", i), row: i}
+		}
+		m := mapOf(slices.All(entries))
+		if m.Len() != n {
+			t.Errorf("%d entries: the map has %d", n, m.Len())
+		}
+		i := 0
+		for it := m.Iterator(); !it.Done(); i++ {
+			k, v, _ := it.Next()
+			if i >= n || k != entries[i].key || v != i {
+				t.Fatalf("%d entries: entry %d is %q: %v", n, i, k, v)
+			}
+		}
+		if i != n {
+			t.Errorf("%d entries: iterated %d", n, i)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"runtime"
 	"slices"
@@ -342,12 +343,8 @@ func (b *sortedBuilder) build(d *sortedDef) *immutable.SortedMap[string, any] {
 	if rows == nil {
 		rows = &chunks[sortedEntry]{}
 	}
-	mb := immutable.NewSortedMapBuilder[string, any](keyOrder{})
 	if d.unique {
-		for _, e := range rows.all() {
-			mb.Set(e.key, e.row)
-		}
-		return mb.Map()
+		return mapOf(rows.all())
 	}
 	at := slices.Index(sortedTables[d.table], d)
 	entries := make([]sortedEntry, 0, rows.len())
@@ -357,8 +354,25 @@ func (b *sortedBuilder) build(d *sortedDef) *immutable.SortedMap[string, any] {
 		}
 	}
 	slices.SortFunc(entries, byKey)
-	for _, e := range entries {
-		mb.Set(e.key, e.row)
+	return mapOf(slices.All(entries))
+}
+
+// mapOf is the map of entries whose keys increase, set every other one
+// first and then the ones between. Set in key order, the B+tree's leaves
+// end half full: a leaf splits in two at 33 entries and the left half
+// takes no more, in an array twice its size, about 70 bytes an entry
+// where 39 do. Every second key set afterwards lands in a half-full leaf
+// and fills it, and each leaf grows into an array of its own size once.
+// With enterprise-large the sorted maps hold 1.26 million entries: some
+// 40 MB less heap, which the collector marks at every cycle.
+func mapOf(entries iter.Seq2[int, sortedEntry]) *immutable.SortedMap[string, any] {
+	mb := immutable.NewSortedMapBuilder[string, any](keyOrder{})
+	for parity := range 2 {
+		for i, e := range entries {
+			if i%2 == parity {
+				mb.Set(e.key, e.row)
+			}
+		}
 	}
 	return mb.Map()
 }
