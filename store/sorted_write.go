@@ -303,14 +303,13 @@ func (b *sortedBuilder) ended(table string) {
 // key, the later stays, as memdb keeps it.
 func (b *sortedBuilder) insert(txn *memdb.Txn) error {
 	for table, rows := range b.rows {
+		if _, ok := b.built[sortedTables[table][0].name]; ok {
+			continue // in order: ended checked its rows
+		}
 		if !strictlySorted(rows) {
 			s := rows.slice()
 			slices.SortStableFunc(s, byKey)
-			s = latest(s)
-			b.rows[table] = new(chunksOf(s))
-			for _, d := range sortedTables[table] {
-				delete(b.built, d.name)
-			}
+			b.rows[table] = new(chunksOf(latest(s)))
 		}
 	}
 	names := slices.Sorted(maps.Keys(sortedIndexes))
