@@ -240,11 +240,8 @@ type textIndex[T any] struct {
 }
 
 func (x *textIndex[T]) FromObject(obj any) (bool, []byte, error) {
-	row, err := rowOf[T](obj)
-	if err != nil {
-		return false, nil, err
-	}
-	return true, append(x.add(make([]byte, 0, 48), row), 0), nil
+	key, ok, err := x.appendKey(make([]byte, 0, 48), obj)
+	return ok, key, err
 }
 
 func (x *textIndex[T]) appendKey(b []byte, obj any) ([]byte, bool, error) {
