@@ -13,6 +13,11 @@ GO ?= go
 # likely; a count has no deadline to race.
 FUZZTIME ?= 30000x
 
+# Optional build tags this machine has what they need for
+# (internal/buildtags): isal, the decision log's gzip by Intel's ISA-L,
+# when Debian's libisal-dev is installed (make test installs it).
+TAGS ?= $(shell test -f /usr/include/isa-l/igzip_lib.h && echo isal)
+
 .PHONY: run test test-deps generate build fmt-check tracked-check ui ui-screenshots
 
 ## run: start grantd on its embedded default (single-node store in ./grantd-data, TLS on :8443).
@@ -25,6 +30,9 @@ test: fmt-check tracked-check test-deps
 	$(GO) vet ./...
 	$(GO) tool -modfile=tools/go.mod staticcheck ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
+	$(GO) vet -tags isal ./decisionlog
+	$(GO) tool -modfile=tools/go.mod staticcheck -tags isal ./decisionlog
+	$(GO) test -race -tags isal -count=1 ./decisionlog
 	cd e2e/kubernetes && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
 	cd ui && npm ci --no-audit --no-fund && npm run check && node build.mjs --check && npm test
 	$(GO) test -run '^$$' -fuzz '^FuzzRESTBodies$$' -fuzztime $(FUZZTIME) ./server
@@ -59,6 +67,6 @@ ui:
 ui-screenshots:
 	cd ui && npm ci --no-audit --no-fund && GRANTD_UI_SCREENSHOTS=../docs/console npm test
 
-## build: the grantd and grantctl binaries in bin/
+## build: the grantd and grantctl binaries in bin/ (with the isal tag where libisal-dev is installed)
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -tags '$(TAGS)' -o bin/ ./cmd/...

@@ -19,6 +19,7 @@ import (
 
 	"github.com/grantd/grantd/bench/loadgen"
 	"github.com/grantd/grantd/dataset"
+	"github.com/grantd/grantd/internal/buildtags"
 )
 
 // decisionLogOptions are the flags of `go run ./bench decisionlog`.
@@ -362,9 +363,10 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 	fmt.Fprintf(&b, "gRPC Authorize from %d callers over %d questions. Each setup has its own grantd on its own copy of the restored dataset, "+
 		"started once and warmed by one pass; %s. Every answer equals every other slice's answer to the same question "+
 		"(%d answers compared). CPU per decision is grantd's user and system time over a slice (from /proc), %s after its load stops included. "+
-		"File: JSON lines on the local disk (rotated at 100 MiB). HTTP: gzip batches to a loopback sink that reads and discards them. "+
+		"File: JSON lines on the local disk (rotated at 100 MiB). HTTP: gzip batches to a loopback sink that reads and discards them, "+
+		"compressed by %s. "+
 		"Control: a second grantd with the log off, so that the distance between two grantds that differ in nothing shows what the run can resolve.\n\n",
-		o.callers, o.queries, how, compared, settle)
+		o.callers, o.queries, how, compared, settle, compressorOfBuild())
 	for _, cache := range []bool{true, false} {
 		if o.cache != "both" && (o.cache == "on") != cache {
 			continue
@@ -492,4 +494,13 @@ func mergeAnswers(seen, run []int8) (compared int, same bool) {
 		}
 	}
 	return compared, true
+}
+
+// compressorOfBuild names the HTTP sink's gzip in the grantd the bench
+// builds (buildGrantd, with the optional tags this machine has).
+func compressorOfBuild() string {
+	if slices.Contains(buildtags.Args(), "isal") {
+		return "Intel's ISA-L (grantd built with `-tags isal`, as `make build` builds it where libisal-dev is installed)"
+	}
+	return "klauspost/compress in pure Go (libisal-dev is not installed, so grantd is built without the isal tag)"
 }

@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	v1 "github.com/grantd/grantd/proto/grantd/v1"
+
+	"github.com/grantd/grantd/internal/buildtags"
 )
 
 // process is a real grantd serving the restored dataset.
@@ -65,7 +67,8 @@ func (l *logBuffer) String() string {
 // buildGrantd compiles the server into dir.
 func buildGrantd(dir string) (string, error) {
 	bin := filepath.Join(dir, "grantd")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/grantd")
+	// The binary `make build` makes: with ISA-L's gzip where it can.
+	cmd := exec.Command("go", append(append([]string{"build"}, buildtags.Args()...), "-o", bin, "./cmd/grantd")...)
 	cmd.Dir = moduleRoot()
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return bin, cmd.Run()

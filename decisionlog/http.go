@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 )
 
 // httpSink sends events in batches in OPA's decision-log upload format:
@@ -27,8 +25,8 @@ type httpSink struct {
 	l      *Logger
 	batch  []byte
 	n      uint64
-	gz     *gzip.Writer
-	body   bytes.Buffer
+	gz     gzipper
+	body   []byte // the compressed batch
 }
 
 // Backoff between attempts: from retryMin, doubling, at most retryMax.
@@ -42,8 +40,7 @@ func newHTTPSink(cfg Config, l *Logger) *httpSink {
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
-	gz, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-	return &httpSink{url: cfg.Destination, client: client, token: cfg.Token, max: cfg.BatchBytes, l: l, gz: gz,
+	return &httpSink{url: cfg.Destination, client: client, token: cfg.Token, max: cfg.BatchBytes, l: l, gz: newGzipper(),
 		batch: append(make([]byte, 0, cfg.BatchBytes+4096), '[')}
 }
 
@@ -74,13 +71,12 @@ func (s *httpSink) close(context.Context) error { return nil }
 
 // deliver compresses the batch and sends it until it is taken.
 func (s *httpSink) deliver(ctx context.Context) error {
-	s.body.Reset()
-	s.gz.Reset(&s.body)
-	_, _ = s.gz.Write(s.batch)
-	if err := s.gz.Close(); err != nil {
+	body, err := s.gz.gzip(s.batch)
+	if err != nil {
 		s.l.lost.Add(s.n)
 		return err
 	}
+	s.body = body
 	wait := retryMin
 	for attempt := 1; ; attempt++ {
 		retry, err := s.post(ctx)
@@ -109,7 +105,7 @@ func (s *httpSink) deliver(ctx context.Context) error {
 // post sends the compressed batch once; retry says whether another try
 // may succeed.
 func (s *httpSink) post(ctx context.Context) (retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(s.body.Bytes()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(s.body))
 	if err != nil {
 		return false, err
 	}

@@ -57,7 +57,11 @@ func openDecisionLog(c config, log *slog.Logger) (*decisionlog.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info("decision log on", "destination", redactURL(dl.Destination), "sample", dl.Sample, "mask", dl.Mask)
+	attrs := []any{"destination", redactURL(dl.Destination), "sample", dl.Sample, "mask", dl.Mask}
+	if strings.HasPrefix(dl.Destination, "http") {
+		attrs = append(attrs, "gzip", decisionlog.Compressor)
+	}
+	log.Info("decision log on", attrs...)
 	return l, nil
 }
 
