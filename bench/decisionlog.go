@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,7 +20,6 @@ import (
 
 	"github.com/grantd/grantd/bench/loadgen"
 	"github.com/grantd/grantd/dataset"
-	"github.com/grantd/grantd/internal/buildtags"
 )
 
 // decisionLogOptions are the flags of `go run ./bench decisionlog`.
@@ -34,6 +34,8 @@ type decisionLogOptions struct {
 	// together measures the setups of a round at the same time rather
 	// than one after the other.
 	together bool
+	// grantd is the binary to measure; empty: built from this checkout.
+	grantd string
 }
 
 // logSetup is one way of running grantd: its decision log's destination
@@ -69,11 +71,11 @@ func decisionLogBench(args []string) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	runs, compared, err := measureDecisionLog(context.Background(), o, logf)
+	runs, compared, gzip, err := measureDecisionLog(context.Background(), o, logf)
 	if err != nil {
 		return err
 	}
-	report := decisionLogReport(o, runs, compared)
+	report := decisionLogReport(o, runs, compared, gzip)
 	path := filepath.Join(o.out, "decisionlog.md")
 	if err := os.WriteFile(path, []byte(report), 0o644); err != nil { //nolint:gosec // a report
 		return err
@@ -99,28 +101,31 @@ const (
 // grantd, started once; the load moves from one to the next in short
 // alternating slices, so that what the machine does meanwhile (its
 // neighbours, the disk) falls on every setup alike instead of on whichever
-// ran during a slow minute. It returns the runs and how many answers were
-// compared.
-func measureDecisionLog(ctx context.Context, o decisionLogOptions, logf func(string, ...any)) ([]logRun, int, error) {
+// ran during a slow minute. It returns the runs, how many answers were
+// compared, and the compressor of the HTTP sink as grantd logged it.
+func measureDecisionLog(ctx context.Context, o decisionLogOptions, logf func(string, ...any)) (_ []logRun, compared int, gzip string, _ error) {
 	work, err := os.MkdirTemp("", "grantd-bench-decisionlog")
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	defer os.RemoveAll(work)
 	logf("generating %s", o.size.Name)
 	in, err := build(ctx, o.size, work, o.queries, false)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	in.close()
-	logf("building grantd")
-	bin, err := buildGrantd(work)
+	bin := o.grantd
+	if bin == "" {
+		logf("building grantd")
+		bin, err = buildGrantd(work)
+	}
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	sink, err := startDiscardSink()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	defer sink.close()
 	var setups []logSetup
@@ -142,12 +147,14 @@ func measureDecisionLog(ctx context.Context, o decisionLogOptions, logf func(str
 	for i, s := range setups {
 		logf("starting grantd: cache %v, decision log %s", s.cache, s.name)
 		if procs[i], err = startLogSetup(ctx, bin, filepath.Join(work, fmt.Sprintf("grantd-data-%d", i)), in.snapshot, in.password, in.queries, s); err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", s.name, err)
+			return nil, 0, "", fmt.Errorf("%s: %w", s.name, err)
+		}
+		if s.name == setupHTTP {
+			gzip = logField(procs[i].logs.String(), "gzip")
 		}
 	}
 	var runs []logRun
 	var answers []int8
-	compared := 0
 	add := func(r logRun, err error) error {
 		s := r.setup
 		if err != nil {
@@ -183,7 +190,7 @@ func measureDecisionLog(ctx context.Context, o decisionLogOptions, logf func(str
 				for k := range group {
 					rs[k].round = round + 1
 					if err := add(rs[k], errs[k]); err != nil {
-						return nil, 0, err
+						return nil, 0, "", err
 					}
 				}
 			}
@@ -198,11 +205,11 @@ func measureDecisionLog(ctx context.Context, o decisionLogOptions, logf func(str
 			r, err := measureLogSetup(ctx, o, procs[i], in.queries, s)
 			r.round = round + 1
 			if err := add(r, err); err != nil {
-				return nil, 0, err
+				return nil, 0, "", err
 			}
 		}
 	}
-	return runs, compared, nil
+	return runs, compared, gzip, nil
 }
 
 // groupByCache is the indexes of the setups, one group per decision
@@ -228,6 +235,7 @@ func parseDecisionLog(args []string) (decisionLogOptions, error) {
 	queries := fs.Int("queries", 20000, "questions drawn from the dataset")
 	cache := fs.String("cache", "both", "the decision cache of the runs: on, off or both")
 	together := fs.Bool("together", false, "load every setup of a cache setting at the same time, each with -callers callers, instead of one after the other")
+	bin := fs.String("grantd", "", "grantd binary to measure (default: built from this checkout, as make build builds it)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: go run ./bench decisionlog [flags]\n\nMeasures decision throughput with the decision log off, to a file and to an HTTP sink.")
 		fs.PrintDefaults()
@@ -245,7 +253,7 @@ func parseDecisionLog(args []string) (decisionLogOptions, error) {
 	if *cache != "on" && *cache != "off" && *cache != "both" {
 		return decisionLogOptions{}, errors.New("-cache is on, off or both")
 	}
-	return decisionLogOptions{size: s, out: *out, duration: *dur, rounds: *rounds, callers: *callers, queries: *queries, cache: *cache, together: *together}, nil
+	return decisionLogOptions{size: s, out: *out, duration: *dur, rounds: *rounds, callers: *callers, queries: *queries, cache: *cache, together: *together, grantd: *bin}, nil
 }
 
 // startLogSetup starts a grantd as the setup says, on its own copy of the
@@ -347,7 +355,7 @@ func (p *process) cpuTime() (time.Duration, error) {
 
 // decisionLogReport writes the runs as a table per cache setting, with
 // each log setup's median throughput against the median with the log off.
-func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string {
+func decisionLogReport(o decisionLogOptions, runs []logRun, compared int, gzip string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Decision log: throughput with logging on and off\n\n")
 	together, how := "", fmt.Sprintf("the load moves from one to the next in slices of %s, each round starting at another setup, so that what "+
@@ -364,9 +372,9 @@ func decisionLogReport(o decisionLogOptions, runs []logRun, compared int) string
 		"started once and warmed by one pass; %s. Every answer equals every other slice's answer to the same question "+
 		"(%d answers compared). CPU per decision is grantd's user and system time over a slice (from /proc), %s after its load stops included. "+
 		"File: JSON lines on the local disk (rotated at 100 MiB). HTTP: gzip batches to a loopback sink that reads and discards them, "+
-		"compressed by %s. "+
+		"compressed by %s (as grantd logged it). "+
 		"Control: a second grantd with the log off, so that the distance between two grantds that differ in nothing shows what the run can resolve.\n\n",
-		o.callers, o.queries, how, compared, settle, compressorOfBuild())
+		o.callers, o.queries, how, compared, settle, gzip)
 	for _, cache := range []bool{true, false} {
 		if o.cache != "both" && (o.cache == "on") != cache {
 			continue
@@ -496,11 +504,17 @@ func mergeAnswers(seen, run []int8) (compared int, same bool) {
 	return compared, true
 }
 
-// compressorOfBuild names the HTTP sink's gzip in the grantd the bench
-// builds (buildGrantd, with the optional tags this machine has).
-func compressorOfBuild() string {
-	if slices.Contains(buildtags.Args(), "isal") {
-		return "Intel's ISA-L (grantd built with `-tags isal`, as `make build` builds it where libisal-dev is installed)"
+// logField is the value of a string field in the first of grantd's JSON
+// log lines that has it ("unknown" when none has).
+func logField(logs, field string) string {
+	for line := range strings.Lines(logs) {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if v, ok := rec[field].(string); ok {
+			return v
+		}
 	}
-	return "klauspost/compress in pure Go (libisal-dev is not installed, so grantd is built without the isal tag)"
+	return "unknown"
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grantd/grantd/dataset"
+	"github.com/grantd/grantd/decisionlog"
+	"github.com/grantd/grantd/internal/buildtags"
 )
 
 // TestMedianCI checks the order statistics the interval takes, from the
@@ -61,7 +64,7 @@ func TestDecisionLogSmoke(t *testing.T) {
 		t.Run(map[bool]string{false: "alternating", true: "together"}[together], func(t *testing.T) {
 			o := decisionLogOptions{size: dataset.Small, out: t.TempDir(), duration: 300 * time.Millisecond, rounds: 2, callers: 8,
 				queries: 2000, cache: "both", together: together}
-			runs, compared, err := measureDecisionLog(context.Background(), o, t.Logf)
+			runs, compared, gzip, err := measureDecisionLog(context.Background(), o, t.Logf)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +90,16 @@ func TestDecisionLogSmoke(t *testing.T) {
 			if compared == 0 || compared > decisions {
 				t.Errorf("%d answers compared of %d", compared, decisions)
 			}
-			report := decisionLogReport(o, runs, compared)
+			// The HTTP sink's grantd said which gzip it compresses with:
+			// the one of the build the bench made.
+			want := decisionlog.CompressorGo
+			if slices.Contains(buildtags.Args(), "isal") {
+				want = decisionlog.CompressorISAL
+			}
+			if gzip != want {
+				t.Errorf("the HTTP sink compresses with %q, want %q", gzip, want)
+			}
+			report := decisionLogReport(o, runs, compared, gzip)
 			for _, want := range []string{"## Decision cache on", "## Decision cache off", "| off |", "| off, a second grantd (control) |", "| file |", "| http |", "The control, a grantd with the log off"} {
 				if strings.Count(report, want) != map[bool]int{true: 1, false: 2}[strings.HasPrefix(want, "##")] {
 					t.Errorf("the report has %q %d times:\n%s", want, strings.Count(report, want), report)

@@ -19,7 +19,13 @@ type gzipper interface {
 // docs/decisions.md, "The decision log's gzip"). Both write gzip that any
 // reader inflates; ISA-L takes less than half the CPU on decision-log
 // events.
-var Compressor = "klauspost/compress (pure Go)"
+var Compressor = CompressorGo
+
+// The names Compressor takes.
+const (
+	CompressorGo   = "klauspost/compress (pure Go)"
+	CompressorISAL = "ISA-L igzip (cgo)"
+)
 
 // newGzipper makes the HTTP sink's compressor. A build with the isal tag
 // replaces it (compress_isal.go).

@@ -42,7 +42,7 @@ import (
 )
 
 func init() {
-	Compressor = "ISA-L igzip (cgo)"
+	Compressor = CompressorISAL
 	newGzipper = func() gzipper { return &isalGzipper{level: make([]byte, C.ISAL_DEF_LVL1_DEFAULT)} }
 }
 
