@@ -49,8 +49,9 @@ var allowed = map[string][]string{
 	// manifests (the format only, never the store).
 	"cmd/grantctl": {"proto/", "subjects", "manifest"},
 	// The benchmark's transport floor serves with TLS made as grantd
-	// makes its own (pki) and grantd's stream workers (server).
-	"bench": {"authz", "bench/", "dataset", "internal/loadgc", "pki", "proto/", "roles", "server", "store", "subjects"},
+	// makes its own (pki) and grantd's stream workers (server); it builds
+	// grantd with the optional tags make build uses (internal/buildtags).
+	"bench": {"authz", "bench/", "dataset", "internal/buildtags", "internal/loadgc", "pki", "proto/", "roles", "server", "store", "subjects"},
 }
 
 // open packages: tests, generated code and the internal helpers, which
