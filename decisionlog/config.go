@@ -61,6 +61,12 @@ func DefaultConfig() Config {
 // Enabled reports whether decisions are logged at all.
 func (c Config) Enabled() bool { return c.Destination != "" }
 
+// HTTP reports whether decisions go to an HTTP sink.
+func (c Config) HTTP() bool {
+	kind, _ := c.destination()
+	return kind == "http"
+}
+
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
 	var errs []error

@@ -369,3 +369,13 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatalf("no destination: %v, %v; want logging off", l, err)
 	}
 }
+
+// HTTP is true of the destinations the HTTP sink takes, and of no other.
+func TestConfigHTTP(t *testing.T) {
+	for dest, want := range map[string]bool{"http://127.0.0.1:9/logs": true, "https://logs.example.com/logs": true,
+		"": false, "stdout": false, "file:/tmp/d.jsonl": false, "httpd": false, "file:http://x": false} {
+		if got := (Config{Destination: dest}).HTTP(); got != want {
+			t.Errorf("%q: HTTP() = %v, want %v", dest, got, want)
+		}
+	}
+}

@@ -34,7 +34,7 @@ func openDecisionLog(c config, log *slog.Logger) (*decisionlog.Logger, error) {
 	if !dl.Enabled() {
 		return nil, nil
 	}
-	if strings.HasPrefix(dl.Destination, "http") {
+	if dl.HTTP() {
 		tc, err := pki.ClientTLSConfig(c.DecisionLogCA, "", "")
 		if err != nil {
 			return nil, fmt.Errorf("--decision-log-ca: %w", err)
@@ -58,7 +58,7 @@ func openDecisionLog(c config, log *slog.Logger) (*decisionlog.Logger, error) {
 		return nil, err
 	}
 	attrs := []any{"destination", redactURL(dl.Destination), "sample", dl.Sample, "mask", dl.Mask}
-	if strings.HasPrefix(dl.Destination, "http") {
+	if dl.HTTP() {
 		attrs = append(attrs, "gzip", decisionlog.Compressor)
 	}
 	log.Info("decision log on", attrs...)
