@@ -15,10 +15,12 @@ FUZZTIME ?= 30000x
 
 # Optional build tags this machine has what they need for
 # (internal/buildtags): isal, the decision log's gzip by Intel's ISA-L,
-# when Debian's libisal-dev is installed (make test installs it).
+# when Debian's libisal-dev is installed (build-deps installs it as root;
+# so does make test). Expanded when the build runs, after build-deps.
+# `make build TAGS=` builds pure Go, and installs nothing.
 TAGS ?= $(shell test -f /usr/include/isa-l/igzip_lib.h && echo isal)
 
-.PHONY: run test test-deps generate build fmt-check tracked-check ui ui-screenshots
+.PHONY: run test test-deps generate build build-deps fmt-check tracked-check ui ui-screenshots
 
 ## run: start grantd on its embedded default (single-node store in ./grantd-data, TLS on :8443).
 ## The binary replaces the recipe's shell, so SIGTERM and Ctrl-C reach grantd itself.
@@ -67,6 +69,10 @@ ui:
 ui-screenshots:
 	cd ui && npm ci --no-audit --no-fund && GRANTD_UI_SCREENSHOTS=../docs/console npm test
 
-## build: the grantd and grantctl binaries in bin/ (with the isal tag where libisal-dev is installed)
-build:
+## build: the grantd and grantctl binaries in bin/ (with the isal tag where libisal-dev is, or can be, installed)
+build: build-deps
 	$(GO) build -tags '$(TAGS)' -o bin/ ./cmd/...
+
+## build-deps: install libisal-dev (Debian) when missing, as root; never fails the build. Not with TAGS set.
+build-deps:
+	@case "$(origin TAGS)" in file) scripts/build-deps.sh ;; esac
