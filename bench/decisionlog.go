@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -150,7 +149,7 @@ func measureDecisionLog(ctx context.Context, o decisionLogOptions, logf func(str
 			return nil, 0, "", fmt.Errorf("%s: %w", s.name, err)
 		}
 		if s.name == setupHTTP {
-			gzip = logField(procs[i].logs.String(), "gzip")
+			gzip = procs[i].gzip
 		}
 	}
 	var runs []logRun
@@ -502,19 +501,4 @@ func mergeAnswers(seen, run []int8) (compared int, same bool) {
 		}
 	}
 	return compared, true
-}
-
-// logField is the value of a string field in the first of grantd's JSON
-// log lines that has it ("unknown" when none has).
-func logField(logs, field string) string {
-	for line := range strings.Lines(logs) {
-		var rec map[string]any
-		if json.Unmarshal([]byte(line), &rec) != nil {
-			continue
-		}
-		if v, ok := rec[field].(string); ok {
-			return v
-		}
-	}
-	return "unknown"
 }

@@ -40,6 +40,9 @@ type process struct {
 	// settled is closed when grantd logs that it returned its start-up
 	// garbage to the OS.
 	settled chan struct{}
+	// gzip is the compressor of its decision log's HTTP sink, as it
+	// logged it before serving ("decision log on"); empty without one.
+	gzip string
 }
 
 // logBuffer keeps the first MiB of the server's log lines, written by the
@@ -111,9 +114,11 @@ func startGrantd(ctx context.Context, bin, dataDir, password string, flags ...st
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			var entry struct{ Msg, Addr string }
+			var entry struct{ Msg, Addr, Gzip string }
 			if json.Unmarshal(sc.Bytes(), &entry) == nil {
 				switch entry.Msg {
+				case "decision log on": // read once addrc has the address
+					p.gzip = entry.Gzip
 				case "serving":
 					addrc <- entry.Addr
 				case "start-up memory returned to the OS": // cmd/grantd's memoryReturned
