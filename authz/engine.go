@@ -189,19 +189,16 @@ func (e *Engine) apply(_ context.Context, r Reader, changes []store.Change) erro
 // set, records what it read, and held the grants behind the first held
 // entry it read.
 func (e *Engine) eval(ctx context.Context, query string, input *ast.Term, reads *readLog, held *heldGrants, vars ...ast.Var) ([]*ast.Term, *snapshot, error) {
-	txn, err := e.opa.NewTransaction(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer e.opa.Abort(ctx, txn)
-	txn.(*readTxn).reads = reads
-	txn.(*readTxn).held = held
-	snap := txn.(*readTxn).snap
+	txn := e.opa.begin()
+	defer txn.release()
+	txn.reads = reads
+	txn.held = held
+	snap := txn.snap
 	out := make([]*ast.Term, len(vars))
 	found := false
-	err = topdown.NewQuery(e.queries[query]).WithCompiler(e.compiler).WithStore(e.opa).WithTransaction(txn).
+	err := topdown.NewQuery(e.queries[query]).WithCompiler(e.compiler).WithStore(e.opa).WithTransaction(txn).
 		WithInput(input).WithStrictBuiltinErrors(true).
-		WithBaseCache(&txn.(*readTxn).seen).WithVirtualCache(&txn.(*readTxn).rules).WithMetrics(metrics.NoOp()).
+		WithBaseCache(&txn.seen).WithVirtualCache(&txn.rules).WithMetrics(metrics.NoOp()).
 		Iter(ctx, func(qr topdown.QueryResult) error {
 			for i, v := range vars {
 				out[i] = qr[v]
