@@ -32,6 +32,9 @@ import (
 //	                  an export carries its definition in Rego (policies/derived) instead.
 //	held[principal][path]  set of the roles the principal's subjects (its s) hold in at[path];
 //	                  derived like at, from p and at
+//	holds[principal][path]  {operation: set of options}  every operation of the roles in
+//	                  held[principal][path], with the union of the options they grant with it;
+//	                  derived like at, from held and roles
 //	sched[subject]    {path: "all"|"subtree"|"both"}  the topmost collections where a grant of the
 //	                  subject holds node.schedule ("all"), the topmost of its subtree grants that
 //	                  do ("subtree"), and those that are both
@@ -61,10 +64,11 @@ const (
 	tNamespaces  = "ns"
 	tRepoGrants  = "rg"
 	tKubeGroups  = "kg"
-	// tApplies, tHeld, tSchedHighest and tSchedTop are derived, never
-	// stored (derived.go).
+	// tApplies, tHeld, tHolds, tSchedHighest and tSchedTop are derived,
+	// never stored (derived.go).
 	tApplies      = "at"
 	tHeld         = "held"
+	tHolds        = "holds"
 	tSchedHighest = "hs"
 	tSchedTop     = "pt"
 )

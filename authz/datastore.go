@@ -370,6 +370,7 @@ func (s *snapshot) document() ast.Object {
 	state := s.object()
 	state.Insert(str(tApplies), ast.NewTerm(s.appliesObject()))
 	state.Insert(str(tHeld), ast.NewTerm(s.heldObject("")))
+	state.Insert(str(tHolds), ast.NewTerm(s.holdsObject("")))
 	hs, pt := s.schedObjects()
 	state.Insert(str(tSchedHighest), ast.NewTerm(hs))
 	state.Insert(str(tSchedTop), ast.NewTerm(pt))
@@ -462,6 +463,18 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 			return o, nil
 		}
 		v, rest, ok = t.readHeld(path)
+	case path[2] == tHolds:
+		switch len(path) {
+		case 3:
+			return s.holdsObject(""), nil
+		case 4:
+			o := s.holdsObject(path[3])
+			if o.Len() == 0 {
+				return nil, errNotFound
+			}
+			return o, nil
+		}
+		v, rest, ok = t.readHolds(path)
 	case path[2] == tApplies:
 		if len(path) == 3 {
 			return s.appliesObject(), nil
@@ -515,13 +528,13 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 
 // entryRead reports whether a read is of one entry of the state or below
 // it, which the read log can record entry by entry: a whole table is not,
-// and neither is a principal's whole entry of held or hs, which reads
+// and neither is a principal's whole entry of held, holds or hs, which reads
 // every collection's.
 func entryRead(path storage.Path) bool {
 	if len(path) < 4 || path[0] != "grantd" || path[1] != "state" {
 		return false
 	}
-	return path[2] != tHeld && path[2] != tSchedHighest || len(path) >= 5
+	return path[2] != tHeld && path[2] != tHolds && path[2] != tSchedHighest || len(path) >= 5
 }
 
 // tableObject materializes one table.

@@ -101,13 +101,8 @@ func TestDerivedAppliesTable(t *testing.T) {
 // teams and orgs, "authenticated") hold in at, and equals what stock OPA
 // computes from the exported tables and the derived modules.
 func TestDerivedHeldTable(t *testing.T) {
-	v := newEnv(t)
-	v.must(v.user("ann"), v.user("bob"), v.user("cy"),
-		store.CreateOrg{Org: store.Org{Name: "acme"}},
-		store.CreateTeam{Team: store.Team{Org: "acme", Name: "dev"}},
-		store.SetOrgMember{Member: store.OrgMember{Org: "acme", User: "ann"}},
-		store.SetTeamMember{Member: store.TeamMember{Org: "acme", Team: "dev", User: "ann"}},
-		store.SetOrgMember{Member: store.OrgMember{Org: "acme", User: "bob"}})
+	v := acmeEnv(t)
+	v.must(store.SetOrgMember{Member: store.OrgMember{Org: "acme", User: "bob"}})
 	for _, p := range []string{"/a", "/a/b", "/a/b/c", "/z"} {
 		v.must(store.CreateCollection{Collection: store.Collection{Path: p}})
 	}
@@ -146,12 +141,98 @@ func TestDerivedHeldTable(t *testing.T) {
 		{"user:ann", "/nope"}:     ``,
 		{"team:acme/dev", "/a/b"}: ``, // not a principal
 	}
-	whole, _ := read(tHeld).(ast.Object)
+	checkPrincipalTable(t, v, tHeld, want, func(k [2]string, got ast.Object) {
+		got.Foreach(func(r, _ *ast.Term) {
+			if x := read(tHeld, k[0], k[1], string(r.Value.(ast.String))); x == nil || ast.Compare(x, ast.Boolean(true)) != 0 {
+				t.Errorf("held[%s][%s][%v] = %v, want true", k[0], k[1], r, x)
+			}
+		})
+	})
+	if got := read(tHeld, "user:nobody"); got != nil {
+		t.Errorf("held[user:nobody] = %v", got)
+	}
+}
+
+// TestDerivedHoldsTable: the derived table holds reads the same however it
+// is addressed (whole, by principal, by collection, by operation, by
+// option), has for each principal and collection the operations of the
+// roles held there with the union of their options, and equals what
+// stock OPA computes from the exported tables and the derived modules.
+func TestDerivedHoldsTable(t *testing.T) {
+	v := acmeEnv(t)
+	v.must(v.role("priv", roles.Permission{Operation: "container.create", Options: []string{"privileged"}},
+		roles.Permission{Operation: "container.view"}),
+		v.role("net", roles.Permission{Operation: "container.create", Options: []string{"host_networking", "privileged"}}),
+		v.role("plain", roles.Permission{Operation: "container.create"}))
+	for _, p := range []string{"/a", "/a/b", "/z"} {
+		v.must(store.CreateCollection{Collection: store.Collection{Path: p}})
+	}
+	v.must(
+		v.grant("user:ann", "priv", "collection:/a", store.ScopeSubtree),
+		v.grant("team:acme/dev", "net", "collection:/a/b", store.ScopeSubtree),
+		v.grant("user:bob", "plain", "collection:/a/b", store.ScopeExact),
+		v.grant("user:cy", "plain", "collection:/z", store.ScopeSubtree),
+		v.grant("user:cy", "priv", "collection:/z", store.ScopeSubtree),
+	)
+	read := stateReader(t, v)
+	want := map[[2]string]string{
+		{"user:ann", "/a"}:    `{"container.create": {"privileged": true}, "container.view": {}}`,
+		{"user:ann", "/a/b"}:  `{"container.create": {"host_networking": true, "privileged": true}, "container.view": {}}`,
+		{"user:ann", "/z"}:    ``,
+		{"user:bob", "/a"}:    ``,
+		{"user:bob", "/a/b"}:  `{"container.create": {}}`,
+		{"user:bob", "/z"}:    ``, // a role held, but no operation in it
+		{"user:cy", "/z"}:     `{"container.create": {"privileged": true}, "container.view": {}}`,
+		{"user:nobody", "/a"}: ``,
+		{"user:ann", "/nope"}: ``,
+	}
+	checkPrincipalTable(t, v, tHolds, want, func(k [2]string, got ast.Object) {
+		got.Foreach(func(op, opts *ast.Term) {
+			if x := read(tHolds, k[0], k[1], string(op.Value.(ast.String))); x == nil || ast.Compare(x, opts.Value) != 0 {
+				t.Errorf("holds[%s][%s][%v] = %v, want %v", k[0], k[1], op, x, opts)
+			}
+			opts.Value.(ast.Object).Foreach(func(o, _ *ast.Term) {
+				if x := read(tHolds, k[0], k[1], string(op.Value.(ast.String)), string(o.Value.(ast.String))); x == nil || ast.Compare(x, ast.Boolean(true)) != 0 {
+					t.Errorf("holds[%s][%s][%v][%v] = %v, want true", k[0], k[1], op, o, x)
+				}
+			})
+		})
+		if x := read(tHolds, k[0], k[1], "node.schedule"); x != nil {
+			t.Errorf("holds[%s][%s][node.schedule] = %v, want none", k[0], k[1], x)
+		}
+	})
+	if x := read(tHolds, "user:ann", "/z", "container.create"); x != nil {
+		t.Errorf("holds[user:ann][/z][container.create] = %v, want none", x)
+	}
+}
+
+// acmeEnv is an engine with the users ann, bob and cy, and the org acme
+// with its team dev, ann a member of both.
+func acmeEnv(t *testing.T) *env {
+	v := newEnv(t)
+	v.must(v.user("ann"), v.user("bob"), v.user("cy"),
+		store.CreateOrg{Org: store.Org{Name: "acme"}},
+		store.CreateTeam{Team: store.Team{Org: "acme", Name: "dev"}},
+		store.SetOrgMember{Member: store.OrgMember{Org: "acme", User: "ann"}},
+		store.SetTeamMember{Member: store.TeamMember{Org: "acme", Team: "dev", User: "ann"}})
+	return v
+}
+
+// checkPrincipalTable checks a derived table keyed by principal and
+// collection: each entry of want ("" for none) read alone, in the whole
+// table and in its principal's entry read alone, then below with below;
+// the whole table in data.grantd.state read whole; and the whole table
+// against what stock OPA computes from the exported tables and the
+// derived modules.
+func checkPrincipalTable(t *testing.T, v *env, table string, want map[[2]string]string, below func(k [2]string, got ast.Object)) {
+	t.Helper()
+	read := stateReader(t, v)
+	whole, _ := read(table).(ast.Object)
 	if whole == nil {
-		t.Fatal("held read whole is not an object")
+		t.Fatalf("%s read whole is not an object", table)
 	}
 	for k, w := range want {
-		got := read(tHeld, k[0], k[1])
+		got := read(table, k[0], k[1])
 		var inWhole ast.Value
 		if e := whole.Get(ast.StringTerm(k[0])); e != nil {
 			if r := e.Value.(ast.Object).Get(ast.StringTerm(k[1])); r != nil {
@@ -160,38 +241,28 @@ func TestDerivedHeldTable(t *testing.T) {
 		}
 		if w == "" {
 			if got != nil || inWhole != nil {
-				t.Errorf("held[%s][%s] = %v (whole: %v), want none", k[0], k[1], got, inWhole)
+				t.Errorf("%s[%s][%s] = %v (whole: %v), want none", table, k[0], k[1], got, inWhole)
 			}
 			continue
 		}
 		if got == nil || ast.Compare(got, ast.MustParseTerm(w).Value) != 0 {
-			t.Errorf("held[%s][%s] = %v, want %s", k[0], k[1], got, w)
+			t.Errorf("%s[%s][%s] = %v, want %s", table, k[0], k[1], got, w)
 			continue
 		}
 		if inWhole == nil || ast.Compare(inWhole, got) != 0 {
-			t.Errorf("the whole table's held[%s][%s] = %v, read alone %v", k[0], k[1], inWhole, got)
+			t.Errorf("the whole table's %s[%s][%s] = %v, read alone %v", table, k[0], k[1], inWhole, got)
 		}
-		if one := read(tHeld, k[0]); one == nil || ast.Compare(one.(ast.Object).Get(ast.StringTerm(k[1])).Value, got) != 0 {
-			t.Errorf("held[%s] read alone has another [%s] than %v: %v", k[0], k[1], got, one)
+		if one := read(table, k[0]); one == nil || ast.Compare(one.(ast.Object).Get(ast.StringTerm(k[1])).Value, got) != 0 {
+			t.Errorf("%s[%s] read alone has another [%s] than %v: %v", table, k[0], k[1], got, one)
 		}
-		got.(ast.Object).Foreach(func(r, _ *ast.Term) {
-			if x := read(tHeld, k[0], k[1], string(r.Value.(ast.String))); x == nil || ast.Compare(x, ast.Boolean(true)) != 0 {
-				t.Errorf("held[%s][%s][%v] = %v, want true", k[0], k[1], r, x)
-			}
-		})
+		below(k, got.(ast.Object))
 	}
-	if got := read(tHeld, "user:nobody"); got != nil {
-		t.Errorf("held[user:nobody] = %v", got)
+	if state, ok := read().(ast.Object); !ok || state.Get(ast.StringTerm(table)) == nil ||
+		ast.Compare(state.Get(ast.StringTerm(table)).Value, whole) != 0 {
+		t.Errorf("data.grantd.state read whole has no %s, or another one than data.grantd.state.%[1]s", table)
 	}
-	// Read whole, the state holds the same table.
-	if state, ok := read().(ast.Object); !ok || state.Get(ast.StringTerm(tHeld)) == nil ||
-		ast.Compare(state.Get(ast.StringTerm(tHeld)).Value, whole) != 0 {
-		t.Errorf("data.grantd.state read whole has no held, or another one than data.grantd.state.held")
-	}
-	// Stock OPA, given the exported data and the derived modules, computes
-	// the same table.
-	if rego := regoDerived(t, v, "held"); ast.Compare(whole, rego) != 0 {
-		t.Errorf("grantd's held:\n%v\nthe Rego definition's:\n%v", whole, rego)
+	if rego := regoDerived(t, v, table); ast.Compare(whole, rego) != 0 {
+		t.Errorf("grantd's %s:\n%v\nthe Rego definition's:\n%v", table, whole, rego)
 	}
 }
 

@@ -8,11 +8,11 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 )
 
-// The derived tables of the compiled state, at, held, hs and pt: computed
-// from the stored tables where the policy reads them (dataStore.Read),
-// entry by entry, with what they read recorded for the decision cache. An
-// exported bundle carries their definitions in Rego instead
-// (policies/derived).
+// The derived tables of the compiled state, at, held, holds, hs and pt:
+// computed from the stored tables where the policy reads them
+// (dataStore.Read), entry by entry, with what they read recorded for the
+// decision cache. An exported bundle carries their definitions in Rego
+// instead (policies/derived).
 
 // grantMaps lists the grant maps that apply at a collection: gs of every
 // path of its chain, nearest first, then ge of the collection itself
@@ -378,4 +378,127 @@ func (s *snapshot) schedObjects() (hs, pt ast.Object) {
 		}
 	}
 	return hs, pt
+}
+
+// readHolds reads holds[principal][path] and below: the operations the
+// principal holds at the collection through the roles it holds there
+// (held), each with the options those roles grant with it. The policy
+// asks for one operation (holds[principal][path][operation]), and only
+// that one is gathered.
+func (t *readTxn) readHolds(path storage.Path) (*ast.Term, storage.Path, bool) {
+	held, _, ok := t.readHeld(path[:5])
+	if !ok {
+		return nil, nil, false
+	}
+	if len(path) == 5 {
+		v := opsHeld(held.Value.(ast.Object), t.snap.tables[tRoles], t.reads)
+		return v, path[5:], v != nil
+	}
+	v := optionsHeld(held.Value.(ast.Object), t.snap.tables[tRoles], str(path[5]), t.reads)
+	return v, path[6:], v != nil
+}
+
+// optionsHeld computes an entry holds[principal][path][operation] of the
+// derived table holds from held[principal][path]: the union of the option
+// sets that the roles held grant with the operation ({option: true},
+// empty when none of them grants an option); nil when no role held has
+// the operation. The roles read are recorded in reads.
+func optionsHeld(held ast.Object, roles *table, op *ast.Term, reads *readLog) *ast.Term {
+	var found *ast.Term
+	var merged ast.Object
+	held.Foreach(func(r, _ *ast.Term) {
+		opts := roleOperation(roles, stringOf(r), op, reads)
+		if opts == nil {
+			return
+		}
+		if found == nil {
+			found = opts // most often the only one: the role's own set
+			return
+		}
+		if merged == nil {
+			if opts.Equal(found) {
+				return
+			}
+			merged = ast.NewObject()
+			addKeys(merged, found)
+		}
+		addKeys(merged, opts)
+	})
+	if merged != nil {
+		return ast.NewTerm(merged)
+	}
+	return found
+}
+
+// opsHeld computes holds[principal][path]: {operation: options} for every
+// operation of the roles held (optionsHeld); nil when they have none.
+func opsHeld(held ast.Object, roles *table, reads *readLog) *ast.Term {
+	ops := ast.NewObject()
+	held.Foreach(func(r, _ *ast.Term) {
+		role, _ := roles.Get(stringOf(r))
+		reads.record(tRoles, stringOf(r), role)
+		if ro, ok := valueOf(role).(ast.Object); ok {
+			ro.Foreach(func(op, _ *ast.Term) {
+				if ops.Get(op) == nil {
+					ops.Insert(op, optionsHeld(held, roles, op, reads))
+				}
+			})
+		}
+	})
+	if ops.Len() == 0 {
+		return nil
+	}
+	return ast.NewTerm(ops)
+}
+
+// roleOperation is roles[role][op], the options the role grants with the
+// operation, recording the role read; nil when it has no such operation.
+func roleOperation(roles *table, role string, op *ast.Term, reads *readLog) *ast.Term {
+	v, _ := roles.Get(role)
+	reads.record(tRoles, role, v)
+	if ro, ok := valueOf(v).(ast.Object); ok {
+		return ro.Get(op)
+	}
+	return nil
+}
+
+// valueOf is t's value, nil for no term.
+func valueOf(t *ast.Term) ast.Value {
+	if t == nil {
+		return nil
+	}
+	return t.Value
+}
+
+// addKeys inserts the keys of set, an object {item: true}, into o.
+func addKeys(o ast.Object, set *ast.Term) {
+	if so, ok := set.Value.(ast.Object); ok {
+		so.Foreach(func(k, v *ast.Term) { o.Insert(k, v) })
+	}
+}
+
+// holdsObject materializes the derived table holds, or with one principal
+// (principal != ""), that principal's entry, from held (heldObject).
+// Never on a decision's path.
+func (s *snapshot) holdsObject(principal string) ast.Object {
+	roles := s.tables[tRoles]
+	entry := func(held ast.Object) ast.Object {
+		o := ast.NewObject()
+		held.Foreach(func(path, roleSet *ast.Term) {
+			if v := opsHeld(roleSet.Value.(ast.Object), roles, nil); v != nil {
+				o.Insert(path, v)
+			}
+		})
+		return o
+	}
+	if principal != "" {
+		return entry(s.heldObject(principal))
+	}
+	whole := ast.NewObject()
+	s.heldObject("").Foreach(func(p, held *ast.Term) {
+		if o := entry(held.Value.(ast.Object)); o.Len() > 0 {
+			whole.Insert(p, ast.NewTerm(o))
+		}
+	})
+	return whole
 }

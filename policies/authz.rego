@@ -13,11 +13,11 @@
 package grantd.authz
 
 # The acting principal: a user, a service account or anonymous. The
-# decision's common path (decision and swarm_decision) reads its entry,
-# and the operation's, where it tests them instead of through these rules:
+# decision's common path (its Swarm branches) reads its entry, and the
+# operation's, where it tests them instead of through these rules:
 # a rule costs each decision an evaluation and a cache entry of its own,
 # a second read of the entry is served from the decision's read cache.
-# Past the Swarm branch the rules are used: the repository path reads
+# Elsewhere the rules are used: the repository path reads
 # both entries many times, and a rule evaluated once is then cheaper.
 principal := data.grantd.state.p[input.subject]
 
@@ -43,11 +43,28 @@ decision := subject_problem if {
 	not op.options[o]
 } else := kube_decision if {
 	is_string(input.resource.namespace) # kubernetes_request, without a rule's evaluation
-} else := swarm_decision if {
-	data.grantd.state.ops[input.operation].kind == "swarm"
 } else := {"allowed": false, "code": "wrong_resource"} if {
-	op.kind == "kubernetes"
-} else := repo_decision
+	data.grantd.state.ops[input.operation].kind == "kubernetes"
+} else := repo_decision if {
+	data.grantd.state.ops[input.operation].kind == "repository"
+} else := {"allowed": false, "code": "wrong_resource"} if {
+	# Every operation is of one of three kinds, so from here on it is a
+	# Swarm one. Its branches are the decision's own, not a rule's: a
+	# rule costs each decision an evaluation of its own.
+	input.resource.repository
+} else := {"allowed": false, "code": "unknown_collection", "collection": target} if {
+	not data.grantd.state.c[target]
+} else := {"allowed": true, "code": "admin", "collection": target} if {
+	data.grantd.state.p[input.subject].admin
+} else := {"allowed": false, "code": "missing_operation", "collection": target} if {
+	not data.grantd.state.holds[input.subject][target][input.operation]
+} else := {"allowed": false, "code": "missing_options", "collection": target, "options": missing_options} if {
+	some o in input.options
+	not o in granted_options
+} else := secrets_denial if {
+	uses_secrets
+	secrets_denial
+} else := {"allowed": true, "code": "granted", "collection": target}
 
 # A Kubernetes request names a namespace ("" for the cluster scope). A rule,
 # for the explanations' `not kubernetes_request`: OPA finds `not
@@ -65,22 +82,6 @@ bad_options := {o | some o in input.options; not op.options[o]}
 #
 # Swarm resources: collections.
 #
-
-swarm_decision := {"allowed": false, "code": "wrong_resource"} if {
-	input.resource.repository
-} else := {"allowed": false, "code": "unknown_collection", "collection": target} if {
-	not data.grantd.state.c[target]
-} else := {"allowed": true, "code": "admin", "collection": target} if {
-	data.grantd.state.p[input.subject].admin
-} else := {"allowed": false, "code": "missing_operation", "collection": target} if {
-	not holds_operation
-} else := {"allowed": false, "code": "missing_options", "collection": target, "options": missing_options} if {
-	some o in input.options
-	not o in granted_options
-} else := secrets_denial if {
-	uses_secrets
-	secrets_denial
-} else := {"allowed": true, "code": "granted", "collection": target}
 
 # Undefined when the secrets a service uses are fine.
 secrets_denial := {"allowed": false, "code": "secret_collection", "collection": target, "secrets": foreign_secrets} if {
@@ -109,20 +110,13 @@ target := input.resource.collection if {
 # Roles held at a collection: subtree grants on it and its ancestors, exact
 # grants on it alone, for any of the principal's subjects. The state's
 # held[principal][path] is exactly those roles, a set {role: true}
-# (derived from at[path], which merges the grants by subject), so that is
-# one lookup; undefined when the principal holds none there. (Read where
-# it is used rather than through a rule of its own: a rule costs every
-# decision an evaluation, the second read is served from the decision's
-# read cache.)
-holds_operation if {
-	some r, _ in data.grantd.state.held[input.subject][target]
-	data.grantd.state.roles[r][input.operation]
-}
-
-granted_options := {o |
-	some r, _ in data.grantd.state.held[input.subject][target]
-	some o, _ in data.grantd.state.roles[r][input.operation]
-}
+# (derived from at[path], which merges the grants by subject), and
+# holds[principal][path][operation] the options those roles grant with
+# an operation (derived from held and roles): whether the principal holds
+# the operation at the target is one lookup, undefined when it does not.
+# (The decision reads it in place rather than through a rule: a rule
+# costs every decision an evaluation of its own.)
+granted_options := {o | some o, _ in data.grantd.state.holds[input.subject][target][input.operation]}
 
 missing_options := {o | some o in input.options} - granted_options
 
@@ -156,10 +150,7 @@ unusable_secrets := {s |
 	not can_use_secret(s)
 }
 
-can_use_secret(path) if {
-	some r, _ in data.grantd.state.held[input.subject][path]
-	data.grantd.state.roles[r]["secret.use"]
-}
+can_use_secret(path) if data.grantd.state.holds[input.subject][path]["secret.use"]
 
 # Where a created container or service may be scheduled: walking up from the
 # target, the highest collection on which the principal holds node.schedule;

@@ -51,34 +51,42 @@ state := {
 }
 
 # with_derived completes a hand-written state with its derived tables at,
-# held, hs and pt, as policies/derived defines them (grantd's storage
-# computes them natively).
-with_derived(st) := object.union(applies, {
-	"held": {pr: e |
-		some pr, _ in st.p
-		e := {path: roles |
-			some path, _ in st.c
-			roles := derive.held_at(pr, path) with data.grantd.state as applies
-		}
-		count(e) > 0
-	},
-	"hs": {pr: e |
-		some pr, _ in st.p
-		e := {path: h |
-			some path, _ in st.c
-			h := derive.highest_schedulable(pr, path) with data.grantd.state as st
-		}
-		count(e) > 0
-	},
-	"pt": {pr: top |
-		some pr, _ in st.p
-		top := derive.topmost_schedulable(pr) with data.grantd.state as st
-	},
-}) if {
+# held, holds, hs and pt, as policies/derived defines them (grantd's
+# storage computes them natively).
+with_derived(st) := object.union(held, {"holds": {pr: e |
+	some pr, _ in st.p
+	e := {path: ops |
+		some path, _ in st.c
+		ops := derive.holds_at(pr, path) with data.grantd.state as held
+	}
+	count(e) > 0
+}}) if {
 	applies := object.union(st, {"at": {p: e |
 		some p, _ in st.c
 		e := derive.applies_at(p) with data.grantd.state as st
 	}})
+	held := object.union(applies, {
+		"held": {pr: e |
+			some pr, _ in st.p
+			e := {path: roles |
+				some path, _ in st.c
+				roles := derive.held_at(pr, path) with data.grantd.state as applies
+			}
+			count(e) > 0
+		},
+		"hs": {pr: e |
+			some pr, _ in st.p
+			e := {path: h |
+				some path, _ in st.c
+				h := derive.highest_schedulable(pr, path) with data.grantd.state as st
+			}
+			count(e) > 0
+		},
+		"pt": {pr: top |
+			some pr, _ in st.p
+			top := derive.topmost_schedulable(pr) with data.grantd.state as st
+		},
+	})
 }
 
 decide(req) := d if {

@@ -46,6 +46,24 @@ held_at(principal, path) := roles if {
 	count(roles) > 0
 }
 
+# holds_at(principal, path) is holds[principal][path]: every operation of
+# the roles the principal holds at the collection (held), with the union
+# of the options those roles grant with it (options_held), {operation:
+# {option: true}}. Undefined when the roles it holds there have no
+# operation.
+holds_at(principal, path) := ops if {
+	roles := data.grantd.state.held[principal][path]
+	ops := {op: options_held(roles, op) | some r, _ in roles; some op, _ in data.grantd.state.roles[r]}
+	count(ops) > 0
+}
+
+# options_held(roles, op) is the union of the options that the roles, a
+# set {role: true}, grant with the operation.
+options_held(roles, op) := {o: true |
+	some r, _ in roles
+	some o, _ in data.grantd.state.roles[r][op]
+}
+
 # highest_schedulable(principal, path) is hs[principal][path]: of the
 # collections where a subtree grant of one of the principal's subjects
 # holds node.schedule and that are among that subject's topmost such
