@@ -39,6 +39,11 @@ type snapshot struct {
 	// afresh). The decision cache checks an entry against it.
 	base   uint64
 	recent []change
+	// subjects is an index beside the table p, never read by OPA: each
+	// principal's entry and the keys (subjectKey) of the subjects it acts
+	// as, hashed once when the entry is compiled rather than by every
+	// decision that probes the grant maps with them (actsAs).
+	subjects *immutable.SortedMap[string, *actsAs]
 }
 
 // change is the keys (keyHash) of the entries one write changed.
@@ -320,12 +325,18 @@ func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
 	for t, tb := range b {
 		s.tables[t] = tb.Map()
 	}
+	subs := immutable.NewSortedMapBuilder[string, *actsAs](byteOrder{})
+	for it := s.tables[tPrincipals].Iterator(); !it.Done(); {
+		name, entry, _ := it.Next()
+		subs.Set(name, actsAsOf(entry))
+	}
+	s.subjects = subs.Map()
 	return s
 }
 
 // with returns a new snapshot with the given entries set (nil removes).
 func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
-	next := &snapshot{rev: rev, changed: s.changed, tables: maps.Clone(s.tables), base: s.base}
+	next := &snapshot{rev: rev, changed: s.changed, tables: maps.Clone(s.tables), base: s.base, subjects: s.subjects}
 	if len(values) > 0 {
 		next.changed = rev
 	}
@@ -344,6 +355,13 @@ func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
 			next.tables[k.table] = next.tables[k.table].Delete(k.name)
 		} else {
 			next.tables[k.table] = next.tables[k.table].Set(k.name, v)
+		}
+		if k.table == tPrincipals {
+			if v == nil {
+				next.subjects = next.subjects.Delete(k.name)
+			} else {
+				next.subjects = next.subjects.Set(k.name, actsAsOf(v))
+			}
 		}
 	}
 	return next

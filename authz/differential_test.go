@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -429,5 +430,28 @@ func assertCompiledMatchesRebuild(t *testing.T, v *env) {
 			}
 		}
 		t.Fatal("compiled state differs from a rebuild")
+	}
+	assertSubjectIndex(t, v.e.opa.cur.Load(), built)
+}
+
+// assertSubjectIndex checks the snapshot's index of the principals'
+// subjects (actsAs): an entry for each entry of p, holding that very
+// term and its subjects' keys, the same as in a rebuild's.
+func assertSubjectIndex(t *testing.T, s, built *snapshot) {
+	t.Helper()
+	if s.subjects.Len() != s.tables[tPrincipals].Len() || s.subjects.Len() != built.subjects.Len() {
+		t.Fatalf("the subject index has %d entries, p %d, a rebuild's index %d",
+			s.subjects.Len(), s.tables[tPrincipals].Len(), built.subjects.Len())
+	}
+	for it := s.tables[tPrincipals].Iterator(); !it.Done(); {
+		name, entry, _ := it.Next()
+		got, _ := s.subjects.Get(name)
+		want, _ := built.subjects.Get(name)
+		if got == nil || want == nil || got.entry != entry || !slices.Equal(got.keys, want.keys) {
+			t.Fatalf("the subject index of %s: %+v, a rebuild's %+v", name, got, want)
+		}
+		if n := subjectSet(entry); n == nil && len(got.keys) > 0 || n != nil && n.Len() != len(got.keys) {
+			t.Fatalf("the subject index of %s has %d subjects, its entry %v", name, len(got.keys), entry)
+		}
 	}
 }
