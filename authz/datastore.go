@@ -469,29 +469,13 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 	var v *ast.Term
 	var rest storage.Path
 	switch {
+	case path[2] == tHeld && len(path) < 5:
+		return byPrincipal(s.heldObject, path)
 	case path[2] == tHeld:
-		switch len(path) {
-		case 3:
-			return s.heldObject(""), nil
-		case 4:
-			o := s.heldObject(path[3])
-			if o.Len() == 0 {
-				return nil, errNotFound
-			}
-			return o, nil
-		}
 		v, rest, ok = t.readHeld(path)
+	case path[2] == tHolds && len(path) < 5:
+		return byPrincipal(s.holdsObject, path)
 	case path[2] == tHolds:
-		switch len(path) {
-		case 3:
-			return s.holdsObject(""), nil
-		case 4:
-			o := s.holdsObject(path[3])
-			if o.Len() == 0 {
-				return nil, errNotFound
-			}
-			return o, nil
-		}
 		v, rest, ok = t.readHolds(path)
 	case path[2] == tApplies:
 		if len(path) == 3 {
@@ -542,6 +526,21 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 		return nil, errNotFound
 	}
 	return found, nil
+}
+
+// byPrincipal reads a derived table keyed by principal and collection
+// whole (path ends at the table) or one principal's entry (path names it),
+// with materialize (heldObject, holdsObject): the entry is missing when
+// the principal has none.
+func byPrincipal(materialize func(principal string) ast.Object, path storage.Path) (any, error) {
+	if len(path) == 3 {
+		return materialize(""), nil
+	}
+	o := materialize(path[3])
+	if o.Len() == 0 {
+		return nil, errNotFound
+	}
+	return o, nil
 }
 
 // entryRead reports whether a read is of one entry of the state or below
