@@ -432,6 +432,24 @@ func assertCompiledMatchesRebuild(t *testing.T, v *env) {
 		t.Fatal("compiled state differs from a rebuild")
 	}
 	assertSubjectIndex(t, v.e.opa.cur.Load(), built)
+	assertTableIndexes(t, v.e.opa.cur.Load())
+}
+
+// assertTableIndexes checks each table's hash index against its B+tree:
+// the same number of entries, each found by name as that very term.
+func assertTableIndexes(t *testing.T, s *snapshot) {
+	t.Helper()
+	for name, tb := range s.tables {
+		if tb.byName.Len() != tb.entries.Len() {
+			t.Fatalf("table %s: %d entries indexed, %d in the tree", name, tb.byName.Len(), tb.entries.Len())
+		}
+		for it := tb.Iterator(); !it.Done(); {
+			k, v, _ := it.Next()
+			if got, ok := tb.Get(k); !ok || got != v {
+				t.Fatalf("table %s: the index has %v for %s, the tree %v", name, got, k, v)
+			}
+		}
+	}
 }
 
 // assertSubjectIndex checks the snapshot's index of the principals'

@@ -17,15 +17,10 @@ import (
 	"github.com/grantd/grantd/roles"
 )
 
-// snapshot is one immutable version of the compiled state: a persistent
-// B+tree per table, keyed by entry name, holding *ast.Term values.
-// A new version shares every unchanged node with the previous one, so an
+// snapshot is one immutable version of the compiled state: its tables,
+// each keyed by entry name and holding *ast.Term values (table). A new
+// version shares every unchanged node with the previous one, so an
 // update costs O(changed keys × log n), not a copy of a table.
-//
-// (A B+tree rather than a radix tree: its leaves hold 32 entries side by
-// side, where go-immutable-radix spends two nodes and two channels on each
-// entry; with enterprise-large that was 122 MiB of the heap. See
-// docs/performance.md.)
 type snapshot struct {
 	rev uint64
 	// changed is the revision of the last write that changed an entry (or
@@ -42,7 +37,7 @@ type snapshot struct {
 	// principal's entry and the keys (subjectKey) of the subjects it acts
 	// as, hashed once when the entry is compiled rather than by every
 	// decision that probes the grant maps with them (actsAs).
-	subjects *immutable.SortedMap[string, *actsAs]
+	subjects *hashIndex[*actsAs]
 }
 
 // change is the keys (keyHash) of the entries one write changed.
@@ -68,7 +63,52 @@ func keyHash(table, name string) uint64 {
 	return h.Sum64()
 }
 
-type table = immutable.SortedMap[string, *ast.Term]
+// table is one table of a snapshot, held twice: its entries in name
+// order, a persistent B+tree, for reading the table whole, and the same
+// entries in a persistent hash index (hashIndex) for the lookups of one
+// entry that decisions make.
+//
+// (A B+tree rather than a radix tree: its leaves hold 32 entries side by
+// side, where go-immutable-radix spends two nodes and two channels on each
+// entry; with enterprise-large that was 122 MiB of the heap. See
+// docs/performance.md.)
+type table struct {
+	entries *immutable.SortedMap[string, *ast.Term]
+	byName  *hashIndex[*ast.Term]
+}
+
+func newTable(entries *immutable.SortedMap[string, *ast.Term]) *table {
+	return &table{entries: entries, byName: newHashIndex(entries.Len(), func(add func(string, *ast.Term)) {
+		for it := entries.Iterator(); !it.Done(); {
+			name, v, _ := it.Next()
+			add(name, v)
+		}
+	})}
+}
+
+// Get is the entry named, and whether there is one.
+func (t *table) Get(name string) (*ast.Term, bool) { return t.byName.Get(name) }
+
+// Len is the number of entries.
+func (t *table) Len() int { return t.entries.Len() }
+
+// Iterator walks the entries in name order.
+func (t *table) Iterator() *immutable.SortedMapIterator[string, *ast.Term] {
+	return t.entries.Iterator()
+}
+
+// with is the table with the entries set (nil removes one).
+func (t *table) with(changes map[string]*ast.Term) *table {
+	entries := t.entries
+	for name, v := range changes {
+		if v == nil {
+			entries = entries.Delete(name)
+		} else {
+			entries = entries.Set(name, v)
+		}
+	}
+	return &table{entries: entries, byName: t.byName.with(changes)}
+}
 
 // byteOrder orders a table's keys. (The library's default comparer boxes
 // both keys into interfaces on every comparison: an allocation per step
@@ -131,15 +171,28 @@ func (b snapshotBuilder) setObject(table string, o ast.Object) {
 
 func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
 	s := &snapshot{rev: rev, changed: rev, base: rev, tables: make(map[string]*table, len(b))}
-	for t, tb := range b {
-		s.tables[t] = tb.Map()
+	// The indexes of the tables on every core, as setAll built them.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for name, tb := range b {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t := newTable(tb.Map())
+			mu.Lock()
+			s.tables[name] = t
+			mu.Unlock()
+		})
 	}
-	subs := immutable.NewSortedMapBuilder[string, *actsAs](byteOrder{})
-	for it := s.tables[tPrincipals].Iterator(); !it.Done(); {
-		name, entry, _ := it.Next()
-		subs.Set(name, actsAsOf(entry))
-	}
-	s.subjects = subs.Map()
+	wg.Wait()
+	p := s.tables[tPrincipals]
+	s.subjects = newHashIndex(p.Len(), func(add func(string, *actsAs)) {
+		for it := p.Iterator(); !it.Done(); {
+			name, entry, _ := it.Next()
+			add(name, actsAsOf(entry))
+		}
+	})
 	return s
 }
 
@@ -159,19 +212,25 @@ func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
 		c.keys = append(c.keys, keyHash(k.table, k.name))
 	}
 	next.recent = append(append(make([]change, 0, len(keep)+1), keep...), c)
+	byTable := map[string]map[string]*ast.Term{}
+	subjects := map[string]*actsAs{}
 	for k, v := range values {
-		if v == nil {
-			next.tables[k.table] = next.tables[k.table].Delete(k.name)
-		} else {
-			next.tables[k.table] = next.tables[k.table].Set(k.name, v)
+		if byTable[k.table] == nil {
+			byTable[k.table] = map[string]*ast.Term{}
 		}
+		byTable[k.table][k.name] = v
 		if k.table == tPrincipals {
-			if v == nil {
-				next.subjects = next.subjects.Delete(k.name)
-			} else {
-				next.subjects = next.subjects.Set(k.name, actsAsOf(v))
+			subjects[k.name] = nil
+			if v != nil {
+				subjects[k.name] = actsAsOf(v)
 			}
 		}
+	}
+	for name, changes := range byTable {
+		next.tables[name] = next.tables[name].with(changes)
+	}
+	if len(subjects) > 0 {
+		next.subjects = next.subjects.with(subjects)
 	}
 	return next
 }
