@@ -1,6 +1,9 @@
 package authz
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"slices"
+)
 
 // hashIndex is a persistent hash table of a snapshot's entries by name,
 // for the lookups decisions make. A lookup hashes the name once and
@@ -13,6 +16,8 @@ import "hash/maphash"
 // An index is never changed once built: with copies the pages and
 // buckets a write touches and shares the rest, so a version costs
 // O(changed keys × bucket size) plus the page list (8 bytes a page).
+// It grows with its entries and does not shrink: a table that lost most
+// of them keeps its width until the next whole compile.
 type hashIndex[V comparable] struct {
 	pages []*hashPage[V]
 	n     int
@@ -104,7 +109,7 @@ func (x *hashIndex[V]) with(changes map[string]V) *hashIndex[V] {
 		}
 		switch {
 		case v == none && at >= 0:
-			*b = append((*b)[:at], (*b)[at+1:]...)
+			*b = slices.Delete(*b, at, at+1) // which zeroes the slot left over
 			next.n--
 		case v == none:
 		case at >= 0:

@@ -20,7 +20,8 @@ import (
 // snapshot is one immutable version of the compiled state: its tables,
 // each keyed by entry name and holding *ast.Term values (table). A new
 // version shares every unchanged node with the previous one, so an
-// update costs O(changed keys × log n), not a copy of a table.
+// update costs O(changed keys × log n) and a copy of each changed
+// table's list of index pages (hashIndex), not a copy of a table.
 type snapshot struct {
 	rev uint64
 	// changed is the revision of the last write that changed an entry (or
@@ -171,7 +172,7 @@ func (b snapshotBuilder) setObject(table string, o ast.Object) {
 
 func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
 	s := &snapshot{rev: rev, changed: rev, base: rev, tables: make(map[string]*table, len(b))}
-	// The indexes of the tables on every core, as setAll built them.
+	// Each table's tree and index, on every core as setAll filled them.
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
