@@ -73,7 +73,7 @@ func (r Request) Input() *ast.Term {
 	}
 	in := ast.NewObject(
 		ast.Item(keySubject, str(r.Subject.String())),
-		ast.Item(keyOperation, str(r.Operation)),
+		ast.Item(keyOperation, operationTerm(r.Operation)),
 		ast.Item(keyResource, ast.NewTerm(res)))
 	if len(r.Options) > 0 {
 		in.Insert(keyOptions, stringArray(r.Options))
@@ -104,6 +104,25 @@ var (
 	keyAllowed    = str("allowed")
 	keyCode       = str("code")
 )
+
+// operationTerms are the catalog's operations as terms, made once: each
+// decision names one in its input, and its roles are looked up with it.
+var operationTerms = func() map[string]*ast.Term {
+	ops := roles.Catalog()
+	m := make(map[string]*ast.Term, len(ops))
+	for _, o := range ops {
+		m[o.ID] = str(o.ID)
+	}
+	return m
+}()
+
+// operationTerm is op as a term: the catalog's own for an operation in it.
+func operationTerm(op string) *ast.Term {
+	if t, ok := operationTerms[op]; ok {
+		return t
+	}
+	return str(op)
+}
 
 func stringArray(items []string) *ast.Term {
 	terms := make([]*ast.Term, len(items))
@@ -270,7 +289,9 @@ func reason(r Request, d Decision) string {
 			return fmt.Sprintf("%s holds %s in %s", r.Subject, r.Operation, kubeScope(r))
 		}
 		if d.Collection != "" {
-			return fmt.Sprintf("%s holds %s on %s", r.Subject, r.Operation, d.Collection)
+			// The commonest answers are joined without fmt, whose
+			// arguments and buffer cost three allocations more.
+			return r.Subject.String() + " holds " + r.Operation + " on " + d.Collection
 		}
 		return fmt.Sprintf("%s holds %s on repository %s", r.Subject, r.Operation, r.Repository)
 	case CodeOwner:
@@ -308,7 +329,7 @@ func reason(r Request, d Decision) string {
 			return fmt.Sprintf("no grant gives %s %s in %s", r.Subject, r.Operation, kubeScope(r))
 		}
 		if d.Collection != "" {
-			return fmt.Sprintf("no grant gives %s %s on %s", r.Subject, r.Operation, d.Collection)
+			return "no grant gives " + r.Subject.String() + " " + r.Operation + " on " + d.Collection
 		}
 		return fmt.Sprintf("no grant gives %s %s on repository %s", r.Subject, r.Operation, r.Repository)
 	case CodeMissingOptions:

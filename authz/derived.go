@@ -114,13 +114,21 @@ func (t *readTxn) grantMaps(path string) []*grantMap {
 // collection): one read where the policy would read at[path][s] for each
 // of the principal's subjects.
 func (t *readTxn) readHeld(path storage.Path) (*ast.Term, storage.Path, bool) {
+	var buf [16]*ast.Term
+	v := heldSet(t.rolesAt(path[3], path[4], buf[:0]))
+	return v, path[5:], v != nil
+}
+
+// rolesAt appends to into the roles of held[principal][path], each once
+// (heldRoles), and keeps the grants behind them in t.held when that is
+// set and was not filled yet.
+func (t *readTxn) rolesAt(principal, path string, into []*ast.Term) []*ast.Term {
 	var each func(role *ast.Term, id string)
 	if h := t.held; h != nil && !h.read {
-		h.read, h.principal, h.path = true, path[3], path[4]
+		h.read, h.principal, h.path = true, principal, path
 		each = func(role *ast.Term, id string) { h.roles, h.ids = append(h.roles, role), append(h.ids, id) }
 	}
-	v := rolesHeld(t.snap.subjectKeysOf(path[3], t.reads), t.grantMaps(path[4]), each)
-	return v, path[5:], v != nil
+	return heldRoles(t.snap.subjectKeysOf(principal, t.reads), t.grantMaps(path), each, into)
 }
 
 // heldGrants are the grants behind the first held[principal][path] entry
@@ -192,16 +200,13 @@ func (s *snapshot) subjectKeysOf(principal string, reads *readLog) []subjectKey 
 	return ps.keys
 }
 
-// rolesHeld computes an entry held[principal][path] of the derived table
-// held: the roles that the principal's subjects (their keys) hold in the
-// collection's grant maps (grantMaps), as a set {role: true}; nil when
-// they hold none. each, when set, is called with every role held and the
-// grant giving it.
-func rolesHeld(subjects []subjectKey, maps []*grantMap, each func(role *ast.Term, id string)) *ast.Term {
-	if len(subjects) == 0 || len(maps) == 0 {
-		return nil
-	}
-	var roles ast.Object
+// heldRoles appends to into the roles that the principal's subjects (their
+// keys) hold in the collection's grant maps (grantMaps), each once, in
+// the order found: an entry held[principal][path] of the derived table
+// held is the set of them (heldSet), and holds reads them without
+// making that set. each, when set, is called with every role held and
+// the grant giving it.
+func heldRoles(subjects []subjectKey, maps []*grantMap, each func(role *ast.Term, id string), into []*ast.Term) []*ast.Term {
 	for _, k := range subjects {
 		for _, m := range maps {
 			held, ids := m.grantsOf(k)
@@ -209,17 +214,37 @@ func rolesHeld(subjects []subjectKey, maps []*grantMap, each func(role *ast.Term
 				if each != nil {
 					each(role, ids[i])
 				}
-				if roles == nil {
-					roles = ast.NewObject()
+				if !hasRole(into, role) {
+					into = append(into, role)
 				}
-				roles.Insert(role, ast.InternedTerm(true))
 			}
 		}
 	}
-	if roles == nil {
+	return into
+}
+
+// hasRole reports whether roles has role. Within a snapshot the maps share
+// one term per role name, but an entry recompiled after a write has terms
+// of its own, so the names are compared when the terms differ.
+func hasRole(roles []*ast.Term, role *ast.Term) bool {
+	for _, r := range roles {
+		if r == role || stringOf(r) == stringOf(role) {
+			return true
+		}
+	}
+	return false
+}
+
+// heldSet is roles as a set {role: true}; nil when there are none.
+func heldSet(roles []*ast.Term) *ast.Term {
+	if len(roles) == 0 {
 		return nil
 	}
-	return ast.NewTerm(roles)
+	items := make([][2]*ast.Term, len(roles))
+	for i, r := range roles {
+		items[i] = [2]*ast.Term{r, ast.InternedTerm(true)}
+	}
+	return ast.NewTerm(ast.NewObject(items...))
 }
 
 // heldObject materializes the derived table held, or with one principal
@@ -238,7 +263,7 @@ func (s *snapshot) heldObject(principal string) ast.Object {
 		subjects := s.subjectKeysOf(p, nil)
 		o := ast.NewObject()
 		for i, path := range paths {
-			if v := rolesHeld(subjects, maps[i], nil); v != nil {
+			if v := heldSet(heldRoles(subjects, maps[i], nil, nil)); v != nil {
 				o.Insert(str(path), v)
 			}
 		}
@@ -426,15 +451,16 @@ func (s *snapshot) schedObjects() (hs, pt ast.Object) {
 // asks for one operation (holds[principal][path][operation]), and only
 // that one is gathered.
 func (t *readTxn) readHolds(path storage.Path) (*ast.Term, storage.Path, bool) {
-	held, _, ok := t.readHeld(path[:5])
-	if !ok {
+	var buf [16]*ast.Term
+	held := t.rolesAt(path[3], path[4], buf[:0])
+	if len(held) == 0 {
 		return nil, nil, false
 	}
 	if len(path) == 5 {
-		v := opsHeld(held.Value.(ast.Object), t.snap.tables[tRoles], t.reads)
+		v := opsHeld(held, t.snap.tables[tRoles], t.reads)
 		return v, path[5:], v != nil
 	}
-	v := optionsHeld(held.Value.(ast.Object), t.snap.tables[tRoles], str(path[5]), t.reads)
+	v := optionsHeld(held, t.snap.tables[tRoles], operationTerm(path[5]), t.reads)
 	return v, path[6:], v != nil
 }
 
@@ -443,27 +469,27 @@ func (t *readTxn) readHolds(path storage.Path) (*ast.Term, storage.Path, bool) {
 // sets that the roles held grant with the operation ({option: true},
 // empty when none of them grants an option); nil when no role held has
 // the operation. The roles read are recorded in reads.
-func optionsHeld(held ast.Object, roles *table, op *ast.Term, reads *readLog) *ast.Term {
+func optionsHeld(held []*ast.Term, roles *table, op *ast.Term, reads *readLog) *ast.Term {
 	var found *ast.Term
 	var merged ast.Object
-	held.Foreach(func(r, _ *ast.Term) {
+	for _, r := range held {
 		opts := roleOperation(roles, stringOf(r), op, reads)
 		if opts == nil {
-			return
+			continue
 		}
 		if found == nil {
 			found = opts // most often the only one: the role's own set
-			return
+			continue
 		}
 		if merged == nil {
 			if opts.Equal(found) {
-				return
+				continue
 			}
 			merged = ast.NewObject()
 			addKeys(merged, found)
 		}
 		addKeys(merged, opts)
-	})
+	}
 	if merged != nil {
 		return ast.NewTerm(merged)
 	}
@@ -472,19 +498,23 @@ func optionsHeld(held ast.Object, roles *table, op *ast.Term, reads *readLog) *a
 
 // opsHeld computes holds[principal][path]: {operation: options} for every
 // operation of the roles held (optionsHeld); nil when they have none.
-func opsHeld(held ast.Object, roles *table, reads *readLog) *ast.Term {
+func opsHeld(held []*ast.Term, roles *table, reads *readLog) *ast.Term {
 	ops := ast.NewObject()
-	held.Foreach(func(r, _ *ast.Term) {
+	for _, r := range held {
 		role, _ := roles.Get(stringOf(r))
 		reads.record(tRoles, stringOf(r), role)
-		if ro, ok := valueOf(role).(ast.Object); ok {
-			ro.Foreach(func(op, _ *ast.Term) {
-				if ops.Get(op) == nil {
-					ops.Insert(op, optionsHeld(held, roles, op, reads))
-				}
-			})
+		ro, ok := valueOf(role).(ast.Object)
+		if !ok {
+			continue
 		}
-	})
+		// A loop, not Foreach: a closure would take held, which
+		// readHolds keeps on its stack, to the heap.
+		for _, op := range ro.Keys() {
+			if ops.Get(op) == nil {
+				ops.Insert(op, optionsHeld(held, roles, op, reads))
+			}
+		}
+	}
 	if ops.Len() == 0 {
 		return nil
 	}
@@ -525,7 +555,7 @@ func (s *snapshot) holdsObject(principal string) ast.Object {
 	entry := func(held ast.Object) ast.Object {
 		o := ast.NewObject()
 		held.Foreach(func(path, roleSet *ast.Term) {
-			if v := opsHeld(roleSet.Value.(ast.Object), roles, nil); v != nil {
+			if v := opsHeld(roleSet.Value.(ast.Object).Keys(), roles, nil); v != nil {
 				o.Insert(path, v)
 			}
 		})

@@ -31,7 +31,7 @@ type grantMap struct {
 	subjects []string
 	ends     []uint32
 	// roles are the compiler's shared terms, so that the roles a
-	// principal holds (rolesHeld) are made of terms the state already has.
+	// principal holds (heldRoles) are made of terms the state already has.
 	roles []*ast.Term
 	ids   []string
 	// filter has two bits set for each subject (subjectKey's hash). A
