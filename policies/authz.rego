@@ -176,7 +176,7 @@ schedulable := [highest] if {
 	highest := data.grantd.state.hs[input.subject][target]
 } else := [target] if {
 	creates_workload
-	exact_schedules_at_target
+	data.grantd.state.holds[input.subject][target]["node.schedule"]
 } else := topmost if {
 	creates_workload
 	topmost := data.grantd.state.pt[input.subject]
@@ -189,15 +189,14 @@ creates_workload if {
 
 # The derived hs is the highest collection of the target's chain among
 # the topmost collections of the principal's subjects' subtree grants that
-# hold node.schedule (their sched), in one read. Failing that, an exact grant at the
-# target itself makes it schedulable (the target is the lowest of its
-# chain, so it is the highest only when nothing above it is). Failing
-# both, the derived pt is the topmost of all their collections.
-exact_schedules_at_target if {
-	some _, roles in object.filter(data.grantd.state.ge[target], principal.s)
-	some role, _ in roles
-	data.grantd.state.roles[role]["node.schedule"]
-}
+# hold node.schedule (their sched), in one read. Failing that, an exact
+# grant at the target itself makes it schedulable (the target is the
+# lowest of its chain, so it is the highest only when nothing above it
+# is): with no subtree grant holding node.schedule anywhere on the chain
+# (hs would have found the topmost one), the roles held at the target
+# hold it only through an exact grant there, so holds answers in one read
+# what a walk of the target's exact grants would. Failing both, the
+# derived pt is the topmost of all their collections.
 
 #
 # Registry repositories.
