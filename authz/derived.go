@@ -16,11 +16,35 @@ import (
 
 // grantMaps lists the grant maps that apply at a collection: gs of every
 // path of its chain, nearest first, then ge of the collection itself
-// (nil when the collection does not exist). What it reads is recorded in
-// reads, entry by entry (c, then gs and ge), so that a cached decision
-// that read at[path] is dropped by a write to any of them, as if the
-// policy had read them itself.
+// (nil when the collection does not exist), from the snapshot's chain
+// index (chainMaps), or from the tables where that is stale. What they
+// come from is recorded in reads, entry by entry (c, then gs and ge), so
+// that a cached decision that read at[path] is dropped by a write to any
+// of them, as if the policy had read them itself.
 func (s *snapshot) grantMaps(path string, reads *readLog) []*grantMap {
+	if len(s.stale) > 0 && underStale(s.stale, path) {
+		return s.grantMapsOfTables(path, reads)
+	}
+	cm, _ := s.chains.Get(path)
+	if cm == nil {
+		reads.record(tCollections, path, nil)
+		return nil
+	}
+	if reads != nil {
+		reads.record(tCollections, path, cm.col)
+		if chain, ok := cm.col.Value.(*ast.Array); ok {
+			for i, v := range cm.subtree {
+				reads.record(tSubtree, stringOf(chain.Elem(i)), v)
+			}
+		}
+		reads.record(tExact, path, cm.exact)
+	}
+	return cm.maps
+}
+
+// grantMapsOfTables is grantMaps from the tables: c, gs of each path of
+// the chain and ge, each looked up.
+func (s *snapshot) grantMapsOfTables(path string, reads *readLog) []*grantMap {
 	get := func(table, name string) *ast.Term {
 		v, _ := s.tables[table].Get(name)
 		reads.record(table, name, v)

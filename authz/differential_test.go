@@ -372,7 +372,15 @@ func TestDifferential(t *testing.T) {
 		rounds = 3
 	}
 	total, allowed := 0, 0
+	defer func(most int) { maxChainRecompute, chainRefresh = most, true }(maxChainRecompute)
 	for round := range rounds {
+		// Every other round, a write recomputes the chain index below at
+		// most three collections and leaves stale roots past that, which
+		// nothing refreshes: decisions below them read the tables.
+		maxChainRecompute, chainRefresh = 2048, true
+		if round%2 == 1 {
+			maxChainRecompute, chainRefresh = 3, false
+		}
 		v := newEnv(t)
 		g := &gen{rng: rand.New(rand.NewPCG(seed, uint64(round))), v: v}
 		g.populate()
@@ -433,6 +441,7 @@ func assertCompiledMatchesRebuild(t *testing.T, v *env) {
 	}
 	assertSubjectIndex(t, v.e.opa.cur.Load(), built)
 	assertTableIndexes(t, v.e.opa.cur.Load())
+	assertChainIndex(t, v.e.opa.cur.Load())
 }
 
 // assertTableIndexes checks each table's hash index against its B+tree:
@@ -471,5 +480,71 @@ func assertSubjectIndex(t *testing.T, s, built *snapshot) {
 		if n := subjectSet(entry); n == nil && len(got.keys) > 0 || n != nil && n.Len() != len(got.keys) {
 			t.Fatalf("the subject index of %s has %d subjects, its entry %v", name, len(got.keys), entry)
 		}
+	}
+}
+
+// assertChainIndex checks the snapshot's chain index (chainMaps): an entry
+// for each collection of c and no other, holding the very terms of its
+// chain's gs entries, of its ge and of c, as the tables have them, and
+// their grant maps in order; below a stale root, nothing.
+func assertChainIndex(t *testing.T, s *snapshot) {
+	t.Helper()
+	cols := s.tables[tCollections]
+	for _, p := range s.chains.pages {
+		for _, b := range p {
+			for _, slot := range b {
+				if _, ok := cols.Get(slot.name); !ok && !underStale(s.stale, slot.name) {
+					t.Fatalf("the chain index has %s, which c has not", slot.name)
+				}
+			}
+		}
+	}
+	for it := cols.Iterator(); !it.Done(); {
+		path, col, _ := it.Next()
+		if underStale(s.stale, path) {
+			continue
+		}
+		cm, _ := s.chains.Get(path)
+		if cm == nil || cm.col != col {
+			t.Fatalf("the chain index of %s: %+v, c has %v", path, cm, col)
+		}
+		chain := col.Value.(*ast.Array)
+		var want []*grantMap
+		if len(cm.subtree) != chain.Len() {
+			t.Fatalf("the chain index of %s has %d subtree entries for a chain of %d", path, len(cm.subtree), chain.Len())
+		}
+		for i := range chain.Len() {
+			gs, _ := s.tables[tSubtree].Get(stringOf(chain.Elem(i)))
+			if cm.subtree[i] != gs {
+				t.Fatalf("the chain index of %s has %v for gs[%v], the table %v", path, cm.subtree[i], chain.Elem(i), gs)
+			}
+			if gs != nil {
+				want = append(want, gs.Value.(*grantMap))
+			}
+		}
+		ge, _ := s.tables[tExact].Get(path)
+		if cm.exact != ge {
+			t.Fatalf("the chain index of %s has %v for ge, the table %v", path, cm.exact, ge)
+		}
+		if ge != nil {
+			want = append(want, ge.Value.(*grantMap))
+		}
+		if !slices.Equal(cm.maps, want) {
+			t.Fatalf("the chain index of %s has the maps %v, the tables %v", path, cm.maps, want)
+		}
+	}
+}
+
+// TestDifferentialLeavesStaleRoots: the odd rounds of TestDifferential
+// test what they mean to, decisions below stale roots.
+func TestDifferentialLeavesStaleRoots(t *testing.T) {
+	defer func(most int) { maxChainRecompute, chainRefresh = most, true }(maxChainRecompute)
+	maxChainRecompute, chainRefresh = 3, false
+	v := newEnv(t)
+	g := &gen{rng: rand.New(rand.NewPCG(testSeed(t), 1)), v: v}
+	g.populate()
+	g.mutate(40)
+	if s := v.e.opa.cur.Load(); len(s.stale) == 0 {
+		t.Fatal("forty random writes left no stale root in the chain index")
 	}
 }

@@ -27,6 +27,8 @@ type Engine struct {
 	// broken is set when the compiled state could not follow the store;
 	// every decision is then a deny until a rebuild succeeds.
 	broken atomic.Bool
+	// refreshing is set while refreshChains rebuilds the chain index.
+	refreshing atomic.Bool
 	// writeMu serializes updates of the compiled state.
 	writeMu sync.Mutex
 	metrics *Metrics
@@ -180,7 +182,11 @@ func (e *Engine) apply(_ context.Context, r Reader, changes []store.Change) erro
 			delete(values, k)
 		}
 	}
-	e.opa.cur.Store(cur.with(values, r.Revision()))
+	next := cur.with(values, r.Revision())
+	e.opa.cur.Store(next)
+	if len(next.stale) > 0 {
+		e.refreshChains()
+	}
 	return nil
 }
 

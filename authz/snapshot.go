@@ -39,12 +39,22 @@ type snapshot struct {
 	// as, hashed once when the entry is compiled rather than by every
 	// decision that probes the grant maps with them (actsAs).
 	subjects *hashIndex[*actsAs]
+	// chains is an index beside the tables c, gs and ge, never read by
+	// OPA: each collection's grant maps (chainMaps), found with one
+	// lookup where the tables take one per path of its chain.
+	chains *hashIndex[*chainMaps]
+	// stale are the collections whose chains' entries in chains, their
+	// own and those below them, are not kept up to date (chainsAfter):
+	// decisions there read the tables.
+	stale []string
 }
 
-// change is the keys (keyHash) of the entries one write changed.
+// change is the keys (keyHash) of the entries one write changed, and
+// those of them in c, gs and ge (what the chain index follows).
 type change struct {
-	rev  uint64
-	keys []uint64
+	rev    uint64
+	keys   []uint64
+	chains []key
 }
 
 // recentWrites is how many writes a snapshot remembers the keys of.
@@ -194,12 +204,13 @@ func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
 			add(name, actsAsOf(entry))
 		}
 	})
+	s.chains = newChainIndex(s.tables)
 	return s
 }
 
 // with returns a new snapshot with the given entries set (nil removes).
 func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
-	next := &snapshot{rev: rev, changed: s.changed, tables: maps.Clone(s.tables), base: s.base, subjects: s.subjects}
+	next := &snapshot{rev: rev, changed: s.changed, tables: maps.Clone(s.tables), base: s.base, subjects: s.subjects, chains: s.chains, stale: s.stale}
 	if len(values) > 0 {
 		next.changed = rev
 	}
@@ -211,6 +222,9 @@ func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
 	c := change{rev: rev, keys: make([]uint64, 0, len(values))}
 	for k := range values {
 		c.keys = append(c.keys, keyHash(k.table, k.name))
+		if k.table == tCollections || k.table == tSubtree || k.table == tExact {
+			c.chains = append(c.chains, k)
+		}
 	}
 	next.recent = append(append(make([]change, 0, len(keep)+1), keep...), c)
 	byTable := map[string]map[string]*ast.Term{}
@@ -233,6 +247,7 @@ func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
 	if len(subjects) > 0 {
 		next.subjects = next.subjects.with(subjects)
 	}
+	next.chains, next.stale = chainsAfter(s.chains, s.stale, next.tables, values, maxChainRecompute)
 	return next
 }
 

@@ -1,0 +1,78 @@
+package authz
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/grantd/grantd/roles"
+	"github.com/grantd/grantd/store"
+)
+
+// TestChainIndexRefreshedAfterAWideWrite: a subtree grant above more
+// collections than a write recomputes leaves its collection a stale root,
+// decisions below it are right meanwhile (they read the tables), and the
+// index is rebuilt off the write path and installed without stale roots.
+func TestChainIndexRefreshedAfterAWideWrite(t *testing.T) {
+	defer func(most int) { maxChainRecompute, chainRefresh = most, true }(maxChainRecompute)
+	v := newEnv(t)
+	v.must(v.user("ann"), store.CreateCollection{Collection: store.Collection{Path: "/a"}})
+	for i := range 5 {
+		v.must(store.CreateCollection{Collection: store.Collection{Path: fmt.Sprintf("/a/c%d", i)}})
+	}
+	maxChainRecompute, chainRefresh = 2, false
+	v.must(v.grant("user:ann", roles.ViewOnly, "collection:/a", store.ScopeSubtree))
+	if s := v.e.opa.cur.Load(); len(s.stale) != 1 || s.stale[0] != "/a" {
+		t.Fatalf("stale roots after the grant: %v, want [/a]", s.stale)
+	}
+	if d := v.decide("user:ann", "container.view", "/a/c3"); !d.Allowed {
+		t.Fatalf("below the stale root: %s", d.Reason)
+	}
+	chainRefresh = true
+	v.must(store.CreateCollection{Collection: store.Collection{Path: "/b"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(v.e.opa.cur.Load().stale) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the chain index was not refreshed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	assertChainIndex(t, v.e.opa.cur.Load())
+	if s := v.e.opa.cur.Load(); s.chains.Len() != s.tables[tCollections].Len() {
+		t.Fatalf("the refreshed chain index has %d entries, c %d", s.chains.Len(), s.tables[tCollections].Len())
+	}
+	if d := v.decide("user:ann", "container.view", "/a/c3"); !d.Allowed {
+		t.Fatalf("after the refresh: %s", d.Reason)
+	}
+}
+
+// TestChainIndexRefreshCatchesUp: writes that come while the chain index
+// is rebuilt are applied to the rebuilt index before it is installed.
+func TestChainIndexRefreshCatchesUp(t *testing.T) {
+	defer func(most int) { maxChainRecompute, chainRefresh = most, true }(maxChainRecompute)
+	v := newEnv(t)
+	v.must(v.user("ann"), store.CreateCollection{Collection: store.Collection{Path: "/a"}})
+	for i := range 5 {
+		v.must(store.CreateCollection{Collection: store.Collection{Path: fmt.Sprintf("/a/c%d", i)}})
+	}
+	maxChainRecompute, chainRefresh = 2, false
+	v.must(v.grant("user:ann", roles.ViewOnly, "collection:/a", store.ScopeSubtree))
+	stale := v.e.opa.cur.Load()
+	// Meanwhile: a collection, an exact grant below the stale root, and a
+	// subtree grant under it.
+	v.must(store.CreateCollection{Collection: store.Collection{Path: "/a/c1/d"}},
+		v.grant("user:ann", roles.FullControl, "collection:/a/c2", store.ScopeExact),
+		v.grant("user:ann", roles.Scheduler, "collection:/a/c1", store.ScopeSubtree))
+	v.e.refreshChainsOf(stale, maxChainRecompute)
+	s := v.e.opa.cur.Load()
+	if len(s.stale) != 0 || s.rev == stale.rev {
+		t.Fatalf("after the refresh: stale roots %v at revision %d (the stale snapshot's %d)", s.stale, s.rev, stale.rev)
+	}
+	assertChainIndex(t, s)
+	if s.chains.Len() != s.tables[tCollections].Len() {
+		t.Fatalf("the refreshed chain index has %d entries, c %d", s.chains.Len(), s.tables[tCollections].Len())
+	}
+	if d := v.decide("user:ann", "node.schedule", "/a/c1/d"); !d.Allowed {
+		t.Fatalf("below the subtree grant written meanwhile: %s", d.Reason)
+	}
+}
