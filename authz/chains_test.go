@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ func TestChainIndexRefreshedAfterAWideWrite(t *testing.T) {
 	for i := range 5 {
 		v.must(store.CreateCollection{Collection: store.Collection{Path: fmt.Sprintf("/a/c%d", i)}})
 	}
+	refreshNow(t, v)
 	maxChainRecompute, chainRefresh = 2, false
 	v.must(v.grant("user:ann", roles.ViewOnly, "collection:/a", store.ScopeSubtree))
 	if s := v.e.opa.cur.Load(); len(s.stale) != 1 || s.stale[0] != "/a" {
@@ -55,6 +57,7 @@ func TestChainIndexRefreshCatchesUp(t *testing.T) {
 	for i := range 5 {
 		v.must(store.CreateCollection{Collection: store.Collection{Path: fmt.Sprintf("/a/c%d", i)}})
 	}
+	refreshNow(t, v)
 	maxChainRecompute, chainRefresh = 2, false
 	v.must(v.grant("user:ann", roles.ViewOnly, "collection:/a", store.ScopeSubtree))
 	stale := v.e.opa.cur.Load()
@@ -74,5 +77,47 @@ func TestChainIndexRefreshCatchesUp(t *testing.T) {
 	}
 	if d := v.decide("user:ann", "node.schedule", "/a/c1/d"); !d.Allowed {
 		t.Fatalf("below the subtree grant written meanwhile: %s", d.Reason)
+	}
+}
+
+// refreshNow builds the engine's chain index now, in place of the
+// refresh that a compile starts off its path, and checks that it left no
+// stale root.
+func refreshNow(t *testing.T, v *env) {
+	t.Helper()
+	v.e.refreshChainsOf(v.e.opa.cur.Load(), maxChainRecompute)
+	if s := v.e.opa.cur.Load(); len(s.stale) > 0 {
+		t.Fatalf("stale roots after a refresh: %v", s.stale)
+	}
+}
+
+// TestChainIndexBuiltAfterACompile: a whole compile leaves the chain
+// index to be built off its path (every collection below the stale root
+// "/" meanwhile), and the engine builds and installs it.
+func TestChainIndexBuiltAfterACompile(t *testing.T) {
+	v := newEnv(t)
+	v.must(v.user("ann"), store.CreateCollection{Collection: store.Collection{Path: "/a"}},
+		v.grant("user:ann", roles.ViewOnly, "collection:/a", store.ScopeSubtree))
+	built, err := compiler{r: v.st.Read()}.build(v.st.Read().Revision())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(built.stale) != 1 || built.stale[0] != "/" || built.chains.Len() != 0 {
+		t.Fatalf("a compile's chain index: %d entries, stale roots %v", built.chains.Len(), built.stale)
+	}
+	if err := v.e.Rebuild(context.Background(), v.st.Read()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(v.e.opa.cur.Load().stale) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the chain index was not built after the compile")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s := v.e.opa.cur.Load()
+	assertChainIndex(t, s)
+	if s.chains.Len() != s.tables[tCollections].Len() {
+		t.Fatalf("the chain index has %d entries, c %d", s.chains.Len(), s.tables[tCollections].Len())
 	}
 }

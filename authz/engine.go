@@ -157,6 +157,9 @@ func (e *Engine) install(state *snapshot) {
 	e.opa.cur.Store(state)
 	e.writeMu.Unlock()
 	e.broken.Store(false)
+	if len(state.stale) > 0 {
+		e.refreshChains()
+	}
 }
 
 // apply recomputes the entries a write changed and publishes them, with
