@@ -46,20 +46,32 @@ var (
 // New compiles the policy and returns an engine with an empty state; feed
 // it with Observe (as a store observer) or Rebuild.
 func New(log *slog.Logger) (*Engine, error) {
+	c, queries, err := compilePolicy(policies.Modules())
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{log: log, compiler: c, queries: queries, metrics: newMetrics(), opa: &dataStore{}}
+	e.opa.cur.Store(initialState())
+	return e, nil
+}
+
+// compilePolicy compiles the policy's modules (source by file name) and
+// the queries an engine evaluates, by name.
+func compilePolicy(sources map[string]string) (*ast.Compiler, map[string]ast.Body, error) {
 	mods := map[string]*ast.Module{}
-	for name, src := range policies.Modules() {
+	for name, src := range sources {
 		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
-			return nil, fmt.Errorf("parse policy %s: %w", name, err)
+			return nil, nil, fmt.Errorf("parse policy %s: %w", name, err)
 		}
 		mods[name] = m
 	}
 	c := ast.NewCompiler().WithEnablePrintStatements(false)
 	c.Compile(mods)
 	if c.Failed() {
-		return nil, fmt.Errorf("compile policy: %w", c.Errors)
+		return nil, nil, fmt.Errorf("compile policy: %w", c.Errors)
 	}
-	e := &Engine{log: log, compiler: c, queries: map[string]ast.Body{}, metrics: newMetrics(), opa: &dataStore{}}
+	queries := map[string]ast.Body{}
 	for name, q := range map[string]string{
 		"decide":   "decision = data.grantd.authz.decision",
 		"schedule": "decision = data.grantd.authz.decision; schedulable = data.grantd.authz.schedulable",
@@ -67,12 +79,11 @@ func New(log *slog.Logger) (*Engine, error) {
 	} {
 		body, err := c.QueryCompiler().Compile(ast.MustParseBody(q))
 		if err != nil {
-			return nil, fmt.Errorf("compile query %q: %w", q, err)
+			return nil, nil, fmt.Errorf("compile query %q: %w", q, err)
 		}
-		e.queries[name] = body
+		queries[name] = body
 	}
-	e.opa.cur.Store(initialState())
-	return e, nil
+	return c, queries, nil
 }
 
 // DefaultDecisionCache is the number of decisions an engine remembers

@@ -5,7 +5,11 @@
 #
 # Entries are always addressed whole (data.grantd.state.<table>[key]), never
 # through an alias of data.grantd.state: grantd serves each entry with one
-# lookup, and a whole table only when a rule asks for one.
+# lookup, and a whole table only when a rule asks for one. Nor does a rule
+# body test an entry keyed by input and nothing more
+# (data.grantd.state.c[input.x] as a statement): OPA's rule index takes
+# that for a membership it checks before the body, and reads data.grantd
+# whole to do so. Test a field of the entry, or the entry under `not`.
 #
 # A decision is {"allowed": bool, "code": string, ...details}; grantd turns
 # the code and details into the human reason. Sets in the state are objects
@@ -32,13 +36,16 @@ default decision := {"allowed": false, "code": "malformed_request"}
 # denial), a branch that reports offending options tests for one
 # (some ... not ...) rather than counting the set it reports, and the
 # secrets' checks sit behind one branch, so the sets are built only for
-# the answers that carry them.
+# the answers that carry them. A branch that first names an input field
+# the question may lack (input.options, count(input.secrets)) is passed
+# over by OPA's rule index without being tried when the field is absent.
 
 decision := subject_problem if {
 	not data.grantd.state.p[input.subject].active
 } else := {"allowed": false, "code": "unknown_operation"} if {
 	not data.grantd.state.ops[input.operation]
 } else := {"allowed": false, "code": "unknown_option", "options": bad_options} if {
+	input.options
 	some o in input.options
 	not op.options[o]
 } else := kube_decision if {
@@ -52,6 +59,36 @@ decision := subject_problem if {
 	# Swarm one. Its branches are the decision's own, not a rule's: a
 	# rule costs each decision an evaluation of its own.
 	input.resource.repository
+} else := {"allowed": false, "code": "malformed_request"} if {
+	# Neither a collection nor labels: false is the one value that target
+	# would pass over for the labels, and the branches below would not.
+	input.resource.collection == false
+} else := {"allowed": false, "code": "unknown_collection", "collection": input.resource.collection} if {
+	# A question that names its collection, the commonest, is answered by
+	# these six branches without target, whose evaluation would cost it a
+	# rule's. They say what the six after them say with target, which is
+	# input.resource.collection when that is set. When it is not, each of
+	# them is undefined: a value that names an undefined field is. The
+	# secrets' branch, whose value does not name it, tests it first, as do
+	# the last (an else between two others needs a body) and the admin
+	# branch (not to read the principal's entry for nothing).
+	not data.grantd.state.c[input.resource.collection]
+} else := {"allowed": true, "code": "admin", "collection": input.resource.collection} if {
+	input.resource.collection
+	data.grantd.state.p[input.subject].admin
+} else := {"allowed": false, "code": "missing_operation", "collection": input.resource.collection} if {
+	not data.grantd.state.holds[input.subject][input.resource.collection][input.operation]
+} else := {"allowed": false, "code": "missing_options", "collection": input.resource.collection, "options": missing_options} if {
+	input.options
+	some o in input.options
+	not o in granted_options
+} else := secrets_denial if {
+	input.resource.collection
+	count(input.secrets) > 0
+	uses_secrets
+	secrets_denial
+} else := {"allowed": true, "code": "granted", "collection": input.resource.collection} if {
+	input.resource.collection
 } else := {"allowed": false, "code": "unknown_collection", "collection": target} if {
 	not data.grantd.state.c[target]
 } else := {"allowed": true, "code": "admin", "collection": target} if {
@@ -59,9 +96,11 @@ decision := subject_problem if {
 } else := {"allowed": false, "code": "missing_operation", "collection": target} if {
 	not data.grantd.state.holds[input.subject][target][input.operation]
 } else := {"allowed": false, "code": "missing_options", "collection": target, "options": missing_options} if {
+	input.options
 	some o in input.options
 	not o in granted_options
 } else := secrets_denial if {
+	count(input.secrets) > 0
 	uses_secrets
 	secrets_denial
 } else := {"allowed": true, "code": "granted", "collection": target}

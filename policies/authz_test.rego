@@ -130,6 +130,34 @@ test_labels if {
 	decide({"subject": "user:maria", "operation": "container.view", "resource": {"labels": {}}}).collection == "/"
 }
 
+# A question that names its collection and the same question asked with
+# the collection's label take different branches of the decision (the
+# first without target); they answer alike, whatever the answer.
+test_named_and_labelled_questions_agree if {
+	every q in [
+		{"subject": "user:maria", "operation": "container.view", "collection": "/nowhere"},
+		{"subject": "user:root", "operation": "container.exec", "collection": "/prod"},
+		{"subject": "user:maria", "operation": "container.exec", "collection": "/prod"},
+		{"subject": "user:maria", "operation": "container.create", "collection": "/prod", "options": ["privileged"]},
+		{"subject": "user:maria", "operation": "service.create", "collection": "/prod/mobile", "secrets": ["/prod"]},
+		{"subject": "user:maria", "operation": "service.create", "collection": "/prod", "secrets": ["/prod"]},
+		{"subject": "user:maria", "operation": "container.create", "collection": "/prod/mobile", "options": ["privileged"]},
+		{"subject": "user:maria", "operation": "container.view", "collection": "/prod/mobile"},
+	] {
+		base := object.remove(q, ["collection"])
+		named := decide(object.union(base, {"resource": {"collection": q.collection}}))
+		labelled := decide(object.union(base, {"resource": {"labels": {"com.docker.ucp.access.label": q.collection}}}))
+		named == labelled
+	}
+	decide({"subject": "user:maria", "operation": "container.view", "resource": {"collection": "/prod/mobile"}}).code == "granted"
+	decide({"subject": "user:maria", "operation": "container.exec", "resource": {"collection": "/prod"}}).code == "missing_operation"
+}
+
+# false names no collection, and is not a label either.
+test_collection_false_is_malformed if {
+	decide({"subject": "user:maria", "operation": "container.view", "resource": {"collection": false}}).code == "malformed_request"
+}
+
 test_secrets_share_the_service_collection if {
 	d := decide({"subject": "user:maria", "operation": "service.create", "resource": {"collection": "/prod/mobile"}, "secrets": ["/prod"]})
 	d.code == "secret_collection"
