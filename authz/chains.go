@@ -70,6 +70,10 @@ func chainOf(tables map[string]*table, path string, parentOf func(string) *chain
 	return cm
 }
 
+// noParent is chainOf's parentOf when no entry is at hand: every gs of
+// the chain is looked up.
+func noParent(string) *chainMaps { return nil }
+
 // newChainIndex computes every collection's chainMaps. The table c is
 // walked in name order, where a collection comes after its parent (a
 // prefix of its path), so each is derived from its parent's.

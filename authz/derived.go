@@ -17,15 +17,17 @@ import (
 // grantMaps lists the grant maps that apply at a collection: gs of every
 // path of its chain, nearest first, then ge of the collection itself
 // (nil when the collection does not exist), from the snapshot's chain
-// index (chainMaps), or from the tables where that is stale. What they
-// come from is recorded in reads, entry by entry (c, then gs and ge), so
-// that a cached decision that read at[path] is dropped by a write to any
-// of them, as if the policy had read them itself.
+// index (chainMaps), or computed from the tables where that is stale.
+// What they come from is recorded in reads, entry by entry (c, then gs
+// and ge), so that a cached decision that read at[path] is dropped by a
+// write to any of them, as if the policy had read them itself.
 func (s *snapshot) grantMaps(path string, reads *readLog) []*grantMap {
+	var cm *chainMaps
 	if len(s.stale) > 0 && underStale(s.stale, path) {
-		return s.grantMapsOfTables(path, reads)
+		cm = chainOf(s.tables, path, noParent)
+	} else {
+		cm, _ = s.chains.Get(path)
 	}
-	cm, _ := s.chains.Get(path)
 	if cm == nil {
 		reads.record(tCollections, path, nil)
 		return nil
@@ -40,33 +42,6 @@ func (s *snapshot) grantMaps(path string, reads *readLog) []*grantMap {
 		reads.record(tExact, path, cm.exact)
 	}
 	return cm.maps
-}
-
-// grantMapsOfTables is grantMaps from the tables: c, gs of each path of
-// the chain and ge, each looked up.
-func (s *snapshot) grantMapsOfTables(path string, reads *readLog) []*grantMap {
-	get := func(table, name string) *ast.Term {
-		v, _ := s.tables[table].Get(name)
-		reads.record(table, name, v)
-		return v
-	}
-	col := get(tCollections, path)
-	if col == nil {
-		return nil
-	}
-	maps := make([]*grantMap, 0, 8)
-	add := func(v *ast.Term) {
-		if v != nil {
-			if m, ok := v.Value.(*grantMap); ok {
-				maps = append(maps, m)
-			}
-		}
-	}
-	if chain, ok := col.Value.(*ast.Array); ok {
-		chain.Foreach(func(a *ast.Term) { add(get(tSubtree, stringOf(a))) })
-	}
-	add(get(tExact, path))
-	return maps
 }
 
 // applies computes the entry at[path] of the derived table from the
