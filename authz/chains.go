@@ -198,17 +198,31 @@ func underStale(stale []string, path string) bool {
 
 // refreshChains rebuilds the chain index of the current snapshot when it
 // has stale roots, off the write path (some 200 ms with enterprise-large;
-// refreshChainsOf). A later write that leaves stale roots starts it
-// again. One runs at a time.
+// refreshChainsOf). One runs at a time; a write that leaves stale roots
+// while it runs is followed by refreshUntilFresh.
 func (e *Engine) refreshChains() {
 	if !chainRefresh || !e.refreshing.CompareAndSwap(false, true) {
 		return
 	}
 	most := maxChainRecompute
-	go func() {
-		defer e.refreshing.Store(false)
-		e.refreshChainsOf(e.opa.cur.Load(), most)
-	}()
+	go e.refreshUntilFresh(e.opa.cur.Load(), most)
+}
+
+// refreshUntilFresh refreshes the chain index from s, then again from the
+// current snapshot for as long as one has stale roots: a write made
+// during a rebuild can leave some (its change reaches too many
+// collections, or the snapshot no longer remembers the writes since s),
+// and its own refreshChains found this one running. It clears
+// e.refreshing when done; the caller has set it.
+func (e *Engine) refreshUntilFresh(s *snapshot, most int) {
+	for {
+		e.refreshChainsOf(s, most)
+		e.refreshing.Store(false)
+		s = e.opa.cur.Load()
+		if len(s.stale) == 0 || !e.refreshing.CompareAndSwap(false, true) {
+			return
+		}
+	}
 }
 
 // refreshChainsOf builds the chain index of s's tables whole and installs

@@ -48,6 +48,29 @@ func TestChainIndexRefreshCatchesUp(t *testing.T) {
 	}
 }
 
+// TestChainIndexRefreshFollowsAWideWriteMeanwhile: a write during a
+// rebuild that leaves a stale root of its own (here a subtree grant above
+// more collections than a write recomputes) found the refresh running;
+// the refresh goes again, and ends with no stale root.
+func TestChainIndexRefreshFollowsAWideWriteMeanwhile(t *testing.T) {
+	v := staleRootEnv(t)
+	for _, p := range []string{"/b", "/b/c0", "/b/c1", "/b/c2"} {
+		v.must(store.CreateCollection{Collection: store.Collection{Path: p}})
+	}
+	before := v.e.opa.cur.Load()
+	v.must(v.grant("user:ann", roles.ViewOnly, "collection:/b", store.ScopeSubtree))
+	v.e.refreshing.Store(true) // the refresh that started from before
+	v.e.refreshUntilFresh(before, maxChainRecompute)
+	s := v.e.opa.cur.Load()
+	if len(s.stale) != 0 || v.e.refreshing.Load() {
+		t.Fatalf("after the refresh: stale roots %v, refreshing %v", s.stale, v.e.refreshing.Load())
+	}
+	assertChainIndex(t, s)
+	if d := v.decide("user:ann", "container.view", "/b/c2"); !d.Allowed {
+		t.Fatalf("below the grant written meanwhile: %s", d.Reason)
+	}
+}
+
 // TestChainIndexBuiltAfterACompile: a whole compile leaves the chain
 // index to be built off its path (every collection below the stale root
 // "/" meanwhile), and the engine builds and installs it.
