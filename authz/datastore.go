@@ -322,16 +322,53 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 	if !ok {
 		return nil, errNotFound
 	}
-	ref := make(ast.Ref, len(rest))
-	for i, p := range rest {
-		ref[i] = str(p)
-	}
-	found, err := v.Value.Find(ref)
-	if err != nil {
+	found, ok := findPath(v.Value, rest)
+	if !ok {
 		return nil, errNotFound
 	}
 	return found, nil
 }
+
+// findPath is v.Find(rest) without making the ref: a decision reads fields of
+// entries (p[subject].active, ops[operation].kind) several times, and the
+// terms of their names are made once (fieldTerms).
+func findPath(v ast.Value, rest storage.Path) (ast.Value, bool) {
+	for i, p := range rest {
+		o, isObject := v.(ast.Object)
+		if !isObject {
+			ref := make(ast.Ref, len(rest)-i)
+			for j, p := range rest[i:] {
+				ref[j] = str(p)
+			}
+			found, err := v.Find(ref)
+			return found, err == nil
+		}
+		k, named := fieldTerms[p]
+		if !named {
+			k = str(p)
+		}
+		t := o.Get(k)
+		if t == nil {
+			return nil, false
+		}
+		v = t.Value
+	}
+	if ast.IsScalar(v) {
+		return v, true
+	}
+	found, err := v.Find(nil) // a value of grantd's own (grantMap) becomes OPA's
+	return found, err == nil
+}
+
+// fieldTerms are the names of the fields of the state's entries
+// (compile.go's layout), as terms.
+var fieldTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, f := range []string{"active", "admin", "admins", "create", "default", "kind", "name", "ns", "options", "public", "reserved", principalSubjects} {
+		m[f] = str(f)
+	}
+	return m
+}()
 
 // byPrincipal reads a derived table keyed by principal and collection
 // whole (path ends at the table) or one principal's entry (path names it),
