@@ -24,8 +24,8 @@ import (
 //	    go test -run XXX -bench PolicyAB -benchtime 80000x ./authz/
 //
 // Each file replaces policies/authz.rego; a side not given is the embedded
-// policy. The questions are the dataset's, asked once by collection and
-// once by the collection's access label. A difference fails the run: a
+// policy. The questions are the dataset's, asked once by collection, once
+// by the collection's access label, and its repository questions alone. A difference fails the run: a
 // faster policy that answers otherwise is not a comparison.
 func BenchmarkPolicyAB(b *testing.B) {
 	v, d := loadBench(b)
@@ -53,19 +53,19 @@ func BenchmarkPolicyAB(b *testing.B) {
 	}
 	questions := d.Queries(20000, 7)
 	defer func(c *ast.Compiler, q map[string]ast.Body) { v.e.compiler, v.e.queries = c, q }(v.e.compiler, v.e.queries)
-	for _, labelled := range []bool{false, true} {
-		name := "by-collection"
-		if labelled {
-			name = "by-label"
-		}
+	for _, name := range []string{"by-collection", "by-label", "repositories"} {
 		b.Run(name, func(b *testing.B) {
-			reqs := make([]Request, len(questions))
-			for i, q := range questions {
-				reqs[i] = toRequest(q)
-				if labelled && reqs[i].Collection != "" {
-					reqs[i].Labels, reqs[i].HasLabels = map[string]string{collections.AccessLabel: reqs[i].Collection}, true
-					reqs[i].Collection = ""
+			var reqs []Request
+			for _, q := range questions {
+				r := toRequest(q)
+				switch {
+				case name == "repositories" && r.Repository == "":
+					continue
+				case name == "by-label" && r.Collection != "":
+					r.Labels, r.HasLabels = map[string]string{collections.AccessLabel: r.Collection}, true
+					r.Collection = ""
 				}
+				reqs = append(reqs, r)
 			}
 			abCompare(b, v.e, reqs, sides[0].name, sides[1].name, func(i int) {
 				v.e.compiler, v.e.queries = sides[i].c, sides[i].queries

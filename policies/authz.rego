@@ -42,22 +42,19 @@ default decision := {"allowed": false, "code": "malformed_request"}
 
 decision := subject_problem if {
 	not data.grantd.state.p[input.subject].active
-} else := {"allowed": false, "code": "unknown_operation"} if {
-	not data.grantd.state.ops[input.operation]
-} else := {"allowed": false, "code": "unknown_option", "options": bad_options} if {
+} else := operation_decision if {
+	# One test for an unknown operation and the two kinds that are not
+	# Swarm's: a Swarm question, the commonest, passes it in one read of
+	# the operation's entry. From here on the operation is a Swarm one,
+	# and its branches are the decision's own, not a rule's: a rule
+	# costs each decision an evaluation of its own.
+	not data.grantd.state.ops[input.operation].kind == "swarm"
+} else := option_problem if {
 	input.options
-	some o in input.options
-	not op.options[o]
+	option_problem
 } else := kube_decision if {
 	is_string(input.resource.namespace) # kubernetes_request, without a rule's evaluation
-} else := other_kind_decision if {
-	# One test for the two kinds that are not Swarm's: a Swarm question,
-	# the commonest, passes it in one step rather than two.
-	data.grantd.state.ops[input.operation].kind != "swarm"
 } else := {"allowed": false, "code": "wrong_resource"} if {
-	# Every operation is of one of three kinds, so from here on it is a
-	# Swarm one. Its branches are the decision's own, not a rule's: a
-	# rule costs each decision an evaluation of its own.
 	input.resource.repository
 } else := {"allowed": false, "code": "malformed_request"} if {
 	# Neither a collection nor labels: false is the one value that target
@@ -105,12 +102,27 @@ decision := subject_problem if {
 	secrets_denial
 } else := {"allowed": true, "code": "granted", "collection": target}
 
-# A question about an operation of the other kinds that is not a
-# Kubernetes request: a Kubernetes operation is asked about the wrong
-# resource, a repository operation about a repository.
-other_kind_decision := {"allowed": false, "code": "wrong_resource"} if {
+# A question about an operation that is unknown or not a Swarm one, in
+# the order of the decision's own branches for a Swarm operation.
+operation_decision := {"allowed": false, "code": "unknown_operation"} if {
+	not data.grantd.state.ops[input.operation]
+} else := option_problem if {
+	input.options
+	option_problem
+} else := kube_decision if {
+	is_string(input.resource.namespace)
+} else := {"allowed": false, "code": "wrong_resource"} if {
+	# A Kubernetes operation is asked about the wrong resource when the
+	# question is not a Kubernetes request.
 	op.kind == "kubernetes"
 } else := repo_decision
+
+# The options of the question that its operation does not have; undefined
+# when it has them all.
+option_problem := {"allowed": false, "code": "unknown_option", "options": bad_options} if {
+	some o in input.options
+	not op.options[o]
+}
 
 # A Kubernetes request names a namespace ("" for the cluster scope). A rule,
 # for the explanations' `not kubernetes_request`: OPA finds `not
