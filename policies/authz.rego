@@ -284,11 +284,13 @@ repo_namespace := ns if {
 }
 
 # Users own their namespace; org admins own their org's. Owners hold every
-# repository operation there, creation and deletion included.
+# repository operation there, creation and deletion included. (A user's
+# own namespace is named first: most questions are not about it, and the
+# comparison fails them before a read of the namespace's entry.)
 owns_namespace if {
+	repo_namespace == principal.name
 	principal.kind == "user"
 	data.grantd.state.ns[repo_namespace].kind == "user"
-	repo_namespace == principal.name
 }
 
 owns_namespace if {
@@ -296,9 +298,15 @@ owns_namespace if {
 	data.grantd.state.ns[repo_namespace].admins[principal.name]
 }
 
+# The roles the principal's subjects hold through grants on the
+# repository and on its namespace. The subjects of each entry of rg are
+# looked up in the principal's set: an entry has a subject per grant on
+# its object, usually a few teams, where object.filter would copy the
+# principal's whole set for each of the two.
 repo_roles := {role |
 	some key in [concat("", ["repository:", input.resource.repository]), concat("", ["namespace:", repo_namespace])]
-	some _, roles in object.filter(data.grantd.state.rg[key], principal.s)
+	some s, roles in data.grantd.state.rg[key]
+	principal.s[s]
 	some role, _ in roles
 }
 
