@@ -25,8 +25,9 @@ import (
 //
 // Each file replaces policies/authz.rego; a side not given is the embedded
 // policy. The questions are the dataset's, asked once by collection, once
-// by the collection's access label, and its repository questions alone. A difference fails the run: a
-// faster policy that answers otherwise is not a comparison.
+// by the collection's access label, and its repository questions alone.
+// A difference fails the run: a faster policy that answers otherwise is
+// not a comparison.
 func BenchmarkPolicyAB(b *testing.B) {
 	v, d := loadBench(b)
 	type side struct {
