@@ -188,16 +188,6 @@ func (t terms) kv(k string, v *ast.Term) [2]*ast.Term {
 	return [2]*ast.Term{t.str(k), v}
 }
 
-// fieldTerms are the names of the fields of the state's entries (the
-// layout above), as terms made once: every entry is built with them, and
-// the storage reads a field with the same term (findPath).
-var fieldTerms = func() map[string]*ast.Term {
-	m := map[string]*ast.Term{}
-	for _, f := range []string{"active", "admin", "admins", "create", "default", "kind", "name", "ns", "options", "public", "reserved", principalSubjects} {
-		m[f] = str(f)
-	}
-	return m
-}()
 
 // entry computes one entry; nil means the entry must not exist.
 func (c compiler) entry(k key) (*ast.Term, error) {

@@ -360,6 +360,17 @@ func findPath(v ast.Value, rest storage.Path) (ast.Value, bool) {
 	return found, err == nil
 }
 
+// fieldTerms are the names of the fields of the state's entries
+// (compile.go's layout) as terms made once: entries are built with them
+// (terms.kv), and findPath reads with them.
+var fieldTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, f := range []string{"active", "admin", "admins", "create", "default", "kind", "name", "ns", "options", "public", "reserved", principalSubjects} {
+		m[f] = str(f)
+	}
+	return m
+}()
+
 // byPrincipal reads a derived table keyed by principal and collection
 // whole (path ends at the table) or one principal's entry (path names it),
 // with materialize (heldObject, holdsObject): the entry is missing when
