@@ -188,7 +188,6 @@ func (t terms) kv(k string, v *ast.Term) [2]*ast.Term {
 	return [2]*ast.Term{t.str(k), v}
 }
 
-
 // entry computes one entry; nil means the entry must not exist.
 func (c compiler) entry(k key) (*ast.Term, error) {
 	switch k.table {
