@@ -25,7 +25,8 @@ import (
 //
 // Each file replaces policies/authz.rego; a side not given is the embedded
 // policy. The questions are the dataset's, asked once by collection, once
-// by the collection's access label, and its repository questions alone.
+// by the collection's access label, then its repository questions and its
+// container and service creations alone.
 // A difference fails the run: a faster policy that answers otherwise is
 // not a comparison.
 func BenchmarkPolicyAB(b *testing.B) {
@@ -54,13 +55,15 @@ func BenchmarkPolicyAB(b *testing.B) {
 	}
 	questions := d.Queries(20000, 7)
 	defer func(c *ast.Compiler, q map[string]ast.Body) { v.e.compiler, v.e.queries = c, q }(v.e.compiler, v.e.queries)
-	for _, name := range []string{"by-collection", "by-label", "repositories"} {
+	for _, name := range []string{"by-collection", "by-label", "repositories", "creations"} {
 		b.Run(name, func(b *testing.B) {
 			var reqs []Request
 			for _, q := range questions {
 				r := toRequest(q)
 				switch {
 				case name == "repositories" && r.Repository == "":
+					continue
+				case name == "creations" && !schedulingOps[r.Operation]:
 					continue
 				case name == "by-label" && r.Collection != "":
 					r.Labels, r.HasLabels = map[string]string{collections.AccessLabel: r.Collection}, true
@@ -84,7 +87,7 @@ func abCompare(b *testing.B, e *Engine, reqs []Request, nameA, nameB string, use
 	answers := [2][]Decision{make([]Decision, len(reqs)), make([]Decision, len(reqs))}
 	for i := range 2 {
 		use(i)
-		for _, r := range reqs[:2000] { // warm-up
+		for _, r := range reqs[:min(2000, len(reqs))] { // warm-up
 			e.Decide(ctx, r)
 		}
 	}

@@ -208,9 +208,11 @@ func scheduleEnv(t *testing.T) *env {
 	for _, p := range []string{"/a", "/a/b", "/a/b/c", "/c", "/c/d", "/c/d/e", "/e"} {
 		v.must(store.CreateCollection{Collection: store.Collection{Path: p}})
 	}
-	// Creates without scheduling (Full Control holds node.schedule).
+	// Creates without scheduling (Full Control holds node.schedule), and
+	// sees the nodes: holding another node operation at the target does
+	// not make it schedulable.
 	v.must(v.role("deployer", roles.Permission{Operation: "container.create"}, roles.Permission{Operation: "service.create"},
-		roles.Permission{Operation: "container.view"}))
+		roles.Permission{Operation: "container.view"}, roles.Permission{Operation: "node.view"}))
 	v.must(
 		v.grant("team:acme/ops", roles.Scheduler, "collection:/a/b", store.ScopeSubtree),
 		v.grant("team:acme/ops", roles.Scheduler, "collection:/a/b/c", store.ScopeSubtree),
