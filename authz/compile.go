@@ -265,11 +265,11 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 }
 
 // principalSubjects is the key of a principal's subjects in its entry
-// p[name] (the policy's principal.s); keySubjectSet is its term, made once
-// for the decisions that read it.
+// p[name] (the policy's principal.s); keySubjectSet is its term, the one
+// the entries are built with (fieldTerms).
 const principalSubjects = "s"
 
-var keySubjectSet = str(principalSubjects)
+var keySubjectSet = fieldTerms[principalSubjects]
 
 func (t terms) principal(kind, name string, active, admin bool, def string, subjects []string) *ast.Term {
 	return obj(t.kv("kind", t.str(kind)), t.kv("name", t.str(name)), t.kv("active", ast.InternedTerm(active)),
