@@ -235,7 +235,7 @@ func (r *report) write(dir string) error {
 
 	r.targets(&b)
 	if r.cacheHits+r.cacheMisses > 0 {
-		fmt.Fprintf(&b, "\nThe server ran with its default decision cache (`--decision-cache`), warmed by one batched pass over the questions (%.1f s) before the load steps: %.0f hits, %.0f misses (%.1f %% hits) over the run. The rows *gRPC, cache off* are the same server restarted with `--decision-cache 0` (it served decisions again %.2f s after start), every decision evaluated by the policy. In process, the warm cache took %.1f s to fill.\n",
+		fmt.Fprintf(&b, "\nThe server ran with its default decision cache (`--decision-cache`), warmed by one batched pass over the questions (%.1f s) before the load steps: %.0f hits, %.0f misses (%.1f %% hits) over the run. The rows *gRPC, cache off* are the same server restarted with `--decision-cache 0` (it served decisions again %.2f s after start, and was measured, as above, once it had collected and returned its start-up garbage), every decision evaluated by the policy. In process, the warm cache took %.1f s to fill.\n",
 			r.serverWarmup, r.cacheHits, r.cacheMisses, 100*r.cacheHits/(r.cacheHits+r.cacheMisses), r.startupAgain.Seconds(), r.warmup)
 	}
 	if s.Name != dataset.EnterpriseLarge.Name {
