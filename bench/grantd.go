@@ -183,15 +183,22 @@ func trustingCA(caPEM []byte) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, ServerName: "localhost"}, nil
 }
 
+// awaitSettled waits until grantd has returned its start-up garbage to
+// the OS, or for wait when it does not say so (false).
+func (p *process) awaitSettled(wait time.Duration) bool {
+	select {
+	case <-p.settled:
+		return true
+	case <-time.After(wait):
+		return false
+	}
+}
+
 // settledMemory is the resident memory once grantd has returned its
 // start-up garbage to the OS, or after wait for a grantd that does not
 // say so (settled false).
 func (p *process) settledMemory(wait time.Duration) (rss uint64, settled bool) {
-	select {
-	case <-p.settled:
-		settled = true
-	case <-time.After(wait):
-	}
+	settled = p.awaitSettled(wait)
 	rss, _ = p.memory()
 	return rss, settled
 }

@@ -399,7 +399,7 @@ func serverSteps(ctx context.Context, o options, work string, in *installation, 
 	// The same steady state as the steps above: once grantd has collected
 	// and returned its start-up garbage (a forced collection of the whole
 	// state, seconds long, that would otherwise fall inside the first step).
-	p.settledMemory(time.Minute)
+	rep.cacheOffSettled = p.awaitSettled(time.Minute)
 	for _, c := range o.callers {
 		o.log("gRPC Authorize without the decision cache, %d callers", c)
 		rep.server = append(rep.server, loadgen.Measure(ctx, "grantd", "gRPC, cache off", c, 1, len(qs), o.duration, grpcCaller(p, qs)))

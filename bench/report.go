@@ -34,14 +34,17 @@ type report struct {
 	rssSettled        bool
 	inProcess, server []loadgen.Result
 	// kubeModel holds the answers the model gives the Kubernetes questions.
-	kubeModel              loadgen.Result
-	visible                []time.Duration
-	peerQueries            int
-	peerRuns               []peerRun
-	profileTop             string
-	startupProfile         *startupProfile
-	warmup, serverWarmup   float64
-	startupAgain           time.Duration
+	kubeModel            loadgen.Result
+	visible              []time.Duration
+	peerQueries          int
+	peerRuns             []peerRun
+	profileTop           string
+	startupProfile       *startupProfile
+	warmup, serverWarmup float64
+	startupAgain         time.Duration
+	// cacheOffSettled: the cache-off steps began after the restarted
+	// grantd said it had returned its start-up garbage to the OS.
+	cacheOffSettled        bool
 	cacheHits, cacheMisses float64
 	agreement              []agreement
 	// grantdBin is the binary measured; cluster the cluster step's figures.
@@ -235,8 +238,8 @@ func (r *report) write(dir string) error {
 
 	r.targets(&b)
 	if r.cacheHits+r.cacheMisses > 0 {
-		fmt.Fprintf(&b, "\nThe server ran with its default decision cache (`--decision-cache`), warmed by one batched pass over the questions (%.1f s) before the load steps: %.0f hits, %.0f misses (%.1f %% hits) over the run. The rows *gRPC, cache off* are the same server restarted with `--decision-cache 0` (it served decisions again %.2f s after start, and was measured, as above, once it had collected and returned its start-up garbage), every decision evaluated by the policy. In process, the warm cache took %.1f s to fill.\n",
-			r.serverWarmup, r.cacheHits, r.cacheMisses, 100*r.cacheHits/(r.cacheHits+r.cacheMisses), r.startupAgain.Seconds(), r.warmup)
+		fmt.Fprintf(&b, "\nThe server ran with its default decision cache (`--decision-cache`), warmed by one batched pass over the questions (%.1f s) before the load steps: %.0f hits, %.0f misses (%.1f %% hits) over the run. The rows *gRPC, cache off* are the same server restarted with `--decision-cache 0` (it served decisions again %.2f s after start, and was measured %s), every decision evaluated by the policy. In process, the warm cache took %.1f s to fill.\n",
+			r.serverWarmup, r.cacheHits, r.cacheMisses, 100*r.cacheHits/(r.cacheHits+r.cacheMisses), r.startupAgain.Seconds(), r.cacheOffWhen(), r.warmup)
 	}
 	if s.Name != dataset.EnterpriseLarge.Name {
 		b.WriteString("\nThe targets are set for enterprise-large; this run used a smaller dataset, so the verdicts are indicative only.\n")
@@ -451,4 +454,12 @@ func seconds(ds []time.Duration) string {
 		parts[i] = fmt.Sprintf("%.2f", d.Seconds())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// cacheOffWhen says when the cache-off steps began.
+func (r *report) cacheOffWhen() string {
+	if r.cacheOffSettled {
+		return "as above, once it had collected and returned its start-up garbage"
+	}
+	return "a minute after start: it did not report returning its start-up garbage"
 }
