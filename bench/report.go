@@ -459,7 +459,7 @@ func seconds(ds []time.Duration) string {
 // cacheOffWhen says when the cache-off steps began.
 func (r *report) cacheOffWhen() string {
 	if r.cacheOffSettled {
-		return "as above, once it had collected and returned its start-up garbage"
+		return "once it had collected and returned its start-up garbage to the OS, as the first server had before its steps"
 	}
-	return "a minute after start: it did not report returning its start-up garbage"
+	return "a minute after it served: it did not report returning its start-up garbage to the OS"
 }

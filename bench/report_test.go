@@ -49,3 +49,17 @@ func TestTargetsOfIssue21(t *testing.T) {
 		t.Errorf("a peer without a target has a row:\n%s", b.String())
 	}
 }
+
+// TestCacheOffWhen checks that the report says whether the cache-off
+// steps waited for the restarted grantd's start-up collection.
+func TestCacheOffWhen(t *testing.T) {
+	for settled, want := range map[bool]string{
+		true:  "once it had collected and returned its start-up garbage",
+		false: "it did not report returning its start-up garbage",
+	} {
+		r := &report{cacheOffSettled: settled}
+		if got := r.cacheOffWhen(); !strings.Contains(got, want) {
+			t.Errorf("settled %v: %q, want it to say %q", settled, got, want)
+		}
+	}
+}
