@@ -3,9 +3,11 @@ package authz
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -170,4 +172,63 @@ func BenchmarkGrantWriteVisible(b *testing.B) {
 	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(p(0.5), "p50-ms")
 	b.ReportMetric(p(0.99), "p99-ms")
+}
+
+// BenchmarkDecideByKind times the dataset's questions as BenchmarkDecide
+// does and groups them by kind (a question about a collection, a container
+// or service creation, a repository) and answer: what each costs, and
+// where the mix's slowest 1 % comes from (docs/performance.md, "Where the
+// tail lives").
+//
+//	go test -run XXX -bench DecideByKind -benchtime 60000x ./authz/
+func BenchmarkDecideByKind(b *testing.B) {
+	v, d := loadBench(b)
+	queries := d.Queries(20000, 7)
+	ctx := context.Background()
+	for _, q := range queries[:2000] {
+		v.e.Decide(ctx, toRequest(q))
+	}
+	type timed struct {
+		group string
+		took  time.Duration
+	}
+	all := make([]timed, 0, b.N)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		r := toRequest(queries[i%len(queries)])
+		start := time.Now()
+		dec := v.e.Decide(ctx, r)
+		took := time.Since(start)
+		if dec.Code == CodeInternalError {
+			b.Fatal(dec.Reason)
+		}
+		kind := "collection"
+		switch {
+		case r.Repository != "":
+			kind = "repository"
+		case schedulingOps[r.Operation]:
+			kind = "creation"
+		}
+		all = append(all, timed{kind + ", " + string(dec.Code), took})
+	}
+	b.StopTimer()
+	slices.SortFunc(all, func(x, y timed) int { return int(x.took - y.took) })
+	slowest := all[len(all)*99/100].took
+	groups := map[string][]time.Duration{}
+	for _, t := range all {
+		groups[t.group] = append(groups[t.group], t.took)
+	}
+	names := slices.Sorted(maps.Keys(groups))
+	µs := func(t time.Duration) float64 { return float64(t.Nanoseconds()) / 1000 }
+	at := func(l []time.Duration, q float64) float64 { return µs(l[int(q*float64(len(l)-1))]) }
+	tail := len(all) - sort.Search(len(all), func(i int) bool { return all[i].took > slowest })
+	fmt.Printf("%s, %d decisions: p50 %.1f µs, p99 %.1f µs\n\n", d.Size.Name, len(all), µs(all[len(all)/2].took), µs(slowest))
+	fmt.Println("| kind, answer | share | p50 µs | p90 µs | p99 µs | of the slowest 1 % |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, name := range names {
+		l := groups[name] // sorted: taken from all, in order
+		over := len(l) - sort.Search(len(l), func(i int) bool { return l[i] > slowest })
+		fmt.Printf("| %s | %.1f %% | %.1f | %.1f | %.1f | %.0f %% |\n", name, 100*float64(len(l))/float64(len(all)),
+			at(l, 0.5), at(l, 0.9), at(l, 0.99), 100*float64(over)/float64(max(tail, 1)))
+	}
 }
