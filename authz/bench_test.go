@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -96,37 +97,53 @@ func toRequest(q dataset.Query) Request {
 // and reports their latency distribution, the share allowed, the heap
 // held with the dataset loaded, and how long it took to load.
 func BenchmarkDecide(b *testing.B) {
-	v, d := loadBench(b)
-	queries := d.Queries(20000, 7)
-	ctx := context.Background()
-	// Warm up: every code path and the allocator.
-	for _, q := range queries[:2000] {
-		v.e.Decide(ctx, toRequest(q))
-	}
-	lat := make([]time.Duration, 0, b.N)
+	var lat []time.Duration
 	allowed := 0
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		q := queries[i%len(queries)]
-		start := time.Now()
-		dec := v.e.Decide(ctx, toRequest(q))
-		lat = append(lat, time.Since(start))
+	d := timeDecisions(b, func(_ Request, dec Decision, took time.Duration) {
+		lat = append(lat, took)
 		if dec.Allowed {
 			allowed++
 		}
-		if dec.Code == "internal_error" {
-			b.Fatal(dec.Reason)
-		}
-	}
-	b.StopTimer()
+	})
 	slices.Sort(lat)
-	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Nanoseconds()) / 1000 }
+	p := func(q float64) float64 { return quantileµs(lat, q) }
 	b.ReportMetric(p(0.50), "p50-µs")
 	b.ReportMetric(p(0.99), "p99-µs")
 	b.ReportMetric(100*float64(allowed)/float64(len(lat)), "allowed-%")
 	b.Logf("%s: %d decisions, p50 %.1fµs p90 %.1fµs p99 %.1fµs, %.0f%% allowed; heap %d MiB with the dataset; load %v",
 		d.Size.Name, len(lat), p(0.5), p(0.9), p(0.99), 100*float64(allowed)/float64(len(lat)), benchHeap>>20, benchLoad.Round(time.Millisecond))
+}
+
+// timeDecisions asks the dataset's mix of questions, after a warm-up of
+// every code path and the allocator, for as long as b loops, and passes
+// each request, its decision and the time it took to each. A decision
+// that failed fails the benchmark. It returns the dataset.
+func timeDecisions(b *testing.B, each func(r Request, dec Decision, took time.Duration)) *dataset.Dataset {
+	v, d := loadBench(b)
+	queries := d.Queries(20000, 7)
+	ctx := context.Background()
+	for _, q := range queries[:2000] {
+		v.e.Decide(ctx, toRequest(q))
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		r := toRequest(queries[i%len(queries)])
+		start := time.Now()
+		dec := v.e.Decide(ctx, r)
+		took := time.Since(start)
+		if dec.Code == CodeInternalError {
+			b.Fatal(dec.Reason)
+		}
+		each(r, dec, took)
+	}
+	b.StopTimer()
+	return d
+}
+
+// quantileµs is the q-quantile of sorted latencies, in microseconds.
+func quantileµs(sorted []time.Duration, q float64) float64 {
+	return float64(sorted[int(q*float64(len(sorted)-1))].Nanoseconds()) / 1000
 }
 
 // BenchmarkDecideParallel runs decisions from every core at once.
@@ -182,26 +199,12 @@ func BenchmarkGrantWriteVisible(b *testing.B) {
 //
 //	go test -run XXX -bench DecideByKind -benchtime 60000x ./authz/
 func BenchmarkDecideByKind(b *testing.B) {
-	v, d := loadBench(b)
-	queries := d.Queries(20000, 7)
-	ctx := context.Background()
-	for _, q := range queries[:2000] {
-		v.e.Decide(ctx, toRequest(q))
-	}
 	type timed struct {
 		group string
 		took  time.Duration
 	}
-	all := make([]timed, 0, b.N)
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		r := toRequest(queries[i%len(queries)])
-		start := time.Now()
-		dec := v.e.Decide(ctx, r)
-		took := time.Since(start)
-		if dec.Code == CodeInternalError {
-			b.Fatal(dec.Reason)
-		}
+	var all []timed
+	d := timeDecisions(b, func(r Request, dec Decision, took time.Duration) {
 		kind := "collection"
 		switch {
 		case r.Repository != "":
@@ -210,25 +213,23 @@ func BenchmarkDecideByKind(b *testing.B) {
 			kind = "creation"
 		}
 		all = append(all, timed{kind + ", " + string(dec.Code), took})
-	}
-	b.StopTimer()
-	slices.SortFunc(all, func(x, y timed) int { return int(x.took - y.took) })
+	})
+	slices.SortFunc(all, func(x, y timed) int { return cmp.Compare(x.took, y.took) })
 	slowest := all[len(all)*99/100].took
 	groups := map[string][]time.Duration{}
 	for _, t := range all {
-		groups[t.group] = append(groups[t.group], t.took)
+		groups[t.group] = append(groups[t.group], t.took) // sorted: taken from all, in order
 	}
-	names := slices.Sorted(maps.Keys(groups))
-	µs := func(t time.Duration) float64 { return float64(t.Nanoseconds()) / 1000 }
-	at := func(l []time.Duration, q float64) float64 { return µs(l[int(q*float64(len(l)-1))]) }
-	tail := len(all) - sort.Search(len(all), func(i int) bool { return all[i].took > slowest })
-	fmt.Printf("%s, %d decisions: p50 %.1f µs, p99 %.1f µs\n\n", d.Size.Name, len(all), µs(all[len(all)/2].took), µs(slowest))
+	over := func(l []time.Duration) int {
+		return len(l) - sort.Search(len(l), func(i int) bool { return l[i] > slowest })
+	}
+	tail := max(len(all)-sort.Search(len(all), func(i int) bool { return all[i].took > slowest }), 1)
+	fmt.Printf("%s, %d decisions: p50 %.1f µs, p99 %.1f µs\n\n", d.Size.Name, len(all), float64(all[len(all)/2].took.Nanoseconds())/1000, float64(slowest.Nanoseconds())/1000)
 	fmt.Println("| kind, answer | share | p50 µs | p90 µs | p99 µs | of the slowest 1 % |")
 	fmt.Println("|---|---|---|---|---|---|")
-	for _, name := range names {
-		l := groups[name] // sorted: taken from all, in order
-		over := len(l) - sort.Search(len(l), func(i int) bool { return l[i] > slowest })
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
+		l := groups[name]
 		fmt.Printf("| %s | %.1f %% | %.1f | %.1f | %.1f | %.0f %% |\n", name, 100*float64(len(l))/float64(len(all)),
-			at(l, 0.5), at(l, 0.9), at(l, 0.99), 100*float64(over)/float64(max(tail, 1)))
+			quantileµs(l, 0.5), quantileµs(l, 0.9), quantileµs(l, 0.99), 100*float64(over(l))/float64(tail))
 	}
 }
