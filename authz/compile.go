@@ -265,15 +265,12 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 }
 
 // principalSubjects is the key of a principal's subjects in its entry
-// p[name] (the policy's principal.s); keySubjectSet is its term, the one
-// the entries are built with (fieldTerms).
+// p[name] (the policy's principal.s).
 const principalSubjects = "s"
 
-var keySubjectSet = fieldTerms[principalSubjects]
-
+// principal is a principal's entry (principalEntry).
 func (t terms) principal(kind, name string, active, admin bool, def string, subjects []string) *ast.Term {
-	return obj(t.kv("kind", t.str(kind)), t.kv("name", t.str(name)), t.kv("active", ast.InternedTerm(active)),
-		t.kv("admin", ast.InternedTerm(admin)), t.kv("default", t.str(def)), t.kv(principalSubjects, t.stringSet(subjects...)))
+	return ast.NewTerm(t.newPrincipalEntry(kind, name, active, admin, def, subjects))
 }
 
 func (c compiler) role(id string) (*ast.Term, error) {

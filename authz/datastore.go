@@ -334,6 +334,12 @@ func (d *dataStore) Read(_ context.Context, txn storage.Transaction, path storag
 // terms of their names are made once (fieldTerms).
 func findPath(v ast.Value, rest storage.Path) (ast.Value, bool) {
 	for i, p := range rest {
+		if pe, ok := v.(*principalEntry); ok {
+			if v, ok = pe.field(p); !ok {
+				return nil, false
+			}
+			continue
+		}
 		o, isObject := v.(ast.Object)
 		if !isObject {
 			ref := make(ast.Ref, len(rest)-i)
@@ -356,7 +362,7 @@ func findPath(v ast.Value, rest storage.Path) (ast.Value, bool) {
 	if ast.IsScalar(v) {
 		return v, true
 	}
-	found, err := v.Find(nil) // a value of grantd's own (grantMap) becomes OPA's
+	found, err := v.Find(nil) // a value of grantd's own (grantMap, principalEntry) becomes OPA's
 	return found, err == nil
 }
 
@@ -402,8 +408,11 @@ func tableObject(t *table) ast.Object {
 	o := ast.NewObject()
 	for it := t.Iterator(); !it.Done(); {
 		k, v, _ := it.Next()
-		if m, ok := v.Value.(*grantMap); ok {
-			v = ast.NewTerm(m.object())
+		switch x := v.Value.(type) {
+		case *grantMap:
+			v = ast.NewTerm(x.object())
+		case *principalEntry:
+			v = ast.NewTerm(x.object())
 		}
 		o.Insert(str(k), v)
 	}

@@ -142,61 +142,22 @@ type heldGrants struct {
 	ids             []string
 }
 
-// subjectsOf is the set of subjects a principal acts as (s of its entry
-// in p), nil when it is no principal. The entry is recorded in reads, as
-// the policy reading it would.
-func (s *snapshot) subjectsOf(principal string, reads *readLog) ast.Object {
-	p, _ := s.tables[tPrincipals].Get(principal)
-	reads.record(tPrincipals, principal, p)
-	if p == nil {
-		return nil
-	}
-	return subjectSet(p)
+// principal is a principal's entry in p, nil when it is no principal.
+// The entry is recorded in reads, as the policy reading it would.
+func (s *snapshot) principal(name string, reads *readLog) *principalEntry {
+	entry, _ := s.tables[tPrincipals].Get(name)
+	reads.record(tPrincipals, name, entry)
+	return principalOf(entry)
 }
 
-// subjectSet is the set s of a principal's entry, nil when it has none.
-func subjectSet(entry *ast.Term) ast.Object {
-	po, _ := entry.Value.(ast.Object)
-	if po == nil {
-		return nil
-	}
-	set, _ := field(po, keySubjectSet).(ast.Object)
-	return set
-}
-
-// actsAs is a principal's entry in p and the keys of the subjects it acts
-// as (its set s), in the set's order: the snapshot's index subjects. A
-// decision that reads held probes a collection's grant maps with each of
-// the principal's subjects (8 on average on medium, up to 22); walking
-// the set's terms and hashing their names took about 4 µs of each such
-// decision (the terms and their strings lie all over the heap), where the
-// index keeps them side by side, hashed once when the entry changes.
-type actsAs struct {
-	entry *ast.Term
-	keys  []subjectKey
-}
-
-func actsAsOf(entry *ast.Term) *actsAs {
-	set := subjectSet(entry)
-	ps := &actsAs{entry: entry}
-	if set != nil {
-		ps.keys = make([]subjectKey, 0, set.Len())
-		set.Foreach(func(sub, _ *ast.Term) { ps.keys = append(ps.keys, keyOf(stringOf(sub))) })
-	}
-	return ps
-}
-
-// subjectKeysOf is the keys of the subjects a principal acts as (the
-// index subjects), nil when it is no principal. Its entry in p is
-// recorded in reads, as the policy reading it would.
+// subjectKeysOf is the keys of the subjects a principal acts as (its set
+// s), nil when it is no principal. Its entry in p is recorded in reads,
+// as the policy reading it would.
 func (s *snapshot) subjectKeysOf(principal string, reads *readLog) []subjectKey {
-	ps, _ := s.subjects.Get(principal)
-	if ps == nil {
-		reads.record(tPrincipals, principal, nil)
-		return nil
+	if p := s.principal(principal, reads); p != nil {
+		return p.keys
 	}
-	reads.record(tPrincipals, principal, ps.entry)
-	return ps.keys
+	return nil
 }
 
 // heldRoles appends to into the roles that the principal's subjects (their
@@ -299,21 +260,20 @@ func (s *snapshot) appliesObject() ast.Object {
 // entry and each subject's are recorded in reads, as the policy reading
 // them would.
 func (s *snapshot) schedEntries(principal string, reads *readLog) []ast.Object {
-	subs := s.subjectsOf(principal, reads)
-	if subs == nil {
+	p := s.principal(principal, reads)
+	if p == nil {
 		return nil
 	}
 	var entries []ast.Object
-	subs.Foreach(func(sub, _ *ast.Term) {
-		name := stringOf(sub)
-		v, _ := s.tables[tSchedule].Get(name)
-		reads.record(tSchedule, name, v)
+	for _, k := range p.keys {
+		v, _ := s.tables[tSchedule].Get(k.name)
+		reads.record(tSchedule, k.name, v)
 		if v != nil {
 			if o, ok := v.Value.(ast.Object); ok {
 				entries = append(entries, o)
 			}
 		}
-	})
+	}
 	return entries
 }
 

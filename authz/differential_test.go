@@ -440,7 +440,7 @@ func assertCompiledMatchesRebuild(t *testing.T, v *env) {
 		}
 		t.Fatal("compiled state differs from a rebuild")
 	}
-	assertSubjectIndex(t, v.e.opa.cur.Load(), built)
+	assertPrincipals(t, v.e.opa.cur.Load(), built)
 	assertTableIndexes(t, v.e.opa.cur.Load())
 	assertChainIndex(t, v.e.opa.cur.Load())
 }
@@ -462,24 +462,28 @@ func assertTableIndexes(t *testing.T, s *snapshot) {
 	}
 }
 
-// assertSubjectIndex checks the snapshot's index of the principals'
-// subjects (actsAs): an entry for each entry of p, holding that very
-// term and its subjects' keys, the same as in a rebuild's.
-func assertSubjectIndex(t *testing.T, s, built *snapshot) {
+// assertPrincipals checks the snapshot's principals (principalEntry): the
+// same entries as a rebuild's, each with its subjects sorted and their
+// keys beside them.
+func assertPrincipals(t *testing.T, s, built *snapshot) {
 	t.Helper()
-	if s.subjects.Len() != s.tables[tPrincipals].Len() || s.subjects.Len() != built.subjects.Len() {
-		t.Fatalf("the subject index has %d entries, p %d, a rebuild's index %d",
-			s.subjects.Len(), s.tables[tPrincipals].Len(), built.subjects.Len())
+	if s.tables[tPrincipals].Len() != built.tables[tPrincipals].Len() {
+		t.Fatalf("p has %d entries, a rebuild's %d", s.tables[tPrincipals].Len(), built.tables[tPrincipals].Len())
 	}
 	for it := s.tables[tPrincipals].Iterator(); !it.Done(); {
 		name, entry, _ := it.Next()
-		got, _ := s.subjects.Get(name)
-		want, _ := built.subjects.Get(name)
-		if got == nil || want == nil || got.entry != entry || !slices.Equal(got.keys, want.keys) {
-			t.Fatalf("the subject index of %s: %+v, a rebuild's %+v", name, got, want)
+		got := principalOf(entry)
+		want, _ := built.tables[tPrincipals].Get(name)
+		if got == nil || principalOf(want) == nil || !got.equal(principalOf(want)) {
+			t.Fatalf("the entry of %s: %v, a rebuild's %v", name, entry, want)
 		}
-		if n := subjectSet(entry); n == nil && len(got.keys) > 0 || n != nil && n.Len() != len(got.keys) {
-			t.Fatalf("the subject index of %s has %d subjects, its entry %v", name, len(got.keys), entry)
+		if len(got.keys) != len(got.subjects) || !slices.IsSortedFunc(got.subjects, func(a, b *ast.Term) int { return a.Value.Compare(b.Value) }) {
+			t.Fatalf("the entry of %s: subjects %v, keys %v", name, got.subjects, got.keys)
+		}
+		for i, k := range got.keys {
+			if k != keyOf(stringOf(got.subjects[i])) {
+				t.Fatalf("the entry of %s: key %d is %v for the subject %v", name, i, k, got.subjects[i])
+			}
 		}
 	}
 }

@@ -77,12 +77,8 @@ func (s *snapshot) grantsFor(r Request, d Decision, held *heldGrants, reads *rea
 		reads.record(table, name, v)
 		return o, o != nil
 	}
-	p, _ := entryObject(tPrincipals, r.Subject.String())
+	p := s.principal(r.Subject.String(), reads)
 	if p == nil {
-		return nil
-	}
-	subjectSet, _ := field(p, keySubjectSet).(ast.Object)
-	if subjectSet == nil {
 		return nil
 	}
 	op := str(r.Operation)
@@ -128,7 +124,7 @@ func (s *snapshot) grantsFor(r Request, d Decision, held *heldGrants, reads *rea
 	}
 	switch {
 	case r.Kubernetes:
-		sets := []ast.Object{subjectSet}
+		sets := []ast.Object{p.set()}
 		for _, g := range r.Groups {
 			if teams, _ := entryObject(tKubeGroups, g); teams != nil {
 				sets = append(sets, teams)
@@ -140,8 +136,9 @@ func (s *snapshot) grantsFor(r Request, d Decision, held *heldGrants, reads *rea
 		}
 	case r.Repository != "":
 		ns, _, _ := strings.Cut(r.Repository, "/")
-		collect(tRepoGrants, subjects.Object{Kind: subjects.RepositoryObject, Path: r.Repository}.String(), subjectSet)
-		collect(tRepoGrants, subjects.NamespaceOf(ns).String(), subjectSet)
+		set := p.set()
+		collect(tRepoGrants, subjects.Object{Kind: subjects.RepositoryObject, Path: r.Repository}.String(), set)
+		collect(tRepoGrants, subjects.NamespaceOf(ns).String(), set)
 	case held != nil && held.read && held.principal == r.Subject.String() && held.path == d.Collection:
 		// The evaluation read the roles held at the collection and kept
 		// the grants behind them: the pairs the join below finds.
@@ -151,15 +148,14 @@ func (s *snapshot) grantsFor(r Request, d Decision, held *heldGrants, reads *rea
 	default:
 		// The grant maps the policy's at[path] merges (snapshot.grantMaps).
 		maps := s.grantMaps(d.Collection, reads)
-		subjectSet.Foreach(func(sub, _ *ast.Term) {
-			k := keyOf(stringOf(sub))
+		for _, k := range p.keys {
 			for _, m := range maps {
 				roles, grants := m.grantsOf(k)
 				for i, role := range roles {
 					addGrant(role, grants[i])
 				}
 			}
-		})
+		}
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
@@ -178,12 +174,4 @@ func (s *snapshot) entryTerm(table, name string) (ast.Object, *ast.Term) {
 	}
 	o, _ := v.Value.(ast.Object)
 	return o, v
-}
-
-// field is an object's value at a key, nil when it has none.
-func field(o ast.Object, k *ast.Term) ast.Value {
-	if t := o.Get(k); t != nil {
-		return t.Value
-	}
-	return nil
 }

@@ -34,11 +34,6 @@ type snapshot struct {
 	// afresh). The decision cache checks an entry against it.
 	base   uint64
 	recent []change
-	// subjects is an index beside the table p, never read by OPA: each
-	// principal's entry and the keys (subjectKey) of the subjects it acts
-	// as, hashed once when the entry is compiled rather than by every
-	// decision that probes the grant maps with them (actsAs).
-	subjects *hashIndex[*actsAs]
 	// chains is an index beside the tables c, gs and ge, never read by
 	// OPA: each collection's grant maps (chainMaps), found with one
 	// lookup where the tables take one per path of its chain.
@@ -197,13 +192,6 @@ func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
 		})
 	}
 	wg.Wait()
-	p := s.tables[tPrincipals]
-	s.subjects = newHashIndex(p.Len(), func(add func(string, *actsAs)) {
-		for it := p.Iterator(); !it.Done(); {
-			name, entry, _ := it.Next()
-			add(name, actsAsOf(entry))
-		}
-	})
 	// The chain index is built off the compile's path (refreshChains,
 	// some 200 ms with enterprise-large): until it is, every collection
 	// is below a stale root and read from the tables.
@@ -213,7 +201,7 @@ func (b snapshotBuilder) snapshot(rev uint64) *snapshot {
 
 // with returns a new snapshot with the given entries set (nil removes).
 func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
-	next := &snapshot{rev: rev, changed: s.changed, tables: maps.Clone(s.tables), base: s.base, subjects: s.subjects, chains: s.chains, stale: s.stale}
+	next := &snapshot{rev: rev, changed: s.changed, tables: maps.Clone(s.tables), base: s.base, chains: s.chains, stale: s.stale}
 	if len(values) > 0 {
 		next.changed = rev
 	}
@@ -231,24 +219,14 @@ func (s *snapshot) with(values map[key]*ast.Term, rev uint64) *snapshot {
 	}
 	next.recent = append(append(make([]change, 0, len(keep)+1), keep...), c)
 	byTable := map[string]map[string]*ast.Term{}
-	subjects := map[string]*actsAs{}
 	for k, v := range values {
 		if byTable[k.table] == nil {
 			byTable[k.table] = map[string]*ast.Term{}
 		}
 		byTable[k.table][k.name] = v
-		if k.table == tPrincipals {
-			subjects[k.name] = nil
-			if v != nil {
-				subjects[k.name] = actsAsOf(v)
-			}
-		}
 	}
 	for name, changes := range byTable {
 		next.tables[name] = next.tables[name].with(changes)
-	}
-	if len(subjects) > 0 {
-		next.subjects = next.subjects.with(subjects)
 	}
 	next.chains, next.stale = chainsAfter(s.chains, s.stale, next.tables, values, maxChainRecompute)
 	return next

@@ -1,0 +1,125 @@
+package authz
+
+import (
+	"slices"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// principalEntry is an entry of the table p, {kind, name, active, admin,
+// default, s}, as a snapshot keeps it: a struct and two slices, where the
+// OPA object of an object and its set spent some eighteen heap objects on
+// a principal (with enterprise-large a fifth of the heap's objects, and
+// the collector marks them all at every cycle: docs/performance.md, "What
+// a collection marks").
+//
+// Like grantMap it satisfies ast.Value only so that it can sit in a table
+// beside the other entries: nothing hands it to OPA. The storage gives the
+// policy a field of it (findPath: the common path reads active and admin)
+// or its object (Find), an export its object (tableObject), and the
+// derived tables read its subjects' keys directly (subjectKeysOf).
+type principalEntry struct {
+	// kind, name and def (the field default) are the compiler's shared
+	// terms.
+	kind, name, def *ast.Term
+	active, admin   bool
+	// subjects is the set s, sorted, of the compiler's shared terms;
+	// keys are the same subjects' keys (subjectKey), hashed once when the
+	// entry is compiled rather than by every decision that probes the
+	// grant maps with them: walking the set's terms and hashing their
+	// names took about 4 µs of such a decision.
+	subjects []*ast.Term
+	keys     []subjectKey
+}
+
+var _ ast.Value = (*principalEntry)(nil)
+
+// newPrincipalEntry is the entry of a principal acting as subjects (which
+// may repeat; t's shared terms).
+func (t terms) newPrincipalEntry(kind, name string, active, admin bool, def string, subjects []string) *principalEntry {
+	held := slices.Clone(subjects)
+	slices.Sort(held) // the set's order, as an OPA object walks its keys
+	held = slices.Compact(held)
+	p := &principalEntry{kind: t.str(kind), name: t.str(name), def: t.str(def), active: active, admin: admin,
+		subjects: make([]*ast.Term, len(held)), keys: make([]subjectKey, len(held))}
+	for i, s := range held {
+		p.subjects[i] = t.str(s)
+		p.keys[i] = keyOf(stringOf(p.subjects[i]))
+	}
+	return p
+}
+
+// principalOf is the principal of an entry of p, nil for none.
+func principalOf(entry *ast.Term) *principalEntry {
+	if entry == nil {
+		return nil
+	}
+	p, _ := entry.Value.(*principalEntry)
+	return p
+}
+
+// field is the value of one of the entry's fields, and whether it has it.
+// Only s is made on reading; a decision's common path reads active and
+// admin.
+func (p *principalEntry) field(name string) (ast.Value, bool) {
+	switch name {
+	case "active":
+		return ast.InternedTerm(p.active).Value, true
+	case "admin":
+		return ast.InternedTerm(p.admin).Value, true
+	case "kind":
+		return p.kind.Value, true
+	case "name":
+		return p.name.Value, true
+	case "default":
+		return p.def.Value, true
+	case principalSubjects:
+		return p.set(), true
+	}
+	return nil, false
+}
+
+// set is the set s as the policy reads it, {subject: true}.
+func (p *principalEntry) set() ast.Object {
+	kvs := make([][2]*ast.Term, len(p.subjects))
+	for i, s := range p.subjects {
+		kvs[i] = [2]*ast.Term{s, ast.InternedTerm(true)}
+	}
+	return ast.NewObject(kvs...)
+}
+
+// object is the entry as the policy reads it.
+func (p *principalEntry) object() ast.Object {
+	var t terms // nil: the field names' own terms (fieldTerms)
+	return ast.NewObject(t.kv("kind", p.kind), t.kv("name", p.name), t.kv("active", ast.InternedTerm(p.active)),
+		t.kv("admin", ast.InternedTerm(p.admin)), t.kv("default", p.def), t.kv(principalSubjects, ast.NewTerm(p.set())))
+}
+
+// equal reports whether p and o are the same entry.
+func (p *principalEntry) equal(o *principalEntry) bool {
+	return p.active == o.active && p.admin == o.admin && stringOf(p.kind) == stringOf(o.kind) &&
+		stringOf(p.name) == stringOf(o.name) && stringOf(p.def) == stringOf(o.def) &&
+		slices.EqualFunc(p.subjects, o.subjects, func(a, b *ast.Term) bool { return stringOf(a) == stringOf(b) })
+}
+
+// Compare orders p as its object, and finds it equal to another
+// principalEntry of the same principal without making either object: a
+// write that recomputes an entry to what it was keeps the old one
+// (Engine.apply).
+func (p *principalEntry) Compare(other ast.Value) int {
+	if o, ok := other.(*principalEntry); ok {
+		if p.equal(o) {
+			return 0
+		}
+		other = o.object()
+	}
+	return p.object().Compare(other)
+}
+
+// Find is the value at path in p's object.
+func (p *principalEntry) Find(path ast.Ref) (ast.Value, error) { return p.object().Find(path) }
+
+func (p *principalEntry) Hash() int         { return p.object().Hash() }
+func (p *principalEntry) IsGround() bool    { return true }
+func (p *principalEntry) String() string    { return p.object().String() }
+func (p *principalEntry) StringLength() int { return p.object().StringLength() }
