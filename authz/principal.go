@@ -8,10 +8,10 @@ import (
 
 // principalEntry is an entry of the table p, {kind, name, active, admin,
 // default, s}, as a snapshot keeps it: a struct and two slices, where the
-// OPA object of an object and its set spent some eighteen heap objects on
+// OPA object of an object and its set spent about twenty heap objects on
 // a principal (with enterprise-large a fifth of the heap's objects, and
-// the collector marks them all at every cycle: docs/performance.md, "What
-// a collection marks").
+// the collector marks them all at every cycle: docs/performance.md, "The
+// principals as a struct").
 //
 // Like grantMap it satisfies ast.Value only so that it can sit in a table
 // beside the other entries: nothing hands it to OPA. The storage gives the
