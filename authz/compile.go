@@ -233,8 +233,8 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 		if err != nil {
 			return nil, err
 		}
-		held := make([]string, 0, 2+len(teams)+len(orgs))
-		held = append(held, subject, "authenticated")
+		held := make([]string, 0, 1+len(teams)+len(orgs))
+		held = append(held, "authenticated")
 		// Each subject's shared string: made once per compile, not once
 		// per member.
 		for _, t := range teams {
@@ -243,15 +243,15 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 		for _, o := range orgs {
 			held = append(held, stringOf(c.t.subject(subjects.OfOrg(o.Org))))
 		}
-		return c.t.principal("user", name, u.Active, u.IsAdmin, u.DefaultCollection, held), nil
+		return c.t.principal("user", name, u.Active, u.IsAdmin, u.DefaultCollection, subject, held), nil
 	case subjects.ServiceAccount:
 		a, err := c.r.ServiceAccount(name)
 		if err != nil || a == nil {
 			return nil, err
 		}
-		return c.t.principal(string(kind), name, a.Active, false, "", []string{subject, "authenticated"}), nil
+		return c.t.principal(string(kind), name, a.Active, false, "", subject, []string{"authenticated"}), nil
 	case subjects.Anonymous:
-		return c.t.principal("anonymous", "", true, false, "", []string{"anonymous"}), nil
+		return c.t.principal("anonymous", "", true, false, "", "anonymous", nil), nil
 	case subjects.KubernetesServiceAccount:
 		// grantd holds no account for it: it is a principal while some
 		// grant names it, and unknown (no opinion) otherwise.
@@ -259,7 +259,7 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 		if err != nil || len(gs) == 0 {
 			return nil, err
 		}
-		return c.t.principal(string(kind), name, true, false, "", []string{subject}), nil
+		return c.t.principal(string(kind), name, true, false, "", subject, nil), nil
 	}
 	return nil, nil
 }
@@ -268,9 +268,10 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 // p[name] (the policy's principal.s).
 const principalSubjects = "s"
 
-// principal is a principal's entry (principalEntry).
-func (t terms) principal(kind, name string, active, admin bool, def string, subjects []string) *ast.Term {
-	return ast.NewTerm(t.newPrincipalEntry(kind, name, active, admin, def, subjects))
+// principal is a principal's entry (principalEntry): own is its own
+// subject, others the other subjects it acts as.
+func (t terms) principal(kind, name string, active, admin bool, def, own string, others []string) *ast.Term {
+	return ast.NewTerm(t.newPrincipalEntry(kind, name, active, admin, def, own, others))
 }
 
 func (c compiler) role(id string) (*ast.Term, error) {

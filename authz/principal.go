@@ -19,32 +19,40 @@ import (
 // or its object (Find), an export its object (tableObject), and the
 // derived tables read its subjects' keys directly (subjectKeysOf).
 type principalEntry struct {
-	// kind, name and def (the field default) are the compiler's shared
-	// terms.
-	kind, name, def *ast.Term
-	active, admin   bool
-	// subjects is the set s, sorted, of the compiler's shared terms;
-	// keys are the same subjects' keys (subjectKey), hashed once when the
-	// entry is compiled rather than by every decision that probes the
-	// grant maps with them: walking the set's terms and hashing their
-	// names took about 4 µs of such a decision.
-	subjects []*ast.Term
+	// kind is the compiler's shared term; name and def (the field default)
+	// are strings, made terms when read, as few entries share them.
+	kind      *ast.Term
+	name, def string
+	active    bool
+	admin     bool
+	// keys are the set s, sorted: each subject and its hash (keyOf),
+	// computed once when the entry is compiled rather than by every
+	// decision that probes the grant maps with them (walking a set's terms
+	// and hashing their names took about 4 µs of such a decision).
+	// subjects are their terms, the compiler's shared ones, but for the
+	// principal's own subject, which no other entry shares: nil, made
+	// when read.
 	keys     []subjectKey
+	subjects []*ast.Term
 }
 
 var _ ast.Value = (*principalEntry)(nil)
 
-// newPrincipalEntry is the entry of a principal acting as subjects (which
-// may repeat; t's shared terms).
-func (t terms) newPrincipalEntry(kind, name string, active, admin bool, def string, subjects []string) *principalEntry {
-	held := slices.Clone(subjects)
+// newPrincipalEntry is the entry of a principal whose own subject is own
+// and which acts as the subjects others too (which may repeat or name own
+// again; t's shared terms).
+func (t terms) newPrincipalEntry(kind, name string, active, admin bool, def, own string, others []string) *principalEntry {
+	held := append([]string{own}, others...)
 	slices.Sort(held) // the set's order, as an OPA object walks its keys
 	held = slices.Compact(held)
-	p := &principalEntry{kind: t.str(kind), name: t.str(name), def: t.str(def), active: active, admin: admin,
-		subjects: make([]*ast.Term, len(held)), keys: make([]subjectKey, len(held))}
+	p := &principalEntry{kind: t.str(kind), name: name, def: def, active: active, admin: admin,
+		keys: make([]subjectKey, len(held)), subjects: make([]*ast.Term, len(held))}
 	for i, s := range held {
-		p.subjects[i] = t.str(s)
-		p.keys[i] = keyOf(stringOf(p.subjects[i]))
+		p.keys[i] = keyOf(s)
+		if s != own {
+			p.subjects[i] = t.str(s)
+			p.keys[i].name = stringOf(p.subjects[i]) // the shared string
+		}
 	}
 	return p
 }
@@ -70,9 +78,9 @@ func (p *principalEntry) field(name string) (ast.Value, bool) {
 	case "kind":
 		return p.kind.Value, true
 	case "name":
-		return p.name.Value, true
+		return ast.String(p.name), true
 	case "default":
-		return p.def.Value, true
+		return ast.String(p.def), true
 	case principalSubjects:
 		return p.set(), true
 	}
@@ -81,8 +89,12 @@ func (p *principalEntry) field(name string) (ast.Value, bool) {
 
 // set is the set s as the policy reads it, {subject: true}.
 func (p *principalEntry) set() ast.Object {
-	kvs := make([][2]*ast.Term, len(p.subjects))
-	for i, s := range p.subjects {
+	kvs := make([][2]*ast.Term, len(p.keys))
+	for i, k := range p.keys {
+		s := p.subjects[i]
+		if s == nil {
+			s = str(k.name)
+		}
 		kvs[i] = [2]*ast.Term{s, ast.InternedTerm(true)}
 	}
 	return ast.NewObject(kvs...)
@@ -91,15 +103,15 @@ func (p *principalEntry) set() ast.Object {
 // object is the entry as the policy reads it.
 func (p *principalEntry) object() ast.Object {
 	var t terms // nil: the field names' own terms (fieldTerms)
-	return ast.NewObject(t.kv("kind", p.kind), t.kv("name", p.name), t.kv("active", ast.InternedTerm(p.active)),
-		t.kv("admin", ast.InternedTerm(p.admin)), t.kv("default", p.def), t.kv(principalSubjects, ast.NewTerm(p.set())))
+	return ast.NewObject(t.kv("kind", p.kind), t.kv("name", str(p.name)), t.kv("active", ast.InternedTerm(p.active)),
+		t.kv("admin", ast.InternedTerm(p.admin)), t.kv("default", str(p.def)), t.kv(principalSubjects, ast.NewTerm(p.set())))
 }
 
 // equal reports whether p and o are the same entry.
 func (p *principalEntry) equal(o *principalEntry) bool {
 	return p.active == o.active && p.admin == o.admin && stringOf(p.kind) == stringOf(o.kind) &&
-		stringOf(p.name) == stringOf(o.name) && stringOf(p.def) == stringOf(o.def) &&
-		slices.EqualFunc(p.subjects, o.subjects, func(a, b *ast.Term) bool { return stringOf(a) == stringOf(b) })
+		p.name == o.name && p.def == o.def &&
+		slices.EqualFunc(p.keys, o.keys, func(a, b subjectKey) bool { return a.name == b.name })
 }
 
 // Compare orders p as its object, and finds it equal to another

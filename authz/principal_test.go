@@ -41,16 +41,17 @@ func TestPrincipalEntryReadsAsItsObject(t *testing.T) {
 		name := fmt.Sprintf("n%d", rnd.IntN(5))
 		active, admin := rnd.IntN(4) > 0, rnd.IntN(4) == 0
 		def := []string{"", "/Shared", "/Shared/Private/u1"}[rnd.IntN(3)]
+		own := pool[rnd.IntN(len(pool))]
 		var subs []string
 		for range rnd.IntN(8) {
-			subs = append(subs, pool[rnd.IntN(len(pool))]) // repeats too
+			subs = append(subs, pool[rnd.IntN(len(pool))]) // repeats, own too
 		}
-		entry := terms{}.principal(kind, name, active, admin, def, subs)
+		entry := terms{}.principal(kind, name, active, admin, def, own, subs)
 		p := principalOf(entry)
 		if p == nil {
 			t.Fatalf("round %d: the entry is %T, not a principalEntry", round, entry.Value)
 		}
-		want := principalObject(kind, name, active, admin, def, subs)
+		want := principalObject(kind, name, active, admin, def, append([]string{own}, subs...))
 		if got := p.object(); got.Compare(want) != 0 {
 			t.Fatalf("round %d: the entry's object is %v, want %v", round, got, want)
 		}
@@ -72,6 +73,13 @@ func TestPrincipalEntryReadsAsItsObject(t *testing.T) {
 				t.Fatalf("round %d: s[%s] reads %v (%v), want %v", round, s, got, ok, w)
 			}
 		}
+		// The keys are the set's subjects, in its order; only the own
+		// subject has no term of its own.
+		for i, k := range p.keys {
+			if (p.subjects[i] == nil) != (k.name == own) {
+				t.Fatalf("round %d: the subject %s has the term %v, own %s", round, k.name, p.subjects[i], own)
+			}
+		}
 		// The keys are the set's subjects, in its order.
 		var names []string
 		wantObj.Get(ast.StringTerm("s")).Value.(ast.Object).Foreach(func(k, _ *ast.Term) { names = append(names, stringOf(k)) })
@@ -89,16 +97,17 @@ func TestPrincipalEntryReadsAsItsObject(t *testing.T) {
 		// order, is equal; one that differs in anything is not.
 		shuffled := slices.Clone(subs)
 		rnd.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		if again := (terms{}).principal(kind, name, active, admin, def, shuffled); !again.Equal(entry) || again.Value.Compare(want) != 0 {
+		if again := (terms{}).principal(kind, name, active, admin, def, own, shuffled); !again.Equal(entry) || again.Value.Compare(want) != 0 {
 			t.Fatalf("round %d: the same principal compiled again is %v, want %v", round, again, entry)
 		}
 		for i, other := range []*ast.Term{
-			terms{}.principal(kind+"x", name, active, admin, def, subs),
-			terms{}.principal(kind, name+"x", active, admin, def, subs),
-			terms{}.principal(kind, name, !active, admin, def, subs),
-			terms{}.principal(kind, name, active, !admin, def, subs),
-			terms{}.principal(kind, name, active, admin, def+"x", subs),
-			terms{}.principal(kind, name, active, admin, def, append(slices.Clone(subs), "team:o9/new")),
+			terms{}.principal(kind+"x", name, active, admin, def, own, subs),
+			terms{}.principal(kind, name+"x", active, admin, def, own, subs),
+			terms{}.principal(kind, name, !active, admin, def, own, subs),
+			terms{}.principal(kind, name, active, !admin, def, own, subs),
+			terms{}.principal(kind, name, active, admin, def+"x", own, subs),
+			terms{}.principal(kind, name, active, admin, def, own, append(slices.Clone(subs), "team:o9/new")),
+			terms{}.principal(kind, name, active, admin, def, "user:other", subs),
 		} {
 			if other.Equal(entry) || entry.Equal(other) {
 				t.Fatalf("round %d: the entry equals a principal differing in its field %d: %v", round, i, other)
