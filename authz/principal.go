@@ -20,7 +20,8 @@ import (
 // derived tables read its subjects' keys directly (subjectKeysOf).
 type principalEntry struct {
 	// kind is the compiler's shared term; name and def (the field default)
-	// are strings, made terms when read, as few entries share them.
+	// are strings, made terms when read: they are the principal's own,
+	// or rarely shared.
 	kind      *ast.Term
 	name, def string
 	active    bool
@@ -67,8 +68,8 @@ func principalOf(entry *ast.Term) *principalEntry {
 }
 
 // field is the value of one of the entry's fields, and whether it has it.
-// Only s is made on reading; a decision's common path reads active and
-// admin.
+// A decision's common path reads active and admin, which make nothing;
+// name and default box their strings, and s is made whole.
 func (p *principalEntry) field(name string) (ast.Value, bool) {
 	switch name {
 	case "active":
