@@ -268,12 +268,6 @@ func (c compiler) principal(subject string) (*ast.Term, error) {
 // p[name] (the policy's principal.s).
 const principalSubjects = "s"
 
-// principal is a principal's entry (principalEntry): own is its own
-// subject, others the other subjects it acts as.
-func (t terms) principal(kind, name string, active, admin bool, def, own string, others []string) *ast.Term {
-	return ast.NewTerm(t.newPrincipalEntry(kind, name, active, admin, def, own, others))
-}
-
 func (c compiler) role(id string) (*ast.Term, error) {
 	r, err := c.r.Role(id)
 	if err != nil || r == nil {

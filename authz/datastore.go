@@ -362,7 +362,7 @@ func findPath(v ast.Value, rest storage.Path) (ast.Value, bool) {
 	if ast.IsScalar(v) {
 		return v, true
 	}
-	found, err := v.Find(nil) // a value of grantd's own (grantMap, principalEntry) becomes OPA's
+	found, err := v.Find(nil) // a compactEntry becomes OPA's object
 	return found, err == nil
 }
 
@@ -403,15 +403,23 @@ func entryRead(path storage.Path) bool {
 	return path[2] != tHeld && path[2] != tHolds && path[2] != tSchedHighest || len(path) >= 5
 }
 
+// compactEntry is an entry that a snapshot keeps in a form of grantd's
+// own (grantMap, principalEntry), fewer heap objects than OPA's: it is a
+// Value only to sit in a table, and becomes OPA's object when read whole
+// (findPath, through its Find) or exported (tableObject).
+type compactEntry interface {
+	ast.Value
+	object() ast.Object
+}
+
+var _, _ compactEntry = (*grantMap)(nil), (*principalEntry)(nil)
+
 // tableObject materializes one table.
 func tableObject(t *table) ast.Object {
 	o := ast.NewObject()
 	for it := t.Iterator(); !it.Done(); {
 		k, v, _ := it.Next()
-		switch x := v.Value.(type) {
-		case *grantMap:
-			v = ast.NewTerm(x.object())
-		case *principalEntry:
+		if x, ok := v.Value.(compactEntry); ok {
 			v = ast.NewTerm(x.object())
 		}
 		o.Insert(str(k), v)

@@ -20,10 +20,11 @@ import (
 // objects are paid for under every load (docs/performance.md, "What a
 // collection marks").
 //
-// It satisfies ast.Value only so that it can sit in a table beside the
-// other entries: nothing hands it to OPA. The storage gives the policy its
-// object (Find, dataStore.Read), an export its object (tableObject), and
-// the derived tables read it directly (grantMaps).
+// It is a compactEntry (it satisfies ast.Value only so that it can sit in
+// a table beside the other entries): nothing hands it to OPA. The storage
+// gives the policy its object (Find, dataStore.Read), an export its
+// object (tableObject), and the derived tables read it directly
+// (grantMaps).
 type grantMap struct {
 	// subjects are sorted; subject i's roles and their grants are
 	// roles[ends[i-1]:ends[i]] and ids[ends[i-1]:ends[i]] (from 0 for the

@@ -13,11 +13,11 @@ import (
 // the collector marks them all at every cycle: docs/performance.md, "The
 // principals as a struct").
 //
-// Like grantMap it satisfies ast.Value only so that it can sit in a table
-// beside the other entries: nothing hands it to OPA. The storage gives the
-// policy a field of it (findPath: the common path reads active and admin)
-// or its object (Find), an export its object (tableObject), and the
-// derived tables read its subjects' keys directly (subjectKeysOf).
+// Like grantMap it is a compactEntry: nothing hands it to OPA. The
+// storage gives the policy a field of it (findPath: the common path reads
+// active and admin) or its object (Find), an export its object
+// (tableObject), and the derived tables read its subjects' keys directly
+// (subjectKeysOf).
 type principalEntry struct {
 	// kind is the compiler's shared term; name and def (the field default)
 	// are strings, made terms when read: they are the principal's own,
@@ -39,10 +39,10 @@ type principalEntry struct {
 
 var _ ast.Value = (*principalEntry)(nil)
 
-// newPrincipalEntry is the entry of a principal whose own subject is own
-// and which acts as the subjects others too (which may repeat or name own
-// again; t's shared terms).
-func (t terms) newPrincipalEntry(kind, name string, active, admin bool, def, own string, others []string) *principalEntry {
+// principal is the entry (a principalEntry) of a principal whose own
+// subject is own and which acts as the subjects others too (which may
+// repeat or name own again; t's shared terms).
+func (t terms) principal(kind, name string, active, admin bool, def, own string, others []string) *ast.Term {
 	held := append([]string{own}, others...)
 	slices.Sort(held) // the set's order, as an OPA object walks its keys
 	held = slices.Compact(held)
@@ -55,7 +55,7 @@ func (t terms) newPrincipalEntry(kind, name string, active, admin bool, def, own
 			p.keys[i].name = stringOf(p.subjects[i]) // the shared string
 		}
 	}
-	return p
+	return ast.NewTerm(p)
 }
 
 // principalOf is the principal of an entry of p, nil for none.
