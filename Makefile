@@ -45,7 +45,7 @@ test: fmt-check tracked-check test-deps
 	$(GO) test -run '^$$' -fuzz '^FuzzPluginRequest$$' -fuzztime $(FUZZTIME) ./adapters/engine
 	GRANTD_BENCH_LDAP_USERS=500 $(GO) test -run '^$$' -bench 'SyncLargeDirectory|LDAPLogin' -benchtime 2x ./ldapsync
 
-## test-deps: install slapd and ldap-utils (Debian) when missing; the LDAP tests run real slapd servers
+## test-deps: install what the tests run for real (Debian's slapd, dockerd, etcd, chromium, nginx, postgresql, ...) when missing
 test-deps:
 	@scripts/test-deps.sh
 

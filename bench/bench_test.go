@@ -40,16 +40,17 @@ func TestSmoke(t *testing.T) {
 	for _, want := range []string{"grantd in-process", "grantd in-process, cache", "grantd gRPC", "grantd gRPC batch of 100",
 		"grantd REST", "grantd Kubernetes webhook", "grantd gRPC, cache off", floorSystem + " gRPC, no decision", "OPA, idiomatic policy in-process", "OPA, naive policy (floor) in-process",
 		"OpenFGA, parent-child model, SQLite in-process", "OpenFGA, flat-ancestor model, SQLite in-process",
-		"OpenFGA, flat-ancestor model, SQLite, check cache in-process", "SpiceDB, parent-child schema, in-memory datastore in-process gRPC",
+		"OpenFGA, flat-ancestor model, SQLite, check cache in-process",
+		"OpenFGA, parent-child model, PostgreSQL in-process", "OpenFGA, flat-ancestor model, PostgreSQL in-process", "SpiceDB, parent-child schema, in-memory datastore in-process gRPC",
 		"SpiceDB, parent-child schema, in-memory datastore, dispatch cache in-process gRPC"} {
 		if !systems[want] {
 			t.Errorf("no measurement of %s", want)
 		}
 	}
-	// Three interfaces and the Kubernetes webhook; six peers at 1 and 2
+	// Three interfaces and the Kubernetes webhook; eight peers at 1 and 2
 	// callers, the naive floor at 1.
-	if len(rep.agreement) != 4+6*2+1 || rep.uncompared() != 0 {
-		t.Fatalf("%d agreement rows, want %d; %d peer comparisons compared too few answers", len(rep.agreement), 4+6*2+1, rep.uncompared())
+	if len(rep.agreement) != 4+8*2+1 || rep.uncompared() != 0 {
+		t.Fatalf("%d agreement rows, want %d; %d peer comparisons compared too few answers", len(rep.agreement), 4+8*2+1, rep.uncompared())
 	}
 	for _, a := range rep.agreement {
 		if a.compared == 0 || a.differ != 0 {
@@ -81,7 +82,7 @@ func TestSmoke(t *testing.T) {
 		c.failover <= 0 || c.singleRate <= 0 || c.nodeRates[0] <= 0 || c.nodeRates[1] <= 0 || c.nodeRates[2] <= 0 {
 		t.Errorf("cluster figures: %+v", c)
 	}
-	for _, want := range []string{"## Targets", "the transport floor, answering without deciding", "decision cache off (issue 21) | ≥ 20,000/s", "p50 against OPA, idiomatic policy", "p50 against OpenFGA, flat-ancestor model, SQLite", "## Side by side with the peers", "OPA, idiomatic policy", "a floor, not a fair peer", "OpenFGA, parent-child", "![", "## Where the time goes", "Start-up, profiled",
+	for _, want := range []string{"## Targets", "the transport floor, answering without deciding", "decision cache off (issue 21) | ≥ 20,000/s", "p50 against OPA, idiomatic policy", "p50 against OpenFGA, flat-ancestor model, SQLite", "p50 against OpenFGA, parent-child model, PostgreSQL", "## Side by side with the peers", "OPA, idiomatic policy", "a floor, not a fair peer", "OpenFGA, parent-child", "![", "## Where the time goes", "Start-up, profiled",
 		"## A three-node cluster"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("the report lacks %q", want)

@@ -502,6 +502,8 @@ func peerSteps(ctx context.Context, o options, work string, rep *report) error {
 		{name: "OpenFGA, parent-child model, SQLite", model: "openfga-parent-child", aheadBy: 20, argv: []string{fgaBin, "-model", "direct", "-datastore", "sqlite"}, questions: all},
 		{name: "OpenFGA, flat-ancestor model, SQLite", model: "openfga-flat-ancestors", aheadBy: 20, argv: []string{fgaBin, "-model", "anc", "-datastore", "sqlite"}, questions: all},
 		{name: "OpenFGA, flat-ancestor model, SQLite, check cache", model: "openfga-flat-ancestors", argv: []string{fgaBin, "-model", "anc", "-datastore", "sqlite", "-cache"}, questions: all},
+		{name: "OpenFGA, parent-child model, PostgreSQL", model: "openfga-parent-child", aheadBy: 20, argv: []string{fgaBin, "-model", "direct", "-datastore", "postgres"}, questions: all},
+		{name: "OpenFGA, flat-ancestor model, PostgreSQL", model: "openfga-flat-ancestors", aheadBy: 20, argv: []string{fgaBin, "-model", "anc", "-datastore", "postgres"}, questions: all},
 		{name: "SpiceDB, parent-child schema, in-memory datastore", model: "spicedb", argv: []string{spiceBin}, questions: all},
 		{name: "SpiceDB, parent-child schema, in-memory datastore, dispatch cache", model: "spicedb", argv: []string{spiceBin, "-cache"}, questions: all},
 		{name: "OPA, naive policy", model: "opa-naive-a-floor", floor: true, argv: []string{self, "peer-naive"}, questions: 200},

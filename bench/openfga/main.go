@@ -4,14 +4,15 @@
 // inherited from the parent collection ("direct"), or per-operation
 // relations read through a flat list of ancestors ("anc"); teams and orgs
 // as usersets, exact-scope grants as relations of their own — on its
-// SQLite datastore in process, or its memory datastore (labelled
+// SQLite datastore in process, on PostgreSQL (a server of its own on the
+// same machine, over a unix socket), or on its memory datastore (labelled
 // dev-only). It then answers the same questions as grantd's yardstick,
 // which it loads in the same process, rounds alternating between them
 // (loadgen.Compare). docs/peers.md publishes the models.
 //
 // It is its own Go module so that grantd's go.mod does not depend on
 // OpenFGA. The benchmark builds it and runs
-// `openfga -model direct|anc -datastore sqlite|memory [-cache] -in F -out F`.
+// `openfga -model direct|anc -datastore sqlite|postgres|memory [-cache] -in F -out F`.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -33,6 +35,7 @@ import (
 	"github.com/openfga/openfga/pkg/storage"
 	"github.com/openfga/openfga/pkg/storage/memory"
 	"github.com/openfga/openfga/pkg/storage/migrate"
+	"github.com/openfga/openfga/pkg/storage/postgres"
 	"github.com/openfga/openfga/pkg/storage/sqlcommon"
 	"github.com/openfga/openfga/pkg/storage/sqlite"
 
@@ -45,7 +48,7 @@ func main() {
 	in := flag.String("in", "", "benchmark input (JSON)")
 	out := flag.String("out", "", "where to write the results (JSON)")
 	modelName := flag.String("model", "direct", "direct (parent-child) or anc (flat ancestors)")
-	datastore := flag.String("datastore", "sqlite", "sqlite (in process) or memory (OpenFGA's dev-only datastore)")
+	datastore := flag.String("datastore", "sqlite", "sqlite (in process), postgres (a PostgreSQL server of its own, over a unix socket) or memory (OpenFGA's dev-only datastore)")
 	cache := flag.Bool("cache", false, "turn on OpenFGA's check cache (and grantd's decision cache in the yardstick)")
 	printModel := flag.Bool("print-model", false, "print the model for the input and exit")
 	flag.Parse()
@@ -133,6 +136,40 @@ func tuples(kind string, d *peerkit.Data, cols map[string]string, rels map[strin
 	return ts
 }
 
+// writeTuples writes ts in chunks of chunk tuples, from writers writers at
+// once.
+func writeTuples(ctx context.Context, ds storage.OpenFGADatastore, store string, ts []*openfgav1.TupleKey, chunk, writers int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan []*openfgav1.TupleKey)
+	errs := make(chan error, writers)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for part := range next {
+				if err := ds.Write(ctx, store, nil, part); err != nil {
+					errs <- fmt.Errorf("write tuples: %w", err)
+					cancel()
+					return
+				}
+			}
+		})
+	}
+	func() {
+		defer close(next)
+		for i := 0; i < len(ts); i += chunk {
+			select {
+			case next <- ts[i:min(i+chunk, len(ts))]:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
 func run(inPath, outPath, kind, datastore string, cache, printModel bool) error {
 	if kind != "direct" && kind != "anc" {
 		return fmt.Errorf("-model %q: direct or anc", kind)
@@ -178,8 +215,20 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 		if ds, err = sqlite.New(uri, sqlcommon.NewConfig(sqlcommon.WithMaxTuplesPerWrite(chunk))); err != nil {
 			return err
 		}
+	case "postgres":
+		pg, err := startPostgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer pg.Stop()
+		if err := migrate.RunMigrations(migrate.MigrationConfig{Engine: "postgres", URI: pg.URI, Timeout: time.Minute, PingTimeout: 10 * time.Second}); err != nil {
+			return fmt.Errorf("postgres migrations: %w", err)
+		}
+		if ds, err = postgres.New(pg.URI, sqlcommon.NewConfig(sqlcommon.WithMaxTuplesPerWrite(chunk))); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("-datastore %q: sqlite or memory", datastore)
+		return fmt.Errorf("-datastore %q: sqlite, postgres or memory", datastore)
 	}
 	defer ds.Close()
 	st, err := ds.CreateStore(ctx, &openfgav1.Store{Id: ulid.Make().String(), Name: "grantd-bench"})
@@ -189,10 +238,16 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 	if err := ds.WriteAuthorizationModel(ctx, st.GetId(), m); err != nil {
 		return err
 	}
-	for i := 0; i < len(ts); i += chunk {
-		if err := ds.Write(ctx, st.GetId(), nil, ts[i:min(i+chunk, len(ts))]); err != nil {
-			return fmt.Errorf("write tuples: %w", err)
-		}
+	// SQLite takes one writer at a time. A PostgreSQL server takes
+	// several, as a bulk import would send them: its write path reads and
+	// locks the rows of each chunk before it inserts them, and one writer
+	// leaves both cores mostly waiting on the other's turn.
+	writers := 1
+	if datastore == "postgres" {
+		writers = 4
+	}
+	if err := writeTuples(ctx, ds, st.GetId(), ts, chunk, writers); err != nil {
+		return err
 	}
 	opts := []server.OpenFGAServiceV1Option{server.WithDatastore(ds)}
 	if cache {
@@ -245,7 +300,7 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 		cacheEntries = authz.DefaultDecisionCache
 	}
 	label := map[string]string{"direct": "parent-child model", "anc": "flat-ancestor model"}[kind]
-	store := map[string]string{"sqlite": "SQLite", "memory": "memory datastore (dev-only)"}[datastore]
+	store := map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL", "memory": "memory datastore (dev-only)"}[datastore]
 	peerName := "OpenFGA, " + label + ", " + store
 	if cache {
 		peerName += ", check cache"
