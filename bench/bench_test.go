@@ -42,15 +42,15 @@ func TestSmoke(t *testing.T) {
 		"OpenFGA, parent-child model, SQLite in-process", "OpenFGA, flat-ancestor model, SQLite in-process",
 		"OpenFGA, flat-ancestor model, SQLite, check cache in-process",
 		"OpenFGA, parent-child model, PostgreSQL in-process", "OpenFGA, flat-ancestor model, PostgreSQL in-process", "SpiceDB, parent-child schema, in-memory datastore in-process gRPC",
-		"SpiceDB, parent-child schema, in-memory datastore, dispatch cache in-process gRPC"} {
+		"SpiceDB, parent-child schema, in-memory datastore, dispatch cache in-process gRPC", "SpiceDB, parent-child schema, PostgreSQL in-process gRPC"} {
 		if !systems[want] {
 			t.Errorf("no measurement of %s", want)
 		}
 	}
-	// Three interfaces and the Kubernetes webhook; eight peers at 1 and 2
+	// Three interfaces and the Kubernetes webhook; nine peers at 1 and 2
 	// callers, the naive floor at 1.
-	if len(rep.agreement) != 4+8*2+1 || rep.uncompared() != 0 {
-		t.Fatalf("%d agreement rows, want %d; %d peer comparisons compared too few answers", len(rep.agreement), 4+8*2+1, rep.uncompared())
+	if len(rep.agreement) != 4+9*2+1 || rep.uncompared() != 0 {
+		t.Fatalf("%d agreement rows, want %d; %d peer comparisons compared too few answers", len(rep.agreement), 4+9*2+1, rep.uncompared())
 	}
 	for _, a := range rep.agreement {
 		if a.compared == 0 || a.differ != 0 {

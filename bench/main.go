@@ -506,6 +506,7 @@ func peerSteps(ctx context.Context, o options, work string, rep *report) error {
 		{name: "OpenFGA, flat-ancestor model, PostgreSQL", model: "openfga-flat-ancestors", aheadBy: 20, argv: []string{fgaBin, "-model", "anc", "-datastore", "postgres"}, questions: all},
 		{name: "SpiceDB, parent-child schema, in-memory datastore", model: "spicedb", argv: []string{spiceBin}, questions: all},
 		{name: "SpiceDB, parent-child schema, in-memory datastore, dispatch cache", model: "spicedb", argv: []string{spiceBin, "-cache"}, questions: all},
+		{name: "SpiceDB, parent-child schema, PostgreSQL", model: "spicedb", argv: []string{spiceBin, "-datastore", "postgres"}, questions: all},
 		{name: "OPA, naive policy", model: "opa-naive-a-floor", floor: true, argv: []string{self, "peer-naive"}, questions: 200},
 	}
 	for _, run := range runs {

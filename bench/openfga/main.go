@@ -216,7 +216,7 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 			return err
 		}
 	case "postgres":
-		pg, err := startPostgres(ctx)
+		pg, err := peerkit.StartPostgres(ctx)
 		if err != nil {
 			return err
 		}

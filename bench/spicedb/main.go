@@ -1,8 +1,9 @@
 // Command spicedb is the SpiceDB peer of grantd's benchmark. It runs
 // SpiceDB (v1.56.2, the newest release that builds with this project's Go;
 // v1.57 needs a newer one) as a library in this process, on its in-memory
-// datastore (what `spicedb serve-testing` runs; SpiceDB's production
-// datastores are Postgres, CockroachDB, Spanner or MySQL), with a schema
+// datastore (what `spicedb serve-testing` runs) or on PostgreSQL, the first
+// of its production datastores (a server of its own over a unix socket,
+// peerkit.StartPostgres), with a schema
 // its experts would write: a permission per operation (and per operation
 // and option), granted directly or inherited from the parent collection,
 // exact-scope grants as relations of their own, teams and orgs as
@@ -11,7 +12,8 @@
 // docs/peers.md publishes the schema.
 //
 // It is its own Go module so that grantd's go.mod does not depend on
-// SpiceDB. The benchmark builds it and runs `spicedb -in F -out F`.
+// SpiceDB. The benchmark builds it and runs
+// `spicedb [-datastore memory|postgres] [-cache] -in F -out F`.
 package main
 
 import (
@@ -32,6 +34,7 @@ import (
 	dscmd "github.com/authzed/spicedb/pkg/cmd/datastore"
 	"github.com/authzed/spicedb/pkg/cmd/server"
 	"github.com/authzed/spicedb/pkg/cmd/util"
+	"github.com/authzed/spicedb/pkg/datastore/migration"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -45,6 +48,7 @@ func main() {
 	out := flag.String("out", "", "where to write the results (JSON)")
 	printSchema := flag.Bool("print-schema", false, "print the schema for the input and exit")
 	cache := flag.Bool("cache", false, "keep SpiceDB's dispatch caches on (and grantd's decision cache in the yardstick)")
+	datastore := flag.String("datastore", "memory", "memory (what spicedb serve-testing runs) or postgres (a PostgreSQL server of its own, over a unix socket)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -58,7 +62,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*in, *out, *printSchema, *cache); err != nil {
+	if err := run(*in, *out, *datastore, *printSchema, *cache); err != nil {
 		fmt.Fprintln(os.Stderr, "spicedb peer:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -146,7 +150,7 @@ func relationships(d *peerkit.Data, cols map[string]string, rels map[string][]st
 // changes no answer, only what the cache may serve.
 const cachedQuantization = time.Hour
 
-func run(inPath, outPath string, printSchema, cache bool) error {
+func run(inPath, outPath, datastore string, printSchema, cache bool) error {
 	in, err := peerkit.ReadInput(inPath)
 	if err != nil {
 		return err
@@ -160,7 +164,24 @@ func run(inPath, outPath string, printSchema, cache bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start := time.Now()
-	dsOpts := []dscmd.ConfigOption{dscmd.WithEngine(dscmd.MemoryEngine), dscmd.WithRequestHedgingEnabled(false)}
+	dsOpts := []dscmd.ConfigOption{dscmd.WithRequestHedgingEnabled(false)}
+	storeName := ""
+	switch datastore {
+	case "memory":
+		dsOpts, storeName = append(dsOpts, dscmd.WithEngine(dscmd.MemoryEngine)), "in-memory datastore"
+	case "postgres":
+		pg, err := peerkit.StartPostgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer pg.Stop()
+		if err := migration.Run(ctx, &migration.Config{DatastoreEngine: dscmd.PostgresEngine, DatastoreURI: pg.URI, Timeout: time.Minute, BatchSize: 1000}, "head"); err != nil {
+			return fmt.Errorf("postgres migrations: %w", err)
+		}
+		dsOpts, storeName = append(dsOpts, dscmd.WithEngine(dscmd.PostgresEngine), dscmd.WithURI(pg.URI)), "PostgreSQL"
+	default:
+		return fmt.Errorf("-datastore %q: memory or postgres", datastore)
+	}
 	if cache {
 		dsOpts = append(dsOpts, dscmd.WithRevisionQuantization(cachedQuantization))
 	}
@@ -251,7 +272,7 @@ func run(inPath, outPath string, printSchema, cache bool) error {
 		}
 		return nil
 	}
-	cacheEntries, peerName := 0, "SpiceDB, parent-child schema, in-memory datastore"
+	cacheEntries, peerName := 0, "SpiceDB, parent-child schema, "+storeName
 	if cache {
 		cacheEntries, peerName = authz.DefaultDecisionCache, peerName+", dispatch cache"
 	}

@@ -1,4 +1,4 @@
-package main
+package peerkit
 
 import (
 	"bytes"
@@ -17,17 +17,17 @@ import (
 	"time"
 )
 
-// postgresServer is a PostgreSQL server of the peer's own: Debian's
-// binaries, a fresh cluster in a temporary directory, reachable only
-// through a unix socket in that directory. OpenFGA's production
-// datastores are PostgreSQL and MySQL; this is the first, on the same
-// machine, the way a deployment runs it beside the service.
-type postgresServer struct {
+// Postgres is a PostgreSQL server of a peer's own: Debian's binaries, a
+// fresh cluster in a temporary directory, reachable only through a unix
+// socket in that directory. It is the production datastore of OpenFGA
+// and of SpiceDB both, here on the same machine, the way a deployment
+// runs it beside the service (docs/peers.md).
+type Postgres struct {
 	dir  string
 	proc *exec.Cmd
 	done chan error
-	// URI is the connection URI for OpenFGA (pgx): the socket's directory
-	// as the host, the role the cluster was made with.
+	// URI is the connection URI (for pgx, which both peers use): the
+	// socket's directory as the host, the role the cluster was made with.
 	URI string
 }
 
@@ -35,18 +35,21 @@ type postgresServer struct {
 // authentication on a socket only its owner (and root) can reach.
 const postgresRole = "grantd"
 
-// startPostgres makes and starts a cluster. Run as root, the server runs
-// as Debian's postgres user (PostgreSQL refuses root).
-func startPostgres(ctx context.Context) (*postgresServer, error) {
+// StartPostgres makes and starts a cluster. Run as root, the server runs
+// as Debian's postgres user (PostgreSQL refuses root). Its one setting
+// that is not the default, autovacuum_naptime, keeps the planner's
+// statistics up with a bulk load: with a minute's, the peers' writes were
+// planned for the empty tables they started with and scanned whole tables.
+func StartPostgres(ctx context.Context) (*Postgres, error) {
 	bin, err := postgresBin()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "openfga-pg")
+	dir, err := os.MkdirTemp("", "peer-postgres")
 	if err != nil {
 		return nil, err
 	}
-	s := &postgresServer{dir: dir, done: make(chan error, 1)}
+	s := &Postgres{dir: dir, done: make(chan error, 1)}
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
@@ -101,7 +104,7 @@ func startPostgres(ctx context.Context) (*postgresServer, error) {
 }
 
 // Stop shuts the server down (a fast shutdown) and removes its cluster.
-func (s *postgresServer) Stop() {
+func (s *Postgres) Stop() {
 	_ = s.proc.Process.Signal(syscall.SIGINT)
 	select {
 	case <-s.done:
@@ -112,7 +115,7 @@ func (s *postgresServer) Stop() {
 	s.remove()
 }
 
-func (s *postgresServer) remove() { _ = os.RemoveAll(s.dir) }
+func (s *Postgres) remove() { _ = os.RemoveAll(s.dir) }
 
 // postgresBin is the newest of Debian's PostgreSQL bin directories.
 func postgresBin() (string, error) {
