@@ -239,9 +239,11 @@ func run(inPath, outPath, kind, datastore string, cache, printModel bool) error 
 		return err
 	}
 	// SQLite takes one writer at a time. A PostgreSQL server takes
-	// several, as a bulk import would send them: its write path reads and
-	// locks the rows of each chunk before it inserts them, and one writer
-	// leaves both cores mostly waiting on the other's turn.
+	// several, as a bulk import would send them: while one writer's chunk
+	// is read and locked by the server, another's is encoded here. The
+	// small dataset's 104,425 tuples loaded in 7.4–7.8 s from four
+	// writers, 9.7–10.0 s from one (the server's start and migrations
+	// included, about 2 s).
 	writers := 1
 	if datastore == "postgres" {
 		writers = 4

@@ -82,10 +82,11 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 		return nil, err
 	}
 	go func() { s.done <- s.proc.Wait() }()
-	socket := filepath.Join(dir, ".s.PGSQL.5432")
+	// The socket appears before the server accepts connections ("the
+	// database system is starting up"): ready is what pg_isready says.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if _, err := os.Stat(socket); err == nil {
+		if exec.CommandContext(ctx, filepath.Join(bin, "pg_isready"), "-q", "-h", dir, "-U", postgresRole, "-d", "postgres").Run() == nil {
 			break
 		}
 		select {
@@ -96,7 +97,7 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, fmt.Errorf("postgres: no socket after a minute: %s", lastLines(log.Bytes()))
+			return nil, fmt.Errorf("postgres: not ready after a minute: %s", lastLines(log.Bytes()))
 		}
 	}
 	s.URI = fmt.Sprintf("postgres://%s@/postgres?host=%s&sslmode=disable", postgresRole, url.QueryEscape(dir))
