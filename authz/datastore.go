@@ -410,9 +410,26 @@ func entryRead(path storage.Path) bool {
 type compactEntry interface {
 	ast.Value
 	object() ast.Object
+	// same reports whether v is an entry of the same kind holding the
+	// same, without making either object.
+	same(v ast.Value) bool
 }
 
 var _, _ compactEntry = (*grantMap)(nil), (*principalEntry)(nil)
+
+// compareEntry is a compactEntry's Compare: it orders e as its object,
+// and finds it equal to the same entry without making either object, so
+// that a write that recomputes an entry to what it was keeps the old one
+// (Engine.apply).
+func compareEntry(e compactEntry, other ast.Value) int {
+	if e.same(other) {
+		return 0
+	}
+	if o, ok := other.(compactEntry); ok {
+		other = o.object()
+	}
+	return e.object().Compare(other)
+}
 
 // tableObject materializes one table.
 func tableObject(t *table) ast.Object {

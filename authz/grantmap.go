@@ -148,6 +148,11 @@ func (m *grantMap) object() ast.Object {
 	return ast.NewObject(kvs...)
 }
 
+func (m *grantMap) same(v ast.Value) bool {
+	o, ok := v.(*grantMap)
+	return ok && m.equal(o)
+}
+
 // equal reports whether m and o hold the same grants: their slices are in
 // one order (sorted subjects, each one's roles sorted).
 func (m *grantMap) equal(o *grantMap) bool {
@@ -155,18 +160,8 @@ func (m *grantMap) equal(o *grantMap) bool {
 		slices.EqualFunc(m.roles, o.roles, func(a, b *ast.Term) bool { return stringOf(a) == stringOf(b) })
 }
 
-// Compare orders m as its object, and finds it equal to another grantMap
-// holding the same grants without making either object: a write that
-// recomputes an entry to what it was keeps the old one (Engine.apply).
-func (m *grantMap) Compare(other ast.Value) int {
-	if o, ok := other.(*grantMap); ok {
-		if m.equal(o) {
-			return 0
-		}
-		other = o.object()
-	}
-	return m.object().Compare(other)
-}
+// Compare orders m as its object (compareEntry).
+func (m *grantMap) Compare(other ast.Value) int { return compareEntry(m, other) }
 
 // Find is the value at path in m's object.
 func (m *grantMap) Find(path ast.Ref) (ast.Value, error) { return m.object().Find(path) }

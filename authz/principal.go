@@ -108,6 +108,11 @@ func (p *principalEntry) object() ast.Object {
 		t.kv("admin", ast.InternedTerm(p.admin)), t.kv("default", str(p.def)), t.kv(principalSubjects, ast.NewTerm(p.set())))
 }
 
+func (p *principalEntry) same(v ast.Value) bool {
+	o, ok := v.(*principalEntry)
+	return ok && p.equal(o)
+}
+
 // equal reports whether p and o are the same entry.
 func (p *principalEntry) equal(o *principalEntry) bool {
 	return p.active == o.active && p.admin == o.admin && stringOf(p.kind) == stringOf(o.kind) &&
@@ -115,19 +120,8 @@ func (p *principalEntry) equal(o *principalEntry) bool {
 		slices.EqualFunc(p.keys, o.keys, func(a, b subjectKey) bool { return a.name == b.name })
 }
 
-// Compare orders p as its object, and finds it equal to another
-// principalEntry of the same principal without making either object: a
-// write that recomputes an entry to what it was keeps the old one
-// (Engine.apply).
-func (p *principalEntry) Compare(other ast.Value) int {
-	if o, ok := other.(*principalEntry); ok {
-		if p.equal(o) {
-			return 0
-		}
-		other = o.object()
-	}
-	return p.object().Compare(other)
-}
+// Compare orders p as its object (compareEntry).
+func (p *principalEntry) Compare(other ast.Value) int { return compareEntry(p, other) }
 
 // Find is the value at path in p's object.
 func (p *principalEntry) Find(path ast.Ref) (ast.Value, error) { return p.object().Find(path) }
